@@ -1,0 +1,1 @@
+"""newsmon's engine: plain-Python pipeline stages, no Prefect."""

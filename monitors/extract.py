@@ -1,0 +1,296 @@
+"""Turn a fetched page into an article with trafilatura, or fall back to the feed entry.
+
+1. Parse the HTML once with lxml (through trafilatura's loader).
+2. Extract the main text, favouring precision so page chrome stays out.
+3. Take the headline from the feed entry, else the page; the site from og:site_name,
+   else the host; the language from <html lang>.
+4. When the page yields less than `min_chars` and less than the entry's summary,
+   the article is the entry's title and summary, marked `source="summary"`.
+
+Pages come from anyone, and trafilatura spends seconds to minutes on some (a few MiB
+of bare paragraphs or links). The pipeline therefore runs steps 1-3 in an
+`Extractor`: worker processes, one page at a time each, killed past a deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import marshal
+import math
+import os
+import queue
+import re
+import select
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import astuple, dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import trafilatura
+from lxml.html import HtmlElement
+
+from monitors.feeds import safe_text
+from monitors.models import Article, Entry
+from monitors.text import tokenize
+from monitors.urls import site_of
+
+log = logging.getLogger(__name__)
+
+WORKER_CODE = "from monitors.extract import serve; serve()"
+WORKER_GRACE = 5  # seconds a worker gives itself past the deadline before it dies
+READY = "ready"
+_HEADER = struct.Struct(">I")
+_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+@dataclass(frozen=True)
+class PageText:
+    """What a page gave; `problem` says why it gave nothing (a failure or a timeout)."""
+
+    text: str = ""
+    title: str = ""
+    site: str = ""
+    language: str | None = None
+    problem: str | None = None
+
+
+def extract_article(page: bytes | None, entry: Entry, url: str, min_chars: int = 200) -> Article:
+    """The entry's article from its page, extracted in this process without a time
+    bound; the entry's own text when the page gives too little."""
+    return article_from(page_text(page, url) if page else PageText(), entry, url, min_chars)
+
+
+def article_from(found: PageText, entry: Entry, url: str, min_chars: int = 200) -> Article:
+    """The entry's article from what its page gave (step 4)."""
+    text, summary = found.text, entry.summary
+    if len(text) < min_chars and len(text) < len(summary):
+        text = summary
+        source = "summary"
+    else:
+        source = "page" if text else "summary"
+    headline = entry.title or found.title or summary[:120]
+    return Article(
+        url=url or entry.url,
+        canonical_url=entry.canonical_url,
+        title=headline,
+        text=text,
+        site=found.site or site_of(url or entry.url),
+        source=source,
+        language=found.language,
+        published=entry.published,
+        text_hash=text_hash(text or headline),
+    )
+
+
+def page_text(page: bytes, url: str) -> PageText:
+    """Steps 1-3 for one page; any failure is reported in `problem`, never raised."""
+    try:
+        tree = trafilatura.load_html(page)
+        if tree is None:
+            return PageText()
+        language = _language(tree)
+        doc = trafilatura.bare_extraction(
+            tree,
+            url=url,
+            with_metadata=True,
+            favor_precision=True,
+            include_comments=False,
+            include_tables=False,
+        )
+    except Exception as exc:  # trafilatura raises many kinds on odd pages
+        return PageText(problem=f"extraction failed ({type(exc).__name__}: {exc})"[:300])
+    if doc is None:
+        return PageText(language=language)
+    return PageText(
+        safe_text(getattr(doc, "text", None) or "").strip(),
+        safe_text(getattr(doc, "title", None) or "").strip(),
+        safe_text(getattr(doc, "sitename", None) or "").strip(),
+        language,
+    )
+
+
+def _language(tree: HtmlElement) -> str | None:
+    lang = (
+        tree.get("lang")
+        or tree.get("xml:lang")  # the HTML parser keeps the prefix in the name
+        or tree.get("{http://www.w3.org/XML/1998/namespace}lang")
+    )
+    primary = re.split(r"[-_]", lang.strip())[0].lower()[:8] if lang else ""
+    return safe_text(primary) or None
+
+
+def text_hash(text: str) -> str:
+    """A fingerprint of the words of a text, blind to case, accents, spacing and punctuation."""
+    words = " ".join(t.norm for t in tokenize(text))
+    return hashlib.sha256(words.encode("utf-8")).hexdigest()
+
+
+class Extractor:
+    """Extracts pages in `workers` processes, each page within `timeout` seconds.
+
+    Workers start on first use and are reused. One that runs past the deadline or
+    dies is killed and replaced, and its page gives a PageText whose `problem` says
+    so. `page_text` is thread-safe: call it from threads to extract pages in parallel.
+    """
+
+    def __init__(self, workers: int = 2, timeout: float = 10.0, start_timeout: float = 60.0):
+        self.workers = workers
+        self.timeout = timeout
+        self.start_timeout = start_timeout
+        self._idle: queue.SimpleQueue[_Worker | None] = queue.SimpleQueue()
+        for _ in range(workers):
+            self._idle.put(None)
+        self._lock = threading.Lock()
+        self._alive: set[_Worker] = set()
+
+    def page_text(self, page: bytes, url: str) -> PageText:
+        """Steps 1-3 for one page in a worker, within the deadline."""
+        worker = self._idle.get() or self._start()
+        kept: _Worker | None = worker
+        try:
+            return worker.call(page, url, self.timeout, self.start_timeout)
+        except (TimeoutError, EOFError, OSError, ValueError) as exc:
+            problem = _worker_problem(exc, worker, self.timeout)
+            self._stop(worker)
+            kept = None
+            return PageText(problem=problem)
+        finally:
+            self._idle.put(kept)
+
+    def close(self) -> None:
+        """Stop every worker (each is restarted if the extractor is used again)."""
+        with self._lock:
+            workers = list(self._alive)
+        for worker in workers:
+            self._stop(worker)
+
+    def _start(self) -> _Worker:
+        worker = _Worker(self.timeout)
+        with self._lock:
+            self._alive.add(worker)
+        return worker
+
+    def _stop(self, worker: _Worker) -> None:
+        with self._lock:
+            self._alive.discard(worker)
+        worker.stop()
+
+
+class _Worker:
+    """One extraction process, spoken to over its stdin and stdout."""
+
+    def __init__(self, timeout: float) -> None:
+        path = os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "PYTHONPATH": path}
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", WORKER_CODE, str(timeout)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        self.ready = False
+
+    def call(self, page: bytes, url: str, timeout: float, start_timeout: float) -> PageText:
+        """The page's text; TimeoutError past `timeout`, EOFError or OSError if the worker dies."""
+        if not self.ready:
+            if self._receive(start_timeout, starting=True) != READY:
+                raise ValueError("the extraction worker did not say it was ready")
+            self.ready = True
+        assert self.process.stdin is not None
+        _write(self.process.stdin, (page, url))
+        answer = self._receive(timeout)
+        if not isinstance(answer, tuple) or len(answer) != len(astuple(PageText())):
+            raise ValueError("the extraction worker sent an answer of the wrong shape")
+        return PageText(*answer)
+
+    def stop(self) -> None:
+        """Kill the process (it keeps no state) and close the pipes to it."""
+        self.process.kill()
+        self.process.wait()
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+
+    def _receive(self, timeout: float, starting: bool = False) -> Any:
+        deadline = time.monotonic() + timeout
+        try:
+            (size,) = _HEADER.unpack(self._read(_HEADER.size, deadline))
+            return marshal.loads(self._read(size, deadline))
+        except TimeoutError:
+            if starting:
+                raise _StartTimeout() from None
+            raise
+
+    def _read(self, size: int, deadline: float) -> bytes:
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        parts: list[bytes] = []
+        while size:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise TimeoutError()
+            part = os.read(fd, min(size, 1 << 20))
+            if not part:
+                raise EOFError()
+            parts.append(part)
+            size -= len(part)
+        return b"".join(parts)
+
+
+class _StartTimeout(TimeoutError):
+    """The worker did not get ready in time."""
+
+
+def _worker_problem(exc: Exception, worker: _Worker, timeout: float) -> str:
+    if isinstance(exc, _StartTimeout):
+        return "the extraction worker did not start in time"
+    if isinstance(exc, TimeoutError):
+        return f"extraction took longer than {timeout:g} s"
+    if isinstance(exc, ValueError):
+        return str(exc) or "the extraction worker sent an unreadable answer"
+    try:
+        code: int | None = worker.process.wait(timeout=1)
+    except subprocess.TimeoutExpired:
+        code = None
+    return f"the extraction worker died (exit status {code})"
+
+
+def _write(stream: IO[bytes], message: Any) -> None:
+    data = marshal.dumps(message)
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def _read_message(stream: IO[bytes]) -> Any:
+    """The next message on a stream, or None at its end."""
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(header)
+    return marshal.loads(stream.read(size))
+
+
+def serve() -> None:
+    """An extraction worker's loop: (page, url) requests on stdin, PageText fields on
+    stdout. An alarm kills the worker if a page runs well past the deadline, even
+    when nobody is left to kill it."""
+    limit = math.ceil(float(sys.argv[1])) + WORKER_GRACE
+    requests, answers = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing but answers may reach the answer pipe
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    logging.disable(logging.CRITICAL)
+    _write(answers, READY)
+    while (request := _read_message(requests)) is not None:
+        page, url = request
+        signal.alarm(limit)
+        found = page_text(page, url)
+        signal.alarm(0)
+        _write(answers, astuple(found))

@@ -1,0 +1,365 @@
+"""One poll cycle, stage by stage. The CLI and the Prefect flows both call this.
+
+1. `poll`: fetch each feed (conditional GET), parse it unless unchanged, and store
+   its new entries as pending; a failing feed is recorded and the others go on.
+2. `process`: for each pending entry, fetch and extract its page (or fall back to
+   the entry's summary), drop exact duplicates, match the rules, and record the
+   article with its alerts and their deliveries in one transaction.
+3. `deliver`: send every due delivery; a failure stays queued for the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from monitors.config import Config, FeedConfig
+from monitors.deliver import (
+    Delivered,
+    SecretResolver,
+    deliver_due,
+    notifier_for,
+    outbox_for,
+)
+from monitors.errors import FeedError, FetchError, FetchTimeout, HTTPStatusError, NewsmonError
+from monitors.extract import Extractor, PageText, article_from
+from monitors.feeds import parse_feed
+from monitors.fetch import Fetcher, FetchLimits, limits_from_env, parse_private_networks
+from monitors.models import Article, FetchResult
+from monitors.notify import Notifier
+from monitors.schedule import Polled, Schedule, backoff_until, items_per_day, next_interval
+from monitors.schema import utcnow
+from monitors.store import FeedState, PendingEntry, Store
+
+log = logging.getLogger(__name__)
+
+PAGE_TYPES = ("html", "xml", "text/")  # a page of another type is never read
+PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+MAX_RETRY_AFTER = 10.0
+ENTRY_LEASE = 600.0  # seconds a worker holds the entries it claimed
+
+
+@dataclass(frozen=True)
+class FeedOutcome:
+    """How polling one feed went: `new`, `unchanged` or `failed`; or why it was not
+    polled: `waiting`, `not due` or `claimed elsewhere`."""
+
+    url: str
+    name: str
+    status: str
+    new_entries: int = 0
+    error: str | None = None
+    skipped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProcessedEntry:
+    """What became of one pending entry."""
+
+    entry_id: int
+    url: str
+    outcome: str  # "article", "duplicate" or "error"
+    source: str = ""
+    alert_ids: tuple[int, ...] = ()
+    error: str | None = None
+
+
+@dataclass
+class CycleReport:
+    """Everything one cycle did."""
+
+    feeds: list[FeedOutcome] = field(default_factory=list)
+    entries: list[ProcessedEntry] = field(default_factory=list)
+    deliveries: list[Delivered] = field(default_factory=list)
+
+    def count(self, outcome: str) -> int:
+        """Entries with this outcome."""
+        return sum(e.outcome == outcome for e in self.entries)
+
+    @property
+    def alerts(self) -> int:
+        return sum(len(e.alert_ids) for e in self.entries)
+
+    @property
+    def sent(self) -> int:
+        return sum(d.status == "sent" for d in self.deliveries)
+
+    @property
+    def failed(self) -> int:
+        return sum(d.status != "sent" for d in self.deliveries)
+
+
+def fetch_limits(config: Config) -> FetchLimits:
+    """The fetch limits a config asks for, with the environment's private-network override."""
+    allow_all, networks = parse_private_networks(config.fetch.allow_private_networks)
+    base = FetchLimits(
+        timeout=config.fetch.timeout,
+        connect_timeout=config.fetch.connect_timeout,
+        read_timeout=config.fetch.read_timeout,
+        max_bytes=config.fetch.max_bytes,
+        max_redirects=config.fetch.max_redirects,
+        allow_all_private=allow_all,
+        allowed_networks=networks,
+    )
+    if config.fetch.user_agent:
+        base = FetchLimits(**{**base.__dict__, "user_agent": config.fetch.user_agent})
+    return limits_from_env(base)
+
+
+class Pipeline:
+    """The stages wired to one config, store, fetcher and notifier."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        fetcher: Fetcher,
+        notifier: Notifier | None = None,
+        retry_wait: float = 1.0,
+        secrets: SecretResolver | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.fetcher = fetcher
+        self.notifier = notifier or notifier_for(config, secrets)
+        self.outbox = outbox_for(config, store)
+        self.ruleset = config.ruleset()
+        self.retry_wait = retry_wait
+        self.labels = config.labels()
+        self.schedule = Schedule(
+            min_interval=config.poll.min_interval,
+            max_interval=config.poll.max_interval,
+            error_backoff=config.poll.error_backoff,
+        )
+        self.extractor = Extractor(config.extract.workers, config.extract.timeout)
+        fetcher.close_with(self.extractor.close)
+        self._page_texts: dict[int, PageText] = {}
+
+    async def run_cycle(
+        self, feeds: Sequence[FeedConfig] | None = None, due_only: bool = False
+    ) -> CycleReport:
+        """Poll the feeds, process every pending entry, deliver every due alert."""
+        report = CycleReport()
+        report.feeds = await self.poll(feeds if feeds is not None else self.config.feeds, due_only)
+        report.entries = await self.process()
+        report.deliveries = await asyncio.to_thread(self.deliver)
+        return report
+
+    # 1. poll
+
+    def feed_states(self, feeds: Iterable[FeedConfig]) -> dict[str, FeedState]:
+        """Each feed's stored state by URL (rows are created for new feeds)."""
+        return self.store.sync_feeds((f.url, f.name) for f in feeds)
+
+    async def poll(self, feeds: Sequence[FeedConfig], due_only: bool = False) -> list[FeedOutcome]:
+        """Poll feeds concurrently; each result is recorded, failures included.
+
+        A feed backing off (after errors, or as its server asked) waits; with
+        `due_only`, so does every feed whose next poll is not due yet. Each feed is
+        claimed before it is polled, so workers running at once share the feeds; a feed
+        another worker holds, or polled during this cycle, is `claimed elsewhere`."""
+        states = self.feed_states(feeds)
+        now = utcnow()
+        outcomes = {f.url: held_back(f, states[f.url], now, due_only) for f in feeds}
+        todo = {states[f.url].id: f for f in feeds if outcomes[f.url] is None}
+
+        async def runner() -> None:
+            while (feed_id := self.store.claim_feed(todo, now, self.feed_lease)) is not None:
+                feed = todo.pop(feed_id)
+                outcomes[feed.url] = await self._poll_claimed(feed, states[feed.url])
+
+        await asyncio.gather(*(runner() for _ in range(self.config.fetch.concurrency)))
+        elsewhere = [FeedOutcome(f.url, f.label, "claimed elsewhere") for f in todo.values()]
+        outcomes.update((o.url, o) for o in elsewhere)
+        return [o for f in feeds if (o := outcomes[f.url]) is not None]
+
+    @property
+    def feed_lease(self) -> float:
+        """How long a claim on a feed lasts: long enough for its fetch with retries."""
+        return self.config.fetch.timeout * 3
+
+    async def _poll_claimed(self, feed: FeedConfig, state: FeedState) -> FeedOutcome:
+        try:
+            return await self.poll_feed(feed, state)
+        except Exception as exc:  # one feed's bug must not stop the others
+            log.exception("feed %s failed unexpectedly", feed.label)
+            return FeedOutcome(feed.url, feed.label, "failed", error=repr(exc))
+
+    async def poll_feed(self, feed: FeedConfig, state: FeedState) -> FeedOutcome:
+        """Fetch (retrying transient errors) and ingest one feed; never raises NewsmonError."""
+        try:
+            result = await self._fetch_with_retries(feed, state)
+        except FetchError as exc:
+            return self.record_failure(feed, state, exc)
+        return self.ingest(feed, state, result)
+
+    async def fetch_feed(self, feed: FeedConfig, state: FeedState) -> FetchResult:
+        """One conditional GET of a feed; raises FetchError."""
+        return await self.fetcher.fetch(
+            feed.url, etag=state.etag, last_modified=state.last_modified
+        )
+
+    async def _fetch_with_retries(self, feed: FeedConfig, state: FeedState) -> FetchResult:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_retry_now),
+            stop=stop_after_attempt(self.config.fetch.retries + 1),
+            wait=wait_exponential(multiplier=self.retry_wait, max=MAX_RETRY_AFTER),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self.fetch_feed(feed, state)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def ingest(self, feed: FeedConfig, state: FeedState, result: FetchResult) -> FeedOutcome:
+        """Parse a fetched feed unless unchanged and store its new entries as pending."""
+        name = feed.label
+        body_hash = (
+            state.body_hash if result.not_modified else hashlib.sha256(result.body).hexdigest()
+        )
+        unchanged = result.not_modified or body_hash == state.body_hash
+        if unchanged:
+            self.store.record_feed_ok(
+                state.id,
+                status=result.status,
+                etag=result.etag,
+                last_modified=result.last_modified,
+                body_hash=body_hash,
+            )
+            self._reschedule(feed, state, Polled(0, 0, result.max_age))
+            return FeedOutcome(feed.url, name, "unchanged")
+        try:
+            parsed = parse_feed(result.body, result.url, result.content_type)
+        except FeedError as exc:
+            return self.record_failure(feed, state, exc)
+        added = self.store.record_feed_ok(
+            state.id,
+            status=result.status,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            body_hash=body_hash,
+            new_entries=parsed.entries,
+        )
+        hints = [h for h in (parsed.ttl, result.max_age) if h]
+        self._reschedule(feed, state, Polled(len(parsed.entries), added, max(hints, default=None)))
+        for reason in parsed.skipped:
+            log.info("%s: skipped %s", name, reason)
+        return FeedOutcome(feed.url, name, "new", added, skipped=parsed.skipped)
+
+    def _reschedule(self, feed: FeedConfig, state: FeedState, polled: Polled) -> None:
+        now = utcnow()
+        interval = next_interval(state.interval, feed.every, polled, self.schedule)
+        rate = items_per_day(state.items_per_day, polled.new, state.last_success_at, now)
+        self.store.schedule_feed(state.id, now + timedelta(seconds=interval), interval, rate)
+
+    def record_failure(self, feed: FeedConfig, state: FeedState, exc: NewsmonError) -> FeedOutcome:
+        """Note a feed's failure on its row, back it off, and report it."""
+        status = exc.status if isinstance(exc, HTTPStatusError) else None
+        retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
+        reason = exc.reason if isinstance(exc, FetchError) else str(exc)
+        log.warning("feed %s failed: %s", feed.label, reason)
+        until = backoff_until(state.error_streak + 1, retry_after, utcnow(), self.schedule)
+        self.store.record_feed_error(state.id, reason, status, until)
+        return FeedOutcome(feed.url, feed.label, "failed", error=reason)
+
+    # 2. process
+
+    async def process(self, feed_ids: Iterable[int] | None = None) -> list[ProcessedEntry]:
+        """Process pending entries, each recorded on its own: pages are fetched
+        concurrently and extracted in the extractor's worker processes, each within
+        its deadline; a page that runs out of time leaves its entry the feed's summary."""
+        pending = self.store.pending_entries(feed_ids, ENTRY_LEASE)
+        fetching = asyncio.Semaphore(self.config.fetch.concurrency)
+        extracting = asyncio.Semaphore(self.extractor.workers)
+
+        async def prepared(item: PendingEntry) -> tuple[PendingEntry, FetchResult | None]:
+            async with fetching:
+                page = await self._fetch_page(item)
+            if page is not None and page.body and _is_html(page):
+                async with extracting:
+                    found = await asyncio.to_thread(self.extractor.page_text, page.body, page.url)
+                self._page_texts[item.id] = found
+            return item, page
+
+        done: list[ProcessedEntry] = []
+        for next_entry in asyncio.as_completed([prepared(p) for p in pending]):
+            item, page = await next_entry
+            problem = self._page_texts.get(item.id, PageText()).problem
+            result = self.process_entry(item, page)
+            done.append(replace(result, error=problem) if problem and not result.error else result)
+        return done
+
+    async def _fetch_page(self, item: PendingEntry) -> FetchResult | None:
+        try:
+            return await self.fetcher.fetch(item.entry.url, accept=PAGE_ACCEPT, only=PAGE_TYPES)
+        except FetchError as exc:
+            log.info(
+                "page %s not fetched (%s): using the feed's summary", item.entry.url, exc.reason
+            )
+            return None
+
+    def process_entry(self, item: PendingEntry, page: FetchResult | None) -> ProcessedEntry:
+        """Extract, match and record one entry; an unexpected error leaves it pending."""
+        try:
+            article = self.extract(item, page)
+            matches = self.ruleset.match(
+                article.title, article.text, site=article.site, lang=article.language
+            )
+            recorded = self.store.record_article(item.id, article, matches, self.outbox.enqueue)
+        except Exception as exc:  # one bad entry must not stop the batch
+            log.exception("entry %s failed", item.entry.url)
+            self.store.record_entry_error(item.id, f"{type(exc).__name__}: {exc}")
+            return ProcessedEntry(item.id, item.entry.url, "error", error=str(exc))
+        outcome = "duplicate" if recorded.duplicate_of else "article"
+        return ProcessedEntry(item.id, item.entry.url, outcome, article.source, recorded.alert_ids)
+
+    def extract(self, item: PendingEntry, page: FetchResult | None) -> Article:
+        """The entry's article from its page's text (extracted by `process`, or now in
+        the extractor), or from the entry itself."""
+        url = page.url if page is not None else item.entry.url
+        found = self._page_texts.pop(item.id, None)
+        if found is None and page is not None and page.body and _is_html(page):
+            found = self.extractor.page_text(page.body, url)
+        if found is not None and found.problem:
+            log.warning("page %s: %s; using the feed's summary", url, found.problem)
+        return article_from(found or PageText(), item.entry, url, self.config.extract.min_chars)
+
+    # 3. deliver
+
+    def deliver(self) -> list[Delivered]:
+        """Send every due delivery once; each outcome is recorded on it."""
+        return deliver_due(self.outbox, self.notifier, self.labels)
+
+
+def held_back(
+    feed: FeedConfig, state: FeedState, now: datetime, due_only: bool
+) -> FeedOutcome | None:
+    """Why a feed is not polled now (`waiting` while it backs off; `not due` with
+    `due_only` before its next poll), or None when it is polled."""
+    if state.backoff_until and state.backoff_until > now:
+        until = f"{state.backoff_until:%Y-%m-%d %H:%M:%S} UTC"
+        return FeedOutcome(feed.url, feed.label, "waiting", error=f"backing off until {until}")
+    if due_only and state.next_due_at and state.next_due_at > now:
+        return FeedOutcome(feed.url, feed.label, "not due")
+    return None
+
+
+def _retry_now(exc: BaseException) -> bool:
+    """Retry within the cycle: transient errors, unless the server asks for a long wait
+    or the fetch already took a whole deadline (a cycle must end within about one)."""
+    if not isinstance(exc, FetchError) or not exc.transient or isinstance(exc, FetchTimeout):
+        return False
+    retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
+    return retry_after is None or retry_after <= MAX_RETRY_AFTER
+
+
+def _is_html(page: FetchResult) -> bool:
+    """Whether a page is of a kind the fetcher reads (PAGE_TYPES, or no type given)."""
+    kind = (page.content_type or "").lower()
+    return not kind or any(k in kind for k in PAGE_TYPES)

@@ -1,0 +1,36 @@
+"""Watch rules: queries parsed, compiled together, and matched with an explanation.
+
+1. `parse`: a query to `query` nodes (`Term`, `Phrase`, `And`, `Or`, `Not`, `Near`),
+   with `aliases` replacing a name by its spellings; errors give the position.
+2. `evaluate`: nodes compiled to operators over one needle table.
+3. `prefilter`: every literal of every rule in one Aho-Corasick automaton, run once
+   over an article's normalized words (`document`).
+4. `ruleset`: only the rules whose anchor literals occur are evaluated; a match carries
+   its terms and the `passage` that best shows the rule.
+
+The query language is described in docs/rules.md.
+"""
+
+from monitors.rules.aliases import AliasError, Aliases
+from monitors.rules.document import Document
+from monitors.rules.parse import parse_query
+from monitors.rules.query import And, Literal, Near, Node, Not, Or, Phrase, Term
+from monitors.rules.ruleset import Rule, RuleError, RuleSet
+
+__all__ = [
+    "AliasError",
+    "Aliases",
+    "And",
+    "Document",
+    "Literal",
+    "Near",
+    "Node",
+    "Not",
+    "Or",
+    "Phrase",
+    "Rule",
+    "RuleError",
+    "RuleSet",
+    "Term",
+    "parse_query",
+]

@@ -1,0 +1,345 @@
+"""Parsed queries compiled to operators that evaluate against one scanned article.
+
+Literals become indexes into a table of `Needle`s (what the prefilter searches, and which
+fields count); `And`, `Or`, `Not` and `Near` become `AllOf`, `AnyOf`, `Without` and `Within`.
+Each operator answers three questions about a `Scan`: does it match (`test`), where
+(`spans`: word spans, for `Within` and for passages), and on which literal occurrences
+(`hits`: what an explanation marks).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from monitors.rules.document import BREAK, LANG, SITE, TEXT, TITLE, Document, Span
+from monitors.rules.prefilter import Prefilter, needle
+from monitors.rules.query import And, Literal, Near, Node, Not, Or, Term
+
+FIELD_RANGES = {None: (TITLE, TEXT), "title": (TITLE, TITLE), "text": (TEXT, TEXT)}
+FIELD_RANGES |= {"site": (SITE, SITE), "lang": (LANG, LANG)}
+
+Requirement = tuple[float, frozenset[int]]
+
+
+@dataclass(frozen=True)
+class Needle:
+    """A literal as searched: its search string and that string's prefilter id, the
+    fields it counts in, its length in words, and the words after the searched ones,
+    checked one by one."""
+
+    search: str
+    pattern: int
+    fields: tuple[int, int]
+    length: int
+    rest: tuple[tuple[int, Term], ...]
+
+
+class Scan:
+    """One article scanned by one rule set: which search strings it holds, and where each
+    literal occurs, found on demand."""
+
+    def __init__(self, doc: Document, found: set[int], needles: Sequence[Needle]) -> None:
+        self.doc = doc
+        self.found = found
+        self.needles = needles
+        self._starts: dict[int, list[int]] = {}
+        self._spans: dict[int, list[Span]] = {}
+
+    def starts(self, literal: int) -> list[int]:
+        """The haystack offsets where literal number `literal` starts, in its fields."""
+        starts = self._starts.get(literal)
+        if starts is None:
+            starts = self._starts[literal] = self._locate(self.needles[literal])
+        return starts
+
+    def _locate(self, found: Needle) -> list[int]:
+        if found.pattern not in self.found:
+            return []
+        haystack = self.doc.haystack
+        low, high = self.doc.char_range(*found.fields)
+        starts = []
+        start = haystack.find(found.search, low)
+        while 0 <= start < high:
+            starts.append(start)
+            start = haystack.find(found.search, start + 1)
+        if found.rest:
+            return [start for start in starts if self._rest_matches(start, found)]
+        return starts
+
+    def _rest_matches(self, start: int, found: Needle) -> bool:
+        """Whether the words after the searched ones match (a field's break never does)."""
+        words = self.doc.words
+        first = self.doc.word_at(start)
+        for offset, term in found.rest:
+            word = words[first + offset] if first + offset < len(words) else BREAK
+            if not (word.startswith(term.word) if term.prefix else word == term.word):
+                return False
+        return True
+
+    def spans(self, literal: int) -> list[Span]:
+        """The word spans of literal number `literal`."""
+        spans = self._spans.get(literal)
+        if spans is None:
+            length = self.needles[literal].length
+            firsts = map(self.doc.word_at, self.starts(literal))
+            spans = self._spans[literal] = [(first, first + length) for first in firsts]
+        return spans
+
+
+class Op(ABC):
+    """A compiled query node."""
+
+    __slots__ = ()
+
+    @abstractmethod
+    def test(self, scan: Scan) -> bool:
+        """Whether the article matches."""
+
+    @abstractmethod
+    def spans(self, scan: Scan) -> list[Span]:
+        """The word spans where it matches, sorted (none for `Without` and filters)."""
+
+    @abstractmethod
+    def hits(self, scan: Scan) -> list[Span]:
+        """The spans of the literal occurrences that make it match, sorted."""
+
+
+class Lit(Op):
+    """A literal; a `site:` or `lang:` one filters, with no spans or hits."""
+
+    __slots__ = ("index", "positional")
+
+    def __init__(self, index: int, positional: bool) -> None:
+        self.index = index
+        self.positional = positional
+
+    def test(self, scan: Scan) -> bool:
+        return bool(scan.starts(self.index))
+
+    def spans(self, scan: Scan) -> list[Span]:
+        return scan.spans(self.index) if self.positional else []
+
+    def hits(self, scan: Scan) -> list[Span]:
+        return self.spans(scan)
+
+
+class AllOf(Op):
+    """Every child matches; its spans are the shortest stretches holding one of each."""
+
+    __slots__ = ("children", "positional")
+
+    def __init__(self, children: tuple[Op, ...], positional: tuple[Op, ...]) -> None:
+        self.children = children
+        self.positional = positional
+
+    def test(self, scan: Scan) -> bool:
+        return all(child.test(scan) for child in self.children)
+
+    def spans(self, scan: Scan) -> list[Span]:
+        if not self.test(scan):
+            return []
+        groups = [child.spans(scan) for child in self.positional]
+        return [window for window, _ in windows(groups, None, scan.doc)]
+
+    def hits(self, scan: Scan) -> list[Span]:
+        return union(child.hits(scan) for child in self.children) if self.test(scan) else []
+
+
+class AnyOf(Op):
+    """Some child matches."""
+
+    __slots__ = ("children",)
+
+    def __init__(self, children: tuple[Op, ...]) -> None:
+        self.children = children
+
+    def test(self, scan: Scan) -> bool:
+        return any(child.test(scan) for child in self.children)
+
+    def spans(self, scan: Scan) -> list[Span]:
+        return union(child.spans(scan) for child in self.children)
+
+    def hits(self, scan: Scan) -> list[Span]:
+        return union(child.hits(scan) for child in self.children)
+
+
+class Without(Op):
+    """The child does not match."""
+
+    __slots__ = ("child",)
+
+    def __init__(self, child: Op) -> None:
+        self.child = child
+
+    def test(self, scan: Scan) -> bool:
+        return not self.child.test(scan)
+
+    def spans(self, scan: Scan) -> list[Span]:
+        return []
+
+    def hits(self, scan: Scan) -> list[Span]:
+        return []
+
+
+class Within(Op):
+    """Every child matches in one stretch of a field with at most `slop` other words."""
+
+    __slots__ = ("children", "slop")
+
+    def __init__(self, children: tuple[Op, ...], slop: int) -> None:
+        self.children = children
+        self.slop = slop
+
+    def _windows(self, scan: Scan) -> Iterator[tuple[Span, int]]:
+        if not all(child.test(scan) for child in self.children):
+            return iter(())
+        return windows([child.spans(scan) for child in self.children], self.slop, scan.doc)
+
+    def test(self, scan: Scan) -> bool:
+        return next(self._windows(scan), None) is not None
+
+    def spans(self, scan: Scan) -> list[Span]:
+        return [window for window, _ in self._windows(scan)]
+
+    def hits(self, scan: Scan) -> list[Span]:
+        """The children's hits lying in a matching stretch widened by the words it could
+        still take in on either side."""
+        doc = scan.doc
+        reach = []
+        for (start, end), extra in self._windows(scan):
+            low, high = doc.field_words(doc.field_of(start))
+            spare = self.slop - extra
+            reach.append((max(low, start - spare), min(high, end + spare)))
+        cover = union([reach], merge=True)
+        starts = [start for start, _ in cover]
+        hits = union(child.hits(scan) for child in self.children)
+        return [hit for hit in hits if _inside(hit, cover, starts)]
+
+
+def _inside(span: Span, cover: list[Span], starts: list[int]) -> bool:
+    """Whether `span` lies in one of the disjoint sorted spans `cover` (`starts` their starts)."""
+    i = bisect_right(starts, span[0]) - 1
+    return i >= 0 and span[1] <= cover[i][1]
+
+
+def union(groups: Iterator[list[Span]] | list[list[Span]], merge: bool = False) -> list[Span]:
+    """The spans of every group, sorted and distinct; with `merge`, overlapping ones joined."""
+    spans = sorted({span for group in groups for span in group})
+    if not merge:
+        return spans
+    merged: list[Span] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def windows(
+    groups: list[list[Span]], slop: int | None, doc: Document
+) -> Iterator[tuple[Span, int]]:
+    """The shortest stretches holding a span of each group, one per end position, with
+    how many of their words belong to no chosen span; with a `slop`, only those within one
+    field where that number is at most `slop`."""
+    events = sorted(
+        (end, start, group) for group, spans in enumerate(groups) for start, end in spans
+    )
+    latest: list[Span | None] = [None] * len(groups)
+    missing = len(groups)
+    previous = None
+    for end, start, group in events:
+        held = latest[group]
+        if held is None:
+            missing -= 1
+        if held is None or start > held[0]:
+            latest[group] = (start, end)
+        if missing:
+            continue
+        chosen = [span for span in latest if span is not None]
+        window = (min(s for s, _ in chosen), max(e for _, e in chosen))
+        if window == previous:
+            continue
+        previous = window
+        extra = window[1] - window[0] - sum(e - s for s, e in union([chosen], merge=True))
+        if slop is None or (extra <= slop and _one_field(window, doc)):
+            yield window, extra
+
+
+def _one_field(window: Span, doc: Document) -> bool:
+    return doc.field_of(window[0]) == doc.field_of(window[1] - 1)
+
+
+def _by_cost(requirement: Requirement) -> float:
+    return requirement[0]
+
+
+def _cost(literal: Literal) -> float:
+    """How often a literal is guessed to be found: a longer first word is rarer, a phrase
+    rarer still, a prefix more common, a site or language very common."""
+    if not literal.positional:
+        return 100.0
+    first = literal.parts[0]
+    cost = 8 / (len(first.word) + 1) * (3 if first.prefix else 1)
+    return cost / 4 if len(literal.parts) > 1 else cost
+
+
+class Compiler:
+    """Compiles the queries of one rule set into operators sharing one needle table."""
+
+    def __init__(self) -> None:
+        self.prefilter = Prefilter()
+        self.needles: list[Needle] = []
+        self._indexes: dict[Needle, int] = {}
+
+    def compile(self, node: Node) -> Op:
+        """The operator of `node`."""
+        if isinstance(node, Literal):
+            return Lit(self.literal(node), node.positional)
+        if isinstance(node, And):
+            children = tuple(self.compile(child) for child in node.children)
+            positional = tuple(
+                op for op, child in zip(children, node.children, strict=True) if child.positional
+            )
+            return AllOf(children, positional)
+        if isinstance(node, Or):
+            return AnyOf(tuple(self.compile(child) for child in node.children))
+        if isinstance(node, Not):
+            return Without(self.compile(node.child))
+        if isinstance(node, Near):
+            return Within(tuple(self.compile(child) for child in node.children), node.slop)
+        raise TypeError(f"not a query node: {node!r}")
+
+    def requirements(self, node: Node) -> list[Requirement]:
+        """Sets of search strings an article must hold one of, each, to match `node`,
+        with a guess at how often each set is found."""
+        if isinstance(node, Literal):
+            return [(_cost(node), frozenset({self.needles[self.literal(node)].pattern}))]
+        if isinstance(node, And | Near):
+            return [need for child in node.children for need in self.requirements(child)]
+        if isinstance(node, Or):
+            options = [self.requirements(child) for child in node.children]
+            if not all(options):
+                return []
+            chosen = [min(option, key=_by_cost) for option in options]
+            return [(sum(cost for cost, _ in chosen), frozenset().union(*(p for _, p in chosen)))]
+        return []
+
+    def literal(self, literal: Literal) -> int:
+        """The index of `literal` in the needle table, added if new."""
+        parts = literal.parts
+        search, searched = needle(parts)
+        found = Needle(
+            search,
+            self.prefilter.add(search),
+            FIELD_RANGES[literal.field],
+            len(parts),
+            tuple((i, parts[i]) for i in range(searched, len(parts))),
+        )
+        if found not in self._indexes:
+            self._indexes[found] = len(self.needles)
+            self.needles.append(found)
+        return self._indexes[found]

@@ -1,0 +1,447 @@
+"""Same-story decisions: an article's features, a score for two articles, and what is new.
+
+1. `features(title, text, published)`: the content terms of the headline and of the lead
+   (the first two sentences): words stemmed lightly, numbers as their value, each weighted
+   by its IDF (headline terms HEADLINE_WEIGHT times), so rare words, names and figures
+   weigh most; and the salient facts of the whole text: names (runs of capitalised words),
+   numbers with their unit, quoted phrases.
+2. `merge(story, article)`: a story's features are the sum of its articles'.
+3. `same_story_score(a, b)`: the cosine of two term vectors, damped unless the shared terms
+   carry EVIDENCE of IDF between them; in [0, 1].
+4. `decide(story, article)`: join when the score reaches THRESHOLD and the article is at
+   most WINDOW from the story's latest article; the reason says why in words.
+5. `new_facts(seen, article)`: the names, numbers and quoted phrases of an article that the
+   earlier ones did not have: the basis of "New in this story: ...".
+
+THRESHOLD and EVIDENCE were tuned on the UCI News Aggregator sample and the STS news
+headlines (bench/stories.py, bench/RESULTS.md), for precision. The IDF table ships as
+`monitors/data/idf.json.gz` (built by `bench/build_idf.py` from ~1,300 news and web page
+texts): document frequencies of `terms`; a term it lacks counts as seen in one document.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache, cached_property
+from importlib import resources
+from pathlib import Path
+from typing import NamedTuple
+
+from monitors.text import Token, sentences, tokenize
+
+THRESHOLD = 0.4
+WINDOW = timedelta(hours=72)
+HEADLINE_WEIGHT = 2.0
+EVIDENCE = 20.0
+LEAD_SENTENCES = 2
+RARE_IDF = 6.0
+NAME_IDF = 4.0
+TITLE_CASE_SHARE = 0.6
+
+_STOPWORD_LIST = """
+    a about above after again against ago all also am an and another any are as at be
+    because been before being below between both but by can could did do does doing down
+    during each few for from further get gets had has have having he her here hers him his
+    how i if in into is it its just like may me might more most much must my no nor not now
+    of off on once one only or other our out over own per same say said says she should
+    since so some such than that the their them then there these they this those though
+    through to too under until up upon very via was we were what when where which while who
+    whom whose why will with within without would yet you your
+"""
+STOPWORDS = frozenset(_STOPWORD_LIST.split())
+_CALENDAR_LIST = (
+    "jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june "
+    "july august september october november december monday tuesday wednesday thursday "
+    "friday saturday sunday"
+)
+_CALENDAR = frozenset(_CALENDAR_LIST.split())
+_CONNECTOR_LIST = "of de del da di du la le van von der al bin"
+_CONNECTORS = frozenset(_CONNECTOR_LIST.split())
+_AGENCY_LIST = "reuters ap afp dpa ansa efe upi xinhua tass pti ani"
+_AGENCIES = frozenset(_AGENCY_LIST.split())
+_NUMBER = re.compile(
+    r"(?<![\w.,:])(?P<cur>[$€£¥])?\s?(?P<num>\d+(?:[.,]\d+)*)"
+    r"(?:\s?(?P<unit>%|per ?cent|pct|bn|bln|billion|mn|mln|million|tn|trillion|thousand|[bmk])"
+    r"(?!\w))?(?![\w%])",
+    re.IGNORECASE,
+)
+_QUOTE = re.compile(
+    r"[\"\u201c\u201e\u00ab](?P<a>[^\"\u201c\u201d\u201e\u00ab\u00bb\n]{2,200})[\"\u201d\u00bb]"
+    r"|(?<!\w)[\u2018'](?P<b>[^\u2018\u2019'\n]{2,120})[\u2019'](?!\w)"
+)
+_TIME = re.compile(r"\d{1,2}:\d{2}")
+
+
+class Fact(NamedTuple):
+    """A salient fact: its kind ("name", "number", "quote"), its key, and how it was written."""
+
+    kind: str
+    key: str
+    text: str
+
+
+@dataclass(frozen=True)
+class IdfTable:
+    """Document frequencies of stemmed terms over `docs` documents."""
+
+    docs: int
+    df: Mapping[str, int]
+
+    def idf(self, term: str) -> float:
+        """Smoothed inverse document frequency; an unknown term counts as seen once."""
+        return math.log((1 + self.docs) / (1 + self.df.get(term, 1))) + 1.0
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> IdfTable:
+        """The table at `path`, else the one shipped with newsmon."""
+        source = path or resources.files("monitors") / "data" / "idf.json.gz"
+        with source.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as f:
+            data = json.load(f)
+        return cls(docs=int(data["docs"]), df=dict(data["df"]))
+
+
+@cache
+def default_idf() -> IdfTable:
+    """The shipped IDF table, read once."""
+    return IdfTable.load()
+
+
+@dataclass(frozen=True)
+class StoryFeatures:
+    """What same-story decisions and novelty checks need from an article or a story.
+
+    For an article, `weights` is its unit term vector and `headline` its headline's; for a
+    story (see `merge`), the sums of its articles' vectors. `idf` has each term's IDF,
+    `facts` and `terms` (every term of the full texts) what was said, `published` the
+    latest time.
+    """
+
+    weights: Mapping[str, float]
+    idf: Mapping[str, float]
+    headline: Mapping[str, float]
+    facts: tuple[Fact, ...] = ()
+    terms: frozenset[str] = frozenset()
+    published: datetime | None = None
+    articles: int = 1
+
+    @cached_property
+    def norm(self) -> float:
+        return math.sqrt(sum(w * w for w in self.weights.values()))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether an article joins a story, its score, and why, in words."""
+
+    join: bool
+    score: float
+    reason: str
+
+
+def features(
+    title: str, text: str, published: datetime | None = None, idf: IdfTable | None = None
+) -> StoryFeatures:
+    """An article's features: IDF-weighted headline and lead terms, salient facts, time."""
+    idf = idf or default_idf()
+    head_terms = dict.fromkeys(terms(title))
+    weights = {t: HEADLINE_WEIGHT * idf.idf(t) for t in head_terms}
+    for term in dict.fromkeys(terms(lead(text))):
+        weights[term] = weights.get(term, 0.0) + idf.idf(term)
+    return StoryFeatures(
+        weights=_unit(weights),
+        idf={t: idf.idf(t) for t in weights},
+        headline=_unit({t: idf.idf(t) for t in head_terms}),
+        facts=_unique(_facts(title, idf, headline=True) + _facts(text, idf)),
+        terms=frozenset(terms(f"{title}\n{text}")),
+        published=published,
+    )
+
+
+def merge(story: StoryFeatures, article: StoryFeatures) -> StoryFeatures:
+    """A story's features with one more article: vectors summed, facts and terms united."""
+    times = [t for t in (story.published, article.published) if t is not None]
+    return StoryFeatures(
+        weights=_add(story.weights, article.weights),
+        idf={**story.idf, **article.idf},
+        headline=_add(story.headline, article.headline),
+        facts=_unique(story.facts + article.facts),
+        terms=story.terms | article.terms,
+        published=max(times) if times else None,
+        articles=story.articles + article.articles,
+    )
+
+
+def same_story_score(a: StoryFeatures, b: StoryFeatures) -> float:
+    """The cosine of the two weighted term vectors, damped when the shared terms are few.
+
+    The damping factor is the IDF sum of the shared terms over EVIDENCE, capped at 1: two
+    headlines sharing only common words ("stocks", "Wall Street") do not make a story.
+    """
+    small, large = (a, b) if len(a.weights) <= len(b.weights) else (b, a)
+    dot = evidence = 0.0
+    for term, weight in small.weights.items():
+        if term in large.weights:
+            dot += weight * large.weights[term]
+            evidence += small.idf[term]
+    if not dot:
+        return 0.0
+    return min(1.0, dot / (a.norm * b.norm)) * min(1.0, evidence / EVIDENCE)
+
+
+def decide(
+    story: StoryFeatures,
+    article: StoryFeatures,
+    threshold: float = THRESHOLD,
+    window: timedelta = WINDOW,
+) -> Decision:
+    """Whether `article` joins `story` (an article's or a story's features), and why."""
+    score = same_story_score(story, article)
+    gap = _gap(story, article)
+    when = "time unknown" if gap is None else f"{_hours(gap)} apart"
+    if not within(story, article, window):
+        limit = window / timedelta(hours=1)
+        return Decision(False, score, f"{when}, beyond the {limit:g} h window")
+    evidence = ", ".join(
+        [f"headline cosine {_cosine(story.headline, article.headline):.2f}"]
+        + _shared_facts(story, article)
+    )
+    verdict = ">=" if score >= threshold else "<"
+    return Decision(
+        score >= threshold,
+        score,
+        f"score {score:.2f} {verdict} {threshold:.2f}: {evidence}; {when}",
+    )
+
+
+def within(story: StoryFeatures, article: StoryFeatures, window: timedelta = WINDOW) -> bool:
+    """Whether the two were published at most `window` apart (true when a time is unknown)."""
+    gap = _gap(story, article)
+    return gap is None or gap <= window
+
+
+def new_facts(seen: Iterable[StoryFeatures], article: StoryFeatures) -> list[str]:
+    """The names, numbers and quoted phrases of `article` that none of `seen` had.
+
+    A name is old when its rarest word was written before, a number when its value was,
+    a quotation when it is part of an earlier one.
+    """
+    words: set[str] = set()
+    quotes: list[str] = []
+    for earlier in seen:
+        words.update(earlier.terms)
+        quotes.extend(f.key for f in earlier.facts if f.kind == "quote")
+    return [
+        fact.text
+        for fact in article.facts
+        if not (fact.key in words or any(fact.key in quote for quote in quotes))
+    ]
+
+
+def lead(text: str, count: int = LEAD_SENTENCES) -> str:
+    """The first `count` sentences of `text`."""
+    spans = sentences(text)[:count]
+    return text[spans[0][0] : spans[-1][1]] if spans else ""
+
+
+def terms(text: str) -> list[str]:
+    """The content terms of `text` in order: words stemmed, a number as "#value"."""
+    numbers = [(m.start(), m.end(), _number_key(m)) for m in _NUMBER.finditer(text)]
+    out: list[str] = []
+    current, emitted = 0, -1
+    for token in tokenize(text):
+        while current < len(numbers) and numbers[current][1] <= token.start:
+            current += 1
+        if current < len(numbers) and numbers[current][0] <= token.start:
+            if emitted != current:
+                out.append(numbers[current][2])
+                emitted = current
+        elif token.norm not in STOPWORDS and len(token.norm) > 1 and not token.norm.isdigit():
+            out.append(stem(token.norm))
+    return out
+
+
+def stem(word: str) -> str:
+    """A light English stemmer: plural -s/-ies, -ing, -ed and a final -e go."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
+                word = word[:-1]
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 3 else word
+
+
+def _facts(text: str, idf: IdfTable, headline: bool = False) -> tuple[Fact, ...]:
+    """The names, numbers and quoted phrases of `text`, in order of appearance."""
+    found = [*_names(text, idf, headline), *_numbers(text), *_quotes(text)]
+    return tuple(fact for _, fact in sorted(found, key=lambda pair: pair[0]))
+
+
+def _names(text: str, idf: IdfTable, headline: bool) -> list[tuple[int, Fact]]:
+    """Runs of capitalised words; a lone word only if an acronym or not common (NAME_IDF);
+    in a Title Case headline, acronyms only."""
+    tokens = tokenize(text)
+    starts = {start for start, _ in sentences(text)}
+    title_case = headline and _is_title_case(text, tokens)
+    runs: list[list[Token]] = []
+    for i, token in enumerate(tokens):
+        surface = text[token.start : token.end]
+        if title_case and not _is_acronym(surface):
+            continue
+        if not _name_word(surface, token, token.start in starts, idf):
+            continue
+        if runs and _continues(text, tokens, i, runs[-1][-1]):
+            runs[-1].append(token)
+        else:
+            runs.append([token])
+    found = []
+    for run in runs:
+        key = max((stem(t.norm) for t in reversed(run)), key=idf.idf)
+        surface = text[run[0].start : run[-1].end]
+        if len(run) > 1 or _is_acronym(surface) or idf.idf(key) >= NAME_IDF:
+            found.append((run[0].start, Fact("name", key, surface)))
+    return found
+
+
+def _continues(text: str, tokens: list[Token], i: int, last: Token) -> bool:
+    """Whether token `i` extends the name ending at `last`: right after it, or after a
+    lower-case connector ("Secretary of State", "Charles de Gaulle")."""
+    previous = tokens[i - 1]
+    if previous is last:
+        return text[last.end : tokens[i].start] in (" ", "-")
+    connector = text[previous.start : previous.end]
+    return (
+        i >= 2
+        and tokens[i - 2] is last
+        and connector in _CONNECTORS
+        and text[last.end : previous.start] == " "
+        and text[previous.end : tokens[i].start] == " "
+    )
+
+
+def _name_word(surface: str, token: Token, sentence_start: bool, idf: IdfTable) -> bool:
+    """Whether a word can be part of a name: capitalised, not a stop word, a month, a day,
+    a news agency or a number; at the start of a sentence, also rare or an acronym."""
+    if not surface[0].isupper() or token.norm in STOPWORDS:
+        return False
+    if token.norm in _CALENDAR or token.norm in _AGENCIES:
+        return False
+    if len(token.norm) < 2 or token.norm.isdigit():
+        return False
+    return not sentence_start or _is_acronym(surface) or idf.idf(stem(token.norm)) >= RARE_IDF
+
+
+def _is_acronym(surface: str) -> bool:
+    return surface.isupper() and 2 <= len(surface) <= 5
+
+
+def _is_title_case(text: str, tokens: list[Token]) -> bool:
+    words = [t for t in tokens if t.norm not in STOPWORDS and t.norm.isalpha()]
+    capitalised = sum(text[t.start].isupper() for t in words)
+    return len(words) >= 3 and capitalised >= TITLE_CASE_SHARE * len(words)
+
+
+def _numbers(text: str) -> list[tuple[int, Fact]]:
+    """Amounts, counts and percentages; not bare years, dates or clock times."""
+    found = []
+    for m in _NUMBER.finditer(text):
+        if _is_date_or_year(text, m):
+            continue
+        found.append((m.start(), Fact("number", _number_key(m), m.group().strip())))
+    return found
+
+
+def _is_date_or_year(text: str, m: re.Match[str]) -> bool:
+    num = m.group("num")
+    if m.group("cur") or m.group("unit"):
+        return False
+    if _TIME.match(text, m.start()) or (
+        len(num) == 4 and num.isdigit() and 1900 <= int(num) <= 2100
+    ):
+        return True
+    before = text[max(0, m.start() - 12) : m.start()].split()
+    after = text[m.end() : m.end() + 12].split()
+    near = [w.strip(".,").lower() for w in before[-1:] + after[:1]]
+    return any(w in _CALENDAR for w in near)
+
+
+def _number_key(m: re.Match[str]) -> str:
+    """The value after a "#", without thousands separators: "8,500" is "#8500", "6,2" "#6.2"."""
+    parts = re.split(r"([.,])", m.group("num"))
+    value = parts[0]
+    for sep, digits in zip(parts[1::2], parts[2::2], strict=True):
+        value += digits if sep == "," and len(digits) == 3 else "." + digits
+    return f"#{value}"
+
+
+def _quotes(text: str) -> list[tuple[int, Fact]]:
+    """Phrases in quotation marks, two words or more."""
+    found = []
+    for m in _QUOTE.finditer(text):
+        quoted = (m.group("a") or m.group("b") or "").strip(" ,.")
+        norms = [t.norm for t in tokenize(quoted)]
+        if len(norms) >= 2:
+            found.append((m.start(), Fact("quote", " ".join(norms), quoted)))
+    return found
+
+
+def _shared_facts(a: StoryFeatures, b: StoryFeatures) -> list[str]:
+    """Phrases like "shared names: X, Y" for the facts both have, five of each kind."""
+    theirs = {(f.kind, f.key) for f in a.facts}
+    parts = []
+    for kind in ("name", "number", "quote"):
+        shared = [f.text for f in b.facts if f.kind == kind and (kind, f.key) in theirs]
+        if shared:
+            parts.append(f"shared {kind}s: " + ", ".join(shared[:5]))
+    return parts
+
+
+def _unique(facts: Iterable[Fact]) -> tuple[Fact, ...]:
+    """One fact per (kind, key), where it first appears, written the longest way seen."""
+    seen: dict[tuple[str, str], Fact] = {}
+    for fact in facts:
+        known = seen.setdefault((fact.kind, fact.key), fact)
+        if len(fact.text) > len(known.text):
+            seen[fact.kind, fact.key] = fact
+    return tuple(seen.values())
+
+
+def _unit(vector: Mapping[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(w * w for w in vector.values()))
+    return {t: w / norm for t, w in vector.items()} if norm else {}
+
+
+def _add(a: Mapping[str, float], b: Mapping[str, float]) -> dict[str, float]:
+    total = dict(a)
+    for term, weight in b.items():
+        total[term] = total.get(term, 0.0) + weight
+    return total
+
+
+def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    dot = sum(w * b[t] for t, w in a.items() if t in b)
+    norms = math.sqrt(sum(w * w for w in a.values()) * sum(w * w for w in b.values()))
+    return min(1.0, dot / norms) if norms else 0.0
+
+
+def _gap(a: StoryFeatures, b: StoryFeatures) -> timedelta | None:
+    if a.published is None or b.published is None:
+        return None
+    return abs(a.published - b.published)
+
+
+def _hours(gap: timedelta) -> str:
+    hours = gap.total_seconds() / 3600
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.0f} h"

@@ -1,0 +1,161 @@
+"""Normalization, tokenization and sentence splitting shared by queries and documents.
+
+Queries and documents go through the same functions, so they agree on what a word is:
+a run of Unicode letters, digits and combining marks. Everything else (spaces, hyphens,
+apostrophes, punctuation) separates words.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from typing import NamedTuple
+
+ABBREVIATIONS = frozenset(
+    {
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "st",
+        "sr",
+        "jr",
+        "gen",
+        "gov",
+        "sen",
+        "rep",
+        "lt",
+        "col",
+        "sgt",
+        "capt",
+        "maj",
+        "adm",
+        "pres",
+        "rev",
+        "hon",
+        "vs",
+        "inc",
+        "corp",
+        "ltd",
+        "co",
+        "dept",
+        "approx",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+    }
+)
+SENTENCE_OPENERS = "\"'\u201c\u2018\u00ab(["
+
+
+def _mark_class() -> str:
+    """A regex character class body holding every combining mark of the BMP."""
+    marks = [cp for cp in range(0x10000) if unicodedata.category(chr(cp)).startswith("M")]
+    return "".join(f"\\u{cp:04x}" for cp in marks)
+
+
+_LETTER = "[^\\W_\u02bc]"  # a letter or digit; the modifier apostrophe separates, like "'"
+_WORD = re.compile(f"{_LETTER}+(?:[{_mark_class()}]+{_LETTER}*)*")
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
+_ASCII_SPAN = re.compile(r"[A-Za-z0-9]+")
+_NOT_WORD = re.compile("[\\W_\u02bc]+")
+_LINE = re.compile(r"[^\r\n]+")
+_STOP = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019\u00bb)\]]*\s+")
+_LAST_WORD = re.compile(r"[^\W_]+$")
+
+
+class Token(NamedTuple):
+    """A word: its normalized form and its character span in the original text."""
+
+    norm: str
+    start: int
+    end: int
+
+
+@lru_cache(maxsize=65536)
+def normalize(word: str) -> str:
+    """`word` (a token of `tokenize`) case-folded and without accents.
+
+    What decomposition adds besides letters and digits is dropped, so one word stays one
+    word ("½" gives "12").
+    """
+    if word.isascii():
+        return word.lower()
+    folded = unicodedata.normalize("NFKD", word.casefold())
+    bare = "".join(c for c in folded if not unicodedata.combining(c))
+    return _NOT_WORD.sub("", unicodedata.normalize("NFC", bare))
+
+
+def words(text: str) -> list[str]:
+    """The normalized words of `text`: the `norm` of each of its tokens, found faster."""
+    if text.isascii():
+        return _ASCII_WORD.findall(text.lower())
+    return list(map(normalize, _WORD.findall(text)))
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """The (start, end) offsets of the words of `text`: the spans of its tokens, found faster."""
+    pattern = _ASCII_SPAN if text.isascii() else _WORD
+    return [found.span() for found in pattern.finditer(text)]
+
+
+def tokenize(text: str) -> list[Token]:
+    """The words of `text`, normalized, with their offsets into `text`."""
+    return [Token(normalize(m.group()), m.start(), m.end()) for m in _WORD.finditer(text)]
+
+
+def sentences(text: str, pos: int = 0, endpos: int | None = None) -> list[tuple[int, int]]:
+    """The (start, end) spans of the sentences of `text` (of its lines between `pos` and
+    `endpos`), without surrounding spaces.
+
+    Lines are split after `.`, `!`, `?` or `…` (and closing quotes) followed by a space and
+    an upper-case letter, a digit or an opening quote, except after a lone "." that ends an
+    abbreviation ("Mr.") or a single letter ("U.S.", "J. Smith").
+    """
+    spans: list[tuple[int, int]] = []
+    for line in _LINE.finditer(text, pos, len(text) if endpos is None else endpos):
+        start = line.start()
+        for stop in _STOP.finditer(text, line.start(), line.end()):
+            if _is_boundary(text, stop.start(), stop.end()):
+                spans.append((start, stop.end()))
+                start = stop.end()
+        spans.append((start, line.end()))
+    stripped = [_strip(text, span) for span in spans]
+    return [(start, end) for start, end in stripped if start < end]
+
+
+def _is_boundary(text: str, stop: int, after: int) -> bool:
+    """Whether the punctuation at `stop` ends a sentence, the next one starting at `after`."""
+    if after >= len(text):
+        return False
+    following = text[after]
+    if not (following.isupper() or following.isdigit() or following in SENTENCE_OPENERS):
+        return False
+    if text[stop:after].rstrip() != ".":
+        return True
+    found = _LAST_WORD.search(text, max(0, stop - 20), stop)
+    if found is None:
+        return True
+    word = found.group().lower()
+    return not (word in ABBREVIATIONS or (len(word) == 1 and word.isalpha()))
+
+
+def _strip(text: str, span: tuple[int, int]) -> tuple[int, int]:
+    """`span` without the white space at either end."""
+    start, end = span
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
