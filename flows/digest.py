@@ -1,0 +1,34 @@
+"""The `digest` flow: held alerts of a period sent as one message per channel.
+
+Alert deliveries it sends emit `newsmon.alert.sent`; a failed run notifies the
+config's `ops` channel, when it has one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from flows.report import alert_rows, emit_sent, notify_ops
+from monitors import config as config_mod
+from monitors.deliver import deliver_due, notifier_for, outbox_for
+from monitors.store import Store
+from newsmon.secrets import prefect_secret
+
+
+@flow(name="digest", on_failure=[notify_ops])
+def digest(period: str = "hourly", config_path: str | None = None) -> dict[str, Any]:
+    """Gather the held alerts of `period` (hourly, daily) into digests and send them."""
+    cfg = config_mod.load(config_path)
+    store = Store.open(cfg.store)
+    try:
+        outbox = outbox_for(cfg, store)
+        made = outbox.make_digests([period])
+        done = deliver_due(outbox, notifier_for(cfg, prefect_secret), cfg.labels())
+        alerts = alert_rows(outbox, [d.alert_id for d in done if d.alert_id is not None])
+    finally:
+        store.close()
+    emit_sent(done, alerts)
+    summary = {"digests": len(made), "sent": sum(d.status == "sent" for d in done)}
+    get_run_logger().info("digest %s: %s", period, summary)
+    return summary
