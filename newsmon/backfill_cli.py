@@ -1,0 +1,202 @@
+"""`newsmon backfill`: replay a window of history through the rules, dry run by default."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from monitors import backfill as bf
+from newsmon.common import (
+    ConfigOption,
+    VerboseOption,
+    err,
+    load_config,
+    out,
+    setup_logging,
+    store_for,
+)
+from newsmon.secrets import prefect_secret
+
+EXIT_USAGE = 2
+PLAIN_EVERY = 5.0  # seconds between plain progress lines
+
+
+def backfill(
+    since: Annotated[
+        str, typer.Option(help="Start of the window: a date (UTC) or an ISO 8601 time.")
+    ],
+    target: Annotated[
+        str | None,
+        typer.Argument(help="With --from urls: the file of URLs; with sitemap: its URL."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="End of the window (a date is included); default: now.")
+    ] = None,
+    source: Annotated[
+        str, typer.Option("--from", help="stored, feeds, urls FILE or sitemap URL.")
+    ] = "stored",
+    feeds: Annotated[
+        list[str] | None,
+        typer.Option("--feeds", help="Only these feeds, by name or URL (repeatable)."),
+    ] = None,
+    rules: Annotated[
+        list[str] | None, typer.Option("--rules", help="Only these rules (repeatable).")
+    ] = None,
+    notify: Annotated[
+        bool, typer.Option("--notify", help="Send the alerts (default: a dry run).")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per line per rule and story.")
+    ] = False,
+    config: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Match the rules over a window of history and list the alerts that fire.
+
+    The window is each article's publication date, else when it was first seen. A dry
+    run sends nothing; --notify sends what was never sent. Run again with the same
+    arguments, an interrupted backfill goes on where it stopped."""
+    setup_logging(verbose)
+    request = _request(since, until, source, target, feeds or [], rules or [], notify)
+    cfg = load_config(config)
+    unknown = set(request.rules) - {r.id for r in cfg.rules}
+    if unknown:
+        _usage_error(f"unknown rule {', '.join(sorted(unknown))}")
+    with store_for(cfg) as store, _progress_hook(err) as hook:
+        outcome, delivered = asyncio.run(bf.run(cfg, store, request, hook, prefect_secret))
+    print_outcome(outcome, as_json)
+    if delivered is not None and not as_json:
+        sent = sum(d.status == "sent" for d in delivered)
+        out.print(f"deliveries: {sent} sent, {len(delivered) - sent} failed")
+        for d in delivered:
+            if d.error:
+                out.print(f"  delivery {d.delivery_id} to {d.channel}: {d.error}", markup=False)
+
+
+def _request(
+    since: str,
+    until: str | None,
+    source: str,
+    target: str | None,
+    feeds: list[str],
+    rules: list[str],
+    notify: bool,
+) -> bf.Request:
+    if source not in bf.SOURCES:
+        _usage_error(f"--from takes one of {', '.join(bf.SOURCES)}")
+    needs_target = source in ("urls", "sitemap")
+    if needs_target != (target is not None):
+        what = "a file of URLs" if source == "urls" else "a sitemap URL"
+        _usage_error(f"--from {source} takes {what}" if needs_target else f"unexpected {target}")
+    if source == "urls" and target is not None:
+        if not Path(target).is_file():
+            _usage_error(f"no such file: {target}")
+        target = str(Path(target).resolve())
+    try:
+        window = bf.Window(
+            bf.parse_moment(since), bf.parse_moment(until, end=True) if until else None
+        )
+    except ValueError as exc:
+        _usage_error(str(exc))
+    return bf.Request(window, source, target, _split(feeds), _split(rules), notify)
+
+
+def _split(values: list[str]) -> tuple[str, ...]:
+    return tuple(v.strip() for value in values for v in value.split(",") if v.strip())
+
+
+def _usage_error(message: str) -> NoReturn:
+    err.print(f"Error: {message}", markup=False, highlight=False)
+    raise typer.Exit(EXIT_USAGE)
+
+
+@contextmanager
+def _progress_hook(console: Console) -> Iterator[bf.ProgressHook]:
+    """A rich progress bar on a terminal; else a plain line every few seconds and at the end."""
+    if not console.is_terminal:
+        yield _plain_hook(console)
+        return
+    bar = Progress(
+        TextColumn("backfill"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]:.1f}/s errors {task.fields[errors]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    task = bar.add_task("backfill", total=None, rate=0.0, errors=0)
+
+    def update(p: bf.Progress) -> None:
+        bar.update(task, total=p.total, completed=p.done, rate=p.rate, errors=p.errors)
+
+    with bar:
+        yield update
+
+
+def _plain_hook(console: Console) -> Callable[[bf.Progress], None]:
+    last = [0.0]
+
+    def update(p: bf.Progress) -> None:
+        now = time.monotonic()
+        if now - last[0] < PLAIN_EVERY and p.done != p.total:
+            return
+        last[0] = now
+        eta = f"{p.eta:.0f} s" if p.eta is not None else "?"
+        console.print(
+            f"backfill: {p.done}/{p.total if p.total is not None else '?'} done, "
+            f"{p.rate:.1f}/s, {p.errors} errors, ETA {eta}",
+            markup=False,
+            highlight=False,
+        )
+
+    return update
+
+
+def print_outcome(outcome: bf.Outcome, as_json: bool, console: Console = out) -> None:
+    """The alerts per rule and story (a table, or JSON lines), then a summary."""
+    notify = outcome.request.notify
+    if as_json:
+        for fired in outcome.fired:
+            console.print(
+                json.dumps(fired.as_json(notify), ensure_ascii=False),
+                soft_wrap=True,
+                markup=False,
+                highlight=False,
+            )
+        return
+    p = outcome.progress
+    verb = "alerts queued" if notify else "alerts that would fire (dry run: nothing sent)"
+    if outcome.fired:
+        table = Table("rule", "story", "headline", "articles", "URLs", title=verb)
+        for fired in outcome.fired:
+            urls = "\n".join(u for _, u in fired.articles)
+            table.add_row(
+                fired.rule_id, fired.story, fired.headline, str(len(fired.articles)), urls
+            )
+        console.print(table)
+    resumed = f" ({p.resumed} in an earlier attempt)" if p.resumed else ""
+    console.print(
+        f"{p.done} items{resumed}, {p.errors} errors; {len(outcome.fired)} {verb}",
+        highlight=False,
+    )
+    for item in outcome.errors:
+        console.print(f"  error: {item.url}: {item.error}", markup=False, highlight=False)

@@ -1,0 +1,251 @@
+"""The `newsmon` command line."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from monitors.config import Config
+from monitors.deliver import Delivered, deliver_due, notifier_for, outbox_for
+from monitors.fetch import Fetcher
+from monitors.pipeline import CycleReport, Pipeline, fetch_limits
+from monitors.store import Store
+from newsmon.backfill_cli import backfill
+from newsmon.common import (
+    ConfigOption,
+    VerboseOption,
+    load_config,
+    out,
+    setup_logging,
+    store_for,
+)
+from newsmon.rules_cli import rules_app
+from newsmon.secrets import prefect_secret
+from newsmon.serve import serve
+from newsmon.stories_cli import stories_app
+
+app = typer.Typer(
+    help="Watch news feeds and alert once per story, with the passage that matched.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command()
+def run(
+    config: ConfigOption = None,
+    due: Annotated[
+        bool, typer.Option("--due", help="Poll only the feeds whose next poll is due.")
+    ] = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Run one poll cycle over every configured feed, then deliver due alerts.
+
+    Feeds backing off after errors (or as their server asked) wait their turn."""
+    setup_logging(verbose)
+    cfg = load_config(config)
+    with store_for(cfg) as store:
+        report = asyncio.run(run_cycle(cfg, store, due))
+    print_report(report, verbose=verbose)
+
+
+async def run_cycle(cfg: Config, store: Store, due_only: bool = False) -> CycleReport:
+    """One cycle with a fetcher built from the config."""
+    async with Fetcher(fetch_limits(cfg)) as fetcher:
+        pipeline = Pipeline(cfg, store, fetcher, secrets=prefect_secret)
+        return await pipeline.run_cycle(due_only=due_only)
+
+
+def print_report(report: CycleReport, console: Console = out, verbose: bool = False) -> None:
+    """A summary of a cycle; failed feeds and deliveries listed with their reasons."""
+    states = [f.status for f in report.feeds]
+    held = ("waiting", "not due", "claimed elsewhere")
+    polled = len(states) - sum(states.count(s) for s in held)
+    waiting = "".join(f", {states.count(s)} {s}" for s in held if s in states)
+    console.print(
+        f"feeds: {polled} polled, {states.count('new')} with news, "
+        f"{states.count('unchanged')} unchanged, {states.count('failed')} failed{waiting}"
+    )
+    console.print(
+        f"entries: {sum(f.new_entries for f in report.feeds)} new; articles: "
+        f"{report.count('article')} new, {report.count('duplicate')} duplicates, "
+        f"{report.count('error')} errors; alerts: {report.alerts}; "
+        f"deliveries: {report.sent} sent, {report.failed} failed"
+    )
+    if verbose or report.failed or states.count("failed"):
+        _print_problems(report, console)
+
+
+def _print_problems(report: CycleReport, console: Console) -> None:
+    table = Table("feed", "status", "new", "error", title="feeds", title_justify="left")
+    for f in report.feeds:
+        table.add_row(f.name, f.status, str(f.new_entries), f.error or "")
+    console.print(table)
+    print_deliveries(report.deliveries, console, only_failed=True)
+
+
+def print_deliveries(
+    done: list[Delivered], console: Console = out, only_failed: bool = False
+) -> None:
+    """A table of delivery attempts (or of the failed ones)."""
+    shown = [d for d in done if d.error or not only_failed]
+    if not shown:
+        return
+    table = Table("delivery", "alert", "channel", "status", "error", title="deliveries")
+    for d in shown:
+        table.add_row(str(d.delivery_id), str(d.alert_id or d.kind), d.channel, d.status, d.error)
+    console.print(table)
+
+
+@app.command()
+def deliver(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
+    """Send every due delivery (alerts, digests, notices) without polling."""
+    setup_logging(verbose)
+    cfg = load_config(config)
+    with store_for(cfg) as store:
+        done = deliver_due(outbox_for(cfg, store), notifier_for(cfg, prefect_secret), cfg.labels())
+    sent = sum(d.status == "sent" for d in done)
+    out.print(f"deliveries: {sent} sent, {len(done) - sent} failed")
+    print_deliveries(done, only_failed=not verbose)
+
+
+@app.command()
+def digest(
+    period: Annotated[
+        str, typer.Option(help="Which held alerts to send: hourly, daily or all.")
+    ] = "all",
+    config: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Send held alerts as one digest message per channel, grouped by rule."""
+    setup_logging(verbose)
+    periods = {"hourly": ["hourly"], "daily": ["daily"], "all": ["hourly", "daily"]}
+    if period not in periods:
+        raise typer.BadParameter("use hourly, daily or all", param_hint="--period")
+    cfg = load_config(config)
+    with store_for(cfg) as store:
+        outbox = outbox_for(cfg, store)
+        made = outbox.make_digests(periods[period])
+        done = deliver_due(outbox, notifier_for(cfg, prefect_secret), cfg.labels())
+    out.print(
+        f"digests: {len(made)} made; deliveries: {sum(d.status == 'sent' for d in done)} sent"
+    )
+    print_deliveries(done, only_failed=not verbose)
+
+
+alerts_app = typer.Typer(
+    help="List alerts and their deliveries; retry failed ones.", invoke_without_command=True
+)
+app.command()(serve)
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(rules_app, name="rules")
+app.add_typer(stories_app, name="stories")
+app.command("backfill")(backfill)
+
+
+@alerts_app.callback()
+def alerts(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None,
+        typer.Option(help="Only alerts with a delivery in this status: pending, failed, sent."),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """List the newest alerts with each delivery's status, attempts and last error."""
+    if ctx.invoked_subcommand is not None:
+        return
+    cfg = load_config(config)
+    with store_for(cfg) as store:
+        listing = outbox_for(cfg, store).listing(status)
+    table = Table("alert", "rule", "headline", "channel", "status", "tries", "last error")
+    for column in table.columns[:2] + table.columns[3:6]:
+        column.no_wrap = True
+    for item in listing:
+        a = item.alert
+        for i, d in enumerate(item.deliveries or [None]):
+            head = (str(a.id), a.rule_id, a.headline[:60]) if i == 0 else ("", "", "")
+            cells = (d.channel, d.status, str(d.attempts), d.last_error or "") if d else ("",) * 4
+            table.add_row(*head, *cells)
+    out.print(table if listing else "no alerts")
+
+
+@alerts_app.command("retry")
+def alerts_retry(
+    ids: Annotated[list[int] | None, typer.Argument(help="Alert ids.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every failed or waiting delivery.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Make the deliveries of these alerts due now; the next run or `deliver` sends them."""
+    if not ids and not all_:
+        raise typer.BadParameter("give alert ids or --all")
+    cfg = load_config(config)
+    with store_for(cfg) as store:
+        count = outbox_for(cfg, store).retry(None if all_ else ids)
+    out.print(f"{count} deliveries due now")
+
+
+@app.command()
+def feeds(config: ConfigOption = None) -> None:
+    """Each feed's polling state: last success, last error, streak, next due, items a day."""
+    cfg = load_config(config)
+    with store_for(cfg) as store:
+        rows = {r.url: r for r in store.feed_rows()}
+    table = Table("feed", "last success", "last error", "streak", "next due", "items/day")
+    table.caption = "times in UTC"
+    for column in table.columns[1:2] + table.columns[3:]:
+        column.no_wrap = True
+    for feed in cfg.feeds:
+        row = rows.get(feed.url)
+        if row is None:
+            table.add_row(feed.label, "never polled", "", "", "now", "")
+            continue
+        table.add_row(
+            feed.label,
+            _when(row.last_success_at),
+            row.last_error or "",
+            str(row.error_streak or ""),
+            _when(row.next_due_at) or "now",
+            f"{row.items_per_day:.1f}" if row.items_per_day is not None else "",
+        )
+    out.print(table)
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{moment:%m-%d %H:%M}" if moment else ""
+
+
+@app.command()
+def check(config: ConfigOption = None) -> None:
+    """Validate a config file and list every problem in it."""
+    cfg = load_config(config)
+    out.print(
+        f"[green]OK[/] {cfg.source}: {len(cfg.feeds)} feeds, {len(cfg.rules)} rules, "
+        f"{len(cfg.channels)} channels",
+        highlight=False,
+    )
+
+
+@app.command()
+def demo(
+    keep: Annotated[
+        Path | None, typer.Option(help="Keep the demo's SQLite store in this folder.")
+    ] = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Run the whole pipeline offline on bundled sample feeds and print the alerts."""
+    from newsmon.demo import run_demo
+
+    setup_logging(verbose)
+    run_demo(out, keep)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

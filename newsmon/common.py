@@ -1,0 +1,69 @@
+"""What every command shares: consoles, options, loading the config and the store."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from monitors import config as config_mod
+from monitors.config import Config
+from monitors.errors import ConfigError, StoreError
+from monitors.store import Store
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+EXIT_CONFIG = 2
+EXIT_STORE = 3
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="Config file (default: $NEWSMON_CONFIG, else ./newsmon.yaml)."
+    ),
+]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")]
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def load_config(path: Path | None) -> Config:
+    """The config, or exit 2 after printing every problem."""
+    try:
+        return config_mod.load(path)
+    except ConfigError as exc:
+        err.print(f"[bold red]The config has {len(exc.problems)} problem(s):[/]")
+        for problem in exc.problems:
+            err.print(f"  {problem}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
+def open_store(config: Config) -> Store:
+    """The store, or exit 3 with the reason."""
+    try:
+        return Store.open(config.store)
+    except StoreError as exc:
+        err.print(f"[bold red]Store unavailable:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_STORE) from None
+
+
+@contextmanager
+def store_for(cfg: Config) -> Iterator[Store]:
+    store = open_store(cfg)
+    try:
+        yield store
+    finally:
+        store.close()

@@ -1,0 +1,230 @@
+"""`newsmon rules`: try the watch rules of a config on texts, pages, URLs or stored articles."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import sqlalchemy as sa
+import typer
+
+from monitors.config import Config
+from monitors.errors import FetchError
+from monitors.extract import extract_article
+from monitors.fetch import Fetcher
+from monitors.models import Entry, Match
+from monitors.pipeline import fetch_limits
+from monitors.rules import RuleSet
+from monitors.store import articles
+from monitors.urls import canonical_url
+from newsmon.common import load_config, store_for
+
+EXIT_SOURCE = 1
+EXIT_USAGE = 2
+HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
+PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+
+rules_app = typer.Typer(
+    help="Try the watch rules on texts, pages, URLs or stored articles.",
+    no_args_is_help=True,
+)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One thing to test the rules on: the source as given, and its article fields."""
+
+    source: str
+    title: str
+    text: str
+    site: str | None = None
+    lang: str | None = None
+
+
+class SourceError(Exception):
+    """A source that cannot be read; the message says why."""
+
+
+@rules_app.command("test")
+def test(
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Text or HTML files, or http(s) URLs.", metavar="SOURCE", show_default=False
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="Config file (default: $NEWSMON_CONFIG, else ./newsmon.yaml)."
+        ),
+    ] = None,
+    rule: Annotated[
+        list[str] | None, typer.Option("--rule", "-r", help="Only this rule (repeatable).")
+    ] = None,
+    stored: Annotated[
+        bool, typer.Option("--stored", help="Test the articles in the store instead.")
+    ] = False,
+    since: Annotated[
+        datetime | None,
+        typer.Option(help="With --stored: only articles fetched since then (UTC)."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per line per source and rule.")
+    ] = False,
+) -> None:
+    """Print which rules match each source, with the passage that explains the match.
+
+    A text file's first line is its headline. Exits 0 unless the config (2), the store
+    (3) or a source (1) cannot be read.
+    """
+    if stored == bool(sources):
+        _usage_error("give SOURCE files or URLs, or --stored (not both)")
+    if since is not None and not stored:
+        _usage_error("--since goes with --stored")
+    cfg = load_config(config)
+    ruleset = _ruleset(cfg, rule or [])
+    if stored:
+        with store_for(cfg) as store:
+            failed = _report(ruleset, _stored(store.engine, since), as_json)
+    else:
+        failed = _report(ruleset, _read_all(cfg, sources or []), as_json)
+    if failed:
+        raise typer.Exit(EXIT_SOURCE)
+
+
+def _ruleset(cfg: Config, rule_ids: list[str]) -> RuleSet:
+    ruleset = cfg.ruleset()
+    if not rule_ids:
+        return ruleset
+    try:
+        return ruleset.select(rule_ids)
+    except KeyError as exc:
+        known = ", ".join(r.id for r in cfg.rules)
+        _usage_error(f"unknown rule {exc.args[0]} (rules: {known})")
+
+
+def _usage_error(message: str) -> NoReturn:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _report(ruleset: RuleSet, samples: Iterable[Sample | SourceError], as_json: bool) -> int:
+    """Print each sample's verdicts; the number of sources that could not be read."""
+    failed = 0
+    for sample in samples:
+        if isinstance(sample, SourceError):
+            typer.echo(f"error: {sample}", err=True)
+            failed += 1
+            continue
+        found = {m.rule_id: m for m in ruleset.match(**_fields(sample))}
+        lines = _json_lines(sample, ruleset, found) if as_json else _text_lines(sample, found)
+        for line in lines:
+            typer.echo(line)
+    return failed
+
+
+def _fields(sample: Sample) -> dict[str, str | None]:
+    return {"title": sample.title, "text": sample.text, "site": sample.site, "lang": sample.lang}
+
+
+def _json_lines(sample: Sample, ruleset: RuleSet, found: dict[str, Match]) -> Iterator[str]:
+    for rule in ruleset.rules:
+        match = found.get(rule.rule_id)
+        yield json.dumps(
+            {
+                "source": sample.source,
+                "rule": rule.rule_id,
+                "matched": match is not None,
+                "terms": list(match.terms) if match else [],
+                "passage": match.passage.marked() if match else "",
+            },
+            ensure_ascii=False,
+        )
+
+
+def _text_lines(sample: Sample, found: dict[str, Match]) -> Iterator[str]:
+    yield f"{sample.source}: {sample.title}" if sample.title else sample.source
+    if not found:
+        yield "  no rule matches"
+    for match in found.values():
+        yield f"  {match.rule_id}: {', '.join(match.terms)}"
+        yield f"    {match.passage.marked()}"
+
+
+def _read_all(cfg: Config, sources: Sequence[str]) -> Iterator[Sample | SourceError]:
+    """Each source read, or the error that kept it from being read, in the order given."""
+    urls = [s for s in sources if s.startswith(("http://", "https://"))]
+    fetched = asyncio.run(_fetch_all(cfg, urls)) if urls else {}
+    for source in sources:
+        if source in fetched:
+            yield fetched[source]
+            continue
+        try:
+            yield _read_file(cfg, source)
+        except SourceError as exc:
+            yield exc
+
+
+async def _fetch_all(cfg: Config, urls: list[str]) -> dict[str, Sample | SourceError]:
+    """The article of each URL, or why it could not be fetched."""
+    out: dict[str, Sample | SourceError] = {}
+    async with Fetcher(fetch_limits(cfg)) as fetcher:
+        for url in urls:
+            try:
+                page = await fetcher.fetch(url, accept=PAGE_ACCEPT)
+            except FetchError as exc:
+                out[url] = SourceError(f"{url}: {exc.reason}")
+            else:
+                out[url] = _from_html(cfg, url, page.body, page.url)
+    return out
+
+
+def _read_file(cfg: Config, source: str) -> Sample:
+    path = Path(source)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"{source}: {exc.strerror or exc}") from None
+    if path.suffix.lower() in HTML_SUFFIXES or data.lstrip()[:15].lower().startswith(
+        (b"<!doctype html", b"<html")
+    ):
+        return _from_html(cfg, source, data, path.resolve().as_uri())
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{source}: not UTF-8 text ({exc.reason})") from None
+    title, _, body = text.partition("\n")
+    return Sample(source, title.strip(), body.strip())
+
+
+def _from_html(cfg: Config, source: str, html: bytes, url: str) -> Sample:
+    entry = Entry(key=url, url=url, canonical_url=canonical_url(url))
+    article = extract_article(html, entry, url, cfg.extract.min_chars)
+    return Sample(source, article.title, article.text, article.site or None, article.language)
+
+
+def _stored(engine: sa.Engine, since: datetime | None) -> Iterator[Sample]:
+    """The stored articles (duplicates left out), oldest first."""
+    query = (
+        sa.select(
+            articles.c.url,
+            articles.c.title,
+            articles.c.text,
+            articles.c.site,
+            articles.c.language,
+        )
+        .where(articles.c.duplicate_of.is_(None))
+        .order_by(articles.c.id)
+    )
+    if since is not None:
+        moment = since if since.tzinfo else since.replace(tzinfo=UTC)
+        query = query.where(articles.c.fetched_at >= moment)
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            yield Sample(row.url, row.title, row.text, row.site, row.language)
