@@ -1,0 +1,117 @@
+"""Shared fixtures: stores on SQLite and PostgreSQL, the loopback test site, configs."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="newsmon-prefect-"))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+import pytest  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+from monitors import config as config_mod  # noqa: E402
+from monitors.config import Config  # noqa: E402
+from monitors.store import Store, metadata  # noqa: E402
+from tests.httpserver import LoopbackServer  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end.
+
+    The server is $NEWSMON_TEST_POSTGRES (default: local, trust auth). Without a
+    server the tests skip, unless NEWSMON_REQUIRE_POSTGRES=1 (CI), where they fail.
+    """
+    server = os.environ.get("NEWSMON_TEST_POSTGRES", PG_DEFAULT)
+    name = f"newsmon_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except Exception as exc:  # noqa: BLE001 (any failure means: no server here)
+        reason = (
+            f"PostgreSQL not reachable at {server} ({type(exc).__name__}); "
+            "set NEWSMON_TEST_POSTGRES"
+        )
+        if os.environ.get("NEWSMON_REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    url = sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store URL on an empty database: SQLite, then PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'newsmon.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    engine = sa.create_engine(url)
+    metadata.drop_all(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    s = Store.open(store_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def site() -> Iterator[LoopbackServer]:
+    """The test news site (tests/data/site) on a loopback server."""
+    with LoopbackServer() as server:
+        server.serve_dir("/site", DATA / "site")
+        yield server
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (now)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+TEST_RULES: list[dict[str, Any]] = [
+    {
+        "id": "security-guarantees",
+        "title": "Security guarantees",
+        "query": '("security guarantee*" OR "Article 5") AND (Ukrain* OR Kyiv)',
+        "notify": ["desk"],
+    },
+    {
+        "id": "donbas-withdrawal",
+        "query": "Donbas AND (withdraw* OR pull*)",
+        "notify": ["desk"],
+    },
+]
+
+
+def make_config(store_url: str, feeds: list[str], channel_url: str, **extra: Any) -> Config:
+    """A config for tests: the given feeds, one channel `desk`, the test rules."""
+    raw: dict[str, Any] = {
+        "store": store_url,
+        "feeds": [{"url": url} for url in feeds],
+        "channels": {"desk": channel_url},
+        "rules": TEST_RULES,
+        "fetch": {"allow_private_networks": "127.0.0.1/32", "retries": 0, "timeout": 5},
+        "delivery": {"backoff": 0.001},
+        **extra,
+    }
+    return config_mod.from_dict(raw, "test-config", env={})

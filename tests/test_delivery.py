@@ -1,0 +1,354 @@
+"""The outbox: claims, retries with backoff and Retry-After, dead letters, digests,
+storm control, per-channel formatting of untrusted text, and secrets kept out."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from monitors.config import Config
+from monitors.deliver import deliver_due, notifier_for, outbox_for
+from monitors.notify import Notifier
+from monitors.schema import alerts, deliveries, utcnow
+from monitors.store import Store
+from tests.conftest import free_port, make_config
+from tests.factories import seed
+from tests.httpserver import LoopbackServer
+
+NASTY_TITLE = "Kyiv <!channel> <!here> <@U123> &lt;!channel&gt; <https://evil.example|click> me"
+
+
+def hook_url(server: LoopbackServer, path: str = "/hook") -> str:
+    return "json://" + server.url(path).removeprefix("http://")
+
+
+def posts(server: LoopbackServer) -> list[dict[str, Any]]:
+    return [json.loads(r.body) for r in server.requests if r.method == "POST"]
+
+
+def config_for(store_url: str, channels: dict[str, str], **rule: Any) -> Config:
+    cfg = make_config(store_url, [], "json://127.0.0.1:9/")
+    rules = [{**r.model_dump(), "notify": list(channels), **rule} for r in cfg.rules]
+    return make_config(
+        store_url,
+        [],
+        "json://127.0.0.1:9/",
+        channels=channels,
+        rules=rules,
+        delivery={"backoff": 0.001, "max_attempts": 4},
+    )
+
+
+@pytest.fixture
+def hook() -> Iterator[LoopbackServer]:
+    with LoopbackServer() as server:
+        server.add("/hook", b"")
+        yield server
+
+
+def test_each_delivery_is_claimed_by_one_worker(
+    store_url: str, store: Store, hook: LoopbackServer
+) -> None:
+    cfg = config_for(store_url, {"desk": hook_url(hook)}, max_alerts_per_hour=100)
+    seed(store, outbox_for(cfg, store), 30)
+    results: list[int] = []
+
+    def worker() -> None:
+        own = Store.open(store_url)
+        done = deliver_due(outbox_for(cfg, own), notifier_for(cfg), cfg.labels())
+        results.extend(d.delivery_id for d in done if d.status == "sent")
+        own.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == sorted(set(results)) and len(results) == 30
+    assert len(posts(hook)) == 30
+
+
+def test_failures_back_off_honour_retry_after_then_deliver(
+    store_url: str, store: Store, hook: LoopbackServer
+) -> None:
+    hook.add("/flaky", b"", script=[(500, {}), (500, {}), (429, {"Retry-After": "120"})])
+    cfg = config_for(store_url, {"desk": hook_url(hook, "/flaky")})
+    outbox = outbox_for(cfg, store)
+    seed(store, outbox, 1)
+    notifier = notifier_for(cfg)
+    for code in ("500", "500", "429"):
+        [done] = deliver_due(outbox, notifier, cfg.labels())
+        assert done.status == "pending" and code in (done.error or "")
+        if code == "500":
+            _make_due(store)
+    # the third answer was 429 with Retry-After: 120 s; the delivery waits at least that
+    [row] = _deliveries(store)
+    assert row.attempts == 3 and row.next_attempt_at >= utcnow() + timedelta(seconds=110)
+    assert deliver_due(outbox, notifier, cfg.labels()) == []
+    _make_due(store)
+    [done] = deliver_due(outbox, notifier, cfg.labels())
+    assert done.status == "sent"
+    assert len(posts(hook)) == 4  # three refused, one accepted
+
+
+def _deliveries(store: Store) -> list[Any]:
+    with store.transaction() as conn:
+        return list(conn.execute(sa.select(deliveries).order_by(deliveries.c.id)))
+
+
+def _make_due(store: Store) -> None:
+    with store.transaction() as conn:
+        conn.execute(deliveries.update().values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+
+
+def test_dead_letter_then_retry_by_hand(store_url: str, store: Store, hook: LoopbackServer) -> None:
+    hook.add("/down", b"", status=500)
+    cfg = config_for(store_url, {"desk": hook_url(hook, "/down")})
+    outbox = outbox_for(cfg, store)
+    [alert_id] = seed(store, outbox, 1)
+    statuses = []
+    for _ in range(4):
+        statuses += [d.status for d in deliver_due(outbox, notifier_for(cfg), cfg.labels())]
+        _make_due(store)
+    assert statuses == ["pending", "pending", "pending", "failed"]
+    assert deliver_due(outbox, notifier_for(cfg), cfg.labels()) == []
+    [listed] = outbox.listing("failed")
+    assert listed.alert.id == alert_id and listed.deliveries[0].attempts == 4
+
+    fixed = config_for(store_url, {"desk": hook_url(hook)})
+    assert outbox_for(fixed, store).retry([alert_id]) == 1
+    [done] = deliver_due(outbox_for(fixed, store), notifier_for(fixed), fixed.labels())
+    assert done.status == "sent"
+    assert [r.path for r in hook.requests] == ["/down"] * 4 + ["/hook"]
+
+
+def test_a_failing_channel_never_resends_another(
+    store_url: str, store: Store, hook: LoopbackServer
+) -> None:
+    hook.add("/down", b"", status=500)
+    cfg = config_for(store_url, {"good": hook_url(hook), "bad": hook_url(hook, "/down")})
+    outbox = outbox_for(cfg, store)
+    seed(store, outbox, 1)
+    for _ in range(3):
+        deliver_due(outbox, notifier_for(cfg), cfg.labels())
+        _make_due(store)
+    assert len([r for r in hook.requests if r.path == "/hook"]) == 1
+    assert len([r for r in hook.requests if r.path == "/down"]) == 3
+
+
+def test_digest_rules_are_held_and_sent_grouped(
+    store_url: str, store: Store, hook: LoopbackServer
+) -> None:
+    cfg = config_for(store_url, {"desk": hook_url(hook)}, delivery="hourly")
+    outbox = outbox_for(cfg, store)
+    seed(store, outbox, 3, rule_id="security-guarantees")
+    seed(store, outbox, 2, rule_id="donbas-withdrawal", start=10)
+    assert deliver_due(outbox, notifier_for(cfg), cfg.labels()) == []
+    assert outbox.make_digests(["daily"]) == []
+    assert len(outbox.make_digests(["hourly"])) == 1
+    [done] = deliver_due(outbox, notifier_for(cfg), cfg.labels())
+    assert done.kind == "digest" and done.status == "sent"
+    [message] = posts(hook)
+    assert message["title"] == "[newsmon] Digest: 5 alerts"
+    body = message["message"]
+    assert body.index("Security guarantees") < body.index("donbas-withdrawal")
+    assert body.count("• ") == 5 and body.count("(example.com)") == 5
+    assert outbox.make_digests() == []  # nothing is sent twice
+
+
+def test_storm_control_holds_the_overflow_and_notifies_once(
+    store_url: str, store: Store, hook: LoopbackServer
+) -> None:
+    cfg = config_for(store_url, {"desk": hook_url(hook)}, max_alerts_per_hour=2)
+    outbox = outbox_for(cfg, store)
+    seed(store, outbox, 5)
+    done = deliver_due(outbox, notifier_for(cfg), cfg.labels())
+    assert [d.kind for d in done] == ["alert", "notice", "alert"] or sorted(
+        d.kind for d in done
+    ) == ["alert", "alert", "notice"]
+    titles = [p["title"] for p in posts(hook)]
+    assert (
+        "[newsmon] 3 more alerts for Security guarantees held for the digest (hourly limit reached)"
+        in titles
+    )
+    seed(store, outbox, 2, start=20)  # still over the limit: held, no second notice
+    assert deliver_due(outbox, notifier_for(cfg), cfg.labels()) == []
+    outbox.make_digests(["hourly"])
+    [digest] = deliver_due(outbox, notifier_for(cfg), cfg.labels())
+    assert digest.kind == "digest"
+    assert posts(hook)[-1]["title"] == "[newsmon] Digest: 5 alerts"
+
+
+class SlackCapture:
+    """Stands in for hooks.slack.com (no Slack here): records what apprise posts."""
+
+    def __init__(self) -> None:
+        self.payloads: list[dict[str, Any]] = []
+
+    def __call__(self, adapter: Any, request: requests.PreparedRequest, **kw: Any) -> Any:
+        assert request.url and request.url.startswith(
+            ("https://hooks.slack.com/", "https://slack.com/api/")
+        )
+        self.payloads.append(json.loads(request.body or b"{}"))
+        ts = f"1700000000.{len(self.payloads):06d}"
+        response = requests.Response()
+        response.status_code, response.url = 200, request.url
+        bot = request.url.startswith("https://slack.com/api/")
+        response._content = json.dumps({"ok": True, "ts": ts}).encode() if bot else b"ok"
+        return response
+
+
+@pytest.mark.parametrize("blocks", ["no", "yes"])
+def test_slack_text_cannot_ping_or_link(
+    store_url: str, store: Store, blocks: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    capture = SlackCapture()
+    monkeypatch.setattr("monitors.notify._adapter_send", capture)
+    cfg = config_for(
+        store_url, {"slack": f"slack://T1ABCDEF/B2ABCDEF/C3abcdefghijklmnopqrstu?blocks={blocks}"}
+    )
+    outbox = outbox_for(cfg, store)
+    seed(store, outbox, 1, title=NASTY_TITLE)
+    [done] = deliver_due(outbox, notifier_for(cfg), cfg.labels())
+    assert done.status == "sent", done.error
+    text = json.dumps(capture.payloads[0], ensure_ascii=False)
+    for control in ("<!channel", "<!here", "<@U123", "<https://evil", "|click>"):
+        assert control not in text
+    assert "*Security guarantees*" in text  # the rule in bold
+    assert "*security guarantees*" in text  # the matched term in bold
+    assert "<https://example.com/0|" in text  # the headline links to the article
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[int, list[EmailMessage]]]:
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    received: list[EmailMessage] = []
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            received.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
+            return "250 OK"
+
+    def authenticate(
+        server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            b"desk",
+            b"s3cret-pw",
+        )
+        return AuthResult(success=ok)
+
+    port = free_port()
+    controller = Controller(
+        Handler(),
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=authenticate,
+        auth_require_tls=False,
+    )
+    controller.start()
+    try:
+        yield port, received
+    finally:
+        controller.stop()
+
+
+def test_email_with_authentication_escapes_untrusted_text(
+    store_url: str, store: Store, smtp: tuple[int, list[EmailMessage]]
+) -> None:
+    port, received = smtp
+    url = (
+        f"mailto://desk:s3cret-pw@127.0.0.1:{port}?mode=insecure"
+        "&from=newsmon@example.com&to=desk@example.com"
+    )
+    cfg = config_for(store_url, {"email": url})
+    outbox = outbox_for(cfg, store)
+    title = "Kyiv <b>bold</b> offer\r\nBcc: victim@example.com\r\nsecurity guarantees"
+    seed(store, outbox, 1, title=title)
+    [done] = deliver_due(outbox, notifier_for(cfg), cfg.labels())
+    assert done.status == "sent", done.error
+    [mail] = received
+    assert mail["Subject"] == (
+        "[newsmon] Security guarantees: Kyiv <b>bold</b> offer Bcc: victim@example.com "
+        "security guarantees"
+    )
+    assert mail["Bcc"] is None
+    html_part = mail.get_body(("html",))
+    assert html_part is not None
+    html_body = html_part.get_content()
+    assert "&lt;b&gt;bold&lt;/b&gt;" in html_body and "<b>bold</b>" not in html_body
+    assert "<b>security guarantees</b>" in html_body
+    plain = mail.get_body(("plain",))
+    assert plain is not None and "https://example.com/0" in plain.get_content()
+
+
+def test_secrets_stay_out_of_logs_errors_and_rows(
+    store_url: str, store: Store, caplog: pytest.LogCaptureFixture, hook: LoopbackServer
+) -> None:
+    hook.add("/T0ken5ecret/x", b"", status=500)
+    secret_url = hook_url(hook, "/T0ken5ecret/x").replace("json://", "json://user:Pa55w0rdSecret@")
+    cfg = config_for(store_url, {"desk": secret_url})
+    outbox = outbox_for(cfg, store)
+    seed(store, outbox, 1)
+    with caplog.at_level(logging.DEBUG):
+        [done] = deliver_due(outbox, notifier_for(cfg), cfg.labels())
+    assert done.status == "pending" and done.error
+    with store.transaction() as conn:
+        stored = json.dumps([list(map(str, r)) for r in conn.execute(sa.select(deliveries))])
+    everything = caplog.text + (done.error or "") + stored
+    for secret in ("T0ken5ecret", "Pa55w0rdSecret"):
+        assert secret not in everything
+    assert "500" in (done.error or "")
+
+
+def test_notifier_reads_a_channel_lazily_from_a_resolver(hook: LoopbackServer) -> None:
+    asked: list[str] = []
+
+    def resolver() -> str:
+        asked.append("x")
+        return hook_url(hook)
+
+    notifier = Notifier({"desk": resolver})
+    assert asked == []
+    from monitors.notify import Message
+
+    notifier.send("desk", Message("t", "b", "text"))
+    notifier.send("desk", Message("t", "b", "text"))
+    assert asked == ["x"] and len(posts(hook)) == 2
+
+
+def test_slack_updates_thread_under_the_story_first_alert(
+    store_url: str, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    capture = SlackCapture()
+    monkeypatch.setattr("monitors.notify._adapter_send", capture)
+    cfg = config_for(store_url, {"slack": "slack://xoxb-1234-1234-abc124/#desk"})
+    outbox = outbox_for(cfg, store)
+    [first] = seed(store, outbox, 1)
+    [later] = seed(store, outbox, 1, start=1)
+    with store.transaction() as conn:
+        conn.execute(
+            alerts.update()
+            .where(alerts.c.id == later)
+            .values(kind="update", follows=first, new_facts='["Ruth Calloway", "67"]')
+        )
+    done = deliver_due(outbox, notifier_for(cfg), cfg.labels())
+    assert [d.status for d in done] == ["sent", "sent"]
+    original, update = capture.payloads
+    assert "thread_ts" not in original
+    assert update["thread_ts"] == "1700000000.000001"  # the ts Slack gave the first alert
+    text = json.dumps(update, ensure_ascii=False)
+    assert "New in this story: Ruth Calloway, 67" in text
+    assert f"Follows alert #{first}" in text

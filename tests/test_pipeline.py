@@ -1,0 +1,183 @@
+"""The whole cycle against the loopback test site, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import sqlalchemy as sa
+
+from monitors.config import Config
+from monitors.deliver import outbox_for
+from monitors.fetch import Fetcher
+from monitors.pipeline import CycleReport, Pipeline, fetch_limits
+from monitors.store import Store, alerts, articles, deliveries, entries, feeds
+from tests.conftest import free_port, make_config
+from tests.httpserver import LoopbackServer
+
+
+def run_cycle(cfg: Config, store: Store) -> CycleReport:
+    async def go() -> CycleReport:
+        async with Fetcher(fetch_limits(cfg)) as fetcher:
+            return await Pipeline(cfg, store, fetcher, retry_wait=0.01).run_cycle()
+
+    return asyncio.run(go())
+
+
+def hook_posts(server: LoopbackServer) -> list[dict[str, str]]:
+    return [json.loads(r.body) for r in server.requests if r.method == "POST"]
+
+
+def site_config(store_url: str, site: LoopbackServer, channel: str) -> Config:
+    return make_config(
+        store_url, [site.url("/site/world.xml"), site.url("/site/wire.xml")], channel
+    )
+
+
+def receiver() -> LoopbackServer:
+    server = LoopbackServer()
+    server.add("/hook", b"")
+    return server
+
+
+def test_first_cycle_alerts_each_matching_article(
+    store_url: str, store: Store, site: LoopbackServer
+) -> None:
+    with receiver() as hook:
+        channel = "json://" + hook.url("/hook").removeprefix("http://")
+        report = run_cycle(make_config(store_url, [site.url("/site/world.xml")], channel), store)
+        posts = hook_posts(hook)
+    assert [f.status for f in report.feeds] == ["new"]
+    assert sorted(p["title"] for p in posts) == [
+        "[newsmon] Security guarantees: Allies offer Kyiv security guarantees in draft accord",
+        "[newsmon] donbas-withdrawal: Kremlin demands Ukrainian pull-out from Donbas",
+    ]
+    guarantees = next(p for p in posts if "Security" in p["title"])
+    assert "**security guarantees**" in guarantees["message"]
+    assert "**Article 5**" in guarantees["message"]
+    assert "Site: Test World Service" in guarantees["message"]
+    assert site.url("/site/news/guarantees.html") in guarantees["message"]
+    with store.engine.connect() as conn:
+        sources = dict(conn.execute(sa.select(articles.c.url, articles.c.source)).all())
+        text = conn.scalar(sa.select(articles.c.text).where(articles.c.url.like("%guarantees%")))
+    assert sources[site.url("/site/news/missing-page.html")] == "summary"
+    assert sources[site.url("/site/news/guarantees.html")] == "page"
+    for chrome in ("cookies", "Read more", "All rights reserved", "Share on", "Home"):
+        assert chrome not in text
+
+
+def test_tracking_variant_and_verbatim_copy_alert_nobody(
+    store_url: str, store: Store, site: LoopbackServer
+) -> None:
+    with receiver() as hook:
+        channel = "json://" + hook.url("/hook").removeprefix("http://")
+        run_cycle(make_config(store_url, [site.url("/site/world.xml")], channel), store)
+        first = len(hook_posts(hook))
+        report = run_cycle(site_config(store_url, site, channel), store)
+        assert len(hook_posts(hook)) == first
+    paths = [r.path for r in site.requests]
+    assert not any("utm_source" in p for p in paths), "a utm_ variant of a seen URL was fetched"
+    assert "/site/partner/guarantees-copy.html" in paths
+    assert report.count("duplicate") == 1 and report.alerts == 0
+    with store.engine.connect() as conn:
+        statuses = dict(conn.execute(sa.select(entries.c.url, entries.c.status)).all())
+    variant = site.url("/site/news/guarantees.html?utm_source=partner&utm_medium=feed")
+    assert statuses[variant] == "duplicate"
+    assert statuses[site.url("/site/partner/guarantees-copy.html")] == "duplicate"
+
+
+def test_unchanged_feeds_cost_a_304_and_send_nothing(
+    store_url: str, store: Store, site: LoopbackServer
+) -> None:
+    with receiver() as hook:
+        cfg = site_config(store_url, site, "json://" + hook.url("/hook").removeprefix("http://"))
+        run_cycle(cfg, store)
+        first = len(hook_posts(hook))
+        site.clear_requests()
+        report = run_cycle(cfg, store)
+        assert len(hook_posts(hook)) == first
+    assert [f.status for f in report.feeds] == ["unchanged", "unchanged"]
+    feed_requests = [r for r in site.requests if r.path.endswith(".xml")]
+    assert len(feed_requests) == 2
+    assert all("if-none-match" in r.headers for r in feed_requests)
+    assert [r.path for r in site.requests] == [r.path for r in feed_requests]
+    assert report.entries == [] and report.deliveries == []
+
+
+def test_relisted_item_alerts_nobody(store_url: str, store: Store) -> None:
+    item = (
+        "<item><title>{title}</title><link>{base}/p{n}.html</link>"
+        "<guid>g-{n}</guid><description>{title}.</description></item>"
+    )
+    titles = {
+        1: "Kyiv weighs security guarantees offered by Paris and Berlin",
+        2: "Donbas withdrawal demanded as Moscow hardens its terms",
+    }
+
+    def feed(base: str, numbers: list[int]) -> bytes:
+        items = "".join(item.format(base=base, n=n, title=titles[n]) for n in numbers)
+        return f"<rss version='2.0'><channel><title>T</title>{items}</channel></rss>".encode()
+
+    with LoopbackServer() as server, receiver() as hook:
+        route = server.add("/feed.xml", feed(server.base_url, [1]))
+        cfg = make_config(
+            store_url,
+            [server.url("/feed.xml")],
+            "json://" + hook.url("/hook").removeprefix("http://"),
+        )
+        run_cycle(cfg, store)
+        assert len(hook_posts(hook)) == 1
+        route.body = feed(server.base_url, [2, 1])  # item 1 listed again, after a new one
+        report = run_cycle(cfg, store)
+        posts = hook_posts(hook)
+    assert report.feeds[0].new_entries == 1
+    assert len(posts) == 2  # item 2 alerts; item 1, listed again, does not
+    assert len({p["message"] for p in posts}) == 2
+
+
+def test_failing_feed_is_recorded_and_others_go_on(
+    store_url: str, store: Store, site: LoopbackServer
+) -> None:
+    site.add("/broken.xml", b"oops", status=503)
+    site.add("/page.xml", b"<!DOCTYPE html><html><body><p>Hello</p></body></html>")
+    with receiver() as hook:
+        cfg = make_config(
+            store_url,
+            [site.url("/broken.xml"), site.url("/page.xml"), site.url("/site/world.xml")],
+            "json://" + hook.url("/hook").removeprefix("http://"),
+        )
+        report = run_cycle(cfg, store)
+        assert len(hook_posts(hook)) == 2
+    assert [f.status for f in report.feeds] == ["failed", "failed", "new"]
+    with store.engine.connect() as conn:
+        rows = {r.url: r for r in conn.execute(sa.select(feeds))}
+    broken = rows[site.url("/broken.xml")]
+    assert (broken.last_error, broken.last_status, broken.error_streak) == ("HTTP 503", 503, 1)
+    assert "HTML page" in rows[site.url("/page.xml")].last_error
+    assert rows[site.url("/site/world.xml")].last_error is None
+
+
+def test_unreachable_channel_keeps_alert_queued_then_delivers_once(
+    store_url: str, store: Store, site: LoopbackServer
+) -> None:
+    dead_port = free_port()
+    dead_url = f"json://127.0.0.1:{dead_port}/hook"  # nothing listens there
+    cfg = site_config(store_url, site, dead_url)
+    report = run_cycle(cfg, store)
+    assert report.sent == 0 and report.failed == 2
+    listing = outbox_for(cfg, store).listing("pending")
+    pending = [d for item in listing for d in item.deliveries]
+    assert len(pending) == 2 and all(d.attempts == 1 and d.last_error for d in pending)
+    assert all(str(dead_port) not in (d.last_error or "") for d in pending)
+
+    with receiver() as hook:
+        cfg = site_config(store_url, site, "json://" + hook.url("/hook").removeprefix("http://"))
+        report = run_cycle(cfg, store)
+        assert report.sent == 2
+        run_cycle(cfg, store)
+        posts = hook_posts(hook)
+    assert len(posts) == 2
+    with store.engine.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(alerts)) == 2
+        sent = conn.execute(sa.select(deliveries.c.status, deliveries.c.attempts)).all()
+    assert sorted(sent) == [("sent", 2), ("sent", 2)]

@@ -1,0 +1,785 @@
+"""monitors.text and monitors.rules: tokenizing, query parsing, matching and passages."""
+
+from __future__ import annotations
+
+from itertools import product
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from monitors.errors import QueryError
+from monitors.models import Match
+from monitors.rules import (
+    AliasError,
+    Aliases,
+    And,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    RuleError,
+    RuleSet,
+    Term,
+    parse_query,
+)
+from monitors.rules.passage import MAX_PASSAGE
+from monitors.text import Token, normalize, sentences, tokenize, word_spans, words
+
+
+def match(query: str, title: str = "", text: str = "") -> Match | None:
+    """The match of a one-rule set (id "r") against an article, or None."""
+    found = RuleSet.compile([("r", query)]).match(title, text)
+    return found[0] if found else None
+
+
+def matches(query: str, title: str = "", text: str = "") -> bool:
+    return match(query, title, text) is not None
+
+
+def split(text: str) -> list[str]:
+    return [text[start:end] for start, end in sentences(text)]
+
+
+# monitors.text
+
+
+def test_normalize_folds_case_accents_and_apostrophes() -> None:
+    assert normalize("ZELENSKYY") == normalize("Zelenskyy") == "zelenskyy"
+    assert normalize("Donbás") == normalize("Donba\u0301s") == "donbas"
+    assert normalize("Straße") == "strasse"
+    assert normalize("ДОНБАС") == "донбас"
+    assert normalize("½") == "12"
+
+
+def test_apostrophes_of_every_kind_separate_words() -> None:
+    assert words("Ukraine’s Ukraineʼs Ukraine's") == ["ukraine", "s"] * 3
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60))
+def test_words_and_word_spans_agree_with_tokenize(text: str) -> None:
+    tokens = tokenize(text)
+    assert words(text) == [token.norm for token in tokens]
+    assert word_spans(text) == [(token.start, token.end) for token in tokens]
+    for line in text.split("\n"):
+        assert all(" " not in word and "\n" not in word for word in words(line))
+
+
+def test_tokenize_gives_offsets_into_the_original_text() -> None:
+    assert tokenize("  Congress-approved!") == [
+        Token("congress", 2, 10),
+        Token("approved", 11, 19),
+    ]
+
+
+def test_tokenize_splits_on_hyphens_apostrophes_and_punctuation() -> None:
+    assert [t.norm for t in tokenize("Article 5-style")] == ["article", "5", "style"]
+    assert [t.norm for t in tokenize("Ukraine’s U.S. ally")] == ["ukraine", "s", "u", "s", "ally"]
+
+
+def test_tokenize_keeps_unicode_words_whole() -> None:
+    text = "Донбас and Donba\u0301s"
+    assert [(t.norm, text[t.start : t.end]) for t in tokenize(text)] == [
+        ("донбас", "Донбас"),
+        ("and", "and"),
+        ("donbas", "Donba\u0301s"),
+    ]
+
+
+def test_sentences_split_after_stops_but_not_abbreviations() -> None:
+    text = 'The U.S. Senate met. Mr. Smith said "no." Then 5 left! "Why?" asked Dr. Li. ok'
+    assert split(text) == [
+        "The U.S. Senate met.",
+        'Mr. Smith said "no."',
+        "Then 5 left!",
+        '"Why?" asked Dr. Li. ok',
+    ]
+
+
+def test_sentences_split_on_lines_and_skip_blank_ones() -> None:
+    assert split("  First line\n\n  second line  \r\nthird") == [
+        "First line",
+        "second line",
+        "third",
+    ]
+
+
+# Parsing
+
+
+def test_parse_builds_our_ast() -> None:
+    assert parse_query('Senate -"NATO-style" (withdraw* OR "security guarantee*")') == And(
+        (
+            Term("senate"),
+            Not(Phrase((Term("nato"), Term("style")))),
+            Or(
+                (
+                    Term("withdraw", prefix=True),
+                    Phrase((Term("security"), Term("guarantee", prefix=True))),
+                )
+            ),
+        )
+    )
+
+
+def test_unquoted_term_of_several_words_is_a_phrase() -> None:
+    assert parse_query("Donbas-region") == Phrase((Term("donbas"), Term("region")))
+    assert parse_query("Ukraine’s") == parse_query('"ukraine\'s"')
+
+
+def test_and_binds_tighter_than_or() -> None:
+    assert parse_query("a OR b AND c") == Or((Term("a"), And((Term("b"), Term("c")))))
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("", "empty query"),
+        ("   ", "empty query"),
+        ("(a OR b", "unbalanced parenthesis: '(' at position 0 is not closed"),
+        ("a OR b)", "unbalanced parenthesis: ')' at position 6 closes nothing"),
+        ("AND x", "unexpected 'AND' at position 0"),
+        ("x AND AND y", "unexpected 'AND' at position 6"),
+        ("x AND", "unexpected end of query at position 5"),
+        ("()", "unexpected ')' at position 1"),
+        ('kyiv "open phrase', "unbalanced quotes: '\"' at position 5 is not closed"),
+        ("a*", "wildcard too broad at position 0: at least 3 letters before '*'"),
+        ('"security g*"', "wildcard too broad at position 10: at least 3 letters before '*'"),
+        ("*", "'*' at position 0 holds no word"),
+        ("*kyiv", "wildcard '*' at position 0 must end a word"),
+        ("wi*draw", "wildcard '*' at position 2 must end a word"),
+        ("kyiv -", "'-' at position 5 holds no word"),
+        ("foo:bar", "unknown field 'foo:' at position 0 (fields: title:, text:, site:, lang:)"),
+        ("kyiv url:x", "unknown field 'url:' at position 5 (fields: title:, text:, site:, lang:)"),
+        ("title:(text:x)", "field 'text:' at position 7 inside 'title:'"),
+        ("kyiv title:", "field 'title:' at position 5 scopes nothing"),
+        ("Senate NEAR ratify", "NEAR at position 7 needs a number of words, as in NEAR/5"),
+        ("Senate NEAR/x ratify", "NEAR at position 7 needs a number of words, as in NEAR/5"),
+        ("Senate NEAR/5000 ratify", "distance 5000 at position 7 is above 1000 words"),
+        ("NEAR/3 x", "unexpected 'NEAR/3' at position 0"),
+        (
+            '"Senate ratify"~',
+            "'~' at position 15 needs a number of words, as in \"Senate ratify\"~8",
+        ),
+        (
+            "kyiv NEAR/3 -moscow",
+            "NEAR/3 at position 5: each side needs words of the title or text "
+            "(not NOT, site: or lang:)",
+        ),
+        (
+            "site:bbc.com NEAR/3 kyiv",
+            "NEAR/3 at position 13: each side needs words of the title or text "
+            "(not NOT, site: or lang:)",
+        ),
+        (
+            "kyiv~2",
+            "fuzzy matching ('~') is not supported: list the spellings, or use aliases "
+            "(at position 4)",
+        ),
+        ("kyiv^2", "boosts ('^') are not supported (at position 4)"),
+        ("kyi?", "the wildcard '?' is not supported: end a word with '*' (at position 3)"),
+        ("[a TO b]", "unexpected character '[' (at position 0)"),
+        ("/kyi.v/", "regular expressions ('/') are not supported (at position 0)"),
+        ("a && b", "'&&' at position 2: write AND"),
+        ("a || b", "'||' at position 2: write OR"),
+        ("!a", "'!' at position 0: write NOT"),
+        ("-kyiv", "query can match articles holding none of its terms (only NOT parts?)"),
+        (
+            "kyiv OR NOT moscow",
+            "query can match articles holding none of its terms (only NOT parts?)",
+        ),
+        ("(" * 41 + "a" + ")" * 41, "nested too deeply at position 40 (at most 40 levels)"),
+    ],
+)
+def test_bad_queries_name_the_rule_and_the_position(query: str, message: str) -> None:
+    with pytest.raises(QueryError) as caught:
+        RuleSet.compile([("ok", "kyiv"), ("donbas-withdrawal", query)])
+    assert isinstance(caught.value, RuleError)
+    assert caught.value.rule_id == "donbas-withdrawal"
+    assert caught.value.reason == message
+    assert str(caught.value) == f"rule 'donbas-withdrawal': {message}"
+
+
+def test_duplicate_rule_ids_are_refused() -> None:
+    with pytest.raises(RuleError, match="rule 'r': duplicate rule id"):
+        RuleSet.compile([("r", "kyiv"), ("r", "moscow")])
+
+
+# Operators
+
+
+def test_bare_term() -> None:
+    assert matches("Kyiv", text="Talks in Kyiv.")
+    assert not matches("Kyiv", text="Talks in Kyivstar.")
+
+
+def test_and() -> None:
+    assert matches("Senate AND ratify", text="The Senate will ratify.")
+    assert not matches("Senate AND ratify", text="The Senate will vote.")
+
+
+def test_or() -> None:
+    assert matches("Kyiv OR Kiev", text="Kiev, then.")
+    assert not matches("Kyiv OR Kiev", text="Lviv, then.")
+
+
+def test_not() -> None:
+    assert matches("Kyiv NOT Moscow", text="Kyiv only.")
+    assert not matches("Kyiv NOT Moscow", text="Kyiv and Moscow.")
+
+
+def test_implicit_operator_is_and() -> None:
+    assert matches("Senate ratify", text="Will the Senate ratify it?")
+    assert not matches("Senate ratify", text="The Senate met.")
+
+
+def test_minus_excludes_and_plus_requires() -> None:
+    assert matches("+Kyiv -Moscow", text="Kyiv today.")
+    assert not matches("+Kyiv -Moscow", text="Kyiv and Moscow today.")
+    assert not matches("+Kyiv -Moscow", text="Nothing today.")
+
+
+def test_nested_parentheses() -> None:
+    query = "(Kyiv OR Kiev) AND ((Senate AND ratify) OR (NATO -Moscow))"
+    assert matches(query, text="Kiev: the Senate may ratify.")
+    assert matches(query, text="Kyiv and NATO.")
+    assert not matches(query, text="Kyiv, NATO and Moscow.")
+    assert not matches(query, text="The Senate may ratify.")
+
+
+def test_lower_case_operator_words_are_terms() -> None:
+    assert not matches("Kyiv and Moscow", text="Kyiv, Moscow.")
+    assert matches("Kyiv and Moscow", text="Kyiv and Moscow.")
+
+
+# Phrases and wildcards
+
+
+def test_phrase_needs_consecutive_words() -> None:
+    assert matches('"security guarantees"', text="New security guarantees now.")
+    assert not matches('"security guarantees"', text="Security and guarantees.")
+    assert not matches('"security guarantees"', text="Guarantees security.")
+
+
+def test_wildcard_term_matches_longer_words() -> None:
+    for word in ("withdraw", "withdrawal", "Withdrawing"):
+        assert matches("withdraw*", text=f"A {word} from Donbas.")
+    assert not matches("withdraw*", text="They withdrew.")
+
+
+def test_wildcard_inside_phrase() -> None:
+    found = match('"security guarantee*"', text="Security guarantees were offered.")
+    assert found is not None
+    assert found.terms == ("Security guarantees",)
+    assert not matches('"security guarantee*"', text="Security and guarantees.")
+
+
+def test_phrase_does_not_cross_title_and_text() -> None:
+    assert not matches('"talks security"', title="Peace talks", text="Security first.")
+    assert matches('"talks security"', text="Peace talks security first.")
+
+
+# Insensitivity
+
+
+def test_case_insensitive() -> None:
+    assert matches("Zelenskyy", text="ZELENSKYY SPEAKS")
+    assert matches("ZELENSKYY", text="Zelenskyy speaks")
+
+
+def test_accent_insensitive() -> None:
+    assert matches("Donbás", text="In the Donbas.")
+    assert matches("Donbas", text="In the Donbás.")
+    assert matches("Donbas", text="In the Donba\u0301s.")
+
+
+def test_cyrillic() -> None:
+    found = match("донбас", text="Бои на ДОНБАСЕ и в Донбасі, Донбас.")
+    assert found is not None
+    assert found.terms == ("Донбас",)
+
+
+def test_curly_and_straight_apostrophes_agree() -> None:
+    assert matches("Ukraine’s", text="Ukraine's army.")
+    assert matches("Ukraine's", text="Ukraine’s army.")
+    assert not matches("Ukraine's", text="Ukraine army.")
+
+
+def test_hyphenated_document_word() -> None:
+    text = "A Congress-approved plan."
+    assert matches("congress AND approved", text=text)
+    assert matches('"congress approved"', text=text)
+    assert matches("Congress-approved", text="The congress approved it.")
+
+
+def test_phrase_matches_the_start_of_a_hyphenated_word() -> None:
+    found = match('"Article 5"', text="An Article 5-style pledge.")
+    assert found is not None
+    assert found.passage.marked("[", "]") == "An [Article 5]-style pledge."
+
+
+def test_hyphenated_query_term_keeps_word_order() -> None:
+    assert matches("NATO-style", text="A NATO style pact.")
+    assert not matches("NATO-style", text="A style of NATO.")
+
+
+# Matches: terms and passages
+
+
+TEXT = (
+    "Kyiv wants help. "
+    "Officials discussed security guarantees and an Article 5-style pledge for Kyiv. "
+    "Moscow objected."
+)
+
+
+def test_match_terms_in_order_of_first_appearance() -> None:
+    found = match('"security guarantee*" OR "Article 5" OR Kyiv', text=TEXT)
+    assert found is not None
+    assert (found.rule_id, found.terms) == ("r", ("Kyiv", "security guarantees", "Article 5"))
+
+
+def test_passage_is_the_sentence_with_most_terms() -> None:
+    found = match('"security guarantee*" OR "Article 5" OR Kyiv', text=TEXT)
+    assert found is not None
+    assert found.passage.marked("[", "]") == (
+        "Officials discussed [security guarantees] and an [Article 5]-style pledge for [Kyiv]."
+    )
+    start, end = found.passage.marks[0]
+    assert found.passage.text[start:end] == "security guarantees"
+
+
+def test_terms_deduplicated_case_and_accent_insensitively() -> None:
+    found = match("kyiv OR donbas", title="KYIV and Donbás", text="Kyiv. The Donbas. kyiv.")
+    assert found is not None
+    assert found.terms == ("KYIV", "Donbás")
+
+
+def test_not_parts_never_give_hits() -> None:
+    found = match("Kyiv -(Moscow AND Sochi)", text="Kyiv and Moscow.")
+    assert found is not None
+    assert found.terms == ("Kyiv",)
+    assert found.passage.marked("[", "]") == "[Kyiv] and Moscow."
+
+
+def test_passage_of_two_sentences_when_they_hold_more_terms() -> None:
+    text = "Weather was fine. Sanctions were discussed. The Senate may ratify. Lunch followed."
+    found = match("Senate AND ratify AND sanctions", text=text)
+    assert found is not None
+    assert found.passage.marked("[", "]") == (
+        "[Sanctions] were discussed. The [Senate] may [ratify]."
+    )
+
+
+def test_passage_ties_go_to_more_hits_then_earlier() -> None:
+    found = match("Kyiv", text="Kyiv is calm. Kyiv meets Kyiv. Kyiv again.")
+    assert found is not None
+    assert found.passage.marked("[", "]") == "[Kyiv] meets [Kyiv]."
+    found = match("Kyiv", text="Kyiv is calm. Kyiv is busy.")
+    assert found is not None
+    assert found.passage.marked("[", "]") == "[Kyiv] is calm."
+
+
+def test_passage_is_the_title_when_only_the_title_holds_hits() -> None:
+    found = match("Zelenskyy", title="Zelenskyy in Washington", text="He met senators.")
+    assert found is not None
+    assert found.passage.marked("[", "]") == "[Zelenskyy] in Washington"
+
+
+def test_overlapping_marks_are_merged() -> None:
+    text = "New security guarantees for Kyiv."
+    found = match('"security guarantees" OR "guarantees for"', text=text)
+    assert found is not None
+    assert found.passage.marks == ((4, 27),)
+    assert found.passage.marked("[", "]") == "New [security guarantees for] Kyiv."
+    assert found.terms == ("security guarantees", "guarantees for")
+
+
+def test_hits_inside_longer_hits_are_not_terms() -> None:
+    text = "New security guarantees. Nothing else. Guarantees matter."
+    found = match('"security guarantees" OR guarantees', text=text)
+    assert found is not None
+    assert found.terms == ("security guarantees", "Guarantees")
+    assert found.passage.marked("[", "]") == "New [security guarantees]."
+
+
+def test_long_passage_is_trimmed_around_the_hits() -> None:
+    text = "alpha " * 150 + "the Kyiv talks" + " omega" * 150
+    found = match("Kyiv", text=text)
+    assert found is not None
+    passage = found.passage
+    assert passage.text.startswith("…alpha ") and passage.text.endswith(" omega…")
+    assert len(passage.text) <= 420
+    assert "[Kyiv]" in passage.marked("[", "]")
+    start, end = passage.marks[0]
+    assert passage.text[start:end] == "Kyiv"
+
+
+def test_match_returns_rules_in_rule_order() -> None:
+    rules = RuleSet.compile([("b", "Moscow"), ("a", "Kyiv"), ("c", "Minsk")])
+    found = rules.match("Kyiv and Moscow", "")
+    assert [m.rule_id for m in found] == ["b", "a"]
+
+
+# Proximity
+
+
+def test_near_and_proximity_phrase_parse_alike() -> None:
+    near = Near((Term("senate"), Term("ratify")), 8)
+    assert parse_query("Senate NEAR/8 ratify") == near
+    assert parse_query('"Senate ratify"~8') == near
+    assert parse_query('"Senate"~3') == Term("senate")
+
+
+def test_near_chains_left_to_right_and_binds_tighter_than_and() -> None:
+    assert parse_query("a NEAR/3 b NEAR/5 c AND d") == And(
+        (Near((Near((Term("a"), Term("b")), 3), Term("c")), 5), Term("d"))
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The Senate will ratify it.", True),
+        ("Ratify, said the Senate.", True),
+        ("The Senate one two three ratify.", True),
+        ("The Senate one two three four ratify.", False),
+        ("The Senate met.", False),
+    ],
+)
+def test_near_counts_the_words_between_in_either_order(text: str, expected: bool) -> None:
+    assert matches("Senate NEAR/3 ratify", text=text) is expected
+    assert matches('"Senate ratify"~3', text=text) is expected
+
+
+def test_near_between_groups_and_phrases() -> None:
+    query = '(Senate OR Congress) NEAR/4 (ratif* OR "advice and consent")'
+    assert matches(query, text="Congress must give its advice and consent.")
+    assert matches(query, text="Ratification by the U.S. Senate.")
+    assert not matches(query, text="Congress met. Much later, in another debate, they ratified it.")
+
+
+def test_near_of_an_and_needs_the_whole_and_close() -> None:
+    query = "(Senate AND vote) NEAR/2 Ukraine"
+    assert matches(query, text="Ukraine: the Senate will vote.")
+    assert not matches(query, text="Ukraine and others. The Senate will vote.")
+
+
+def test_near_nested() -> None:
+    query = "(pull* NEAR/1 out) NEAR/5 Donbas"
+    assert matches(query, text="Troops would pull back out of the Donbas.")
+    assert not matches(query, text="Troops would pull their forces out of the Donbas.")
+    assert not matches(query, text="Troops would pull out, far from all we know of the Donbas.")
+
+
+def test_near_never_spans_title_and_text() -> None:
+    assert not matches("talks NEAR/5 Donbas", title="Peace talks", text="Donbas first.")
+    assert matches("talks AND Donbas", title="Peace talks", text="Donbas first.")
+
+
+def test_proximity_phrase_of_three_words_counts_all_extra_words() -> None:
+    query = '"Senate ratify treaty"~2'
+    assert matches(query, text="The treaty the Senate may ratify.")
+    assert not matches(query, text="Treaty: the Senate, they say, will ratify.")
+
+
+def test_near_with_a_not_inside_a_group() -> None:
+    query = "(Donbas -village) NEAR/3 withdraw*"
+    assert matches(query, text="A withdrawal from the Donbas.")
+    assert not matches(query, text="A withdrawal from the Donbas village.")
+
+
+# Fields
+
+
+def test_title_and_text_scopes() -> None:
+    assert matches("title:Kyiv", title="Kyiv talks", text="Nothing.")
+    assert not matches("title:Kyiv", title="Talks", text="In Kyiv.")
+    assert matches("text:Kyiv", title="Talks", text="In Kyiv.")
+    assert not matches("text:Kyiv", title="Kyiv talks", text="Nothing.")
+    assert matches('title:("peace talks" OR truce) AND Kyiv', title="Peace talks", text="Kyiv.")
+
+
+def test_field_names_ignore_case() -> None:
+    assert parse_query("Title:Kyiv") == Term("kyiv", field="title")
+
+
+def test_site_scope_matches_a_host_or_a_site_name() -> None:
+    rules = RuleSet.compile([("bbc", "kyiv site:bbc.co.uk"), ("name", 'kyiv site:"Kyiv Post"')])
+    assert [m.rule_id for m in rules.match("", "Kyiv.", site="www.bbc.co.uk")] == ["bbc"]
+    assert [m.rule_id for m in rules.match("", "Kyiv.", site="Kyiv Post")] == ["name"]
+    assert rules.match("", "Kyiv.", site="reuters.com") == []
+    assert rules.match("", "Kyiv.") == []
+
+
+def test_lang_scope_and_its_exclusion() -> None:
+    rules = RuleSet.compile([("en", "kyiv lang:en"), ("not-ru", "kyiv -lang:ru")])
+    assert [m.rule_id for m in rules.match("", "Kyiv.", lang="en")] == ["en", "not-ru"]
+    assert [m.rule_id for m in rules.match("", "Kyiv.", lang="ru")] == []
+    assert [m.rule_id for m in rules.match("", "Kyiv.")] == ["not-ru"]
+
+
+def test_site_and_lang_filter_without_terms_or_marks() -> None:
+    rules = RuleSet.compile([("r", "site:kyivindependent.com")])
+    found = rules.match("Talks", "Talks went on.", site="kyivindependent.com")
+    assert [(m.rule_id, m.terms) for m in found] == [("r", ())]
+    assert found[0].passage.marked("[", "]") == "Talks"
+
+
+def test_scoped_words_are_not_found_in_other_fields() -> None:
+    assert not matches("Kyiv", title="", text="")
+    rules = RuleSet.compile([("r", "bbc")])
+    assert rules.match("", "Nothing here.", site="bbc.co.uk", lang="en") == []
+
+
+# Aliases
+
+
+ALIASES = {
+    "Donbas": ["Donbass", "Донбас*", "Donbas region"],
+    "Zelensky": ["Zelenskyy", "Zelenskiy"],
+    "Kyiv": ["Kiev"],
+}
+
+
+def alias_match(query: str, text: str) -> Match | None:
+    found = RuleSet.compile([("r", query)], aliases=ALIASES).match("", text)
+    return found[0] if found else None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Fighting in the Donbas.", "Fighting in Donbass.", "Бои в Донбассе.", "The DONBÁS region."],
+)
+def test_an_alias_name_matches_every_spelling(text: str) -> None:
+    assert alias_match("Donbas", text) is not None
+
+
+def test_aliases_apply_to_words_inside_phrases_and_proximity() -> None:
+    assert alias_match('"President Zelensky"', "President Zelenskiy spoke.") is not None
+    assert alias_match('"Zelensky Kyiv"~3', "Zelenskyy returned to Kiev.") is not None
+    assert alias_match('"President Zelensky"', "Zelenskiy, the president.") is None
+
+
+def test_alias_expansion_keeps_the_field() -> None:
+    assert parse_query("title:Kyiv", Aliases.compile(ALIASES)) == Or(
+        (Term("kyiv", field="title"), Term("kiev", field="title"))
+    )
+
+
+def test_an_alias_spelling_naming_another_alias_brings_its_spellings() -> None:
+    aliases = Aliases.compile({"Ukraine capital": ["Kyiv"], "Kyiv": ["Kiev", "Київ*"]})
+    assert parse_query('"Ukraine capital"', aliases) == Or(
+        (
+            Phrase((Term("ukraine"), Term("capital"))),
+            Term("kyiv"),
+            Term("kiev"),
+            Term(normalize("Київ"), prefix=True),
+        )
+    )
+
+
+def test_terms_of_an_alias_match_are_the_spellings_found() -> None:
+    found = alias_match("Donbas", "Donbass, then the Donbas region, then Донбасі.")
+    assert found is not None
+    assert found.terms == ("Donbass", "Donbas region", "Донбасі")
+
+
+@pytest.mark.parametrize(
+    ("aliases", "name", "reason"),
+    [
+        (
+            {"Donbas": ["Donbass"], "Donbass": ["Donbas"]},
+            "Donbas",
+            "cycle Donbas → Donbass → Donbas",
+        ),
+        ({"A": ["B"], "B": ["C"], "C": ["B"]}, "B", "cycle B → C → B"),
+        ({"Donbas": []}, "Donbas", "no spellings listed"),
+        (
+            {"Donbas": ["Do*"]},
+            "Donbas",
+            "spelling 'Do*': wildcard too broad at position 0: at least 3 letters before '*'",
+        ),
+        ({"Donbas": ["--"]}, "Donbas", "spelling '--': '--' at position 0 holds no word"),
+        ({"Donbas*": ["x"]}, "Donbas*", "a name cannot hold a wildcard"),
+        ({"Kyiv": ["Kiev"], "KYIV": ["Kyjiw"]}, "KYIV", "same words as alias 'Kyiv'"),
+    ],
+)
+def test_bad_aliases_name_the_alias(aliases: dict[str, list[str]], name: str, reason: str) -> None:
+    with pytest.raises(AliasError) as caught:
+        RuleSet.compile([("r", "kyiv")], aliases=aliases)
+    assert (caught.value.name, caught.value.reason) == (name, reason)
+    assert str(caught.value) == f"alias {name!r}: {reason}"
+
+
+def test_alias_expansion_is_bounded() -> None:
+    many = {f"w{i}": [f"w{i}x{j}" for j in range(20)] for i in range(3)}
+    with pytest.raises(
+        RuleError, match=r"more than 256 spellings once aliases are expanded \(at position 0\)"
+    ):
+        RuleSet.compile([("r", '"w0 w1 w2"')], aliases=many)
+
+
+# The prefilter
+
+
+def test_only_rules_whose_terms_occur_are_evaluated() -> None:
+    rules = RuleSet.compile(
+        [
+            ("kyiv", "Kyiv AND talks"),
+            ("senate", "Senate NEAR/5 ratif*"),
+            ("any", "Moscow OR Minsk"),
+            ("not", "Kyiv -Moscow"),
+        ]
+    )
+    assert rules.candidates("", "Talks in Kyiv.") == ["kyiv", "not"]
+    assert rules.candidates("", "Kyiv talks in Moscow.") == ["kyiv", "any", "not"]
+    assert rules.candidates("", "The Senate will ratify.") == ["senate"]
+    assert rules.candidates("", "The Senate met.") == []
+
+
+WORDS = ["kyiv", "kiev", "talks", "senate", "ratify", "ratified", "donbas", "the", "moscow"]
+QUERIES = [
+    "kyiv AND talks",
+    "(kyiv OR kiev) -moscow",
+    "senate NEAR/2 ratif*",
+    '"senate ratif*" OR "the donbas"',
+    'title:kyiv OR text:"the talks"',
+    "(donbas OR moscow) AND NOT (senate ratify)",
+    '"talks kyiv donbas"~1',
+    "(kyiv AND donbas) NEAR/3 talks",
+    "((kyiv NEAR/1 talks) OR donbas) NEAR/2 (senate OR the)",
+]
+
+
+def oracle_spans(node: Node, fields: list[list[str]]) -> set[tuple[int, int, int]]:
+    """Where `node` matches, as (field, start, end), found by brute force: for `And` and
+    `Near`, the shortest stretches of one field holding a span of each child."""
+    if isinstance(node, Term | Phrase):
+        parts = node.parts
+        allowed = {None: (0, 1), "title": (0,), "text": (1,)}[node.field]
+        return {
+            (f, i, i + len(parts))
+            for f in allowed
+            for i in range(len(fields[f]) - len(parts) + 1)
+            if all(
+                fields[f][i + k].startswith(p.word) if p.prefix else fields[f][i + k] == p.word
+                for k, p in enumerate(parts)
+            )
+        }
+    if isinstance(node, Or):
+        return set().union(*(oracle_spans(child, fields) for child in node.children))
+    if isinstance(node, Not):
+        return set()
+    groups = [oracle_spans(child, fields) for child in node.children if child.positional]
+    slop = node.slop if isinstance(node, Near) else None
+    if isinstance(node, And) and not all(oracle_matches(c, fields) for c in node.children):
+        return set()
+    stretches = {}
+    for combo in product(*groups):
+        if len({f for f, _, _ in combo}) == 1:
+            start, end = min(s for _, s, _ in combo), max(e for _, _, e in combo)
+            covered = len({i for _, s, e in combo for i in range(s, e)})
+            stretches[(combo[0][0], start, end)] = end - start - covered
+    shortest = [
+        (f, s, e)
+        for f, s, e in stretches
+        if not any(g == f and s <= t and u <= e and (t, u) != (s, e) for g, t, u in stretches)
+    ]
+    return {window for window in shortest if slop is None or stretches[window] <= slop}
+
+
+def oracle_matches(node: Node, fields: list[list[str]]) -> bool:
+    if isinstance(node, Not):
+        return not oracle_matches(node.child, fields)
+    if isinstance(node, And):
+        return all(oracle_matches(child, fields) for child in node.children)
+    if isinstance(node, Or):
+        return any(oracle_matches(child, fields) for child in node.children)
+    return bool(oracle_spans(node, fields))
+
+
+@given(
+    st.lists(st.sampled_from(WORDS), max_size=6),
+    st.lists(st.sampled_from([*WORDS, "\n"]), max_size=24),
+)
+def test_matches_agree_with_brute_force(title: list[str], text: list[str]) -> None:
+    rules = RuleSet.compile([(str(i), query) for i, query in enumerate(QUERIES)])
+    fields = [words(" ".join(title)), words(" ".join(text))]
+    expected = [rule.rule_id for rule in rules.rules if oracle_matches(rule.node, fields)]
+    assert [m.rule_id for m in rules.match(" ".join(title), " ".join(text))] == expected
+    assert set(expected) <= set(rules.candidates(" ".join(title), " ".join(text)))
+
+
+# Explanations
+
+
+def test_passage_shows_every_concept_before_more_terms() -> None:
+    text = (
+        "Senators and the Senate voted, and the vote was close.\n"
+        "Guarantees need ratification by the Senate. Nothing else happened."
+    )
+    found = match("(Senate OR senators) NEAR/10 (ratif* OR vot*) AND guarantee*", text=text)
+    assert found is not None
+    assert found.passage.marked("[", "]") == ("[Guarantees] need [ratification] by the [Senate].")
+
+
+def test_passage_prefers_a_sentence_naming_the_senate() -> None:
+    text = (
+        "The security guarantees for Ukraine would be binding and must be ratified, and "
+        "guarantees are what Ukraine wants. The Senate will vote on them next week."
+    )
+    query = "Senate AND (ratif* OR vote) AND (guarantee* OR Ukraine)"
+    found = match(query, text=text)
+    assert found is not None
+    assert "[Senate]" in found.passage.marked("[", "]")
+
+
+def test_passage_does_not_pair_sentences_across_lines() -> None:
+    found = match("Kyiv AND talks", text="Talks resumed.\nKyiv agreed.")
+    assert found is not None
+    assert found.passage.marked("[", "]") == "[Talks] resumed."
+
+
+def test_match_terms_come_only_from_the_parts_that_matched() -> None:
+    found = match(
+        "(Senate AND ratify) OR (Congress AND approve)", text="Congress and the Senate ratify."
+    )
+    assert found is not None
+    assert found.terms == ("Senate", "ratify")
+
+
+def test_near_marks_only_the_words_that_are_near() -> None:
+    text = "Senate first. Then nothing for a long while here. The Senate may ratify."
+    found = match("Senate NEAR/3 ratify", text=text)
+    assert found is not None
+    assert found.terms == ("Senate", "ratify")
+    assert found.passage.marked("[", "]") == "The [Senate] may [ratify]."
+
+
+def test_match_passes_site_and_lang_as_keywords() -> None:
+    rules = RuleSet.compile([("r", "kyiv site:example.com lang:uk")])
+    found = rules.match("Київ", "Kyiv.", site="news.example.com", lang="uk")
+    assert [m.rule_id for m in found] == ["r"]
+
+
+# Bounds
+
+
+@pytest.mark.timeout(60)
+def test_pathological_queries_and_texts_stay_bounded() -> None:
+    def group(first: int, last: int) -> str:
+        return "(" + " OR ".join(f"w{i:03d}*" for i in range(first, last)) + ")"
+
+    query = f"{group(0, 100)} NEAR/1000 ({group(100, 150)} NEAR/1000 {group(150, 200)})"
+    text = " ".join(f"w{i % 200:03d}x" for i in range(20_000))
+    found = RuleSet.compile([("r", query)]).match("", text)
+    assert [m.rule_id for m in found] == ["r"]
+    assert len(found[0].passage.text) <= MAX_PASSAGE + 20
+
+
+def test_queries_with_too_many_terms_are_refused() -> None:
+    query = " OR ".join(f"word{i}" for i in range(2001))
+    with pytest.raises(RuleError, match="query too large: more than 2000 terms with aliases"):
+        RuleSet.compile([("r", query)])

@@ -1,0 +1,71 @@
+"""Aliases and rule queries in the config file: loaded, used, and reported with their key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from monitors import config as config_mod
+from monitors.errors import ConfigError
+
+
+def load(**raw: Any) -> config_mod.Config:
+    return config_mod.from_dict(raw, "newsmon.yaml", env={})
+
+
+def problems(**raw: Any) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load(**raw)
+    return [str(problem) for problem in caught.value.problems]
+
+
+def test_aliases_are_used_by_every_rule() -> None:
+    cfg = load(
+        aliases={"Kyiv": ["Kiev", "Київ", "Києв*"], "Zelensky": ["Zelenskyy"]},
+        rules=[
+            {"id": "a", "query": "Kyiv"},
+            {"id": "b", "query": '"Zelensky in Kyiv"'},
+        ],
+    )
+    ruleset = cfg.ruleset()
+    assert [m.rule_id for m in ruleset.match("", "Zelenskyy in Kiev.")] == ["a", "b"]
+    assert [m.rule_id for m in ruleset.match("", "У Києві.")] == ["a"]
+
+
+def test_an_alias_cycle_is_reported_under_its_alias() -> None:
+    assert problems(
+        aliases={"Donbas": ["Donbass"], "Donbass": ["Donbas"]},
+        rules=[{"id": "r", "query": "Donbas"}],
+    ) == ["newsmon.yaml: aliases.Donbas: cycle Donbas → Donbass → Donbas"]
+
+
+def test_a_bad_spelling_is_reported_under_its_alias() -> None:
+    assert problems(aliases={"Kyiv": ["Ki*"]}) == [
+        "newsmon.yaml: aliases.Kyiv: spelling 'Ki*': wildcard too broad at position 0: "
+        "at least 3 letters before '*'"
+    ]
+
+
+def test_aliases_of_the_wrong_shape_fail_validation() -> None:
+    assert problems(aliases={"Kyiv": "Kiev"}) == [
+        "newsmon.yaml: aliases.Kyiv: Input should be a valid list"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("", "empty query"),
+        ("(kyiv", "unbalanced parenthesis: '(' at position 0 is not closed"),
+        (
+            "kyiv author:x",
+            "unknown field 'author:' at position 5 (fields: title:, text:, site:, lang:)",
+        ),
+        ("Senate NEAR ratify", "NEAR at position 7 needs a number of words, as in NEAR/5"),
+    ],
+)
+def test_query_problems_name_the_rule_and_the_position(query: str, reason: str) -> None:
+    assert problems(rules=[{"id": "ok", "query": "kyiv"}, {"id": "senate", "query": query}]) == [
+        f"newsmon.yaml: rules[1].query: rule 'senate': {reason}"
+    ]

@@ -1,0 +1,161 @@
+"""Same-story decisions and new facts on hand-written wire-style write-ups."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+
+from monitors import similarity
+from monitors.similarity import (
+    decide,
+    default_idf,
+    features,
+    merge,
+    new_facts,
+    same_story_score,
+    stem,
+    terms,
+)
+
+T0 = datetime(2025, 11, 25, 9, 0, tzinfo=UTC)
+
+GENEVA_WIRE = (
+    "Zelenskyy to meet US envoy Witkoff in Geneva on security guarantees",
+    "KYIV, Nov 25 (Reuters) - Ukrainian President Volodymyr Zelenskyy will meet U.S. special "
+    "envoy Steve Witkoff in Geneva on Thursday to discuss security guarantees for Ukraine, his "
+    "office said on Tuesday. The talks will focus on the 28-point peace plan drafted in "
+    "Washington.\nZelenskyy said Ukraine would not give up territory in the Donbas. "
+    '"We need guarantees that work," he told reporters in Kyiv.',
+)
+GENEVA_OTHER_WRITEUP = (
+    "Ukraine's leader heads to Geneva for talks with Witkoff on the 28-point plan",
+    "Volodymyr Zelenskyy is travelling to Geneva for talks with Steve Witkoff, the American "
+    "special envoy, about the 28-point plan and guarantees for Ukraine's security, officials "
+    "in Kyiv said. The meeting is set for Thursday.\nEuropean leaders have urged Washington "
+    "to involve Kyiv in every step.",
+)
+KYIV_METRO = (
+    "Kyiv metro resumes service after Russian strikes cut power",
+    "Kyiv's metro resumed full service on Tuesday after overnight Russian missile and drone "
+    "strikes knocked out power to parts of the Ukrainian capital, Mayor Vitali Klitschko said. "
+    "Two people were injured in the Darnytskyi district.\nEngineers restored electricity to "
+    "120,000 homes by morning, the energy ministry said.",
+)
+KYIV_COURT = (
+    "Kyiv court jails former defence official in bribery case",
+    "A court in Kyiv on Tuesday sentenced a former deputy defence minister to nine years in "
+    "prison for taking a $400,000 bribe over army food contracts, Ukraine's anti-corruption "
+    "bureau said.\nThe official, who denied wrongdoing, was detained in 2023.",
+)
+GENEVA_UPDATE = (
+    "Zelenskyy and Witkoff meet in Geneva; Rubio joins talks on 19-point draft",
+    "Volodymyr Zelenskyy met Steve Witkoff in Geneva on Thursday, and Secretary of State "
+    "Marco Rubio joined the talks, which cut the plan to 19 points. "
+    '"The hardest questions remain," Zelenskyy said.',
+)
+
+
+def test_two_writeups_of_one_event_join() -> None:
+    wire = features(*GENEVA_WIRE, T0)
+    other = features(*GENEVA_OTHER_WRITEUP, T0 + timedelta(hours=6))
+    decision = decide(wire, other)
+    assert decision.join
+    assert decision.score >= similarity.THRESHOLD
+    assert "Geneva" in decision.reason and "Witkoff" in decision.reason
+    assert "shared numbers: 28" in decision.reason
+    assert decision.reason.endswith("6 h apart")
+
+
+def test_different_events_in_the_same_city_do_not_join() -> None:
+    stories = [features(*GENEVA_WIRE, T0), features(*KYIV_METRO, T0), features(*KYIV_COURT, T0)]
+    for i, a in enumerate(stories):
+        for b in stories[i + 1 :]:
+            decision = decide(a, b)
+            assert not decision.join, decision.reason
+            assert decision.score < 0.2
+            assert "< 0.40" in decision.reason
+
+
+def test_the_same_event_five_days_later_does_not_join() -> None:
+    wire = features(*GENEVA_WIRE, T0)
+    later = features(*GENEVA_OTHER_WRITEUP, T0 + timedelta(days=5))
+    decision = decide(wire, later)
+    assert not decision.join
+    assert decision.score >= similarity.THRESHOLD
+    assert "beyond the" in decision.reason
+
+
+def test_unknown_times_do_not_block_a_join() -> None:
+    assert decide(features(*GENEVA_WIRE), features(*GENEVA_OTHER_WRITEUP)).join
+
+
+def test_score_is_symmetric_and_bounded() -> None:
+    a, b = features(*GENEVA_WIRE), features(*GENEVA_OTHER_WRITEUP)
+    assert same_story_score(a, b) == same_story_score(b, a)
+    assert 0.0 <= same_story_score(a, b) <= 1.0
+    assert same_story_score(a, a) == 1.0
+
+
+def test_headlines_sharing_only_common_words_score_low() -> None:
+    a = features("Stocks close lower on Wall Street", "")
+    b = features("Retailer's revenue tops Wall Street estimates", "")
+    assert same_story_score(a, b) < similarity.THRESHOLD
+
+
+def test_a_story_is_the_merge_of_its_articles() -> None:
+    wire = features(*GENEVA_WIRE, T0)
+    story = merge(wire, features(*GENEVA_OTHER_WRITEUP, T0 + timedelta(hours=6)))
+    assert story.articles == 2
+    assert story.published == T0 + timedelta(hours=6)
+    update = features(*GENEVA_UPDATE, T0 + timedelta(days=2))
+    assert decide(story, update).join
+    assert not decide(story, features(*KYIV_METRO, T0)).join
+
+
+def test_new_facts_finds_a_new_name_and_a_new_number() -> None:
+    wire = features(*GENEVA_WIRE, T0)
+    other = features(*GENEVA_OTHER_WRITEUP, T0)
+    assert new_facts([wire], other) == []
+    news = new_facts([wire, other], features(*GENEVA_UPDATE, T0))
+    assert "Secretary of State Marco Rubio" in news
+    assert "19" in news
+    assert "The hardest questions remain" in news
+    assert not {"Zelenskyy", "Witkoff", "Geneva", "Volodymyr Zelenskyy"} & set(news)
+
+
+def test_new_facts_of_a_first_article_are_all_its_facts() -> None:
+    wire = features(*GENEVA_WIRE, T0)
+    assert new_facts([], wire) == [fact.text for fact in wire.facts]
+
+
+def test_facts_are_names_numbers_and_quotes_not_dates_or_days() -> None:
+    text = (
+        "Shares of UniCredit fell 6.2% on Monday, March 10, after the bank posted a €14bn "
+        "loss and said it would cut 8,500 jobs by 2018. Chief executive Federico Ghizzoni "
+        'called it "a clean-up year" at 10:30 in Milan.'
+    )
+    facts = {(f.kind, f.text) for f in features("UniCredit posts record loss", text).facts}
+    assert {("name", "UniCredit"), ("name", "Federico Ghizzoni"), ("name", "Milan")} <= facts
+    assert {("number", "6.2%"), ("number", "€14bn"), ("number", "8,500")} <= facts
+    assert ("quote", "a clean-up year") in facts
+    texts = {text for _, text in facts}
+    assert not {"Monday", "March", "10", "2018", "30", "Chief"} & texts
+
+
+def test_terms_are_stemmed_content_words_and_numbers() -> None:
+    assert terms("The elephants' tapering: 8,500 jobs, 6.2%") == [
+        "elephant",
+        "taper",
+        "#8500",
+        "job",
+        "#6.2",
+    ]
+    assert stem("companies") == "company" and stem("updated") == stem("update")
+
+
+def test_the_shipped_idf_table_is_small_and_sane() -> None:
+    shipped = resources.files("monitors") / "data" / "idf.json.gz"
+    assert len(shipped.read_bytes()) < 1_000_000
+    idf = default_idf()
+    assert idf.idf("zzzunseenword") == idf.idf("another-unseen") > idf.idf(stem("government"))
+    assert idf.idf(stem("government")) < idf.idf(stem("zelenskyy"))
