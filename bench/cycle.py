@@ -1,0 +1,542 @@
+"""Time whole poll cycles of the plain Pipeline over many loopback copies of real feeds.
+
+A loopback HTTP/1.1 server (asyncio, in its own process) serves `--feeds N` feeds built
+from the real feeds in the corpora (20-50 items each, item links pointing at loopback
+copies of the extraction benchmark's news pages), answering every request after
+20-80 ms, with ETag/Last-Modified and 304. `Pipeline.run_cycle` runs on a fresh SQLite
+store with the shipped rules and a loopback json:// channel:
+
+- first cycle (everything new), steady cycle (every feed 304), mixed cycle (5% of the
+  feeds changed, with new items): wall, CPU, peak RSS, articles/s;
+- time per stage (fetch, parse, extract, dedup/stories, match, store) by wrapping
+  methods at runtime, and a cProfile of a first cycle on a subset of the feeds;
+- a bare asyncio httpx poller doing the steady cycle's conditional GETs;
+- the Prefect `poll` flow on the same steady cycle.
+
+    python bench/cycle.py [CORPORA] [--feeds 1000] [--no-prefect]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import functools
+import io
+import json
+import multiprocessing
+import os
+import pstats
+import random
+import re
+import resource
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from hashlib import sha1
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.feeds_corpus import _ITEM, LinkRewriter, all_feeds, load_pages  # noqa: E402
+from monitors import config as config_mod  # noqa: E402
+from monitors import pipeline as pipeline_mod  # noqa: E402
+from monitors.extract import Extractor  # noqa: E402
+from monitors.fetch import Fetcher  # noqa: E402
+from monitors.pipeline import CycleReport, Pipeline, fetch_limits  # noqa: E402
+from monitors.store import Store  # noqa: E402
+from monitors.stories import StoryDesk  # noqa: E402
+
+SHIPPED_CONFIG = REPO / "config" / "newsmon.yaml"
+MIN_ITEMS, MAX_ITEMS = 20, 50
+NEW_ITEMS = 5
+CHANGED_SHARE = 0.05
+LATENCY = (0.020, 0.080)
+_CANONICAL = re.compile(
+    rb"<(?:link|meta)\b[^>]*(?:rel\s*=\s*[\"']canonical[\"']|property\s*=\s*[\"']og:url[\"'])"
+    rb"[^>]*>",
+    re.I,
+)
+_GUID = re.compile(rb"(<(?:[\w.-]+:)?(?:guid|id)\b[^>]*>)(.*?)(</)", re.S | re.I)
+_PAGE_PATH = re.compile(r"^/f(\d+)(?:v2)?/page/(\d+)\.html$")
+
+
+@dataclass
+class FeedVersion:
+    body: bytes
+    etag: str
+    last_modified: str
+    content_type: str
+
+
+@dataclass
+class Site:
+    """Feed bodies by path, in two versions for the feeds the mixed cycle changes."""
+
+    feeds: dict[str, FeedVersion] = field(default_factory=dict)
+    changed: dict[str, FeedVersion] = field(default_factory=dict)
+    items: int = 0
+
+
+def _cut(body: bytes, keep: int) -> tuple[bytes, list[bytes]]:
+    """The feed with only its first `keep` items, and those item blocks."""
+    found = list(_ITEM.finditer(body))
+    if len(found) <= keep:
+        return body, [m.group(0) for m in found]
+    return body[: found[keep].start()] + body[found[-1].end() :], [m.group(0) for m in found[:keep]]
+
+
+def build_site(corpora: Path, count: int, base: str, seed: int = 7) -> Site:
+    """`count` feeds from the corpora's real feeds that have at least 20 items."""
+    rng = random.Random(seed)
+    sources = []
+    for feed in all_feeds(corpora):
+        body = feed.path.read_bytes()
+        if len(_ITEM.findall(body)) >= MIN_ITEMS:
+            sources.append((feed, body))
+    if not sources:
+        raise SystemExit(f"no feed with {MIN_ITEMS}+ items under {corpora}")
+    site = Site()
+    changed = set(rng.sample(range(count), max(1, round(count * CHANGED_SHARE))))
+    for number in range(count):
+        feed, raw = sources[number % len(sources)]
+        body, items = _cut(raw, rng.randint(MIN_ITEMS, MAX_ITEMS))
+        body = LinkRewriter(f"{base}/f{number}").rewrite(body)
+        site.items += len(items)
+        path = f"/feed/{number}.xml"
+        modified = formatdate(1_700_000_000 + number, usegmt=True)
+        site.feeds[path] = FeedVersion(
+            body, f'"{sha1(body).hexdigest()[:16]}"', modified, feed.content_type
+        )
+        if number in changed:
+            fresh = LinkRewriter(f"{base}/f{number}v2").rewrite(b"".join(items[:NEW_ITEMS]))
+            fresh = _GUID.sub(
+                lambda m: m.group(1) + m.group(2).strip() + b"-v2" + m.group(3), fresh
+            )
+            first = _ITEM.search(body)
+            assert first is not None
+            body2 = body[: first.start()] + fresh + body[first.start() :]
+            site.changed[path] = FeedVersion(
+                body2,
+                f'"{sha1(body2).hexdigest()[:16]}"',
+                formatdate(1_800_000_000 + number, usegmt=True),
+                feed.content_type,
+            )
+    return site
+
+
+# the server (its own process)
+
+
+class _Server:
+    def __init__(self, site: Site, pages: list[bytes]) -> None:
+        self.site = site
+        self.pages = [_CANONICAL.sub(b"", p) for p in pages]
+        self.mixed = False
+        self.counts: dict[str, int] = defaultdict(int)
+        self.rng = random.Random(11)
+
+    def answer(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, dict, bytes]:
+        if path == "/_control/mixed":
+            self.mixed = True
+            return 200, {}, b"ok"
+        if path == "/_control/stats":
+            body = json.dumps(self.counts).encode()
+            self.counts.clear()
+            return 200, {"Content-Type": "application/json"}, body
+        if method == "POST":
+            self.counts["post"] += 1
+            return 200, {}, b""
+        version = self.site.feeds.get(path)
+        if version is not None:
+            if self.mixed:
+                version = self.site.changed.get(path, version)
+            self.counts["feed"] += 1
+            head = {
+                "Content-Type": version.content_type,
+                "ETag": version.etag,
+                "Last-Modified": version.last_modified,
+            }
+            inm = headers.get("if-none-match")
+            ims = headers.get("if-modified-since")
+            if (inm is not None and version.etag in inm) or (
+                inm is None and ims == version.last_modified
+            ):
+                self.counts["304"] += 1
+                return 304, head, b""
+            return 200, head, version.body
+        page = _PAGE_PATH.match(path)
+        if page is not None:
+            self.counts["page"] += 1
+            feed, number = int(page.group(1)), int(page.group(2))
+            body = self.pages[(feed * 31 + number) % len(self.pages)]
+            return 200, {"Content-Type": "text/html; charset=utf-8", "ETag": '"p"'}, body
+        self.counts["404"] += 1
+        return 404, {}, b"not found"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                lines = head.decode("latin-1").split("\r\n")
+                method, target, _ = lines[0].split(" ", 2)
+                headers = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        name, value = line.split(":", 1)
+                        headers[name.strip().lower()] = value.strip()
+                if length := int(headers.get("content-length") or 0):
+                    await reader.readexactly(length)
+                await asyncio.sleep(self.rng.uniform(*LATENCY))
+                status, extra, body = self.answer(method, target.split("?", 1)[0], headers)
+                reason = {200: "OK", 304: "Not Modified", 404: "Not Found"}[status]
+                out = [f"HTTP/1.1 {status} {reason}"]
+                out += [f"{k}: {v}" for k, v in extra.items()]
+                if status != 304:
+                    out.append(f"Content-Length: {len(body)}")
+                writer.write(("\r\n".join(out) + "\r\n\r\n").encode("latin-1"))
+                if method != "HEAD" and status != 304:
+                    writer.write(body)
+                await writer.drain()
+                if headers.get("connection", "").lower() == "close":
+                    return
+        except (ConnectionError, ValueError):
+            return
+        finally:
+            writer.close()
+
+    async def serve(self, port: int) -> None:
+        server = await asyncio.start_server(self.handle, "127.0.0.1", port, backlog=1024)
+        async with server:
+            await server.serve_forever()
+
+
+def _serve(site: Site, corpora: Path, port: int) -> None:
+    asyncio.run(_Server(site, load_pages(corpora)).serve(port))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def control(base: str, what: str) -> Any:
+    answer = httpx.get(f"{base}/_control/{what}", timeout=10)
+    return answer.json() if what == "stats" else answer.text
+
+
+def wait_up(base: str) -> None:
+    for _ in range(200):
+        try:
+            control(base, "stats")
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise SystemExit("the loopback server did not start")
+
+
+# measuring
+
+
+class Stages:
+    """Seconds per stage, summed over calls, from methods wrapped at runtime."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+        self._undo: list[Callable[[], None]] = []
+
+    def wrap(self, owner: Any, name: str, stage: str) -> None:
+        original = getattr(owner, name)
+        seconds, calls = self.seconds, self.calls
+
+        if asyncio.iscoroutinefunction(original):
+
+            @functools.wraps(original)
+            async def timed_async(*args: Any, **kwargs: Any) -> Any:
+                started = time.perf_counter()
+                try:
+                    return await original(*args, **kwargs)
+                finally:
+                    seconds[stage] += time.perf_counter() - started
+                    calls[stage] += 1
+
+            setattr(owner, name, timed_async)
+        else:
+
+            @functools.wraps(original)
+            def timed(*args: Any, **kwargs: Any) -> Any:
+                started = time.perf_counter()
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    seconds[stage] += time.perf_counter() - started
+                    calls[stage] += 1
+
+            setattr(owner, name, timed)
+        self._undo.append(lambda: setattr(owner, name, original))
+
+    def install(self) -> None:
+        self.wrap(Fetcher, "fetch", "fetch")
+        self.wrap(pipeline_mod, "parse_feed", "parse")
+        self.wrap(Extractor, "page_text", "extract")
+        self.wrap(pipeline_mod, "article_from", "extract (article_from)")
+        self.wrap(Store, "_find_duplicate", "dedup/stories")
+        self.wrap(StoryDesk, "place", "dedup/stories")
+        self.wrap(Store, "record_article", "store (record_article, incl. dedup)")
+        self.wrap(Store, "record_feed_ok", "store")
+        self.wrap(Store, "schedule_feed", "store")
+        self.wrap(Store, "pending_entries", "store")
+        self.wrap(Store, "sync_feeds", "store")
+
+    def wrap_ruleset(self, pipeline: Pipeline) -> None:
+        self.wrap(pipeline.ruleset, "match", "match")
+
+    def reset(self) -> None:
+        self.seconds.clear()
+        self.calls.clear()
+
+    def uninstall(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+
+def child_cpu(exclude: set[int]) -> float:
+    """CPU seconds of this process's live children (the extractor's workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        try:
+            kids = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for kid in kids:
+            if int(kid) in exclude:
+                continue
+            try:
+                fields = Path(f"/proc/{kid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+@dataclass
+class Cycle:
+    label: str
+    wall: float
+    cpu: float
+    workers_cpu: float
+    rss_mb: float
+    report: CycleReport
+    server: dict[str, int]
+
+    def line(self) -> str:
+        feeds = defaultdict(int)
+        for f in self.report.feeds:
+            feeds[f.status] += 1
+        entries = len(self.report.entries)
+        rate = entries / self.wall if self.wall else 0.0
+        arts = self.report.count("article")
+        return (
+            f"{self.label}: {self.wall:.1f} s wall, CPU {self.cpu:.1f} s "
+            f"(+{self.workers_cpu:.1f} s extractor workers), peak RSS {self.rss_mb:.0f} MB; "
+            f"feeds {dict(feeds)}; "
+            f"entries {entries} ({arts} articles, {self.report.count('duplicate')} duplicates, "
+            f"{self.report.count('error')} errors) = {rate:.1f} entries/s, "
+            f"{arts / self.wall:.1f} new articles/s; alerts {self.report.alerts}, sent "
+            f"{self.report.sent}; server {self.server}"
+        )
+
+
+def write_config(folder: Path, base: str, count: int) -> Path:
+    shipped = yaml.safe_load(SHIPPED_CONFIG.read_text(encoding="utf-8"))
+    config = {
+        "store": f"sqlite:///{folder / 'cycle.db'}",
+        "fetch": {"allow_private_networks": "127.0.0.1/32", "concurrency": 16},
+        "feeds": [{"name": f"feed {n}", "url": f"{base}/feed/{n}.xml"} for n in range(count)],
+        "channels": {"desk": "json://" + base.removeprefix("http://") + "/hook"},
+        "rules": [{**rule, "notify": ["desk"]} for rule in shipped["rules"]],
+    }
+    path = folder / "cycle.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+async def timed_cycle(
+    label: str,
+    config_path: Path,
+    base: str,
+    server_pid: int,
+    stages: Stages | None = None,
+    feeds: int | None = None,
+) -> Cycle:
+    cfg = config_mod.load(config_path)
+    store = Store.open(cfg.store)
+    try:
+        async with Fetcher(fetch_limits(cfg)) as fetcher:
+            pipeline = Pipeline(cfg, store, fetcher)
+            if stages is not None:
+                stages.wrap_ruleset(pipeline)
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            kids = child_cpu({server_pid})
+            started = time.perf_counter()
+            report = await pipeline.run_cycle(cfg.feeds[:feeds] if feeds else None)
+            wall = time.perf_counter() - started
+            workers_cpu = child_cpu({server_pid}) - kids
+            after = resource.getrusage(resource.RUSAGE_SELF)
+    finally:
+        store.close()
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    server = control(base, "stats")
+    return Cycle(label, wall, cpu, workers_cpu, after.ru_maxrss / 1024, report, server)
+
+
+async def bare_poll(urls: list[str], validators: dict[str, tuple[str, str]]) -> tuple[float, int]:
+    """Conditional GETs of every feed, 16 at a time, as the pipeline does: seconds, 304s."""
+    limit = asyncio.Semaphore(16)
+    not_modified = 0
+    async with httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20), trust_env=False
+    ) as client:
+
+        async def one(url: str) -> None:
+            nonlocal not_modified
+            etag, modified = validators[url]
+            async with limit:
+                answer = await client.get(
+                    url, headers={"If-None-Match": etag, "If-Modified-Since": modified}
+                )
+            not_modified += answer.status_code == 304
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(u) for u in urls))
+        return time.perf_counter() - started, not_modified
+
+
+def profile_first(config_path: Path, base: str, server_pid: int, feeds: int) -> str:
+    """cProfile of a first cycle over `feeds` feeds on a fresh store: the top functions."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    asyncio.run(timed_cycle("profiled", config_path, base, server_pid, feeds=feeds))
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out).sort_stats("tottime")
+    stats.print_stats(15)
+    out.write("\n--- by cumulative time ---\n")
+    stats.sort_stats("cumulative").print_stats(
+        r"pipeline|extract|feeds\.py|stories|store\.py|rules|fetch\.py|similarity|minhash",
+        25,
+    )
+    return out.getvalue()
+
+
+def prefect_steady(config_path: Path) -> float:
+    """Seconds for the Prefect `poll` flow (every feed) under a test harness."""
+    with tempfile.TemporaryDirectory() as home:
+        os.environ["PREFECT_HOME"] = home
+        os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+        from prefect.testing.utilities import prefect_test_harness
+
+        from flows.poll import poll
+
+        with prefect_test_harness():
+            started = time.perf_counter()
+            summary = asyncio.run(poll(str(config_path), due_only=False))
+            seconds = time.perf_counter() - started
+    print(f"prefect flow summary: {summary}")
+    return seconds
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpora", nargs="?", type=Path, default=Path("../shared/corpora"))
+    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--profile-feeds", type=int, default=20, help="feeds in the cProfile run")
+    parser.add_argument("--no-prefect", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    corpora = args.corpora if args.corpora.is_absolute() else (REPO / args.corpora).resolve()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    site = build_site(corpora, args.feeds, base)
+    print(f"{len(site.feeds)} feeds, {site.items} items, {len(site.changed)} change in mixed")
+    server = multiprocessing.get_context("fork").Process(
+        target=_serve, args=(site, corpora, port), daemon=True
+    )
+    server.start()
+    assert server.pid is not None
+    try:
+        wait_up(base)
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            config_path = write_config(folder, base, args.feeds)
+            stages = Stages()
+            stages.install()
+            first = asyncio.run(timed_cycle("first", config_path, base, server.pid, stages))
+            print(first.line())
+            shares = dict(stages.seconds)
+            calls = dict(stages.calls)
+            for stage, seconds in sorted(shares.items(), key=lambda kv: -kv[1]):
+                print(
+                    f"  stage {stage}: {seconds:.2f} s summed over {calls[stage]} calls "
+                    f"({seconds / first.wall:.0%} of wall)"
+                )
+            stages.reset()
+            steady = asyncio.run(timed_cycle("steady", config_path, base, server.pid))
+            print(steady.line())
+            urls = [f"{base}{path}" for path in site.feeds]
+            validators = {f"{base}{p}": (v.etag, v.last_modified) for p, v in site.feeds.items()}
+            bare, bare_304 = asyncio.run(bare_poll(urls, validators))
+            control(base, "stats")
+            print(
+                f"bare poller: {bare:.2f} s ({bare_304} x 304); "
+                f"steady/bare = {steady.wall / bare:.2f}"
+            )
+            prefect = None
+            if not args.no_prefect:
+                stages.uninstall()
+                prefect = prefect_steady(config_path)
+                control(base, "stats")
+                steady2 = asyncio.run(timed_cycle("steady again", config_path, base, server.pid))
+                print(steady2.line())
+                plain = min(steady.wall, steady2.wall)
+                print(
+                    f"prefect poll flow, steady: {prefect:.2f} s vs plain {plain:.2f} s: "
+                    f"Prefect share {(prefect - plain) / prefect:.0%}"
+                )
+            control(base, "mixed")
+            mixed = asyncio.run(timed_cycle("mixed", config_path, base, server.pid))
+            print(mixed.line())
+            stages.uninstall()
+            profile_dir = folder / "profile"
+            profile_dir.mkdir()
+            profile_config = write_config(profile_dir, base, args.feeds)
+            print(f"\n--- cProfile, first cycle over {args.profile_feeds} feeds ---")
+            print(profile_first(profile_config, base, server.pid, args.profile_feeds))
+    finally:
+        server.terminate()
+        server.join(5)
+
+
+if __name__ == "__main__":
+    main()
