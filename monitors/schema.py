@@ -76,6 +76,7 @@ entries = sa.Table(
     sa.Column("claimed_by", sa.Text),
     sa.Column("claimed_until", UTCDateTime),
     sa.UniqueConstraint("feed_id", "key", name="uq_entries_feed_key"),
+    sa.Index("ix_entries_claimed_until", "claimed_until"),
 )
 
 stories = sa.Table(

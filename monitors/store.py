@@ -17,9 +17,11 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
 from monitors.alerts import add_alert
 from monitors.errors import StoreError
+from monitors.migrate import upgrade
 from monitors.models import Article, Entry, Match
 from monitors.schema import (
     alerts,
@@ -47,7 +49,6 @@ __all__ = [
 ]
 
 MAX_ENTRY_ATTEMPTS = 5
-SCHEMA_LOCK = 0x6E6577736D6F6E  # PostgreSQL advisory lock key held while creating tables
 
 
 class Enqueue(Protocol):
@@ -104,16 +105,11 @@ class Store:
 
     @classmethod
     def open(cls, url: str) -> Store:
-        """Connect, create missing tables, and fail with StoreError if unreachable."""
-        try:
-            engine = _engine(url)
-            _create_tables(engine)
-        except sa.exc.ArgumentError as exc:
-            raise StoreError(f"not a valid store URL: {exc}") from None
-        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            raise StoreError(f"cannot open the store: {_first_line(exc)}") from None
-        except ModuleNotFoundError as exc:
-            raise StoreError(f"the store's database driver is not installed: {exc.name}") from None
+        """Connect and migrate the schema to this version; StoreError if the store
+        is unreachable or newer than this code."""
+        engine = connect(url)
+        with _as_store_error():
+            _migrate(engine)
         return cls(engine)
 
     def close(self) -> None:
@@ -369,7 +365,7 @@ class Store:
                 )
             else:
                 placement, feats = self.desk.place(conn, article_id, article, duplicate_of, now)
-                if placement.is_copy:
+                if placement.is_copy or feats is None:
                     duplicate_of = duplicate_of or placement.other_article_id
                 else:
                     made = self._alerts(conn, article_id, article, matches, placement, feats)
@@ -439,21 +435,54 @@ def _engine(url: str) -> Engine:
     return engine
 
 
-def _create_tables(engine: Engine) -> None:
-    """Create missing tables, one process at a time (a lock on PostgreSQL, SQLite's
-    write lock), so that workers starting together on an empty store do not collide."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK)))
-        metadata.create_all(conn)
+def connect(url: str) -> Engine:
+    """An engine on the store at `url`; StoreError if it cannot be reached."""
+    with _as_store_error():
+        return _engine(url)
+
+
+def migrate(url: str, target: str = "head") -> tuple[str | None, str | None]:
+    """Migrate the store at `url` to `target`; its revision before and after."""
+    engine = connect(url)
+    try:
+        with _as_store_error():
+            return _migrate(engine, target)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _as_store_error() -> Iterator[None]:
+    """Database errors on connecting or migrating, as a StoreError with the reason."""
+    try:
+        yield
+    except sa.exc.ArgumentError as exc:
+        raise StoreError(f"not a valid store URL: {exc}") from None
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        raise StoreError(f"cannot open the store: {_first_line(exc)}") from None
+    except ModuleNotFoundError as exc:
+        raise StoreError(f"the store's database driver is not installed: {exc.name}") from None
+
+
+@retry(
+    retry=retry_if_exception(lambda exc: "database is locked" in str(exc)),
+    wait=wait_random(0.05, 0.5),
+    stop=stop_after_delay(30),
+    reraise=True,
+)
+def _migrate(engine: Engine, target: str = "head") -> tuple[str | None, str | None]:
+    """Bring the schema up to date. SQLite can refuse a second process with "database
+    is locked" without waiting while the first turns a new file to WAL: try again."""
+    return upgrade(engine, target)
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     """WAL, a busy timeout, and transactions we begin ourselves."""
     dbapi_conn.isolation_level = None
     cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

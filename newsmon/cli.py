@@ -25,6 +25,7 @@ from newsmon.common import (
     setup_logging,
     store_for,
 )
+from newsmon.db_cli import db_app
 from newsmon.rules_cli import rules_app
 from newsmon.secrets import prefect_secret
 from newsmon.serve import serve
@@ -145,6 +146,7 @@ alerts_app = typer.Typer(
 )
 app.command()(serve)
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(db_app, name="db")
 app.add_typer(rules_app, name="rules")
 app.add_typer(stories_app, name="stories")
 app.command("backfill")(backfill)

@@ -19,7 +19,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from monitors import config as config_mod  # noqa: E402
 from monitors.config import Config  # noqa: E402
-from monitors.store import Store, metadata  # noqa: E402
+from monitors.store import Store  # noqa: E402
 from tests.httpserver import LoopbackServer  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
@@ -61,7 +61,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'newsmon.db'}"
     url: str = request.getfixturevalue("postgres_url")
     engine = sa.create_engine(url)
-    metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
     engine.dispose()
     return url
 

@@ -1,0 +1,17 @@
+"""Alembic environment: migrations run on the connection `monitors.migrate` hands over."""
+
+from __future__ import annotations
+
+from alembic import context
+
+import monitors.minhash  # noqa: F401  (its tables join the metadata)
+from monitors.schema import metadata
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()
