@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
@@ -139,7 +139,6 @@ class Pipeline:
         )
         self.extractor = Extractor(config.extract.workers, config.extract.timeout)
         fetcher.close_with(self.extractor.close)
-        self._page_texts: dict[int, PageText] = {}
 
     async def run_cycle(
         self, feeds: Sequence[FeedConfig] | None = None, due_only: bool = False
@@ -271,28 +270,35 @@ class Pipeline:
     # 2. process
 
     async def process(self, feed_ids: Iterable[int] | None = None) -> list[ProcessedEntry]:
-        """Process pending entries, each recorded on its own: pages are fetched
-        concurrently and extracted in the extractor's worker processes, each within
-        its deadline; a page that runs out of time leaves its entry the feed's summary."""
-        pending = self.store.pending_entries(feed_ids, ENTRY_LEASE)
+        """Process pending entries, each recorded on its own.
+
+        A fixed number of entries is in flight at once (fetch concurrency plus two per
+        extractor worker), so memory does not grow with the backlog: pages are fetched
+        concurrently, extracted in the extractor's worker processes within its deadline
+        (a page that runs out of time leaves its entry the feed's summary), and recorded
+        one at a time in a thread, so that the event loop goes on fetching meanwhile."""
+        pending = iter(self.store.pending_entries(feed_ids, ENTRY_LEASE))
         fetching = asyncio.Semaphore(self.config.fetch.concurrency)
         extracting = asyncio.Semaphore(self.extractor.workers)
+        recording = asyncio.Lock()
+        done: list[ProcessedEntry] = []
 
-        async def prepared(item: PendingEntry) -> tuple[PendingEntry, FetchResult | None]:
+        async def handle(item: PendingEntry) -> ProcessedEntry:
             async with fetching:
                 page = await self._fetch_page(item)
+            found = None
             if page is not None and page.body and _is_html(page):
                 async with extracting:
                     found = await asyncio.to_thread(self.extractor.page_text, page.body, page.url)
-                self._page_texts[item.id] = found
-            return item, page
+            async with recording:
+                return await asyncio.to_thread(self.process_entry, item, page, found)
 
-        done: list[ProcessedEntry] = []
-        for next_entry in asyncio.as_completed([prepared(p) for p in pending]):
-            item, page = await next_entry
-            problem = self._page_texts.get(item.id, PageText()).problem
-            result = self.process_entry(item, page)
-            done.append(replace(result, error=problem) if problem and not result.error else result)
+        async def runner() -> None:
+            for item in pending:  # shared: each runner takes the next entry
+                done.append(await handle(item))
+
+        runners = self.config.fetch.concurrency + 2 * self.extractor.workers
+        await asyncio.gather(*(runner() for _ in range(runners)))
         return done
 
     async def _fetch_page(self, item: PendingEntry) -> FetchResult | None:
@@ -304,10 +310,13 @@ class Pipeline:
             )
             return None
 
-    def process_entry(self, item: PendingEntry, page: FetchResult | None) -> ProcessedEntry:
-        """Extract, match and record one entry; an unexpected error leaves it pending."""
+    def process_entry(
+        self, item: PendingEntry, page: FetchResult | None, found: PageText | None = None
+    ) -> ProcessedEntry:
+        """Match and record one entry, from its page's extracted text (`found`, or
+        extracted now) or its feed summary; an unexpected error leaves it pending."""
         try:
-            article = self.extract(item, page)
+            article = self.extract(item, page, found)
             matches = self.ruleset.match(
                 article.title, article.text, site=article.site, lang=article.language
             )
@@ -317,13 +326,17 @@ class Pipeline:
             self.store.record_entry_error(item.id, f"{type(exc).__name__}: {exc}")
             return ProcessedEntry(item.id, item.entry.url, "error", error=str(exc))
         outcome = "duplicate" if recorded.duplicate_of else "article"
-        return ProcessedEntry(item.id, item.entry.url, outcome, article.source, recorded.alert_ids)
+        problem = found.problem if found is not None else None
+        return ProcessedEntry(
+            item.id, item.entry.url, outcome, article.source, recorded.alert_ids, error=problem
+        )
 
-    def extract(self, item: PendingEntry, page: FetchResult | None) -> Article:
-        """The entry's article from its page's text (extracted by `process`, or now in
-        the extractor), or from the entry itself."""
+    def extract(
+        self, item: PendingEntry, page: FetchResult | None, found: PageText | None = None
+    ) -> Article:
+        """The entry's article from its page's text (`found`, or extracted now in the
+        extractor), or from the entry itself."""
         url = page.url if page is not None else item.entry.url
-        found = self._page_texts.pop(item.id, None)
         if found is None and page is not None and page.body and _is_html(page):
             found = self.extractor.page_text(page.body, url)
         if found is not None and found.problem:
