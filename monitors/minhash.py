@@ -32,7 +32,6 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 import sqlalchemy as sa
-from datasketch import MinHash
 from sqlalchemy.engine import Connection
 
 from monitors.schema import insert_ignore, metadata
@@ -143,6 +142,8 @@ def signature_of_words(
     words: Sequence[str], num_perm: int = NUM_PERM, k: int = SHINGLE_WORDS
 ) -> Signature:
     """The MinHash signature of the `k`-word shingles of already normalized words."""
+    from datasketch import MinHash  # on use: the package imports scipy (0.5 s)
+
     minhash = MinHash(
         num_perm=num_perm,
         seed=SEED,
@@ -239,6 +240,8 @@ _CANDIDATES = sa.select(article_minhash.c.article_id, article_minhash.c.sig).joi
 @cache
 def _permutations(num_perm: int) -> npt.NDArray[np.uint32]:
     """The seeded affine permutations, drawn once per size instead of once per signature."""
+    from datasketch import MinHash
+
     perms: npt.NDArray[np.uint32] = MinHash(
         num_perm=num_perm, seed=SEED, scheme="affine32"
     ).permutations
