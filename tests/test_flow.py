@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from monitors.errors import FetchTimeout, HTTPStatusError
+from monitors.schema import utcnow
 from monitors.store import Store
 from tests.conftest import TEST_RULES
 from tests.factories import seed
@@ -18,7 +18,14 @@ from tests.httpserver import LoopbackServer
 
 pytestmark = pytest.mark.prefect
 
-NO_FEEDS = {"new": 0, "unchanged": 0, "failed": 0, "not due": 0, "waiting": 0}
+NO_FEEDS = {
+    "new": 0,
+    "unchanged": 0,
+    "failed": 0,
+    "not due": 0,
+    "waiting": 0,
+    "claimed elsewhere": 0,
+}
 
 
 @pytest.fixture(scope="session")
@@ -64,22 +71,32 @@ def test_poll_flow_runs_the_cycle(
     assert len([r for r in site.requests if r.path == "/gone.xml"]) == 1  # 404: no retries
 
 
-@pytest.mark.parametrize(
-    ("exc", "retry"),
-    [
-        (FetchTimeout("http://x/", "slow"), True),
-        (HTTPStatusError("http://x/", 503), True),
-        (HTTPStatusError("http://x/", 429, retry_after=5), True),
-        (HTTPStatusError("http://x/", 404), False),
-        (ValueError("bug"), False),
-    ],
-)
-def test_fetch_task_retries_only_transient_errors(exc: Exception, retry: bool) -> None:
-    from prefect.states import Failed
+def test_poll_flow_leaves_feeds_another_worker_claimed(
+    prefect_harness: None, tmp_path: Path, site: LoopbackServer
+) -> None:
+    """A flow run beside a `newsmon run` on another machine: feeds it holds are skipped."""
+    from flows.poll import poll
 
-    from flows.poll import _transient
-
-    assert _transient(None, None, Failed(data=exc)) is retry  # type: ignore[arg-type]
+    store_url = f"sqlite:///{tmp_path / 'flow.db'}"
+    raw = {
+        "store": store_url,
+        "feeds": [{"url": site.url("/site/world.xml")}, {"url": site.url("/site/wire.xml")}],
+        "rules": TEST_RULES,
+        "channels": {"desk": "json://127.0.0.1:9/hook"},
+        "fetch": {"allow_private_networks": "127.0.0.1/32"},
+    }
+    path = tmp_path / "newsmon.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    other = Store.open(store_url)
+    other.worker = "another-host:4242"
+    states = other.sync_feeds((f["url"], None) for f in raw["feeds"])
+    ids = [state.id for state in states.values()]
+    claimed = [other.claim_feed(ids, utcnow(), lease=600) for _ in ids]
+    other.close()
+    assert sorted(claimed) == sorted(ids)
+    summary = asyncio.run(poll(str(path), due_only=False))
+    assert summary["feeds"] == {**NO_FEEDS, "claimed elsewhere": 2}
+    assert not [r for r in site.requests if r.path.endswith(".xml")]
 
 
 def test_channel_url_from_a_prefect_secret_block(prefect_harness: None, tmp_path: Path) -> None:
