@@ -87,6 +87,19 @@ def test_site_is_the_host_without_www_when_the_page_names_none() -> None:
     assert "Contact" not in article.text
 
 
+def test_a_site_name_given_as_a_url_is_its_host_and_og_title_names_the_page() -> None:
+    html = page("no-sitename.html").replace(
+        b"<head>",
+        b'<head><meta property="og:site_name" content="https://www.newsnation.example/">'
+        b'<meta property="og:title" content="Library open late">',
+        1,
+    )
+    url = "https://www.riverside-post.example.com/local/library"
+    article = extract_article(html, entry(url), url)
+    assert article.site == "newsnation.example"
+    assert article.title == "Library open late"
+
+
 @pytest.mark.parametrize(
     ("attribute", "expected"),
     [
