@@ -84,6 +84,7 @@ class FetchConfig(_Strict):
     max_bytes: int = Field(10 * 2**20, gt=0)
     max_redirects: int = Field(5, ge=0, le=20)
     concurrency: int = Field(16, ge=1, le=256)
+    per_host: int = Field(6, ge=1, le=256)
     retries: int = Field(2, ge=0, le=10)
     allow_private_networks: bool | str = False
     user_agent: str | None = None

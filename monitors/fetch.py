@@ -86,6 +86,7 @@ class FetchLimits:
     read_timeout: float = 15.0
     max_bytes: int = 10 * 2**20
     max_redirects: int = 5
+    per_host: int = 6  # requests at once to one host; waiting for a slot is outside `timeout`
     user_agent: str = USER_AGENT
     allowed_networks: tuple[Network, ...] = ()
     allow_all_private: bool = False
@@ -238,7 +239,8 @@ async def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
 
 
 class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's own HTTP/1.1 transport with its connection pool on a GuardedBackend."""
+    """httpx's own transport (HTTP/1.1, HTTP/2 where offered) with its connection pool
+    on a GuardedBackend."""
 
     def __init__(self, limits: FetchLimits, pool_limits: httpx.Limits) -> None:
         ssl_context = httpx.create_ssl_context()
@@ -249,7 +251,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             max_keepalive_connections=pool_limits.max_keepalive_connections,
             keepalive_expiry=pool_limits.keepalive_expiry,
             http1=True,
-            http2=False,
+            http2=True,  # where the server offers it (ALPN), else HTTP/1.1
             network_backend=GuardedBackend(limits),
         )
 
@@ -405,6 +407,7 @@ class Fetcher:
             cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         )
         self._on_close: list[Callable[[], None]] = []
+        self._hosts: dict[str, anyio.Semaphore] = {}
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -453,13 +456,9 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        started = time.monotonic()
-        try:
-            with anyio.fail_after(self.limits.timeout):
-                result = await self._follow(url, headers, only)
-        except TimeoutError:
-            timeout = self.limits.timeout
-            raise FetchTimeout(url, f"no complete answer within {timeout:g} s") from None
+        async with self._host_slot(url):
+            started = time.monotonic()
+            result = await self._within_deadline(url, headers, only)
         if result.not_modified:
             result = replace(
                 result,
@@ -467,6 +466,26 @@ class Fetcher:
                 last_modified=result.last_modified or last_modified,
             )
         return replace(result, elapsed=time.monotonic() - started)
+
+    def _host_slot(self, url: str) -> anyio.Semaphore:
+        """The semaphore that bounds requests at once to the host of `url`."""
+        try:
+            host = urlsplit(url).hostname or ""
+        except ValueError:  # refused with its reason once fetched
+            host = ""
+        if host not in self._hosts:
+            self._hosts[host] = anyio.Semaphore(self.limits.per_host)
+        return self._hosts[host]
+
+    async def _within_deadline(
+        self, url: str, headers: dict[str, str], only: tuple[str, ...]
+    ) -> FetchResult:
+        try:
+            with anyio.fail_after(self.limits.timeout):
+                return await self._follow(url, headers, only)
+        except TimeoutError:
+            timeout = self.limits.timeout
+            raise FetchTimeout(url, f"no complete answer within {timeout:g} s") from None
 
     async def _follow(
         self, url: str, headers: dict[str, str], only: tuple[str, ...]

@@ -121,6 +121,20 @@ async def test_cookies_are_not_kept(server: LoopbackServer) -> None:
     assert "cookie" not in server.requests[1].headers
 
 
+async def test_requests_to_one_host_wait_for_a_slot_outside_the_deadline(
+    server: LoopbackServer,
+) -> None:
+    server.add("/slow", b"x", delay=0.3)
+    limits = FetchLimits(allow_all_private=True, timeout=1.0, per_host=1)
+    started = time.monotonic()
+    async with Fetcher(limits) as fetcher, anyio.create_task_group() as group:
+        for _ in range(5):
+            group.start_soon(fetcher.fetch, server.url("/slow"))
+    elapsed = time.monotonic() - started
+    assert len(server.requests) == 5  # none timed out while waiting its turn
+    assert elapsed >= 1.5  # one at a time
+
+
 # --- redirects -----------------------------------------------------------------------
 
 
