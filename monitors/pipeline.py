@@ -104,6 +104,7 @@ def fetch_limits(config: Config) -> FetchLimits:
         read_timeout=config.fetch.read_timeout,
         max_bytes=config.fetch.max_bytes,
         max_redirects=config.fetch.max_redirects,
+        per_host=config.fetch.per_host,
         allow_all_private=allow_all,
         allowed_networks=networks,
     )
@@ -167,16 +168,26 @@ class Pipeline:
         now = utcnow()
         outcomes = {f.url: held_back(f, states[f.url], now, due_only) for f in feeds}
         todo = {states[f.url].id: f for f in feeds if outcomes[f.url] is None}
+        claimed: list[int] = []  # claimed a batch at a time, polled by the runners
 
         async def runner() -> None:
-            while (feed_id := self.store.claim_feed(todo, now, self.feed_lease)) is not None:
-                feed = todo.pop(feed_id)
+            while claimed or self._claim_batch(todo, claimed, now):
+                feed = todo.pop(claimed.pop())
                 outcomes[feed.url] = await self._poll_claimed(feed, states[feed.url])
 
         await asyncio.gather(*(runner() for _ in range(self.config.fetch.concurrency)))
         elsewhere = [FeedOutcome(f.url, f.label, "claimed elsewhere") for f in todo.values()]
         outcomes.update((o.url, o) for o in elsewhere)
         return [o for f in feeds if (o := outcomes[f.url]) is not None]
+
+    def _claim_batch(
+        self, todo: dict[int, FeedConfig], claimed: list[int], since: datetime
+    ) -> bool:
+        """Claim up to `fetch.concurrency` more of the `todo` feeds into `claimed`;
+        whether any was left."""
+        batch = self.config.fetch.concurrency
+        claimed.extend(self.store.claim_feeds(todo.keys(), since, self.feed_lease, batch))
+        return bool(claimed)
 
     @property
     def feed_lease(self) -> float:

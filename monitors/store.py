@@ -206,27 +206,31 @@ class Store:
                 )
             )
 
-    def claim_feed(self, feed_ids: Iterable[int], since: datetime, lease: float) -> int | None:
-        """Claim for `lease` seconds one of these feeds that no live worker holds and
-        nobody polled since `since`; its id, or None when none is left."""
+    def claim_feeds(
+        self, feed_ids: Iterable[int], since: datetime, lease: float, limit: int = 1
+    ) -> list[int]:
+        """Claim for `lease` seconds up to `limit` of these feeds that no live worker
+        holds and nobody polled since `since`; their ids, none when none is left."""
         now = utcnow()
         with self.transaction() as conn:
-            feed_id = conn.scalar(
-                sa.select(feeds.c.id)
-                .where(
-                    feeds.c.id.in_(list(feed_ids)),
-                    _claimable(conn, feeds, now),
-                    sa.or_(feeds.c.last_polled_at.is_(None), feeds.c.last_polled_at < since),
+            claimed = list(
+                conn.scalars(
+                    sa.select(feeds.c.id)
+                    .where(
+                        feeds.c.id.in_(list(feed_ids)),
+                        _claimable(conn, feeds, now),
+                        sa.or_(feeds.c.last_polled_at.is_(None), feeds.c.last_polled_at < since),
+                    )
+                    .order_by(feeds.c.id)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
                 )
-                .order_by(feeds.c.id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
             )
-            if feed_id is not None:
+            if claimed:
                 conn.execute(
-                    feeds.update().where(feeds.c.id == feed_id).values(**self._claim(now, lease))
+                    feeds.update().where(feeds.c.id.in_(claimed)).values(**self._claim(now, lease))
                 )
-        return feed_id
+        return claimed
 
     def _claim(self, now: datetime, lease: float) -> dict[str, Any]:
         return {"claimed_by": self.worker, "claimed_until": now + timedelta(seconds=lease)}

@@ -91,7 +91,7 @@ def test_poll_flow_leaves_feeds_another_worker_claimed(
     other.worker = "another-host:4242"
     states = other.sync_feeds((f["url"], None) for f in raw["feeds"])
     ids = [state.id for state in states.values()]
-    claimed = [other.claim_feed(ids, utcnow(), lease=600) for _ in ids]
+    claimed = other.claim_feeds(ids, utcnow(), lease=600, limit=len(ids))
     other.close()
     assert sorted(claimed) == sorted(ids)
     summary = asyncio.run(poll(str(path), due_only=False))
