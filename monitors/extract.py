@@ -40,7 +40,7 @@ from lxml.html import HtmlElement
 
 from monitors.feeds import safe_text
 from monitors.models import Article, Entry
-from monitors.text import tokenize
+from monitors.text import words
 from monitors.urls import site_of
 
 log = logging.getLogger(__name__)
@@ -143,8 +143,7 @@ def _language(tree: HtmlElement) -> str | None:
 
 def text_hash(text: str) -> str:
     """A fingerprint of the words of a text, blind to case, accents, spacing and punctuation."""
-    words = " ".join(t.norm for t in tokenize(text))
-    return hashlib.sha256(words.encode("utf-8")).hexdigest()
+    return hashlib.sha256(" ".join(words(text)).encode("utf-8")).hexdigest()
 
 
 class Extractor:

@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from monitors.schema import insert_ignore, metadata
-from monitors.text import tokenize
+from monitors.text import words
 
 NUM_PERM = 128
 SHINGLE_WORDS = 3
@@ -135,7 +135,7 @@ _BAND_SALTS = tuple(struct.pack("<HHH", band, LSH.rows, NUM_PERM) for band in ra
 
 def signature(text: str, num_perm: int = NUM_PERM) -> Signature:
     """The MinHash signature of the word shingles of `text`."""
-    return signature_of_words([t.norm for t in tokenize(text)], num_perm)
+    return signature_of_words(words(text), num_perm)
 
 
 def signature_of_words(
