@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
-from monitors import backfill as bf
 from newsmon.common import (
     ConfigOption,
     VerboseOption,
@@ -33,6 +23,9 @@ from newsmon.common import (
     store_for,
 )
 from newsmon.secrets import prefect_secret
+
+if TYPE_CHECKING:
+    from monitors import backfill as bf
 
 EXIT_USAGE = 2
 PLAIN_EVERY = 5.0  # seconds between plain progress lines
@@ -73,6 +66,10 @@ def backfill(
     The window is each article's publication date, else when it was first seen. A dry
     run sends nothing; --notify sends what was never sent. Run again with the same
     arguments, an interrupted backfill goes on where it stopped."""
+    import asyncio
+
+    from monitors import backfill as bf
+
     setup_logging(verbose)
     request = _request(since, until, source, target, feeds or [], rules or [], notify)
     cfg = load_config(config)
@@ -99,6 +96,8 @@ def _request(
     rules: list[str],
     notify: bool,
 ) -> bf.Request:
+    from monitors import backfill as bf
+
     if source not in bf.SOURCES:
         _usage_error(f"--from takes one of {', '.join(bf.SOURCES)}")
     needs_target = source in ("urls", "sitemap")
@@ -133,6 +132,15 @@ def _progress_hook(console: Console) -> Iterator[bf.ProgressHook]:
     if not console.is_terminal:
         yield _plain_hook(console)
         return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     bar = Progress(
         TextColumn("backfill"),
         BarColumn(),

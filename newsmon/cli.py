@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from monitors.config import Config
-from monitors.deliver import Delivered, deliver_due, notifier_for, outbox_for
-from monitors.fetch import Fetcher
-from monitors.pipeline import CycleReport, Pipeline, fetch_limits
-from monitors.store import Store
 from newsmon.backfill_cli import backfill
 from newsmon.common import (
     ConfigOption,
@@ -30,6 +24,14 @@ from newsmon.rules_cli import rules_app
 from newsmon.secrets import prefect_secret
 from newsmon.serve import serve
 from newsmon.stories_cli import stories_app
+
+# The heavy monitors modules are imported inside the commands that use them, so that
+# `--help` and `check` start fast.
+if TYPE_CHECKING:
+    from monitors.config import Config
+    from monitors.deliver import Delivered
+    from monitors.pipeline import CycleReport
+    from monitors.store import Store
 
 app = typer.Typer(
     help="Watch news feeds and alert once per story, with the passage that matched.",
@@ -50,6 +52,8 @@ def run(
     """Run one poll cycle over every configured feed, then deliver due alerts.
 
     Feeds backing off after errors (or as their server asked) wait their turn."""
+    import asyncio
+
     setup_logging(verbose)
     cfg = load_config(config)
     with store_for(cfg) as store:
@@ -59,6 +63,9 @@ def run(
 
 async def run_cycle(cfg: Config, store: Store, due_only: bool = False) -> CycleReport:
     """One cycle with a fetcher built from the config."""
+    from monitors.fetch import Fetcher
+    from monitors.pipeline import Pipeline, fetch_limits
+
     async with Fetcher(fetch_limits(cfg)) as fetcher:
         pipeline = Pipeline(cfg, store, fetcher, secrets=prefect_secret)
         return await pipeline.run_cycle(due_only=due_only)
@@ -108,6 +115,8 @@ def print_deliveries(
 @app.command()
 def deliver(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
     """Send every due delivery (alerts, digests, notices) without polling."""
+    from monitors.deliver import deliver_due, notifier_for, outbox_for
+
     setup_logging(verbose)
     cfg = load_config(config)
     with store_for(cfg) as store:
@@ -126,6 +135,8 @@ def digest(
     verbose: VerboseOption = False,
 ) -> None:
     """Send held alerts as one digest message per channel, grouped by rule."""
+    from monitors.deliver import deliver_due, notifier_for, outbox_for
+
     setup_logging(verbose)
     periods = {"hourly": ["hourly"], "daily": ["daily"], "all": ["hourly", "daily"]}
     if period not in periods:
@@ -164,6 +175,8 @@ def alerts(
     """List the newest alerts with each delivery's status, attempts and last error."""
     if ctx.invoked_subcommand is not None:
         return
+    from monitors.deliver import outbox_for  # here: `alerts retry` runs this callback too
+
     cfg = load_config(config)
     with store_for(cfg) as store:
         listing = outbox_for(cfg, store).listing(status)
@@ -186,6 +199,8 @@ def alerts_retry(
     config: ConfigOption = None,
 ) -> None:
     """Make the deliveries of these alerts due now; the next run or `deliver` sends them."""
+    from monitors.deliver import outbox_for
+
     if not ids and not all_:
         raise typer.BadParameter("give alert ids or --all")
     cfg = load_config(config)

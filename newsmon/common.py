@@ -7,15 +7,16 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from monitors import config as config_mod
-from monitors.config import Config
 from monitors.errors import ConfigError, StoreError
-from monitors.store import Store
+
+if TYPE_CHECKING:
+    from monitors.config import Config
+    from monitors.store import Store
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -42,6 +43,8 @@ def setup_logging(verbose: bool) -> None:
 
 def load_config(path: Path | None) -> Config:
     """The config, or exit 2 after printing every problem."""
+    from monitors import config as config_mod
+
     try:
         return config_mod.load(path)
     except ConfigError as exc:
@@ -53,6 +56,8 @@ def load_config(path: Path | None) -> Config:
 
 def open_store(config: Config) -> Store:
     """The store, or exit 3 with the reason."""
+    from monitors.store import Store
+
     try:
         return Store.open(config.store)
     except StoreError as exc:

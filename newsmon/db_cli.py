@@ -6,9 +6,7 @@ from typing import Annotated
 
 import typer
 
-from monitors import migrate as migrations
 from monitors.errors import StoreError
-from monitors.store import connect, migrate
 from newsmon.common import EXIT_STORE, ConfigOption, err, load_config, out
 
 db_app = typer.Typer(
@@ -23,6 +21,8 @@ def upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Migrate the store's schema to the newest revision (or REVISION)."""
+    from monitors.store import migrate
+
     cfg = load_config(config)
     try:
         before, after = migrate(cfg.store, revision)
@@ -38,6 +38,9 @@ def upgrade(
 @db_app.command("current")
 def current(config: ConfigOption = None) -> None:
     """Show the store's schema revision and the newest this newsmon knows."""
+    from monitors import migrate as migrations
+    from monitors.store import connect
+
     cfg = load_config(config)
     try:
         engine = connect(cfg.store)

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
-import sqlalchemy as sa
 import typer
 
-from monitors.config import Config
 from monitors.errors import FetchError
-from monitors.extract import extract_article
-from monitors.fetch import Fetcher
 from monitors.models import Entry, Match
-from monitors.pipeline import fetch_limits
-from monitors.rules import RuleSet
-from monitors.store import articles
 from monitors.urls import canonical_url
 from newsmon.common import load_config, store_for
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from monitors.config import Config
+    from monitors.rules import RuleSet
 
 EXIT_SOURCE = 1
 EXIT_USAGE = 2
@@ -159,6 +157,8 @@ def _text_lines(sample: Sample, found: dict[str, Match]) -> Iterator[str]:
 
 def _read_all(cfg: Config, sources: Sequence[str]) -> Iterator[Sample | SourceError]:
     """Each source read, or the error that kept it from being read, in the order given."""
+    import asyncio
+
     urls = [s for s in sources if s.startswith(("http://", "https://"))]
     fetched = asyncio.run(_fetch_all(cfg, urls)) if urls else {}
     for source in sources:
@@ -173,6 +173,9 @@ def _read_all(cfg: Config, sources: Sequence[str]) -> Iterator[Sample | SourceEr
 
 async def _fetch_all(cfg: Config, urls: list[str]) -> dict[str, Sample | SourceError]:
     """The article of each URL, or why it could not be fetched."""
+    from monitors.fetch import Fetcher
+    from monitors.pipeline import fetch_limits
+
     out: dict[str, Sample | SourceError] = {}
     async with Fetcher(fetch_limits(cfg)) as fetcher:
         for url in urls:
@@ -204,6 +207,8 @@ def _read_file(cfg: Config, source: str) -> Sample:
 
 
 def _from_html(cfg: Config, source: str, html: bytes, url: str) -> Sample:
+    from monitors.extract import extract_article
+
     entry = Entry(key=url, url=url, canonical_url=canonical_url(url))
     article = extract_article(html, entry, url, cfg.extract.min_chars)
     return Sample(source, article.title, article.text, article.site or None, article.language)
@@ -211,6 +216,10 @@ def _from_html(cfg: Config, source: str, html: bytes, url: str) -> Sample:
 
 def _stored(engine: sa.Engine, since: datetime | None) -> Iterator[Sample]:
     """The stored articles (duplicates left out), oldest first."""
+    import sqlalchemy as sa
+
+    from monitors.store import articles
+
     query = (
         sa.select(
             articles.c.url,

@@ -5,12 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-import sqlalchemy as sa
 import typer
 from rich.table import Table
 
-from monitors.backfill import parse_moment
-from monitors.schema import alerts, articles, decisions, stories
 from newsmon.common import ConfigOption, load_config, out, store_for
 
 stories_app = typer.Typer(
@@ -22,6 +19,8 @@ stories_app = typer.Typer(
 def _since(value: str | None) -> datetime:
     if not value:
         return datetime.now(UTC) - timedelta(days=7)
+    from monitors.backfill import parse_moment
+
     try:
         return parse_moment(value)
     except ValueError as exc:
@@ -39,6 +38,10 @@ def stories_list(
     """List stories seen since a date, with their articles and alerts."""
     if ctx.invoked_subcommand is not None:
         return
+    import sqlalchemy as sa  # here: `stories show` runs this callback too
+
+    from monitors.schema import alerts, articles, stories
+
     cfg = load_config(config)
     with store_for(cfg) as store, store.transaction() as conn:
         rows = conn.execute(
@@ -75,6 +78,10 @@ def stories_list(
 def stories_show(story_id: int, config: ConfigOption = None) -> None:
     """A story's articles, the decision that placed each (with its score and reason),
     and its alerts."""
+    import sqlalchemy as sa
+
+    from monitors.schema import alerts, articles, decisions, stories
+
     cfg = load_config(config)
     with store_for(cfg) as store, store.transaction() as conn:
         story = conn.execute(sa.select(stories).where(stories.c.id == story_id)).first()

@@ -156,3 +156,16 @@ def test_alerts_listing_retry_deliver_and_digest(tmp_path: Path) -> None:
         assert bad.exit_code == 2
         sent = [r.path for r in hook.requests if r.method == "POST"]
     assert sent == ["/down", "/down", "/hook", "/hook", "/hook"]
+
+
+def test_help_loads_no_heavy_module() -> None:
+    """`newsmon --help` starts fast: the pipeline's libraries load in the commands."""
+    heavy = ("sqlalchemy", "trafilatura", "apprise", "numpy", "alembic", "httpx")
+    code = (
+        "import sys; from newsmon.cli import app\n"
+        "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"print([m for m in {heavy!r} if m in sys.modules])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
