@@ -1,7 +1,8 @@
 """Speed and quality of trafilatura extraction settings on real pages with ground truth.
 
 `shipped` is `monitors.extract.page_text` itself (trafilatura without its metadata pass,
-the title and site read from meta tags); the others call `trafilatura.load_html(page)`
+the title and site read from meta tags, the fallback extractors run only when the fast
+pass finds under FULL_BELOW characters); the others call `trafilatura.load_html(page)`
 then `trafilatura.bare_extraction(tree, url=url, ...)` with other options, `metadata pass`
 being what page_text did before. Load and extraction are timed together (CPU via
 `time.process_time`, wall via `time.perf_counter`). Two timing passes run in one process,
