@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -288,7 +288,8 @@ class Pipeline:
         concurrently, extracted in the extractor's worker processes within its deadline
         (a page that runs out of time leaves its entry the feed's summary), and recorded
         one at a time in a thread, so that the event loop goes on fetching meanwhile."""
-        pending = iter(self.store.pending_entries(feed_ids, ENTRY_LEASE))
+        runners = self.config.fetch.concurrency + 2 * self.extractor.workers
+        pending = self._claimed_entries(feed_ids, batch=4 * runners)
         fetching = asyncio.Semaphore(self.config.fetch.concurrency)
         extracting = asyncio.Semaphore(self.extractor.workers)
         recording = asyncio.Lock()
@@ -308,9 +309,19 @@ class Pipeline:
             for item in pending:  # shared: each runner takes the next entry
                 done.append(await handle(item))
 
-        runners = self.config.fetch.concurrency + 2 * self.extractor.workers
         await asyncio.gather(*(runner() for _ in range(runners)))
         return done
+
+    def _claimed_entries(
+        self, feed_ids: Iterable[int] | None, batch: int
+    ) -> Iterator[PendingEntry]:
+        """The pending entries, claimed `batch` at a time so that workers running at
+        once share them; each entry at most once (an entry failing now waits for the
+        next cycle)."""
+        after = 0
+        while claimed := self.store.pending_entries(feed_ids, ENTRY_LEASE, batch, after):
+            after = claimed[-1].id
+            yield from claimed
 
     async def _fetch_page(self, item: PendingEntry) -> FetchResult | None:
         try:

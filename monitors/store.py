@@ -289,16 +289,25 @@ class Store:
         return added
 
     def pending_entries(
-        self, feed_ids: Iterable[int] | None = None, lease: float = 600.0
+        self,
+        feed_ids: Iterable[int] | None = None,
+        lease: float = 600.0,
+        limit: int | None = None,
+        after: int = 0,
     ) -> list[PendingEntry]:
-        """Claim for `lease` seconds the pending entries no live worker holds, oldest first;
-        recording each releases it."""
+        """Claim for `lease` seconds the pending entries no live worker holds, oldest
+        first: up to `limit` of them, with ids above `after`; recording each releases it."""
         now = utcnow()
         with self.transaction() as conn:
             query = (
                 sa.select(entries)
-                .where(entries.c.status == "pending", _claimable(conn, entries, now))
+                .where(
+                    entries.c.status == "pending",
+                    entries.c.id > after,
+                    _claimable(conn, entries, now),
+                )
                 .order_by(entries.c.id)
+                .limit(limit)
                 .with_for_update(skip_locked=True)
             )
             if feed_ids is not None:
