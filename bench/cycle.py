@@ -491,7 +491,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpora", nargs="?", type=Path, default=Path("../shared/corpora"))
     parser.add_argument("--feeds", type=int, default=1000)
-    parser.add_argument("--profile-feeds", type=int, default=20, help="feeds in the cProfile run")
+    parser.add_argument(
+        "--profile-feeds", type=int, default=20, help="feeds in the cProfile run (0: none)"
+    )
     parser.add_argument("--no-prefect", action="store_true")
     return parser.parse_args(argv)
 
@@ -549,11 +551,12 @@ def main(argv: list[str] | None = None) -> None:
             mixed = asyncio.run(timed_cycle("mixed", config_path, base, server.pid))
             print(mixed.line())
             stages.uninstall()
-            profile_dir = folder / "profile"
-            profile_dir.mkdir()
-            profile_config = write_config(profile_dir, base, args.feeds)
-            print(f"\n--- cProfile, first cycle over {args.profile_feeds} feeds ---")
-            print(profile_first(profile_config, base, server.pid, args.profile_feeds))
+            if args.profile_feeds:
+                profile_dir = folder / "profile"
+                profile_dir.mkdir()
+                profile_config = write_config(profile_dir, base, args.feeds)
+                print(f"\n--- cProfile, first cycle over {args.profile_feeds} feeds ---")
+                print(profile_first(profile_config, base, server.pid, args.profile_feeds))
     finally:
         server.terminate()
         server.join(5)
