@@ -113,9 +113,8 @@ def test_ten_hostile_feeds_end_within_one_deadline(
             server.route("/feed.xml", trickle(feed, every=0.5) if i % 2 else silent)
         hostile = [server.url("/feed.xml") for server in servers]
         allowed = "127.0.0.1/32,127.0.1.0/24"
-        cfg = hostile_config(
-            sqlite, [*hostile, site.url(GOOD_FEED)], hook, timeout=1.5, allow_private_networks=allowed
-        )
+        urls = [*hostile, site.url(GOOD_FEED)]
+        cfg = hostile_config(sqlite, urls, hook, timeout=1.5, allow_private_networks=allowed)
         report, elapsed = run_cycle(cfg, sqlite)
 
     outcomes = by_url(report)
