@@ -43,6 +43,8 @@ PAGE_TYPES = ("html", "xml", "text/")  # a page of another type is never read
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 MAX_RETRY_AFTER = 10.0
 ENTRY_LEASE = 600.0  # seconds a worker holds the entries it claimed
+DUE_GRACE = timedelta(seconds=30)  # a feed due this soon is polled now, not a cycle later
+SLOW_DOWN = (429, 503)  # statuses by which a server asks to wait: even a manual run waits
 
 
 @dataclass(frozen=True)
@@ -160,20 +162,23 @@ class Pipeline:
     async def poll(self, feeds: Sequence[FeedConfig], due_only: bool = False) -> list[FeedOutcome]:
         """Poll feeds concurrently; each result is recorded, failures included.
 
-        A feed backing off (after errors, or as its server asked) waits; with
-        `due_only`, so does every feed whose next poll is not due yet. Each feed is
-        claimed before it is polled, so workers running at once share the feeds; a feed
-        another worker holds, or polled during this cycle, is `claimed elsewhere`."""
+        A feed whose server asked to wait (429, 503) waits; with `due_only`, so does
+        every feed backing off or not due yet (within DUE_GRACE). Each feed is claimed
+        before it is polled, so workers running at once share the feeds; a feed another
+        worker holds, or polled during this cycle, is `claimed elsewhere`. The next poll
+        is timed from this cycle's start, so that a feed polled at the schedule's own
+        interval is due at every run."""
         states = self.feed_states(feeds)
         now = utcnow()
         outcomes = {f.url: held_back(f, states[f.url], now, due_only) for f in feeds}
         todo = {states[f.url].id: f for f in feeds if outcomes[f.url] is None}
         claimed: list[int] = []  # claimed a batch at a time, polled by the runners
+        due_by = now + DUE_GRACE if due_only else None
 
         async def runner() -> None:
-            while claimed or self._claim_batch(todo, claimed, now):
+            while claimed or self._claim_batch(todo, claimed, now, due_by):
                 feed = todo.pop(claimed.pop())
-                outcomes[feed.url] = await self._poll_claimed(feed, states[feed.url])
+                outcomes[feed.url] = await self._poll_claimed(feed, states[feed.url], now)
 
         await asyncio.gather(*(runner() for _ in range(self.config.fetch.concurrency)))
         elsewhere = [FeedOutcome(f.url, f.label, "claimed elsewhere") for f in todo.values()]
@@ -181,12 +186,16 @@ class Pipeline:
         return [o for f in feeds if (o := outcomes[f.url]) is not None]
 
     def _claim_batch(
-        self, todo: dict[int, FeedConfig], claimed: list[int], since: datetime
+        self,
+        todo: dict[int, FeedConfig],
+        claimed: list[int],
+        since: datetime,
+        due_by: datetime | None,
     ) -> bool:
         """Claim up to `fetch.concurrency` more of the `todo` feeds into `claimed`;
         whether any was left."""
         batch = self.config.fetch.concurrency
-        claimed.extend(self.store.claim_feeds(todo.keys(), since, self.feed_lease, batch))
+        claimed.extend(self.store.claim_feeds(todo.keys(), since, self.feed_lease, batch, due_by))
         return bool(claimed)
 
     @property
@@ -194,20 +203,25 @@ class Pipeline:
         """How long a claim on a feed lasts: long enough for its fetch with retries."""
         return self.config.fetch.timeout * 3
 
-    async def _poll_claimed(self, feed: FeedConfig, state: FeedState) -> FeedOutcome:
+    async def _poll_claimed(
+        self, feed: FeedConfig, state: FeedState, started: datetime
+    ) -> FeedOutcome:
         try:
-            return await self.poll_feed(feed, state)
+            return await self.poll_feed(feed, state, started)
         except Exception as exc:  # one feed's bug must not stop the others
             log.exception("feed %s failed unexpectedly", feed.label)
             return FeedOutcome(feed.url, feed.label, "failed", error=repr(exc))
 
-    async def poll_feed(self, feed: FeedConfig, state: FeedState) -> FeedOutcome:
-        """Fetch (retrying transient errors) and ingest one feed; never raises NewsmonError."""
+    async def poll_feed(
+        self, feed: FeedConfig, state: FeedState, started: datetime | None = None
+    ) -> FeedOutcome:
+        """Fetch (retrying transient errors) and ingest one feed; never raises NewsmonError.
+        Its next poll is timed from `started` (default: now)."""
         try:
             result = await self._fetch_with_retries(feed, state)
         except FetchError as exc:
             return self.record_failure(feed, state, exc)
-        return self.ingest(feed, state, result)
+        return self.ingest(feed, state, result, started)
 
     async def fetch_feed(self, feed: FeedConfig, state: FeedState) -> FetchResult:
         """One conditional GET of a feed; raises FetchError."""
@@ -227,8 +241,15 @@ class Pipeline:
                 return await self.fetch_feed(feed, state)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def ingest(self, feed: FeedConfig, state: FeedState, result: FetchResult) -> FeedOutcome:
-        """Parse a fetched feed unless unchanged and store its new entries as pending."""
+    def ingest(
+        self,
+        feed: FeedConfig,
+        state: FeedState,
+        result: FetchResult,
+        started: datetime | None = None,
+    ) -> FeedOutcome:
+        """Parse a fetched feed unless unchanged and store its new entries as pending;
+        its next poll is timed from `started` (default: now)."""
         name = feed.label
         body_hash = (
             state.body_hash if result.not_modified else hashlib.sha256(result.body).hexdigest()
@@ -242,7 +263,7 @@ class Pipeline:
                 last_modified=result.last_modified,
                 body_hash=body_hash,
             )
-            self._reschedule(feed, state, Polled(0, 0, result.max_age))
+            self._reschedule(feed, state, Polled(0, 0, result.max_age), started)
             return FeedOutcome(feed.url, name, "unchanged")
         try:
             parsed = parse_feed(result.body, result.url, result.content_type)
@@ -257,16 +278,20 @@ class Pipeline:
             new_entries=parsed.entries,
         )
         hints = [h for h in (parsed.ttl, result.max_age) if h]
-        self._reschedule(feed, state, Polled(len(parsed.entries), added, max(hints, default=None)))
+        polled = Polled(len(parsed.entries), added, max(hints, default=None))
+        self._reschedule(feed, state, polled, started)
         for reason in parsed.skipped:
             log.info("%s: skipped %s", name, reason)
         return FeedOutcome(feed.url, name, "new", added, skipped=parsed.skipped)
 
-    def _reschedule(self, feed: FeedConfig, state: FeedState, polled: Polled) -> None:
+    def _reschedule(
+        self, feed: FeedConfig, state: FeedState, polled: Polled, started: datetime | None
+    ) -> None:
         now = utcnow()
         interval = next_interval(state.interval, feed.every, polled, self.schedule)
         rate = items_per_day(state.items_per_day, polled.new, state.last_success_at, now)
-        self.store.schedule_feed(state.id, now + timedelta(seconds=interval), interval, rate)
+        due = (started or now) + timedelta(seconds=interval)
+        self.store.schedule_feed(state.id, due, interval, rate)
 
     def record_failure(self, feed: FeedConfig, state: FeedState, exc: NewsmonError) -> FeedOutcome:
         """Note a feed's failure on its row, back it off, and report it."""
@@ -375,12 +400,16 @@ class Pipeline:
 def held_back(
     feed: FeedConfig, state: FeedState, now: datetime, due_only: bool
 ) -> FeedOutcome | None:
-    """Why a feed is not polled now (`waiting` while it backs off; `not due` with
-    `due_only` before its next poll), or None when it is polled."""
-    if state.backoff_until and state.backoff_until > now:
+    """Why a feed is not polled now, or None when it is.
+
+    `waiting` while it backs off: always when its server asked to wait (429, 503),
+    otherwise only with `due_only` (a person running a cycle by hand means every
+    feed); `not due` with `due_only` before its next poll, less DUE_GRACE."""
+    backing_off = state.backoff_until is not None and state.backoff_until > now
+    if backing_off and (due_only or state.last_status in SLOW_DOWN):
         until = f"{state.backoff_until:%Y-%m-%d %H:%M:%S} UTC"
         return FeedOutcome(feed.url, feed.label, "waiting", error=f"backing off until {until}")
-    if due_only and state.next_due_at and state.next_due_at > now:
+    if due_only and state.next_due_at and state.next_due_at > now + DUE_GRACE:
         return FeedOutcome(feed.url, feed.label, "not due")
     return None
 

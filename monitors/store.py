@@ -72,6 +72,7 @@ class FeedState:
     items_per_day: float | None = None
     next_due_at: datetime | None = None
     backoff_until: datetime | None = None
+    last_status: int | None = None
 
 
 @dataclass(frozen=True)
@@ -207,11 +208,23 @@ class Store:
             )
 
     def claim_feeds(
-        self, feed_ids: Iterable[int], since: datetime, lease: float, limit: int = 1
+        self,
+        feed_ids: Iterable[int],
+        since: datetime,
+        lease: float,
+        limit: int = 1,
+        due_by: datetime | None = None,
     ) -> list[int]:
         """Claim for `lease` seconds up to `limit` of these feeds that no live worker
-        holds and nobody polled since `since`; their ids, none when none is left."""
+        holds and nobody polled since `since` (with `due_by`, only those due by then, as
+        the row says now: a worker that started later sees another's poll); their ids,
+        none when none is left."""
         now = utcnow()
+        due = (
+            sa.or_(feeds.c.next_due_at.is_(None), feeds.c.next_due_at <= due_by)
+            if due_by is not None
+            else sa.true()
+        )
         with self.transaction() as conn:
             claimed = list(
                 conn.scalars(
@@ -220,6 +233,7 @@ class Store:
                         feeds.c.id.in_(list(feed_ids)),
                         _claimable(conn, feeds, now),
                         sa.or_(feeds.c.last_polled_at.is_(None), feeds.c.last_polled_at < since),
+                        due,
                     )
                     .order_by(feeds.c.id)
                     .limit(limit)
@@ -532,6 +546,7 @@ def _feed_state(r: sa.Row[Any]) -> FeedState:
         r.items_per_day,
         r.next_due_at,
         r.backoff_until,
+        r.last_status,
     )
 
 

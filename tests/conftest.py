@@ -105,11 +105,14 @@ TEST_RULES: list[dict[str, Any]] = [
 ]
 
 
-def make_config(store_url: str, feeds: list[str], channel_url: str, **extra: Any) -> Config:
-    """A config for tests: the given feeds, one channel `desk`, the test rules."""
+def make_config(
+    store_url: str, feeds: list[str] | list[dict[str, Any]], channel_url: str, **extra: Any
+) -> Config:
+    """A config for tests: the given feeds (URLs or feed entries), one channel `desk`,
+    the test rules."""
     raw: dict[str, Any] = {
         "store": store_url,
-        "feeds": [{"url": url} for url in feeds],
+        "feeds": [{"url": f} if isinstance(f, str) else f for f in feeds],
         "channels": {"desk": channel_url},
         "rules": TEST_RULES,
         "fetch": {"allow_private_networks": "127.0.0.1/32", "retries": 0, "timeout": 5},

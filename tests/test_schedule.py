@@ -92,6 +92,46 @@ def test_a_failing_feed_waits_and_retry_after_is_honoured(
     assert (down.last_error, down.error_streak) == ("HTTP 503", 1)
 
 
+def test_a_manual_run_polls_a_failing_feed_unless_its_server_asked_to_wait(
+    store_url: str, store: Store, site: LoopbackServer
+) -> None:
+    site.add("/broken.xml", b"", status=500)
+    site.add("/busy.xml", b"", status=429, headers={"Retry-After": "3600"})
+    urls = [site.url("/broken.xml"), site.url("/busy.xml")]
+    cfg = make_config(store_url, urls, "json://127.0.0.1:9/")
+    cycle(cfg, store)
+    site.clear_requests()
+    assert [f.status for f in cycle(cfg, store, due_only=True).feeds] == ["waiting"] * 2
+    assert site.requests == []
+    assert [f.status for f in cycle(cfg, store).feeds] == ["failed", "waiting"]
+    assert [r.path for r in site.requests] == ["/broken.xml"]
+
+
+def test_the_next_poll_is_timed_from_the_cycle_start(
+    store_url: str, store: Store, site: LoopbackServer
+) -> None:
+    """A feed polled every 5 minutes by a flow running every 5 minutes is due at every
+    run, however long its fetch took."""
+    site.add("/slow.xml", b"<rss><channel><title>Slow</title></channel></rss>", delay=1.0)
+    cfg = make_config(store_url, [{"url": site.url("/slow.xml"), "every": "5m"}], "json://h/")
+    started = datetime.now(UTC)
+    cycle(cfg, store)
+    (row,) = store.feed_rows()
+    assert row.last_polled_at - started >= timedelta(seconds=1)
+    assert row.next_due_at - started < timedelta(seconds=300.5)
+
+
+def test_a_worker_that_started_later_does_not_poll_a_feed_again(
+    store_url: str, store: Store, site: LoopbackServer
+) -> None:
+    cfg = make_config(store_url, [site.url("/site/world.xml")], "json://127.0.0.1:9/")
+    store.sync_feeds([(cfg.feeds[0].url, None)])
+    late_start = datetime.now(UTC) + timedelta(seconds=1)  # its states were read before
+    cycle(cfg, store)  # another worker polls the feed meanwhile
+    (row,) = store.feed_rows()
+    assert store.claim_feeds([row.id], late_start, 60, due_by=late_start) == []
+
+
 def test_due_only_polls_feeds_whose_time_has_come(
     store_url: str, store: Store, site: LoopbackServer
 ) -> None:
