@@ -29,41 +29,44 @@ _MD_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>|#"} | {"\n": " ", "
 
 
 def alert_rows(outbox: Outbox, ids: Iterable[int]) -> dict[int, AlertRow]:
-    """The stored alerts among the newest ones with these ids."""
+    """The stored alerts with these ids."""
     wanted = set(ids)
     if not wanted:
         return {}
-    listing = outbox.listing(limit=len(wanted) + 100)
-    return {item.alert.id: item.alert for item in listing if item.alert.id in wanted}
+    listing = outbox.listing(limit=len(wanted), ids=wanted)
+    return {item.alert.id: item.alert for item in listing}
 
 
 def emit_sent(done: Sequence[Delivered], alerts: dict[int, AlertRow]) -> int:
-    """Emit `newsmon.alert.sent` for each alert delivery that was sent; return how many."""
-    count = 0
+    """Emit one `newsmon.alert.sent` per alert with a delivery sent in this run (naming
+    every channel it reached); return how many."""
+    sent: dict[int, list[Delivered]] = {}
     for d in done:
-        if d.status != "sent" or d.alert_id is None:
-            continue
-        alert = alerts.get(d.alert_id)
+        if d.status == "sent" and d.alert_id is not None:
+            sent.setdefault(d.alert_id, []).append(d)
+    for alert_id, delivered in sent.items():
+        first, alert = delivered[0], alerts.get(alert_id)
+        channels = sorted({d.channel for d in delivered})
         emit_event(
             ALERT_SENT,
             resource={
-                "prefect.resource.id": f"newsmon.alert.{d.alert_id}",
-                "prefect.resource.name": d.headline[:200],
-                "newsmon.rule": d.rule_id or "",
-                "newsmon.channel": d.channel,
+                "prefect.resource.id": f"newsmon.alert.{alert_id}",
+                "prefect.resource.name": first.headline[:200],
+                "newsmon.rule": first.rule_id or "",
+                "newsmon.channels": ",".join(channels),
             },
             payload={
-                "alert_id": d.alert_id,
-                "delivery_id": d.delivery_id,
-                "rule": d.rule_id,
-                "channel": d.channel,
-                "headline": d.headline,
+                "alert_id": alert_id,
+                "delivery_ids": [d.delivery_id for d in delivered],
+                "rule": first.rule_id,
+                "channels": channels,
+                "headline": first.headline,
                 "url": alert.url if alert else None,
                 "story_id": alert.story_id if alert else None,
+                "kind": alert.kind if alert else None,
             },
         )
-        count += 1
-    return count
+    return len(sent)
 
 
 def poll_markdown(

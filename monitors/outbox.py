@@ -284,9 +284,14 @@ class Outbox:
             )
         return int(result.rowcount or 0)
 
-    def listing(self, status: str | None = None, limit: int = 200) -> list[AlertListing]:
-        """The newest alerts with their deliveries (only alerts with a delivery in `status`)."""
+    def listing(
+        self, status: str | None = None, limit: int = 200, ids: Iterable[int] | None = None
+    ) -> list[AlertListing]:
+        """The newest alerts with their deliveries (only alerts with a delivery in `status`,
+        only these `ids` when given)."""
         query = sa.select(alerts).order_by(alerts.c.id.desc()).limit(limit)
+        if ids is not None:
+            query = query.where(alerts.c.id.in_(list(ids)))
         if status:
             with_status = sa.select(deliveries.c.alert_id).where(deliveries.c.status == status)
             query = query.where(alerts.c.id.in_(with_status))
