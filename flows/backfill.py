@@ -39,7 +39,7 @@ def deliver_alerts(pipeline: Pipeline) -> int:
     return sum(d.status == "sent" for d in pipeline.deliver())
 
 
-@flow(name="backfill", log_prints=False, on_failure=[notify_ops])
+@flow(name="backfill", log_prints=False, on_failure=[notify_ops], on_crashed=[notify_ops])
 async def backfill(
     since: str,
     until: str | None = None,

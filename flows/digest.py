@@ -16,7 +16,7 @@ from monitors.store import Store
 from newsmon.secrets import prefect_secret
 
 
-@flow(name="digest", on_failure=[notify_ops])
+@flow(name="digest", on_failure=[notify_ops], on_crashed=[notify_ops])
 def digest(period: str = "hourly", config_path: str | None = None) -> dict[str, Any]:
     """Gather the held alerts of `period` (hourly, daily) into digests and send them."""
     cfg = config_mod.load(config_path)

@@ -45,7 +45,7 @@ def deliver_alerts(pipeline: Pipeline) -> list[Delivered]:
     return pipeline.deliver()
 
 
-@flow(name="poll", log_prints=False, on_failure=[notify_ops])
+@flow(name="poll", log_prints=False, on_failure=[notify_ops], on_crashed=[notify_ops])
 async def poll(config_path: str | None = None, due_only: bool = True) -> dict[str, Any]:
     """Poll the feeds that are due (every feed with `due_only=False`), process new
     entries, deliver due alerts."""

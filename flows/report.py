@@ -1,5 +1,5 @@
 """What the flows show outside the store: a run's markdown artifact, a Prefect event
-per sent alert, and a note to the `ops` channel when a flow run fails."""
+per sent alert, and a note to the `ops` channel when a flow run fails or crashes."""
 
 from __future__ import annotations
 
@@ -128,7 +128,7 @@ def _md(text: str) -> str:
 
 
 def notify_ops(flow: Any, flow_run: FlowRun, state: State[Any]) -> None:
-    """Tell the config's `ops` channel that a flow run failed, when the config has one."""
+    """Tell the config's `ops` channel that a flow run failed or crashed, when it has one."""
     try:
         cfg = config_mod.load(flow_run.parameters.get("config_path"))
     except NewsmonError as exc:

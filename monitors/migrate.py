@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from monitors.errors import StoreError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+BASELINE = "0001"  # the schema stores had before migrations: such a store is stamped with it
 SCHEMA_LOCK = 0x6E6577736D6F6E  # PostgreSQL advisory lock key held while migrating
 
 
@@ -51,6 +52,9 @@ def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str | Non
         if conn.dialect.name == "postgresql":
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK)))
         before = MigrationContext.configure(conn).get_current_revision()
+        if before is None and sa.inspect(conn).has_table("feeds"):
+            command.stamp(alembic_config(conn), BASELINE)
+            before = BASELINE
         if before != wanted:
             _check_known(scripts, before)
             _check_known(scripts, wanted)

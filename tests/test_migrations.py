@@ -58,6 +58,20 @@ def test_downgrade_to_empty_and_upgrade_again(store_url: str) -> None:
     assert schema_diff(store_url) == []
 
 
+def test_a_store_from_before_migrations_is_stamped_and_kept(store_url: str) -> None:
+    engine = connect(store_url)
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO feeds (url) VALUES ('u')"))
+    engine.dispose()
+    assert migrate(store_url) == (migrations.BASELINE, migrations.head())
+    assert schema_diff(store_url) == []
+    engine = connect(store_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT url FROM feeds")).scalars().all() == ["u"]
+    engine.dispose()
+
+
 def test_workers_starting_together_on_an_empty_store_migrate_once(store_url: str) -> None:
     procs = [
         subprocess.Popen(
