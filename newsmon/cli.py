@@ -236,7 +236,7 @@ def feeds(config: ConfigOption = None) -> None:
 
 
 def _when(moment: datetime | None) -> str:
-    return f"{moment:%m-%d %H:%M}" if moment else ""
+    return f"{moment:%Y-%m-%d %H:%M}" if moment else ""
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,8 +19,17 @@ if TYPE_CHECKING:
     from monitors.config import Config
     from monitors.store import Store
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+PIPED_WIDTH = 160  # tables written to a file or a pipe: wide enough not to fold a URL
+
+
+def _width(stream: object) -> int | None:
+    """Rich's own width on a terminal or with $COLUMNS; PIPED_WIDTH otherwise."""
+    tty = getattr(stream, "isatty", lambda: False)()
+    return None if tty or "COLUMNS" in os.environ else PIPED_WIDTH
+
+
+out = Console(soft_wrap=True, width=_width(sys.stdout))
+err = Console(stderr=True, soft_wrap=True, width=_width(sys.stderr))
 
 EXIT_CONFIG = 2
 EXIT_STORE = 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -169,3 +170,14 @@ def test_help_loads_no_heavy_module() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_tables_written_to_a_pipe_are_wide() -> None:
+    """Piped output (cron mail, grep) keeps each table row on one line of up to 160 columns."""
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    code = "from newsmon.common import out; print(out.width)"
+    piped = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert piped.stdout.strip() == "160"
+    env["COLUMNS"] = "90"
+    narrow = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert narrow.stdout.strip() == "90"

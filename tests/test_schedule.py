@@ -172,5 +172,5 @@ def test_feeds_command_shows_each_feed(tmp_path: Path, site: LoopbackServer) -> 
     assert result.exit_code == 0, result.output
     lines = {line.split("│")[1].strip(): line for line in result.output.splitlines() if "│" in line}
     assert "HTTP 500" in lines["Down"] and "│ 1 " in lines["Down"]
-    assert re.search(r"\d\d-\d\d \d\d:\d\d", lines["World"]) and "HTTP" not in lines["World"]
+    assert re.search(r"20\d\d-\d\d-\d\d \d\d:\d\d", lines["World"]) and "HTTP" not in lines["World"]
     assert "never polled" in lines["Never"]
