@@ -28,13 +28,15 @@ from monitors.rules import AliasError, Aliases, RuleSet
 
 DEFAULT_STORE = "sqlite:///newsmon.db"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
+_DURATION = re.compile(
+    r"(\d+(?:\.\d+)?)\s*(s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?)(?![a-z])"
+)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
 def parse_duration(value: object) -> float:
-    """Seconds in "90", "30s", "5m", "1h30m" or "1d"."""
+    """Seconds in "90", "30s", "5m", "5 minutes", "1h30m", "1 hour 30 min" or "1d"."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 1h, 1d)")
     if isinstance(value, int | float):
@@ -43,8 +45,8 @@ def parse_duration(value: object) -> float:
         text = value.strip().lower()
         if re.fullmatch(r"\d+(\.\d+)?", text):
             seconds = float(text)
-        elif re.fullmatch(rf"(?:{_DURATION.pattern}\s*)+", text):
-            seconds = sum(float(n) * _UNITS[u] for n, u in _DURATION.findall(text))
+        elif re.fullmatch(rf"(?:{_DURATION.pattern}\s*,?\s*)+", text):
+            seconds = sum(float(n) * _UNITS[u[0]] for n, u in _DURATION.findall(text))
         else:
             raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 1h, 1d)")
     if seconds <= 0:

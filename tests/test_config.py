@@ -150,10 +150,28 @@ def test_backslash_url_rejected(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "seconds"), [("30s", 30), ("5m", 300), ("1h30m", 5400), ("1d", 86400), (90, 90)]
+    ("value", "seconds"),
+    [
+        ("30s", 30),
+        ("5m", 300),
+        ("1h30m", 5400),
+        ("1d", 86400),
+        (90, 90),
+        ("5 minutes", 300),
+        ("1 hour, 30 mins", 5400),
+        ("2 hrs", 7200),
+        ("45 Seconds", 45),
+        ("1 day", 86400),
+    ],
 )
 def test_durations(value: str | int, seconds: float) -> None:
     assert config_mod.parse_duration(value) == seconds
+
+
+@pytest.mark.parametrize("value", ["5ms", "5 mo", "five minutes", "5 minutesx", "m5", "", True])
+def test_bad_durations(value: object) -> None:
+    with pytest.raises(ValueError, match="not a duration"):
+        config_mod.parse_duration(value)
 
 
 def test_bad_private_networks(tmp_path: Path) -> None:
