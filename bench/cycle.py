@@ -33,6 +33,7 @@ import resource
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -71,6 +72,8 @@ _CANONICAL = re.compile(
 )
 _GUID = re.compile(rb"(<(?:[\w.-]+:)?(?:guid|id)\b[^>]*>)(.*?)(</)", re.S | re.I)
 _PAGE_PATH = re.compile(r"^/f(\d+)(?:v2)?/page/(\d+)\.html$")
+_PARAGRAPH = re.compile(rb"<p\b[^>]*>(?:(?!</?p\b).){120,}?</p>", re.S | re.I)
+BORROWED = 4  # paragraphs each page borrows from two other pages
 
 
 @dataclass
@@ -144,6 +147,7 @@ class _Server:
     def __init__(self, site: Site, pages: list[bytes]) -> None:
         self.site = site
         self.pages = [_CANONICAL.sub(b"", p) for p in pages]
+        self.paragraphs = [[m for m in _PARAGRAPH.finditer(p)] for p in self.pages]
         self.mixed = False
         self.counts: dict[str, int] = defaultdict(int)
         self.rng = random.Random(11)
@@ -181,10 +185,28 @@ class _Server:
         if page is not None:
             self.counts["page"] += 1
             feed, number = int(page.group(1)), int(page.group(2))
-            body = self.pages[(feed * 31 + number) % len(self.pages)]
+            body = self.page(feed, number)
             return 200, {"Content-Type": "text/html; charset=utf-8", "ETag": '"p"'}, body
         self.counts["404"] += 1
         return 404, {}, b"not found"
+
+    def page(self, feed: int, number: int) -> bytes:
+        """A distinct article for each link: a benchmark page whose article body also
+        holds paragraphs of two other pages (its own chrome and headline kept)."""
+        count = len(self.pages)
+        key = feed * 7919 + number
+        home = (feed * 31 + number) % count
+        own = self.paragraphs[home]
+        if not own:
+            return self.pages[home]
+        borrowed = b"".join(
+            m.group(0)
+            for other in ((key * 17 + 3) % count, (key * 53 + 11) % count)
+            for m in self.paragraphs[other][:BORROWED]
+        )
+        at = own[len(own) // 2].end()
+        body = self.pages[home]
+        return body[:at] + borrowed + body[at:]
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -257,39 +279,58 @@ def wait_up(base: str) -> None:
 
 
 class Stages:
-    """Seconds per stage, summed over calls, from methods wrapped at runtime."""
+    """Seconds per stage from methods wrapped at runtime: summed over calls, and busy
+    (wall time with at least one call of the stage running: its share of the cycle)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
+        self.busy: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
+        self._running: dict[str, int] = defaultdict(int)
+        self._since: dict[str, float] = {}
+        self._lock = threading.Lock()
         self._undo: list[Callable[[], None]] = []
+
+    def _enter(self, stage: str) -> float:
+        now = time.perf_counter()
+        with self._lock:
+            if self._running[stage] == 0:
+                self._since[stage] = now
+            self._running[stage] += 1
+        return now
+
+    def _exit(self, stage: str, started: float) -> None:
+        now = time.perf_counter()
+        with self._lock:
+            self.seconds[stage] += now - started
+            self.calls[stage] += 1
+            self._running[stage] -= 1
+            if self._running[stage] == 0:
+                self.busy[stage] += now - self._since.pop(stage)
 
     def wrap(self, owner: Any, name: str, stage: str) -> None:
         original = getattr(owner, name)
-        seconds, calls = self.seconds, self.calls
 
         if asyncio.iscoroutinefunction(original):
 
             @functools.wraps(original)
             async def timed_async(*args: Any, **kwargs: Any) -> Any:
-                started = time.perf_counter()
+                started = self._enter(stage)
                 try:
                     return await original(*args, **kwargs)
                 finally:
-                    seconds[stage] += time.perf_counter() - started
-                    calls[stage] += 1
+                    self._exit(stage, started)
 
             setattr(owner, name, timed_async)
         else:
 
             @functools.wraps(original)
             def timed(*args: Any, **kwargs: Any) -> Any:
-                started = time.perf_counter()
+                started = self._enter(stage)
                 try:
                     return original(*args, **kwargs)
                 finally:
-                    seconds[stage] += time.perf_counter() - started
-                    calls[stage] += 1
+                    self._exit(stage, started)
 
             setattr(owner, name, timed)
         self._undo.append(lambda: setattr(owner, name, original))
@@ -312,6 +353,7 @@ class Stages:
 
     def reset(self) -> None:
         self.seconds.clear()
+        self.busy.clear()
         self.calls.clear()
 
     def uninstall(self) -> None:
@@ -519,12 +561,10 @@ def main(argv: list[str] | None = None) -> None:
             stages.install()
             first = asyncio.run(timed_cycle("first", config_path, base, server.pid, stages))
             print(first.line())
-            shares = dict(stages.seconds)
-            calls = dict(stages.calls)
-            for stage, seconds in sorted(shares.items(), key=lambda kv: -kv[1]):
+            for stage, busy in sorted(stages.busy.items(), key=lambda kv: -kv[1]):
                 print(
-                    f"  stage {stage}: {seconds:.2f} s summed over {calls[stage]} calls "
-                    f"({seconds / first.wall:.0%} of wall)"
+                    f"  stage {stage}: busy {busy:.2f} s ({busy / first.wall:.0%} of wall), "
+                    f"{stages.seconds[stage]:.2f} s summed over {stages.calls[stage]} calls"
                 )
             stages.reset()
             steady = asyncio.run(timed_cycle("steady", config_path, base, server.pid))
