@@ -1,8 +1,11 @@
-"""The `backfill` flow: a long window cut into chunks, backfilled in parallel tasks.
+"""The `backfill` flow: a long window of stored articles cut into chunks, backfilled
+in parallel tasks.
 
 Each chunk is a backfill of its own (its own progress, resumed when the flow runs
 again with the same arguments); alerts of a notifying backfill are delivered once,
-after every chunk is done. Chunks share one fetcher, so per-host limits hold overall.
+after every chunk is done. A network source (feeds, URLs, sitemap) is one chunk: its
+listing is read once, and its pages are already fetched concurrently within the
+per-host limits, which chunks listing the same source again would only repeat.
 """
 
 from __future__ import annotations
@@ -56,7 +59,8 @@ async def backfill(
     cfg = config_mod.load(config_path)
     end = parse_moment(until, end=True) if until else None
     size = timedelta(seconds=config_mod.parse_duration(chunk))
-    windows = Window(parse_moment(since), end).chunks(size)
+    window = Window(parse_moment(since), end)
+    windows = window.chunks(size) if source == "stored" else [window]
     store = Store.open(cfg.store)
     try:
         async with Fetcher(fetch_limits(cfg)) as fetcher:

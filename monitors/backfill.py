@@ -20,13 +20,14 @@ import hashlib
 import json
 import logging
 import time
-import urllib.robotparser
+import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
+from urllib.robotparser import RobotFileParser as RobotRules
 
 import lxml.etree
 import sqlalchemy as sa
@@ -49,6 +50,7 @@ from monitors.schema import (
     articles,
     backfill_items,
     backfill_runs,
+    deliveries,
     entries,
     feeds,
     insert_ignore,
@@ -64,10 +66,11 @@ SOURCES = ("stored", "feeds", "urls", "sitemap")
 BACKFILL_FEED = "backfill:"
 MAX_ARCHIVE_PAGES = 100
 MAX_SITEMAPS = 1000
+STORED_BATCH = 500  # stored articles read at a time
 XML_ACCEPT = "application/xml,text/xml;q=0.9,*/*;q=0.5"
 _XML = lxml.etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 _ATOM_LINK = "{http://www.w3.org/2005/Atom}link"
-_DISALLOW_ALL = ["User-agent: *", "Disallow: /"]
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 # the request
@@ -212,6 +215,7 @@ class Outcome:
     progress: Progress
     fired: list[Fired]
     errors: list[Item]
+    held: int = 0  # deliveries held for a digest (notifying)
 
 
 # the run's state
@@ -219,11 +223,13 @@ class Outcome:
 
 @dataclass
 class Run:
-    """A run's row and what its items done so far tell: keys and (rule, story) fired."""
+    """A run's row and what its items done so far tell: keys, (rule, story) fired and
+    how many failed."""
 
     id: int
     done: set[str]
     fired: set[tuple[str, str]]
+    errors: int = 0
 
 
 def open_run(store: Store, request: Request) -> Run:
@@ -247,12 +253,16 @@ def open_run(store: Store, request: Request) -> Run:
                 .values(status="running", started_at=now, updated_at=now)
             )
         items = conn.execute(
-            sa.select(backfill_items.c.key, backfill_items.c.story, backfill_items.c.fired).where(
-                backfill_items.c.run_id == row.id
-            )
+            sa.select(
+                backfill_items.c.key,
+                backfill_items.c.story,
+                backfill_items.c.fired,
+                backfill_items.c.error,
+            ).where(backfill_items.c.run_id == row.id)
         ).all()
     fired = {(rule, r.story) for r in items for rule in json.loads(r.fired)}
-    return Run(int(row.id), {r.key for r in items}, fired)
+    errors = sum(r.error is not None for r in items)
+    return Run(int(row.id), {r.key for r in items}, fired, errors)
 
 
 def finish_run(store: Store, run: Run) -> None:
@@ -322,7 +332,7 @@ class Polite:
         self.agent = agent
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._next: dict[str, float] = {}
-        self._robots: dict[str, asyncio.Task[urllib.robotparser.RobotFileParser | None]] = {}
+        self._robots: dict[str, asyncio.Task[tuple[RobotRules | None, str | None]]] = {}
 
     async def fetch(self, url: str, accept: str) -> FetchResult:
         """GET `url` within its host's limits (raises FetchError)."""
@@ -339,33 +349,36 @@ class Polite:
         if start > now:
             await asyncio.sleep(start - now)
 
-    async def allowed(self, url: str) -> bool:
-        """Whether robots.txt lets us fetch this page (always, with robots off)."""
+    async def refusal(self, url: str) -> str | None:
+        """Why robots.txt keeps us from fetching this page; None when it does not (always,
+        with robots off)."""
         if not self.settings.robots:
-            return True
+            return None
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         if origin not in self._robots:
             self._robots[origin] = asyncio.ensure_future(self._read_robots(origin))
-        rules = await self._robots[origin]
-        return rules is None or rules.can_fetch(self.agent, url)
+        rules, unreachable = await self._robots[origin]
+        if unreachable:
+            return f"robots.txt unreachable ({unreachable}): the site is left alone"
+        if rules is not None and not rules.can_fetch(self.agent, url):
+            return "disallowed by robots.txt"
+        return None
 
-    async def _read_robots(self, origin: str) -> urllib.robotparser.RobotFileParser | None:
-        """The origin's robots.txt; None (anything goes) when it has none (4xx).
-        An unreachable one forbids everything (RFC 9309)."""
-        rules = urllib.robotparser.RobotFileParser()
+    async def _read_robots(self, origin: str) -> tuple[RobotRules | None, str | None]:
+        """The origin's robots.txt (None: anything goes, when it has none, 4xx), or why it
+        could not be read: an unreachable one forbids everything (RFC 9309)."""
         try:
             answer = await self.fetch(f"{origin}/robots.txt", "text/plain")
         except HTTPStatusError as exc:
             if exc.status is not None and 400 <= exc.status < 500:
-                return None
-            rules.parse(_DISALLOW_ALL)
-            return rules
-        except FetchError:
-            rules.parse(_DISALLOW_ALL)
-            return rules
+                return None, None
+            return None, exc.reason
+        except FetchError as exc:
+            return None, exc.reason
+        rules = RobotRules()
         rules.parse(answer.body.decode("utf-8", "replace").splitlines())
-        return rules
+        return rules, None
 
 
 # sources
@@ -433,6 +446,35 @@ def sitemap_entries(body: bytes) -> tuple[list[Entry], list[tuple[str, datetime 
     return pages, children
 
 
+def gunzipped(body: bytes, max_bytes: int) -> bytes:
+    """A sitemap body, gunzipped when it is a .gz file (served as is, not as a
+    Content-Encoding), within `max_bytes` decoded; FeedError when it is broken or too big."""
+    if not body.startswith(GZIP_MAGIC):
+        return body
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflate.decompress(body, max_bytes + 1)
+    except zlib.error as exc:
+        raise FeedError(f"not a gzipped sitemap: {exc}") from None
+    if len(out) > max_bytes:
+        raise FeedError(f"the gzipped sitemap holds over {max_bytes} bytes")
+    return out
+
+
+def page_date(body: bytes, url: str) -> datetime | None:
+    """A page's publication date from its markup (meta tags, JSON-LD, <time>, URL), UTC
+    midnight of that day; None when it gives none."""
+    from htmldate import find_date
+
+    try:
+        found = find_date(body, url=url, original_date=True, extensive_search=False)
+    except Exception:  # a page htmldate chokes on just has no date
+        return None
+    if not found:
+        return None
+    return datetime.fromisoformat(found).replace(tzinfo=UTC)
+
+
 def _leaf_texts(node: Any) -> dict[str, str]:
     """The text of each leaf under `node`, by local name (the first of each name)."""
     out: dict[str, str] = {}
@@ -478,7 +520,8 @@ class Backfill:
     async def execute(self) -> Outcome:
         """Run (or resume) the backfill to its end and report what fired."""
         self.run = open_run(self.store, self.request)
-        self.progress = Progress(resumed=len(self.run.done), done=len(self.run.done))
+        done = len(self.run.done)
+        self.progress = Progress(resumed=done, done=done, errors=self.run.errors)
         if self.request.source == "stored":
             await self._stored()
         else:
@@ -496,14 +539,17 @@ class Backfill:
     # stored articles
 
     async def _stored(self) -> None:
-        rows = self._stored_rows()
-        self.progress.total = len(rows)
+        """Match the stored articles a batch at a time, letting the event loop run between
+        items (Ctrl-C, other chunks of a flow)."""
+        self.progress.total = self._stored_count()
         self._tick()
-        for row in rows:
-            if f"a{row.id}" in self.run.done:
-                continue
-            item = self._match_stored(row)
-            self._tick(item)
+        after = 0
+        while rows := self._stored_rows(after, STORED_BATCH):
+            after = rows[-1].id
+            for row in rows:
+                if f"a{row.id}" not in self.run.done:
+                    self._tick(self._match_stored(row))
+                await asyncio.sleep(0)
 
     def _stored_query(self) -> sa.Select[Any]:
         """Stored articles in the window (and the chosen feeds), oldest first."""
@@ -516,10 +562,19 @@ class Backfill:
             query = query.where(sa.or_(feeds.c.name.in_(names), feeds.c.url.in_(names)))
         return query
 
-    def _stored_rows(self) -> list[sa.Row[Any]]:
-        query = self._stored_query().where(
+    def _stored_matchable(self) -> sa.Select[Any]:
+        return self._stored_query().where(
             articles.c.duplicate_of.is_(None), articles.c.story_id.is_not(None)
         )
+
+    def _stored_count(self) -> int:
+        counted = sa.select(sa.func.count()).select_from(self._stored_matchable().subquery())
+        with self.store.transaction() as conn:
+            return int(conn.scalar(counted) or 0)
+
+    def _stored_rows(self, after: int, limit: int) -> list[sa.Row[Any]]:
+        """The next `limit` matchable stored articles in the window with ids over `after`."""
+        query = self._stored_matchable().where(articles.c.id > after).limit(limit)
         with self.store.transaction() as conn:
             return list(conn.execute(query))
 
@@ -639,7 +694,7 @@ class Backfill:
                 page = await self.polite.fetch(url, XML_ACCEPT)
                 parsed = parse_feed(page.body, page.url, page.content_type)
             except (FetchError, FeedError) as exc:
-                log.warning("backfill: feed page %s skipped: %s", url, exc)
+                self._listing_failed(url, exc)
                 return
             for entry in parsed.entries:
                 yield entry
@@ -658,14 +713,31 @@ class Backfill:
             visited.add(current)
             try:
                 page = await self.polite.fetch(current, XML_ACCEPT)
-                pages, children = sitemap_entries(page.body)
+                pages, children = sitemap_entries(gunzipped(page.body, self._max_bytes))
             except (FetchError, FeedError) as exc:
-                log.warning("backfill: sitemap %s skipped: %s", current, exc)
+                self._listing_failed(current, exc)
                 continue
             for entry in pages:
                 yield Candidate(entry)
             window = self.request.window
             queue += [c for c, when in children if when is None or when >= window.since]
+
+    @property
+    def _max_bytes(self) -> int:
+        return self.pipeline.fetcher.limits.max_bytes
+
+    def _listing_failed(self, url: str, exc: FetchError | FeedError) -> None:
+        """A feed, archive or sitemap page that could not be read: an error of the run,
+        listed with the others (its pages are missing from the backfill)."""
+        reason = exc.reason if isinstance(exc, FetchError) else str(exc)
+        log.warning("backfill: %s not read: %s", url, reason)
+        key = f"listing:{url}"
+        if key in self.run.done:
+            return
+        item = Item(key, url, error=f"not read, its pages are missing: {reason}")
+        with self.store.transaction() as conn:
+            save_item(conn, self.run, item)
+        self.progress.errors += 1
 
     async def _candidate(self, candidate: Candidate, extracting: asyncio.Semaphore) -> Item:
         """Match one candidate: as stored when its page is, else fetched and extracted."""
@@ -674,15 +746,17 @@ class Backfill:
         if stored is not None:
             return self._known(stored, entry)
         try:
-            if not await self.polite.allowed(entry.url):
-                raise FetchError(entry.url, "disallowed by robots.txt")
+            refused = await self.polite.refusal(entry.url)
+            if refused:
+                raise FetchError(entry.url, refused)
             page = await self.polite.fetch(entry.url, PAGE_ACCEPT)
         except FetchError as exc:
             return self._failed(entry, exc.reason)
         async with extracting:
             found = await asyncio.to_thread(self.pipeline.extractor.page_text, page.body, page.url)
         if entry.published is None:
-            entry = replace(entry, published=self._first_seen(entry))
+            published = await asyncio.to_thread(page_date, page.body, page.url)
+            entry = replace(entry, published=published or self._first_seen(entry))
         article = article_from(found, entry, page.url, self.config.extract.min_chars)
         if article.published is not None and article.published not in self.request.window:
             return self._outside(entry, article)
@@ -797,12 +871,30 @@ async def run(
     progress: ProgressHook | None = None,
     secrets: SecretResolver | None = None,
 ) -> tuple[Outcome, list[Delivered] | None]:
-    """Run a backfill with a fetcher built from the config; when notifying, deliver."""
+    """Run a backfill with a fetcher built from the config; when notifying, deliver (the
+    outcome then counts the run's deliveries held for a digest)."""
+    last_alert = _last_alert_id(store)
     async with Fetcher(fetch_limits(cfg)) as fetcher:
         pipeline = Pipeline(cfg, store, fetcher, secrets=secrets)
         outcome = await Backfill(pipeline, request, progress).execute()
         delivered = await asyncio.to_thread(pipeline.deliver) if request.notify else None
+    if request.notify:
+        outcome.held = _held_since(store, last_alert)
     return outcome, delivered
+
+
+def _last_alert_id(store: Store) -> int:
+    with store.transaction() as conn:
+        return int(conn.scalar(sa.select(sa.func.max(alerts.c.id))) or 0)
+
+
+def _held_since(store: Store, last_alert: int) -> int:
+    """Deliveries of alerts newer than `last_alert` held for a digest."""
+    with store.transaction() as conn:
+        held = sa.select(sa.func.count()).where(
+            deliveries.c.alert_id > last_alert, deliveries.c.status == "held"
+        )
+        return int(conn.scalar(held) or 0)
 
 
 _article_moment = sa.func.coalesce(articles.c.published_at, entries.c.first_seen_at)

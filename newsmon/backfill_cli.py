@@ -26,8 +26,11 @@ from newsmon.secrets import prefect_secret
 
 if TYPE_CHECKING:
     from monitors import backfill as bf
+    from monitors.config import Config
+    from monitors.deliver import Delivered
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 PLAIN_EVERY = 5.0  # seconds between plain progress lines
 
 
@@ -73,18 +76,47 @@ def backfill(
     setup_logging(verbose)
     request = _request(since, until, source, target, feeds or [], rules or [], notify)
     cfg = load_config(config)
+    _check_names(request, cfg)
+    with store_for(cfg) as store:
+        try:
+            with _progress_hook(err) as hook:
+                outcome, delivered = asyncio.run(bf.run(cfg, store, request, hook, prefect_secret))
+        except KeyboardInterrupt:
+            err.print(
+                "interrupted: what is done is kept; run the same command again to go on",
+                highlight=False,
+            )
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+    print_outcome(outcome, as_json)
+    if delivered is not None:
+        print_deliveries(delivered, outcome.held, err if as_json else out)
+
+
+def _check_names(request: bf.Request, cfg: Config) -> None:
+    """A usage error for a rule or feed the config does not have."""
     unknown = set(request.rules) - {r.id for r in cfg.rules}
     if unknown:
         _usage_error(f"unknown rule {', '.join(sorted(unknown))}")
-    with store_for(cfg) as store, _progress_hook(err) as hook:
-        outcome, delivered = asyncio.run(bf.run(cfg, store, request, hook, prefect_secret))
-    print_outcome(outcome, as_json)
-    if delivered is not None and not as_json:
-        sent = sum(d.status == "sent" for d in delivered)
-        out.print(f"deliveries: {sent} sent, {len(delivered) - sent} failed")
-        for d in delivered:
-            if d.error:
-                out.print(f"  delivery {d.delivery_id} to {d.channel}: {d.error}", markup=False)
+    names = {n for f in cfg.feeds for n in (f.url, f.name) if n}
+    missing = set(request.feeds) - names
+    if missing:
+        _usage_error(f"unknown feed {', '.join(sorted(missing))} (give a feed's name or URL)")
+
+
+def print_deliveries(delivered: list[Delivered], held: int, console: Console) -> None:
+    """What became of the deliveries: sent, not sent (with why), held for a digest."""
+    sent = sum(d.status == "sent" for d in delivered)
+    failed = [d for d in delivered if d.status != "sent"]
+    console.print(
+        f"deliveries: {sent} sent, {len(failed)} not sent, {held} held for the digest",
+        highlight=False,
+    )
+    for d in failed:
+        console.print(
+            f"  delivery {d.delivery_id} to {d.channel}: {d.status}: {d.error or ''}",
+            markup=False,
+            highlight=False,
+        )
 
 
 def _request(
@@ -114,6 +146,8 @@ def _request(
         )
     except ValueError as exc:
         _usage_error(str(exc))
+    if window.until is not None and window.until <= window.since:
+        _usage_error(f"--until {until} is not after --since {since}: the window is empty")
     return bf.Request(window, source, target, _split(feeds), _split(rules), notify)
 
 
@@ -179,22 +213,34 @@ def _plain_hook(console: Console) -> Callable[[bf.Progress], None]:
     return update
 
 
+def _json_line(console: Console, value: dict[str, object]) -> None:
+    line = json.dumps(value, ensure_ascii=False)
+    console.print(line, soft_wrap=True, markup=False, highlight=False)
+
+
+def _json_summary(outcome: bf.Outcome) -> None:
+    """With --json: the summary and each error as JSON lines on standard error, so that
+    standard output holds only the alerts."""
+    p = outcome.progress
+    summary = {"items": p.done, "resumed": p.resumed, "errors": p.errors}
+    _json_line(err, {"summary": {**summary, "alerts": len(outcome.fired)}})
+    for item in outcome.errors:
+        _json_line(err, {"error": item.error, "url": item.url})
+
+
 def print_outcome(outcome: bf.Outcome, as_json: bool, console: Console = out) -> None:
     """The alerts per rule and story (a table, or JSON lines), then a summary."""
     notify = outcome.request.notify
     if as_json:
         for fired in outcome.fired:
-            console.print(
-                json.dumps(fired.as_json(notify), ensure_ascii=False),
-                soft_wrap=True,
-                markup=False,
-                highlight=False,
-            )
+            _json_line(console, fired.as_json(notify))
+        _json_summary(outcome)
         return
     p = outcome.progress
     verb = "alerts queued" if notify else "alerts that would fire (dry run: nothing sent)"
     if outcome.fired:
         table = Table("rule", "story", "headline", "articles", "URLs", title=verb)
+        table.columns[4].overflow = "fold"  # a URL is never cut short
         for fired in outcome.fired:
             urls = "\n".join(u for _, u in fired.articles)
             table.add_row(

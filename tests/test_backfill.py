@@ -4,6 +4,7 @@ dry runs that send nothing, --notify that sends once, resume after an interrupti
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -16,13 +17,15 @@ from typer.testing import CliRunner
 
 from monitors import backfill as bf
 from monitors.config import BackfillConfig, Config
+from monitors.deliver import outbox_for
+from monitors.errors import FeedError
 from monitors.fetch import Fetcher
 from monitors.pipeline import fetch_limits
 from monitors.schema import alerts, articles, backfill_items, deliveries
 from monitors.store import Store
 from newsmon.cli import app
 from tests.conftest import TEST_RULES, make_config
-from tests.factories import pseudo_word
+from tests.factories import pseudo_word, seed
 from tests.httpserver import LoopbackServer
 from tests.test_pipeline import hook_posts, receiver, run_cycle
 
@@ -363,3 +366,169 @@ def test_cli_dry_run_json_and_plain_progress(
         app, ["backfill", "--since", "2026-01-01", "--from", "urls", "-c", str(path)]
     )
     assert bad.exit_code == 2 and "file of URLs" in bad.stderr
+
+
+# interruption, listings, dates, usage
+
+
+def seeded_config(store_url: str, store: Store, n: int) -> Config:
+    """`n` unrelated stored articles, and a new rule that matches each of them."""
+    rule = {"id": "guarantees", "query": '"security guarantees"', "notify": ["desk"]}
+    cfg = make_config(store_url, [], "json://127.0.0.1:9/x", rules=[rule])
+    seed(store, outbox_for(cfg, store), n)
+    return cfg
+
+
+def test_a_stored_backfill_lets_the_event_loop_run_and_can_be_cancelled(
+    store_url: str, store: Store
+) -> None:
+    """Ctrl-C (a cancelled task) stops a stored backfill between items, and the rest is
+    done when it runs again; other tasks (chunks of the flow) run meanwhile."""
+    cfg = seeded_config(store_url, store, 12)
+    request = bf.Request(bf.Window(SINCE))
+
+    async def interrupted() -> int:
+        task: asyncio.Task[Any] | None = None
+        ticks = 0
+
+        def stop_after_five(p: bf.Progress) -> None:
+            if p.done >= 5 and task is not None:
+                task.cancel()
+
+        async def other() -> None:
+            nonlocal ticks
+            while task is None or not task.done():
+                ticks += 1
+                await asyncio.sleep(0)
+
+        task = asyncio.ensure_future(bf.run(cfg, store, request, stop_after_five))
+        await asyncio.gather(task, other(), return_exceptions=True)
+        assert task.cancelled()
+        return ticks
+
+    ticks = asyncio.run(interrupted())
+    assert ticks >= 5
+    outcome = backfill(cfg, store, request)
+    assert outcome.progress.resumed == 5 and outcome.progress.done == 12
+    assert len(outcome.fired) == 12
+
+
+def test_a_resumed_backfill_counts_the_errors_of_its_first_attempt(
+    store_url: str, store: Store, tmp_path: Path
+) -> None:
+    with LoopbackServer() as news:
+        urls = news_server(news, 4) + [news.url("/missing.html")]
+        listing = tmp_path / "urls.txt"
+        listing.write_text("\n".join([urls[-1], *urls[:-1]]))
+        cfg = make_config(
+            store_url,
+            [],
+            "json://127.0.0.1:9/x",
+            fetch={"allow_private_networks": "127.0.0.1/32", "retries": 0, "concurrency": 1},
+        )
+        request = bf.Request(bf.Window(SINCE), "urls", str(listing))
+
+        def crash_after_two(p: bf.Progress) -> None:
+            if p.done - p.resumed >= 2:
+                raise Crash
+
+        with pytest.raises(Crash):
+            backfill(cfg, store, request, crash_after_two)
+        outcome = backfill(cfg, store, request)
+    assert outcome.progress.errors == 1 and [e.url for e in outcome.errors] == [urls[-1]]
+
+
+def test_unreachable_sitemaps_count_as_errors_and_gzipped_ones_are_read(
+    store_url: str, store: Store
+) -> None:
+    with LoopbackServer() as news:
+        urls = news_server(news, 4)
+        children = "".join(
+            f"<sitemap><loc>{news.url(p)}</loc></sitemap>" for p in ("/s/a.xml.gz", "/s/gone.xml")
+        )
+        news.add("/sitemap.xml", SITEMAP_INDEX.format(children=children).encode())
+        pages = URLSET.format(urls=f"<url><loc>{urls[0]}</loc><lastmod>2026-03-05</lastmod></url>")
+        news.add(
+            "/s/a.xml.gz",
+            gzip.compress(pages.encode()),
+            headers={"Content-Type": "application/x-gzip"},
+        )
+        news.add("/s/gone.xml", b"", status=404)
+        cfg = make_config(store_url, [], "json://127.0.0.1:9/x")
+        window = bf.Window(datetime(2026, 3, 1, tzinfo=UTC))
+        outcome = backfill(cfg, store, bf.Request(window, "sitemap", news.url("/sitemap.xml")))
+    assert [a[1] for f in outcome.fired for a in f.articles] == [urls[0]]
+    assert outcome.progress.errors == 1
+    assert [e.url for e in outcome.errors] == [news.url("/s/gone.xml")]
+    assert "its pages are missing" in (outcome.errors[0].error or "")
+
+
+def test_gzipped_sitemaps_are_bounded() -> None:
+    bomb = gzip.compress(b"<urlset>" + b" " * 5_000_000 + b"</urlset>")
+    with pytest.raises(FeedError, match="holds over"):
+        bf.gunzipped(bomb, 1_000_000)
+    with pytest.raises(FeedError, match="not a gzipped sitemap"):
+        bf.gunzipped(b"\x1f\x8b broken", 1_000_000)
+
+
+def test_unreachable_robots_is_not_called_a_disallow(store_url: str, tmp_path: Path) -> None:
+    with LoopbackServer() as news:
+        urls = news_server(news, 1)
+        news.add("/robots.txt", b"", status=503)
+        listing = tmp_path / "urls.txt"
+        listing.write_text(urls[0])
+        cfg = make_config(store_url, [], "json://127.0.0.1:9/x")
+        store = Store.open(store_url)
+        try:
+            outcome = backfill(cfg, store, bf.Request(bf.Window(SINCE), "urls", str(listing)))
+        finally:
+            store.close()
+    [error] = outcome.errors
+    assert error.error == "robots.txt unreachable (HTTP 503): the site is left alone"
+
+
+def test_an_undated_page_is_dated_by_its_markup(
+    store_url: str, store: Store, tmp_path: Path
+) -> None:
+    """A URL without a feed date is placed in the window by its page's own date, not by
+    when the backfill saw it."""
+    dated = page("Kyiv weighs security guarantees", "Kyiv weighs security guarantees.", 1)
+    dated = dated.replace(
+        b"<head>",
+        b'<head><meta property="article:published_time" content="2025-05-04T08:00:00Z">',
+    )
+    with LoopbackServer() as news:
+        news.add("/old.html", dated, headers={"Content-Type": "text/html"})
+        listing = tmp_path / "urls.txt"
+        listing.write_text(news.url("/old.html"))
+        cfg = make_config(store_url, [], "json://127.0.0.1:9/x")
+        this_year = backfill(cfg, store, bf.Request(bf.Window(SINCE), "urls", str(listing)))
+        last_year = bf.Window(datetime(2025, 5, 1, tzinfo=UTC), datetime(2025, 6, 1, tzinfo=UTC))
+        then = backfill(cfg, store, bf.Request(last_year, "urls", str(listing)))
+    assert this_year.fired == []
+    assert [a[1] for f in then.fired for a in f.articles] == [news.url("/old.html")]
+
+
+def test_cli_usage_errors_and_json_summary(
+    store_url: str, store: Store, site: LoopbackServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "newsmon.yaml"
+    raw = {
+        "store": store_url,
+        "feeds": [{"url": site.url("/site/world.xml"), "name": "World"}],
+        "channels": {"desk": "json://127.0.0.1:9/hook"},
+        "rules": TEST_RULES,
+        "fetch": {"allow_private_networks": "127.0.0.1/32", "retries": 0},
+    }
+    path.write_text(json.dumps(raw))
+    runner = CliRunner()
+    since = ["backfill", "--since", "2026-03-01", "-c", str(path)]
+    reversed_window = runner.invoke(app, [*since, "--until", "2026-02-01"])
+    assert reversed_window.exit_code == 2 and "not after --since" in reversed_window.stderr
+    unknown = runner.invoke(app, [*since, "--feeds", "Wrld"])
+    assert unknown.exit_code == 2 and "unknown feed Wrld" in unknown.stderr
+    assert runner.invoke(app, [*since, "--feeds", "World"]).exit_code == 0
+    result = runner.invoke(app, [*since, "--json"])
+    assert result.exit_code == 0 and result.stdout == ""
+    [summary] = [json.loads(x) for x in result.stderr.splitlines() if x.startswith("{")]
+    assert summary == {"summary": {"items": 0, "resumed": 0, "errors": 0, "alerts": 0}}
