@@ -41,9 +41,10 @@ def deployments(config_path: Path) -> list[RunnerDeployment]:
 
 
 def serve(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
-    """Run the poll (every 5 minutes) and digest (hourly, daily at 07:00 UTC) schedules
-    in this process, without a work pool. Needs a Prefect API ($PREFECT_API_URL);
-    Ctrl-C stops it."""
+    """Run the poll and digest schedules in this process, without a work pool.
+
+    Polls every 5 minutes, sends digests hourly and daily at 07:00 UTC. Needs a Prefect
+    API ($PREFECT_API_URL); Ctrl-C stops it."""
     from prefect import serve as prefect_serve
 
     setup_logging(verbose)
