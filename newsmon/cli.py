@@ -52,7 +52,8 @@ def run(
 ) -> None:
     """Run one poll cycle over every configured feed, then deliver due alerts.
 
-    Feeds backing off after errors (or as their server asked) wait their turn."""
+    A feed whose server asked to wait (429, 503) waits its turn; with --due, so does
+    every feed backing off after errors or not due yet."""
     import asyncio
 
     setup_logging(verbose)
