@@ -4,15 +4,18 @@ Literals become indexes into a table of `Needle`s (what the prefilter searches, 
 fields count); `And`, `Or`, `Not` and `Near` become `AllOf`, `AnyOf`, `Without` and `Within`.
 Each operator answers three questions about a `Scan`: does it match (`test`), where
 (`spans`: word spans, for `Within` and for passages), and on which literal occurrences
-(`hits`: what an explanation marks).
+(`hits`: what an explanation marks). The answers of every operator but a literal are
+kept in the `Scan`, so a sub-query shared by several questions (a chain of `NEAR`s asks
+its left side all three) is evaluated once per article.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 from monitors.rules.document import BREAK, LANG, SITE, TEXT, TITLE, Document, Span
 from monitors.rules.prefilter import Prefilter, needle
@@ -22,6 +25,7 @@ FIELD_RANGES = {None: (TITLE, TEXT), "title": (TITLE, TITLE), "text": (TEXT, TEX
 FIELD_RANGES |= {"site": (SITE, SITE), "lang": (LANG, LANG)}
 
 Requirement = tuple[float, frozenset[int]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,14 @@ class Scan:
         self.needles = needles
         self._starts: dict[int, list[int]] = {}
         self._spans: dict[int, list[Span]] = {}
+        self._answers: dict[tuple[int, str], object] = {}
+
+    def answer(self, op: Op, question: str, compute: Callable[[Scan], T]) -> T:
+        """`compute(self)`, the answer of `op` to `question`, computed once per scan."""
+        key = (id(op), question)
+        if key not in self._answers:
+            self._answers[key] = compute(self)
+        return cast(T, self._answers[key])
 
     def starts(self, literal: int) -> list[int]:
         """The haystack offsets where literal number `literal` starts, in its fields."""
@@ -107,6 +119,30 @@ class Op(ABC):
         """The spans of the literal occurrences that make it match, sorted."""
 
 
+class Memo(Op):
+    """An operator over other operators, whose answers about a scan are computed once."""
+
+    __slots__ = ()
+
+    def test(self, scan: Scan) -> bool:
+        return scan.answer(self, "test", self._test)
+
+    def spans(self, scan: Scan) -> list[Span]:
+        return scan.answer(self, "spans", self._spans)
+
+    def hits(self, scan: Scan) -> list[Span]:
+        return scan.answer(self, "hits", self._hits)
+
+    @abstractmethod
+    def _test(self, scan: Scan) -> bool: ...
+
+    @abstractmethod
+    def _spans(self, scan: Scan) -> list[Span]: ...
+
+    @abstractmethod
+    def _hits(self, scan: Scan) -> list[Span]: ...
+
+
 class Lit(Op):
     """A literal; a `site:` or `lang:` one filters, with no spans or hits."""
 
@@ -126,7 +162,7 @@ class Lit(Op):
         return self.spans(scan)
 
 
-class AllOf(Op):
+class AllOf(Memo):
     """Every child matches; its spans are the shortest stretches holding one of each."""
 
     __slots__ = ("children", "positional")
@@ -135,20 +171,20 @@ class AllOf(Op):
         self.children = children
         self.positional = positional
 
-    def test(self, scan: Scan) -> bool:
+    def _test(self, scan: Scan) -> bool:
         return all(child.test(scan) for child in self.children)
 
-    def spans(self, scan: Scan) -> list[Span]:
+    def _spans(self, scan: Scan) -> list[Span]:
         if not self.test(scan):
             return []
         groups = [child.spans(scan) for child in self.positional]
         return [window for window, _ in windows(groups, None, scan.doc)]
 
-    def hits(self, scan: Scan) -> list[Span]:
+    def _hits(self, scan: Scan) -> list[Span]:
         return union(child.hits(scan) for child in self.children) if self.test(scan) else []
 
 
-class AnyOf(Op):
+class AnyOf(Memo):
     """Some child matches."""
 
     __slots__ = ("children",)
@@ -156,17 +192,17 @@ class AnyOf(Op):
     def __init__(self, children: tuple[Op, ...]) -> None:
         self.children = children
 
-    def test(self, scan: Scan) -> bool:
+    def _test(self, scan: Scan) -> bool:
         return any(child.test(scan) for child in self.children)
 
-    def spans(self, scan: Scan) -> list[Span]:
+    def _spans(self, scan: Scan) -> list[Span]:
         return union(child.spans(scan) for child in self.children)
 
-    def hits(self, scan: Scan) -> list[Span]:
+    def _hits(self, scan: Scan) -> list[Span]:
         return union(child.hits(scan) for child in self.children)
 
 
-class Without(Op):
+class Without(Memo):
     """The child does not match."""
 
     __slots__ = ("child",)
@@ -174,17 +210,17 @@ class Without(Op):
     def __init__(self, child: Op) -> None:
         self.child = child
 
-    def test(self, scan: Scan) -> bool:
+    def _test(self, scan: Scan) -> bool:
         return not self.child.test(scan)
 
-    def spans(self, scan: Scan) -> list[Span]:
+    def _spans(self, scan: Scan) -> list[Span]:
         return []
 
-    def hits(self, scan: Scan) -> list[Span]:
+    def _hits(self, scan: Scan) -> list[Span]:
         return []
 
 
-class Within(Op):
+class Within(Memo):
     """Every child matches in one stretch of a field with at most `slop` other words."""
 
     __slots__ = ("children", "slop")
@@ -198,13 +234,13 @@ class Within(Op):
             return iter(())
         return windows([child.spans(scan) for child in self.children], self.slop, scan.doc)
 
-    def test(self, scan: Scan) -> bool:
+    def _test(self, scan: Scan) -> bool:
         return next(self._windows(scan), None) is not None
 
-    def spans(self, scan: Scan) -> list[Span]:
+    def _spans(self, scan: Scan) -> list[Span]:
         return [window for window, _ in self._windows(scan)]
 
-    def hits(self, scan: Scan) -> list[Span]:
+    def _hits(self, scan: Scan) -> list[Span]:
         """The children's hits lying in a matching stretch widened by the words it could
         still take in on either side."""
         doc = scan.doc
