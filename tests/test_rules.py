@@ -157,6 +157,8 @@ def test_and_binds_tighter_than_or() -> None:
         ("kyiv title:", "field 'title:' at position 5 scopes nothing"),
         ("Senate NEAR ratify", "NEAR at position 7 needs a number of words, as in NEAR/5"),
         ("Senate NEAR/x ratify", "NEAR at position 7 needs a number of words, as in NEAR/5"),
+        ("Senate near/5 ratify", "'near/5' at position 7: operators are upper case, write NEAR/5"),
+        ("kyiv Near/12 talks", "'Near/12' at position 5: operators are upper case, write NEAR/12"),
         ("Senate NEAR/5000 ratify", "distance 5000 at position 7 is above 1000 words"),
         ("NEAR/3 x", "unexpected 'NEAR/3' at position 0"),
         (

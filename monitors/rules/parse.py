@@ -6,8 +6,9 @@
     near    := primary ("NEAR/" n (primary | unary))*   left to right: (a NEAR/3 b) NEAR/5 c
     primary := field ":" primary | "(" query ")" | '"words"' ["~" n] | word
 
-Operators are upper case; lower-case "and" is a word. A word with a trailing `*` is a
-prefix. Aliases replace a word or an exact phrase by the alternatives they list.
+Operators are upper case; lower-case "and" is a word, lower-case "near/5" an error. A word
+with a trailing `*` is a prefix. Aliases replace a word or an exact phrase by the
+alternatives they list.
 """
 
 from __future__ import annotations
@@ -150,6 +151,10 @@ def _lex_bare(query: str, pos: int, out: list[Lexeme]) -> int:
         out.append(Lexeme(text, pos, text))
     elif _NEAR.fullmatch(text) or text.startswith("NEAR/"):
         out.append(_near(text, pos))
+    elif text[:5].upper() == "NEAR/":
+        raise QueryError(
+            f"{text!r} at position {pos}: operators are upper case, write {text.upper()}"
+        )
     else:
         out.append(_word(text, pos))
     return end
