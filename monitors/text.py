@@ -1,8 +1,10 @@
 """Normalization, tokenization and sentence splitting shared by queries and documents.
 
 Queries and documents go through the same functions, so they agree on what a word is:
-a run of Unicode letters, digits and combining marks. Everything else (spaces, hyphens,
-apostrophes, punctuation) separates words.
+a run of Unicode letters, digits and combining marks. Invisible characters (soft hyphens,
+zero-width spaces and joiners, word joiners, byte-order marks) inside a word are dropped,
+and single letters joined by dots ("U.S.", "U.K", "e.g.") are one word ("us"). Everything
+else (spaces, hyphens, apostrophes, punctuation) separates words.
 """
 
 from __future__ import annotations
@@ -66,9 +68,18 @@ def _mark_class() -> str:
 
 
 _LETTER = "[^\\W_\u02bc]"  # a letter or digit; the modifier apostrophe separates, like "'"
-_WORD = re.compile(f"{_LETTER}+(?:[{_mark_class()}]+{_LETTER}*)*")
+_ALPHA = "[^\\W\\d_\u02bc]"
+_INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
+_JOINERS = f"[{_mark_class()}{_INVISIBLE}]"
+_PLAIN_WORD = f"{_LETTER}+(?:{_JOINERS}+{_LETTER}*)*"
+_ALONE = f"(?<!{_LETTER})(?<!{_JOINERS})"  # no part of a word just before
+_END = f"(?!{_LETTER})(?!{_JOINERS})"  # no part of a word just after
+_FAST_WORD = re.compile(_PLAIN_WORD)
+_WORD = re.compile(f"{_ALONE}{_ALPHA}(?:\\.{_ALPHA})+{_END}|{_PLAIN_WORD}")
+_DOT = re.compile(f"\\.(?={_ALPHA}{_END})(?<={_ALONE}{_ALPHA}\\.)")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
-_ASCII_SPAN = re.compile(r"[A-Za-z0-9]+")
+_ASCII_DOT = re.compile(r"\.(?=[a-z](?![a-z0-9]))(?<=(?<![a-z0-9])[a-z]\.)")
+_ASCII_SPAN = re.compile(r"[A-Za-z](?:\.[A-Za-z])+(?![A-Za-z0-9])|[A-Za-z0-9]+")
 _NOT_WORD = re.compile("[\\W_\u02bc]+")
 _LINE = re.compile(r"[^\r\n]+")
 _STOP = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019\u00bb)\]]*\s+")
@@ -88,10 +99,10 @@ def normalize(word: str) -> str:
     """`word` (a token of `tokenize`) case-folded and without accents.
 
     What decomposition adds besides letters and digits is dropped, so one word stays one
-    word ("½" gives "12").
+    word ("½" gives "12"), as are the dots of an acronym and invisible characters.
     """
     if word.isascii():
-        return word.lower()
+        return word.lower().replace(".", "")
     folded = unicodedata.normalize("NFKD", word.casefold())
     bare = "".join(c for c in folded if not unicodedata.combining(c))
     return _NOT_WORD.sub("", unicodedata.normalize("NFC", bare))
@@ -100,8 +111,8 @@ def normalize(word: str) -> str:
 def words(text: str) -> list[str]:
     """The normalized words of `text`: the `norm` of each of its tokens, found faster."""
     if text.isascii():
-        return _ASCII_WORD.findall(text.lower())
-    return list(map(normalize, _WORD.findall(text)))
+        return _ASCII_WORD.findall(_ASCII_DOT.sub("", text.lower()))
+    return list(map(normalize, _FAST_WORD.findall(_DOT.sub("", text))))
 
 
 def word_spans(text: str) -> list[tuple[int, int]]:

@@ -76,7 +76,54 @@ def test_tokenize_gives_offsets_into_the_original_text() -> None:
 
 def test_tokenize_splits_on_hyphens_apostrophes_and_punctuation() -> None:
     assert [t.norm for t in tokenize("Article 5-style")] == ["article", "5", "style"]
-    assert [t.norm for t in tokenize("Ukraine’s U.S. ally")] == ["ukraine", "s", "u", "s", "ally"]
+    assert [t.norm for t in tokenize("Ukraine’s U.S.-led ally")] == [
+        "ukraine",
+        "s",
+        "us",
+        "led",
+        "ally",
+    ]
+
+
+@pytest.mark.parametrize("mark", ["\u00ad", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"])
+def test_invisible_characters_inside_a_word_are_dropped(mark: str) -> None:
+    text = f"Kyiv would with{mark}draw from Donbas, Ukrain{mark}ian officials said."
+    assert words(text) == words("Kyiv would withdraw from Donbas, Ukrainian officials said.")
+    found = match("withdraw* NEAR/3 Donbas", text=text)
+    assert found is not None and found.terms == (f"with{mark}draw", "Donbas")
+
+
+def test_single_letters_joined_by_dots_are_one_word() -> None:
+    assert words("U.S. US U.S u.s.a. e.g. U.S.-led") == ["us", "us", "us", "usa", "eg", "us", "led"]
+    assert words("Plan B.The end. J. Smith x.yz ab.c") == [
+        "plan",
+        "b",
+        "the",
+        "end",
+        "j",
+        "smith",
+        "x",
+        "yz",
+        "ab",
+        "c",
+    ]
+    assert [t.norm for t in tokenize("Київ і U.S.")] == ["киів", "і", "us"]
+
+
+@pytest.mark.parametrize("query", ["U.S.", "US", "U.S", '"U.S."'])
+@pytest.mark.parametrize("text", ["U.S. envoy", "US envoy", "U.S envoy", "the U.S.", "U.S.-led"])
+def test_us_in_a_rule_matches_every_spelling_of_the_acronym(query: str, text: str) -> None:
+    assert matches(query, text=text)
+
+
+@given(st.text(alphabet="aZé1Ж .-\u00ad\u200b\u0301", max_size=40))
+def test_acronyms_and_invisible_characters_tokenize_alike_everywhere(text: str) -> None:
+    tokens = tokenize(text)
+    assert words(text) == [token.norm for token in tokens]
+    assert word_spans(text) == [(token.start, token.end) for token in tokens]
+    ascii_text = text.encode("ascii", "ignore").decode()
+    assert words(ascii_text) == [token.norm for token in tokenize(ascii_text)]
+    assert word_spans(ascii_text) == [(t.start, t.end) for t in tokenize(ascii_text)]
 
 
 def test_tokenize_keeps_unicode_words_whole() -> None:
