@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -75,6 +75,14 @@ def test(
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per line per source and rule.")
     ] = False,
+    site: Annotated[
+        str | None,
+        typer.Option(help="The sources' site, for site: (default: what the page gives, or none)."),
+    ] = None,
+    lang: Annotated[
+        str | None,
+        typer.Option(help="The sources' language, for lang: (default: the page's, or none)."),
+    ] = None,
 ) -> None:
     """Print which rules match each source, with the passage that explains the match.
 
@@ -85,13 +93,16 @@ def test(
         _usage_error("give SOURCE files or URLs, or --stored (not both)")
     if since is not None and not stored:
         _usage_error("--since goes with --stored")
+    if stored and (site or lang):
+        _usage_error("--site and --lang go with SOURCE files or URLs")
     cfg = load_config(config)
     ruleset = _ruleset(cfg, rule or [])
     if stored:
         with store_for(cfg) as store:
             failed = _report(ruleset, _stored(store.engine, since), as_json)
     else:
-        failed = _report(ruleset, _read_all(cfg, sources or []), as_json)
+        samples = _with_fields(_read_all(cfg, sources or []), site, lang)
+        failed = _report(ruleset, samples, as_json)
     if failed:
         raise typer.Exit(EXIT_SOURCE)
 
@@ -153,6 +164,16 @@ def _text_lines(sample: Sample, found: dict[str, Match]) -> Iterator[str]:
     for match in found.values():
         yield f"  {match.rule_id}: {', '.join(match.terms)}"
         yield f"    {match.passage.marked()}"
+
+
+def _with_fields(
+    samples: Iterable[Sample | SourceError], site: str | None, lang: str | None
+) -> Iterator[Sample | SourceError]:
+    """`samples` with `site` and `lang`, where given, in place of their own."""
+    for sample in samples:
+        if isinstance(sample, Sample):
+            sample = replace(sample, site=site or sample.site, lang=lang or sample.lang)
+        yield sample
 
 
 def _read_all(cfg: Config, sources: Sequence[str]) -> Iterator[Sample | SourceError]:

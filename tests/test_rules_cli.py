@@ -92,6 +92,39 @@ def test_json_gives_one_line_per_source_and_rule(tmp_path: Path) -> None:
     ]
 
 
+def test_site_and_lang_options_scope_file_sources(tmp_path: Path) -> None:
+    text = tmp_path / "senate.txt"
+    text.write_text(SENATE_TEXT, encoding="utf-8")
+    page = tmp_path / "page.html"
+    page.write_bytes(PAGE)
+    rules = [
+        {"id": "site", "query": "Senate site:reuters.com"},
+        {"id": "lang", "query": "(Senate OR Donbas) lang:en"},
+    ]
+    config = str(write_config(tmp_path, rules=rules))
+
+    def verdicts(*args: str) -> list[tuple[str, str, bool]]:
+        result = invoke("-c", config, "--json", *args, str(text), str(page))
+        assert result.exit_code == 0, result.output
+        return [(j["source"], j["rule"], j["matched"]) for j in json_lines(result.output)]
+
+    assert verdicts() == [
+        (str(text), "site", False),
+        (str(text), "lang", False),
+        (str(page), "site", False),
+        (str(page), "lang", True),
+    ]
+    assert verdicts("--site", "www.reuters.com", "--lang", "en") == [
+        (str(text), "site", True),
+        (str(text), "lang", True),
+        (str(page), "site", False),
+        (str(page), "lang", True),
+    ]
+    stored = invoke("-c", config, "--stored", "--site", "reuters.com")
+    assert stored.exit_code == 2
+    assert "--site and --lang go with SOURCE files or URLs" in stored.output
+
+
 def test_rule_option_selects_rules(tmp_path: Path) -> None:
     text = tmp_path / "senate.txt"
     text.write_text(SENATE_TEXT, encoding="utf-8")
