@@ -28,6 +28,11 @@ from monitors.rules import (
 from monitors.rules.passage import MAX_PASSAGE
 from monitors.text import Token, normalize, sentences, tokenize, word_spans, words
 
+NEAR_NEEDS = (
+    "NEAR at position 7 needs a number of words, as in NEAR/5, "
+    "or s for one sentence, as in NEAR/s or NEAR/15s"
+)
+
 
 def match(query: str, title: str = "", text: str = "") -> Match | None:
     """The match of a one-rule set (id "r") against an article, or None."""
@@ -202,8 +207,11 @@ def test_and_binds_tighter_than_or() -> None:
         ("kyiv url:x", "unknown field 'url:' at position 5 (fields: title:, text:, site:, lang:)"),
         ("title:(text:x)", "field 'text:' at position 7 inside 'title:'"),
         ("kyiv title:", "field 'title:' at position 5 scopes nothing"),
-        ("Senate NEAR ratify", "NEAR at position 7 needs a number of words, as in NEAR/5"),
-        ("Senate NEAR/x ratify", "NEAR at position 7 needs a number of words, as in NEAR/5"),
+        ("Senate NEAR ratify", NEAR_NEEDS),
+        ("Senate NEAR/x ratify", NEAR_NEEDS),
+        ("Senate NEAR/ ratify", NEAR_NEEDS),
+        ("Senate NEAR/5S ratify", NEAR_NEEDS),
+        ("Senate near/s ratify", "'near/s' at position 7: operators are upper case, write NEAR/s"),
         ("Senate near/5 ratify", "'near/5' at position 7: operators are upper case, write NEAR/5"),
         ("kyiv Near/12 talks", "'Near/12' at position 5: operators are upper case, write NEAR/12"),
         ("Senate NEAR/5000 ratify", "distance 5000 at position 7 is above 1000 words"),
@@ -473,6 +481,28 @@ def test_match_returns_rules_in_rule_order() -> None:
 
 
 # Proximity
+
+
+def test_near_s_keeps_to_one_sentence() -> None:
+    assert parse_query("a NEAR/s b") == Near((Term("a"), Term("b")), 1000, True)
+    assert parse_query("a NEAR/12s b") == Near((Term("a"), Term("b")), 12, True)
+    text = "Kyiv will not withdraw from the Donbas. Peace talks resume on Monday, he said."
+    assert matches("(withdraw* NEAR/5 Donbas) NEAR/20 talks", text=text)
+    assert not matches("(withdraw* NEAR/5 Donbas) NEAR/s talks", text=text)
+    assert not matches("withdraw* NEAR/20s talks", text=text)
+    assert matches("withdraw* NEAR/5s Donbas", text=text)
+    assert matches("Monday NEAR/s Peace", title="Peace talks on Monday", text=text)
+    assert not matches("withdraw* NEAR/s Donbas", text="Kyiv will not withdraw.\nDonbas is ours.")
+    found = match("(Peace OR Donbas) NEAR/s Monday", text=text)
+    assert found is not None and found.terms == ("Peace", "Monday")
+
+
+def test_near_s_spans_a_whole_sentence_and_no_more() -> None:
+    first = "The U.S. Senate, after long debate, " + "and more " * 40 + "voted to ratify it."
+    text = f"{first} Senators then left."
+    assert matches("ratify NEAR/s Senate", text=text)
+    assert not matches("ratify NEAR/s Senators", text=text)
+    assert not matches("ratify NEAR/s Senate", text=text.replace(", after", ". After"))
 
 
 def test_near_and_proximity_phrase_parse_alike() -> None:

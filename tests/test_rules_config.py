@@ -62,7 +62,11 @@ def test_aliases_of_the_wrong_shape_fail_validation() -> None:
             "kyiv author:x",
             "unknown field 'author:' at position 5 (fields: title:, text:, site:, lang:)",
         ),
-        ("Senate NEAR ratify", "NEAR at position 7 needs a number of words, as in NEAR/5"),
+        (
+            "Senate NEAR ratify",
+            "NEAR at position 7 needs a number of words, as in NEAR/5, "
+            "or s for one sentence, as in NEAR/s or NEAR/15s",
+        ),
     ],
 )
 def test_query_problems_name_the_rule_and_the_position(query: str, reason: str) -> None:

@@ -9,7 +9,7 @@ character offsets, and lines to sentences, only for the lines a passage needs.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from functools import cached_property
 from itertools import accumulate, count
@@ -54,6 +54,7 @@ class Document:
         self.bounds.append(len(self.haystack))
         self._spans: dict[int, list[Span]] = {}
         self._sentences: dict[int, list[Span]] = {}
+        self._firsts: dict[int, list[int]] = {}
 
     def char_range(self, first: int, last: int) -> Span:
         """The haystack offsets from field `first` to the end of field `last`."""
@@ -106,6 +107,29 @@ class Document:
         if line not in self._spans:
             self._spans[line] = word_spans(self._lines[line])
         return self._spans[line]
+
+    def sentence_of(self, position: int) -> Span:
+        """The positions of the words of the sentence holding word `position`: in the text,
+        a sentence of its line; elsewhere, the whole field."""
+        field = self.field_of(position)
+        if field != TEXT:
+            return self.field_words(field)
+        base = self.first_word[TEXT]
+        line = bisect_right(self._line_words, position - base) - 1
+        firsts = self._sentence_firsts(line)
+        i = bisect_right(firsts, position - base) - 1
+        last = firsts[i + 1] if i + 1 < len(firsts) else self._line_words[line + 1]
+        return base + firsts[i], base + last
+
+    def _sentence_firsts(self, line: int) -> list[int]:
+        """The text word index of the first word of each sentence of `line`."""
+        if line not in self._firsts:
+            first = self._line_words[line]
+            starts = [start for start, _ in self._line_spans(line)]
+            base = self._line_starts[line]
+            cuts = [bisect_left(starts, start - base) for start, _ in self._line_sentences(line)]
+            self._firsts[line] = [first] + [first + cut for cut in cuts[1:]]
+        return self._firsts[line]
 
     def paragraphs(self, offsets: Iterable[int]) -> list[list[Span]]:
         """The sentence spans of each line of the text holding one of `offsets`, in order."""

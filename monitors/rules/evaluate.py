@@ -221,18 +221,28 @@ class Without(Memo):
 
 
 class Within(Memo):
-    """Every child matches in one stretch of a field with at most `slop` other words."""
+    """Every child matches in one stretch of a field with at most `slop` other words, and
+    with `sentence`, in one sentence."""
 
-    __slots__ = ("children", "slop")
+    __slots__ = ("children", "slop", "sentence")
 
-    def __init__(self, children: tuple[Op, ...], slop: int) -> None:
+    def __init__(self, children: tuple[Op, ...], slop: int, sentence: bool) -> None:
         self.children = children
         self.slop = slop
+        self.sentence = sentence
 
     def _windows(self, scan: Scan) -> Iterator[tuple[Span, int]]:
         if not all(child.test(scan) for child in self.children):
             return iter(())
-        return windows([child.spans(scan) for child in self.children], self.slop, scan.doc)
+        found = windows([child.spans(scan) for child in self.children], self.slop, scan.doc)
+        if not self.sentence:
+            return found
+        doc = scan.doc
+        return (
+            (window, extra)
+            for window, extra in found
+            if doc.sentence_of(window[0]) == doc.sentence_of(window[1] - 1)
+        )
 
     def _test(self, scan: Scan) -> bool:
         return next(self._windows(scan), None) is not None
@@ -246,7 +256,9 @@ class Within(Memo):
         doc = scan.doc
         reach = []
         for (start, end), extra in self._windows(scan):
-            low, high = doc.field_words(doc.field_of(start))
+            low, high = (
+                doc.sentence_of(start) if self.sentence else doc.field_words(doc.field_of(start))
+            )
             spare = self.slop - extra
             reach.append((max(low, start - spare), min(high, end + spare)))
         cover = union([reach], merge=True)
@@ -346,7 +358,8 @@ class Compiler:
         if isinstance(node, Not):
             return Without(self.compile(node.child))
         if isinstance(node, Near):
-            return Within(tuple(self.compile(child) for child in node.children), node.slop)
+            children = tuple(self.compile(child) for child in node.children)
+            return Within(children, node.slop, node.sentence)
         raise TypeError(f"not a query node: {node!r}")
 
     def requirements(self, node: Node) -> list[Requirement]:

@@ -3,7 +3,8 @@
     query   := and ("OR" and)*
     and     := unary (["AND"] unary)*          juxtaposed parts must all match
     unary   := ("NOT" | "-") unary | "+" unary | near
-    near    := primary ("NEAR/" n (primary | unary))*   left to right: (a NEAR/3 b) NEAR/5 c
+    near    := primary ("NEAR/" (n | "s" | n "s") (primary | unary))*
+                                               left to right: (a NEAR/3 b) NEAR/5 c
     primary := field ":" primary | "(" query ")" | '"words"' ["~" n] | word
 
 Operators are upper case; lower-case "and" is a word, lower-case "near/5" an error. A word
@@ -39,7 +40,7 @@ UNSUPPORTED = {
     "{": "unexpected character '{'",
     "}": "unexpected character '}'",
 }
-_NEAR = re.compile(r"NEAR(?:/(\d+))?")
+_NEAR = re.compile(r"NEAR(?:/(\d*)(s?))?")
 _FIELD = re.compile(r"([A-Za-z]+):")
 _NUMBER = re.compile(r"\d+")
 
@@ -47,12 +48,14 @@ _NUMBER = re.compile(r"\d+")
 @dataclass(frozen=True)
 class Lexeme:
     """A piece of a query: `kind` is an operator, a bracket, "word", "phrase",
-    "proximity" (a phrase with "~n"), "field" or "end"; `number` is the n of NEAR/n or ~n."""
+    "proximity" (a phrase with "~n"), "field" or "end"; `number` is the n of NEAR/n or ~n,
+    `sentence` whether a NEAR keeps to one sentence."""
 
     kind: str
     pos: int
     text: str = ""
     number: int = 0
+    sentence: bool = False
 
     def describe(self) -> str:
         """How an error message names this lexeme."""
@@ -153,7 +156,7 @@ def _lex_bare(query: str, pos: int, out: list[Lexeme]) -> int:
         out.append(_near(text, pos))
     elif text[:5].upper() == "NEAR/":
         raise QueryError(
-            f"{text!r} at position {pos}: operators are upper case, write {text.upper()}"
+            f"{text!r} at position {pos}: operators are upper case, write NEAR{text[4:]}"
         )
     else:
         out.append(_word(text, pos))
@@ -168,10 +171,16 @@ def _field(name: str, pos: int) -> Lexeme:
 
 
 def _near(text: str, pos: int) -> Lexeme:
+    """The lexeme of NEAR/n, NEAR/s (in one sentence) or NEAR/ns (both)."""
     found = _NEAR.fullmatch(text)
-    if found is None or found.group(1) is None:
-        raise QueryError(f"NEAR at position {pos} needs a number of words, as in NEAR/5")
-    return Lexeme("NEAR", pos, text, _distance(found.group(1), pos))
+    if found is None or not any(found.groups(default="")):
+        raise QueryError(
+            f"NEAR at position {pos} needs a number of words, as in NEAR/5, "
+            "or s for one sentence, as in NEAR/s or NEAR/15s"
+        )
+    digits, sentence = found.groups()
+    number = _distance(digits, pos) if digits else MAX_SLOP
+    return Lexeme("NEAR", pos, text, number, bool(sentence))
 
 
 def _distance(digits: str, pos: int) -> int:
@@ -257,7 +266,9 @@ class _Parser:
                 self.unary(field) if self.peek.kind in ("NOT", "-", "+") else self.primary(field)
             )
             node = Near(
-                (_positional(node, operator), _positional(right, operator)), operator.number
+                (_positional(node, operator), _positional(right, operator)),
+                operator.number,
+                operator.sentence,
             )
         self.depth = depth
         return node

@@ -118,13 +118,15 @@ class Not(Node):
 
 @dataclass(frozen=True)
 class Near(Node):
-    """Every child matches within one stretch of a field holding at most `slop` other words.
+    """Every child matches within one stretch of a field holding at most `slop` other words,
+    and with `sentence`, lying in one sentence.
 
     With two children: at most `slop` words between them, in either order.
     """
 
     children: tuple[Node, ...]
     slop: int
+    sentence: bool = False
 
     @property
     def needs_literal(self) -> bool:
