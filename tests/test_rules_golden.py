@@ -19,7 +19,14 @@ ENV = {
     "ALERT_EMAIL_URL": "mailtos://user:pass@smtp.example.com?to=desk@example.com",
 }
 CASES: list[dict[str, Any]] = yaml.safe_load(GOLDEN.read_text(encoding="utf-8"))
-SENATE_WORDS = {"senate", "senators", "congress", "congressional"}
+SENATE_WORDS = {
+    "senate",
+    "senators",
+    "congress",
+    "congressional",
+    "lawmakers",
+    "legislators",
+}
 
 
 @pytest.fixture(scope="module")
