@@ -881,3 +881,14 @@ def test_a_near_chain_longer_than_the_nesting_limit_is_refused() -> None:
     chain = " NEAR/5 ".join(f"w{i}" for i in range(42))
     with pytest.raises(QueryError, match=r"nested too deeply .* \(at most 40 levels\)"):
         parse_query(chain)
+
+
+def test_a_set_every_branch_of_an_or_needs_is_required() -> None:
+    """The cheapest sets of the branches here are {donbas} and {negotiations}: an article
+    with "negotiations" alone must still be kept out, as both branches need "donbas"."""
+    query = "(donbas NEAR/5 cede) OR ((donbas NEAR/5 withdraw*) NEAR/s negotiations)"
+    rules = RuleSet.compile([("r", query)])
+    assert rules.candidates("", "Negotiations on the ceasefire will cede nothing.") == []
+    text = "Negotiations: Kyiv will not withdraw from Donbas."
+    assert rules.candidates("", text) == ["r"]
+    assert [m.rule_id for m in rules.match("", text)] == ["r"]

@@ -364,7 +364,8 @@ class Compiler:
 
     def requirements(self, node: Node) -> list[Requirement]:
         """Sets of search strings an article must hold one of, each, to match `node`,
-        with a guess at how often each set is found."""
+        with a guess at how often each set is found. An `Or` needs one of its children's
+        cheapest sets, and every set all its children need."""
         if isinstance(node, Literal):
             return [(_cost(node), frozenset({self.needles[self.literal(node)].pattern}))]
         if isinstance(node, And | Near):
@@ -374,7 +375,9 @@ class Compiler:
             if not all(options):
                 return []
             chosen = [min(option, key=_by_cost) for option in options]
-            return [(sum(cost for cost, _ in chosen), frozenset().union(*(p for _, p in chosen)))]
+            either = (sum(cost for cost, _ in chosen), frozenset().union(*(p for _, p in chosen)))
+            shared = set.intersection(*({p for _, p in option} for option in options))
+            return [either, *(need for need in options[0] if need[1] in shared)]
         return []
 
     def literal(self, literal: Literal) -> int:
