@@ -892,3 +892,13 @@ def test_a_set_every_branch_of_an_or_needs_is_required() -> None:
     text = "Negotiations: Kyiv will not withdraw from Donbas."
     assert rules.candidates("", text) == ["r"]
     assert [m.rule_id for m in rules.match("", text)] == ["r"]
+
+
+def test_equal_sub_queries_of_a_rule_set_share_one_operator() -> None:
+    """So their answers about an article are computed once for all the rules."""
+    near = "(Senate OR Congress) NEAR/12s ratif*"
+    rules = RuleSet.compile([("a", near), ("b", f"{near} AND (Ukraine OR Kyiv)")])
+    first, second = rules._compiled
+    assert second.concepts[0] is first.op is first.concepts[0]
+    text = "The Senate will ratify the pact with Kyiv."
+    assert [m.rule_id for m in rules.match("", text)] == ["a", "b"]

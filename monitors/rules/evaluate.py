@@ -342,9 +342,17 @@ class Compiler:
         self.prefilter = Prefilter()
         self.needles: list[Needle] = []
         self._indexes: dict[Needle, int] = {}
+        self._ops: dict[Node, Op] = {}
 
     def compile(self, node: Node) -> Op:
-        """The operator of `node`."""
+        """The operator of `node`, shared by every equal node of the rule set (so its
+        answers about an article are computed once for all the rules holding it)."""
+        op = self._ops.get(node)
+        if op is None:
+            op = self._ops[node] = self._compile(node)
+        return op
+
+    def _compile(self, node: Node) -> Op:
         if isinstance(node, Literal):
             return Lit(self.literal(node), node.positional)
         if isinstance(node, And):
