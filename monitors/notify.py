@@ -18,7 +18,8 @@ import html
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -275,26 +276,56 @@ def safe_url(url: str) -> str:
 # sending
 
 
-class _Responses(threading.local):
-    """HTTP answers seen by apprise in this thread while a message is sent."""
+class _Observer:
+    """Keeps the HTTP answers apprise gets (it returns none) for Retry-After and Slack's `ts`.
+
+    requests' `HTTPAdapter.send` is wrapped only while a send is in progress and restored
+    after the last one ends; the wrapper records answers for the observing thread only.
+    """
 
     def __init__(self) -> None:
-        self.active: list[requests.Response] | None = None
+        self._lock = threading.Lock()
+        self._users = 0
+        self._original: Callable[..., Any] | None = None
+        self._local = threading.local()
+
+    @contextmanager
+    def answers(self) -> Iterator[list[requests.Response]]:
+        """The answers received in this thread while the block runs."""
+        seen: list[requests.Response] = []
+        self._local.seen = seen
+        self._install()
+        try:
+            yield seen
+        finally:
+            self._local.seen = None
+            self._uninstall()
+
+    def _install(self) -> None:
+        with self._lock:
+            if self._users == 0:
+                original = self._original = requests.adapters.HTTPAdapter.send
+                local = self._local
+
+                def send(adapter: requests.adapters.HTTPAdapter, request: Any, **kw: Any) -> Any:
+                    response = original(adapter, request, **kw)
+                    seen = getattr(local, "seen", None)
+                    if seen is not None:
+                        seen.append(response)
+                    return response
+
+                requests.adapters.HTTPAdapter.send = send  # type: ignore[method-assign,assignment]
+            self._users += 1
+
+    def _uninstall(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0 and self._original is not None:
+                requests.adapters.HTTPAdapter.send = self._original  # type: ignore[method-assign]
+                self._original = None
 
 
-_responses = _Responses()
-_adapter_send = requests.adapters.HTTPAdapter.send
-
-
-def _observed_send(self: requests.adapters.HTTPAdapter, request: Any, **kwargs: Any) -> Any:
-    """apprise does not return HTTP responses; this keeps them (for Retry-After)."""
-    response = _adapter_send(self, request, **kwargs)
-    if _responses.active is not None:
-        _responses.active.append(response)
-    return response
-
-
-requests.adapters.HTTPAdapter.send = _observed_send  # type: ignore[method-assign,assignment]
+_observer = _Observer()
 
 
 class _Redact(logging.Filter):
@@ -341,22 +372,19 @@ class Notifier:
             target.channels = [f"{c.split(':')[0]}:{thread}" for c in target.channels]
         sender = apprise.Apprise()
         sender.add(target)
-        _responses.active = []
         try:
             capture = apprise.LogCapture(level=logging.WARNING, fmt="%(message)s")  # type: ignore[no-untyped-call]
-            with capture as logs:
+            with capture as logs, _observer.answers() as answers:
                 ok = sender.notify(
                     title=message.title, body=message.body, body_format=message.body_format
                 )
         except Exception as exc:  # a plugin may raise anything
             raise DeliveryError(self._redact(channel, f"{type(exc).__name__}: {exc}")) from None
-        finally:
-            answers, _responses.active = _responses.active, None
         if not ok:
             detail = "; ".join(line.strip() for line in logs.getvalue().splitlines() if line)
             reason = self._redact(channel, detail or "the service refused it")
-            raise DeliveryError(reason, _retry_after(answers or []))
-        return _slack_ts(answers or []) if threads else None
+            raise DeliveryError(reason, _retry_after(answers))
+        return _slack_ts(answers) if threads else None
 
     def _target(self, channel: str) -> Any:
         if channel not in self._urls:

@@ -3,6 +3,7 @@ storm control, per-channel formatting of untrusted text, and secrets kept out.""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
@@ -15,10 +16,11 @@ from typing import Any
 import pytest
 import requests
 import sqlalchemy as sa
+from apprise.plugins.slack import NotifySlack
 
 from monitors.config import Config
 from monitors.deliver import deliver_due, notifier_for, outbox_for
-from monitors.notify import Notifier
+from monitors.notify import Message, Notifier
 from monitors.schema import alerts, deliveries, utcnow
 from monitors.store import Store
 from tests.conftest import free_port, make_config
@@ -189,31 +191,29 @@ def test_storm_control_holds_the_overflow_and_notifies_once(
     assert posts(hook)[-1]["title"] == "[newsmon] Digest: 5 alerts"
 
 
-class SlackCapture:
-    """Stands in for hooks.slack.com (no Slack here): records what apprise posts."""
+SLACK_HOOK = "/services/T1ABCDEF/B2ABCDEF/C3abcdefghijklmnopqrstu"
 
-    def __init__(self) -> None:
-        self.payloads: list[dict[str, Any]] = []
 
-    def __call__(self, adapter: Any, request: requests.PreparedRequest, **kw: Any) -> Any:
-        assert request.url and request.url.startswith(
-            ("https://hooks.slack.com/", "https://slack.com/api/")
-        )
-        self.payloads.append(json.loads(request.body or b"{}"))
-        ts = f"1700000000.{len(self.payloads):06d}"
-        response = requests.Response()
-        response.status_code, response.url = 200, request.url
-        bot = request.url.startswith("https://slack.com/api/")
-        response._content = json.dumps({"ok": True, "ts": ts}).encode() if bot else b"ok"
-        return response
+@pytest.fixture
+def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackServer]:
+    """Stands in for hooks.slack.com and slack.com/api (no Slack here)."""
+    posted = itertools.count(1)
+
+    def api_answer(request: Any) -> bytes:
+        return json.dumps({"ok": True, "ts": f"1700000000.{next(posted):06d}"}).encode()
+
+    with LoopbackServer() as server:
+        monkeypatch.setattr(NotifySlack, "webhook_url", server.url("/services"))
+        monkeypatch.setattr(NotifySlack, "api_url", server.url("/api/{}"))
+        server.add(SLACK_HOOK, b"ok")
+        server.add("/api/chat.postMessage", api_answer)
+        yield server
 
 
 @pytest.mark.parametrize("blocks", ["no", "yes"])
 def test_slack_text_cannot_ping_or_link(
-    store_url: str, store: Store, blocks: str, monkeypatch: pytest.MonkeyPatch
+    store_url: str, store: Store, blocks: str, slack: LoopbackServer
 ) -> None:
-    capture = SlackCapture()
-    monkeypatch.setattr("monitors.notify._adapter_send", capture)
     cfg = config_for(
         store_url, {"slack": f"slack://T1ABCDEF/B2ABCDEF/C3abcdefghijklmnopqrstu?blocks={blocks}"}
     )
@@ -221,7 +221,7 @@ def test_slack_text_cannot_ping_or_link(
     seed(store, outbox, 1, title=NASTY_TITLE)
     [done] = deliver_due(outbox, notifier_for(cfg), cfg.labels())
     assert done.status == "sent", done.error
-    text = json.dumps(capture.payloads[0], ensure_ascii=False)
+    text = json.dumps(posts(slack)[0], ensure_ascii=False)
     for control in ("<!channel", "<!here", "<@U123", "<https://evil", "|click>"):
         assert control not in text
     assert "*Security guarantees*" in text  # the rule in bold
@@ -322,18 +322,14 @@ def test_notifier_reads_a_channel_lazily_from_a_resolver(hook: LoopbackServer) -
 
     notifier = Notifier({"desk": resolver})
     assert asked == []
-    from monitors.notify import Message
-
     notifier.send("desk", Message("t", "b", "text"))
     notifier.send("desk", Message("t", "b", "text"))
     assert asked == ["x"] and len(posts(hook)) == 2
 
 
 def test_slack_updates_thread_under_the_story_first_alert(
-    store_url: str, store: Store, monkeypatch: pytest.MonkeyPatch
+    store_url: str, store: Store, slack: LoopbackServer
 ) -> None:
-    capture = SlackCapture()
-    monkeypatch.setattr("monitors.notify._adapter_send", capture)
     cfg = config_for(store_url, {"slack": "slack://xoxb-1234-1234-abc124/#desk"})
     outbox = outbox_for(cfg, store)
     [first] = seed(store, outbox, 1)
@@ -346,9 +342,19 @@ def test_slack_updates_thread_under_the_story_first_alert(
         )
     done = deliver_due(outbox, notifier_for(cfg), cfg.labels())
     assert [d.status for d in done] == ["sent", "sent"]
-    original, update = capture.payloads
+    original, update = posts(slack)
     assert "thread_ts" not in original
     assert update["thread_ts"] == "1700000000.000001"  # the ts Slack gave the first alert
     text = json.dumps(update, ensure_ascii=False)
     assert "New in this story: Ruth Calloway, 67" in text
     assert f"Follows alert #{first}" in text
+
+
+def test_requests_is_wrapped_only_while_a_message_is_sent(hook: LoopbackServer) -> None:
+    def is_original() -> bool:
+        send = requests.adapters.HTTPAdapter.send
+        return (send.__module__, send.__qualname__) == ("requests.adapters", "HTTPAdapter.send")
+
+    assert is_original()  # importing monitors.notify changed nothing
+    Notifier({"desk": hook_url(hook)}).send("desk", Message("t", "b", "text"))
+    assert is_original() and len(posts(hook)) == 1
