@@ -243,11 +243,11 @@ class Outbox:
             )
 
     def mark_failed(self, delivery: DeliveryRow, error: str, retry_after: float | None) -> str:
-        """Count a failed attempt: due again after a backoff (at least `retry_after`),
-        or dead-lettered as `failed` after max_attempts. Returns the new status."""
+        """Count a failed attempt: due again after a backoff (at least `retry_after`, up to
+        max_backoff), or dead-lettered as `failed` after max_attempts. Returns the new status."""
         attempts = delivery.attempts + 1
         dead = attempts >= self.settings.max_attempts
-        delay = max(self.backoff(attempts), retry_after or 0.0)
+        delay = max(self.backoff(attempts), min(retry_after or 0.0, self.settings.max_backoff))
         with self.store.transaction() as conn:
             conn.execute(
                 deliveries.update()

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes, policy
+from email.utils import format_datetime
 from email.message import EmailMessage
 from typing import Any
 
@@ -358,3 +359,34 @@ def test_requests_is_wrapped_only_while_a_message_is_sent(hook: LoopbackServer) 
     assert is_original()  # importing monitors.notify changed nothing
     Notifier({"desk": hook_url(hook)}).send("desk", Message("t", "b", "text"))
     assert is_original() and len(posts(hook)) == 1
+
+
+@pytest.mark.parametrize(
+    "retry_after",
+    ["9" * 30, "99999999999", "Fri, 31 Dec 9999 23:59:59 GMT"],
+)
+def test_huge_retry_after_is_clamped_to_max_backoff(
+    store_url: str, store: Store, hook: LoopbackServer, retry_after: str
+) -> None:
+    hook.add("/busy", b"", status=429, headers={"Retry-After": retry_after})
+    cfg = config_for(store_url, {"desk": hook_url(hook, "/busy")})
+    outbox = outbox_for(cfg, store)
+    seed(store, outbox, 1)
+    [done] = deliver_due(outbox, notifier_for(cfg), cfg.labels())
+    assert done.status == "pending"
+    [row] = _deliveries(store)
+    max_backoff = timedelta(seconds=cfg.delivery.max_backoff)
+    assert utcnow() + max_backoff - timedelta(minutes=1) < row.next_attempt_at
+    assert row.next_attempt_at <= utcnow() + max_backoff
+
+
+def test_retry_after_as_an_http_date(store_url: str, store: Store, hook: LoopbackServer) -> None:
+    when = format_datetime(utcnow() + timedelta(minutes=10), usegmt=True)
+    hook.add("/busy", b"", status=503, headers={"Retry-After": when})
+    cfg = config_for(store_url, {"desk": hook_url(hook, "/busy")})
+    outbox = outbox_for(cfg, store)
+    seed(store, outbox, 1)
+    [done] = deliver_due(outbox, notifier_for(cfg), cfg.labels())
+    assert done.status == "pending"
+    [row] = _deliveries(store)
+    assert row.next_attempt_at >= utcnow() + timedelta(minutes=9)
