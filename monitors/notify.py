@@ -1,10 +1,10 @@
 """Render messages for a channel and send them through apprise, one target per delivery.
 
 Every feed-supplied string (headline, passage, site, URL) is untrusted and is
-escaped for the format at hand: HTML-escaped for email; for Slack, angle
-brackets and pipes become look-alikes and URLs are defanged, so no title can
-form a `<!channel>`, `<@U123>` or `<url|text>` control sequence, even through
-apprise's own un-escaping; collapsed to one line wherever it lands in a title
+escaped for the format at hand: HTML-escaped for email; for Slack, control and
+mrkdwn characters (and `!`, `@`) become look-alikes and URLs are defanged, so no
+title can form a `<!channel>`, `<@U123>` or `<url|text>` control sequence or emphasis,
+even through apprise's own un-escaping; collapsed to one line wherever it lands in a title
 or subject, so CR/LF never reaches a header.
 
 Channel URLs carry secrets (webhook tokens, passwords): they never appear in a
@@ -37,8 +37,11 @@ from monitors.outbox import AlertRow, DeliveryRow
 ChannelURL = str | Callable[[], str]
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()<>|#~])")
-_SLACK_LOOKALIKES = str.maketrans({"<": "‹", ">": "›", "|": "¦", "*": "∗", "`": "ˋ"})
-_URL_SCHEME = re.compile(r"(?i)\b(https?|mailto|ftp)(:)(?=//)")
+# Slack's control and mrkdwn characters, and the `!`, `@` that apprise's un-escaping
+# turns into `<!channel>`, `<@U123>` wherever one stands before a `>`
+_SLACK_LOOKALIKES = str.maketrans(
+    {"<": "‹", ">": "›", "|": "¦", "*": "∗", "`": "ˋ", "_": "ˍ", "~": "∼", "!": "ǃ", "@": "＠"}
+)
 
 
 @dataclass(frozen=True)
@@ -119,18 +122,24 @@ class _Markdown(_Format):
 
 
 class _Slack(_Format):
-    """Slack mrkdwn, passed to apprise as direct markdown input."""
+    """Slack mrkdwn, passed to apprise as direct markdown input. `escapes` tells whether
+    apprise entity-escapes `&` itself (legacy attachments do, blocks do not)."""
 
     body_format = apprise.NotifyFormat.MARKDOWN
 
+    def __init__(self, escapes: bool) -> None:
+        self.escapes = escapes
+
     def text(self, value: str) -> str:
-        return _URL_SCHEME.sub("\\1\u200b\\2", one_line(value).translate(_SLACK_LOOKALIKES))
+        value = one_line(value).translate(_SLACK_LOOKALIKES).replace("://", ":\u200b//")
+        return value if self.escapes else value.replace("&", "&amp;")
 
     def bold(self, value: str) -> str:
         return f"*{value}*"
 
     def link(self, url: str, label: str) -> str:
-        return f"<{safe_url(url)}|{label}>" if safe_url(url) else label
+        safe = safe_url(url).replace("!", "%21").replace("@", "%40")
+        return f"<{safe}|{label}>" if safe else label
 
     def quote(self, value: str) -> str:
         return f">{value}"
@@ -162,7 +171,9 @@ class _Html(_Format):
 def format_for(target: Any) -> _Format:
     """The format a target takes: Slack mrkdwn, email HTML, or its native format."""
     if isinstance(target, NotifySlack):
-        return _Slack()
+        return _Slack(
+            not target.use_blocks and target.notify_format == apprise.NotifyFormat.MARKDOWN
+        )
     if isinstance(target, NotifyEmail):
         return _Html()
     native = apprise.NotifyFormat(getattr(target, "notify_format", "text")).value

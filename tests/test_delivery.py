@@ -6,12 +6,13 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
-from email.utils import format_datetime
 from email.message import EmailMessage
+from email.utils import format_datetime
 from typing import Any
 
 import pytest
@@ -21,7 +22,8 @@ from apprise.plugins.slack import NotifySlack
 
 from monitors.config import Config
 from monitors.deliver import deliver_due, notifier_for, outbox_for
-from monitors.notify import Message, Notifier
+from monitors.notify import Message, Notifier, render, render_alert
+from monitors.outbox import AlertRow, DeliveryRow
 from monitors.schema import alerts, deliveries, utcnow
 from monitors.store import Store
 from tests.conftest import free_port, make_config
@@ -390,3 +392,66 @@ def test_retry_after_as_an_http_date(store_url: str, store: Store, hook: Loopbac
     assert done.status == "pending"
     [row] = _deliveries(store)
     assert row.next_attempt_at >= utcnow() + timedelta(minutes=9)
+
+
+HOSTILE_ALERT = AlertRow(
+    id=1,
+    rule_id="security-guarantees",
+    headline="_it_ ~st~ `x` *b* @U77 x !here AT&T &amp; xhttps://evil.example",
+    url="https://news.example/a!channel|x@U99",
+    site="Gazette !here @U77",
+    terms=("security guarantees",),
+    passage="Kyiv weighs security guarantees, say _they_ ~all~ <!here>",
+    marks=((11, 30),),
+    sources=(),
+    created_at=datetime(2026, 11, 21, 9, 0, tzinfo=UTC),
+)
+
+
+def slack_controls(payload: dict[str, Any]) -> tuple[list[str], str]:
+    """The `<…>` control sequences Slack would act on, and the text it would show."""
+    text = " ".join(
+        str(v) for v in _strings(payload) if not str(v).startswith("http")
+    )  # the mrkdwn and plain-text fields
+    shown = re.sub(r"<[^>|]*\|([^>]*)>", r"\1", text)  # a link shows its label
+    shown = shown.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return re.findall(r"<[^>]*>", text), shown
+
+
+def _strings(value: Any) -> Iterator[Any]:
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, str):
+        yield value
+
+
+@pytest.mark.parametrize("blocks", ["no", "yes"])
+def test_slack_feed_text_cannot_mention_link_or_format(blocks: str, slack: LoopbackServer) -> None:
+    notifier = Notifier({"s": f"slack://T1ABCDEF/B2ABCDEF/C3abcdefghijklmnopqrstu?blocks={blocks}"})
+    fmt = notifier.format("s")
+    digest = DeliveryRow(
+        2,
+        "digest",
+        "s",
+        "sending",
+        0,
+        None,
+        None,
+        None,
+        HOSTILE_ALERT.created_at,
+        None,
+        digest=(HOSTILE_ALERT,),
+    )
+    notifier.send("s", render_alert(HOSTILE_ALERT, "Security guarantees", fmt))
+    notifier.send("s", render(digest, {}, fmt))
+    link = "<https://news.example/a%21channel%7Cx%40U99|"
+    for payload in posts(slack):
+        controls, shown = slack_controls(payload)
+        assert controls and all(c.startswith(link) for c in controls), controls
+        for marked in ("_it_", "~st~", "`x`", "*b*", "_they_", "~all~", "https://evil"):
+            assert marked not in shown
+        assert "AT&T &amp;" in shown  # shown as written: neither unescaped nor doubly escaped
