@@ -201,12 +201,13 @@ def render_alert(alert: AlertRow, rule_label: str, fmt: _Format) -> Message:
     sources = alert.sources or ((alert.site, alert.url),)
     outlets = len({site for site, _ in sources})
     if type(fmt) is _Text:
-        return Message(title, _plain_alert(alert, rule_label, sources), fmt.body_format.value)
+        body = _plain_alert(alert, rule_label, sources, outlets)
+        return Message(title, body, fmt.body_format.value)
     if isinstance(fmt, _Slack):
         title = ""  # compact: the body leads with the rule and the linked headline
     lines = [
-        fmt.bold(fmt.text(update + rule_label)),
-        fmt.link(alert.url, fmt.bold(fmt.text(alert.headline))),
+        fmt.bold(fmt.text(rule_label)),
+        fmt.link(alert.url, fmt.bold(fmt.text(update + alert.headline))),
         *_update_lines(alert, fmt),
         fmt.quote(fmt.marked(Passage(alert.passage, alert.marks))),
         f"Matched: {fmt.text(', '.join(alert.terms))}",
@@ -228,18 +229,21 @@ def _update_lines(alert: AlertRow, fmt: _Format) -> list[str]:
     ]
 
 
-def _plain_alert(alert: AlertRow, rule_label: str, sources: Iterable[tuple[str, str]]) -> str:
+def _plain_alert(
+    alert: AlertRow, rule_label: str, sources: Iterable[tuple[str, str]], outlets: int
+) -> str:
     """An alert as labelled plain-text lines, marks as **bold**."""
     others = [f"{one_line(site)} {safe_url(url)}" for site, url in sources if url != alert.url]
     update = "Update: " if alert.kind == "update" else ""
     lines = [
-        f"Rule: {update}{one_line(rule_label)}",
-        f"Headline: {one_line(alert.headline)}",
+        f"Rule: {one_line(rule_label)}",
+        f"Headline: {update}{one_line(alert.headline)}",
         *_update_lines(alert, _Text()),
         "",
         _Text().marked(Passage(alert.passage, alert.marks)),
         "",
         f"Matched: {one_line(', '.join(alert.terms))}",
+        f"Outlets: {outlets}",
         *[f"Also: {o}" for o in others],
         f"Site: {one_line(alert.site)}",
         f"URL: {safe_url(alert.url)}",

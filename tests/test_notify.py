@@ -309,3 +309,29 @@ def test_email_alert_reaches_an_smtp_server(smtp: tuple[int, _Inbox]) -> None:
     assert "Allies offered Kyiv security guarantees on Friday" in plain
     assert "Allies offer Kyiv security guarantees in draft accord" in plain
     assert "<b>" not in plain
+
+
+def test_plain_text_update_names_the_rule_alone_and_counts_outlets() -> None:
+    item = alert(
+        kind="update",
+        follows=3,
+        new_facts=("Ruth Calloway",),
+        sources=(("Harbour Gazette", URL), ("Northgate Times", "https://northgate.example/a")),
+    )
+    message = rendered("text", item)
+    lines = message.body.splitlines()
+    assert lines[0] == f"Rule: {RULE}"
+    assert lines[1] == "Headline: Update: Allies offer Kyiv security guarantees in draft accord"
+    assert "Outlets: 2" in lines
+    assert message.title == (
+        "[newsmon] Update: Security guarantees: Allies offer Kyiv security guarantees in draft "
+        "accord"
+    )
+    assert "Outlets: 1" in rendered("text").body.splitlines()
+
+
+@pytest.mark.parametrize("channel", ["markdown", "html", "slack"])
+def test_rich_update_puts_update_on_the_headline(channel: str) -> None:
+    body = rendered(channel, alert(kind="update", follows=3, new_facts=("Ruth Calloway",))).body
+    assert "Update: Security" not in body
+    assert "Update: Allies offer Kyiv" in body
