@@ -6,9 +6,12 @@ with the file, the key path and the reason.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import threading
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -346,15 +349,34 @@ def _rule_problems(
 
 
 def _channel_problem(url: str) -> str | None:
-    """Why apprise cannot use this URL, or None. The URL itself is never repeated."""
+    """Why apprise cannot use this URL, or None. The URL itself is never repeated,
+    nor logged: apprise's own records (which quote it) are dropped meanwhile."""
     if not url:
         return "empty channel URL"
     import apprise
 
-    if apprise.Apprise.instantiate(url) is None:
+    with _silenced("apprise"):
+        target = apprise.Apprise.instantiate(url)
+    if target is None:
         scheme = url.split("://", 1)[0] if "://" in url else "(none)"
         return f"not a valid apprise URL (scheme {scheme!r})"
     return None
+
+
+@contextmanager
+def _silenced(name: str) -> Iterator[None]:
+    """Drop the records of logger `name` made in this thread while the block runs."""
+    thread = threading.get_ident()
+
+    def other_threads(record: logging.LogRecord) -> bool:
+        return record.thread != thread
+
+    logger = logging.getLogger(name)
+    logger.addFilter(other_threads)
+    try:
+        yield
+    finally:
+        logger.removeFilter(other_threads)
 
 
 def _resolve_store(store: str, base_dir: Path | None) -> str:

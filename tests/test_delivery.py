@@ -13,12 +13,15 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import sqlalchemy as sa
+import yaml
 from apprise.plugins.slack import NotifySlack
+from typer.testing import CliRunner
 
 from monitors.config import Config
 from monitors.deliver import deliver_due, notifier_for, outbox_for
@@ -26,6 +29,7 @@ from monitors.notify import Message, Notifier, render, render_alert
 from monitors.outbox import AlertRow, DeliveryRow
 from monitors.schema import alerts, deliveries, utcnow
 from monitors.store import Store
+from newsmon.cli import app
 from tests.conftest import free_port, make_config
 from tests.factories import seed
 from tests.httpserver import LoopbackServer
@@ -455,3 +459,21 @@ def test_slack_feed_text_cannot_mention_link_or_format(blocks: str, slack: Loopb
         for marked in ("_it_", "~st~", "`x`", "*b*", "_they_", "~all~", "https://evil"):
             assert marked not in shown
         assert "AT&T &amp;" in shown  # shown as written: neither unescaped nor doubly escaped
+
+
+def test_check_prints_its_own_messages_only(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = tmp_path / "newsmon.yaml"
+    channels = {
+        "mail": "mailto://desk:Pa55w0rdSecret@",  # no host: apprise cannot load it
+        "odd": "nosuch://T0ken5ecret@example.com",
+    }
+    config.write_text(yaml.safe_dump({"channels": channels}))
+    with caplog.at_level(logging.DEBUG):
+        result = CliRunner().invoke(app, ["check", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "channels.mail: not a valid apprise URL" in result.output
+    assert not [r for r in caplog.records if r.name.startswith("apprise")]
+    for secret in ("Pa55w0rdSecret", "T0ken5ecret"):
+        assert secret not in result.output + caplog.text
