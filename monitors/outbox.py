@@ -288,21 +288,31 @@ class Outbox:
         self, status: str | None = None, limit: int = 200, ids: Iterable[int] | None = None
     ) -> list[AlertListing]:
         """The newest alerts with their deliveries (only alerts with a delivery in `status`,
-        only these `ids` when given)."""
+        only these `ids` when given). A delivery gathered into a digest is shown as that
+        digest delivery."""
         query = sa.select(alerts).order_by(alerts.c.id.desc()).limit(limit)
         if ids is not None:
             query = query.where(alerts.c.id.in_(list(ids)))
         if status:
-            with_status = sa.select(deliveries.c.alert_id).where(deliveries.c.status == status)
+            digests = sa.select(deliveries.c.id).where(
+                deliveries.c.kind == "digest", deliveries.c.status == status
+            )
+            with_status = sa.select(deliveries.c.alert_id).where(
+                sa.or_(deliveries.c.status == status, deliveries.c.digest_id.in_(digests))
+            )
             query = query.where(alerts.c.id.in_(with_status))
         with self.store.transaction() as conn:
             rows = {r.id: AlertListing(_alert(r)) for r in conn.execute(query)}
-            for d in conn.execute(
+            own = conn.execute(
                 sa.select(deliveries)
                 .where(deliveries.c.alert_id.in_(list(rows)))
                 .order_by(deliveries.c.id)
-            ):
-                rows[d.alert_id].deliveries.append(_delivery(d))
+            ).all()
+            wanted = {d.digest_id for d in own if d.digest_id is not None}
+            digest_rows = conn.execute(sa.select(deliveries).where(deliveries.c.id.in_(wanted)))
+            by_id = {d.id: d for d in digest_rows}
+            for d in own:
+                rows[d.alert_id].deliveries.append(_delivery(by_id.get(d.digest_id, d)))
         return list(rows.values())
 
     # digests

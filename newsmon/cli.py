@@ -30,6 +30,7 @@ from newsmon.stories_cli import stories_app
 if TYPE_CHECKING:
     from monitors.config import Config
     from monitors.deliver import Delivered
+    from monitors.outbox import DeliveryRow
     from monitors.pipeline import CycleReport
     from monitors.store import Store
 
@@ -189,9 +190,16 @@ def alerts(
         a = item.alert
         for i, d in enumerate(item.deliveries or [None]):
             head = (str(a.id), a.rule_id, a.headline[:60]) if i == 0 else ("", "", "")
-            cells = (d.channel, d.status, str(d.attempts), d.last_error or "") if d else ("",) * 4
+            cells = (d.channel, _status(d), str(d.attempts), d.last_error or "") if d else ("",) * 4
             table.add_row(*head, *cells)
     out.print(table if listing else "no alerts")
+
+
+def _status(delivery: DeliveryRow) -> str:
+    """A delivery's status; for a digest, which one."""
+    if delivery.kind == "digest":
+        return f"{delivery.status} (digest {delivery.id})"
+    return delivery.status
 
 
 @alerts_app.command("retry")

@@ -477,3 +477,24 @@ def test_check_prints_its_own_messages_only(
     assert not [r for r in caplog.records if r.name.startswith("apprise")]
     for secret in ("Pa55w0rdSecret", "T0ken5ecret"):
         assert secret not in result.output + caplog.text
+
+
+def test_a_dead_lettered_digest_is_listed_with_its_alerts(
+    store_url: str, store: Store, hook: LoopbackServer
+) -> None:
+    hook.add("/down", b"", status=500)
+    cfg = config_for(store_url, {"desk": hook_url(hook, "/down")}, delivery="daily")
+    outbox = outbox_for(cfg, store)
+    alert_ids = seed(store, outbox, 2)
+    [digest_id] = outbox.make_digests(["daily"])
+    for _ in range(cfg.delivery.max_attempts):
+        deliver_due(outbox, notifier_for(cfg), cfg.labels())
+        _make_due(store)
+    listed = outbox.listing("failed")
+    assert sorted(item.alert.id for item in listed) == sorted(alert_ids)
+    for item in listed:
+        [shown] = item.deliveries
+        assert (shown.id, shown.kind, shown.status) == (digest_id, "digest", "failed")
+        assert shown.attempts == cfg.delivery.max_attempts and "500" in (shown.last_error or "")
+    assert outbox.retry([alert_ids[0]]) == 1
+    assert outbox.listing("failed") == []
