@@ -498,3 +498,62 @@ def test_a_dead_lettered_digest_is_listed_with_its_alerts(
         assert shown.attempts == cfg.delivery.max_attempts and "500" in (shown.last_error or "")
     assert outbox.retry([alert_ids[0]]) == 1
     assert outbox.listing("failed") == []
+
+
+def test_a_delivery_to_a_removed_channel_stays_visible(
+    store_url: str, store: Store, hook: LoopbackServer
+) -> None:
+    before = config_for(store_url, {"desk": hook_url(hook), "gone": hook_url(hook, "/gone")})
+    [alert_id] = seed(store, outbox_for(before, store), 1)
+    after = config_for(store_url, {"desk": hook_url(hook)})
+    done = deliver_due(outbox_for(after, store), notifier_for(after), after.labels())
+    assert sorted((d.channel, d.status) for d in done) == [("desk", "sent"), ("gone", "pending")]
+    [listed] = outbox_for(after, store).listing("pending")
+    [gone] = [d for d in listed.deliveries if d.channel == "gone"]
+    assert listed.alert.id == alert_id and "not configured" in (gone.last_error or "")
+
+
+@pytest.mark.parametrize("breaks", ["\u2028", "\x85", "\x0b", "\r\n"])
+def test_no_line_break_in_a_title_reaches_an_email_header(
+    store_url: str, store: Store, smtp: tuple[int, list[EmailMessage]], breaks: str
+) -> None:
+    port, received = smtp
+    url = (
+        f"mailto://desk:s3cret-pw@127.0.0.1:{port}?mode=insecure"
+        "&from=newsmon@example.com&to=desk@example.com"
+    )
+    cfg = config_for(store_url, {"email": url})
+    outbox = outbox_for(cfg, store)
+    seed(store, outbox, 1, title=f"Kyiv offer{breaks}Bcc: victim@example.com{breaks}X-Evil: 1")
+    [done] = deliver_due(outbox, notifier_for(cfg), cfg.labels())
+    assert done.status == "sent", done.error
+    [mail] = received
+    assert mail["Bcc"] is None and mail["X-Evil"] is None
+    assert mail["Subject"].startswith("[newsmon] Security guarantees: Kyiv offer")
+    assert "Bcc: victim@example.com" in mail["Subject"]
+
+
+def test_failing_slack_and_email_log_no_secret(
+    store_url: str,
+    store: Store,
+    slack: LoopbackServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    slack.add("/services/T1ABCDEF/B2ABCDEF/Zsecretwebhooktoken1", b"no", status=500)
+    port = free_port()  # no SMTP server there
+    channels = {
+        "slack": "slack://T1ABCDEF/B2ABCDEF/Zsecretwebhooktoken1/#news",
+        "email": f"mailto://desk:Wr0ngPassw0rd@127.0.0.1:{port}?mode=insecure"
+        "&from=newsmon@example.com&to=desk@example.com",
+    }
+    cfg = config_for(store_url, channels)
+    outbox = outbox_for(cfg, store)
+    seed(store, outbox, 1)
+    with caplog.at_level(logging.DEBUG):
+        done = deliver_due(outbox, notifier_for(cfg), cfg.labels())
+    assert sorted(d.status for d in done) == ["pending", "pending"]
+    with store.transaction() as conn:
+        stored = json.dumps([list(map(str, r)) for r in conn.execute(sa.select(deliveries))])
+    everything = caplog.text + " ".join(d.error or "" for d in done) + stored
+    for secret in ("Zsecretwebhooktoken1", "Wr0ngPassw0rd"):
+        assert secret not in everything
