@@ -257,14 +257,15 @@ def _digest(included: Iterable[AlertRow], labels: Mapping[str, str], fmt: _Forma
     for alert in sorted(included, key=lambda a: (order.get(a.rule_id, len(order)), a.id)):
         by_rule.setdefault(alert.rule_id, []).append(alert)
     count = sum(len(v) for v in by_rule.values())
-    lines = [fmt.bold(f"newsmon digest: {count} alert{'s' if count != 1 else ''}")]
+    alerts = f"{count} alert{'s' if count != 1 else ''}"
+    lines = [fmt.bold(f"newsmon digest: {alerts}")]
     for rule_id, rule_alerts in by_rule.items():
         lines.append(fmt.bold(fmt.text(labels.get(rule_id) or rule_id)))
         lines += [
             "• " + fmt.link(a.url, fmt.text(a.headline)) + f" ({fmt.text(a.site)})"
             for a in rule_alerts
         ]
-    return Message(f"[newsmon] Digest: {count} alerts", fmt.join(lines), fmt.body_format.value)
+    return Message(f"[newsmon] Digest: {alerts}", fmt.join(lines), fmt.body_format.value)
 
 
 def _notice(delivery: DeliveryRow, labels: Mapping[str, str], fmt: _Format) -> Message:

@@ -335,3 +335,21 @@ def test_rich_update_puts_update_on_the_headline(channel: str) -> None:
     body = rendered(channel, alert(kind="update", follows=3, new_facts=("Ruth Calloway",))).body
     assert "Update: Security" not in body
     assert "Update: Allies offer Kyiv" in body
+
+
+def test_digest_of_one_alert_says_one_alert() -> None:
+    delivery = DeliveryRow(
+        7,
+        "digest",
+        "email",
+        "sending",
+        0,
+        None,
+        None,
+        "daily",
+        alert().created_at,
+        None,
+        digest=(alert(),),
+    )
+    message = render(delivery, {"security-guarantees": RULE}, NOTIFIER.format("email"))
+    assert message.title == "[newsmon] Digest: 1 alert"
