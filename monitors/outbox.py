@@ -318,14 +318,15 @@ class Outbox:
     # digests
 
     def make_digests(self, periods: Iterable[str] = PERIODS) -> list[int]:
-        """Gather held deliveries of these periods into one digest delivery per channel."""
+        """Gather held deliveries of these periods into one digest delivery per channel.
+        Rows another worker is gathering are skipped (locked on PostgreSQL)."""
         now = utcnow()
         created = []
         with self.store.transaction() as conn:
             held = conn.execute(
-                sa.select(deliveries.c.id, deliveries.c.channel).where(
-                    deliveries.c.status == "held", deliveries.c.period.in_(list(periods))
-                )
+                sa.select(deliveries.c.id, deliveries.c.channel)
+                .where(deliveries.c.status == "held", deliveries.c.period.in_(list(periods)))
+                .with_for_update(skip_locked=True)
             ).all()
             by_channel: dict[str, list[int]] = {}
             for row in held:

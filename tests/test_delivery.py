@@ -557,3 +557,26 @@ def test_failing_slack_and_email_log_no_secret(
     everything = caplog.text + " ".join(d.error or "" for d in done) + stored
     for secret in ("Zsecretwebhooktoken1", "Wr0ngPassw0rd"):
         assert secret not in everything
+
+
+def test_digests_skip_held_rows_another_worker_is_gathering(
+    store_url: str, store: Store, hook: LoopbackServer
+) -> None:
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises the whole transaction (BEGIN IMMEDIATE)")
+    cfg = config_for(store_url, {"desk": hook_url(hook)}, delivery="daily")
+    outbox = outbox_for(cfg, store)
+    seed(store, outbox, 2)
+    other = sa.create_engine(store_url)
+    made: list[list[int]] = []
+    with other.begin() as conn:  # a second worker, mid-way through gathering them
+        conn.execute(
+            sa.select(deliveries.c.id).where(deliveries.c.status == "held").with_for_update()
+        ).all()
+        worker = threading.Thread(target=lambda: made.append(outbox.make_digests(["daily"])))
+        worker.start()
+        worker.join(timeout=5)
+        blocked = worker.is_alive()
+    worker.join()
+    other.dispose()
+    assert not blocked and made == [[]]
