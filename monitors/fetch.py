@@ -282,9 +282,14 @@ class _Inflate:
             self._obj = zlib.decompressobj(
                 zlib.MAX_WBITS if _zlib_header(data) else -zlib.MAX_WBITS
             )
+        out = b""
         while data and not self._obj.eof:
             out = self._obj.decompress(data, PIECE)
             data = self._obj.unconsumed_tail
+            if out:
+                yield out
+        while len(out) == PIECE and not self._obj.eof:  # input consumed, output pending
+            out = self._obj.decompress(b"", PIECE)
             if out:
                 yield out
 

@@ -390,6 +390,25 @@ async def test_encodings_decoded_incrementally(encoding: str, encode: Any) -> No
         assert (await fetcher.fetch("http://example.com/")).body == text
 
 
+@pytest.mark.parametrize("size", [2 * fetch.PIECE, 2 * fetch.PIECE + 1, 3 * fetch.PIECE + 100])
+@pytest.mark.parametrize("encode", [deflate_raw, zlib.compress, gzip.compress])
+async def test_inflated_output_filling_whole_pieces_is_not_cut(size: int, encode: Any) -> None:
+    """The body arrives in one chunk: the last piece is still inside zlib once the
+    input is consumed, and must be drained."""
+    text = bytes(size)
+    body = encode(text)
+    encoding = "gzip" if encode is gzip.compress else "deflate"
+
+    async def stream() -> AsyncIterator[bytes]:
+        yield body
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Encoding": encoding}, content=stream())
+
+    async with Fetcher(LOCAL, transport=httpx.MockTransport(handler)) as fetcher:
+        assert (await fetcher.fetch("http://example.com/")).body == text
+
+
 async def test_brotli_decoded(server: LoopbackServer) -> None:
     brotli = pytest.importorskip("brotli")
     assert "br" in fetch.ACCEPT_ENCODING
