@@ -53,6 +53,7 @@ DEFAULT_ACCEPT = (
 )
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PIECE = 64 * 1024
+MAX_RETRY_AFTER = 7 * 86400.0  # a longer Retry-After is read as this
 MAX_CODINGS = 3  # servers send one; each layer costs a decompressor
 # brotli >= 1.2 (the first with can_accept_more_data) bounds each call's output.
 HAVE_BROTLI = brotli is not None and hasattr(brotli.Decompressor, "can_accept_more_data")
@@ -61,6 +62,7 @@ DECODE_ERRORS: tuple[type[Exception], ...] = (
     (zlib.error, brotli.error) if HAVE_BROTLI else (zlib.error,)
 )
 
+_DELAY = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _CGNAT = ipaddress.IPv4Network("100.64.0.0/10")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -362,20 +364,21 @@ async def _read_body(response: httpx.Response, url: str, max_bytes: int) -> byte
     return b"".join(parts)
 
 
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delay seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return float(value)
+def parse_retry_after(
+    value: str | None, now: datetime | None = None, ceiling: float = MAX_RETRY_AFTER
+) -> float | None:
+    """Seconds to wait from a Retry-After header (delay seconds or an HTTP date), at
+    most `ceiling`; None when the header is missing or unreadable."""
+    text = (value or "").strip()
+    if _DELAY.fullmatch(text):
+        return min(float(text), ceiling)
     try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return min(max(0.0, (when - (now or datetime.now(UTC))).total_seconds()), ceiling)
 
 
 class Fetcher:

@@ -6,7 +6,7 @@ fetch is new (under a third already seen) items may be slipping past, so the
 interval halves; when most is already seen (over two thirds, or the feed is
 unchanged) it grows by half. A server's own hints — RSS `<ttl>`, Cache-Control
 `max-age` — are never undercut. A failing feed backs off exponentially, and a
-Retry-After is always honoured.
+Retry-After is honoured, up to a week.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class Schedule:
     first_interval: float = 900.0
     error_backoff: float = 120.0
     max_error_backoff: float = 6 * 3600.0
+    max_retry_after: float = 7 * DAY
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ def items_per_day(previous: float | None, new: int, since: datetime | None, now:
 
 
 def backoff_until(streak: int, retry_after: float | None, now: datetime, s: Schedule) -> datetime:
-    """When a feed failing `streak` times in a row may be polled again."""
-    wait = min(s.error_backoff * 2 ** max(streak - 1, 0), s.max_error_backoff)
-    return now + timedelta(seconds=max(wait, retry_after or 0.0))
+    """When a feed failing `streak` times in a row may be polled again; a server's
+    Retry-After is honoured up to `max_retry_after`."""
+    wait = min(s.error_backoff * 2 ** min(max(streak - 1, 0), 64), s.max_error_backoff)
+    asked = min(retry_after or 0.0, s.max_retry_after)
+    return now + timedelta(seconds=max(wait, asked))

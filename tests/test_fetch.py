@@ -520,6 +520,15 @@ async def test_404_not_transient(server: LoopbackServer) -> None:
         ("soon", None),
         ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
         ("Wed, 21 Oct 2015 07:29:00 GMT", 60.0),
+        ("Wed, 21 Oct 2015 07:29:00", 60.0),
+        ("2.5", 2.5),
+        ("1" + "0" * 20, 7 * 86400.0),
+        ("9" * 400, 7 * 86400.0),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 7 * 86400.0),
+        ("Fri, 31 Dec 99999 23:59:59 GMT", None),
+        ("Fri, 99 Foo 2015 99:99:99 GMT", None),
+        ("1e9", None),
+        ("\u0661\u0662", None),
     ],
 )
 def test_parse_retry_after(value: str | None, expected: float | None) -> None:

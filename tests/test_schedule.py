@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 import yaml
 from typer.testing import CliRunner
@@ -130,6 +131,24 @@ def test_a_worker_that_started_later_does_not_poll_a_feed_again(
     cycle(cfg, store)  # another worker polls the feed meanwhile
     (row,) = store.feed_rows()
     assert store.claim_feeds([row.id], late_start, 60, due_by=late_start) == []
+
+
+@pytest.mark.parametrize("retry_after", ["1" + "0" * 20, "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_a_huge_retry_after_is_read_as_a_week(
+    store_url: str, store: Store, site: LoopbackServer, retry_after: str
+) -> None:
+    site.add("/busy.xml", b"", status=429, headers={"Retry-After": retry_after})
+    cfg = make_config(store_url, [site.url("/busy.xml")], "json://127.0.0.1:9/")
+    assert [(f.status, f.error) for f in cycle(cfg, store).feeds] == [("failed", "HTTP 429")]
+    with store.transaction() as conn:
+        row = conn.execute(sa.select(feeds)).one()
+    week = datetime.now(UTC) + timedelta(days=7)
+    assert week - timedelta(minutes=1) < row.backoff_until <= week
+    assert row.claimed_until is None
+
+
+def test_backoff_is_bounded_for_any_streak_and_retry_after() -> None:
+    assert backoff_until(10**6, 1e300, NOW, S) == NOW + timedelta(days=7)
 
 
 def test_due_only_polls_feeds_whose_time_has_come(
