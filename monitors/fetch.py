@@ -448,8 +448,10 @@ class Fetcher:
         last_modified: str | None = None,
         accept: str = DEFAULT_ACCEPT,
         only: tuple[str, ...] = (),
+        timeout: float | None = None,
     ) -> FetchResult:
-        """GET `url`, following redirects: a body (2xx) or nothing new (304).
+        """GET `url`, following redirects: a body (2xx) or nothing new (304), within
+        `timeout` seconds (default: limits.timeout) once a slot for its host is free.
 
         With `only`, a 2xx answer whose Content-Type holds none of those strings is
         refused before its body is read. Raises a FetchError subclass on anything
@@ -466,7 +468,7 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         async with self._host_slot(url):
             started = time.monotonic()
-            result = await self._within_deadline(url, headers, only)
+            result = await self._within_deadline(url, headers, only, timeout)
         if result.not_modified:
             result = replace(
                 result,
@@ -486,14 +488,14 @@ class Fetcher:
         return self._hosts[host]
 
     async def _within_deadline(
-        self, url: str, headers: dict[str, str], only: tuple[str, ...]
+        self, url: str, headers: dict[str, str], only: tuple[str, ...], timeout: float | None
     ) -> FetchResult:
+        seconds = self.limits.timeout if timeout is None else max(timeout, 0.0)
         try:
-            with anyio.fail_after(self.limits.timeout):
+            with anyio.fail_after(seconds):
                 return await self._follow(url, headers, only)
         except TimeoutError:
-            timeout = self.limits.timeout
-            raise FetchTimeout(url, f"no complete answer within {timeout:g} s") from None
+            raise FetchTimeout(url, f"no complete answer within {round(seconds, 2):g} s") from None
 
     async def _follow(
         self, url: str, headers: dict[str, str], only: tuple[str, ...]

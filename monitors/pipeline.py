@@ -13,11 +13,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential,
+)
 
 from monitors.config import Config, FeedConfig
 from monitors.deliver import (
@@ -223,22 +230,31 @@ class Pipeline:
             return self.record_failure(feed, state, exc)
         return self.ingest(feed, state, result, started)
 
-    async def fetch_feed(self, feed: FeedConfig, state: FeedState) -> FetchResult:
-        """One conditional GET of a feed; raises FetchError."""
+    async def fetch_feed(
+        self, feed: FeedConfig, state: FeedState, timeout: float | None = None
+    ) -> FetchResult:
+        """One conditional GET of a feed, within `timeout` (default: fetch.timeout);
+        raises FetchError."""
         return await self.fetcher.fetch(
-            feed.url, etag=state.etag, last_modified=state.last_modified
+            feed.url, etag=state.etag, last_modified=state.last_modified, timeout=timeout
         )
 
     async def _fetch_with_retries(self, feed: FeedConfig, state: FeedState) -> FetchResult:
+        """The feed's fetch, retried on transient errors while its one deadline
+        (fetch.timeout from the first attempt) leaves time: retries never add up."""
+        budget = self.config.fetch.timeout
         retrying = AsyncRetrying(
             retry=retry_if_exception(_retry_now),
-            stop=stop_after_attempt(self.config.fetch.retries + 1),
+            stop=stop_after_attempt(self.config.fetch.retries + 1) | stop_before_delay(budget),
             wait=wait_exponential(multiplier=self.retry_wait, max=MAX_RETRY_AFTER),
             reraise=True,
         )
+        started = time.monotonic()
         async for attempt in retrying:
             with attempt:
-                return await self.fetch_feed(feed, state)
+                first = attempt.retry_state.attempt_number == 1
+                left = None if first else budget - (time.monotonic() - started)
+                return await self.fetch_feed(feed, state, left)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def ingest(

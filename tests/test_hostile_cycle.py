@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from tests.hostile import (
     answer,
     bombs,
     endless,
+    head,
     redirect,
     silent,
     story,
@@ -142,6 +144,29 @@ def test_slow_and_silent_pages_fall_back_to_the_summary_within_one_deadline(
     assert [(e.outcome, e.source) for e in report.entries] == [("article", "summary")] * 2
     assert len(posts(hook)) == 2
     assert elapsed < 1.5 + 3.0, f"the cycle took {elapsed:.1f} s"
+
+
+def slow_503(conn: socket.socket, stopping: threading.Event) -> None:
+    """Answer 503 after 0.8 s."""
+    if not stopping.wait(0.8):
+        conn.sendall(head(503, {"Content-Length": "0"}))
+
+
+def test_retries_share_one_deadline(
+    sqlite: Store, site: LoopbackServer, hook: LoopbackServer, evil: HostileServer
+) -> None:
+    evil.route("/busy.xml", slow_503)
+    cfg = hostile_config(
+        sqlite, [evil.url("/busy.xml"), site.url(GOOD_FEED)], hook, timeout=1.0, retries=5
+    )
+    report, elapsed = run_cycle(cfg, sqlite)
+
+    busy = by_url(report)[evil.url("/busy.xml")]
+    assert busy.status == "failed"
+    assert evil.connections == 2  # the retry had the 0.2 s left, not a deadline of its own
+    assert busy.error is not None and busy.error.startswith("no complete answer within 0.")
+    assert len(posts(hook)) == GOOD_ALERTS
+    assert elapsed < 1.0 + 2.0, f"the cycle took {elapsed:.1f} s"
 
 
 # -- size: bombs, endless bodies, lying lengths --------------------------------------------
