@@ -1,8 +1,10 @@
 """Parse a fetched feed body into entries with feedparser (which never fetches here).
 
 Feeds come from anyone, so the body is bounded before feedparser sees it: at most
-`max_items` items and MAX_TAGS tags of markup (feedparser spends ~12 µs a tag, so a
-10 MiB body of nested tags would take half a minute). Entity declarations are not
+`max_items` items and MAX_MARKUP tags and attributes (feedparser spends ~12 µs a tag,
+so a 10 MiB body of nested tags would take half a minute), and no tag with more than
+MAX_ATTRIBUTES attributes (feedparser's time grows with the square of their number: a
+tag of 40,000 took 15 s). Entity declarations are not
 expanded (feedparser drops the DOCTYPE's; expat refuses amplification) and nothing
 is read from disk or the network. Every string is freed of control characters and
 lone surrogates, and keys and links are bounded, so any store can hold them.
@@ -15,6 +17,7 @@ import hashlib
 import html
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -30,7 +33,8 @@ from monitors.models import Entry
 from monitors.urls import canonical_url
 
 MAX_ITEMS = 1000
-MAX_TAGS = 100_000  # start and end tags outside CDATA; real feeds have a few thousand
+MAX_MARKUP = 100_000  # tags and attributes outside CDATA; real feeds have a few thousand
+MAX_ATTRIBUTES = 256  # in one tag
 MAX_KEY_BYTES = 512  # a longer GUID is stored as its hash
 MAX_URL_BYTES = 2048  # PostgreSQL cannot index much more than 2,700 bytes
 MAX_TITLE = 1000
@@ -44,6 +48,7 @@ _ITEM_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]")
 _ITEM_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>")
 _UNPARSED_START = re.compile(rb"<!\[CDATA\[|<!--")
 _TAIL_WINDOW = 64 * 1024
+_WIDE_TAG = re.compile(rb"<(?:[^<>=]*=){%d}" % (MAX_ATTRIBUTES + 1))
 # elements that separate words in text: lxml's block tags (less <del>/<ins>), HTML5's, <br>
 _BLOCKS = (lxml.html.defs.block_tags - {"del", "ins"}) | {
     "article",
@@ -74,11 +79,11 @@ def parse_feed(
     url: str,
     content_type: str | None = None,
     max_items: int = MAX_ITEMS,
-    max_tags: int = MAX_TAGS,
+    max_markup: int = MAX_MARKUP,
 ) -> ParsedFeed:
     """Entries of an RSS/Atom document. A malformed feed still yields what it holds;
     a document that is no feed at all (an HTML page, say) raises FeedError."""
-    bounded, capped = bound_items(body, max_items, max_tags)
+    bounded, capped = bound_items(body, max_items, max_markup)
     parsed = _feedparser(bounded, url, content_type)
     bozo = safe_text(str(parsed.get("bozo_exception") or "")) or None
     if not parsed.get("version") and not parsed.entries:
@@ -105,32 +110,37 @@ def _ttl(value: object) -> float | None:
     return float(text) * 60 if text.isdigit() and 0 < int(text) <= 10080 else None
 
 
-def bound_items(body: bytes, max_items: int, max_tags: int) -> tuple[bytes, list[str]]:
+def bound_items(body: bytes, max_items: int, max_markup: int) -> tuple[bytes, list[str]]:
     """The body cut down to its first items: at most `max_items` of them, and only as
-    many as fit in `max_tags` tags. Returns the body and why items were cut, if any.
+    many as fit in `max_markup` tags and attributes, none holding a tag of more than
+    MAX_ATTRIBUTES attributes. Returns the body and why items were cut, if any.
 
     The items past the cut are spliced out, so what follows the last item (the
     closing tags) stays and the document stays well-formed. Raises FeedError when
     even the part before the first item is over the markup budget.
     """
     starts = [m.start() for m in islice(_ITEM_START.finditer(body), max_items + 1)]
-    if len(starts) <= max_items and _tags(body) <= max_tags:
+    if len(starts) <= max_items and _markup(body, max_markup) <= max_markup:
         return body, []
     bounds = [*starts, _tail(body, starts[-1] if starts else len(body))]
-    used = _tags(body[: bounds[0]])
-    if used > max_tags:
-        raise FeedError(f"not a usable feed: more than {max_tags} tags before the first item")
+    used = _markup(body[: bounds[0]], max_markup)
+    if used > max_markup:
+        raise FeedError(f"not a usable feed: over {_budget(max_markup)} before the first item")
     kept = 0
     while kept < min(max_items, len(starts)):
-        used += _tags(body[bounds[kept] : bounds[kept + 1]])
-        if used > max_tags:
+        used += _markup(body[bounds[kept] : bounds[kept + 1]], max_markup)
+        if used > max_markup:
             break
         kept += 1
     total = len(starts) if len(starts) <= max_items else max_items + _count_items(body, starts)
     if kept == total:
         return body, []
-    why = f"the cap of {max_items}" if kept == max_items else f"the budget of {max_tags} tags"
+    why = f"the cap of {max_items}" if kept == max_items else f"the budget of {_budget(max_markup)}"
     return body[: bounds[kept]] + body[bounds[-1] :], [f"{total - kept} items past {why}"]
+
+
+def _budget(max_markup: int) -> str:
+    return f"{max_markup} tags and attributes ({MAX_ATTRIBUTES} in a tag)"
 
 
 def _count_items(body: bytes, starts: list[int]) -> int:
@@ -138,16 +148,29 @@ def _count_items(body: bytes, starts: list[int]) -> int:
     return len(_ITEM_START.findall(body, starts[-1]))
 
 
-def _tags(data: bytes) -> int:
-    """How many tags `data` holds outside CDATA sections and comments (in linear time)."""
-    count, pos = 0, 0
+def _markup(data: bytes, budget: int) -> int:
+    """How many tags and attributes `data` holds outside CDATA sections and comments,
+    in linear time; over `budget` when a tag has more than MAX_ATTRIBUTES attributes.
+    Every "=" counts as an attribute: text holds few."""
+    count = 0
+    for start, end in _parsed_spans(data):
+        if _WIDE_TAG.search(data, start, end):
+            return budget + 1
+        count += data.count(b"<", start, end) + data.count(b"=", start, end)
+    return count
+
+
+def _parsed_spans(data: bytes) -> Iterator[tuple[int, int]]:
+    """The spans of `data` outside CDATA sections and comments."""
+    pos = 0
     while (opener := _UNPARSED_START.search(data, pos)) is not None:
-        count += data.count(b"<", pos, opener.start())
+        yield pos, opener.start()
         end = data.find(b"]]>" if opener.group() == b"<![CDATA[" else b"-->", opener.end())
-        if end < 0:
-            return count + data.count(b"<", opener.end())
+        if end < 0:  # unclosed: a lenient parser reads on as markup
+            yield opener.end(), len(data)
+            return
         pos = end + 3
-    return count + data.count(b"<", pos)
+    yield pos, len(data)
 
 
 def _tail(body: bytes, after: int) -> int:

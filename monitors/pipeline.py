@@ -228,7 +228,7 @@ class Pipeline:
             result = await self._fetch_with_retries(feed, state)
         except FetchError as exc:
             return self.record_failure(feed, state, exc)
-        return self.ingest(feed, state, result, started)
+        return await self.ingest(feed, state, result, started)
 
     async def fetch_feed(
         self, feed: FeedConfig, state: FeedState, timeout: float | None = None
@@ -257,15 +257,16 @@ class Pipeline:
                 return await self.fetch_feed(feed, state, left)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def ingest(
+    async def ingest(
         self,
         feed: FeedConfig,
         state: FeedState,
         result: FetchResult,
         started: datetime | None = None,
     ) -> FeedOutcome:
-        """Parse a fetched feed unless unchanged and store its new entries as pending;
-        its next poll is timed from `started` (default: now)."""
+        """Parse a fetched feed unless unchanged (in a thread, so that the other fetches
+        go on meanwhile) and store its new entries as pending; its next poll is timed
+        from `started` (default: now)."""
         name = feed.label
         body_hash = (
             state.body_hash if result.not_modified else hashlib.sha256(result.body).hexdigest()
@@ -282,7 +283,9 @@ class Pipeline:
             self._reschedule(feed, state, Polled(0, 0, result.max_age), started)
             return FeedOutcome(feed.url, name, "unchanged")
         try:
-            parsed = parse_feed(result.body, result.url, result.content_type)
+            parsed = await asyncio.to_thread(
+                parse_feed, result.body, result.url, result.content_type
+            )
         except FeedError as exc:
             return self.record_failure(feed, state, exc)
         added = self.store.record_feed_ok(

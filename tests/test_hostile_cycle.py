@@ -212,6 +212,27 @@ def test_bombs_and_endless_bodies_stop_at_the_limit_with_bounded_memory(
     assert elapsed < 15
 
 
+def test_a_feed_of_wide_tags_is_cut_before_the_parser_and_the_cycle_goes_on(
+    sqlite: Store, site: LoopbackServer, hook: LoopbackServer, evil: HostileServer
+) -> None:
+    attributes = " ".join(f'a{i}=""' for i in range(200_000))
+    items = "".join(f"<item {attributes}><link>{evil.url('/p')}{n}</link></item>" for n in range(2))
+    wide = f'<rss version="2.0"><channel><title>W</title>{items}</channel></rss>'.encode()
+    assert len(wide) > 2 * MiB
+    evil.route("/wide.xml", answer(wide, {"Content-Type": "application/rss+xml"}))
+    cfg = hostile_config(sqlite, [evil.url("/wide.xml"), site.url(GOOD_FEED)], hook)
+
+    report, elapsed = run_cycle(cfg, sqlite)
+
+    outcome = by_url(report)[evil.url("/wide.xml")]
+    assert (outcome.status, outcome.new_entries) == ("new", 0)
+    assert outcome.skipped == (
+        "2 items past the budget of 100000 tags and attributes (256 in a tag)",
+    )
+    assert len(posts(hook)) == GOOD_ALERTS
+    assert elapsed < 10, f"the cycle took {elapsed:.1f} s"
+
+
 # -- addresses: redirects and names that lead inside -----------------------------------------
 
 
