@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from monitors.errors import ConfigError, Problem, QueryError
-from monitors.fetch import parse_private_networks
+from monitors.fetch import ENV_PRIVATE_NETWORKS, parse_private_networks
 from monitors.rules import AliasError, Aliases, RuleSet
 
 DEFAULT_STORE = "sqlite:///newsmon.db"
@@ -91,7 +91,7 @@ class FetchConfig(_Strict):
     concurrency: int = Field(16, ge=1, le=256)
     per_host: int = Field(6, ge=1, le=256)
     retries: int = Field(2, ge=0, le=10)
-    allow_private_networks: bool | str = False
+    allow_private_networks: bool | str | list[str] = False
     user_agent: str | None = None
 
 
@@ -240,6 +240,7 @@ def from_dict(raw: Any, name: str, env: Mapping[str, str], base_dir: Path | None
         raw["store"] = env["NEWSMON_STORE"]
     flagged = {p.path for p in problems}
     problems += [p for p in _cross_check(raw, name) if p.path not in flagged]
+    problems += _environment_problems(env)
     try:
         config = Config.model_validate({**raw, "source": name})
     except ValidationError as exc:
@@ -310,6 +311,15 @@ def _cross_problems(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
         parse_private_networks(fetch.get("allow_private_networks"))
     except ValueError as exc:
         yield "fetch.allow_private_networks", str(exc)
+
+
+def _environment_problems(env: Mapping[str, str]) -> list[Problem]:
+    """Problems in the environment variables that override the config."""
+    try:
+        parse_private_networks(env.get(ENV_PRIVATE_NETWORKS))
+    except ValueError as exc:
+        return [Problem("environment", ENV_PRIVATE_NETWORKS, str(exc))]
+    return []
 
 
 def _alias_section(raw: dict[str, Any]) -> dict[str, list[str]]:

@@ -13,7 +13,7 @@ import re
 import socket
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -29,10 +29,12 @@ import httpx
 
 from monitors.errors import (
     BlockedURL,
+    ConfigError,
     ConnectError,
     FetchError,
     FetchTimeout,
     HTTPStatusError,
+    Problem,
     TooLarge,
     TooManyRedirects,
 )
@@ -97,14 +99,19 @@ class FetchLimits:
 DEFAULT_LIMITS = FetchLimits()
 
 
-def parse_private_networks(value: bool | str | None) -> tuple[bool, tuple[Network, ...]]:
+def parse_private_networks(
+    value: bool | str | Sequence[str] | None,
+) -> tuple[bool, tuple[Network, ...]]:
     """Read an "allow private networks" setting: (allow all, networks allowed).
 
     True/"true"/"1"/"yes" allow every address; ""/"0"/"false"/None allow none; otherwise
-    a comma-separated list of CIDR networks such as "127.0.0.1/32,10.0.0.0/8".
+    CIDR networks such as "127.0.0.1/32,10.0.0.0/8", comma-separated or as a list.
+    Raises ValueError naming what is wrong.
     """
     if value is None or isinstance(value, bool):
         return bool(value), ()
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        value = ",".join(value)
     if not isinstance(value, str):
         raise ValueError("private networks: use true, false or a list of CIDR networks")
     word = value.strip().lower()
@@ -125,11 +132,15 @@ def _network(text: str) -> Network:
 
 
 def limits_from_env(base: FetchLimits = DEFAULT_LIMITS) -> FetchLimits:
-    """`base` with NEWSMON_ALLOW_PRIVATE_NETWORKS applied, when that variable is set."""
+    """`base` with NEWSMON_ALLOW_PRIVATE_NETWORKS applied, when that variable is set;
+    ConfigError when it is not a valid setting."""
     value = os.environ.get(ENV_PRIVATE_NETWORKS)
     if value is None:
         return base
-    allow_all, networks = parse_private_networks(value)
+    try:
+        allow_all, networks = parse_private_networks(value)
+    except ValueError as exc:
+        raise ConfigError([Problem("environment", ENV_PRIVATE_NETWORKS, str(exc))]) from None
     return replace(base, allow_all_private=allow_all, allowed_networks=networks)
 
 

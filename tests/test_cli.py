@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from rich.console import Console
 from typer.testing import CliRunner
@@ -55,6 +56,31 @@ def test_config_from_environment(tmp_path: Path, monkeypatch: object) -> None:
     path = write_config(tmp_path, ["https://example.com/feed.xml"], "json://127.0.0.1:9/")
     result = runner.invoke(app, ["check"], env={"NEWSMON_CONFIG": str(path)})
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("value", ["yes please", "10.0.0.0/33"])
+def test_a_bad_private_networks_variable_exits_2_naming_it(tmp_path: Path, value: str) -> None:
+    path = write_config(tmp_path, ["https://example.com/feed.xml"], "json://127.0.0.1:9/")
+    for command in ("check", "run"):
+        result = runner.invoke(
+            app, [command, "--config", str(path)], env={"NEWSMON_ALLOW_PRIVATE_NETWORKS": value}
+        )
+        assert result.exit_code == 2, result.output
+        assert "environment: NEWSMON_ALLOW_PRIVATE_NETWORKS: private networks:" in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_private_networks_as_a_yaml_list(tmp_path: Path) -> None:
+    path = write_config(tmp_path, ["https://example.com/feed.xml"], "json://127.0.0.1:9/")
+    raw = yaml.safe_load(path.read_text())
+    raw["fetch"]["allow_private_networks"] = ["127.0.0.1/32", "10.0.0.0/8"]
+    path.write_text(yaml.safe_dump(raw))
+    assert runner.invoke(app, ["check", "--config", str(path)]).exit_code == 0
+    raw["fetch"]["allow_private_networks"] = ["127.0.0.1/32", "10.0.0.0/33"]
+    path.write_text(yaml.safe_dump(raw))
+    result = runner.invoke(app, ["check", "--config", str(path)])
+    assert result.exit_code == 2
+    assert "fetch.allow_private_networks: private networks: '10.0.0.0/33'" in result.output
 
 
 def test_run_exits_3_when_the_store_is_unreachable(tmp_path: Path) -> None:

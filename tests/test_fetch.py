@@ -21,6 +21,7 @@ import pytest
 from monitors import fetch
 from monitors.errors import (
     BlockedURL,
+    ConfigError,
     ConnectError,
     FetchError,
     FetchTimeout,
@@ -321,9 +322,14 @@ def test_mapped_address_inside_allowed_network() -> None:
             (False, (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("10.0.0.0/8"))),
         ),
         ("fd00::/8,", (False, (ipaddress.ip_network("fd00::/8"),))),
+        (
+            ["127.0.0.1/32", "10.0.0.0/8"],
+            (False, (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("10.0.0.0/8"))),
+        ),
+        ([], (False, ())),
     ],
 )
-def test_parse_private_networks(value: bool | str | None, expected: object) -> None:
+def test_parse_private_networks(value: bool | str | list[str] | None, expected: object) -> None:
     assert parse_private_networks(value) == expected
 
 
@@ -343,6 +349,9 @@ def test_limits_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (limits.allow_all_private, limits.timeout) == (False, 3.0)
     monkeypatch.setenv("NEWSMON_ALLOW_PRIVATE_NETWORKS", "yes")
     assert limits_from_env(base).allow_all_private
+    monkeypatch.setenv("NEWSMON_ALLOW_PRIVATE_NETWORKS", "yes please")
+    with pytest.raises(ConfigError, match="NEWSMON_ALLOW_PRIVATE_NETWORKS: private networks"):
+        limits_from_env(base)
 
 
 # --- bodies and encodings ------------------------------------------------------------
