@@ -16,6 +16,7 @@ from rich.table import Table
 from newsmon.common import (
     ConfigOption,
     VerboseOption,
+    add_row,
     err,
     load_config,
     out,
@@ -243,8 +244,8 @@ def print_outcome(outcome: bf.Outcome, as_json: bool, console: Console = out) ->
         table.columns[4].overflow = "fold"  # a URL is never cut short
         for fired in outcome.fired:
             urls = "\n".join(u for _, u in fired.articles)
-            table.add_row(
-                fired.rule_id, fired.story, fired.headline, str(len(fired.articles)), urls
+            add_row(
+                table, fired.rule_id, fired.story, fired.headline, str(len(fired.articles)), urls
             )
         console.print(table)
     resumed = f" ({p.resumed} in an earlier attempt)" if p.resumed else ""

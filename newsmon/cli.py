@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from newsmon.backfill_cli import backfill
 from newsmon.common import (
     ConfigOption,
     VerboseOption,
+    add_row,
     load_config,
     out,
     setup_logging,
@@ -97,7 +99,7 @@ def print_report(report: CycleReport, console: Console = out, verbose: bool = Fa
 def _print_problems(report: CycleReport, console: Console) -> None:
     table = Table("feed", "status", "new", "error", title="feeds", title_justify="left")
     for f in report.feeds:
-        table.add_row(f.name, f.status, str(f.new_entries), f.error or "")
+        add_row(table, f.name, f.status, str(f.new_entries), f.error or "")
     console.print(table)
     print_deliveries(report.deliveries, console, only_failed=True)
 
@@ -111,7 +113,7 @@ def print_deliveries(
         return
     table = Table("delivery", "alert", "channel", "status", "error", title="deliveries")
     for d in shown:
-        table.add_row(str(d.delivery_id), str(d.alert_id or d.kind), d.channel, d.status, d.error)
+        add_row(table, str(d.delivery_id), str(d.alert_id or d.kind), d.channel, d.status, d.error)
     console.print(table)
 
 
@@ -191,7 +193,7 @@ def alerts(
         for i, d in enumerate(item.deliveries or [None]):
             head = (str(a.id), a.rule_id, a.headline[:60]) if i == 0 else ("", "", "")
             cells = (d.channel, _status(d), str(d.attempts), d.last_error or "") if d else ("",) * 4
-            table.add_row(*head, *cells)
+            add_row(table, *head, *cells)
     out.print(table if listing else "no alerts")
 
 
@@ -232,9 +234,10 @@ def feeds(config: ConfigOption = None) -> None:
     for feed in cfg.feeds:
         row = rows.get(feed.url)
         if row is None:
-            table.add_row(feed.label, "never polled", "", "", "now", "")
+            add_row(table, feed.label, "never polled", "", "", "now", "")
             continue
-        table.add_row(
+        add_row(
+            table,
             feed.label,
             _when(row.last_success_at),
             row.last_error or "",
@@ -254,7 +257,7 @@ def check(config: ConfigOption = None) -> None:
     """Validate a config file and list every problem in it."""
     cfg = load_config(config)
     out.print(
-        f"[green]OK[/] {cfg.source}: {len(cfg.feeds)} feeds, {len(cfg.rules)} rules, "
+        f"[green]OK[/] {escape(str(cfg.source))}: {len(cfg.feeds)} feeds, {len(cfg.rules)} rules, "
         f"{len(cfg.channels)} channels",
         highlight=False,
     )

@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
 
 from monitors.errors import ConfigError, StoreError
 
@@ -43,6 +46,11 @@ ConfigOption = Annotated[
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")]
 
 
+def add_row(table: Table, *cells: str | None) -> None:
+    """Add a row shown as it is: text from feeds and servers is never read as markup."""
+    table.add_row(*(Text(cell or "") for cell in cells))
+
+
 def setup_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -71,7 +79,7 @@ def open_store(config: Config) -> Store:
     try:
         return Store.open(config.store)
     except StoreError as exc:
-        err.print(f"[bold red]Store unavailable:[/] {exc}", highlight=False)
+        err.print(f"[bold red]Store unavailable:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(EXIT_STORE) from None
 
 

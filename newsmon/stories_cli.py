@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from newsmon.common import ConfigOption, load_config, out, store_for
+from newsmon.common import ConfigOption, add_row, load_config, out, store_for
 
 stories_app = typer.Typer(
     help="Stories: articles grouped as one piece of news, with every decision explained.",
@@ -63,7 +64,8 @@ def stories_list(
         )
     table = Table("story", "headline", "articles", "outlets", "alerts", "last seen (UTC)")
     for row in rows:
-        table.add_row(
+        add_row(
+            table,
             str(row.id),
             row.headline[:70],
             str(row.articles),
@@ -97,13 +99,13 @@ def stories_show(story_id: int, config: ConfigOption = None) -> None:
         made = conn.execute(
             sa.select(alerts).where(alerts.c.story_id == story_id).order_by(alerts.c.id)
         ).all()
-    out.print(f"[bold]story {story.id}[/]: {story.headline}", highlight=False)
+    out.print(f"[bold]story {story.id}[/]: {escape(story.headline)}", highlight=False)
     table = Table("article", "site", "decision", "rule", "score", "reason")
     for d in placed:
         score = f"{d.score:.2f}" if d.score is not None else ""
-        table.add_row(str(d.article_id), d.site, d.kind, d.rule_id or "", score, d.reason)
+        add_row(table, str(d.article_id), d.site, d.kind, d.rule_id or "", score, d.reason)
     out.print(table)
     table = Table("alert", "rule", "kind", "article", "new in this story")
     for a in made:
-        table.add_row(str(a.id), a.rule_id, a.kind, str(a.article_id), a.new_facts)
+        add_row(table, str(a.id), a.rule_id, a.kind, str(a.article_id), a.new_facts)
     out.print(table if made else "no alerts")

@@ -109,6 +109,33 @@ def test_run_polls_and_exits_0_even_when_a_feed_fails(tmp_path: Path, site: Loop
     assert (tmp_path / "newsmon.db").exists()  # relative to the config file
 
 
+MARKUP = "[red]x[/red] [link=http://evil]y"
+
+
+def test_feed_text_is_printed_as_it_is_never_as_markup(
+    tmp_path: Path, site: LoopbackServer
+) -> None:
+    title = f"{MARKUP} Kyiv weighs security guarantees"
+    item = f"<item><title>{title}</title><link>{site.url('/none')}</link></item>"
+    site.add("/markup.xml", f"<rss><channel>{item}</channel></rss>".encode())
+    site.add("/gone.xml", b"", status=404)
+    feeds = [site.url("/markup.xml"), site.url("/gone.xml")]
+    path = write_config(tmp_path, feeds, "json://127.0.0.1:9/")
+    raw = yaml.safe_load(path.read_text())
+    raw["feeds"][1]["name"] = MARKUP
+    path.write_text(yaml.safe_dump(raw))
+    wide = {"COLUMNS": "300"}
+
+    ran = runner.invoke(app, ["run", "-v", "--config", str(path)], env=wide)
+    listed = runner.invoke(app, ["alerts", "--config", str(path)], env=wide)
+    polled = runner.invoke(app, ["feeds", "--config", str(path)], env=wide)
+    stories = runner.invoke(app, ["stories", "--config", str(path)], env=wide)
+
+    assert ran.exit_code == listed.exit_code == polled.exit_code == stories.exit_code == 0
+    assert MARKUP in ran.output and MARKUP in polled.output
+    assert MARKUP in listed.output and MARKUP in stories.output
+
+
 def test_run_does_not_import_prefect() -> None:
     code = "import sys, newsmon.cli; sys.exit('prefect' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
