@@ -96,12 +96,15 @@ class FetchConfig(_Strict):
 
 
 class ExtractConfig(_Strict):
-    """Page extraction: `workers` processes, each page within `timeout` (else the feed's
-    title and summary stand in, as they do when a page gives under `min_chars`)."""
+    """Page extraction: `workers` processes, each page within `timeout` and each process
+    within `memory_mib` of address space, pages of at most `max_page_bytes` (else the
+    feed's title and summary stand in, as they do when a page gives under `min_chars`)."""
 
     min_chars: int = Field(200, ge=0)
     timeout: Duration = 10.0
     workers: int = Field(2, ge=1, le=64)
+    memory_mib: int = Field(2048, ge=256)
+    max_page_bytes: int = Field(3 * 2**20, gt=0)
 
 
 class DeliveryConfig(_Strict):

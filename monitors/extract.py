@@ -14,7 +14,8 @@
 
 Pages come from anyone, and trafilatura spends seconds to minutes on some (a few MiB
 of bare paragraphs or links). The pipeline therefore runs steps 1-3 in an
-`Extractor`: worker processes, one page at a time each, killed past a deadline.
+`Extractor`: worker processes, one page at a time each, killed past a deadline and
+capped in memory (RLIMIT_AS, on Linux). A page over `max_page_bytes` is not extracted.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from monitors.urls import site_of
 log = logging.getLogger(__name__)
 
 WORKER_CODE = "from monitors.extract import serve; serve()"
+MAX_PAGE_BYTES = 3 * 2**20  # a larger page keeps its entry's summary
 FULL_BELOW = 1000  # characters: a shorter fast extraction is done again with fallbacks
 WORKER_GRACE = 5  # seconds a worker gives itself past the deadline before it dies
 READY = "ready"
@@ -166,10 +168,19 @@ class Extractor:
     so. `page_text` is thread-safe: call it from threads to extract pages in parallel.
     """
 
-    def __init__(self, workers: int = 2, timeout: float = 10.0, start_timeout: float = 60.0):
+    def __init__(
+        self,
+        workers: int = 2,
+        timeout: float = 10.0,
+        start_timeout: float = 60.0,
+        memory_mib: int = 2048,
+        max_page_bytes: int = MAX_PAGE_BYTES,
+    ):
         self.workers = workers
         self.timeout = timeout
         self.start_timeout = start_timeout
+        self.memory_mib = memory_mib
+        self.max_page_bytes = max_page_bytes
         self._idle: queue.SimpleQueue[_Worker | None] = queue.SimpleQueue()
         for _ in range(workers):
             self._idle.put(None)
@@ -177,11 +188,18 @@ class Extractor:
         self._alive: set[_Worker] = set()
 
     def page_text(self, page: bytes, url: str) -> PageText:
-        """Steps 1-3 for one page in a worker, within the deadline."""
+        """Steps 1-3 for one page in a worker, within the deadline; a page too large,
+        or that cannot be sent to a worker, gives its `problem` instead."""
+        if len(page) > self.max_page_bytes:
+            return PageText(problem=f"page of {len(page)} bytes, over {self.max_page_bytes}")
+        try:
+            request = _encode((page, url))
+        except (TypeError, ValueError) as exc:
+            return PageText(problem=f"page cannot be sent to the extraction worker ({exc})")
         worker = self._idle.get() or self._start()
         kept: _Worker | None = worker
         try:
-            return worker.call(page, url, self.timeout, self.start_timeout)
+            return worker.call(request, self.timeout, self.start_timeout)
         except (TimeoutError, EOFError, OSError, ValueError) as exc:
             problem = _worker_problem(exc, worker, self.timeout)
             self._stop(worker)
@@ -198,7 +216,7 @@ class Extractor:
             self._stop(worker)
 
     def _start(self) -> _Worker:
-        worker = _Worker(self.timeout)
+        worker = _Worker(self.timeout, self.memory_mib)
         with self._lock:
             self._alive.add(worker)
         return worker
@@ -212,25 +230,26 @@ class Extractor:
 class _Worker:
     """One extraction process, spoken to over its stdin and stdout."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, memory_mib: int) -> None:
         path = os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))
         env = {**os.environ, "PYTHONPATH": path}
         self.process = subprocess.Popen(
-            [sys.executable, "-c", WORKER_CODE, str(timeout)],
+            [sys.executable, "-c", WORKER_CODE, str(timeout), str(memory_mib)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
         )
         self.ready = False
 
-    def call(self, page: bytes, url: str, timeout: float, start_timeout: float) -> PageText:
-        """The page's text; TimeoutError past `timeout`, EOFError or OSError if the worker dies."""
+    def call(self, request: bytes, timeout: float, start_timeout: float) -> PageText:
+        """The text of the page `request` holds (see `_encode`); TimeoutError past
+        `timeout`, EOFError or OSError if the worker dies."""
         if not self.ready:
             if self._receive(start_timeout, starting=True) != READY:
                 raise ValueError("the extraction worker did not say it was ready")
             self.ready = True
         assert self.process.stdin is not None
-        _write(self.process.stdin, (page, url))
+        _send(self.process.stdin, request)
         answer = self._receive(timeout)
         if not isinstance(answer, tuple) or len(answer) != len(astuple(PageText())):
             raise ValueError("the extraction worker sent an answer of the wrong shape")
@@ -289,10 +308,19 @@ def _worker_problem(exc: Exception, worker: _Worker, timeout: float) -> str:
     return f"the extraction worker died (exit status {code})"
 
 
-def _write(stream: IO[bytes], message: Any) -> None:
+def _encode(message: Any) -> bytes:
+    """A message as sent over a pipe: its length, then its marshalled bytes."""
     data = marshal.dumps(message)
-    stream.write(_HEADER.pack(len(data)) + data)
+    return _HEADER.pack(len(data)) + data
+
+
+def _send(stream: IO[bytes], encoded: bytes) -> None:
+    stream.write(encoded)
     stream.flush()
+
+
+def _write(stream: IO[bytes], message: Any) -> None:
+    _send(stream, _encode(message))
 
 
 def _read_message(stream: IO[bytes]) -> Any:
@@ -307,8 +335,10 @@ def _read_message(stream: IO[bytes]) -> Any:
 def serve() -> None:
     """An extraction worker's loop: (page, url) requests on stdin, PageText fields on
     stdout. An alarm kills the worker if a page runs well past the deadline, even
-    when nobody is left to kill it."""
+    when nobody is left to kill it; a page that needs more memory than the cap fails
+    with MemoryError, reported as its problem."""
     limit = math.ceil(float(sys.argv[1])) + WORKER_GRACE
+    _cap_memory(int(sys.argv[2]))
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but answers may reach the answer pipe
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
@@ -320,3 +350,14 @@ def serve() -> None:
         found = page_text(page, url)
         signal.alarm(0)
         _write(answers, astuple(found))
+
+
+def _cap_memory(mib: int) -> None:
+    """Cap this process's address space at `mib` MiB, where the system allows it."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Windows
+        return
+    limit = mib * 2**20
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

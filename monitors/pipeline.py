@@ -147,7 +147,12 @@ class Pipeline:
             max_interval=config.poll.max_interval,
             error_backoff=config.poll.error_backoff,
         )
-        self.extractor = Extractor(config.extract.workers, config.extract.timeout)
+        self.extractor = Extractor(
+            config.extract.workers,
+            config.extract.timeout,
+            memory_mib=config.extract.memory_mib,
+            max_page_bytes=config.extract.max_page_bytes,
+        )
         fetcher.close_with(self.extractor.close)
 
     async def run_cycle(

@@ -137,3 +137,43 @@ def test_stuck_page_in_a_cycle(tmp_path: Path) -> None:
     assert len(posted) == 2
     assert elapsed < 5, f"the cycle took {elapsed:.1f} s"
     store.close()
+
+
+# ~2.6 MiB of links: extracting it takes a few hundred MiB
+GREEDY = b"<html><body><div>" + b"<a href='/x'>a</a>" * 150_000 + b"</div></body></html>"
+
+
+def address_space_limit(pid: int) -> str:
+    limits = Path(f"/proc/{pid}/limits").read_text().splitlines()
+    return next(line for line in limits if line.startswith("Max address space")).split()[3]
+
+
+def test_worker_memory_is_capped_and_a_greedy_page_gives_its_reason() -> None:
+    pool = Extractor(workers=1, timeout=20.0, memory_mib=300)
+    others = children()
+    try:
+        assert pool.page_text(b"<html><body><p>warm up</p></body></html>", URL).text
+        [worker] = children() - others
+        assert address_space_limit(worker) == str(300 * 2**20)
+        found = pool.page_text(GREEDY, URL)
+        assert (found.text, found.problem) == ("", "extraction failed (MemoryError: )")
+        assert pool.page_text((PAGES / "chrome.html").read_bytes(), URL).text
+    finally:
+        pool.close()
+
+
+class _Url(str):
+    """A str subclass, which marshal cannot send."""
+
+
+def test_pages_too_large_or_unsendable_are_refused_before_any_worker() -> None:
+    pool = Extractor(workers=1, timeout=1.0, max_page_bytes=1000)
+    others = children()
+    try:
+        too_large = pool.page_text(b"<p>x</p>" * 200, URL)
+        assert too_large == PageText(problem="page of 1600 bytes, over 1000")
+        unsendable = pool.page_text(b"<p>x</p>", _Url(URL))
+        assert (unsendable.problem or "").startswith("page cannot be sent to the extraction")
+        assert children() == others
+    finally:
+        pool.close()
