@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from monitors.errors import FeedError
+from monitors.errors import FeedError, FetchError
 from monitors.feeds import MAX_KEY_BYTES, MAX_URL_BYTES, bound_items, parse_feed
 from monitors.fetch import Fetcher
 from monitors.pipeline import CycleReport, Pipeline, fetch_limits
@@ -321,3 +321,41 @@ def test_long_guids_and_links_fit_any_store(store: Store, store_url: str) -> Non
         keys = sorted(conn.scalars(sa.select(entries.c.key)))
     assert keys[0].endswith("/g-1") and keys[1].startswith("sha256:")  # a permalink GUID
     assert all(len(k.encode()) <= MAX_KEY_BYTES for k in keys)
+
+
+# -- a sample of ill-formed feeds from public test suites, through fetch + parse ---------------
+
+ILL = Path(__file__).parent / "data" / "feeds" / "ill"
+_HEADER = re.compile(rb"^Header:\s*Content-type:\s*(.+?)\s*$", re.I | re.M)
+
+
+def served_type(body: bytes) -> str:
+    """The Content-Type a test feed names in its header comment, else XML."""
+    declared = _HEADER.search(body[:2048])
+    return declared.group(1).decode("latin-1") if declared else "application/xml"
+
+
+async def fetch_and_parse(server: LoopbackServer, name: str) -> str:
+    """What became of one served feed: "parsed N, skipped M" entries (each skipped one
+    with its reason), or "skipped: REASON"."""
+    limits = fetch_limits(make_config("sqlite://", [], "json://127.0.0.1:9/"))
+    async with Fetcher(limits) as fetcher:
+        try:
+            result = await fetcher.fetch(server.url(f"/{name}"))
+            feed = parse_feed(result.body, result.url, result.content_type)
+        except (FeedError, FetchError) as exc:
+            return f"skipped: {exc}".replace(server.base_url, "")
+    assert all(feed.skipped)
+    return f"parsed {len(feed.entries)}, skipped {len(feed.skipped)}"
+
+
+def test_ill_formed_feeds_are_parsed_or_skipped_with_a_reason() -> None:
+    expected = dict(line.split(" ", 1) for line in (ILL / "expected.txt").read_text().splitlines())
+    files = sorted(p for p in ILL.iterdir() if p.suffix == ".xml")
+    assert len(files) == len(expected) >= 20
+    with LoopbackServer() as server:
+        for path in files:
+            body = path.read_bytes()
+            server.add(f"/{path.name}", body, headers={"Content-Type": served_type(body)})
+        seen = {p.name: asyncio.run(fetch_and_parse(server, p.name)) for p in files}
+    assert seen == expected
