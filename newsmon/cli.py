@@ -77,7 +77,8 @@ async def run_cycle(cfg: Config, store: Store, due_only: bool = False) -> CycleR
 
 
 def print_report(report: CycleReport, console: Console = out, verbose: bool = False) -> None:
-    """A summary of a cycle; failed feeds and deliveries listed with their reasons."""
+    """A summary of a cycle; failed feeds, entries skipped and failed deliveries listed
+    with their reasons."""
     states = [f.status for f in report.feeds]
     held = ("waiting", "not due", "claimed elsewhere")
     polled = len(states) - sum(states.count(s) for s in held)
@@ -92,14 +93,17 @@ def print_report(report: CycleReport, console: Console = out, verbose: bool = Fa
         f"{report.count('error')} errors; alerts: {report.alerts}; "
         f"deliveries: {report.sent} sent, {report.failed} failed"
     )
-    if verbose or report.failed or states.count("failed"):
+    skipped = any(f.skipped for f in report.feeds)
+    if verbose or report.failed or states.count("failed") or skipped:
         _print_problems(report, console)
 
 
 def _print_problems(report: CycleReport, console: Console) -> None:
-    table = Table("feed", "status", "new", "error", title="feeds", title_justify="left")
+    table = Table(
+        "feed", "status", "new", "error", "entries skipped", title="feeds", title_justify="left"
+    )
     for f in report.feeds:
-        add_row(table, f.name, f.status, str(f.new_entries), f.error or "")
+        add_row(table, f.name, f.status, str(f.new_entries), f.error, "\n".join(f.skipped))
     console.print(table)
     print_deliveries(report.deliveries, console, only_failed=True)
 

@@ -136,6 +136,17 @@ def test_feed_text_is_printed_as_it_is_never_as_markup(
     assert MARKUP in listed.output and MARKUP in stories.output
 
 
+def test_run_lists_the_entries_it_skipped_with_their_reasons(
+    tmp_path: Path, site: LoopbackServer
+) -> None:
+    items = "<item><title>No link</title></item><item><title>Kept</title><link>/a</link></item>"
+    site.add("/skips.xml", f"<rss><channel>{items}</channel></rss>".encode())
+    path = write_config(tmp_path, [site.url("/skips.xml")], "json://127.0.0.1:9/")
+    result = runner.invoke(app, ["run", "--config", str(path)], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert "item 'No link' has no http(s) link" in result.output
+
+
 def test_run_does_not_import_prefect() -> None:
     code = "import sys, newsmon.cli; sys.exit('prefect' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
