@@ -158,7 +158,11 @@ class Pipeline:
     async def run_cycle(
         self, feeds: Sequence[FeedConfig] | None = None, due_only: bool = False
     ) -> CycleReport:
-        """Poll the feeds, process every pending entry, deliver every due alert."""
+        """Poll the feeds, process every pending entry, deliver every due alert.
+
+        Page fetches share the fetcher's per-host limit (fetch.per_host at once) and each
+        ends within fetch.timeout, but a host with many pending pages still costs about
+        (its pages / per_host) × timeout; delivery starts once processing ends."""
         report = CycleReport()
         report.feeds = await self.poll(feeds if feeds is not None else self.config.feeds, due_only)
         report.entries = await self.process()
