@@ -1,9 +1,10 @@
 """Same-story clustering on real headlines: UCI News Aggregator stories and STS headline pairs.
 
-UCI: every headline, in time order, joins the story whose features (`similarity.merge` of
-its articles) score best against it, when `similarity.decide` says join (score at least
-the threshold, at most the window after the story's latest article); otherwise it starts a
-story. Pairwise and B-cubed precision/recall/F1 are measured against the STORY labels, and
+UCI: every headline, in time order, joins the story that scores best against it
+(`similarity.story_score`: the best of the story's first members sharing an anchor with it
+that is not topical), when `similarity.decide` says join (score at least the threshold,
+within the window and the maximum span); otherwise it starts a story: what `StoryDesk`
+does. Pairwise and B-cubed precision/recall/F1 are measured against the STORY labels, and
 against the same labels with aliases merged: the aggregator split some stories in two, and
 identical headlines are more often in different STORY ids than in the same one.
 
@@ -39,7 +40,7 @@ from bench.news_corpora import (  # noqa: E402
 )
 from bench.results import replace_section  # noqa: E402
 from monitors import similarity  # noqa: E402
-from monitors.similarity import IdfTable, StoryFeatures  # noqa: E402
+from monitors.similarity import IdfTable, Story, StoryFeatures  # noqa: E402
 from monitors.text import tokenize  # noqa: E402
 
 THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
@@ -73,28 +74,36 @@ def cluster(feats: Sequence[StoryFeatures], threshold: float) -> tuple[list[int]
     """Greedy online clustering in the given order: each item's story, and each join's reason.
 
     Candidates are the stories sharing a term with the item and within the window; the best
-    scoring one is joined when `decide` says so.
+    scoring one is joined when `decide` says so. Topical terms are counted over the stories
+    so far (the headlines span less than the window).
     """
-    stories: list[StoryFeatures] = []
+    stories: list[Story] = []
     by_term: defaultdict[str, set[int]] = defaultdict(set)
     assigned: list[int] = []
     reasons: dict[int, str] = {}
     for i, article in enumerate(feats):
         candidates = set().union(*(by_term[t] for t in article.weights))
+        held = {t: len(by_term[t]) for t in article.salient}
+        topical = similarity.topical(held, len(stories))
         scored = [
-            (similarity.same_story_score(stories[k], article), -k)
+            (similarity.story_score(stories[k], article, topical), -k)
             for k in candidates
             if similarity.within(stories[k], article)
+            and similarity.within_span(stories[k], article)
         ]
         best = -max(scored)[1] if scored else -1
-        decision = similarity.decide(stories[best], article, threshold) if scored else None
+        decision = (
+            similarity.decide(stories[best], article, threshold, topical=topical)
+            if scored
+            else None
+        )
         if decision is not None and decision.join:
             reasons[i] = decision.reason
             stories[best] = similarity.merge(stories[best], article)
         else:
             best = len(stories)
-            stories.append(article)
-        for term in article.weights:
+            stories.append(Story.of(article))
+        for term in stories[best].index_terms:
             by_term[term].add(best)
         assigned.append(best)
     return assigned, reasons
@@ -296,9 +305,10 @@ def _report(
         f"### UCI News Aggregator sample: {len(headlines)} headlines, {len(set(raw))} stories, "
         "greedy online clustering",
         "",
-        "Each headline, in time order, joins the story (the `merge` of its articles' features)",
-        "that `decide` lets it join with the best score, within 72 h of the story's latest",
-        "article, or starts a new story. *raw*: against the STORY labels. *aliases merged*:",
+        "Each headline, in time order, joins the story that `decide` lets it join with the",
+        "best score (the best of the story's first 20 members sharing a non-topical anchor",
+        "with it), within 72 h of the story's articles and 7 days of its first, or starts a",
+        "new story, as `StoryDesk` does. *raw*: against the STORY labels. *aliases merged*:",
         "stories sharing an identical (normalized) headline count as one, because the",
         f"aggregator split stories: of the pairs of identical headlines, {same} are in the same",
         f"STORY and {different} in different ones, which caps raw pairwise precision whatever",
@@ -328,6 +338,11 @@ def _report(
             + "). Raw precision still rises because a higher threshold also stops",
             "joining the halves of the stories the aggregator split. A desk that would rather",
             "miss a join than risk a wrong one can pass a higher threshold to `decide`.",
+            "",
+            "When a story was the sum of its articles' vectors (before members, anchors and",
+            "topical terms), 0.40 gave raw pairwise P 0.875 R 0.315, B-cubed P 0.928 R 0.327;",
+            "aliases merged pairwise P 0.990 R 0.256, B-cubed P 0.984 R 0.302: comparing with",
+            "members keeps precision and costs recall, the price of not snowballing.",
         ]
     r, m = with_uci
     lines += [

@@ -7,17 +7,21 @@
    far below (99.9th percentile 0.03; bench/RESULTS.md, "Shingle size"). A text shorter
    than three words is one shingle, a near-duplicate of the same words only; a text
    without words has an empty signature, neither indexed nor matched.
-2. `band_keys(sig)`: the signature cut into `LSH.bands` bands of `LSH.rows` values, each
-   hashed with its position to a signed 64-bit key. Two articles with Jaccard similarity
-   `j` share a band with probability 1 - (1 - j**rows)**bands (`LshParams.probability`).
+2. `band_keys(sig, lsh)`: the signature cut into `lsh.bands` bands of `lsh.rows` values,
+   each hashed with its position and the layout to a signed 64-bit key. The layout is
+   `lsh_params(threshold)` for the near-duplicate threshold in use (LSH for the default).
+   Two articles with Jaccard similarity `j` share a band with probability
+   1 - (1 - j**rows)**bands (`LshParams.probability`).
 3. `add(conn, article_id, sig)` stores the signature (`article_minhash`, 512 bytes) and
    its band keys (`lsh_bands`, primary key (band_key, article_id), WITHOUT ROWID on SQLite
    so the rows are the index); `near_duplicates(conn, sig, threshold)` reads the articles
    sharing a band (one index range scan per band) and keeps those whose stored signature
    agrees on at least `threshold` of its values (the Jaccard estimate), best first.
 
-Signatures and band keys are persisted: changing the shingle size, the seed, the word
-hash or the banding means rebuilding the index.
+Signatures and band keys are persisted: changing the shingle size, the seed or the word
+hash means rebuilding the index. Changing the threshold changes the banding: articles
+indexed before are not found by lookups under the new one (they age out of the story
+window); the old band rows stay until the index is rebuilt.
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, cached_property, lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -68,6 +72,7 @@ class Signature:
     """A MinHash signature: one 32-bit minimum per permutation."""
 
     values: npt.NDArray[np.uint32]
+    _bands: dict[LshParams, list[int]] = field(default_factory=dict, repr=False)
 
     @cached_property
     def empty(self) -> bool:
@@ -82,10 +87,12 @@ class Signature:
             return 0.0
         return float(np.count_nonzero(self.values == other.values)) / len(self.values)
 
-    @cached_property
-    def bands(self) -> list[int]:
-        """`band_keys(self)`, computed once."""
-        return band_keys(self)
+    def bands(self, lsh: LshParams) -> list[int]:
+        """`band_keys(self, lsh)`, computed once per layout."""
+        keys = self._bands.get(lsh)
+        if keys is None:
+            keys = self._bands[lsh] = band_keys(self, lsh)
+        return keys
 
     def to_bytes(self) -> bytes:
         return self.values.astype(_SIG_DTYPE).tobytes()
@@ -114,6 +121,7 @@ class LshParams:
         return float(1.0 - (1.0 - jaccard**self.rows) ** self.bands)
 
 
+@cache
 def lsh_params(threshold: float = THRESHOLD, num_perm: int = NUM_PERM) -> LshParams:
     """The most selective banding that misses a pair at `threshold` at most MAX_MISS of the time.
 
@@ -130,7 +138,6 @@ def lsh_params(threshold: float = THRESHOLD, num_perm: int = NUM_PERM) -> LshPar
 
 
 LSH = lsh_params()
-_BAND_SALTS = tuple(struct.pack("<HHH", band, LSH.rows, NUM_PERM) for band in range(LSH.bands))
 
 
 def signature(text: str, num_perm: int = NUM_PERM) -> Signature:
@@ -172,27 +179,28 @@ def shingle_hashes(words: Sequence[str], k: int = SHINGLE_WORDS) -> npt.NDArray[
     return (acc >> np.uint64(32)).astype(np.uint32)
 
 
-def band_keys(sig: Signature) -> list[int]:
+def band_keys(sig: Signature, lsh: LshParams = LSH) -> list[int]:
     """A signed 64-bit key per band of `sig` (none for an empty signature)."""
     if len(sig.values) != NUM_PERM:
         raise ValueError(f"the index takes signatures of {NUM_PERM} values")
     if sig.empty:
         return []
     data = sig.to_bytes()
-    size = LSH.rows * _SIG_DTYPE.itemsize
+    size = lsh.rows * _SIG_DTYPE.itemsize
     return [
         int.from_bytes(
             hashlib.blake2b(salt + data[band * size : (band + 1) * size], digest_size=8).digest(),
             "little",
             signed=True,
         )
-        for band, salt in enumerate(_BAND_SALTS)
+        for band, salt in enumerate(_band_salts(lsh))
     ]
 
 
-def add(conn: Connection, article_id: int, sig: Signature) -> None:
-    """Index an article's signature (again: nothing happens); an empty one is not indexed."""
-    keys = sig.bands
+def add(conn: Connection, article_id: int, sig: Signature, lsh: LshParams = LSH) -> None:
+    """Index an article's signature under the `lsh` banding (again: nothing happens); an
+    empty one is not indexed."""
+    keys = sig.bands(lsh)
     if not keys:
         return
     conn.execute(
@@ -205,36 +213,44 @@ def add(conn: Connection, article_id: int, sig: Signature) -> None:
 
 
 def near_duplicates(
-    conn: Connection, sig: Signature, threshold: float = THRESHOLD
+    conn: Connection, sig: Signature, threshold: float = THRESHOLD, lsh: LshParams = LSH
 ) -> list[NearDuplicate]:
     """Indexed articles whose estimated Jaccard similarity to `sig` is at least `threshold`.
 
     Candidates share a band (at most MAX_CANDIDATES, those sharing most bands first);
     each is checked against its stored signature. Best first, then oldest id first.
     """
-    keys = sig.bands
+    keys = sig.bands(lsh)
     if not keys:
         return []
-    rows = conn.execute(_CANDIDATES, {f"k{i}": key for i, key in enumerate(keys)})
+    rows = conn.execute(_candidates(lsh.bands), {f"k{i}": key for i, key in enumerate(keys)})
     found = [
-        NearDuplicate(article_id, score)
-        for article_id, blob in rows
-        if (score := sig.jaccard(Signature.from_bytes(blob))) >= threshold
+        NearDuplicate(row.article_id, score)
+        for row in rows
+        if (score := sig.jaccard(Signature.from_bytes(row.sig))) >= threshold
     ]
     return sorted(found, key=lambda d: (-d.jaccard, d.article_id))
 
 
-_HITS = (
-    sa.select(lsh_bands.c.article_id, sa.func.count().label("hits"))
-    .where(lsh_bands.c.band_key.in_([sa.bindparam(f"k{i}") for i in range(LSH.bands)]))
-    .group_by(lsh_bands.c.article_id)
-    .order_by(sa.desc("hits"), lsh_bands.c.article_id)
-    .limit(MAX_CANDIDATES)
-    .subquery()
-)
-_CANDIDATES = sa.select(article_minhash.c.article_id, article_minhash.c.sig).join(
-    _HITS, _HITS.c.article_id == article_minhash.c.article_id
-)
+@cache
+def _candidates(bands: int) -> sa.Select[Any]:
+    """The articles sharing most of `bands` band keys, with their signatures."""
+    hits = (
+        sa.select(lsh_bands.c.article_id, sa.func.count().label("hits"))
+        .where(lsh_bands.c.band_key.in_([sa.bindparam(f"k{i}") for i in range(bands)]))
+        .group_by(lsh_bands.c.article_id)
+        .order_by(sa.desc("hits"), lsh_bands.c.article_id)
+        .limit(MAX_CANDIDATES)
+        .subquery()
+    )
+    return sa.select(article_minhash.c.article_id, article_minhash.c.sig).join(
+        hits, hits.c.article_id == article_minhash.c.article_id
+    )
+
+
+@cache
+def _band_salts(lsh: LshParams) -> tuple[bytes, ...]:
+    return tuple(struct.pack("<HHH", band, lsh.rows, NUM_PERM) for band in range(lsh.bands))
 
 
 @cache

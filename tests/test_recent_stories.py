@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from monitors.schema import stories, utcnow
-from monitors.similarity import StoryFeatures, features, merge
+from monitors.similarity import Story, StoryFeatures, features, merge
 from monitors.store import Store
 from monitors.stories import RecentStories, dump
 
@@ -21,7 +21,12 @@ def add_story(store: Store, feats: StoryFeatures, hours_ago: float = 0) -> int:
         return int(
             conn.scalar(
                 stories.insert()
-                .values(headline="h", first_seen_at=seen, last_seen_at=seen, features=dump(feats))
+                .values(
+                    headline="h",
+                    first_seen_at=seen,
+                    last_seen_at=seen,
+                    features=dump(Story.of(feats)),
+                )
                 .returning(stories.c.id)
             )
         )
@@ -47,7 +52,7 @@ def test_a_story_grown_by_another_worker_is_read_again(store: Store) -> None:
     quake = add_story(store, QUAKE)
     recent = RecentStories()
     assert shared(store, recent, AFTERSHOCK) == []
-    grown = merge(QUAKE, AFTERSHOCK)
+    grown = merge(Story.of(QUAKE), AFTERSHOCK)
     with store.transaction() as conn:  # what another worker's StoryDesk does
         conn.execute(
             stories.update()
