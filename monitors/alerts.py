@@ -1,17 +1,28 @@
 """Alerts: one per rule and story, and later ones only when a development is new.
 
 The first article of a story that matches a rule makes a `new` alert. A later
-article of the same story makes an `update` for that rule only when its rule-matching
-sentences bring salient facts (names, numbers, quoted phrases) that the story's
-earlier alerts for the rule did not have, some hours after them. Otherwise it
-is recorded on the story silently, with the reason, and the story's sources grow.
+article of the same story (a near-duplicate too: an updated wire version) makes an
+`update` for that rule when it brings something the story's earlier alerts for the rule
+did not have. One significant thing is enough:
+
+- a rule term they neither mentioned nor matched a variant of (a rule's synonyms for
+  one idea are not news), rare enough (RARE_IDF) to mean something on its own;
+- a name, or a number with its unit or context, in the article's rule-matching sentences.
+
+New quotations and common rule terms are listed with them but make no update alone. An
+update comes at least `gap` (by publication time) from the rule's last alert in the
+story (UPDATE_GAP, minutes): a burst of write-ups of one development makes one update,
+and what a silenced one brought stays new for the next. Otherwise the article is
+recorded on the story silently, with the reason, and the story's sources grow.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -19,11 +30,11 @@ from sqlalchemy.engine import Connection
 from monitors import similarity
 from monitors.models import Article, Match
 from monitors.schema import alerts, articles, decisions, insert_ignore, utcnow
-from monitors.similarity import StoryFeatures
-from monitors.text import sentences
+from monitors.similarity import Fact, StoryFeatures, stem
+from monitors.text import sentences, words
 
-MIN_NEW_FACTS = 2
-UPDATE_GAP = timedelta(hours=12)
+UPDATE_GAP = timedelta(minutes=10)
+SIGNIFICANT = frozenset({"name", "number"})
 
 
 def novelty(
@@ -33,17 +44,13 @@ def novelty(
     match: Match,
     article: Article,
     feats: StoryFeatures,
+    gap: timedelta = UPDATE_GAP,
 ) -> tuple[str, int | None, list[str]] | str:
-    """(kind, alert followed, what is new) for this match, or why there is no alert.
-
-    An update needs MIN_NEW_FACTS salient facts, in sentences holding a matched term, that none of
-    the rule's earlier alerts in the story had, and comes at least UPDATE_GAP after
-    the last of them (by publication time): other outlets' write-ups of the same
-    news within hours are coverage, not a development."""
+    """(kind, alert followed, what is new) for this match, or why there is no alert."""
     prior = conn.execute(
         sa.select(
             alerts.c.id,
-            alerts.c.article_id,
+            alerts.c.terms,
             articles.c.title,
             articles.c.text,
             articles.c.published_at,
@@ -55,21 +62,53 @@ def novelty(
     ).all()
     if not prior:
         return "new", None, []
-    last = max(row.published_at or row.fetched_at for row in prior)
-    when = article.published or utcnow()
-    if when - last < UPDATE_GAP:
-        return f"within {UPDATE_GAP / timedelta(hours=1):g} h of its last alert: coverage"
     earlier = [similarity.features(r.title, r.text, r.published_at) for r in prior]
+    terms = _new_terms(match.terms, prior, earlier)
+    facts = _new_facts(earlier, match, article, feats)
+    news = terms + [f.text for f in facts]
+    if not any(map(_rare, terms)) and not any(f.kind in SIGNIFICANT for f in facts):
+        return f"nothing new in the passage ({', '.join(news) or 'no new name or number'})"
+    last = max(row.published_at or row.fetched_at for row in prior)
+    if abs((article.published or utcnow()) - last) < gap:
+        minutes = gap / timedelta(minutes=1)
+        return f"within {minutes:g} min of its last alert: {', '.join(news)} wait for the next"
+    return "update", int(prior[0].id), list(dict.fromkeys(news))
+
+
+def _new_terms(
+    matched: tuple[str, ...], prior: Sequence[Any], earlier: list[StoryFeatures]
+) -> list[str]:
+    """The matched rule terms that the earlier alerts' texts lacked and that share no word
+    with a term they matched ("security assurances" after "security guarantees" is the
+    same idea)."""
+    known = {w for row in prior for t in json.loads(row.terms) for w in _term_key(t)}
+    said = set().union(*(e.terms for e in earlier))
+    return [t for t in dict.fromkeys(matched) if not (_term_key(t) & known or _term_key(t) <= said)]
+
+
+def _rare(term: str) -> bool:
+    """Whether a rule term is rare enough (RARE_IDF) to be news on its own: "ratification",
+    not "insisted"."""
+    idf = similarity.default_idf()
+    return max(map(idf.idf, _term_key(term)), default=0.0) >= similarity.RARE_IDF
+
+
+def _term_key(term: str) -> set[str]:
+    return {stem(w) for w in words(term)}
+
+
+def _new_facts(
+    earlier: list[StoryFeatures], match: Match, article: Article, feats: StoryFeatures
+) -> list[Fact]:
+    """The facts of the article's rule-matching sentences that the earlier alerts' articles
+    lacked, leaving out the outlet's own name."""
     passage = _hit_sentences(f"{article.title}\n{article.text}", match.terms)
     outlet = {w.casefold() for w in re.findall(r"\w+", article.site)}
-    news = [
+    return [
         fact
         for fact in similarity.new_facts(earlier, feats)
-        if fact.casefold() in passage and fact.casefold() not in outlet
+        if fact.text.casefold() in passage and fact.text.casefold() not in outlet
     ]
-    if len(news) < MIN_NEW_FACTS:
-        return f"new facts in the passage: {', '.join(news) or 'none'}; not a development"
-    return "update", int(prior[0].id), list(dict.fromkeys(news))
 
 
 def _hit_sentences(text: str, terms: tuple[str, ...]) -> str:
@@ -87,9 +126,10 @@ def add_alert(
     story_id: int,
     feats: StoryFeatures,
     now: datetime,
+    gap: timedelta = UPDATE_GAP,
 ) -> int | None:
     """Insert the alert this match deserves, if any; note a silent one's reason."""
-    verdict = novelty(conn, match.rule_id, story_id, match, article, feats)
+    verdict = novelty(conn, match.rule_id, story_id, match, article, feats, gap)
     if isinstance(verdict, str):
         conn.execute(
             decisions.insert().values(

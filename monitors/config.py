@@ -12,8 +12,9 @@ import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -23,11 +24,15 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from monitors.errors import ConfigError, Problem, QueryError
 from monitors.fetch import ENV_PRIVATE_NETWORKS, parse_private_networks
 from monitors.rules import AliasError, Aliases, RuleSet
+
+if TYPE_CHECKING:
+    from monitors.stories import StorySettings
 
 DEFAULT_STORE = "sqlite:///newsmon.db"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -134,6 +139,34 @@ class BackfillConfig(_Strict):
     robots: bool = True
 
 
+class StoriesConfig(_Strict):
+    """How articles join stories and when a story alerts again; see docs/stories.md."""
+
+    window: Duration = 72 * 3600.0
+    max_span: Duration = 7 * 86400.0
+    near_duplicate: float = Field(0.8, ge=0.5, lt=1.0)
+    same_story: float = Field(0.4, gt=0.0, le=1.0)
+    update_gap: Duration = 600.0
+
+    @model_validator(mode="after")
+    def _span(self) -> StoriesConfig:
+        if self.max_span < self.window:
+            raise ValueError("max_span must be at least the window")
+        return self
+
+    def settings(self) -> StorySettings:
+        """The settings the story desk takes."""
+        from monitors.stories import StorySettings
+
+        return StorySettings(
+            window=timedelta(seconds=self.window),
+            max_span=timedelta(seconds=self.max_span),
+            near_duplicate=self.near_duplicate,
+            same_story=self.same_story,
+            update_gap=timedelta(seconds=self.update_gap),
+        )
+
+
 class SecretChannel(_Strict):
     """A channel whose apprise URL is kept in a Prefect Secret block."""
 
@@ -196,6 +229,7 @@ class Config(_Strict):
     delivery: DeliveryConfig = DeliveryConfig()
     poll: PollConfig = PollConfig()
     backfill: BackfillConfig = BackfillConfig()
+    stories: StoriesConfig = StoriesConfig()
     rules: list[RuleConfig] = Field(default_factory=list)
     aliases: dict[str, list[str]] = Field(default_factory=dict)
     source: str = Field("<config>", exclude=True)

@@ -136,6 +136,7 @@ class Pipeline:
     ) -> None:
         self.config = config
         self.store = store
+        store.use_story_settings(config.stories.settings())
         self.fetcher = fetcher
         self.notifier = notifier or notifier_for(config, secrets)
         self.outbox = outbox_for(config, store)

@@ -1,7 +1,10 @@
 """All state in one SQL store (SQLite or PostgreSQL) through SQLAlchemy Core.
 
 Each article is recorded with its alerts and their deliveries in one transaction,
-so a crash leaves its entry pending, never half done. Workers running at once
+so a crash leaves its entry pending, never half done. Those transactions run one at a
+time (SQLite: BEGIN IMMEDIATE; PostgreSQL: a transaction-level advisory lock,
+STORY_LOCK), so two workers recording write-ups of one story cannot both start it or
+both alert on it. Workers running at once
 claim the feeds they poll and the entries they process (a lease, released when the
 result is recorded), so none is handled twice. The schema is in
 `monitors.schema`; the delivery side of the outbox in `monitors.outbox`.
@@ -34,7 +37,7 @@ from monitors.schema import (
     utcnow,
 )
 from monitors.similarity import StoryFeatures
-from monitors.stories import Placement, StoryDesk
+from monitors.stories import Placement, StoryDesk, StorySettings, record
 from monitors.workers import dead_local_worker, worker_id
 
 __all__ = [
@@ -49,6 +52,7 @@ __all__ = [
 ]
 
 MAX_ENTRY_ATTEMPTS = 5
+STORY_LOCK = 0x6E65_7773_6D6F_6E  # "newsmon": the advisory lock key of story placement
 
 
 class Enqueue(Protocol):
@@ -112,6 +116,11 @@ class Store:
         with _as_store_error():
             _migrate(engine)
         return cls(engine)
+
+    def use_story_settings(self, settings: StorySettings) -> None:
+        """Place stories with these thresholds and windows from now on."""
+        if settings != self.desk.settings:
+            self.desk = StoryDesk(settings)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -364,6 +373,7 @@ class Store:
         per match with its deliveries (`enqueue`); mark the entry done."""
         now = utcnow()
         with self.transaction() as conn:
+            _lock_stories(conn)
             duplicate_of = self._find_duplicate(conn, article)
             article_id = conn.execute(
                 insert_ignore(conn, articles)
@@ -385,16 +395,12 @@ class Store:
             ).scalar()
             made: list[tuple[int, Match]] = []
             if article_id is None:
-                duplicate_of = conn.scalar(
-                    sa.select(articles.c.id).where(
-                        articles.c.canonical_url == article.canonical_url
-                    )
-                )
+                duplicate_of = self._same_url(conn, entry_id, article, now)
             else:
                 placement, feats = self.desk.place(conn, article_id, article, duplicate_of, now)
-                if placement.is_copy or feats is None:
+                if placement.is_copy:
                     duplicate_of = duplicate_of or placement.other_article_id
-                else:
+                if feats is not None:
                     made = self._alerts(conn, article_id, article, matches, placement, feats)
                     for alert_id, match in made:
                         enqueue(conn, alert_id, match.rule_id, now)
@@ -412,6 +418,17 @@ class Store:
             )
         alert_ids = tuple(alert_id for alert_id, _ in made)
         return Recorded(article_id or duplicate_of or 0, duplicate_of, alert_ids)
+
+    def _same_url(self, conn: Connection, entry_id: int, article: Article, now: datetime) -> int:
+        """The stored article with this article's canonical URL; the decision is kept."""
+        row = conn.execute(
+            sa.select(articles.c.id, articles.c.story_id).where(
+                articles.c.canonical_url == article.canonical_url
+            )
+        ).one()
+        reason = f"entry {entry_id} has the same URL as article {row.id}: {article.canonical_url}"
+        record(conn, row.id, Placement(row.story_id, "same URL", 1.0, reason, row.id), now)
+        return int(row.id)
 
     def _find_duplicate(self, conn: Connection, article: Article) -> int | None:
         return conn.scalar(
@@ -438,9 +455,11 @@ class Store:
     ) -> list[tuple[int, Match]]:
         """The alerts the matches deserve in this story, with the match of each."""
         now = utcnow()
+        gap = self.desk.settings.update_gap
         made = []
         for match in matches:
-            alert_id = add_alert(conn, article_id, article, match, placement.story_id, feats, now)
+            story_id = placement.story_id
+            alert_id = add_alert(conn, article_id, article, match, story_id, feats, now, gap)
             if alert_id is not None:
                 made.append((alert_id, match))
         return made
@@ -513,6 +532,13 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _lock_stories(conn: Connection) -> None:
+    """On PostgreSQL, wait for any other transaction placing an article (SQLite's BEGIN
+    IMMEDIATE already lets one writer in at a time)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(STORY_LOCK)))
 
 
 def _sqlite_begin(conn: Connection) -> None:

@@ -46,7 +46,7 @@ def test_one_story_through_four_outlets_over_three_cycles(tmp_path: Path) -> Non
         store.close()
     rules = {r.id for r in full.rules}
     assert sorted(r for r, kind in made if kind == "new") == sorted(rules)
-    assert all(sum(1 for r, k in made if r == rule and k == "update") <= 1 for rule in rules)
+    assert all(sum(1 for r, k in made if r == rule and k == "update") <= 2 for rule in rules)
     assert len(received) == len(made)
     assert kinds.count("exact copy") + kinds.count("near duplicate") == 2
     assert kinds.count("same story") == 2
