@@ -81,9 +81,15 @@ def _new_terms(
     """The matched rule terms that the earlier alerts' texts lacked and that share no word
     with a term they matched ("security assurances" after "security guarantees" is the
     same idea)."""
-    known = {w for row in prior for t in json.loads(row.terms) for w in _term_key(t)}
+    known = similarity.Roots(
+        w for row in prior for t in json.loads(row.terms) for w in _term_key(t)
+    )
     said = set().union(*(e.terms for e in earlier))
-    return [t for t in dict.fromkeys(matched) if not (_term_key(t) & known or _term_key(t) <= said)]
+    return [
+        t
+        for t in dict.fromkeys(matched)
+        if not (any(map(known.seen, _term_key(t))) or _term_key(t) <= said)
+    ]
 
 
 def _rare(term: str) -> bool:

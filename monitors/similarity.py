@@ -354,7 +354,7 @@ def new_facts(seen: Iterable[StoryFeatures], article: StoryFeatures) -> list[Fac
     for earlier in seen:
         words.update(earlier.terms)
         quotes.extend(f.key for f in earlier.facts if f.kind == "quote")
-    roots = _Roots(words)
+    roots = Roots(words)
     fresh = [
         fact
         for fact in article.facts
@@ -370,19 +370,22 @@ def new_facts(seen: Iterable[StoryFeatures], article: StoryFeatures) -> list[Fac
     ]
 
 
-class _Roots:
+class Roots:
     """Words indexed by their first SAME_ROOT letters, to find another form of a word."""
 
     def __init__(self, words: Iterable[str]) -> None:
         self._by_prefix: dict[str, list[str]] = {}
-        for word in words:
+        self._words = set(words)
+        for word in self._words:
             if len(word) >= SAME_ROOT and word.isalpha():
                 self._by_prefix.setdefault(word[:SAME_ROOT], []).append(word)
 
     def seen(self, word: str) -> bool:
-        """Whether a word with the same root was seen: the two agree up to their last
-        two letters, and on SAME_ROOT letters at least ("russian"/"russia",
+        """Whether the word, or one with the same root, was seen: the two agree up to
+        their last two letters, and on SAME_ROOT letters at least ("russian"/"russia",
         "ukrainian"/"ukrain", "israeli"/"israel")."""
+        if word in self._words:
+            return True
         for other in self._by_prefix.get(word[:SAME_ROOT], ()):
             common = len(_common_prefix(word, other))
             if common >= max(SAME_ROOT, min(len(word), len(other)) - 2):

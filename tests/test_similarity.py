@@ -160,3 +160,74 @@ def test_the_shipped_idf_table_is_small_and_sane() -> None:
     idf = default_idf()
     assert idf.idf("zzzunseenword") == idf.idf("another-unseen") > idf.idf(stem("government"))
     assert idf.idf(stem("government")) < idf.idf(stem("zelenskyy"))
+
+
+TALKS = [
+    (
+        "Russia and Ukraine resume Geneva talks on Witkoff peace plan",
+        "Envoys of Russia and Ukraine resumed talks in Geneva on Tuesday on the US peace plan "
+        "to end the war, officials in Kyiv said. Steve Witkoff chaired the session.",
+    ),
+    (
+        "Russia, Ukraine agree to extend Geneva talks into next week",
+        "Russia and Ukraine agreed to extend the Geneva talks on the war into next week, "
+        "officials in Kyiv and Moscow said.",
+    ),
+]
+KHARKIV_STRIKE = (
+    "Russia strikes Kharkiv as Ukraine and Russia talks on the war go on",
+    "Russia struck Kharkiv overnight as talks between Russia and Ukraine on ending the war "
+    "went on, officials in Kyiv said. Twelve people were killed.",
+)
+
+
+def test_a_strike_sharing_only_the_days_topic_names_does_not_join_the_talks() -> None:
+    """Russia, Ukraine and Kyiv are in most of the window's stories: not anchors."""
+    story = Story.of(features(*TALKS[0], T0))
+    story = merge(story, features(*TALKS[1], T0 + timedelta(hours=1)))
+    strike = features(*KHARKIV_STRIKE, T0 + timedelta(hours=3))
+    held = {"russia": 40, "ukrain": 55, "kyiv": 30, "kharkiv": 1}
+    topical = similarity.topical(held, stories=300)
+    assert topical == {"russia", "ukrain", "kyiv"}
+    decision = decide(story, strike, topical=topical)
+    assert not decision.join and "topic words" in decision.reason
+    assert decide(story, features(*TALKS[1]), topical=topical).join
+
+
+def test_a_story_is_scored_by_its_best_member_not_a_growing_sum() -> None:
+    story = Story.of(features(*GENEVA_WIRE, T0))
+    for hours in range(1, 30):
+        story = merge(story, features(*TALKS[hours % 2], T0 + timedelta(hours=hours)))
+    assert len(story.members) == similarity.MAX_MEMBERS and story.articles == 30
+    other = features(*GENEVA_OTHER_WRITEUP, T0)
+    assert similarity.story_score(story, other) == max(
+        same_story_score(m, other) for m in story.members
+    )
+
+
+def test_a_story_stops_growing_after_its_span() -> None:
+    story = Story.of(features(*GENEVA_WIRE, T0))
+    for day in range(1, 7):
+        story = merge(story, features(*GENEVA_OTHER_WRITEUP, T0 + timedelta(days=day)))
+    late = features(*GENEVA_OTHER_WRITEUP, T0 + timedelta(days=7, hours=12))
+    assert similarity.within(story, late)
+    decision = decide(story, late)
+    assert not decision.join and "began over 168 h before" in decision.reason
+
+
+def test_new_facts_skip_demonyms_openers_scare_quotes_and_fragments() -> None:
+    first = features(
+        "Russia strikes Odesa port",
+        "Russia struck the port of Odesa, governor Oleh Kiper said. Eight people were killed.",
+        T0,
+    )
+    later = features(
+        "Russian strike on Odesa: toll rises",
+        'Separately, the Russian ministry "takes note" of the reports. Meanwhile Kiper said '
+        "12 people were killed, and Marek Dvorak of the Red Cross arrived. Dvorak said "
+        "the toll could rise to $50 billion in damage.",
+        T0,
+    )
+    news = [f.text for f in new_facts([first], later)]
+    assert "12 people" in news and "Marek Dvorak" in news and "$50 billion" in news
+    assert not {"Russian", "Separately", "Meanwhile", "takes note", "Dvorak"} & set(news)
