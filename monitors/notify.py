@@ -220,12 +220,12 @@ def render_alert(alert: AlertRow, rule_label: str, fmt: _Format) -> Message:
 
 
 def _update_lines(alert: AlertRow, fmt: _Format) -> list[str]:
-    """For an update: what is new, and the alert it follows."""
+    """The alert's number; for an update, also what is new and the alert it follows."""
     if alert.kind != "update":
-        return []
+        return [f"Alert #{alert.id}"]
     return [
         f"New in this story: {fmt.text(', '.join(alert.new_facts))}",
-        f"Follows alert #{alert.follows}",
+        f"Alert #{alert.id}. Follows alert #{alert.follows}",
     ]
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -50,30 +52,44 @@ def stories_list(
             .where(stories.c.last_seen_at >= _since(since))
             .order_by(stories.c.last_seen_at.desc())
         ).all()
-        alerted = dict(
+        ids = [row.id for row in rows]
+        members = _by_story(
             conn.execute(
-                sa.select(alerts.c.story_id, sa.func.count()).group_by(alerts.c.story_id)
-            ).all()
+                sa.select(articles.c.story_id, articles.c.title, articles.c.site, articles.c.url)
+                .where(articles.c.story_id.in_(ids))
+                .order_by(articles.c.id)
+            )
         )
-        outlets = dict(
+        made = _by_story(
             conn.execute(
-                sa.select(
-                    articles.c.story_id, sa.func.count(sa.distinct(articles.c.site))
-                ).group_by(articles.c.story_id)
-            ).all()
+                sa.select(alerts.c.story_id, alerts.c.id, alerts.c.rule_id, alerts.c.kind)
+                .where(alerts.c.story_id.in_(ids))
+                .order_by(alerts.c.id)
+            )
         )
-    table = Table("story", "headline", "articles", "outlets", "alerts", "last seen (UTC)")
+    if not rows:
+        out.print("no stories in that period")
     for row in rows:
-        add_row(
-            table,
-            str(row.id),
-            row.headline[:70],
-            str(row.articles),
-            str(outlets.get(row.id, 0)),
-            str(alerted.get(row.id, 0)),
-            f"{row.last_seen_at:%m-%d %H:%M}",
+        listed = members.get(row.id, [])
+        outlets = len({a.site for a in listed})
+        out.print(
+            f"[bold]story {row.id}[/] ({row.articles} articles, {outlets} outlets, last seen "
+            f"{row.last_seen_at:%Y-%m-%d %H:%M} UTC): {escape(row.headline)}",
+            highlight=False,
         )
-    out.print(table if rows else "no stories in that period")
+        for a in listed:
+            line = f"  {a.title} | {a.site} | {a.url}"
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
+        for alert in made.get(row.id, []):
+            out.print(f"  alert #{alert.id} {alert.kind} for {alert.rule_id}", highlight=False)
+
+
+def _by_story(rows: Iterable[Any]) -> dict[int, list[Any]]:
+    """Rows grouped by their first column, a story id."""
+    grouped: dict[int, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row[0], []).append(row)
+    return grouped
 
 
 @stories_app.command("show")
@@ -91,7 +107,7 @@ def stories_show(story_id: int, config: ConfigOption = None) -> None:
             out.print(f"no story {story_id}")
             raise typer.Exit(1)
         placed = conn.execute(
-            sa.select(decisions, articles.c.site, articles.c.title)
+            sa.select(decisions, articles.c.site, articles.c.title, articles.c.url)
             .join(articles, articles.c.id == decisions.c.article_id)
             .where(decisions.c.story_id == story_id)
             .order_by(decisions.c.id)
@@ -100,12 +116,15 @@ def stories_show(story_id: int, config: ConfigOption = None) -> None:
             sa.select(alerts).where(alerts.c.story_id == story_id).order_by(alerts.c.id)
         ).all()
     out.print(f"[bold]story {story.id}[/]: {escape(story.headline)}", highlight=False)
-    table = Table("article", "site", "decision", "rule", "score", "reason")
+    table = Table("article", "title, site, URL", "decision", "rule", "score", "reason")
     for d in placed:
         score = f"{d.score:.2f}" if d.score is not None else ""
-        add_row(table, str(d.article_id), d.site, d.kind, d.rule_id or "", score, d.reason)
+        where = f"{d.title}\n{d.site}\n{d.url}"
+        add_row(table, str(d.article_id), where, d.kind, d.rule_id or "", score, d.reason)
     out.print(table)
-    table = Table("alert", "rule", "kind", "article", "new in this story")
+    table = Table("alert", "rule", "kind", "follows", "article", "new in this story")
     for a in made:
-        add_row(table, str(a.id), a.rule_id, a.kind, str(a.article_id), a.new_facts)
+        follows = f"#{a.follows}" if a.follows else ""
+        new = ", ".join(json.loads(a.new_facts))
+        add_row(table, f"#{a.id}", a.rule_id, a.kind, follows, str(a.article_id), new)
     out.print(table if made else "no alerts")

@@ -107,9 +107,10 @@ def test_a_later_development_is_an_update_that_names_what_is_new(
         "[newsmon] Security guarantees",
         "[newsmon] Update",
     ]
-    update = posts[1]["message"]
+    first, update = posts[0]["message"], posts[1]["message"]
     assert "New in this story:" in update and "Ruth Calloway" in update and "67" in update
-    assert "Follows alert #" in update
+    number = first.split("Alert #")[1].split()[0]
+    assert f"Follows alert #{number}" in update
 
 
 def test_stories_commands_explain_each_decision(tmp_path: Path) -> None:
@@ -138,6 +139,7 @@ def test_stories_commands_explain_each_decision(tmp_path: Path) -> None:
     assert "Geneva" in listing.output
     shown = runner.invoke(app, ["stories", "show", str(biggest), "--config", str(path)])
     assert shown.exit_code == 0, shown.output
-    for words in ("exact copy", "same story", "new story", "score"):
+    for words in ("exact copy", "same story", "new story", "score", "Meridian Wire", "http"):
         assert words in shown.output
+    assert "alert #" in listing.output and "Meridian Wire" in listing.output
     assert len(FEEDS) == 5
