@@ -7,7 +7,9 @@ did not have. One significant thing is enough:
 
 - a rule term they neither mentioned nor matched a variant of (a rule's synonyms for
   one idea are not news), rare enough (RARE_IDF) to mean something on its own;
-- a name, or a number with its unit or context, in the article's rule-matching sentences.
+- a name, or a number with its unit or context, in the article's headline, in the
+  passage that explains its match, or in a sentence holding a telling rule term (a
+  phrase, or a rare word): bylines and background are not news for the rule.
 
 New quotations and common rule terms are listed with them but make no update alone. An
 update comes at least `gap` (by publication time) from the rule's last alert in the
@@ -100,15 +102,24 @@ def _rare(term: str) -> bool:
 
 
 def _term_key(term: str) -> set[str]:
-    return {stem(w) for w in words(term)}
+    """A term's stemmed content words ("calls on" is {call}: a stopword is never rare)."""
+    content = [w for w in words(term) if w not in similarity.STOPWORDS]
+    return {stem(w) for w in content or words(term)}
 
 
 def _new_facts(
     earlier: list[StoryFeatures], match: Match, article: Article, feats: StoryFeatures
 ) -> list[Fact]:
-    """The facts of the article's rule-matching sentences that the earlier alerts' articles
-    lacked, leaving out the outlet's own name."""
-    passage = _hit_sentences(f"{article.title}\n{article.text}", match.terms)
+    """The facts of the article's headline, match passage and telling sentences that the
+    earlier alerts' articles lacked, leaving out the outlet's own name."""
+    telling = tuple(t for t in match.terms if len(words(t)) > 1 or _rare(t))
+    passage = "\n".join(
+        (
+            article.title.casefold(),
+            match.passage.text.casefold(),
+            _hit_sentences(article.text, telling),
+        )
+    )
     outlet = {w.casefold() for w in re.findall(r"\w+", article.site)}
     return [
         fact
@@ -118,7 +129,7 @@ def _new_facts(
 
 
 def _hit_sentences(text: str, terms: tuple[str, ...]) -> str:
-    """The sentences of a text that hold a matched term, lower-cased."""
+    """The sentences of a text that hold one of these terms, lower-cased."""
     wanted = [t.casefold() for t in terms]
     spans = [text[a:b].casefold() for a, b in sentences(text)]
     return "\n".join(s for s in spans if any(t in s for t in wanted))

@@ -253,3 +253,26 @@ def test_concurrent_workers_make_one_story_and_one_alert(postgres_url: str) -> N
     assert not errors
     assert story_count == 1
     assert made == ["new"]
+
+
+def test_names_far_from_the_match_are_not_news_for_the_rule(desk: Desk) -> None:
+    """A new name in a sentence that only shares a common rule word ("killed") with the
+    rule, outside the passage, is background: no update."""
+    desk.record("wire.example", "Russian missiles hit Odesa port, killing 8", ODESA, T0)
+    aside = (
+        "Separately, two people were killed in a road accident near Lviv, police chief "
+        "Ivan Petrenko said."
+    )
+    later = desk.record(
+        "herald.example", "Odesa port hit, 8 dead", [*ODESA, aside], T0 + timedelta(hours=3)
+    )
+    assert not later.alert_ids
+    (reason,) = [d.reason for d in desk.decisions("no update")]
+    assert "Petrenko" not in reason
+
+
+def test_a_stopword_never_makes_a_rule_term_rare() -> None:
+    from monitors.alerts import _rare
+
+    assert not _rare("vote on") and not _rare("calls on")
+    assert _rare("ratification")
