@@ -11,12 +11,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from tenacity import (
     AsyncRetrying,
@@ -50,6 +51,7 @@ PAGE_TYPES = ("html", "xml", "text/")  # a page of another type is never read
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 MAX_RETRY_AFTER = 10.0
 ENTRY_LEASE = 600.0  # seconds a worker holds the entries it claimed
+IN_TURN_WAIT = 5.0  # seconds an extracted entry waits for the one published before it
 DUE_GRACE = timedelta(seconds=30)  # a feed due this soon is polled now, not a cycle later
 SLOW_DOWN = (429, 503)  # statuses by which a server asks to wait: even a manual run waits
 
@@ -341,27 +343,35 @@ class Pipeline:
         extractor worker), so memory does not grow with the backlog: pages are fetched
         concurrently, extracted in the extractor's worker processes within its deadline
         (a page that runs out of time leaves its entry the feed's summary), and recorded
-        one at a time in a thread, so that the event loop goes on fetching meanwhile."""
+        one at a time in a thread, so that the event loop goes on fetching meanwhile.
+        Entries are recorded in order of publication (within each claimed batch), each
+        waiting at most IN_TURN_WAIT for the one before: the first report of a story
+        makes its first alert, and a later one an update, whichever page loads first."""
         runners = self.config.fetch.concurrency + 2 * self.extractor.workers
-        pending = self._claimed_entries(feed_ids, batch=4 * runners)
+        pending = _in_turn(self._claimed_entries(feed_ids, batch=4 * runners))
         fetching = asyncio.Semaphore(self.config.fetch.concurrency)
         extracting = asyncio.Semaphore(self.extractor.workers)
         recording = asyncio.Lock()
         done: list[ProcessedEntry] = []
 
-        async def handle(item: PendingEntry) -> ProcessedEntry:
+        async def handle(item: PendingEntry, before: asyncio.Event) -> ProcessedEntry:
             async with fetching:
                 page = await self._fetch_page(item)
             found = None
             if page is not None and page.body and _is_html(page):
                 async with extracting:
                     found = await asyncio.to_thread(self.extractor.page_text, page.body, page.url)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(before.wait(), IN_TURN_WAIT)
             async with recording:
                 return await asyncio.to_thread(self.process_entry, item, page, found)
 
         async def runner() -> None:
-            for item in pending:  # shared: each runner takes the next entry
-                done.append(await handle(item))
+            for item, before, recorded in pending:  # shared: each runner takes the next
+                try:
+                    done.append(await handle(item, before))
+                finally:
+                    recorded.set()
 
         await asyncio.gather(*(runner() for _ in range(runners)))
         return done
@@ -370,12 +380,12 @@ class Pipeline:
         self, feed_ids: Iterable[int] | None, batch: int
     ) -> Iterator[PendingEntry]:
         """The pending entries, claimed `batch` at a time so that workers running at
-        once share them; each entry at most once (an entry failing now waits for the
-        next cycle)."""
+        once share them, each batch in order of publication (undated ones last); each
+        entry at most once (an entry failing now waits for the next cycle)."""
         after = 0
         while claimed := self.store.pending_entries(feed_ids, ENTRY_LEASE, batch, after):
             after = claimed[-1].id
-            yield from claimed
+            yield from sorted(claimed, key=_publication_order)
 
     async def _fetch_page(self, item: PendingEntry) -> FetchResult | None:
         try:
@@ -450,6 +460,23 @@ def _retry_now(exc: BaseException) -> bool:
         return False
     retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
     return retry_after is None or retry_after <= MAX_RETRY_AFTER
+
+
+def _publication_order(item: PendingEntry) -> tuple[bool, datetime, int]:
+    published = item.entry.published
+    return published is None, published or datetime.min.replace(tzinfo=UTC), item.id
+
+
+def _in_turn(
+    items: Iterable[PendingEntry],
+) -> Iterator[tuple[PendingEntry, asyncio.Event, asyncio.Event]]:
+    """Each item with the event its predecessor sets once recorded, and its own."""
+    before = asyncio.Event()
+    before.set()
+    for item in items:
+        recorded = asyncio.Event()
+        yield item, before, recorded
+        before = recorded
 
 
 def _is_html(page: FetchResult) -> bool:

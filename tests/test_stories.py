@@ -143,3 +143,32 @@ def test_stories_commands_explain_each_decision(tmp_path: Path) -> None:
         assert words in shown.output
     assert "alert #" in listing.output and "Meridian Wire" in listing.output
     assert len(FEEDS) == 5
+
+
+def test_the_first_report_alerts_first_whichever_page_loads_first(
+    store_url: str, store: Store
+) -> None:
+    """Both reports come in one cycle; the earlier one's page is slower to load."""
+    title = "Allies offer Kyiv Article 5 security guarantees in Geneva talks"
+    with LoopbackServer() as server, LoopbackServer() as hook:
+        hook.add("/hook", b"")
+        base = server.base_url
+        for n, paragraphs, delay in ((1, FIRST, 1.0), (2, LATER, 0.0)):
+            body = "".join(f"<p>{p}</p>" for p in paragraphs)
+            page = ARTICLE.format(title=title, body=body).encode()
+            server.add(f"/a{n}.html", page, delay=delay)
+        one = item(base, 1, title, "Thu, 19 Nov 2026 09:00:00 GMT")
+        two = item(base, 2, title + ", senators weigh vote", "Fri, 20 Nov 2026 10:00:00 GMT")
+        feed = f"<rss version='2.0'><channel><title>T</title>{two}{one}</channel></rss>"
+        server.add("/feed.xml", feed.encode())
+        cfg = make_config(
+            store_url,
+            [server.url("/feed.xml")],
+            "json://" + hook.url("/hook").removeprefix("http://"),
+        )
+        cycle(cfg, store)
+        posts = [json.loads(r.body) for r in hook.requests]
+    assert [p["title"] for p in posts] == [
+        f"[newsmon] Security guarantees: {title}",
+        f"[newsmon] Update: Security guarantees: {title}, senators weigh vote",
+    ]
