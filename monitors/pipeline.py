@@ -229,7 +229,10 @@ class Pipeline:
             return await self.poll_feed(feed, state, started)
         except Exception as exc:  # one feed's bug must not stop the others
             log.exception("feed %s failed unexpectedly", feed.label)
-            return FeedOutcome(feed.url, feed.label, "failed", error=repr(exc))
+            failed = FeedOutcome(feed.url, feed.label, "failed", error=repr(exc))
+            with contextlib.suppress(Exception):  # its claim is let go, backing it off
+                failed = self.record_failure(feed, state, FeedError(f"internal error: {exc!r}"))
+            return failed
 
     async def poll_feed(
         self, feed: FeedConfig, state: FeedState, started: datetime | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 import sqlalchemy as sa
 
 from monitors.config import Config
@@ -181,3 +182,23 @@ def test_unreachable_channel_keeps_alert_queued_then_delivers_once(
         assert conn.scalar(sa.select(sa.func.count()).select_from(alerts)) == 2
         sent = conn.execute(sa.select(deliveries.c.status, deliveries.c.attempts)).all()
     assert sorted(sent) == [("sent", 2), ("sent", 2)]
+
+
+def test_a_feed_that_breaks_the_code_is_recorded_and_let_go(
+    store_url: str, store: Store, site: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected error while ingesting a feed fails that feed alone; its claim is
+    released and it backs off like any failing feed."""
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Pipeline, "ingest", broken)
+    cfg = make_config(store_url, [site.url("/site/world.xml")], "json://127.0.0.1:9/x")
+    report = run_cycle(cfg, store)
+    assert [(f.status, f.error) for f in report.feeds] == [
+        ("failed", "internal error: RuntimeError('boom')")
+    ]
+    with store.transaction() as conn:
+        row = conn.execute(sa.select(feeds)).one()
+    assert row.claimed_by is None and row.error_streak == 1 and row.backoff_until is not None
