@@ -1,14 +1,17 @@
-"""The scheduled `poll` flow: three coarse tasks, poll, process and deliver.
+"""The scheduled `poll` flow: poll, process and deliver.
 
 Only feeds whose next poll is due are fetched (`due_only`); a feed backing off
 waits. Polling is the plain pipeline's: each feed is claimed before it is fetched
-(so flows and `newsmon run` processes at once share the feeds), fetched concurrently
-and retried within the cycle on connection errors, 429 and 5xx; a feed that still
-fails is recorded on its row and the others go on. A task per feed would cost more
-than the polling itself (~12 ms a task run: 12 s for 1,000 feeds that answer 304 in
-5 s), so each feed's outcome is in the run's artifact instead. Each run publishes a
-markdown artifact and a `newsmon.alert.sent` event per sent alert; a failed run
-notifies the config's `ops` channel, when it has one.
+(so flows and `newsmon run` processes at once share the feeds) and fetched
+concurrently; a feed that still fails is recorded on its row and the others go on.
+
+Two ways to fetch: with `feed_tasks` (the default up to FEED_TASKS_UP_TO feeds), each
+feed fetch is a Prefect task of its own, retried by Prefect on timeouts, connection
+errors, 429 and 5xx and visible in the UI; otherwise one coarse task polls every feed,
+retrying within the cycle, because a task run costs ~12 ms (12 s for 1,000 feeds that
+answer 304 in 5 s). Processing and delivery are one coarse task each. Each run
+publishes a markdown artifact and a `newsmon.alert.sent` event per sent alert; a failed
+or crashed run notifies the config's `ops` channel, when it has one.
 """
 
 from __future__ import annotations
@@ -17,20 +20,54 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State, TaskRun
 
 from flows.report import alert_rows, emit_sent, notify_ops, poll_markdown, publish_poll
 from monitors import config as config_mod
+from monitors.config import FeedConfig
 from monitors.deliver import Delivered
+from monitors.errors import FetchError
 from monitors.fetch import Fetcher
+from monitors.models import FetchResult
 from monitors.pipeline import FeedOutcome, Pipeline, ProcessedEntry, fetch_limits
-from monitors.store import Store
+from monitors.store import FeedState, Store
 from newsmon.secrets import prefect_secret
+
+FEED_TASKS_UP_TO = 200  # feeds polled with a task each, by default
+
+
+def _transient(_task: Any, _run: TaskRun, state: State[Any]) -> bool:
+    """Retry a feed fetch on timeouts, refused connections, 429 and 5xx (the task's
+    exception is the failed state's data)."""
+    return isinstance(state.data, FetchError) and state.data.transient
+
+
+@task(
+    name="fetch-feed",
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=_transient,
+    cache_policy=NO_CACHE,
+    task_run_name="fetch {feed.label}",
+)
+async def fetch_feed(pipeline: Pipeline, feed: FeedConfig, state: FeedState) -> FetchResult:
+    """One conditional GET of a feed within fetch.timeout."""
+    return await pipeline.fetch_feed(feed, state)
 
 
 @task(name="poll-feeds", cache_policy=NO_CACHE)
 async def poll_feeds(pipeline: Pipeline, due_only: bool) -> list[FeedOutcome]:
     """Fetch the feeds that may be polled now and store their new entries."""
     return await pipeline.poll(pipeline.config.feeds, due_only)
+
+
+async def poll_feeds_in_tasks(pipeline: Pipeline, due_only: bool) -> list[FeedOutcome]:
+    """The same, each feed fetched in a `fetch-feed` task."""
+
+    async def in_task(feed: FeedConfig, state: FeedState) -> FetchResult:
+        return await fetch_feed(pipeline, feed, state)
+
+    return await pipeline.poll(pipeline.config.feeds, due_only, fetch=in_task)
 
 
 @task(name="process-entries", cache_policy=NO_CACHE)
@@ -46,15 +83,23 @@ def deliver_alerts(pipeline: Pipeline) -> list[Delivered]:
 
 
 @flow(name="poll", log_prints=False, on_failure=[notify_ops], on_crashed=[notify_ops])
-async def poll(config_path: str | None = None, due_only: bool = True) -> dict[str, Any]:
+async def poll(
+    config_path: str | None = None, due_only: bool = True, feed_tasks: bool | None = None
+) -> dict[str, Any]:
     """Poll the feeds that are due (every feed with `due_only=False`), process new
-    entries, deliver due alerts."""
+    entries, deliver due alerts. `feed_tasks`: a task per feed fetch (default: with
+    up to FEED_TASKS_UP_TO feeds)."""
     cfg = config_mod.load(config_path)
     store = Store.open(cfg.store)
     try:
         async with Fetcher(fetch_limits(cfg)) as fetcher:
             pipeline = Pipeline(cfg, store, fetcher, secrets=prefect_secret)
-            outcomes = await poll_feeds(pipeline, due_only)
+            if feed_tasks is None:
+                feed_tasks = len(cfg.feeds) <= FEED_TASKS_UP_TO
+            if feed_tasks:
+                outcomes = await poll_feeds_in_tasks(pipeline, due_only)
+            else:
+                outcomes = await poll_feeds(pipeline, due_only)
             entries = await process_entries(pipeline)
             done = deliver_alerts(pipeline)
             ids = [i for e in entries for i in e.alert_ids] + [

@@ -15,7 +15,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 PAGE_TYPES = ("html", "xml", "text/")  # a page of another type is never read
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 MAX_RETRY_AFTER = 10.0
+FeedFetch = Callable[[FeedConfig, FeedState], Awaitable[FetchResult]]
 ENTRY_LEASE = 600.0  # seconds a worker holds the entries it claimed
 IN_TURN_WAIT = 5.0  # seconds an extracted entry waits for the one published before it
 DUE_GRACE = timedelta(seconds=30)  # a feed due this soon is polled now, not a cycle later
@@ -178,8 +179,11 @@ class Pipeline:
         """Each feed's stored state by URL (rows are created for new feeds)."""
         return self.store.sync_feeds((f.url, f.name) for f in feeds)
 
-    async def poll(self, feeds: Sequence[FeedConfig], due_only: bool = False) -> list[FeedOutcome]:
-        """Poll feeds concurrently; each result is recorded, failures included.
+    async def poll(
+        self, feeds: Sequence[FeedConfig], due_only: bool = False, fetch: FeedFetch | None = None
+    ) -> list[FeedOutcome]:
+        """Poll feeds concurrently; each result is recorded, failures included. `fetch`
+        gets a feed (default: a conditional GET retried within one deadline).
 
         A feed whose server asked to wait (429, 503) waits; with `due_only`, so does
         every feed backing off or not due yet (within DUE_GRACE). Each feed is claimed
@@ -197,7 +201,8 @@ class Pipeline:
         async def runner() -> None:
             while claimed or self._claim_batch(todo, claimed, now, due_by):
                 feed = todo.pop(claimed.pop())
-                outcomes[feed.url] = await self._poll_claimed(feed, states[feed.url], now)
+                state = states[feed.url]
+                outcomes[feed.url] = await self._poll_claimed(feed, state, now, fetch)
 
         await asyncio.gather(*(runner() for _ in range(self.config.fetch.concurrency)))
         elsewhere = [FeedOutcome(f.url, f.label, "claimed elsewhere") for f in todo.values()]
@@ -223,10 +228,10 @@ class Pipeline:
         return self.config.fetch.timeout * 3
 
     async def _poll_claimed(
-        self, feed: FeedConfig, state: FeedState, started: datetime
+        self, feed: FeedConfig, state: FeedState, started: datetime, fetch: FeedFetch | None
     ) -> FeedOutcome:
         try:
-            return await self.poll_feed(feed, state, started)
+            return await self.poll_feed(feed, state, started, fetch)
         except Exception as exc:  # one feed's bug must not stop the others
             log.exception("feed %s failed unexpectedly", feed.label)
             failed = FeedOutcome(feed.url, feed.label, "failed", error=repr(exc))
@@ -235,12 +240,16 @@ class Pipeline:
             return failed
 
     async def poll_feed(
-        self, feed: FeedConfig, state: FeedState, started: datetime | None = None
+        self,
+        feed: FeedConfig,
+        state: FeedState,
+        started: datetime | None = None,
+        fetch: FeedFetch | None = None,
     ) -> FeedOutcome:
-        """Fetch (retrying transient errors) and ingest one feed; never raises NewsmonError.
-        Its next poll is timed from `started` (default: now)."""
+        """Fetch (with `fetch`, default: retrying transient errors) and ingest one feed;
+        never raises NewsmonError. Its next poll is timed from `started` (default: now)."""
         try:
-            result = await self._fetch_with_retries(feed, state)
+            result = await (fetch or self.fetch_with_retries)(feed, state)
         except FetchError as exc:
             return self.record_failure(feed, state, exc)
         return await self.ingest(feed, state, result, started)
@@ -254,7 +263,7 @@ class Pipeline:
             feed.url, etag=state.etag, last_modified=state.last_modified, timeout=timeout
         )
 
-    async def _fetch_with_retries(self, feed: FeedConfig, state: FeedState) -> FetchResult:
+    async def fetch_with_retries(self, feed: FeedConfig, state: FeedState) -> FetchResult:
         """The feed's fetch, retried on transient errors while its one deadline
         (fetch.timeout from the first attempt) leaves time: retries never add up."""
         budget = self.config.fetch.timeout

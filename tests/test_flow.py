@@ -211,3 +211,45 @@ def test_a_failed_flow_run_notifies_the_ops_channel(
     assert state.is_failed()
     assert [r.path for r in posts] == ["/ops"]
     assert b"flow poll failed" in posts[0].body
+
+
+def test_each_feed_fetch_is_a_task_retried_on_5xx(
+    prefect_harness: None, tmp_path: Path, site: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With `feed_tasks`, a feed answering 503 twice is fetched by one `fetch-feed` task
+    that Prefect runs three times; a 404 is not retried."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from flows import poll as poll_module
+
+    world = (Path(__file__).parent / "data" / "site" / "world.xml").read_bytes()
+    site.add("/flaky.xml", world, script=[(503, {}), (503, {})])
+    site.add("/gone.xml", b"", status=404)
+    quick = poll_module.fetch_feed.with_options(retry_delay_seconds=0)
+    monkeypatch.setattr(poll_module, "fetch_feed", quick)
+    raw = {
+        "store": f"sqlite:///{tmp_path / 'tasks.db'}",
+        "feeds": [{"url": site.url("/flaky.xml")}, {"url": site.url("/gone.xml")}],
+        "channels": {"desk": "json://127.0.0.1:9/hook"},
+        "rules": TEST_RULES,
+        "fetch": {"allow_private_networks": "127.0.0.1/32", "retries": 0},
+    }
+    path = tmp_path / "newsmon.yaml"
+    path.write_text(yaml.safe_dump(raw))
+
+    async def go() -> tuple[dict[str, Any], dict[str, int]]:
+        state = await poll_module.poll(str(path), feed_tasks=True, return_state=True)
+        run_id = state.state_details.flow_run_id
+        async with get_client() as client:
+            runs = await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
+            )
+        fetches = {r.name: r.run_count for r in runs if r.name.startswith("fetch ")}
+        return await state.result(), fetches
+
+    summary, fetches = asyncio.run(go())
+    assert summary["feeds"] == {**NO_FEEDS, "new": 1, "failed": 1}
+    assert sorted(fetches.values()) == [1, 3]
+    assert [r.path for r in site.requests].count("/flaky.xml") == 3
+    assert [r.path for r in site.requests].count("/gone.xml") == 1
