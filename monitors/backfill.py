@@ -516,6 +516,8 @@ class Backfill:
         self.on_progress = progress or (lambda _progress: None)
         self.progress = Progress()
         self.run: Run = Run(0, set(), set())
+        self._dry_stories: list[tuple[str, similarity.Story]] = []
+        self._dry_terms: dict[str, set[int]] = {}  # salient term: stories holding it
 
     async def execute(self) -> Outcome:
         """Run (or resume) the backfill to its end and report what fired."""
@@ -799,18 +801,21 @@ class Backfill:
         return item
 
     def _fresh(self, feed_id: int | None, entry: Entry, article: Article, found: PageText) -> Item:
-        """A page new to the store: a dry run fires its matches as a story of its own;
+        """A page new to the store: a dry run places it in a story among this run's new
+        pages (in memory: nothing is stored) and fires what that story has not fired;
         notifying records it through the store (story, alerts, deliveries)."""
         matches = self._match(article)
+        story = self._dry_story(entry, article)
+        fired = [m.rule_id for m in matches if (m.rule_id, story) not in self.run.fired]
         item = Item(
             entry.canonical_url,
             article.url,
             article.title,
             article.published,
-            f"new: {entry.canonical_url}",
+            story,
             article.title,
             tuple(m.rule_id for m in matches),
-            tuple(m.rule_id for m in matches),
+            tuple(fired),
         )
         if found.problem:
             log.info("backfill: page %s: %s; using what the entry has", article.url, found.problem)
@@ -819,6 +824,30 @@ class Backfill:
         with self.store.transaction() as conn:
             save_item(conn, self.run, item)
         return item
+
+    def _dry_story(self, entry: Entry, article: Article) -> str:
+        """The key of the story, among this run's new pages, that the article joins (the
+        story settings' rules), else of a story it starts: `new: <its URL>`."""
+        settings = self.config.stories.settings()
+        feats = similarity.features(article.title, article.text, article.published)
+        sharing = sorted(set().union(*(self._dry_terms.get(t, ()) for t in feats.salient)))
+        for index in sharing:
+            key, story = self._dry_stories[index]
+            verdict = similarity.decide(
+                story, feats, settings.same_story, settings.window, settings.max_span
+            )
+            if verdict.join:
+                self._dry_stories[index] = (key, similarity.merge(story, feats))
+                self._index_dry(index, feats)
+                return key
+        key = f"new: {entry.canonical_url}"
+        self._dry_stories.append((key, similarity.Story.of(feats)))
+        self._index_dry(len(self._dry_stories) - 1, feats)
+        return key
+
+    def _index_dry(self, index: int, feats: similarity.StoryFeatures) -> None:
+        for term in feats.salient:
+            self._dry_terms.setdefault(term, set()).add(index)
 
     def _record_fresh(
         self,

@@ -532,3 +532,30 @@ def test_cli_usage_errors_and_json_summary(
     assert result.exit_code == 0 and result.stdout == ""
     [summary] = [json.loads(x) for x in result.stderr.splitlines() if x.startswith("{")]
     assert summary == {"summary": {"items": 0, "resumed": 0, "errors": 0, "alerts": 0}}
+
+
+def test_a_dry_run_counts_copies_of_new_pages_as_one_story(
+    store_url: str, store: Store, tmp_path: Path
+) -> None:
+    """Three outlets' copies of one report and one other report, all new to the store:
+    the dry run lists what --notify then sends, one alert per story."""
+    wire = page("Kyiv weighs security guarantees", "Kyiv weighs security guarantees.", 1)
+    other = page(
+        "Oslo summit names Brekke envoy for Arctic fisheries",
+        "Trond Brekke will also brief Kyiv on security guarantees in March.",
+        2,
+    )
+    with LoopbackServer() as news, receiver() as hook:
+        paths = ["/a/1.html", "/b/1.html", "/c/1.html", "/d/2.html"]
+        for path in paths:
+            news.add(
+                path, other if path == "/d/2.html" else wire, headers={"Content-Type": "text/html"}
+            )
+        listing = tmp_path / "urls.txt"
+        listing.write_text("\n".join(news.url(p) for p in paths))
+        cfg = make_config(store_url, [], channel(hook))
+        dry = backfill(cfg, store, bf.Request(bf.Window(SINCE), "urls", str(listing)))
+        sent = backfill(cfg, store, bf.Request(bf.Window(SINCE), "urls", str(listing), notify=True))
+        posts = len(hook_posts(hook))
+    assert sorted(len(f.articles) for f in dry.fired) == [1, 3]
+    assert len(dry.fired) == len(sent.fired) == posts == 2
