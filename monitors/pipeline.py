@@ -319,6 +319,7 @@ class Pipeline:
             last_modified=result.last_modified,
             body_hash=body_hash,
             new_entries=parsed.entries,
+            skipped=parsed.skipped,
         )
         hints = [h for h in (parsed.ttl, result.max_age) if h]
         polled = Polled(len(parsed.entries), added, max(hints, default=None))

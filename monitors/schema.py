@@ -55,6 +55,7 @@ feeds = sa.Table(
     sa.Column("backoff_until", UTCDateTime),
     sa.Column("claimed_by", sa.Text),
     sa.Column("claimed_until", UTCDateTime),
+    sa.Column("skipped", sa.Text),  # JSON: why entries of the last parsed body were skipped
 )
 
 entries = sa.Table(

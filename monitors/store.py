@@ -12,6 +12,7 @@ result is recorded), so none is handled twice. The schema is in
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -151,20 +152,24 @@ class Store:
         last_modified: str | None,
         body_hash: str | None,
         new_entries: Sequence[Entry] = (),
+        skipped: Sequence[str] | None = None,
     ) -> int:
-        """Store a successful poll: the validators and the new entries, in one transaction.
+        """Store a successful poll: the validators, the new entries and (for a parsed body)
+        why any entries were skipped, in one transaction.
 
         An entry is new unless its feed already had its key or any feed had its
         canonical URL; those are recorded as duplicates, never fetched. Returns
         how many entries are pending.
         """
         now = utcnow()
+        parsed = {} if skipped is None else {"skipped": json.dumps(list(skipped))}
         with self.transaction() as conn:
             added = self._add_entries(conn, feed_id, new_entries, now)
             conn.execute(
                 feeds.update()
                 .where(feeds.c.id == feed_id)
                 .values(
+                    **parsed,
                     etag=etag,
                     last_modified=last_modified,
                     body_hash=body_hash,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -227,18 +228,21 @@ def alerts_retry(
 
 @app.command()
 def feeds(config: ConfigOption = None) -> None:
-    """Each feed's polling state: last success, last error, streak, next due, items a day."""
+    """Each feed's polling state: last success, last error, streak, next due, items a day,
+    and why entries of its last parsed body were skipped."""
     cfg = load_config(config)
     with store_for(cfg) as store:
         rows = {r.url: r for r in store.feed_rows()}
-    table = Table("feed", "last success", "last error", "streak", "next due", "items/day")
-    table.caption = "times in UTC"
-    for column in table.columns[1:2] + table.columns[3:]:
+    table = Table(
+        "feed", "last success", "last error", "streak", "next due", "items/day", "skipped"
+    )
+    table.caption = "times in UTC; skipped: entries of the last parsed body left out, and why"
+    for column in table.columns[1:2] + table.columns[3:6]:
         column.no_wrap = True
     for feed in cfg.feeds:
         row = rows.get(feed.url)
         if row is None:
-            add_row(table, feed.label, "never polled", "", "", "now", "")
+            add_row(table, feed.label, "never polled", "", "", "now", "", "")
             continue
         add_row(
             table,
@@ -248,8 +252,18 @@ def feeds(config: ConfigOption = None) -> None:
             str(row.error_streak or ""),
             _when(row.next_due_at) or "now",
             f"{row.items_per_day:.1f}" if row.items_per_day is not None else "",
+            _skipped(row.skipped),
         )
     out.print(table)
+
+
+def _skipped(stored: str | None) -> str:
+    """'N: first reason (+ more)' from a feed's stored skip reasons."""
+    reasons = json.loads(stored) if stored else []
+    if not reasons:
+        return ""
+    more = f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
+    return f"{len(reasons)}: {reasons[0]}{more}"
 
 
 def _when(moment: datetime | None) -> str:

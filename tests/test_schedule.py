@@ -172,12 +172,15 @@ def test_due_only_polls_feeds_whose_time_has_come(
 
 def test_feeds_command_shows_each_feed(tmp_path: Path, site: LoopbackServer) -> None:
     site.add("/down.xml", b"", status=500)
+    items = "<item><title>No link here</title></item>"
+    site.add("/partial.xml", f"<rss><channel><title>P</title>{items}</channel></rss>".encode())
     raw = {
         "store": "sqlite:///newsmon.db",
         "feeds": [
             {"url": site.url("/site/world.xml"), "name": "World"},
             {"url": site.url("/down.xml"), "name": "Down"},
             {"url": site.url("/never.xml"), "name": "Never"},
+            {"url": site.url("/partial.xml"), "name": "Partial"},
         ],
         "fetch": {"allow_private_networks": "127.0.0.1/32", "retries": 0},
     }
@@ -193,3 +196,4 @@ def test_feeds_command_shows_each_feed(tmp_path: Path, site: LoopbackServer) -> 
     assert "HTTP 500" in lines["Down"] and "│ 1 " in lines["Down"]
     assert re.search(r"20\d\d-\d\d-\d\d \d\d:\d\d", lines["World"]) and "HTTP" not in lines["World"]
     assert "never polled" in lines["Never"]
+    assert "│ 1: item 'No link here'" in lines["Partial"] and "│ 1: " not in lines["World"]
