@@ -37,7 +37,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
@@ -58,6 +58,7 @@ NAME_IDF = 4.0
 TITLE_CASE_SHARE = 0.6
 QUOTE_WORDS = 3
 SAME_ROOT = 5
+WORD_REACH = 48  # characters searched before a number for its word
 
 _STOPWORD_LIST = """
     a about above after again against ago all also am an and another any are as at be
@@ -195,8 +196,9 @@ def features(
 ) -> StoryFeatures:
     """An article's features: IDF-weighted headline and lead terms, salient facts, time."""
     idf = idf or default_idf()
+    tokens, spans = tokenize(text), sentences(text)
     head_terms = dict.fromkeys(terms(title))
-    opening = lead(text)
+    opening = _lead(text, spans)
     weights = {t: HEADLINE_WEIGHT * idf.idf(t) for t in head_terms}
     for term in dict.fromkeys(terms(opening)):
         weights[term] = weights.get(term, 0.0) + idf.idf(term)
@@ -204,8 +206,8 @@ def features(
         weights=_unit(weights),
         idf={t: idf.idf(t) for t in weights},
         headline=_unit({t: idf.idf(t) for t in head_terms}),
-        facts=_unique(_facts(title, idf, headline=True) + _facts(text, idf)),
-        terms=frozenset(terms(f"{title}\n{text}")),
+        facts=_unique(_facts(title, idf, headline=True) + _facts(text, idf, False, tokens, spans)),
+        terms=frozenset(head_terms) | frozenset(terms(text, tokens)),
         published=published,
         salient=salient(title, idf) | salient(opening, idf),
     )
@@ -402,16 +404,21 @@ def _common_prefix(a: str, b: str) -> str:
 
 def lead(text: str, count: int = LEAD_SENTENCES) -> str:
     """The first `count` sentences of `text`."""
-    spans = sentences(text)[:count]
-    return text[spans[0][0] : spans[-1][1]] if spans else ""
+    return _lead(text, sentences(text), count)
 
 
-def terms(text: str) -> list[str]:
-    """The content terms of `text` in order: words stemmed, a number as "#value"."""
+def _lead(text: str, spans: list[tuple[int, int]], count: int = LEAD_SENTENCES) -> str:
+    first = spans[:count]
+    return text[first[0][0] : first[-1][1]] if first else ""
+
+
+def terms(text: str, tokens: list[Token] | None = None) -> list[str]:
+    """The content terms of `text` (its `tokens`, when already found) in order: words
+    stemmed, a number as "#value"."""
     numbers = [(m.start(), m.end(), _number_key(m)) for m in _NUMBER.finditer(text)]
     out: list[str] = []
     current, emitted = 0, -1
-    for token in tokenize(text):
+    for token in tokenize(text) if tokens is None else tokens:
         while current < len(numbers) and numbers[current][1] <= token.start:
             current += 1
         if current < len(numbers) and numbers[current][0] <= token.start:
@@ -423,6 +430,7 @@ def terms(text: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A light English stemmer: plural -s/-ies, -ing, -ed and a final -e go."""
     if len(word) <= 3 or not word.isalpha():
@@ -440,19 +448,29 @@ def stem(word: str) -> str:
     return word[:-1] if word.endswith("e") and len(word) > 3 else word
 
 
-def _facts(text: str, idf: IdfTable, headline: bool = False) -> tuple[Fact, ...]:
-    """The names, numbers and quoted phrases of `text`, in order of appearance."""
-    found = [*_names(text, idf, headline), *_numbers(text), *_quotes(text)]
+def _facts(
+    text: str,
+    idf: IdfTable,
+    headline: bool = False,
+    tokens: list[Token] | None = None,
+    spans: list[tuple[int, int]] | None = None,
+) -> tuple[Fact, ...]:
+    """The names, numbers and quoted phrases of `text` (its `tokens` and sentence `spans`,
+    when already found), in order of appearance."""
+    tokens = tokenize(text) if tokens is None else tokens
+    spans = sentences(text) if spans is None else spans
+    found = [*_names(text, idf, headline, tokens, spans), *_numbers(text), *_quotes(text)]
     return tuple(fact for _, fact in sorted(found, key=lambda pair: pair[0]))
 
 
-def _names(text: str, idf: IdfTable, headline: bool) -> list[tuple[int, Fact]]:
+def _names(
+    text: str, idf: IdfTable, headline: bool, tokens: list[Token], spans: list[tuple[int, int]]
+) -> list[tuple[int, Fact]]:
     """Runs of capitalised words; a lone word only if an acronym or not common (NAME_IDF);
     in a Title Case headline, acronyms only. A sentence's capitalised first word is only
     part of a name when rare (RARE_IDF) and followed by another name word, or when the
     text also writes it capitalised inside a sentence."""
-    tokens = tokenize(text)
-    starts = {start for start, _ in sentences(text)}
+    starts = {start for start, _ in spans}
     title_case = headline and _is_title_case(text, tokens)
     inner = {t.norm for t in tokens if t.start not in starts and text[t.start].isupper()}
     runs: list[list[Token]] = []
@@ -547,7 +565,7 @@ def _context(text: str, m: re.Match[str]) -> tuple[int, int]:
     after = _WORD_AFTER.match(text, m.end())
     if after and after.group(1).lower() not in STOPWORDS:
         return m.start(), after.end()
-    before = _WORD_BEFORE.search(text, 0, m.start())
+    before = _WORD_BEFORE.search(text, max(0, m.start() - WORD_REACH), m.start())
     if before and before.group(1).lower() not in STOPWORDS:
         return before.start(1), m.end()
     return m.start(), m.end()
