@@ -84,6 +84,37 @@ def stories_list(
             out.print(f"  alert #{alert.id} {alert.kind} for {alert.rule_id}", highlight=False)
 
 
+def _same_url_entries(conn: Any, story_id: int) -> list[Any]:
+    """Entries of any feed skipped when polled because a story article's entry had their
+    canonical URL (a re-listed item, a tracking-link variant): with that article."""
+    import sqlalchemy as sa
+
+    from monitors.schema import articles, entries, feeds
+
+    dup, own = entries.alias("dup"), entries.alias("own")
+    return list(
+        conn.execute(
+            sa.select(
+                dup.c.url,
+                dup.c.first_seen_at,
+                feeds.c.name.label("feed"),
+                feeds.c.url.label("feed_url"),
+                articles.c.id.label("article_id"),
+            )
+            .select_from(dup)
+            .join(own, own.c.canonical_url == dup.c.canonical_url)
+            .join(articles, articles.c.entry_id == own.c.id)
+            .join(feeds, feeds.c.id == dup.c.feed_id)
+            .where(
+                articles.c.story_id == story_id,
+                dup.c.status == "duplicate",
+                dup.c.id != own.c.id,
+            )
+            .order_by(dup.c.id)
+        )
+    )
+
+
 def _by_story(rows: Iterable[Any]) -> dict[int, list[Any]]:
     """Rows grouped by their first column, a story id."""
     grouped: dict[int, list[Any]] = {}
@@ -95,7 +126,7 @@ def _by_story(rows: Iterable[Any]) -> dict[int, list[Any]]:
 @stories_app.command("show")
 def stories_show(story_id: int, config: ConfigOption = None) -> None:
     """A story's articles, the decision that placed each (with its score and reason),
-    and its alerts."""
+    the entries skipped as the same URL before any fetch, and its alerts."""
     import sqlalchemy as sa
 
     from monitors.schema import alerts, articles, decisions, stories
@@ -115,6 +146,7 @@ def stories_show(story_id: int, config: ConfigOption = None) -> None:
         made = conn.execute(
             sa.select(alerts).where(alerts.c.story_id == story_id).order_by(alerts.c.id)
         ).all()
+        relisted = _same_url_entries(conn, story_id)
     out.print(f"[bold]story {story.id}[/]: {escape(story.headline)}", highlight=False)
     table = Table("article", "title, site, URL", "decision", "rule", "score", "reason")
     for d in placed:
@@ -122,6 +154,13 @@ def stories_show(story_id: int, config: ConfigOption = None) -> None:
         where = f"{d.title}\n{d.site}\n{d.url}"
         add_row(table, str(d.article_id), where, d.kind, d.rule_id or "", score, d.reason)
     out.print(table)
+    if relisted:
+        table = Table("feed", "entry URL", "seen (UTC)", "decision", "reason")
+        for e in relisted:
+            reason = f"same URL as article {e.article_id}: not fetched, no alert"
+            seen = f"{e.first_seen_at:%Y-%m-%d %H:%M}"
+            add_row(table, e.feed or e.feed_url, e.url, seen, "same URL", reason)
+        out.print(table)
     table = Table("alert", "rule", "kind", "follows", "article", "new in this story")
     for a in made:
         follows = f"#{a.follows}" if a.follows else ""

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from monitors.config import Config
 from monitors.fetch import Fetcher
 from monitors.pipeline import CycleReport, Pipeline, fetch_limits
-from monitors.schema import alerts, decisions, stories
+from monitors.schema import alerts, articles, decisions, stories
 from monitors.store import Store
 from newsmon.cli import app
 from newsmon.demo import FEEDS, SITE, demo_config
@@ -172,3 +172,27 @@ def test_the_first_report_alerts_first_whichever_page_loads_first(
         f"[newsmon] Security guarantees: {title}",
         f"[newsmon] Update: Security guarantees: {title}, senators weigh vote",
     ]
+
+
+def test_stories_show_lists_entries_skipped_as_the_same_url(
+    tmp_path: Path, site: LoopbackServer
+) -> None:
+    """The wire feed lists a story's page again, with tracking parameters: whichever
+    listing is polled second is never fetched, and `stories show` says so on the story."""
+    store_url = f"sqlite:///{tmp_path / 'newsmon.db'}"
+    feeds = [site.url("/site/world.xml"), site.url("/site/wire.xml")]
+    cfg = make_config(store_url, feeds, "json://127.0.0.1:9/x")
+    store = Store.open(store_url)
+    cycle(cfg, store)
+    with store.transaction() as conn:
+        rows = conn.execute(sa.select(articles.c.story_id, articles.c.canonical_url)).all()
+    story_id = next(r.story_id for r in rows if r.canonical_url.endswith("/guarantees.html"))
+    store.close()
+    path = tmp_path / "newsmon.yaml"
+    path.write_text(json.dumps({"store": store_url, "feeds": [{"url": u} for u in feeds]}))
+    shown = CliRunner().invoke(
+        app, ["stories", "show", str(story_id), "--config", str(path)], terminal_width=200
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "same URL as article" in shown.output
+    assert shown.output.count("/site/news/guarantees.html") >= 2
