@@ -44,6 +44,22 @@ class Crash(Exception):
     """A crash in the middle of a backfill."""
 
 
+def crash_after(items: int) -> bf.ProgressHook:
+    """A progress hook that crashes the backfill once it has done `items` in this attempt."""
+
+    def hook(p: bf.Progress) -> None:
+        if p.done - p.resumed >= items:
+            raise Crash
+
+    return hook
+
+
+def one_page_at_a_time(store_url: str) -> Config:
+    """A config that fetches one page at a time, so that a crash falls between two."""
+    fetch = {"allow_private_networks": "127.0.0.1/32", "retries": 0, "concurrency": 1}
+    return make_config(store_url, [], "json://127.0.0.1:9/x", fetch=fetch)
+
+
 def channel(hook: LoopbackServer) -> str:
     return "json://" + hook.url("/hook").removeprefix("http://")
 
@@ -174,20 +190,10 @@ def test_interrupted_backfill_resumes_where_it_stopped(
         urls = news_server(news, 9)
         listing = tmp_path / "urls.txt"
         listing.write_text("\n".join(urls))
-        cfg = make_config(
-            store_url,
-            [],
-            "json://127.0.0.1:9/x",
-            fetch={"allow_private_networks": "127.0.0.1/32", "retries": 0, "concurrency": 1},
-        )
+        cfg = one_page_at_a_time(store_url)
         request = bf.Request(bf.Window(SINCE), "urls", str(listing))
-
-        def crash_after_four(p: bf.Progress) -> None:
-            if p.done - p.resumed >= 4:
-                raise Crash
-
         with pytest.raises(Crash):
-            backfill(cfg, store, request, crash_after_four)
+            backfill(cfg, store, request, crash_after(4))
         first = [r.path for r in news.requests if r.path.startswith("/p/")]
         news.clear_requests()
         seen: list[bf.Progress] = []
@@ -420,20 +426,10 @@ def test_a_resumed_backfill_counts_the_errors_of_its_first_attempt(
         urls = news_server(news, 4) + [news.url("/missing.html")]
         listing = tmp_path / "urls.txt"
         listing.write_text("\n".join([urls[-1], *urls[:-1]]))
-        cfg = make_config(
-            store_url,
-            [],
-            "json://127.0.0.1:9/x",
-            fetch={"allow_private_networks": "127.0.0.1/32", "retries": 0, "concurrency": 1},
-        )
+        cfg = one_page_at_a_time(store_url)
         request = bf.Request(bf.Window(SINCE), "urls", str(listing))
-
-        def crash_after_two(p: bf.Progress) -> None:
-            if p.done - p.resumed >= 2:
-                raise Crash
-
         with pytest.raises(Crash):
-            backfill(cfg, store, request, crash_after_two)
+            backfill(cfg, store, request, crash_after(2))
         outcome = backfill(cfg, store, request)
     assert outcome.progress.errors == 1 and [e.url for e in outcome.errors] == [urls[-1]]
 

@@ -73,6 +73,13 @@ LATER = [
 ]
 
 
+def serve_reports(server: LoopbackServer, title: str, first_delay: float = 0.0) -> None:
+    """The first report at /a1.html (answered after `first_delay` s), the later at /a2.html."""
+    for n, paragraphs, delay in ((1, FIRST, first_delay), (2, LATER, 0.0)):
+        body = "".join(f"<p>{p}</p>" for p in paragraphs)
+        server.add(f"/a{n}.html", ARTICLE.format(title=title, body=body).encode(), delay=delay)
+
+
 def item(base: str, n: int, title: str, date: str) -> str:
     return (
         f"<item><title>{title}</title><link>{base}/a{n}.html</link><guid>a{n}</guid>"
@@ -87,9 +94,7 @@ def test_a_later_development_is_an_update_that_names_what_is_new(
     with LoopbackServer() as server, LoopbackServer() as hook:
         hook.add("/hook", b"")
         base = server.base_url
-        for n, paragraphs in ((1, FIRST), (2, LATER)):
-            body = "".join(f"<p>{p}</p>" for p in paragraphs)
-            server.add(f"/a{n}.html", ARTICLE.format(title=title, body=body).encode())
+        serve_reports(server, title)
         feed = "<rss version='2.0'><channel><title>T</title>{}</channel></rss>"
         one = item(base, 1, title, "Thu, 19 Nov 2026 09:00:00 GMT")
         two = item(base, 2, title + ", senators weigh vote", "Fri, 20 Nov 2026 10:00:00 GMT")
@@ -153,10 +158,7 @@ def test_the_first_report_alerts_first_whichever_page_loads_first(
     with LoopbackServer() as server, LoopbackServer() as hook:
         hook.add("/hook", b"")
         base = server.base_url
-        for n, paragraphs, delay in ((1, FIRST, 1.0), (2, LATER, 0.0)):
-            body = "".join(f"<p>{p}</p>" for p in paragraphs)
-            page = ARTICLE.format(title=title, body=body).encode()
-            server.add(f"/a{n}.html", page, delay=delay)
+        serve_reports(server, title, first_delay=1.0)
         one = item(base, 1, title, "Thu, 19 Nov 2026 09:00:00 GMT")
         two = item(base, 2, title + ", senators weigh vote", "Fri, 20 Nov 2026 10:00:00 GMT")
         feed = f"<rss version='2.0'><channel><title>T</title>{two}{one}</channel></rss>"
