@@ -272,15 +272,19 @@ def smtp() -> Iterator[tuple[int, list[EmailMessage]]]:
         controller.stop()
 
 
+def smtp_url(port: int) -> str:
+    """The loopback SMTP server with a login, as an apprise mailto:// URL."""
+    return (
+        f"mailto://desk:s3cret-pw@127.0.0.1:{port}?mode=insecure"
+        "&from=newsmon@example.com&to=desk@example.com"
+    )
+
+
 def test_email_with_authentication_escapes_untrusted_text(
     store_url: str, store: Store, smtp: tuple[int, list[EmailMessage]]
 ) -> None:
     port, received = smtp
-    url = (
-        f"mailto://desk:s3cret-pw@127.0.0.1:{port}?mode=insecure"
-        "&from=newsmon@example.com&to=desk@example.com"
-    )
-    cfg = config_for(store_url, {"email": url})
+    cfg = config_for(store_url, {"email": smtp_url(port)})
     outbox = outbox_for(cfg, store)
     title = "Kyiv <b>bold</b> offer\r\nBcc: victim@example.com\r\nsecurity guarantees"
     seed(store, outbox, 1, title=title)
@@ -518,11 +522,7 @@ def test_no_line_break_in_a_title_reaches_an_email_header(
     store_url: str, store: Store, smtp: tuple[int, list[EmailMessage]], breaks: str
 ) -> None:
     port, received = smtp
-    url = (
-        f"mailto://desk:s3cret-pw@127.0.0.1:{port}?mode=insecure"
-        "&from=newsmon@example.com&to=desk@example.com"
-    )
-    cfg = config_for(store_url, {"email": url})
+    cfg = config_for(store_url, {"email": smtp_url(port)})
     outbox = outbox_for(cfg, store)
     seed(store, outbox, 1, title=f"Kyiv offer{breaks}Bcc: victim@example.com{breaks}X-Evil: 1")
     [done] = deliver_due(outbox, notifier_for(cfg), cfg.labels())
