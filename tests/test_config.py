@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from monitors import config as config_mod
 from monitors.errors import ConfigError
@@ -177,3 +178,12 @@ def test_bad_durations(value: object) -> None:
 def test_bad_private_networks(tmp_path: Path) -> None:
     found = problems(tmp_path, "fetch: {allow_private_networks: '10.0.0.0/33'}")
     assert len(found) == 1 and found[0].startswith("fetch.allow_private_networks:")
+
+
+def test_the_readme_config_example_is_valid() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("### The config file")[1].split("```yaml")[1].split("```")[0]
+    raw = yaml.safe_load(block)
+    raw["channels"]["email"] = "json://127.0.0.1:9/email"  # a Prefect Secret block there
+    cfg = config_mod.from_dict(raw, "README.md", env={"SLACK_WEBHOOK_URL": "json://127.0.0.1:9"})
+    assert [r.id for r in cfg.rules] == ["security-guarantees"]
