@@ -166,11 +166,13 @@ class Pipeline:
 
         Page fetches share the fetcher's per-host limit (fetch.per_host at once) and each
         ends within fetch.timeout, but a host with many pending pages still costs about
-        (its pages / per_host) × timeout; delivery starts once processing ends."""
+        (its pages / per_host) × timeout. Alerts do not wait for the rest of the batch:
+        deliveries are sent, in a thread, as soon as an entry makes an alert."""
         report = CycleReport()
         report.feeds = await self.poll(feeds if feeds is not None else self.config.feeds, due_only)
-        report.entries = await self.process()
-        report.deliveries = await asyncio.to_thread(self.deliver)
+        sender = _Sender(self.deliver)
+        report.entries = await self.process(on_alert=sender.wake)
+        report.deliveries = await sender.finish()
         return report
 
     # 1. poll
@@ -349,7 +351,11 @@ class Pipeline:
 
     # 2. process
 
-    async def process(self, feed_ids: Iterable[int] | None = None) -> list[ProcessedEntry]:
+    async def process(
+        self,
+        feed_ids: Iterable[int] | None = None,
+        on_alert: Callable[[], None] | None = None,
+    ) -> list[ProcessedEntry]:
         """Process pending entries, each recorded on its own.
 
         A fixed number of entries is in flight at once (fetch concurrency plus two per
@@ -359,7 +365,8 @@ class Pipeline:
         one at a time in a thread, so that the event loop goes on fetching meanwhile.
         Entries are recorded in order of publication (within each claimed batch), each
         waiting at most IN_TURN_WAIT for the one before: the first report of a story
-        makes its first alert, and a later one an update, whichever page loads first."""
+        makes its first alert, and a later one an update, whichever page loads first.
+        `on_alert` is called each time an entry made alerts."""
         runners = self.config.fetch.concurrency + 2 * self.extractor.workers
         pending = _in_turn(self._claimed_entries(feed_ids, batch=4 * runners))
         fetching = asyncio.Semaphore(self.config.fetch.concurrency)
@@ -382,9 +389,11 @@ class Pipeline:
         async def runner() -> None:
             for item, before, recorded in pending:  # shared: each runner takes the next
                 try:
-                    done.append(await handle(item, before))
+                    done.append(processed := await handle(item, before))
                 finally:
                     recorded.set()
+                if processed.alert_ids and on_alert is not None:
+                    on_alert()
 
         await asyncio.gather(*(runner() for _ in range(runners)))
         return done
@@ -473,6 +482,34 @@ def _retry_now(exc: BaseException) -> bool:
         return False
     retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
     return retry_after is None or retry_after <= MAX_RETRY_AFTER
+
+
+class _Sender:
+    """Runs `deliver` in a thread whenever woken, one run at a time, until finished."""
+
+    def __init__(self, deliver: Callable[[], list[Delivered]]) -> None:
+        self._deliver = deliver
+        self._woken = asyncio.Event()
+        self._done: list[Delivered] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """There are new alerts: deliver them soon."""
+        self._woken.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        while self._woken.is_set():
+            self._woken.clear()
+            self._done += await asyncio.to_thread(self._deliver)
+
+    async def finish(self) -> list[Delivered]:
+        """Wait for a run under way, then deliver whatever is still due; all the outcomes."""
+        if self._task is not None:
+            await self._task
+        self._done += await asyncio.to_thread(self._deliver)
+        return self._done
 
 
 def _publication_order(item: PendingEntry) -> tuple[bool, datetime, int]:

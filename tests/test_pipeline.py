@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -202,3 +203,35 @@ def test_a_feed_that_breaks_the_code_is_recorded_and_let_go(
     with store.transaction() as conn:
         row = conn.execute(sa.select(feeds)).one()
     assert row.claimed_by is None and row.error_streak == 1 and row.backoff_until is not None
+
+
+def test_an_alert_goes_out_while_the_batch_is_still_processed(store_url: str, store: Store) -> None:
+    """The alerting entry is recorded first; the other's page takes 2 s to load: the
+    alert is sent before that page arrives, not after the whole batch."""
+    page = "<html><head><title>{0}</title></head><body><article><p>{1}</p></article></body></html>"
+    text = "Allies offered Kyiv security guarantees modelled on Article 5, officials said. " * 4
+    items = "".join(
+        f"<item><title>{title}</title><link>{{base}}/{n}.html</link><guid>{n}</guid>"
+        f"<pubDate>{date}</pubDate></item>"
+        for n, title, date in (
+            ("a", "Kyiv offered security guarantees", "Thu, 19 Nov 2026 09:00:00 GMT"),
+            ("b", "Harbour fair opens", "Thu, 19 Nov 2026 10:00:00 GMT"),
+        )
+    )
+    posted: list[float] = []
+
+    def hook_body(_request: object) -> bytes:
+        posted.append(time.monotonic())
+        return b""
+
+    with LoopbackServer() as news, LoopbackServer() as hook:
+        hook.add("/hook", hook_body)
+        news.add("/a.html", page.format("Kyiv offered security guarantees", text).encode())
+        news.add("/b.html", page.format("Harbour fair", "Boats. " * 60).encode(), delay=2.0)
+        feed = f"<rss><channel><title>N</title>{items}</channel></rss>"
+        news.add("/feed.xml", feed.replace("{base}", news.base_url).encode())
+        channel = "json://" + hook.url("/hook").removeprefix("http://")
+        report = run_cycle(make_config(store_url, [news.url("/feed.xml")], channel), store)
+        ended = time.monotonic()
+    assert [d.status for d in report.deliveries] == ["sent"]
+    assert len(posted) == 1 and ended - posted[0] > 1.0
