@@ -194,15 +194,17 @@ class _Server:
         """A distinct article for each link: a benchmark page whose article body also
         holds paragraphs of two other pages (its own chrome and headline kept)."""
         count = len(self.pages)
-        key = feed * 7919 + number
         home = (feed * 31 + number) % count
         own = self.paragraphs[home]
         if not own:
             return self.pages[home]
+        digest = sha1(f"{feed}/{number}".encode()).digest()
+        others = (
+            int.from_bytes(digest[:4], "big") % count,
+            int.from_bytes(digest[4:8], "big") % count,
+        )
         borrowed = b"".join(
-            m.group(0)
-            for other in ((key * 17 + 3) % count, (key * 53 + 11) % count)
-            for m in self.paragraphs[other][:BORROWED]
+            m.group(0) for other in others for m in self.paragraphs[other][:BORROWED]
         )
         at = own[len(own) // 2].end()
         body = self.pages[home]
