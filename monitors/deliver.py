@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from monitors.config import Config, SecretChannel
@@ -68,12 +68,17 @@ def _channel_url(
     return resolve
 
 
-def deliver_due(outbox: Outbox, notifier: Notifier, labels: Mapping[str, str]) -> list[Delivered]:
-    """Send every delivery due now, each at most once in this call."""
+def deliver_due(
+    outbox: Outbox,
+    notifier: Notifier,
+    labels: Mapping[str, str],
+    skip: Collection[int] = (),
+) -> list[Delivered]:
+    """Send every delivery due now but those in `skip`, each at most once in this call."""
     outbox.reclaim()
     started = utcnow()
     results = []
-    while (delivery := outbox.claim(due_by=started)) is not None:
+    while (delivery := outbox.claim(due_by=started, skip=skip)) is not None:
         results.append(_send(outbox, notifier, labels, delivery))
     return results
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -203,8 +203,11 @@ class Outbox:
                 )
         return len(stale)
 
-    def claim(self, due_by: datetime | None = None) -> DeliveryRow | None:
-        """Take the next delivery due by `due_by` (default now) for this worker, or None."""
+    def claim(
+        self, due_by: datetime | None = None, skip: Collection[int] = ()
+    ) -> DeliveryRow | None:
+        """Take the next delivery due by `due_by` (default now), not in `skip`, for this
+        worker, or None."""
         now = utcnow()
         with self.store.transaction() as conn:
             delivery_id = conn.scalar(
@@ -212,6 +215,7 @@ class Outbox:
                 .where(
                     deliveries.c.status == "pending",
                     deliveries.c.next_attempt_at <= (due_by or now),
+                    deliveries.c.id.not_in(list(skip)),
                 )
                 .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
                 .limit(1)

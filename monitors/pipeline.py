@@ -15,7 +15,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -453,9 +453,9 @@ class Pipeline:
 
     # 3. deliver
 
-    def deliver(self) -> list[Delivered]:
-        """Send every due delivery once; each outcome is recorded on it."""
-        return deliver_due(self.outbox, self.notifier, self.labels)
+    def deliver(self, skip: Collection[int] = ()) -> list[Delivered]:
+        """Send every due delivery (but those in `skip`) once; each outcome is recorded."""
+        return deliver_due(self.outbox, self.notifier, self.labels, skip)
 
 
 def held_back(
@@ -485,9 +485,10 @@ def _retry_now(exc: BaseException) -> bool:
 
 
 class _Sender:
-    """Runs `deliver` in a thread whenever woken, one run at a time, until finished."""
+    """Runs `deliver` in a thread whenever woken, one run at a time, until finished; a
+    delivery is tried once a cycle (a failed one waits for its backoff and a later run)."""
 
-    def __init__(self, deliver: Callable[[], list[Delivered]]) -> None:
+    def __init__(self, deliver: Callable[[Collection[int]], list[Delivered]]) -> None:
         self._deliver = deliver
         self._woken = asyncio.Event()
         self._done: list[Delivered] = []
@@ -502,14 +503,17 @@ class _Sender:
     async def _run(self) -> None:
         while self._woken.is_set():
             self._woken.clear()
-            self._done += await asyncio.to_thread(self._deliver)
+            self._done += await asyncio.to_thread(self._deliver, self._tried())
 
     async def finish(self) -> list[Delivered]:
         """Wait for a run under way, then deliver whatever is still due; all the outcomes."""
         if self._task is not None:
             await self._task
-        self._done += await asyncio.to_thread(self._deliver)
+        self._done += await asyncio.to_thread(self._deliver, self._tried())
         return self._done
+
+    def _tried(self) -> set[int]:
+        return {d.delivery_id for d in self._done}
 
 
 def _publication_order(item: PendingEntry) -> tuple[bool, datetime, int]:
