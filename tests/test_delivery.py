@@ -371,6 +371,21 @@ def test_requests_is_wrapped_only_while_a_message_is_sent(hook: LoopbackServer) 
     assert is_original() and len(posts(hook)) == 1
 
 
+def refused_once(
+    store_url: str, store: Store, hook: LoopbackServer, status: int, retry_after: str
+) -> tuple[Config, Any]:
+    """One alert's delivery answered `status` with this Retry-After: the config and the
+    delivery's row, still pending."""
+    hook.add("/busy", b"", status=status, headers={"Retry-After": retry_after})
+    cfg = config_for(store_url, {"desk": hook_url(hook, "/busy")})
+    outbox = outbox_for(cfg, store)
+    seed(store, outbox, 1)
+    [done] = deliver_due(outbox, notifier_for(cfg), cfg.labels())
+    assert done.status == "pending"
+    [row] = _deliveries(store)
+    return cfg, row
+
+
 @pytest.mark.parametrize(
     "retry_after",
     ["9" * 30, "99999999999", "Fri, 31 Dec 9999 23:59:59 GMT"],
@@ -378,13 +393,7 @@ def test_requests_is_wrapped_only_while_a_message_is_sent(hook: LoopbackServer) 
 def test_huge_retry_after_is_clamped_to_max_backoff(
     store_url: str, store: Store, hook: LoopbackServer, retry_after: str
 ) -> None:
-    hook.add("/busy", b"", status=429, headers={"Retry-After": retry_after})
-    cfg = config_for(store_url, {"desk": hook_url(hook, "/busy")})
-    outbox = outbox_for(cfg, store)
-    seed(store, outbox, 1)
-    [done] = deliver_due(outbox, notifier_for(cfg), cfg.labels())
-    assert done.status == "pending"
-    [row] = _deliveries(store)
+    cfg, row = refused_once(store_url, store, hook, 429, retry_after)
     max_backoff = timedelta(seconds=cfg.delivery.max_backoff)
     assert utcnow() + max_backoff - timedelta(minutes=1) < row.next_attempt_at
     assert row.next_attempt_at <= utcnow() + max_backoff
@@ -392,13 +401,7 @@ def test_huge_retry_after_is_clamped_to_max_backoff(
 
 def test_retry_after_as_an_http_date(store_url: str, store: Store, hook: LoopbackServer) -> None:
     when = format_datetime(utcnow() + timedelta(minutes=10), usegmt=True)
-    hook.add("/busy", b"", status=503, headers={"Retry-After": when})
-    cfg = config_for(store_url, {"desk": hook_url(hook, "/busy")})
-    outbox = outbox_for(cfg, store)
-    seed(store, outbox, 1)
-    [done] = deliver_due(outbox, notifier_for(cfg), cfg.labels())
-    assert done.status == "pending"
-    [row] = _deliveries(store)
+    _, row = refused_once(store_url, store, hook, 503, when)
     assert row.next_attempt_at >= utcnow() + timedelta(minutes=9)
 
 
