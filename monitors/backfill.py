@@ -20,7 +20,6 @@ import hashlib
 import json
 import logging
 import time
-import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -37,10 +36,10 @@ from monitors import similarity
 from monitors.alerts import add_alert
 from monitors.config import BackfillConfig, Config, FeedConfig
 from monitors.deliver import Delivered, SecretResolver
-from monitors.errors import FeedError, FetchError, HTTPStatusError
+from monitors.errors import FeedError, FetchError, HTTPStatusError, TooLarge
 from monitors.extract import PageText, article_from
 from monitors.feeds import parse_feed
-from monitors.fetch import Fetcher
+from monitors.fetch import Fetcher, decode_body
 from monitors.models import Article, Entry, FetchResult, Match
 from monitors.outbox import Outbox
 from monitors.pipeline import PAGE_ACCEPT, Pipeline, fetch_limits
@@ -451,14 +450,12 @@ def gunzipped(body: bytes, max_bytes: int) -> bytes:
     Content-Encoding), within `max_bytes` decoded; FeedError when it is broken or too big."""
     if not body.startswith(GZIP_MAGIC):
         return body
-    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
-        out = inflate.decompress(body, max_bytes + 1)
-    except zlib.error as exc:
-        raise FeedError(f"not a gzipped sitemap: {exc}") from None
-    if len(out) > max_bytes:
-        raise FeedError(f"the gzipped sitemap holds over {max_bytes} bytes")
-    return out
+        return decode_body("sitemap", "gzip", body, max_bytes)
+    except TooLarge:
+        raise FeedError(f"the gzipped sitemap holds over {max_bytes} bytes") from None
+    except FetchError as exc:
+        raise FeedError(f"not a gzipped sitemap: {exc.reason}") from None
 
 
 def page_date(body: bytes, url: str) -> datetime | None:
@@ -828,7 +825,7 @@ class Backfill:
     def _dry_story(self, entry: Entry, article: Article) -> str:
         """The key of the story, among this run's new pages, that the article joins (the
         story settings' rules), else of a story it starts: `new: <its URL>`."""
-        settings = self.config.stories.settings()
+        settings = self.store.desk.settings
         feats = similarity.features(article.title, article.text, article.published)
         sharing = sorted(set().union(*(self._dry_terms.get(t, ()) for t in feats.salient)))
         for index in sharing:

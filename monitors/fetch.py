@@ -353,26 +353,48 @@ def _decode(decoders: list[_Decoder], data: bytes) -> Iterator[bytes]:
         yield from _decode(decoders[1:], piece)
 
 
+class _Body:
+    """A body decoded as its chunks come, refused with TooLarge as soon as it exceeds
+    `max_bytes` decoded, or with FetchError when it does not decode."""
+
+    def __init__(self, url: str, encoding: str, max_bytes: int) -> None:
+        self.url, self.encoding, self.max_bytes = url, encoding, max_bytes
+        self.decoders = _decoders(url, encoding)
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def add(self, chunk: bytes) -> None:
+        try:
+            for piece in _decode(self.decoders, chunk):
+                self._size += len(piece)
+                if self._size > self.max_bytes:
+                    raise TooLarge(self.url, f"body exceeds the limit of {self.max_bytes} bytes")
+                self._parts.append(piece)
+        except DECODE_ERRORS as exc:
+            raise FetchError(self.url, f"cannot decode {self.encoding} body: {exc}") from None
+
+    def value(self) -> bytes:
+        return b"".join(self._parts)
+
+
+def decode_body(url: str, encoding: str, data: bytes, max_bytes: int) -> bytes:
+    """`data` decoded from `encoding` (as a Content-Encoding header names it) within
+    `max_bytes`: for a file that is itself compressed, such as a .xml.gz sitemap."""
+    body = _Body(url, encoding, max_bytes)
+    body.add(data)
+    return body.value()
+
+
 async def _read_body(response: httpx.Response, url: str, max_bytes: int) -> bytes:
     """The decoded body, refused with TooLarge as soon as it exceeds `max_bytes`."""
-    encoding = response.headers.get("content-encoding", "")
-    decoders = _decoders(url, encoding)
+    body = _Body(url, response.headers.get("content-encoding", ""), max_bytes)
     length = response.headers.get("content-length", "")
-    identity = isinstance(decoders[0], _Identity)
+    identity = isinstance(body.decoders[0], _Identity)
     if identity and length.isdigit() and int(length) > max_bytes:
         raise TooLarge(url, f"Content-Length {length} exceeds the limit of {max_bytes} bytes")
-    parts: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in response.aiter_raw():
-            for piece in _decode(decoders, chunk):
-                size += len(piece)
-                if size > max_bytes:
-                    raise TooLarge(url, f"body exceeds the limit of {max_bytes} bytes")
-                parts.append(piece)
-    except DECODE_ERRORS as exc:
-        raise FetchError(url, f"cannot decode {encoding} body: {exc}") from None
-    return b"".join(parts)
+    async for chunk in response.aiter_raw():
+        body.add(chunk)
+    return body.value()
 
 
 def parse_retry_after(
