@@ -25,7 +25,7 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
 from monitors.alerts import add_alert
 from monitors.errors import StoreError
-from monitors.migrate import upgrade
+from monitors.migrate import SCHEMA_LOCK, upgrade
 from monitors.models import Article, Entry, Match
 from monitors.schema import (
     alerts,
@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 MAX_ENTRY_ATTEMPTS = 5
-STORY_LOCK = 0x6E65_7773_6D6F_6E  # "newsmon": the advisory lock key of story placement
+STORY_LOCK = SCHEMA_LOCK + 1  # the advisory lock key of story placement
 
 
 class Enqueue(Protocol):
