@@ -34,6 +34,7 @@ from sqlalchemy.engine import Connection
 
 from monitors import similarity
 from monitors.alerts import add_alert
+from monitors.analysis import features_of
 from monitors.config import BackfillConfig, Config, FeedConfig
 from monitors.deliver import Delivered, SecretResolver
 from monitors.errors import FeedError, FetchError, HTTPStatusError, TooLarge
@@ -617,7 +618,7 @@ class Backfill:
     ) -> list[Match]:
         """Add the alerts of a stored article and enqueue their deliveries."""
         now = utcnow()
-        feats = similarity.features(article.title, article.text, article.published or now)
+        feats = features_of(article, article.published or now)
         made = []
         for match in matches:
             alert_id = add_alert(conn, row.id, article, match, row.story_id, feats, now)
@@ -752,7 +753,9 @@ class Backfill:
         except FetchError as exc:
             return self._failed(entry, exc.reason)
         async with extracting:
-            found = await asyncio.to_thread(self.pipeline.extractor.page_text, page.body, page.url)
+            found = await asyncio.to_thread(
+                self.pipeline.extractor.page_text, page.body, page.url, entry.title
+            )
         if entry.published is None:
             published = await asyncio.to_thread(page_date, page.body, page.url)
             entry = replace(entry, published=published or self._first_seen(entry))
@@ -826,7 +829,7 @@ class Backfill:
         """The key of the story, among this run's new pages, that the article joins (the
         story settings' rules), else of a story it starts: `new: <its URL>`."""
         settings = self.store.desk.settings
-        feats = similarity.features(article.title, article.text, article.published)
+        feats = features_of(article, article.published)
         sharing = sorted(set().union(*(self._dry_terms.get(t, ()) for t in feats.salient)))
         for index in sharing:
             key, story = self._dry_stories[index]

@@ -21,7 +21,6 @@ capped in memory (RLIMIT_AS, on Linux). A page over `max_page_bytes` is not extr
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import marshal
 import math
@@ -35,13 +34,14 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any
 
 import trafilatura
 from lxml.html import HtmlElement
 
+from monitors.analysis import Analysis, analyse, fingerprint
 from monitors.feeds import safe_text
 from monitors.models import Article, Entry
 from monitors.text import words
@@ -60,13 +60,15 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 
 @dataclass(frozen=True)
 class PageText:
-    """What a page gave; `problem` says why it gave nothing (a failure or a timeout)."""
+    """What a page gave; `problem` says why it gave nothing (a failure or a timeout).
+    A worker also gives the analysis of the text under the article's headline."""
 
     text: str = ""
     title: str = ""
     site: str = ""
     language: str | None = None
     problem: str | None = None
+    analysis: Analysis | None = field(default=None, compare=False)
 
 
 def extract_article(page: bytes | None, entry: Entry, url: str, min_chars: int = 200) -> Article:
@@ -84,6 +86,9 @@ def article_from(found: PageText, entry: Entry, url: str, min_chars: int = 200) 
     else:
         source = "page" if text else "summary"
     headline = entry.title or found.title or summary[:120]
+    analysis = found.analysis
+    if analysis is not None and not analysis.fits(headline, text):
+        analysis = None
     return Article(
         url=url or entry.url,
         canonical_url=entry.canonical_url,
@@ -93,7 +98,8 @@ def article_from(found: PageText, entry: Entry, url: str, min_chars: int = 200) 
         source=source,
         language=found.language,
         published=entry.published,
-        text_hash=text_hash(text or headline),
+        text_hash=analysis.text_hash if analysis else text_hash(text or headline),
+        analysis=analysis,
     )
 
 
@@ -157,7 +163,7 @@ def _language(tree: HtmlElement) -> str | None:
 
 def text_hash(text: str) -> str:
     """A fingerprint of the words of a text, blind to case, accents, spacing and punctuation."""
-    return hashlib.sha256(" ".join(words(text)).encode("utf-8")).hexdigest()
+    return fingerprint(words(text))
 
 
 class Extractor:
@@ -187,13 +193,14 @@ class Extractor:
         self._lock = threading.Lock()
         self._alive: set[_Worker] = set()
 
-    def page_text(self, page: bytes, url: str) -> PageText:
-        """Steps 1-3 for one page in a worker, within the deadline; a page too large,
-        or that cannot be sent to a worker, gives its `problem` instead."""
+    def page_text(self, page: bytes, url: str, headline: str = "") -> PageText:
+        """Steps 1-3 for one page in a worker, within the deadline, with the analysis of
+        its text under `headline` (else the page's title); a page too large, or that
+        cannot be sent to a worker, gives its `problem` instead."""
         if len(page) > self.max_page_bytes:
             return PageText(problem=f"page of {len(page)} bytes, over {self.max_page_bytes}")
         try:
-            request = _encode((page, url))
+            request = _encode((page, url, headline))
         except (TypeError, ValueError) as exc:
             return PageText(problem=f"page cannot be sent to the extraction worker ({exc})")
         worker = self._idle.get() or self._start()
@@ -232,7 +239,8 @@ class _Worker:
 
     def __init__(self, timeout: float, memory_mib: int) -> None:
         path = os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))
-        env = {**os.environ, "PYTHONPATH": path}
+        threads = os.environ.get("OPENBLAS_NUM_THREADS", "1")  # one page at a time
+        env = {**os.environ, "PYTHONPATH": path, "OPENBLAS_NUM_THREADS": threads}
         self.process = subprocess.Popen(
             [sys.executable, "-c", WORKER_CODE, str(timeout), str(memory_mib)],
             stdin=subprocess.PIPE,
@@ -251,9 +259,12 @@ class _Worker:
         assert self.process.stdin is not None
         _send(self.process.stdin, request)
         answer = self._receive(timeout)
-        if not isinstance(answer, tuple) or len(answer) != len(astuple(PageText())):
+        if not isinstance(answer, tuple) or len(answer) != len(fields(PageText)):
             raise ValueError("the extraction worker sent an answer of the wrong shape")
-        return PageText(*answer)
+        text, title, site, language, problem, analysis = answer
+        if analysis is not None:
+            analysis = Analysis.from_plain(analysis, text)
+        return PageText(text, title, site, language, problem, analysis)
 
     def stop(self) -> None:
         """Kill the process (it keeps no state) and close the pipes to it."""
@@ -333,11 +344,12 @@ def _read_message(stream: IO[bytes]) -> Any:
 
 
 def serve() -> None:
-    """An extraction worker's loop: (page, url) requests on stdin, PageText fields on
-    stdout. An alarm kills the worker if a page runs well past the deadline, even
-    when nobody is left to kill it; a page that needs more memory than the cap fails
-    with MemoryError, reported as its problem."""
+    """An extraction worker's loop: (page, url, headline) requests on stdin, PageText
+    fields on stdout (the analysis as plain values). An alarm kills the worker if a page
+    runs well past the deadline, even when nobody is left to kill it; a page that needs
+    more memory than the cap fails with MemoryError, reported as its problem."""
     limit = math.ceil(float(sys.argv[1])) + WORKER_GRACE
+    analyse("Warm up", "Loads what analysis imports on first use, before the cap.")
     _cap_memory(int(sys.argv[2]))
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but answers may reach the answer pipe
@@ -345,11 +357,24 @@ def serve() -> None:
     logging.disable(logging.CRITICAL)
     _write(answers, READY)
     while (request := _read_message(requests)) is not None:
-        page, url = request
+        page, url, headline = request
         signal.alarm(limit)
         found = page_text(page, url)
+        analysis = _analysis(found, headline)
         signal.alarm(0)
-        _write(answers, astuple(found))
+        _write(answers, (*astuple(found)[:-1], analysis))
+
+
+def _analysis(found: PageText, headline: str) -> tuple[Any, ...] | None:
+    """The plain analysis of the page's text under the headline (else the page's title);
+    None when there is no text, or when it fails (the caller then analyses it)."""
+    title = headline or found.title
+    if not (found.text and title):
+        return None
+    try:
+        return analyse(title, found.text).plain()
+    except Exception:  # noqa: BLE001 - the recording process analyses it again, and reports
+        return None
 
 
 def _cap_memory(mib: int) -> None:

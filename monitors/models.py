@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from monitors.analysis import Analysis
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,8 @@ class Entry:
 
 @dataclass(frozen=True)
 class Article:
-    """An entry's page, extracted. `source` is "page" or "summary" (the fallback)."""
+    """An entry's page, extracted. `source` is "page" or "summary" (the fallback).
+    `analysis`, when given, is that of its title and text (see monitors.analysis)."""
 
     url: str
     canonical_url: str
@@ -49,6 +54,7 @@ class Article:
     language: str | None = None
     published: datetime | None = None
     text_hash: str = ""
+    analysis: Analysis | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

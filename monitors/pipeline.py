@@ -380,7 +380,9 @@ class Pipeline:
             found = None
             if page is not None and page.body and _is_html(page):
                 async with extracting:
-                    found = await asyncio.to_thread(self.extractor.page_text, page.body, page.url)
+                    found = await asyncio.to_thread(
+                        self.extractor.page_text, page.body, page.url, item.entry.title
+                    )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(before.wait(), IN_TURN_WAIT)
             async with recording:
@@ -446,7 +448,7 @@ class Pipeline:
         extractor), or from the entry itself."""
         url = page.url if page is not None else item.entry.url
         if found is None and page is not None and page.body and _is_html(page):
-            found = self.extractor.page_text(page.body, url)
+            found = self.extractor.page_text(page.body, url, item.entry.title)
         if found is not None and found.problem:
             log.warning("page %s: %s; using the feed's summary", url, found.problem)
         return article_from(found or PageText(), item.entry, url, self.config.extract.min_chars)

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from monitors import alerts, minhash, similarity
+from monitors.analysis import features_of, signature_of
 from monitors.models import Article
 from monitors.schema import articles, decisions, stories
 from monitors.similarity import Fact, Story, StoryFeatures
@@ -86,9 +87,9 @@ class StoryDesk:
         feats: StoryFeatures | None = None
         placement = self._exact_copy(conn, duplicate_of)
         if placement is None:
-            sig = minhash.signature(article.text)
+            sig = signature_of(article)
             placement = self._near_duplicate(conn, sig)
-            feats = similarity.features(article.title, article.text, article.published or now)
+            feats = features_of(article, article.published or now)
             if placement is None:
                 placement = self._best_story(conn, feats, now) or _new_story(
                     conn, article, feats, now

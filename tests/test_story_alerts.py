@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from monitors import config as config_mod
+from monitors.analysis import analyse
 from monitors.extract import text_hash
 from monitors.models import Article, Entry
 from monitors.rules import RuleSet
@@ -47,11 +48,13 @@ KHARKIV = [
 
 @dataclass
 class Desk:
-    """Records articles from outlets, as the pipeline would after extraction."""
+    """Records articles from outlets, as the pipeline would after extraction; with the
+    analysis an extraction worker sends if `analysed`."""
 
     store: Store
     entries: int = 0
     sites: dict[str, int] = field(default_factory=dict)
+    analysed: bool = False
 
     def record(self, site: str, title: str, paragraphs: list[str], at: datetime) -> Recorded:
         self.entries += 1
@@ -63,7 +66,8 @@ class Desk:
             feed.id, status=200, etag=None, last_modified=None, body_hash=url, new_entries=[entry]
         )
         (item,) = self.store.pending_entries([feed.id])
-        article = Article(url, url, title, text, site, "page", "en", at, text_hash(text))
+        analysis = analyse(title, text) if self.analysed else None
+        article = Article(url, url, title, text, site, "page", "en", at, text_hash(text), analysis)
         matches = RULES.match(title, text, site=site)
         return self.store.record_article(item.id, article, matches, lambda *_: None)
 

@@ -1,0 +1,100 @@
+"""What deduplication and story placement need from an article's text, computed once.
+
+An extraction worker analyses the text it extracted (see monitors.extract), so that the
+main process, which records articles one at a time, does not: the text's fingerprint,
+its MinHash signature and its story features are pure functions of headline and text.
+An analysis crosses the worker's pipe as plain values (`plain`, `from_plain`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from monitors import minhash, similarity
+from monitors.models import Article
+from monitors.similarity import Fact, StoryFeatures
+from monitors.text import words
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The analysis of `text` under the headline `title`; its features have no time."""
+
+    title: str
+    text: str
+    text_hash: str
+    signature: minhash.Signature
+    features: StoryFeatures
+
+    def fits(self, title: str, text: str) -> bool:
+        """Whether this is the analysis of that headline and text."""
+        return title == self.title and text == self.text
+
+    def features_at(self, published: datetime | None) -> StoryFeatures:
+        """The story features, published at `published`."""
+        return replace(self.features, published=published)
+
+    def plain(self) -> tuple[Any, ...]:
+        """The analysis as marshallable values (the text is not sent back)."""
+        f = self.features
+        return (
+            self.title,
+            self.text_hash,
+            self.signature.to_bytes(),
+            dict(f.weights),
+            dict(f.idf),
+            dict(f.headline),
+            [tuple(fact) for fact in f.facts],
+            f.terms,
+            f.salient,
+        )
+
+    @classmethod
+    def from_plain(cls, values: tuple[Any, ...], text: str) -> Analysis:
+        """The analysis `plain` gave, of `text`."""
+        title, digest, sig, weights, idf, headline, facts, terms, salient = values
+        features = StoryFeatures(
+            weights=weights,
+            idf=idf,
+            headline=headline,
+            facts=tuple(Fact(*fact) for fact in facts),
+            terms=frozenset(terms),
+            salient=frozenset(salient),
+        )
+        return cls(title, text, digest, minhash.Signature.from_bytes(sig), features)
+
+
+def analyse(title: str, text: str) -> Analysis:
+    """The analysis of an article's headline and (non-empty) text."""
+    normalized = words(text)
+    return Analysis(
+        title=title,
+        text=text,
+        text_hash=fingerprint(normalized),
+        signature=minhash.signature_of_words(normalized),
+        features=similarity.features(title, text),
+    )
+
+
+def fingerprint(normalized: list[str]) -> str:
+    """A fingerprint of a text's normalized words (monitors.text.words): blind to case,
+    accents, spacing and punctuation."""
+    return hashlib.sha256(" ".join(normalized).encode("utf-8")).hexdigest()
+
+
+def features_of(article: Article, published: datetime | None) -> StoryFeatures:
+    """The article's story features, published at `published`: from its analysis when
+    it has one, else computed now."""
+    if article.analysis is not None:
+        return article.analysis.features_at(published)
+    return similarity.features(article.title, article.text, published)
+
+
+def signature_of(article: Article) -> minhash.Signature:
+    """The MinHash signature of the article's text: from its analysis when it has one."""
+    if article.analysis is not None:
+        return article.analysis.signature
+    return minhash.signature(article.text)
