@@ -90,6 +90,8 @@ stories = sa.Table(
     sa.Column("published_at", UTCDateTime),
     sa.Column("articles", sa.Integer, nullable=False, server_default="1"),
     sa.Column("features", sa.Text, nullable=False),
+    # one above every story's at each write (see monitors.stories.RecentStories)
+    sa.Column("revision", sa.Integer, nullable=False, server_default="0", index=True),
 )
 
 articles = sa.Table(

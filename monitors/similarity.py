@@ -178,8 +178,13 @@ class Story:
 
     @cached_property
     def index_terms(self) -> frozenset[str]:
-        """The weighted terms of its members: a story sharing none with an article scores 0."""
+        """The weighted terms of its members."""
         return frozenset(t for m in self.members for t in m.weights)
+
+    @cached_property
+    def anchor_terms(self) -> frozenset[str]:
+        """The salient terms of its members: a story sharing none with an article scores 0."""
+        return frozenset(t for m in self.members for t in m.salient)
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@
 
 from __future__ import annotations
 
+import heapq
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +31,7 @@ from monitors.schema import articles, decisions, stories
 from monitors.similarity import Fact, Story, StoryFeatures
 
 COPY_KINDS = frozenset({"exact copy", "near duplicate"})
-MAX_CANDIDATES = 5000
+MAX_STORIES = 5000  # held in memory: those seen last
 
 
 @dataclass(frozen=True)
@@ -129,8 +130,9 @@ class StoryDesk:
         """The best-scoring recent story the article joins, if any; on a tie, the
         story seen last."""
         settings = self.settings
-        candidates = self.recent.sharing_terms(conn, feats, now - settings.window)
+        self.recent.sync(conn, now - settings.window)
         topical = self.recent.topical(feats.salient)
+        candidates = self.recent.candidates(feats.salient - topical)
         best: tuple[float, int, Story] | None = None
         for story_id, story in candidates:
             if not (
@@ -166,6 +168,7 @@ class StoryDesk:
                 last_seen_at=now,
                 published_at=merged.latest,
                 articles=stories.c.articles + 1,
+                revision=next_revision(),
             )
         )
 
@@ -186,68 +189,111 @@ def record(conn: Connection, article_id: int, placement: Placement, now: datetim
 
 
 class RecentStories:
-    """The stories seen within the window, parsed once per version.
+    """The stories seen within the window, parsed once per change.
 
-    A story's row changes `articles` whenever its features change, so (id, articles)
-    names one version: each lookup reads those two columns for the window, parses only
-    the stories new or changed since, and forgets the rest. An index from each weighted
-    term to its stories gives the candidates (a story sharing no term scores 0) and the
-    topical terms (held by many of the window's stories).
+    Every write to a story gives it the next `revision` (under the story lock, so
+    revisions grow in commit order across workers). Each lookup reads only the stories
+    whose revision is above the last one read, parses those whose features changed, and
+    forgets the stories that left the window or fell past the MAX_STORIES seen last.
+    Two indexes give, from an article's terms, the candidates (stories a member of which
+    shares a salient term: any other scores 0) and the topical terms (weighted terms
+    held by many of the window's stories).
     """
 
     def __init__(self) -> None:
-        self._stories: dict[int, tuple[int, Story]] = {}
+        self._held: dict[int, _Held] = {}
         self._by_term: dict[str, set[int]] = {}
+        self._by_anchor: dict[str, set[int]] = {}
+        self._oldest: list[tuple[datetime, int]] = []  # a heap, with stale entries
+        self._revision: int | None = None
 
-    def sharing_terms(
-        self, conn: Connection, feats: StoryFeatures, since: datetime
-    ) -> Iterator[tuple[int, Story]]:
-        """The window's stories sharing a weighted term with `feats`, seen last first."""
-        recent = conn.execute(
-            sa.select(stories.c.id, stories.c.articles)
-            .where(stories.c.last_seen_at >= since)
-            .order_by(stories.c.last_seen_at.desc(), stories.c.id.desc())
-            .limit(MAX_CANDIDATES)
-        ).all()
-        self._sync(conn, {story_id: count for story_id, count in recent})
-        shared = set().union(*(self._by_term.get(term, ()) for term in feats.weights))
-        for story_id, _ in recent:
-            if story_id in shared:
-                yield story_id, self._stories[story_id][1]
+    def candidates(self, anchors: Iterable[str]) -> list[tuple[int, Story]]:
+        """The stories last synced a member of which has one of the salient terms
+        `anchors`, seen last first."""
+        found = set().union(*(self._by_anchor.get(term, ()) for term in anchors))
+        ordered = sorted(found, key=lambda i: (self._held[i].seen, i), reverse=True)
+        return [(story_id, self._held[story_id].story) for story_id in ordered]
 
     def topical(self, terms: frozenset[str]) -> frozenset[str]:
         """Those of `terms` that the stories last synced hold often enough to be the topic
         of the day rather than a story's own (see similarity.topical)."""
         held = {term: len(self._by_term.get(term, ())) for term in terms}
-        return similarity.topical(held, len(self._stories))
+        return similarity.topical(held, len(self._held))
 
-    def _sync(self, conn: Connection, versions: dict[int, int]) -> None:
-        for story_id in self._stories.keys() - versions.keys():
-            self._drop(story_id)
-        stale = [i for i, n in versions.items() if self._stories.get(i, (None,))[0] != n]
-        for start in range(0, len(stale), 500):
-            rows = conn.execute(
-                sa.select(stories.c.id, stories.c.articles, stories.c.features).where(
-                    stories.c.id.in_(stale[start : start + 500])
-                )
+    def sync(self, conn: Connection, since: datetime) -> None:
+        """Catch up with the stories changed since the last sync (the window's, the first
+        time), and forget those last seen before `since`."""
+        columns = (stories.c.id, stories.c.last_seen_at, stories.c.revision, stories.c.features)
+        if self._revision is None:
+            self._revision = conn.scalar(sa.select(sa.func.max(stories.c.revision))) or 0
+            query = (
+                sa.select(*columns)
+                .where(stories.c.last_seen_at >= since)
+                .order_by(stories.c.last_seen_at.desc(), stories.c.id.desc())
+                .limit(MAX_STORIES)
             )
-            for story_id, count, blob in rows:
-                self._drop(story_id)
-                self._put(story_id, count, load(blob))
+        else:
+            query = sa.select(*columns).where(stories.c.revision > self._revision)
+        for story_id, seen, revision, blob in conn.execute(query):
+            self._revision = max(self._revision, revision)
+            self._update(story_id, seen, blob)
+        self._forget(since)
 
-    def _put(self, story_id: int, count: int, story: Story) -> None:
-        self._stories[story_id] = (count, story)
-        for term in story.index_terms:
+    def _update(self, story_id: int, seen: datetime, blob: str) -> None:
+        held = self._held.get(story_id)
+        if held is not None and held.blob_hash == hash(blob):
+            held.seen = seen  # counted a copy: same features
+        else:
+            self._drop(story_id)
+            self._put(story_id, _Held(hash(blob), seen, load(blob)))
+        heapq.heappush(self._oldest, (seen, story_id))
+
+    def _forget(self, since: datetime) -> None:
+        """Drop the stories last seen before `since`, and the oldest past MAX_STORIES."""
+        while self._oldest:
+            seen, story_id = self._oldest[0]
+            held = self._held.get(story_id)
+            if held is not None and held.seen == seen:
+                if seen >= since and len(self._held) <= MAX_STORIES:
+                    return
+                self._drop(story_id)
+            heapq.heappop(self._oldest)
+
+    def _put(self, story_id: int, held: _Held) -> None:
+        self._held[story_id] = held
+        for term in held.story.index_terms:
             self._by_term.setdefault(term, set()).add(story_id)
+        for term in held.story.anchor_terms:
+            self._by_anchor.setdefault(term, set()).add(story_id)
 
     def _drop(self, story_id: int) -> None:
-        _, story = self._stories.pop(story_id, (0, None))
-        for term in story.index_terms if story else ():
-            holders = self._by_term.get(term)
-            if holders is not None:
-                holders.discard(story_id)
-                if not holders:
-                    del self._by_term[term]
+        held = self._held.pop(story_id, None)
+        if held is not None:
+            _unindex(self._by_term, story_id, held.story.index_terms)
+            _unindex(self._by_anchor, story_id, held.story.anchor_terms)
+
+
+@dataclass
+class _Held:
+    """A story held in memory: a hash of its stored features, when it was last seen."""
+
+    blob_hash: int
+    seen: datetime
+    story: Story
+
+
+def _unindex(index: dict[str, set[int]], story_id: int, terms: Iterable[str]) -> None:
+    for term in terms:
+        holders = index.get(term)
+        if holders is not None:
+            holders.discard(story_id)
+            if not holders:
+                del index[term]
+
+
+def next_revision() -> sa.ScalarSelect[Any]:
+    """The revision of a story written now: one above every story's (see RecentStories)."""
+    return sa.select(sa.func.coalesce(sa.func.max(stories.c.revision), 0) + 1).scalar_subquery()
 
 
 def _new_story(
@@ -261,6 +307,7 @@ def _new_story(
             last_seen_at=now,
             published_at=feats.published,
             features=dump(Story.of(feats)),
+            revision=next_revision(),
         )
         .returning(stories.c.id)
     )
@@ -271,7 +318,7 @@ def _count(conn: Connection, story_id: int, now: datetime) -> None:
     conn.execute(
         stories.update()
         .where(stories.c.id == story_id)
-        .values(last_seen_at=now, articles=stories.c.articles + 1)
+        .values(last_seen_at=now, articles=stories.c.articles + 1, revision=next_revision())
     )
 
 
