@@ -32,6 +32,7 @@ from monitors.similarity import Fact, Story, StoryFeatures
 
 COPY_KINDS = frozenset({"exact copy", "near duplicate"})
 MAX_STORIES = 5000  # held in memory: those seen last
+MAX_WRITTEN = 1000  # stories written and not yet read back
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class StoryDesk:
             placement = self._near_duplicate(conn, sig)
             feats = features_of(article, article.published or now)
             if placement is None:
-                placement = self._best_story(conn, feats, now) or _new_story(
+                placement = self._best_story(conn, feats, now) or self._new_story(
                     conn, article, feats, now
                 )
                 self._grow(conn, placement, feats, now)
@@ -151,6 +152,23 @@ class StoryDesk:
         )
         return Placement(story_id, "same story", decision.score, decision.reason)
 
+    def _new_story(
+        self, conn: Connection, article: Article, feats: StoryFeatures, now: datetime
+    ) -> Placement:
+        story_id = conn.scalar(
+            stories.insert()
+            .values(
+                headline=article.title,
+                first_seen_at=now,
+                last_seen_at=now,
+                published_at=feats.published,
+                features=self.recent.written(Story.of(feats)),
+                revision=next_revision(),
+            )
+            .returning(stories.c.id)
+        )
+        return Placement(int(story_id), "new story", None, "no earlier story within the window")
+
     def _grow(
         self, conn: Connection, placement: Placement, feats: StoryFeatures, now: datetime
     ) -> None:
@@ -158,13 +176,17 @@ class StoryDesk:
         if placement.kind != "same story":
             return
         story_id = placement.story_id
-        blob = conn.scalar(sa.select(stories.c.features).where(stories.c.id == story_id))
-        merged = similarity.merge(load(str(blob)), feats)
+        story = self.recent.story(story_id)
+        if story is None:
+            blob = conn.scalar(sa.select(stories.c.features).where(stories.c.id == story_id))
+            story = load(str(blob))
+        merged = similarity.merge(story, feats)
+        blob = self.recent.written(merged)
         conn.execute(
             stories.update()
             .where(stories.c.id == story_id)
             .values(
-                features=dump(merged),
+                features=blob,
                 last_seen_at=now,
                 published_at=merged.latest,
                 articles=stories.c.articles + 1,
@@ -206,6 +228,7 @@ class RecentStories:
         self._by_anchor: dict[str, set[int]] = {}
         self._oldest: list[tuple[datetime, int]] = []  # a heap, with stale entries
         self._revision: int | None = None
+        self._written: dict[int, Story] = {}  # by hash of the blob: this worker's writes
 
     def candidates(self, anchors: Iterable[str]) -> list[tuple[int, Story]]:
         """The stories last synced a member of which has one of the salient terms
@@ -213,6 +236,20 @@ class RecentStories:
         found = set().union(*(self._by_anchor.get(term, ()) for term in anchors))
         ordered = sorted(found, key=lambda i: (self._held[i].seen, i), reverse=True)
         return [(story_id, self._held[story_id].story) for story_id in ordered]
+
+    def story(self, story_id: int) -> Story | None:
+        """The story as last synced, if held."""
+        held = self._held.get(story_id)
+        return held.story if held is not None else None
+
+    def written(self, story: Story) -> str:
+        """The stored form of a story this worker writes, remembered so that reading it
+        back (if its transaction commits) does not parse it again."""
+        blob = dump(story)
+        if len(self._written) >= MAX_WRITTEN:  # writes rolled back are never read back
+            self._written.clear()
+        self._written[hash(blob)] = story
+        return blob
 
     def topical(self, terms: frozenset[str]) -> frozenset[str]:
         """Those of `terms` that the stories last synced hold often enough to be the topic
@@ -240,12 +277,13 @@ class RecentStories:
         self._forget(since)
 
     def _update(self, story_id: int, seen: datetime, blob: str) -> None:
-        held = self._held.get(story_id)
-        if held is not None and held.blob_hash == hash(blob):
+        held, blob_hash = self._held.get(story_id), hash(blob)
+        if held is not None and held.blob_hash == blob_hash:
             held.seen = seen  # counted a copy: same features
         else:
+            story = self._written.pop(blob_hash, None) or load(blob)
             self._drop(story_id)
-            self._put(story_id, _Held(hash(blob), seen, load(blob)))
+            self._put(story_id, _Held(blob_hash, seen, story))
         heapq.heappush(self._oldest, (seen, story_id))
 
     def _forget(self, since: datetime) -> None:
@@ -294,24 +332,6 @@ def _unindex(index: dict[str, set[int]], story_id: int, terms: Iterable[str]) ->
 def next_revision() -> sa.ScalarSelect[Any]:
     """The revision of a story written now: one above every story's (see RecentStories)."""
     return sa.select(sa.func.coalesce(sa.func.max(stories.c.revision), 0) + 1).scalar_subquery()
-
-
-def _new_story(
-    conn: Connection, article: Article, feats: StoryFeatures, now: datetime
-) -> Placement:
-    story_id = conn.scalar(
-        stories.insert()
-        .values(
-            headline=article.title,
-            first_seen_at=now,
-            last_seen_at=now,
-            published_at=feats.published,
-            features=dump(Story.of(feats)),
-            revision=next_revision(),
-        )
-        .returning(stories.c.id)
-    )
-    return Placement(int(story_id), "new story", None, "no earlier story within the window")
 
 
 def _count(conn: Connection, story_id: int, now: datetime) -> None:

@@ -126,3 +126,29 @@ def test_only_the_stories_seen_last_are_held(store: Store, monkeypatch: pytest.M
     newer = add_story(store, QUAKE, hours_ago=1)
     assert shared(store, recent, QUAKE) == [newer]
     assert len(recent._held) == 2
+
+
+def test_a_story_this_worker_wrote_is_not_parsed_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recent = RecentStories()
+    shared(store, recent, QUAKE)
+    parsed: list[str] = []
+    monkeypatch.setattr(stories_mod, "load", lambda blob: parsed.append(blob))
+    ours = Story.of(QUAKE)
+    seen = utcnow()
+    with store.transaction() as conn:
+        quake = conn.scalar(
+            stories.insert()
+            .values(
+                headline="h",
+                first_seen_at=seen,
+                last_seen_at=seen,
+                features=recent.written(ours),
+                revision=next_revision(),
+            )
+            .returning(stories.c.id)
+        )
+    recent.written(Story.of(FLOOD))  # a write whose transaction rolled back
+    assert shared(store, recent, QUAKE) == [quake]
+    assert recent.story(quake) is ours and parsed == []
