@@ -365,7 +365,6 @@ class Stages:
 
 def child_cpu(exclude: set[int]) -> float:
     """CPU seconds of this process's live children (the extractor's workers)."""
-    ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for task in Path(f"/proc/{os.getpid()}/task").iterdir():
         try:
@@ -375,12 +374,17 @@ def child_cpu(exclude: set[int]) -> float:
         for kid in kids:
             if int(kid) in exclude:
                 continue
-            try:
-                fields = Path(f"/proc/{kid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += (int(fields[11]) + int(fields[12])) / ticks
+            total += process_cpu(int(kid))
     return total
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds of a live process (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -389,9 +393,15 @@ class Cycle:
     wall: float
     cpu: float
     workers_cpu: float
+    server_cpu: float
     rss_mb: float
     report: CycleReport
     server: dict[str, int]
+
+    @property
+    def cores(self) -> float:
+        """The cores kept busy on average: all CPU time over wall time."""
+        return (self.cpu + self.workers_cpu + self.server_cpu) / self.wall if self.wall else 0.0
 
     def line(self) -> str:
         feeds = defaultdict(int)
@@ -402,7 +412,8 @@ class Cycle:
         arts = self.report.count("article")
         return (
             f"{self.label}: {self.wall:.1f} s wall, CPU {self.cpu:.1f} s "
-            f"(+{self.workers_cpu:.1f} s extractor workers), peak RSS {self.rss_mb:.0f} MB; "
+            f"(+{self.workers_cpu:.1f} s extractor workers, +{self.server_cpu:.1f} s bench "
+            f"server: {self.cores:.2f} cores busy), peak RSS {self.rss_mb:.0f} MB; "
             f"feeds {dict(feeds)}; "
             f"entries {entries} ({arts} articles, {self.report.count('duplicate')} duplicates, "
             f"{self.report.count('error')} errors) = {rate:.1f} entries/s, "
@@ -442,17 +453,19 @@ async def timed_cycle(
             if stages is not None:
                 stages.wrap_ruleset(pipeline)
             before = resource.getrusage(resource.RUSAGE_SELF)
-            kids = child_cpu({server_pid})
+            kids, served = child_cpu({server_pid}), process_cpu(server_pid)
             started = time.perf_counter()
             report = await pipeline.run_cycle(cfg.feeds[:feeds] if feeds else None)
             wall = time.perf_counter() - started
             workers_cpu = child_cpu({server_pid}) - kids
+            server_cpu = process_cpu(server_pid) - served
             after = resource.getrusage(resource.RUSAGE_SELF)
     finally:
         store.close()
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     server = control(base, "stats")
-    return Cycle(label, wall, cpu, workers_cpu, after.ru_maxrss / 1024, report, server)
+    rss = after.ru_maxrss / 1024
+    return Cycle(label, wall, cpu, workers_cpu, server_cpu, rss, report, server)
 
 
 async def bare_poll(urls: list[str], validators: dict[str, tuple[str, str]]) -> tuple[float, int]:
