@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from monitors import minhash, similarity
 from monitors.config import Config
 from monitors.deliver import outbox_for
 from monitors.fetch import Fetcher
@@ -235,3 +237,33 @@ def test_an_alert_goes_out_while_the_batch_is_still_processed(store_url: str, st
         ended = time.monotonic()
     assert [d.status for d in report.deliveries] == ["sent"]
     assert len(posted) == 1 and ended - posted[0] > 1.0
+
+
+def test_pages_are_analysed_in_the_extraction_workers(
+    store_url: str, store: Store, site: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recording process computes features and signatures only for articles a worker
+    did not analyse (an entry's summary), and stories come out as analysed in-process."""
+    analysed_here: list[str] = []
+    features, signature = similarity.features, minhash.signature
+
+    def counted_features(title: str, text: str, *args: Any) -> similarity.StoryFeatures:
+        analysed_here.append(text)
+        return features(title, text, *args)
+
+    def counted_signature(text: str) -> minhash.Signature:
+        analysed_here.append(text)
+        return signature(text)
+
+    monkeypatch.setattr(similarity, "features", counted_features)
+    monkeypatch.setattr(minhash, "signature", counted_signature)
+    with receiver() as hook:
+        channel = "json://" + hook.url("/hook").removeprefix("http://")
+        report = run_cycle(make_config(store_url, [site.url("/site/world.xml")], channel), store)
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(articles.c.source, articles.c.text)).all()
+    pages = [text for source, text in rows if source == "page"]
+    summaries = [text for source, text in rows if source == "summary"]
+    assert pages and summaries and report.count("error") == 0
+    assert not set(pages) & set(analysed_here)
+    assert set(analysed_here) <= set(summaries)
