@@ -507,9 +507,11 @@ def profile_first(config_path: Path, base: str, server_pid: int, feeds: int) -> 
     return out.getvalue()
 
 
-def prefect_steady(config_path: Path, runs: int = 3) -> float:
-    """Median seconds of the Prefect `poll` flow (every feed) in a warm process under a
-    test harness, after one untimed run: what `newsmon serve` pays a cycle."""
+def prefect_share(config_path: Path, runs: int = 5) -> tuple[float, float]:
+    """Median seconds of a steady cycle as the Prefect `poll` flow (every feed, what
+    `newsmon serve` pays a cycle) and as `newsmon run`'s plain cycle (config and store
+    opening included), timed in turns in one warm process under a test harness, so that
+    both share its server's background load; after one untimed run of each."""
     with tempfile.TemporaryDirectory() as home:
         os.environ["PREFECT_HOME"] = home
         os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
@@ -520,28 +522,27 @@ def prefect_steady(config_path: Path, runs: int = 3) -> float:
 
         with prefect_test_harness():
             print(f"prefect flow summary: {asyncio.run(poll(str(config_path), due_only=False))}")
-            seconds = []
+            plain_cycle(config_path)
+            flow, plain = [], []
             for _ in range(runs):
                 started = time.perf_counter()
                 asyncio.run(poll(str(config_path), due_only=False))
-                seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds)
+                flow.append(time.perf_counter() - started)
+                plain.append(plain_cycle(config_path))
+    return statistics.median(flow), statistics.median(plain)
 
 
-def plain_steady(config_path: Path, runs: int = 3) -> float:
-    """Median seconds of a `newsmon run` cycle without Prefect: load the config, open
-    the store, run the cycle."""
-    seconds = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        cfg = config_mod.load(config_path)
-        store = Store.open(cfg.store)
-        try:
-            asyncio.run(run_cycle(cfg, store))
-        finally:
-            store.close()
-        seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds)
+def plain_cycle(config_path: Path) -> float:
+    """Seconds of a `newsmon run` cycle without Prefect: load the config, open the
+    store, run the cycle."""
+    started = time.perf_counter()
+    cfg = config_mod.load(config_path)
+    store = Store.open(cfg.store)
+    try:
+        asyncio.run(run_cycle(cfg, store))
+    finally:
+        store.close()
+    return time.perf_counter() - started
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -594,13 +595,12 @@ def main(argv: list[str] | None = None) -> None:
             )
             if not args.no_prefect:
                 stages.uninstall()
-                plain = plain_steady(config_path)
-                prefect = prefect_steady(config_path)
+                prefect, plain = prefect_share(config_path)
                 control(base, "stats")
                 print(
-                    f"steady cycle, median of 3, config and store opening included: Prefect poll "
-                    f"flow {prefect:.2f} s vs plain {plain:.2f} s: Prefect share "
-                    f"{(prefect - plain) / prefect:.0%}"
+                    f"steady cycle, median of 5 taken in turns, config and store opening "
+                    f"included: Prefect poll flow {prefect:.2f} s vs plain {plain:.2f} s: "
+                    f"Prefect share {(prefect - plain) / prefect:.0%}"
                 )
             control(base, "mixed")
             mixed = asyncio.run(timed_cycle("mixed", config_path, base, server.pid))
