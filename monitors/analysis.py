@@ -1,9 +1,9 @@
 """What deduplication and story placement need from an article's text, computed once.
 
-An extraction worker analyses the text it extracted (see monitors.extract), so that the
-main process, which records articles one at a time, does not: the text's fingerprint,
-its MinHash signature and its story features are pure functions of headline and text.
-An analysis crosses the worker's pipe as plain values (`plain`, `from_plain`).
+An extraction worker analyses the text it extracted, unless it copies a stored article
+(see monitors.extract), so that the main process, which records articles one at a time,
+does not: the MinHash signature and the story features are pure functions of headline
+and text. An analysis crosses the worker's pipe as plain values (`plain`, `from_plain`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ class Analysis:
 
     title: str
     text: str
-    text_hash: str
     signature: minhash.Signature
     features: StoryFeatures
 
@@ -42,7 +41,6 @@ class Analysis:
         f = self.features
         return (
             self.title,
-            self.text_hash,
             self.signature.to_bytes(),
             dict(f.weights),
             dict(f.idf),
@@ -55,7 +53,7 @@ class Analysis:
     @classmethod
     def from_plain(cls, values: tuple[Any, ...], text: str) -> Analysis:
         """The analysis `plain` gave, of `text`."""
-        title, digest, sig, weights, idf, headline, facts, terms, salient = values
+        title, sig, weights, idf, headline, facts, terms, salient = values
         features = StoryFeatures(
             weights=weights,
             idf=idf,
@@ -64,17 +62,16 @@ class Analysis:
             terms=frozenset(terms),
             salient=frozenset(salient),
         )
-        return cls(title, text, digest, minhash.Signature.from_bytes(sig), features)
+        return cls(title, text, minhash.Signature.from_bytes(sig), features)
 
 
-def analyse(title: str, text: str) -> Analysis:
-    """The analysis of an article's headline and (non-empty) text."""
-    normalized = words(text)
+def analyse(title: str, text: str, normalized: list[str] | None = None) -> Analysis:
+    """The analysis of an article's headline and text (its `normalized` words, when
+    already found)."""
     return Analysis(
         title=title,
         text=text,
-        text_hash=fingerprint(normalized),
-        signature=minhash.signature_of_words(normalized),
+        signature=minhash.signature_of_words(words(text) if normalized is None else normalized),
         features=similarity.features(title, text),
     )
 

@@ -753,9 +753,7 @@ class Backfill:
         except FetchError as exc:
             return self._failed(entry, exc.reason)
         async with extracting:
-            found = await asyncio.to_thread(
-                self.pipeline.extractor.page_text, page.body, page.url, entry.title
-            )
+            found = await asyncio.to_thread(self.pipeline.page_text, page, entry.title)
         if entry.published is None:
             published = await asyncio.to_thread(page_date, page.body, page.url)
             entry = replace(entry, published=published or self._first_seen(entry))

@@ -34,7 +34,8 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import astuple, dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import astuple, dataclass, field, fields, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -61,13 +62,15 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 @dataclass(frozen=True)
 class PageText:
     """What a page gave; `problem` says why it gave nothing (a failure or a timeout).
-    A worker also gives the analysis of the text under the article's headline."""
+    `text_hash` is the text's fingerprint; a worker also gives the analysis of the text
+    under the article's headline, unless told the text is a copy."""
 
     text: str = ""
     title: str = ""
     site: str = ""
     language: str | None = None
     problem: str | None = None
+    text_hash: str = ""
     analysis: Analysis | None = field(default=None, compare=False)
 
 
@@ -89,6 +92,7 @@ def article_from(found: PageText, entry: Entry, url: str, min_chars: int = 200) 
     analysis = found.analysis
     if analysis is not None and not analysis.fits(headline, text):
         analysis = None
+    digest = found.text_hash if text and text == found.text else ""
     return Article(
         url=url or entry.url,
         canonical_url=entry.canonical_url,
@@ -98,7 +102,7 @@ def article_from(found: PageText, entry: Entry, url: str, min_chars: int = 200) 
         source=source,
         language=found.language,
         published=entry.published,
-        text_hash=analysis.text_hash if analysis else text_hash(text or headline),
+        text_hash=digest or text_hash(text or headline),
         analysis=analysis,
     )
 
@@ -117,7 +121,10 @@ def page_text(page: bytes, url: str) -> PageText:
     except Exception as exc:  # trafilatura raises many kinds on odd pages
         return PageText(problem=f"extraction failed ({type(exc).__name__}: {exc})"[:300])
     site = site_of(site) if "://" in site else site  # some give their URL
-    return PageText(text, safe_text(title or _title(tree)), safe_text(site), language)
+    title = safe_text(title or _title(tree))
+    return PageText(
+        text, title, safe_text(site), language, text_hash=text_hash(text) if text else ""
+    )
 
 
 def _main_text(tree: HtmlElement | None, url: str, fast: bool) -> str:
@@ -193,24 +200,40 @@ class Extractor:
         self._lock = threading.Lock()
         self._alive: set[_Worker] = set()
 
-    def page_text(self, page: bytes, url: str, headline: str = "") -> PageText:
-        """Steps 1-3 for one page in a worker, within the deadline, with the analysis of
-        its text under `headline` (else the page's title); a page too large, or that
-        cannot be sent to a worker, gives its `problem` instead."""
+    def page_text(
+        self,
+        page: bytes,
+        url: str,
+        headline: str = "",
+        analyse: Callable[[str], bool] | None = None,
+    ) -> PageText:
+        """Steps 1-3 for one page in a worker, within the deadline; then, if `analyse`
+        says so of the text's fingerprint (default: always), the analysis of the text
+        under `headline` (else the page's title), within the deadline again. A page too
+        large, or that cannot be sent to a worker, gives its `problem` instead; an
+        analysis that fails is left to the caller."""
         if len(page) > self.max_page_bytes:
             return PageText(problem=f"page of {len(page)} bytes, over {self.max_page_bytes}")
         try:
-            request = _encode((page, url, headline))
+            request = _encode(("page", page, url))
         except (TypeError, ValueError) as exc:
             return PageText(problem=f"page cannot be sent to the extraction worker ({exc})")
         worker = self._idle.get() or self._start()
         kept: _Worker | None = worker
+        found = None
         try:
-            return worker.call(request, self.timeout, self.start_timeout)
+            found = worker.call(request, self.timeout, self.start_timeout)
+            title = headline or found.title
+            if found.text and title and (analyse is None or analyse(found.text_hash)):
+                found = replace(found, analysis=worker.analyse(title, found.text, self.timeout))
+            return found
         except (TimeoutError, EOFError, OSError, ValueError) as exc:
             problem = _worker_problem(exc, worker, self.timeout)
             self._stop(worker)
             kept = None
+            if found is not None:  # the analysis failed: the text stands
+                log.warning("page %s: analysis in the worker failed (%s)", url, problem)
+                return found
             return PageText(problem=problem)
         finally:
             self._idle.put(kept)
@@ -259,12 +282,17 @@ class _Worker:
         assert self.process.stdin is not None
         _send(self.process.stdin, request)
         answer = self._receive(timeout)
-        if not isinstance(answer, tuple) or len(answer) != len(fields(PageText)):
+        if not isinstance(answer, tuple) or len(answer) != len(fields(PageText)) - 1:
             raise ValueError("the extraction worker sent an answer of the wrong shape")
-        text, title, site, language, problem, analysis = answer
-        if analysis is not None:
-            analysis = Analysis.from_plain(analysis, text)
-        return PageText(text, title, site, language, problem, analysis)
+        return PageText(*answer)
+
+    def analyse(self, title: str, text: str, timeout: float) -> Analysis | None:
+        """The analysis of the text of the page last extracted, under `title`; None when
+        it failed in the worker."""
+        assert self.process.stdin is not None
+        _write(self.process.stdin, ("analyse", title))
+        answer = self._receive(timeout)
+        return Analysis.from_plain(answer, text) if answer is not None else None
 
     def stop(self) -> None:
         """Kill the process (it keeps no state) and close the pipes to it."""
@@ -344,10 +372,12 @@ def _read_message(stream: IO[bytes]) -> Any:
 
 
 def serve() -> None:
-    """An extraction worker's loop: (page, url, headline) requests on stdin, PageText
-    fields on stdout (the analysis as plain values). An alarm kills the worker if a page
-    runs well past the deadline, even when nobody is left to kill it; a page that needs
-    more memory than the cap fails with MemoryError, reported as its problem."""
+    """An extraction worker's loop over requests on stdin, each answered on stdout:
+    ("page", page, url) with the PageText fields but the analysis; ("analyse", title)
+    with the plain analysis of the last page's text under `title`. An alarm kills the
+    worker if a request runs well past the deadline, even when nobody is left to kill
+    it; a page that needs more memory than the cap fails with MemoryError, reported as
+    its problem."""
     limit = math.ceil(float(sys.argv[1])) + WORKER_GRACE
     analyse("Warm up", "Loads what analysis imports on first use, before the cap.")
     _cap_memory(int(sys.argv[2]))
@@ -356,23 +386,26 @@ def serve() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     logging.disable(logging.CRITICAL)
     _write(answers, READY)
+    last = ""
     while (request := _read_message(requests)) is not None:
-        page, url, headline = request
         signal.alarm(limit)
-        found = page_text(page, url)
-        analysis = _analysis(found, headline)
+        if request[0] == "analyse":
+            answer: Any = _analysis(request[1], last)
+        else:
+            found = page_text(*request[1:])
+            last = found.text
+            answer = astuple(found)[:-1]
         signal.alarm(0)
-        _write(answers, (*astuple(found)[:-1], analysis))
+        _write(answers, answer)
 
 
-def _analysis(found: PageText, headline: str) -> tuple[Any, ...] | None:
-    """The plain analysis of the page's text under the headline (else the page's title);
-    None when there is no text, or when it fails (the caller then analyses it)."""
-    title = headline or found.title
-    if not (found.text and title):
+def _analysis(title: str, text: str) -> tuple[Any, ...] | None:
+    """The plain analysis of a text under a headline; None when there is no text, or when
+    it fails (the caller then analyses it)."""
+    if not (text and title):
         return None
     try:
-        return analyse(title, found.text).plain()
+        return analyse(title, text).plain()
     except Exception:  # noqa: BLE001 - the recording process analyses it again, and reports
         return None
 

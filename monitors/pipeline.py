@@ -380,9 +380,7 @@ class Pipeline:
             found = None
             if page is not None and page.body and _is_html(page):
                 async with extracting:
-                    found = await asyncio.to_thread(
-                        self.extractor.page_text, page.body, page.url, item.entry.title
-                    )
+                    found = await asyncio.to_thread(self.page_text, page, item.entry.title)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(before.wait(), IN_TURN_WAIT)
             async with recording:
@@ -448,10 +446,17 @@ class Pipeline:
         extractor), or from the entry itself."""
         url = page.url if page is not None else item.entry.url
         if found is None and page is not None and page.body and _is_html(page):
-            found = self.extractor.page_text(page.body, url, item.entry.title)
+            found = self.page_text(page, item.entry.title)
         if found is not None and found.problem:
             log.warning("page %s: %s; using the feed's summary", url, found.problem)
         return article_from(found or PageText(), item.entry, url, self.config.extract.min_chars)
+
+    def page_text(self, page: FetchResult, headline: str) -> PageText:
+        """The page's text from the extractor, analysed in its worker unless the text is
+        a copy of a stored article's."""
+        return self.extractor.page_text(
+            page.body, page.url, headline, analyse=lambda digest: not self.store.holds_text(digest)
+        )
 
     # 3. deliver
 

@@ -13,6 +13,7 @@ result is recorded), so none is handled twice. The schema is in
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ __all__ = [
 
 MAX_ENTRY_ATTEMPTS = 5
 STORY_LOCK = SCHEMA_LOCK + 1  # the advisory lock key of story placement
+MAX_KNOWN_TEXTS = 100_000  # text fingerprints held to spot exact copies before analysis
 
 
 class Enqueue(Protocol):
@@ -108,6 +110,8 @@ class Store:
         self.engine = engine
         self.desk = desk or StoryDesk()
         self.worker = worker or worker_id()
+        self._texts: set[str] | None = None
+        self._texts_lock = threading.Lock()
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -125,6 +129,24 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def holds_text(self, digest: str) -> bool:
+        """Whether one of the last MAX_KNOWN_TEXTS articles stored has this text
+        fingerprint: a page with it is an exact copy, and needs no analysis. Read once,
+        then kept up to date with this process's own articles (another process's are
+        seen at the next read: missing one only costs an analysis)."""
+        with self._texts_lock:
+            if self._texts is None or len(self._texts) > 2 * MAX_KNOWN_TEXTS:
+                with self.transaction() as conn:
+                    self._texts = set(
+                        conn.scalars(
+                            sa.select(articles.c.text_hash)
+                            .where(articles.c.duplicate_of.is_(None))
+                            .order_by(articles.c.id.desc())
+                            .limit(MAX_KNOWN_TEXTS)
+                        )
+                    )
+            return digest in self._texts
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -421,6 +443,8 @@ class Store:
                     claimed_until=None,
                 )
             )
+        if duplicate_of is None and self._texts is not None:
+            self._texts.add(article.text_hash)
         alert_ids = tuple(alert_id for alert_id, _ in made)
         return Recorded(article_id or duplicate_of or 0, duplicate_of, alert_ids)
 

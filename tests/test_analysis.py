@@ -38,18 +38,13 @@ def extractor() -> Iterator[Extractor]:
 
 
 def assert_same(got: Analysis, expected: Analysis) -> None:
-    assert (got.title, got.text, got.text_hash) == (
-        expected.title,
-        expected.text,
-        expected.text_hash,
-    )
+    assert (got.title, got.text) == (expected.title, expected.text)
     assert np.array_equal(got.signature.values, expected.signature.values)
     assert got.features == expected.features
 
 
 def test_analysis_is_what_the_recording_process_computes() -> None:
     found = analyse("Kyiv offered guarantees", TEXT)
-    assert found.text_hash == text_hash(TEXT)
     assert np.array_equal(found.signature.values, minhash.signature(TEXT).values)
     assert found.features_at(AT) == similarity.features("Kyiv offered guarantees", TEXT, AT)
 
@@ -70,6 +65,22 @@ def test_worker_analyses_the_page_under_the_entry_headline(extractor: Extractor)
     assert_same(found.analysis, analyse("Headline from the feed", page_text(page, URL).text))
 
 
+def test_worker_leaves_a_copy_unanalysed(extractor: Extractor) -> None:
+    """Told that a text's fingerprint is stored already, the worker gives the text only."""
+    page = (PAGES / "chrome.html").read_bytes()
+    asked: list[str] = []
+
+    def analyse_new(digest: str) -> bool:
+        asked.append(digest)
+        return False
+
+    found = extractor.page_text(page, URL, "Headline", analyse=analyse_new)
+    assert found == page_text(page, URL) and found.analysis is None
+    assert asked == [text_hash(found.text)] == [found.text_hash]
+    again = extractor.page_text(page, URL, "Headline", analyse=lambda digest: True)
+    assert again.analysis is not None and again.analysis.title == "Headline"
+
+
 def test_worker_falls_back_to_the_page_title(extractor: Extractor) -> None:
     page = (PAGES / "chrome.html").read_bytes()
     found = extractor.page_text(page, URL)
@@ -84,10 +95,12 @@ def test_worker_sends_no_analysis_for_a_page_without_text(extractor: Extractor) 
 
 def test_article_keeps_the_analysis_of_its_own_headline_and_text() -> None:
     entry = Entry("k", URL, URL, title="Kyiv offered guarantees", summary="Short.")
-    found = PageText(TEXT, "Page title", analysis=analyse("Kyiv offered guarantees", TEXT))
+    found = PageText(
+        TEXT, "Page title", text_hash="worker's", analysis=analyse("Kyiv offered guarantees", TEXT)
+    )
     article = article_from(found, entry, URL)
     assert article.analysis is found.analysis
-    assert article.text_hash == text_hash(TEXT)
+    assert article.text_hash == "worker's"  # the worker's fingerprint of the page text
 
 
 @pytest.mark.parametrize(
@@ -133,3 +146,15 @@ def test_stories_and_alerts_are_the_same_with_worker_analyses(tmp_path: Path) ->
         store.close()
     assert outcomes[0] == outcomes[1]
     assert len({story for _, story, _ in outcomes[1][0]}) == 2
+
+
+def test_the_store_knows_the_texts_of_its_articles(store: Store) -> None:
+    desk = Desk(store)
+    desk.record("wire.example", "Russian missiles hit Odesa port", ODESA, T0)
+    assert store.holds_text(text_hash("\n".join(ODESA)))
+    assert not store.holds_text(text_hash("\n".join(KHARKIV)))
+    desk.record("kyiv.example", "Drone strike on Kharkiv power plant", KHARKIV, T0 + HOUR)
+    assert store.holds_text(text_hash("\n".join(KHARKIV)))  # kept up to date, not re-read
+    other = Store.open(store.engine.url.render_as_string(hide_password=False))
+    assert other.holds_text(text_hash("\n".join(KHARKIV)))  # read from the store
+    other.close()
