@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import cProfile
 import functools
+import gc
 import io
 import json
 import multiprocessing
@@ -363,6 +364,24 @@ class Stages:
             self._undo.pop()()
 
 
+class GcClock:
+    """Seconds this process spends in the cyclic garbage collector."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+        gc.callbacks.append(self._tick)
+
+    def _tick(self, phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+
+
+GC = GcClock()
+
+
 def child_cpu(exclude: set[int]) -> float:
     """CPU seconds of this process's live children (the extractor's workers)."""
     total = 0.0
@@ -394,6 +413,7 @@ class Cycle:
     cpu: float
     workers_cpu: float
     server_cpu: float
+    gc_seconds: float
     rss_mb: float
     report: CycleReport
     server: dict[str, int]
@@ -413,7 +433,8 @@ class Cycle:
         return (
             f"{self.label}: {self.wall:.1f} s wall, CPU {self.cpu:.1f} s "
             f"(+{self.workers_cpu:.1f} s extractor workers, +{self.server_cpu:.1f} s bench "
-            f"server: {self.cores:.2f} cores busy), peak RSS {self.rss_mb:.0f} MB; "
+            f"server: {self.cores:.2f} cores busy), {self.gc_seconds:.1f} s in the garbage "
+            f"collector, peak RSS {self.rss_mb:.0f} MB; "
             f"feeds {dict(feeds)}; "
             f"entries {entries} ({arts} articles, {self.report.count('duplicate')} duplicates, "
             f"{self.report.count('error')} errors) = {rate:.1f} entries/s, "
@@ -454,18 +475,20 @@ async def timed_cycle(
                 stages.wrap_ruleset(pipeline)
             before = resource.getrusage(resource.RUSAGE_SELF)
             kids, served = child_cpu({server_pid}), process_cpu(server_pid)
+            collected = GC.seconds
             started = time.perf_counter()
             report = await pipeline.run_cycle(cfg.feeds[:feeds] if feeds else None)
             wall = time.perf_counter() - started
             workers_cpu = child_cpu({server_pid}) - kids
             server_cpu = process_cpu(server_pid) - served
+            gc_seconds = GC.seconds - collected
             after = resource.getrusage(resource.RUSAGE_SELF)
     finally:
         store.close()
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     server = control(base, "stats")
     rss = after.ru_maxrss / 1024
-    return Cycle(label, wall, cpu, workers_cpu, server_cpu, rss, report, server)
+    return Cycle(label, wall, cpu, workers_cpu, server_cpu, gc_seconds, rss, report, server)
 
 
 async def bare_poll(urls: list[str], validators: dict[str, tuple[str, str]]) -> tuple[float, int]:
@@ -524,11 +547,13 @@ def prefect_share(config_path: Path, runs: int = 5) -> tuple[float, float]:
             print(f"prefect flow summary: {asyncio.run(poll(str(config_path), due_only=False))}")
             plain_cycle(config_path)
             flow, plain = [], []
+            collected = GC.seconds
             for _ in range(runs):
                 started = time.perf_counter()
                 asyncio.run(poll(str(config_path), due_only=False))
                 flow.append(time.perf_counter() - started)
                 plain.append(plain_cycle(config_path))
+            print(f"  {GC.seconds - collected:.1f} s in the garbage collector over the runs")
     return statistics.median(flow), statistics.median(plain)
 
 

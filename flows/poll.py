@@ -5,11 +5,11 @@ waits. Polling is the plain pipeline's: each feed is claimed before it is fetche
 (so flows and `newsmon run` processes at once share the feeds) and fetched
 concurrently; a feed that still fails is recorded on its row and the others go on.
 
-Two ways to fetch: with `feed_tasks` (the default up to FEED_TASKS_UP_TO feeds), each
-feed fetch is a Prefect task of its own, retried by Prefect on timeouts, connection
-errors, 429 and 5xx and visible in the UI; otherwise one coarse task polls every feed,
-retrying within the cycle, because a task run costs ~12 ms (12 s for 1,000 feeds that
-answer 304 in 5 s). Processing and delivery are one coarse task each. Each run
+Two ways to fetch: by default one coarse task polls every feed, retrying within the
+cycle; with `feed_tasks`, each feed fetch is a Prefect task of its own, retried by
+Prefect on timeouts, connection errors, 429 and 5xx and visible in the UI, at a cost: a
+task run costs 12-40 ms here, so 200 feeds that answer 304 in 1.2 s took 8.7 s as tasks
+(bench/RESULTS.md). Processing and delivery are one coarse task each. Each run
 publishes a markdown artifact and a `newsmon.alert.sent` event per sent alert; a failed
 or crashed run notifies the config's `ops` channel, when it has one.
 """
@@ -32,8 +32,6 @@ from monitors.models import FetchResult
 from monitors.pipeline import FeedOutcome, Pipeline, ProcessedEntry, fetch_limits
 from monitors.store import FeedState, Store
 from newsmon.secrets import prefect_secret
-
-FEED_TASKS_UP_TO = 200  # feeds polled with a task each, by default
 
 
 def _transient(_task: Any, _run: TaskRun, state: State[Any]) -> bool:
@@ -84,18 +82,15 @@ def deliver_alerts(pipeline: Pipeline) -> list[Delivered]:
 
 @flow(name="poll", log_prints=False, on_failure=[notify_ops], on_crashed=[notify_ops])
 async def poll(
-    config_path: str | None = None, due_only: bool = True, feed_tasks: bool | None = None
+    config_path: str | None = None, due_only: bool = True, feed_tasks: bool = False
 ) -> dict[str, Any]:
     """Poll the feeds that are due (every feed with `due_only=False`), process new
-    entries, deliver due alerts. `feed_tasks`: a task per feed fetch (default: with
-    up to FEED_TASKS_UP_TO feeds)."""
+    entries, deliver due alerts. `feed_tasks`: a task per feed fetch (see above)."""
     cfg = config_mod.load(config_path)
     store = Store.open(cfg.store)
     try:
         async with Fetcher(fetch_limits(cfg)) as fetcher:
             pipeline = Pipeline(cfg, store, fetcher, secrets=prefect_secret)
-            if feed_tasks is None:
-                feed_tasks = len(cfg.feeds) <= FEED_TASKS_UP_TO
             if feed_tasks:
                 outcomes = await poll_feeds_in_tasks(pipeline, due_only)
             else:

@@ -1,22 +1,22 @@
-"""What deduplication and story placement need from an article's text, computed once.
+"""What story placement needs from an article's text, computed once.
 
 An extraction worker analyses the text it extracted, unless it copies a stored article
 (see monitors.extract), so that the main process, which records articles one at a time,
-does not: the MinHash signature and the story features are pure functions of headline
-and text. An analysis crosses the worker's pipe as plain values (`plain`, `from_plain`).
+does not: the story features are a pure function of headline and text. (The MinHash
+signature costs a tenth as much, and the library computing it takes half a second to
+import: the recording process computes it.) An analysis crosses the worker's pipe as
+plain values (`plain`, `from_plain`).
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from monitors import minhash, similarity
+from monitors import similarity
 from monitors.models import Article
 from monitors.similarity import Fact, StoryFeatures
-from monitors.text import words
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,6 @@ class Analysis:
 
     title: str
     text: str
-    signature: minhash.Signature
     features: StoryFeatures
 
     def fits(self, title: str, text: str) -> bool:
@@ -41,7 +40,6 @@ class Analysis:
         f = self.features
         return (
             self.title,
-            self.signature.to_bytes(),
             dict(f.weights),
             dict(f.idf),
             dict(f.headline),
@@ -53,7 +51,7 @@ class Analysis:
     @classmethod
     def from_plain(cls, values: tuple[Any, ...], text: str) -> Analysis:
         """The analysis `plain` gave, of `text`."""
-        title, sig, weights, idf, headline, facts, terms, salient = values
+        title, weights, idf, headline, facts, terms, salient = values
         features = StoryFeatures(
             weights=weights,
             idf=idf,
@@ -62,24 +60,12 @@ class Analysis:
             terms=frozenset(terms),
             salient=frozenset(salient),
         )
-        return cls(title, text, minhash.Signature.from_bytes(sig), features)
+        return cls(title, text, features)
 
 
-def analyse(title: str, text: str, normalized: list[str] | None = None) -> Analysis:
-    """The analysis of an article's headline and text (its `normalized` words, when
-    already found)."""
-    return Analysis(
-        title=title,
-        text=text,
-        signature=minhash.signature_of_words(words(text) if normalized is None else normalized),
-        features=similarity.features(title, text),
-    )
-
-
-def fingerprint(normalized: list[str]) -> str:
-    """A fingerprint of a text's normalized words (monitors.text.words): blind to case,
-    accents, spacing and punctuation."""
-    return hashlib.sha256(" ".join(normalized).encode("utf-8")).hexdigest()
+def analyse(title: str, text: str) -> Analysis:
+    """The analysis of an article's headline and text."""
+    return Analysis(title=title, text=text, features=similarity.features(title, text))
 
 
 def features_of(article: Article, published: datetime | None) -> StoryFeatures:
@@ -88,10 +74,3 @@ def features_of(article: Article, published: datetime | None) -> StoryFeatures:
     if article.analysis is not None:
         return article.analysis.features_at(published)
     return similarity.features(article.title, article.text, published)
-
-
-def signature_of(article: Article) -> minhash.Signature:
-    """The MinHash signature of the article's text: from its analysis when it has one."""
-    if article.analysis is not None:
-        return article.analysis.signature
-    return minhash.signature(article.text)

@@ -21,6 +21,7 @@ capped in memory (RLIMIT_AS, on Linux). A page over `max_page_bytes` is not extr
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import marshal
 import math
@@ -42,7 +43,7 @@ from typing import IO, Any
 import trafilatura
 from lxml.html import HtmlElement
 
-from monitors.analysis import Analysis, analyse, fingerprint
+from monitors.analysis import Analysis, analyse
 from monitors.feeds import safe_text
 from monitors.models import Article, Entry
 from monitors.text import words
@@ -170,7 +171,7 @@ def _language(tree: HtmlElement) -> str | None:
 
 def text_hash(text: str) -> str:
     """A fingerprint of the words of a text, blind to case, accents, spacing and punctuation."""
-    return fingerprint(words(text))
+    return hashlib.sha256(" ".join(words(text)).encode("utf-8")).hexdigest()
 
 
 class Extractor:
@@ -238,6 +239,15 @@ class Extractor:
         finally:
             self._idle.put(kept)
 
+    def start(self) -> None:
+        """Start the workers not running yet, without waiting for them to be ready."""
+        slots: list[_Worker | None] = []
+        with contextlib.suppress(queue.Empty):
+            while len(slots) < self.workers:
+                slots.append(self._idle.get_nowait())
+        for worker in slots:
+            self._idle.put(worker or self._start())
+
     def close(self) -> None:
         """Stop every worker (each is restarted if the extractor is used again)."""
         with self._lock:
@@ -262,8 +272,7 @@ class _Worker:
 
     def __init__(self, timeout: float, memory_mib: int) -> None:
         path = os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))
-        threads = os.environ.get("OPENBLAS_NUM_THREADS", "1")  # one page at a time
-        env = {**os.environ, "PYTHONPATH": path, "OPENBLAS_NUM_THREADS": threads}
+        env = {**os.environ, "PYTHONPATH": path}
         self.process = subprocess.Popen(
             [sys.executable, "-c", WORKER_CODE, str(timeout), str(memory_mib)],
             stdin=subprocess.PIPE,
@@ -379,7 +388,7 @@ def serve() -> None:
     it; a page that needs more memory than the cap fails with MemoryError, reported as
     its problem."""
     limit = math.ceil(float(sys.argv[1])) + WORKER_GRACE
-    analyse("Warm up", "Loads what analysis imports on first use, before the cap.")
+    analyse("Warm up", "Loads the IDF table before the cap.")
     _cap_memory(int(sys.argv[2]))
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but answers may reach the answer pipe

@@ -323,6 +323,8 @@ class Pipeline:
             new_entries=parsed.entries,
             skipped=parsed.skipped,
         )
+        if added:  # pages to extract: the workers get ready while the other feeds poll
+            self.extractor.start()
         hints = [h for h in (parsed.ttl, result.max_age) if h]
         polled = Polled(len(parsed.entries), added, max(hints, default=None))
         self._reschedule(feed, state, polled, started)

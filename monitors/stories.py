@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from monitors import alerts, minhash, similarity
-from monitors.analysis import features_of, signature_of
+from monitors.analysis import features_of
 from monitors.models import Article
 from monitors.schema import articles, decisions, stories
 from monitors.similarity import Fact, Story, StoryFeatures
@@ -89,7 +89,7 @@ class StoryDesk:
         feats: StoryFeatures | None = None
         placement = self._exact_copy(conn, duplicate_of)
         if placement is None:
-            sig = signature_of(article)
+            sig = minhash.signature(article.text)
             placement = self._near_duplicate(conn, sig)
             feats = features_of(article, article.published or now)
             if placement is None:

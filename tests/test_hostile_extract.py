@@ -149,12 +149,12 @@ def address_space_limit(pid: int) -> str:
 
 
 def test_worker_memory_is_capped_and_a_greedy_page_gives_its_reason() -> None:
-    pool = Extractor(workers=1, timeout=20.0, memory_mib=450)  # ~280 MiB mapped at start
+    pool = Extractor(workers=1, timeout=20.0, memory_mib=300)
     others = children()
     try:
         assert pool.page_text(b"<html><body><p>warm up</p></body></html>", URL).text
         [worker] = children() - others
-        assert address_space_limit(worker) == str(450 * 2**20)
+        assert address_space_limit(worker) == str(300 * 2**20)
         found = pool.page_text(GREEDY, URL)
         assert (found.text, found.problem) == ("", "extraction failed (MemoryError: )")
         assert pool.page_text((PAGES / "chrome.html").read_bytes(), URL).text
@@ -175,5 +175,23 @@ def test_pages_too_large_or_unsendable_are_refused_before_any_worker() -> None:
         unsendable = pool.page_text(b"<p>x</p>", _Url(URL))
         assert (unsendable.problem or "").startswith("page cannot be sent to the extraction")
         assert children() == others
+    finally:
+        pool.close()
+
+
+def test_workers_start_ahead_without_waiting_and_only_once() -> None:
+    pool = Extractor(workers=2, timeout=10.0)
+    others = children()
+    try:
+        started = time.monotonic()
+        pool.start()
+        assert time.monotonic() - started < 0.5, "start() waited for the workers"
+        workers = children() - others
+        assert len(workers) == 2
+        pool.start()
+        assert children() - others == workers
+        page = (PAGES / "chrome.html").read_bytes()
+        assert pool.page_text(page, URL) == page_text(page, URL)
+        assert children() - others == workers
     finally:
         pool.close()

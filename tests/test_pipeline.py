@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from monitors import minhash, similarity
+from monitors import similarity
 from monitors.config import Config
 from monitors.deliver import outbox_for
+from monitors.extract import Extractor
 from monitors.fetch import Fetcher
 from monitors.pipeline import CycleReport, Pipeline, fetch_limits
 from monitors.store import Store, alerts, articles, deliveries, entries, feeds
@@ -91,15 +92,26 @@ def test_tracking_variant_and_verbatim_copy_alert_nobody(
 
 
 def test_unchanged_feeds_cost_a_304_and_send_nothing(
-    store_url: str, store: Store, site: LoopbackServer
+    store_url: str, store: Store, site: LoopbackServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    started: list[Extractor] = []
+    start = Extractor._start
+
+    def counted_start(self: Extractor) -> Any:
+        started.append(self)
+        return start(self)
+
+    monkeypatch.setattr(Extractor, "_start", counted_start)
     with receiver() as hook:
         cfg = site_config(store_url, site, "json://" + hook.url("/hook").removeprefix("http://"))
         run_cycle(cfg, store)
         first = len(hook_posts(hook))
+        assert started, "new entries start the extraction workers"
+        started.clear()
         site.clear_requests()
         report = run_cycle(cfg, store)
         assert len(hook_posts(hook)) == first
+        assert started == [], "an unchanged cycle started extraction workers"
     assert [f.status for f in report.feeds] == ["unchanged", "unchanged"]
     feed_requests = [r for r in site.requests if r.path.endswith(".xml")]
     assert len(feed_requests) == 2
@@ -242,21 +254,16 @@ def test_an_alert_goes_out_while_the_batch_is_still_processed(store_url: str, st
 def test_pages_are_analysed_in_the_extraction_workers(
     store_url: str, store: Store, site: LoopbackServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The recording process computes features and signatures only for articles a worker
-    did not analyse (an entry's summary), and stories come out as analysed in-process."""
+    """The recording process computes story features only for articles a worker did not
+    analyse (an entry's summary)."""
     analysed_here: list[str] = []
-    features, signature = similarity.features, minhash.signature
+    features = similarity.features
 
     def counted_features(title: str, text: str, *args: Any) -> similarity.StoryFeatures:
         analysed_here.append(text)
         return features(title, text, *args)
 
-    def counted_signature(text: str) -> minhash.Signature:
-        analysed_here.append(text)
-        return signature(text)
-
     monkeypatch.setattr(similarity, "features", counted_features)
-    monkeypatch.setattr(minhash, "signature", counted_signature)
     with receiver() as hook:
         channel = "json://" + hook.url("/hook").removeprefix("http://")
         report = run_cycle(make_config(store_url, [site.url("/site/world.xml")], channel), store)
