@@ -456,9 +456,16 @@ class Pipeline:
     def page_text(self, page: FetchResult, headline: str) -> PageText:
         """The page's text from the extractor, analysed in its worker unless the text is
         a copy of a stored article's."""
-        return self.extractor.page_text(
-            page.body, page.url, headline, analyse=lambda digest: not self.store.holds_text(digest)
-        )
+        return self.extractor.page_text(page.body, page.url, headline, analyse=self._new_text)
+
+    def _new_text(self, digest: str) -> bool:
+        """Whether no stored article has this text fingerprint; True when the store cannot
+        say (the text is then analysed, which costs only time)."""
+        try:
+            return not self.store.holds_text(digest)
+        except Exception as exc:  # a store error must not lose the page's text
+            log.warning("cannot look up a text fingerprint (%s): analysing the page", exc)
+            return True
 
     # 3. deliver
 

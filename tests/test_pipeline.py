@@ -274,3 +274,17 @@ def test_pages_are_analysed_in_the_extraction_workers(
     assert pages and summaries and report.count("error") == 0
     assert not set(pages) & set(analysed_here)
     assert set(analysed_here) <= set(summaries)
+
+
+def test_a_store_error_looking_up_a_text_loses_no_page(
+    store_url: str, store: Store, site: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreachable(digest: str) -> bool:
+        raise sa.exc.OperationalError("SELECT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(store, "holds_text", unreachable)
+    with receiver() as hook:
+        channel = "json://" + hook.url("/hook").removeprefix("http://")
+        report = run_cycle(make_config(store_url, [site.url("/site/world.xml")], channel), store)
+    assert report.count("error") == 0 and report.count("article") > 0
+    assert all(e.source == "page" for e in report.entries if "guarantees" in e.url)
