@@ -177,9 +177,7 @@ class StoryDesk:
             return
         story_id = placement.story_id
         story = self.recent.story(story_id)
-        if story is None:
-            blob = conn.scalar(sa.select(stories.c.features).where(stories.c.id == story_id))
-            story = load(str(blob))
+        assert story is not None, "a story joined is one of the stories just synced"
         merged = similarity.merge(story, feats)
         blob = self.recent.written(merged)
         conn.execute(
