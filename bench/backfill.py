@@ -30,8 +30,9 @@ from bench.results import replace_section  # noqa: E402
 from monitors import backfill as bf  # noqa: E402
 from monitors import config as config_mod  # noqa: E402
 from monitors.config import Config  # noqa: E402
-from monitors.schema import articles, entries, feeds, stories  # noqa: E402
+from monitors.pipeline import Outcome, open_pipeline, run_backfill  # noqa: E402
 from monitors.store import Store  # noqa: E402
+from monitors.store.schema import articles, entries, feeds, stories  # noqa: E402
 from tests.httpserver import LoopbackServer  # noqa: E402
 
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -65,7 +66,7 @@ def shipped_config(store_url: str, **extra: object) -> Config:
 def load_stored(store: Store, count: int) -> None:
     """`count` articles, one story each, bulk-inserted."""
     rng, now = random.Random(5), datetime.now(UTC)
-    with store.transaction() as conn:
+    with store.engine.begin() as conn:
         feed_id = conn.execute(
             feeds.insert().values(url="https://bench.example/feed")
         ).inserted_primary_key[0]
@@ -119,13 +120,19 @@ def load_stored(store: Store, count: int) -> None:
         )
 
 
+async def run(cfg: Config, store: Store, request: bf.Request) -> tuple[Outcome, object]:
+    """A backfill through the pipeline, as `newsmon backfill` runs it."""
+    async with open_pipeline(cfg, store) as pipeline:
+        return await run_backfill(pipeline, request)
+
+
 def bench_stored(count: int, folder: Path) -> tuple[float, int]:
     url = f"sqlite:///{folder / 'stored.db'}"
     store = Store.open(url)
     load_stored(store, count)
     cfg = shipped_config(url)
     started = time.perf_counter()
-    outcome, _ = asyncio.run(bf.run(cfg, store, bf.Request(bf.Window(SINCE))))
+    outcome, _ = asyncio.run(run(cfg, store, bf.Request(bf.Window(SINCE))))
     elapsed = time.perf_counter() - started
     store.close()
     assert outcome.progress.done == count
@@ -154,7 +161,7 @@ def bench_urls(count: int, folder: Path, concurrency: int, rps: float) -> tuple[
         )
         started = time.perf_counter()
         request = bf.Request(bf.Window(SINCE), "urls", str(listing))
-        outcome, _ = asyncio.run(bf.run(cfg, store, request))
+        outcome, _ = asyncio.run(run(cfg, store, request))
         elapsed = time.perf_counter() - started
         store.close()
     assert outcome.progress.done == count and not outcome.errors, outcome.errors[:3]

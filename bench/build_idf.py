@@ -1,13 +1,14 @@
-"""Build the IDF table shipped as monitors/data/idf.json.gz.
+"""Build the IDF table shipped as monitors/extract/data/idf.json.gz.
 
 Documents are the main texts of news and web pages: the 181 article bodies of the
 scrapinghub benchmark, the expected texts of the 130 Mozilla Readability test pages and the
 990 trafilatura evaluation pages (extracted with trafilatura; 44% German), and with
-`--with-uci` the distinct UCI headlines too. Terms are `monitors.similarity.terms` (stemmed
+`--with-uci` the distinct UCI headlines too. Terms are `monitors.analysis.terms` (stemmed
 content words, numbers as "#value"). Only terms in at least `--min-df` documents are kept:
 a term missing from the table counts as seen once, so dropping those loses nothing.
 
-    python bench/build_idf.py [--corpora ../shared/corpora] [--out monitors/data/idf.json.gz]
+    python bench/build_idf.py [--corpora ../shared/corpora]
+                              [--out monitors/extract/data/idf.json.gz]
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from bench.news_corpora import (  # noqa: E402
     uci_headlines,
     web_page_texts,
 )
-from monitors.similarity import terms  # noqa: E402
+from monitors.extract.analysis import terms  # noqa: E402
 
-OUT = REPO / "monitors" / "data" / "idf.json.gz"
+OUT = REPO / "monitors" / "extract" / "data" / "idf.json.gz"
 
 
 def documents(corpora: Path, with_uci: bool = False) -> list[str]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gzip
-import ipaddress
 import os
 import random
 import re
@@ -47,12 +46,12 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.feeds_corpus import all_feeds  # noqa: E402
-from monitors.config import from_dict  # noqa: E402
+from monitors.config import ExtractConfig, FetchConfig, from_dict  # noqa: E402
 from monitors.errors import FeedError, FetchError  # noqa: E402
 from monitors.extract import Extractor, PageText, page_text  # noqa: E402
-from monitors.feeds import parse_feed  # noqa: E402
-from monitors.fetch import Fetcher, FetchLimits  # noqa: E402
-from monitors.pipeline import Pipeline, fetch_limits  # noqa: E402
+from monitors.ingest.feeds import parse_feed  # noqa: E402
+from monitors.ingest.fetch import Fetcher  # noqa: E402
+from monitors.pipeline import open_pipeline, run_cycle  # noqa: E402
 from monitors.store import Store  # noqa: E402
 from tests.hostile import (  # noqa: E402
     BULLETIN_RULE,
@@ -140,7 +139,7 @@ def run_corpus(feeds: list[CorpusFeed]) -> tuple[dict[str, Tally], float]:
 async def _fetch_and_parse(
     server: LoopbackServer, feeds: list[CorpusFeed], tallies: dict[str, Tally]
 ) -> None:
-    limits = FetchLimits(allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),))
+    limits = FetchConfig(allow_private_networks="127.0.0.1/32")
     limit = asyncio.Semaphore(16)
     async with Fetcher(limits) as fetcher:
 
@@ -386,7 +385,7 @@ def time_pool(pages: list[bytes]) -> PoolFigures:
     url = "https://news.example.com/story"
     page_text(pages[0], url)  # trafilatura's first call loads its data
     in_process = min(_timed(lambda: [page_text(p, url) for p in pages]) for _ in range(2))
-    with_one = Extractor(workers=1, timeout=30)
+    with_one = Extractor(ExtractConfig(workers=1, timeout=30))
     with_one.page_text(b"<p>warm</p>", url)
     one = min(_timed(lambda: [with_one.page_text(p, url) for p in pages]) for _ in range(2))
     overhead = statistics.median(
@@ -397,7 +396,7 @@ def time_pool(pages: list[bytes]) -> PoolFigures:
         _timed(lambda: with_one.page_text(b"<p>x</p>", url)) for _ in range(200)
     )
     with_one.close()
-    with_two = Extractor(workers=2, timeout=30)
+    with_two = Extractor(ExtractConfig(workers=2, timeout=30))
 
     async def both() -> None:
         limit = asyncio.Semaphore(2)
@@ -455,12 +454,11 @@ def _cycle(cfg: Any, in_process: bool) -> float:
     store = Store.open(cfg.store)
 
     async def go() -> float:
-        async with Fetcher(fetch_limits(cfg)) as fetcher:
-            pipeline = Pipeline(cfg, store, fetcher)
+        async with open_pipeline(cfg, store) as pipeline:
             if in_process:
                 pipeline.extractor = InProcess()  # type: ignore[assignment]
             started = time.monotonic()
-            await pipeline.run_cycle()
+            await run_cycle(pipeline)
             return time.monotonic() - started
 
     try:

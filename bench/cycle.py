@@ -3,7 +3,7 @@
 A loopback HTTP/1.1 server (asyncio, in its own process) serves `--feeds N` feeds built
 from the real feeds in the corpora (20-50 items each, item links pointing at loopback
 copies of the extraction benchmark's news pages), answering every request after
-20-80 ms, with ETag/Last-Modified and 304. `Pipeline.run_cycle` runs on a fresh SQLite
+20-80 ms, with ETag/Last-Modified and 304. `run_cycle` runs on a fresh SQLite
 store with the shipped rules and a loopback json:// channel:
 
 - first cycle (everything new), steady cycle (every feed 304), mixed cycle (5% of the
@@ -53,13 +53,12 @@ if str(REPO) not in sys.path:
 
 from bench.feeds_corpus import _ITEM, LinkRewriter, all_feeds, load_pages  # noqa: E402
 from monitors import config as config_mod  # noqa: E402
-from monitors import pipeline as pipeline_mod  # noqa: E402
 from monitors.extract import Extractor  # noqa: E402
-from monitors.fetch import Fetcher  # noqa: E402
-from monitors.pipeline import CycleReport, Pipeline, fetch_limits  # noqa: E402
-from monitors.store import Store  # noqa: E402
+from monitors.ingest.fetch import Fetcher  # noqa: E402
+from monitors.pipeline import CycleReport, Pipeline, open_pipeline, run_cycle  # noqa: E402
+from monitors.pipeline import cycle as pipeline_mod  # noqa: E402
+from monitors.store import Store, Tx  # noqa: E402
 from monitors.stories import StoryDesk  # noqa: E402
-from newsmon.cli import run_cycle  # noqa: E402
 
 SHIPPED_CONFIG = REPO / "config" / "newsmon.yaml"
 MIN_ITEMS, MAX_ITEMS = 20, 50
@@ -343,13 +342,13 @@ class Stages:
         self.wrap(pipeline_mod, "parse_feed", "parse")
         self.wrap(Extractor, "page_text", "extract")
         self.wrap(pipeline_mod, "article_from", "extract (article_from)")
-        self.wrap(Store, "_find_duplicate", "dedup/stories")
+        self.wrap(Tx, "original_of", "dedup/stories")
         self.wrap(StoryDesk, "place", "dedup/stories")
-        self.wrap(Store, "record_article", "store (record_article, incl. dedup)")
-        self.wrap(Store, "record_feed_ok", "store")
-        self.wrap(Store, "schedule_feed", "store")
-        self.wrap(Store, "pending_entries", "store")
-        self.wrap(Store, "sync_feeds", "store")
+        self.wrap(pipeline_mod, "record_article", "store (record_article, incl. dedup)")
+        self.wrap(Tx, "record_feed_ok", "store")
+        self.wrap(Tx, "schedule_feed", "store")
+        self.wrap(Tx, "pending_entries", "store")
+        self.wrap(Tx, "sync_feeds", "store")
 
     def wrap_ruleset(self, pipeline: Pipeline) -> None:
         self.wrap(pipeline.ruleset, "match", "match")
@@ -469,15 +468,14 @@ async def timed_cycle(
     cfg = config_mod.load(config_path)
     store = Store.open(cfg.store)
     try:
-        async with Fetcher(fetch_limits(cfg)) as fetcher:
-            pipeline = Pipeline(cfg, store, fetcher)
+        async with open_pipeline(cfg, store) as pipeline:
             if stages is not None:
                 stages.wrap_ruleset(pipeline)
             before = resource.getrusage(resource.RUSAGE_SELF)
             kids, served = child_cpu({server_pid}), process_cpu(server_pid)
             collected = GC.seconds
             started = time.perf_counter()
-            report = await pipeline.run_cycle(cfg.feeds[:feeds] if feeds else None)
+            report = await run_cycle(pipeline, cfg.feeds[:feeds] if feeds else None)
             wall = time.perf_counter() - started
             workers_cpu = child_cpu({server_pid}) - kids
             server_cpu = process_cpu(server_pid) - served
@@ -562,11 +560,12 @@ def plain_cycle(config_path: Path) -> float:
     store, run the cycle."""
     started = time.perf_counter()
     cfg = config_mod.load(config_path)
-    store = Store.open(cfg.store)
-    try:
-        asyncio.run(run_cycle(cfg, store))
-    finally:
-        store.close()
+
+    async def cycle() -> None:
+        async with open_pipeline(cfg) as pipeline:
+            await run_cycle(pipeline)
+
+    asyncio.run(cycle())
     return time.perf_counter() - started
 
 

@@ -47,9 +47,10 @@ if str(REPO) not in sys.path:
 
 from bench.news_corpora import article_texts, corpora_path  # noqa: E402
 from bench.results import replace_section  # noqa: E402
-from monitors import minhash  # noqa: E402
-from monitors.minhash import Signature, shingle_hashes, signature, signature_of_words  # noqa: E402
+from monitors.config import StoriesConfig  # noqa: E402
 from monitors.store import Store  # noqa: E402
+from monitors.stories import minhash  # noqa: E402
+from monitors.stories.minhash import Signature, shingle_hashes, signature, signature_of_words  # noqa: E402
 from monitors.text import tokenize  # noqa: E402
 
 SEED = 20251125
@@ -508,7 +509,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=lambda s: [int(x) for x in s.split(",")],
         default=[10_000, 100_000, 1_000_000],
     )
-    parser.add_argument("--threshold", type=float, default=minhash.THRESHOLD)
+    parser.add_argument("--threshold", type=float, default=StoriesConfig().near_duplicate)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument(
         "--compare-at",

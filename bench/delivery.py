@@ -25,7 +25,7 @@ import yaml  # noqa: E402
 
 from monitors import config as config_mod  # noqa: E402
 from monitors.config import Config  # noqa: E402
-from monitors.deliver import deliver_due, notifier_for, outbox_for  # noqa: E402
+from monitors.delivery import Outbox, deliver_due, notifier_for  # noqa: E402
 from monitors.store import Store  # noqa: E402
 from tests.factories import seed  # noqa: E402
 from tests.httpserver import LoopbackServer  # noqa: E402
@@ -55,9 +55,9 @@ def throughput(alerts: int) -> float:
         server.add("/hook", b"")
         _, cfg = write_config(Path(tmp), "json://" + server.url("/hook").removeprefix("http://"))
         store = Store.open(cfg.store)
-        seed(store, outbox_for(cfg, store), alerts)
+        seed(store, Outbox.of(cfg, store), alerts)
         started = time.perf_counter()
-        done = deliver_due(outbox_for(cfg, store), notifier_for(cfg), cfg.labels())
+        done = deliver_due(Outbox.of(cfg, store), notifier_for(cfg), cfg.labels())
         elapsed = time.perf_counter() - started
         store.close()
         assert sum(d.status == "sent" for d in done) == alerts
@@ -71,7 +71,7 @@ def kill_run(alerts: int) -> tuple[int, int, int]:
         channel = "json://" + server.url("/hook").removeprefix("http://")
         path, cfg = write_config(Path(tmp), channel)
         store = Store.open(cfg.store)
-        seed(store, outbox_for(cfg, store), alerts)
+        seed(store, Outbox.of(cfg, store), alerts)
         store.close()
         command = [sys.executable, "-m", "newsmon.cli", "deliver", "--config", str(path)]
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)

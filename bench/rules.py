@@ -49,10 +49,13 @@ if str(REPO) not in sys.path:
 import yaml  # noqa: E402
 
 from bench.results import replace_section  # noqa: E402
+from monitors.config import ExtractConfig  # noqa: E402
 from monitors.extract import extract_article  # noqa: E402
 from monitors.models import Article, Entry  # noqa: E402
 from monitors.rules import Document, RuleSet  # noqa: E402
 from monitors.text import words  # noqa: E402
+
+MIN_CHARS = ExtractConfig().min_chars
 
 SECTION = "## Rules"
 SHIPPED = REPO / "config" / "newsmon.yaml"
@@ -107,7 +110,7 @@ def load_articles(corpora: Path) -> list[Article]:
     for path in files:
         url = f"https://bench.example/{path.name.removesuffix('.html.gz')}"
         entry = Entry(key=url, url=url, canonical_url=url)
-        articles.append(extract_article(gzip.decompress(path.read_bytes()), entry, url))
+        articles.append(extract_article(gzip.decompress(path.read_bytes()), entry, url, MIN_CHARS))
     return articles
 
 

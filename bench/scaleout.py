@@ -31,7 +31,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.cycle import SHIPPED_CONFIG, _serve, build_site, control, free_port, wait_up  # noqa: E402
-from monitors.schema import alerts, articles, entries  # noqa: E402
+from monitors.store.schema import alerts, articles, entries  # noqa: E402
 
 DATABASE = "newsmon_bench_scaleout"
 

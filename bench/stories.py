@@ -39,8 +39,11 @@ from bench.news_corpora import (  # noqa: E402
     uci_headlines,
 )
 from bench.results import replace_section  # noqa: E402
-from monitors import similarity  # noqa: E402
-from monitors.similarity import IdfTable, Story, StoryFeatures  # noqa: E402
+from monitors.extract import analysis  # noqa: E402
+from monitors.extract.analysis import IdfTable  # noqa: E402
+from monitors.models import StoryFeatures  # noqa: E402
+from monitors.stories import similarity  # noqa: E402
+from monitors.stories.similarity import Story  # noqa: E402
 from monitors.text import tokenize  # noqa: E402
 
 THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
@@ -168,7 +171,7 @@ def sts_figures(corpora: Path, threshold: float) -> dict[str, float]:
     ours = np.array(
         [
             similarity.same_story_score(
-                similarity.features(p.first, ""), similarity.features(p.second, "")
+                analysis.features(p.first, ""), analysis.features(p.second, "")
             )
             for p in pairs
         ]
@@ -203,7 +206,7 @@ def run(args: argparse.Namespace) -> list[str]:
     headlines = uci_headlines(corpora)
     raw, merged = gold_labels(headlines)
     started = time.perf_counter()
-    feats = [similarity.features(h.title, "", h.published) for h in headlines]
+    feats = [analysis.features(h.title, "", h.published) for h in headlines]
     per_headline = (time.perf_counter() - started) / len(feats) * 1000
     rows, results = [], {}
     for threshold in args.thresholds:
@@ -261,7 +264,7 @@ def _with_uci_idf(
     """The chosen threshold's scores with the UCI headlines counted in the IDF table."""
     docs = documents(corpora, with_uci=True)
     idf = IdfTable(len(docs), document_frequencies(docs, 2))
-    feats = [similarity.features(h.title, "", h.published, idf) for h in headlines]
+    feats = [analysis.features(h.title, "", h.published, idf) for h in headlines]
     predicted, _ = cluster(feats, threshold)
     return scores(predicted, raw), scores(predicted, merged)
 
@@ -298,7 +301,7 @@ def _report(
         SECTION,
         "",
         "`python bench/stories.py --write-results` (corpora: `../shared/corpora`). Features are",
-        "`similarity.features(headline, '', timestamp)` with the shipped IDF table",
+        "`analysis.features(headline, '', timestamp)` with the shipped IDF table",
         "(`monitors/data/idf.json.gz`, from `bench/build_idf.py`: scrapinghub, Readability and",
         "trafilatura evaluation page texts, no UCI headline).",
         "",

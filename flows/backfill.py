@@ -1,16 +1,15 @@
-"""The `backfill` flow: a long window of stored articles cut into chunks, backfilled
-in parallel tasks.
+"""The `backfill` flow: a long window of stored articles cut into chunks, one task each.
 
 Each chunk is a backfill of its own (its own progress, resumed when the flow runs
-again with the same arguments); alerts of a notifying backfill are delivered once,
-after every chunk is done. A network source (feeds, URLs, sitemap) is one chunk: its
-listing is read once, and its pages are already fetched concurrently within the
-per-host limits, which chunks listing the same source again would only repeat.
+again with the same arguments), run one after the other: matching stored articles is
+work for the CPU, and a dry run's scratch store holds the store's write lock on SQLite
+while it records. Alerts of a notifying backfill are delivered once, after every chunk
+is done. A network source (feeds, URLs, sitemap) is one chunk: its listing is read
+once, and its pages are already fetched concurrently within the per-host limits.
 """
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -18,12 +17,12 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.report import notify_ops
+from flows.secrets import prefect_secret
 from monitors import config as config_mod
-from monitors.backfill import Backfill, Outcome, Polite, Request, Window, parse_moment
-from monitors.fetch import Fetcher
-from monitors.pipeline import Pipeline, fetch_limits
-from monitors.store import Store
-from newsmon.secrets import prefect_secret
+from monitors.backfill import Request, Window
+from monitors.config import parse_moment
+from monitors.ingest import Polite
+from monitors.pipeline import Backfill, Outcome, Pipeline, open_pipeline
 
 
 @task(
@@ -54,28 +53,21 @@ async def backfill(
     notify: bool = False,
     config_path: str | None = None,
 ) -> dict[str, Any]:
-    """Backfill [since, until) in chunks of `chunk` (a duration: 6h, 1d...) in parallel."""
+    """Backfill [since, until) in chunks of `chunk` (a duration: 6h, 1d...)."""
     logger = get_run_logger()
     cfg = config_mod.load(config_path)
     end = parse_moment(until, end=True) if until else None
     size = timedelta(seconds=config_mod.parse_duration(chunk))
     window = Window(parse_moment(since), end)
     windows = window.chunks(size) if source == "stored" else [window]
-    store = Store.open(cfg.store)
-    try:
-        async with Fetcher(fetch_limits(cfg)) as fetcher:
-            pipeline = Pipeline(cfg, store, fetcher, secrets=prefect_secret)
-            polite = Polite(fetcher, cfg.backfill)
-            requests = [
-                Request(w, source, target, tuple(feeds or ()), tuple(rules or ()), notify)
-                for w in windows
-            ]
-            outcomes = await asyncio.gather(
-                *(backfill_chunk(pipeline, r, polite) for r in requests)
-            )
-            sent = deliver_alerts(pipeline) if notify else 0
-    finally:
-        store.close()
+    requests = [
+        Request(w, source, target, tuple(feeds or ()), tuple(rules or ()), notify)
+        for w in windows
+    ]
+    async with open_pipeline(cfg, secrets=prefect_secret) as pipeline:
+        polite = Polite(pipeline.fetcher, cfg.backfill)
+        outcomes = [await backfill_chunk(pipeline, r, polite) for r in requests]
+        sent = deliver_alerts(pipeline) if notify else 0
     summary = {
         "chunks": len(outcomes),
         "items": sum(o.progress.done for o in outcomes),

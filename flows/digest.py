@@ -10,10 +10,10 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from flows.report import alert_rows, emit_sent, notify_ops
+from flows.secrets import prefect_secret
 from monitors import config as config_mod
-from monitors.deliver import deliver_due, notifier_for, outbox_for
+from monitors.delivery import Outbox, deliver_due, notifier_for
 from monitors.store import Store
-from newsmon.secrets import prefect_secret
 
 
 @flow(name="digest", on_failure=[notify_ops], on_crashed=[notify_ops])
@@ -22,7 +22,7 @@ def digest(period: str = "hourly", config_path: str | None = None) -> dict[str, 
     cfg = config_mod.load(config_path)
     store = Store.open(cfg.store)
     try:
-        outbox = outbox_for(cfg, store)
+        outbox = Outbox.of(cfg, store)
         made = outbox.make_digests([period])
         done = deliver_due(outbox, notifier_for(cfg, prefect_secret), cfg.labels())
         alerts = alert_rows(outbox, [d.alert_id for d in done if d.alert_id is not None])

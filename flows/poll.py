@@ -23,15 +23,14 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 
 from flows.report import alert_rows, emit_sent, notify_ops, poll_markdown, publish_poll
+from flows.secrets import prefect_secret
 from monitors import config as config_mod
 from monitors.config import FeedConfig
-from monitors.deliver import Delivered
+from monitors.delivery import Delivered
 from monitors.errors import FetchError
-from monitors.fetch import Fetcher
 from monitors.models import FetchResult
-from monitors.pipeline import FeedOutcome, Pipeline, ProcessedEntry, fetch_limits
-from monitors.store import FeedState, Store
-from newsmon.secrets import prefect_secret
+from monitors.pipeline import CycleReport, FeedOutcome, Pipeline, ProcessedEntry, open_pipeline
+from monitors.store import FeedState
 
 
 def _transient(_task: Any, _run: TaskRun, state: State[Any]) -> bool:
@@ -87,42 +86,18 @@ async def poll(
     """Poll the feeds that are due (every feed with `due_only=False`), process new
     entries, deliver due alerts. `feed_tasks`: a task per feed fetch (see above)."""
     cfg = config_mod.load(config_path)
-    store = Store.open(cfg.store)
-    try:
-        async with Fetcher(fetch_limits(cfg)) as fetcher:
-            pipeline = Pipeline(cfg, store, fetcher, secrets=prefect_secret)
-            if feed_tasks:
-                outcomes = await poll_feeds_in_tasks(pipeline, due_only)
-            else:
-                outcomes = await poll_feeds(pipeline, due_only)
-            entries = await process_entries(pipeline)
-            done = deliver_alerts(pipeline)
-            ids = [i for e in entries for i in e.alert_ids] + [
-                d.alert_id for d in done if d.alert_id is not None
-            ]
-            alerts = alert_rows(pipeline.outbox, ids)
-    finally:
-        store.close()
-    emit_sent(done, alerts)
-    await publish_poll(poll_markdown(outcomes, entries, alerts, done))
-    summary = _summary(outcomes, entries, done)
+    async with open_pipeline(cfg, secrets=prefect_secret) as pipeline:
+        report = CycleReport()
+        if feed_tasks:
+            report.feeds = await poll_feeds_in_tasks(pipeline, due_only)
+        else:
+            report.feeds = await poll_feeds(pipeline, due_only)
+        report.entries = await process_entries(pipeline)
+        report.deliveries = deliver_alerts(pipeline)
+        ids = report.alert_ids + [d.alert_id for d in report.deliveries if d.alert_id is not None]
+        alerts = alert_rows(pipeline.outbox, ids)
+    emit_sent(report.deliveries, alerts)
+    await publish_poll(poll_markdown(report, alerts))
+    summary = report.summary()
     get_run_logger().info("poll: %s", summary)
     return summary
-
-
-def _summary(
-    outcomes: list[FeedOutcome], entries: list[ProcessedEntry], done: list[Delivered]
-) -> dict[str, Any]:
-    statuses = ("new", "unchanged", "failed", "not due", "waiting", "claimed elsewhere")
-    feeds = dict.fromkeys(statuses, 0)
-    for outcome in outcomes:
-        feeds[outcome.status] += 1
-    counts = {k: sum(e.outcome == k for e in entries) for k in ("article", "duplicate", "error")}
-    sent = sum(d.status == "sent" for d in done)
-    return {
-        "feeds": feeds,
-        **counts,
-        "alerts": sum(len(e.alert_ids) for e in entries),
-        "sent": sent,
-        "failed": len(done) - sent,
-    }

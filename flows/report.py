@@ -12,13 +12,12 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.events import emit_event
 from prefect.states import State
 
+from flows.secrets import prefect_secret
 from monitors import config as config_mod
-from monitors.deliver import Delivered, notifier_for
+from monitors.delivery import Delivered, Message, Outbox, notifier_for
 from monitors.errors import NewsmonError
-from monitors.notify import Message
-from monitors.outbox import AlertRow, Outbox
-from monitors.pipeline import FeedOutcome, ProcessedEntry
-from newsmon.secrets import prefect_secret
+from monitors.pipeline import CycleReport
+from monitors.store import AlertRow
 
 log = logging.getLogger(__name__)
 
@@ -69,35 +68,27 @@ def emit_sent(done: Sequence[Delivered], alerts: dict[int, AlertRow]) -> int:
     return len(sent)
 
 
-def poll_markdown(
-    feeds: Sequence[FeedOutcome],
-    entries: Sequence[ProcessedEntry],
-    alerts: dict[int, AlertRow],
-    done: Sequence[Delivered],
-) -> str:
+def poll_markdown(report: CycleReport, alerts: dict[int, AlertRow]) -> str:
     """A poll run in markdown: feeds polled, new articles, stories, alerts with links."""
-    states = [f.status for f in feeds]
-    skipped = states.count("waiting") + states.count("not due")
-    new_ids = [i for e in entries for i in e.alert_ids]
+    new_ids = report.alert_ids
     stories = {alerts[i].story_id for i in new_ids if i in alerts}
-    sent = sum(d.status == "sent" for d in done)
+    held = len(report.feeds) - report.polled
     lines = [
         "# newsmon poll",
         "",
-        f"- **Feeds:** {len(feeds) - skipped} polled ({states.count('new')} with news, "
-        f"{states.count('unchanged')} unchanged, {states.count('failed')} failed), "
-        f"{skipped} not due or backing off",
-        f"- **New entries:** {sum(f.new_entries for f in feeds)}; **articles:** "
-        f"{sum(e.outcome == 'article' for e in entries)} new, "
-        f"{sum(e.outcome == 'duplicate' for e in entries)} duplicates, "
-        f"{sum(e.outcome == 'error' for e in entries)} errors",
+        f"- **Feeds:** {report.polled} polled ({report.feeds_in('new')} with news, "
+        f"{report.feeds_in('unchanged')} unchanged, {report.feeds_in('failed')} failed), "
+        f"{held} not due, backing off or claimed by another worker",
+        f"- **New entries:** {report.new_entries}; **articles:** "
+        f"{report.count('article')} new, {report.count('duplicate')} duplicates, "
+        f"{report.count('error')} errors",
         f"- **Alerts:** {len(new_ids)} new in {len(stories)} stories; "
-        f"**deliveries:** {sent} sent, {len(done) - sent} not sent",
+        f"**deliveries:** {report.sent} sent, {report.failed} not sent",
     ]
     if new_ids:
         lines += ["", "## Alerts", "", "| alert | rule | story | headline |", "|---|---|---|---|"]
         lines += [_alert_line(i, alerts.get(i)) for i in new_ids]
-    failed = [f for f in feeds if f.status == "failed"]
+    failed = [f for f in report.feeds if f.status == "failed"]
     if failed:
         lines += ["", "## Failed feeds", "", "| feed | error |", "|---|---|"]
         lines += [f"| {_md(f.name)} | {_md(f.error or '')} |" for f in failed]

@@ -6,15 +6,16 @@ with the file, the key path and the reason.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -28,13 +29,14 @@ from pydantic import (
 )
 
 from monitors.errors import ConfigError, Problem, QueryError
-from monitors.fetch import ENV_PRIVATE_NETWORKS, parse_private_networks
 from monitors.rules import AliasError, Aliases, RuleSet
 
-if TYPE_CHECKING:
-    from monitors.stories import StorySettings
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEFAULT_STORE = "sqlite:///newsmon.db"
+ENV_PRIVATE_NETWORKS = "NEWSMON_ALLOW_PRIVATE_NETWORKS"
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _DURATION = re.compile(
     r"(\d+(?:\.\d+)?)\s*(s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?)(?![a-z])"
@@ -45,6 +47,8 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 def parse_duration(value: object) -> float:
     """Seconds in "90", "30s", "5m", "5 minutes", "1h30m", "1 hour 30 min" or "1d"."""
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 1h, 1d)")
     if isinstance(value, int | float):
@@ -60,6 +64,20 @@ def parse_duration(value: object) -> float:
     if seconds <= 0:
         raise ValueError("a duration must be positive")
     return seconds
+
+
+def parse_moment(text: str, end: bool = False) -> datetime:
+    """A UTC time from ISO 8601; a bare date is its day's start, or with `end` the next day's."""
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return moment + timedelta(days=1) if end else moment
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"not a date: {text!r} (use YYYY-MM-DD or an ISO 8601 time)") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def check_http_url(url: str) -> str:
@@ -78,7 +96,40 @@ def check_http_url(url: str) -> str:
     return url
 
 
+def parse_private_networks(
+    value: bool | str | Sequence[str] | None,
+) -> tuple[bool, tuple[Network, ...]]:
+    """Read an "allow private networks" setting: (allow all, networks allowed).
+
+    True/"true"/"1"/"yes" allow every address; ""/"0"/"false"/None allow none; otherwise
+    CIDR networks such as "127.0.0.1/32,10.0.0.0/8", comma-separated or as a list.
+    Raises ValueError naming what is wrong.
+    """
+    if value is None or isinstance(value, bool):
+        return bool(value), ()
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        value = ",".join(value)
+    if not isinstance(value, str):
+        raise ValueError("private networks: use true, false or a list of CIDR networks")
+    word = value.strip().lower()
+    if word in _TRUE:
+        return True, ()
+    if word in _FALSE:
+        return False, ()
+    return False, tuple(_network(item) for item in value.split(",") if item.strip())
+
+
+def _network(text: str) -> Network:
+    try:
+        return ipaddress.ip_network(text.strip())
+    except ValueError as exc:
+        raise ValueError(
+            f"private networks: {text.strip()!r} is not a CIDR network such as 10.0.0.0/8 ({exc})"
+        ) from None
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+Span = Annotated[timedelta, BeforeValidator(lambda v: timedelta(seconds=parse_duration(v)))]
 
 
 class _Strict(BaseModel):
@@ -86,7 +137,10 @@ class _Strict(BaseModel):
 
 
 class FetchConfig(_Strict):
-    """Limits for every HTTP request; see `monitors.fetch.FetchLimits`."""
+    """Limits for every HTTP request (see monitors.ingest.fetch): seconds for the whole
+    request, to connect and between bytes; the decoded body's size; redirects followed;
+    requests at once in all and to one host; retries of a feed's transient errors within
+    its `timeout`; private addresses allowed (true, or CIDR networks)."""
 
     timeout: float = Field(30.0, gt=0)
     connect_timeout: float = Field(10.0, gt=0)
@@ -140,31 +194,22 @@ class BackfillConfig(_Strict):
 
 
 class StoriesConfig(_Strict):
-    """How articles join stories and when a story alerts again; see docs/stories.md."""
+    """How articles join stories and when a story alerts again; see docs/stories.md. A
+    story lasts while articles come within `window` of its articles, at most `max_span`
+    from its first; `near_duplicate` and `same_story` are the join thresholds;
+    `update_gap` the least time between two updates of a rule in a story."""
 
-    window: Duration = 72 * 3600.0
-    max_span: Duration = 7 * 86400.0
+    window: Span = timedelta(hours=72)
+    max_span: Span = timedelta(days=7)
     near_duplicate: float = Field(0.8, ge=0.5, lt=1.0)
     same_story: float = Field(0.4, gt=0.0, le=1.0)
-    update_gap: Duration = 600.0
+    update_gap: Span = timedelta(minutes=10)
 
     @model_validator(mode="after")
     def _span(self) -> StoriesConfig:
         if self.max_span < self.window:
             raise ValueError("max_span must be at least the window")
         return self
-
-    def settings(self) -> StorySettings:
-        """The settings the story desk takes."""
-        from monitors.stories import StorySettings
-
-        return StorySettings(
-            window=timedelta(seconds=self.window),
-            max_span=timedelta(seconds=self.max_span),
-            near_duplicate=self.near_duplicate,
-            same_story=self.same_story,
-            update_gap=timedelta(seconds=self.update_gap),
-        )
 
 
 class SecretChannel(_Strict):

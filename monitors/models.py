@@ -1,13 +1,14 @@
-"""Plain values passed between pipeline stages."""
+"""Plain values passed between pipeline stages: a fetch's result, a feed's entry, an
+article with the analysis of its text, a rule's match."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from monitors.analysis import Analysis
+from functools import cached_property
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,58 @@ class Entry:
     published: datetime | None = None
 
 
+class Fact(NamedTuple):
+    """A salient fact: its kind ("name", "number", "quote"), its key, and how it was written."""
+
+    kind: str
+    key: str
+    text: str
+
+
+@dataclass(frozen=True)
+class StoryFeatures:
+    """What same-story decisions and novelty checks need from an article.
+
+    `weights` is its unit term vector and `headline` its headline's; `idf` has each term's
+    IDF, `salient` the terms that can anchor a join, `facts` and `terms` (every term of
+    the full text) what was said, `published` when.
+    """
+
+    weights: Mapping[str, float]
+    idf: Mapping[str, float]
+    headline: Mapping[str, float]
+    facts: tuple[Fact, ...] = ()
+    terms: frozenset[str] = frozenset()
+    published: datetime | None = None
+    salient: frozenset[str] = frozenset()
+
+    @cached_property
+    def norm(self) -> float:
+        return math.sqrt(sum(w * w for w in self.weights.values()))
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The analysis of `text` under the headline `title` (see monitors.extract.analysis);
+    its features have no time."""
+
+    title: str
+    text: str
+    features: StoryFeatures
+
+    def fits(self, title: str, text: str) -> bool:
+        """Whether this is the analysis of that headline and text."""
+        return title == self.title and text == self.text
+
+    def features_at(self, published: datetime | None) -> StoryFeatures:
+        """The story features, published at `published`."""
+        return replace(self.features, published=published)
+
+
 @dataclass(frozen=True)
 class Article:
     """An entry's page, extracted. `source` is "page" or "summary" (the fallback).
-    `analysis`, when given, is that of its title and text (see monitors.analysis)."""
+    `analysis`, when given, is that of its title and text."""
 
     url: str
     canonical_url: str

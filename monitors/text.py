@@ -84,6 +84,12 @@ _NOT_WORD = re.compile("[\\W_\u02bc]+")
 _LINE = re.compile(r"[^\r\n]+")
 _STOP = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019\u00bb)\]]*\s+")
 _LAST_WORD = re.compile(r"[^\W_]+$")
+_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def safe_text(value: str) -> str:
+    """`value` without control characters (tab and line breaks kept) or lone surrogates."""
+    return _UNSAFE.sub("", value)
 
 
 class Token(NamedTuple):

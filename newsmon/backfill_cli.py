@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from flows.secrets import prefect_secret
 from newsmon.common import (
     ConfigOption,
     VerboseOption,
@@ -23,12 +24,13 @@ from newsmon.common import (
     setup_logging,
     store_for,
 )
-from newsmon.secrets import prefect_secret
 
 if TYPE_CHECKING:
     from monitors import backfill as bf
     from monitors.config import Config
-    from monitors.deliver import Delivered
+    from monitors.delivery import Delivered
+    from monitors.pipeline import Outcome, Progress, ProgressHook
+    from monitors.store import Store
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -72,8 +74,6 @@ def backfill(
     arguments, an interrupted backfill goes on where it stopped."""
     import asyncio
 
-    from monitors import backfill as bf
-
     setup_logging(verbose)
     request = _request(since, until, source, target, feeds or [], rules or [], notify)
     cfg = load_config(config)
@@ -81,7 +81,7 @@ def backfill(
     with store_for(cfg) as store:
         try:
             with _progress_hook(err) as hook:
-                outcome, delivered = asyncio.run(bf.run(cfg, store, request, hook, prefect_secret))
+                outcome, delivered = asyncio.run(_run(cfg, store, request, hook))
         except KeyboardInterrupt:
             err.print(
                 "interrupted: what is done is kept; run the same command again to go on",
@@ -91,6 +91,15 @@ def backfill(
     print_outcome(outcome, as_json)
     if delivered is not None:
         print_deliveries(delivered, outcome.held, err if as_json else out)
+
+
+async def _run(
+    cfg: Config, store: Store, request: bf.Request, hook: ProgressHook
+) -> tuple[Outcome, list[Delivered] | None]:
+    from monitors.pipeline import open_pipeline, run_backfill
+
+    async with open_pipeline(cfg, store, secrets=prefect_secret) as pipeline:
+        return await run_backfill(pipeline, request, hook)
 
 
 def _check_names(request: bf.Request, cfg: Config) -> None:
@@ -130,6 +139,7 @@ def _request(
     notify: bool,
 ) -> bf.Request:
     from monitors import backfill as bf
+    from monitors.config import parse_moment
 
     if source not in bf.SOURCES:
         _usage_error(f"--from takes one of {', '.join(bf.SOURCES)}")
@@ -142,9 +152,7 @@ def _request(
             _usage_error(f"no such file: {target}")
         target = str(Path(target).resolve())
     try:
-        window = bf.Window(
-            bf.parse_moment(since), bf.parse_moment(until, end=True) if until else None
-        )
+        window = bf.Window(parse_moment(since), parse_moment(until, end=True) if until else None)
     except ValueError as exc:
         _usage_error(str(exc))
     if window.until is not None and window.until <= window.since:
@@ -162,7 +170,7 @@ def _usage_error(message: str) -> NoReturn:
 
 
 @contextmanager
-def _progress_hook(console: Console) -> Iterator[bf.ProgressHook]:
+def _progress_hook(console: Console) -> Iterator[ProgressHook]:
     """A rich progress bar on a terminal; else a plain line every few seconds and at the end."""
     if not console.is_terminal:
         yield _plain_hook(console)
@@ -188,17 +196,17 @@ def _progress_hook(console: Console) -> Iterator[bf.ProgressHook]:
     )
     task = bar.add_task("backfill", total=None, rate=0.0, errors=0)
 
-    def update(p: bf.Progress) -> None:
+    def update(p: Progress) -> None:
         bar.update(task, total=p.total, completed=p.done, rate=p.rate, errors=p.errors)
 
     with bar:
         yield update
 
 
-def _plain_hook(console: Console) -> Callable[[bf.Progress], None]:
+def _plain_hook(console: Console) -> Callable[[Progress], None]:
     last = [0.0]
 
-    def update(p: bf.Progress) -> None:
+    def update(p: Progress) -> None:
         now = time.monotonic()
         if now - last[0] < PLAIN_EVERY and p.done != p.total:
             return
@@ -219,7 +227,7 @@ def _json_line(console: Console, value: dict[str, object]) -> None:
     console.print(line, soft_wrap=True, markup=False, highlight=False)
 
 
-def _json_summary(outcome: bf.Outcome) -> None:
+def _json_summary(outcome: Outcome) -> None:
     """With --json: the summary and each error as JSON lines on standard error, so that
     standard output holds only the alerts."""
     p = outcome.progress
@@ -229,7 +237,7 @@ def _json_summary(outcome: bf.Outcome) -> None:
         _json_line(err, {"error": item.error, "url": item.url})
 
 
-def print_outcome(outcome: bf.Outcome, as_json: bool, console: Console = out) -> None:
+def print_outcome(outcome: Outcome, as_json: bool, console: Console = out) -> None:
     """The alerts per rule and story (a table, or JSON lines), then a summary."""
     notify = outcome.request.notify
     if as_json:
@@ -240,13 +248,12 @@ def print_outcome(outcome: bf.Outcome, as_json: bool, console: Console = out) ->
     p = outcome.progress
     verb = "alerts queued" if notify else "alerts that would fire (dry run: nothing sent)"
     if outcome.fired:
-        table = Table("rule", "story", "headline", "articles", "URLs", title=verb)
-        table.columns[4].overflow = "fold"  # a URL is never cut short
+        table = Table("rule", "kind", "story", "headline", "articles", "URLs", title=verb)
+        table.columns[5].overflow = "fold"  # a URL is never cut short
         for fired in outcome.fired:
             urls = "\n".join(u for _, u in fired.articles)
-            add_row(
-                table, fired.rule_id, fired.story, fired.headline, str(len(fired.articles)), urls
-            )
+            count = str(len(fired.articles))
+            add_row(table, fired.rule_id, fired.kind, fired.story, fired.headline, count, urls)
         console.print(table)
     resumed = f" ({p.resumed} in an earlier attempt)" if p.resumed else ""
     console.print(

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from flows.secrets import prefect_secret
 from newsmon.backfill_cli import backfill
 from newsmon.common import (
     ConfigOption,
@@ -23,8 +23,8 @@ from newsmon.common import (
     store_for,
 )
 from newsmon.db_cli import db_app
+from newsmon.report import print_deliveries, print_report
 from newsmon.rules_cli import rules_app
-from newsmon.secrets import prefect_secret
 from newsmon.serve import serve
 from newsmon.stories_cli import stories_app
 
@@ -32,10 +32,8 @@ from newsmon.stories_cli import stories_app
 # `--help` and `check` start fast.
 if TYPE_CHECKING:
     from monitors.config import Config
-    from monitors.deliver import Delivered
-    from monitors.outbox import DeliveryRow
     from monitors.pipeline import CycleReport
-    from monitors.store import Store
+    from monitors.store import DeliveryRow, Store
 
 app = typer.Typer(
     help="Watch news feeds and alert once per story, with the passage that matched.",
@@ -63,74 +61,26 @@ def run(
     setup_logging(verbose)
     cfg = load_config(config)
     with store_for(cfg) as store:
-        report = asyncio.run(run_cycle(cfg, store, due))
+        report = asyncio.run(_cycle(cfg, store, due))
     print_report(report, verbose=verbose)
 
 
-async def run_cycle(cfg: Config, store: Store, due_only: bool = False) -> CycleReport:
-    """One cycle with a fetcher built from the config."""
-    from monitors.fetch import Fetcher
-    from monitors.pipeline import Pipeline, fetch_limits
+async def _cycle(cfg: Config, store: Store, due_only: bool) -> CycleReport:
+    from monitors.pipeline import open_pipeline, run_cycle
 
-    async with Fetcher(fetch_limits(cfg)) as fetcher:
-        pipeline = Pipeline(cfg, store, fetcher, secrets=prefect_secret)
-        return await pipeline.run_cycle(due_only=due_only)
-
-
-def print_report(report: CycleReport, console: Console = out, verbose: bool = False) -> None:
-    """A summary of a cycle; failed feeds, entries skipped and failed deliveries listed
-    with their reasons."""
-    states = [f.status for f in report.feeds]
-    held = ("waiting", "not due", "claimed elsewhere")
-    polled = len(states) - sum(states.count(s) for s in held)
-    waiting = "".join(f", {states.count(s)} {s}" for s in held if s in states)
-    console.print(
-        f"feeds: {polled} polled, {states.count('new')} with news, "
-        f"{states.count('unchanged')} unchanged, {states.count('failed')} failed{waiting}"
-    )
-    console.print(
-        f"entries: {sum(f.new_entries for f in report.feeds)} new; articles: "
-        f"{report.count('article')} new, {report.count('duplicate')} duplicates, "
-        f"{report.count('error')} errors; alerts: {report.alerts}; "
-        f"deliveries: {report.sent} sent, {report.failed} failed"
-    )
-    skipped = any(f.skipped for f in report.feeds)
-    if verbose or report.failed or states.count("failed") or skipped:
-        _print_problems(report, console)
-
-
-def _print_problems(report: CycleReport, console: Console) -> None:
-    table = Table(
-        "feed", "status", "new", "error", "entries skipped", title="feeds", title_justify="left"
-    )
-    for f in report.feeds:
-        add_row(table, f.name, f.status, str(f.new_entries), f.error, "\n".join(f.skipped))
-    console.print(table)
-    print_deliveries(report.deliveries, console, only_failed=True)
-
-
-def print_deliveries(
-    done: list[Delivered], console: Console = out, only_failed: bool = False
-) -> None:
-    """A table of delivery attempts (or of the failed ones)."""
-    shown = [d for d in done if d.error or not only_failed]
-    if not shown:
-        return
-    table = Table("delivery", "alert", "channel", "status", "error", title="deliveries")
-    for d in shown:
-        add_row(table, str(d.delivery_id), str(d.alert_id or d.kind), d.channel, d.status, d.error)
-    console.print(table)
+    async with open_pipeline(cfg, store, secrets=prefect_secret) as pipeline:
+        return await run_cycle(pipeline, due_only=due_only)
 
 
 @app.command()
 def deliver(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
     """Send every due delivery (alerts, digests, notices) without polling."""
-    from monitors.deliver import deliver_due, notifier_for, outbox_for
+    from monitors.delivery import Outbox, deliver_due, notifier_for
 
     setup_logging(verbose)
     cfg = load_config(config)
     with store_for(cfg) as store:
-        done = deliver_due(outbox_for(cfg, store), notifier_for(cfg, prefect_secret), cfg.labels())
+        done = deliver_due(Outbox.of(cfg, store), notifier_for(cfg, prefect_secret), cfg.labels())
     sent = sum(d.status == "sent" for d in done)
     out.print(f"deliveries: {sent} sent, {len(done) - sent} failed")
     print_deliveries(done, only_failed=not verbose)
@@ -145,7 +95,7 @@ def digest(
     verbose: VerboseOption = False,
 ) -> None:
     """Send held alerts as one digest message per channel, grouped by rule."""
-    from monitors.deliver import deliver_due, notifier_for, outbox_for
+    from monitors.delivery import Outbox, deliver_due, notifier_for
 
     setup_logging(verbose)
     periods = {"hourly": ["hourly"], "daily": ["daily"], "all": ["hourly", "daily"]}
@@ -153,7 +103,7 @@ def digest(
         raise typer.BadParameter("use hourly, daily or all", param_hint="--period")
     cfg = load_config(config)
     with store_for(cfg) as store:
-        outbox = outbox_for(cfg, store)
+        outbox = Outbox.of(cfg, store)
         made = outbox.make_digests(periods[period])
         done = deliver_due(outbox, notifier_for(cfg, prefect_secret), cfg.labels())
     out.print(
@@ -185,11 +135,11 @@ def alerts(
     """List the newest alerts with each delivery's status, attempts and last error."""
     if ctx.invoked_subcommand is not None:
         return
-    from monitors.deliver import outbox_for  # here: `alerts retry` runs this callback too
+    from monitors.delivery import Outbox  # here: `alerts retry` runs this callback too
 
     cfg = load_config(config)
     with store_for(cfg) as store:
-        listing = outbox_for(cfg, store).listing(status)
+        listing = Outbox.of(cfg, store).listing(status)
     table = Table("alert", "rule", "headline", "channel", "status", "tries", "last error")
     for column in table.columns[:2] + table.columns[3:6]:
         column.no_wrap = True
@@ -216,13 +166,13 @@ def alerts_retry(
     config: ConfigOption = None,
 ) -> None:
     """Make the deliveries of these alerts due now; the next run or `deliver` sends them."""
-    from monitors.deliver import outbox_for
+    from monitors.delivery import Outbox
 
     if not ids and not all_:
         raise typer.BadParameter("give alert ids or --all")
     cfg = load_config(config)
     with store_for(cfg) as store:
-        count = outbox_for(cfg, store).retry(None if all_ else ids)
+        count = Outbox.of(cfg, store).retry(None if all_ else ids)
     out.print(f"{count} deliveries due now")
 
 
@@ -231,8 +181,8 @@ def feeds(config: ConfigOption = None) -> None:
     """Each feed's polling state: last success, last error, streak, next due, items a day,
     and why entries of its last parsed body were skipped."""
     cfg = load_config(config)
-    with store_for(cfg) as store:
-        rows = {r.url: r for r in store.feed_rows()}
+    with store_for(cfg) as store, store.transaction() as tx:
+        rows = {r.url: r for r in tx.feed_rows()}
     table = Table(
         "feed", "last success", "last error", "streak", "next due", "items/day", "skipped"
     )

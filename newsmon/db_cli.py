@@ -38,17 +38,16 @@ def upgrade(
 @db_app.command("current")
 def current(config: ConfigOption = None) -> None:
     """Show the store's schema revision and the newest this newsmon knows."""
-    from monitors import migrate as migrations
-    from monitors.store import connect
+    from monitors.store import connect, current, head
 
     cfg = load_config(config)
     try:
         engine = connect(cfg.store)
-        revision = migrations.current(engine)
+        revision = current(engine)
         engine.dispose()
     except StoreError as exc:
         err.print(f"[bold red]Store unavailable:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_STORE) from None
-    head = migrations.head()
-    state = "up to date" if revision == head else f"behind (newest: {head})"
+    newest = head()
+    state = "up to date" if revision == newest else f"behind (newest: {newest})"
     out.print(f"store schema at {revision or 'empty'}: {state}")

@@ -20,9 +20,10 @@ from rich.markup import escape
 
 from monitors import config as config_mod
 from monitors.config import Config
+from monitors.pipeline import CycleReport, open_pipeline, run_cycle
 from monitors.store import Store
-from newsmon.cli import print_report, run_cycle
 from newsmon.loopback import StaticSite, WebhookReceiver
+from newsmon.report import print_report
 
 SITE = Path(__file__).parent / "demo_site"
 FEEDS = [
@@ -70,15 +71,20 @@ def run_demo(out: Console, keep: Path | None = None) -> None:
                 out.rule("[bold]newsmon demo[/]: five outlets on " + site.base)
                 out.print(f"{len(cfg.feeds)} feeds, rules: {', '.join(r.id for r in cfg.rules)}")
                 out.rule("first cycle")
-                print_report(asyncio.run(run_cycle(cfg, store)), out)
+                print_report(asyncio.run(_cycle(cfg, store)), out)
                 _print_alerts(out, desk.received)
                 seen = len(desk.received)
                 out.rule("second cycle: nothing changed")
-                print_report(asyncio.run(run_cycle(cfg, store)), out)
+                print_report(asyncio.run(_cycle(cfg, store)), out)
                 out.print(f"alerts sent in the second cycle: {len(desk.received) - seen}")
             finally:
                 store.close()
     out.rule(f"done in {time.monotonic() - started:.1f} s")
+
+
+async def _cycle(cfg: Config, store: Store) -> CycleReport:
+    async with open_pipeline(cfg, store) as pipeline:
+        return await run_cycle(pipeline)
 
 
 def _print_alerts(out: Console, payloads: list[dict[str, Any]]) -> None:

@@ -13,19 +13,17 @@ import typer
 
 from monitors.errors import FetchError
 from monitors.models import Entry, Match
-from monitors.urls import canonical_url
 from newsmon.common import load_config, store_for
 
 if TYPE_CHECKING:
-    import sqlalchemy as sa
 
     from monitors.config import Config
     from monitors.rules import RuleSet
+    from monitors.store import Tx
 
 EXIT_SOURCE = 1
 EXIT_USAGE = 2
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
-PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 
 rules_app = typer.Typer(
     help="Try the watch rules on texts, pages, URLs or stored articles.",
@@ -98,8 +96,8 @@ def test(
     cfg = load_config(config)
     ruleset = _ruleset(cfg, rule or [])
     if stored:
-        with store_for(cfg) as store:
-            failed = _report(ruleset, _stored(store.engine, since), as_json)
+        with store_for(cfg) as store, store.transaction() as tx:
+            failed = _report(ruleset, _stored(tx, since), as_json)
     else:
         samples = _with_fields(_read_all(cfg, sources or []), site, lang)
         failed = _report(ruleset, samples, as_json)
@@ -194,11 +192,11 @@ def _read_all(cfg: Config, sources: Sequence[str]) -> Iterator[Sample | SourceEr
 
 async def _fetch_all(cfg: Config, urls: list[str]) -> dict[str, Sample | SourceError]:
     """The article of each URL, or why it could not be fetched."""
-    from monitors.fetch import Fetcher
-    from monitors.pipeline import fetch_limits
+    from monitors.ingest import Fetcher
+    from monitors.pipeline.cycle import PAGE_ACCEPT
 
     out: dict[str, Sample | SourceError] = {}
-    async with Fetcher(fetch_limits(cfg)) as fetcher:
+    async with Fetcher(cfg.fetch) as fetcher:
         for url in urls:
             try:
                 page = await fetcher.fetch(url, accept=PAGE_ACCEPT)
@@ -229,32 +227,15 @@ def _read_file(cfg: Config, source: str) -> Sample:
 
 def _from_html(cfg: Config, source: str, html: bytes, url: str) -> Sample:
     from monitors.extract import extract_article
+    from monitors.ingest import canonical_url
 
     entry = Entry(key=url, url=url, canonical_url=canonical_url(url))
     article = extract_article(html, entry, url, cfg.extract.min_chars)
     return Sample(source, article.title, article.text, article.site or None, article.language)
 
 
-def _stored(engine: sa.Engine, since: datetime | None) -> Iterator[Sample]:
-    """The stored articles (duplicates left out), oldest first."""
-    import sqlalchemy as sa
-
-    from monitors.store import articles
-
-    query = (
-        sa.select(
-            articles.c.url,
-            articles.c.title,
-            articles.c.text,
-            articles.c.site,
-            articles.c.language,
-        )
-        .where(articles.c.duplicate_of.is_(None))
-        .order_by(articles.c.id)
-    )
-    if since is not None:
-        moment = since if since.tzinfo else since.replace(tzinfo=UTC)
-        query = query.where(articles.c.fetched_at >= moment)
-    with engine.connect() as conn:
-        for row in conn.execute(query):
-            yield Sample(row.url, row.title, row.text, row.site, row.language)
+def _stored(tx: Tx, since: datetime | None) -> Iterator[Sample]:
+    """The stored articles (duplicates left out) fetched since `since`, oldest first."""
+    moment = since if since is None or since.tzinfo else since.replace(tzinfo=UTC)
+    for a in tx.originals_fetched_since(moment):
+        yield Sample(a.url, a.title, a.text, a.site, a.language)

@@ -22,6 +22,7 @@ from monitors.config import Config  # noqa: E402
 from monitors.store import Store  # noqa: E402
 from tests.httpserver import LoopbackServer  # noqa: E402
 
+ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 

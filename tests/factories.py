@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from monitors.config import StoriesConfig
+from monitors.delivery.outbox import Outbox
 from monitors.models import Article, Entry, Match, Passage
-from monitors.outbox import Outbox
 from monitors.store import Store
+from monitors.stories import StoryDesk, record_article
 
 _SYLLABLES = ["ka", "lo", "mi", "ru", "te", "zan", "vor", "pel", "dus", "qui", "bex", "nor"]
 
@@ -28,9 +30,10 @@ def seed(
 ) -> list[int]:
     """Record `count` unrelated articles (one story each), each matching `rule_id`;
     return their alert ids. Headlines are made-up words unless `title` is given."""
-    feed = store.sync_feeds([("https://example.com/feed.xml", "Example")])[
-        "https://example.com/feed.xml"
-    ]
+    with store.transaction() as tx:
+        feed = tx.sync_feeds([("https://example.com/feed.xml", "Example")])[
+            "https://example.com/feed.xml"
+        ]
     numbers = range(start, start + count)
     made = [
         Entry(
@@ -42,11 +45,19 @@ def seed(
         )
         for n in numbers
     ]
-    store.record_feed_ok(
-        feed.id, status=200, etag=None, last_modified=None, body_hash=str(start), new_entries=made
-    )
+    with store.transaction() as tx:
+        tx.record_feed_ok(
+            feed.id,
+            status=200,
+            etag=None,
+            last_modified=None,
+            body_hash=str(start),
+            new_entries=made,
+        )
+        pending = tx.pending_entries()
+    desk = StoryDesk(StoriesConfig())
     alert_ids: list[int] = []
-    for item in store.pending_entries():
+    for item in pending:
         n = int(item.entry.key[1:])
         words = " ".join(pseudo_word(n, s) for s in range(3, 12))
         text = f"{words} weighs security guarantees."
@@ -61,5 +72,6 @@ def seed(
         )
         at = text.index("security guarantees")
         match = Match(rule_id, ("security guarantees",), Passage(text, ((at, at + 19),)))
-        alert_ids += store.record_article(item.id, article, [match], outbox.enqueue).alert_ids
+        recorded = record_article(store, desk, item.id, article, [match], outbox.enqueue)
+        alert_ids += recorded.alert_ids
     return alert_ids

@@ -21,7 +21,9 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-GOLDEN = Path(__file__).parent / "data" / "scenario" / "demo_world.json"
+from tests.conftest import DATA
+
+GOLDEN = DATA / "scenario" / "demo_world.json"
 NEXT_DAY = re.compile(
     r"\s*<item>\s*<title>Kremlin rejects buffer-zone clause.*?</item>", re.DOTALL
 )
@@ -154,14 +156,13 @@ def _cycle(cfg: Any) -> None:
     """One `newsmon run` cycle on the config's store."""
     import asyncio
 
-    from monitors.store import Store
-    from newsmon.cli import run_cycle
+    from monitors.pipeline import open_pipeline, run_cycle
 
-    store = Store.open(cfg.store)
-    try:
-        asyncio.run(run_cycle(cfg, store))
-    finally:
-        store.close()
+    async def cycle() -> None:
+        async with open_pipeline(cfg) as pipeline:
+            await run_cycle(pipeline)
+
+    asyncio.run(cycle())
 
 
 if __name__ == "__main__":

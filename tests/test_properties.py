@@ -1,6 +1,6 @@
 """Properties over arbitrary input: URL canonicalization, the query parser, config
 loading, feed parsing and fetching never fail in a way the pipeline does not expect.
-(tests/test_urls.py holds the idempotence and tracking properties of canonical URLs.)"""
+(tests/ingest/test_urls.py holds the idempotence and tracking properties of canonical URLs.)"""
 
 from __future__ import annotations
 
@@ -17,12 +17,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from monitors import config as config_mod
+from monitors.config import FetchConfig
 from monitors.errors import ConfigError, FeedError, FetchError, QueryError
-from monitors.feeds import parse_feed
-from monitors.fetch import Fetcher, FetchLimits
+from monitors.ingest.feeds import parse_feed
+from monitors.ingest.fetch import Fetcher
+from monitors.ingest.urls import canonical_url, is_tracking
 from monitors.rules import RuleSet, parse_query
-from monitors.urls import canonical_url, is_tracking
-from tests.test_urls import http_urls
+from tests.ingest.test_urls import http_urls
 
 # -- canonical URLs ----------------------------------------------------------------------
 
@@ -198,7 +199,7 @@ def answering_transport() -> httpx.MockTransport:
 @given(st.one_of(st.text(max_size=60), st.text(max_size=40).map(lambda t: "http://" + t)))
 def test_any_url_fetches_or_raises_fetch_error(url: str) -> None:
     async def fetch() -> None:
-        limits = FetchLimits(allow_all_private=True, timeout=2)
+        limits = FetchConfig(allow_private_networks=True, timeout=2)
         async with Fetcher(limits, transport=answering_transport()) as fetcher:
             with contextlib.suppress(FetchError):
                 await fetcher.fetch(url)
@@ -215,7 +216,7 @@ def test_any_redirect_location_is_followed_or_refused_with_fetch_error(location:
         return httpx.Response(200, content=ok())
 
     async def fetch() -> None:
-        limits = FetchLimits(allow_all_private=True, timeout=2)
+        limits = FetchConfig(allow_private_networks=True, timeout=2)
         async with Fetcher(limits, transport=httpx.MockTransport(answer)) as fetcher:
             with contextlib.suppress(FetchError):
                 await fetcher.fetch("http://feeds.example.com/start")

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from itertools import chain, product
 
 from monitors.errors import QueryError
-from monitors.rules.parse import parse_words
-from monitors.rules.query import Term
+from monitors.rules.query import Term, parse_words
 
 MAX_VARIANTS = 256
 

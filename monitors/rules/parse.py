@@ -16,16 +16,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from monitors.errors import QueryError
-from monitors.rules.query import FIELDS, FILTER_FIELDS, And, Near, Node, Not, Or, Phrase, Term
-from monitors.text import tokenize
+from monitors.rules.aliases import Aliases
+from monitors.rules.query import (
+    FIELDS,
+    FILTER_FIELDS,
+    And,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Term,
+    parse_words,
+)
 
-if TYPE_CHECKING:
-    from monitors.rules.aliases import Aliases
-
-MIN_PREFIX = 3
 MAX_DEPTH = 40
 MAX_LITERALS = 2000
 MAX_SLOP = 1000
@@ -70,26 +76,6 @@ def parse_query(query: str, aliases: Aliases | None = None) -> Node:
     if not node.needs_literal:
         raise QueryError("query can match articles holding none of its terms (only NOT parts?)")
     return node
-
-
-def parse_words(value: str, pos: int = 0) -> tuple[Term, ...]:
-    """The words of `value` (starting at `pos` in the query), those followed by `*` prefixes."""
-    tokens = tokenize(value)
-    if not tokens:
-        raise QueryError(f"{value!r} at position {pos} holds no word")
-    starts = {token.start for token in tokens}
-    ends = {token.end for token in tokens}
-    stars = {i for i, char in enumerate(value) if char == "*"}
-    for star in sorted(stars):
-        if star + 1 in starts or star not in ends:
-            raise QueryError(f"wildcard '*' at position {pos + star} must end a word")
-    for token in tokens:
-        if token.end in stars and len(token.norm) < MIN_PREFIX:
-            raise QueryError(
-                f"wildcard too broad at position {pos + token.start}: "
-                f"at least {MIN_PREFIX} letters before '*'"
-            )
-    return tuple(Term(token.norm, token.end in stars) for token in tokens)
 
 
 def lex(query: str) -> list[Lexeme]:

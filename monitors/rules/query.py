@@ -9,8 +9,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from monitors.errors import QueryError
+from monitors.text import tokenize
+
 FIELDS = ("title", "text", "site", "lang")
 FILTER_FIELDS = frozenset({"site", "lang"})
+MIN_PREFIX = 3  # letters before a '*'
 
 
 class Node(ABC):
@@ -135,3 +139,23 @@ class Near(Node):
     @property
     def positional(self) -> bool:
         return True
+
+
+def parse_words(value: str, pos: int = 0) -> tuple[Term, ...]:
+    """The words of `value` (starting at `pos` in the query), those followed by `*` prefixes."""
+    tokens = tokenize(value)
+    if not tokens:
+        raise QueryError(f"{value!r} at position {pos} holds no word")
+    starts = {token.start for token in tokens}
+    ends = {token.end for token in tokens}
+    stars = {i for i, char in enumerate(value) if char == "*"}
+    for star in sorted(stars):
+        if star + 1 in starts or star not in ends:
+            raise QueryError(f"wildcard '*' at position {pos + star} must end a word")
+    for token in tokens:
+        if token.end in stars and len(token.norm) < MIN_PREFIX:
+            raise QueryError(
+                f"wildcard too broad at position {pos + token.start}: "
+                f"at least {MIN_PREFIX} letters before '*'"
+            )
+    return tuple(Term(token.norm, token.end in stars) for token in tokens)

@@ -1,0 +1,185 @@
+"""Send messages through apprise, one target per delivery.
+
+Channel URLs carry secrets (webhook tokens, passwords): they never appear in a
+message, an error or a log line from here; errors are redacted before they leave,
+and apprise's log records are redacted of every channel secret this process knows.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import apprise
+import requests.adapters
+from apprise.plugins.slack import NotifySlack, SlackMode
+
+from monitors.delivery.render import Format, Message, format_for
+from monitors.errors import DeliveryError
+from monitors.ingest.fetch import parse_retry_after
+
+ChannelURL = str | Callable[[], str]
+
+
+class _Observer:
+    """Keeps the HTTP answers apprise gets (it returns none) for Retry-After and Slack's `ts`.
+
+    requests' `HTTPAdapter.send` is wrapped only while a send is in progress and restored
+    after the last one ends; the wrapper records answers for the observing thread only.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._original: Callable[..., Any] | None = None
+        self._local = threading.local()
+
+    @contextmanager
+    def answers(self) -> Iterator[list[requests.Response]]:
+        """The answers received in this thread while the block runs."""
+        seen: list[requests.Response] = []
+        self._local.seen = seen
+        self._install()
+        try:
+            yield seen
+        finally:
+            self._local.seen = None
+            self._uninstall()
+
+    def _install(self) -> None:
+        with self._lock:
+            if self._users == 0:
+                original = self._original = requests.adapters.HTTPAdapter.send
+                local = self._local
+
+                def send(adapter: requests.adapters.HTTPAdapter, request: Any, **kw: Any) -> Any:
+                    response = original(adapter, request, **kw)
+                    seen = getattr(local, "seen", None)
+                    if seen is not None:
+                        seen.append(response)
+                    return response
+
+                requests.adapters.HTTPAdapter.send = send  # type: ignore[method-assign,assignment]
+            self._users += 1
+
+    def _uninstall(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0 and self._original is not None:
+                requests.adapters.HTTPAdapter.send = self._original  # type: ignore[method-assign]
+                self._original = None
+
+
+_observer = _Observer()
+
+
+class _Redact(logging.Filter):
+    """Removes every known channel secret from apprise's log records."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def add(self, url: str) -> None:
+        self.secrets.update(secrets_of(url))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            message = message.replace(secret, "****")
+        record.msg, record.args = message, None
+        return True
+
+
+_redactor = _Redact()
+for _name in ("apprise", "urllib3.connectionpool"):  # urllib3 logs request paths at DEBUG
+    logging.getLogger(_name).addFilter(_redactor)
+
+
+class Notifier:
+    """Sends messages to named channels, one apprise target each."""
+
+    def __init__(self, channels: Mapping[str, ChannelURL]) -> None:
+        self._channels = dict(channels)
+        self._urls: dict[str, str] = {}
+
+    def format(self, channel: str) -> Format:
+        """How messages to this channel are written."""
+        return format_for(self._target(channel))
+
+    def send(self, channel: str, message: Message, thread: str | None = None) -> str | None:
+        """Deliver, in reply to the message `thread` where the service threads (Slack
+        with a bot token); return the service's id of the message when it gives one.
+        Raise DeliveryError (with `retry_after`), free of secrets."""
+        target = self._target(channel)
+        threads = isinstance(target, NotifySlack) and target.mode == SlackMode.BOT
+        if thread and threads:
+            target.channels = [f"{c.split(':')[0]}:{thread}" for c in target.channels]
+        sender = apprise.Apprise()
+        sender.add(target)
+        try:
+            capture = apprise.LogCapture(level=logging.WARNING, fmt="%(message)s")  # type: ignore[no-untyped-call]
+            with capture as logs, _observer.answers() as answers:
+                ok = sender.notify(
+                    title=message.title, body=message.body, body_format=message.body_format
+                )
+        except Exception as exc:  # a plugin may raise anything
+            raise DeliveryError(self._redact(channel, f"{type(exc).__name__}: {exc}")) from None
+        if not ok:
+            detail = "; ".join(line.strip() for line in logs.getvalue().splitlines() if line)
+            reason = self._redact(channel, detail or "the service refused it")
+            raise DeliveryError(reason, _retry_after(answers))
+        return _slack_ts(answers) if threads else None
+
+    def _target(self, channel: str) -> Any:
+        if channel not in self._urls:
+            source = self._channels.get(channel)
+            if source is None:
+                raise DeliveryError(f"channel {channel!r} is not configured")
+            self._urls[channel] = source() if callable(source) else source
+            _redactor.add(self._urls[channel])
+        target = apprise.Apprise.instantiate(self._urls[channel])
+        if target is None:
+            raise DeliveryError(f"channel {channel!r} has an invalid URL")
+        return target
+
+    def _redact(self, channel: str, text: str) -> str:
+        for secret in secrets_of(self._urls.get(channel, "")):
+            text = text.replace(secret, "****")
+        return f"{channel}: {text}"[:500]
+
+
+def _slack_ts(answers: list[requests.Response]) -> str | None:
+    """The `ts` Slack's API gives a posted message (what a reply threads under)."""
+    for response in reversed(answers):
+        try:
+            ts = response.json().get("ts")
+        except ValueError:
+            continue
+        if isinstance(ts, str):
+            return ts
+    return None
+
+
+def _retry_after(answers: list[requests.Response]) -> float | None:
+    """The Retry-After of the last 429 or 503 answer, in seconds."""
+    for response in reversed(answers):
+        if response.status_code in (429, 503):
+            return parse_retry_after(response.headers.get("Retry-After"))
+    return None
+
+
+def secrets_of(url: str) -> list[str]:
+    """Parts of a channel URL that may be secret: credentials, path tokens, query values."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return [url] if url else []
+    pieces = [url, parts.username or "", parts.password or "", parts.netloc]
+    pieces += parts.path.split("/")
+    pieces += [value for _, value in parse_qsl(parts.query)]
+    return sorted({p for p in pieces if len(p) >= 3}, key=len, reverse=True)

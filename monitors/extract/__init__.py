@@ -1,0 +1,40 @@
+"""Extract: from a fetched page to an article with the analysis of its text.
+
+Owns page text (`page`: trafilatura, the page's own title, site and language, the
+entry's summary as the fallback), the worker pool that runs it within a deadline and a
+memory cap (`workers`), and the text analysis story placement needs (`analysis`: IDF
+weighted terms, salient terms, names, numbers and quotes). Imports the bottom layer,
+`config` and `ingest` (URLs).
+"""
+
+from monitors.extract.analysis import (
+    RARE_IDF,
+    STOPWORDS,
+    IdfTable,
+    analyse,
+    default_idf,
+    features,
+    features_of,
+    stem,
+    terms,
+)
+from monitors.extract.page import PageText, article_from, extract_article, page_text, text_hash
+from monitors.extract.workers import Extractor
+
+__all__ = [
+    "RARE_IDF",
+    "STOPWORDS",
+    "Extractor",
+    "IdfTable",
+    "PageText",
+    "analyse",
+    "article_from",
+    "default_idf",
+    "extract_article",
+    "features",
+    "features_of",
+    "page_text",
+    "stem",
+    "terms",
+    "text_hash",
+]

@@ -1,0 +1,365 @@
+"""The analysis of an article's text: what story placement and novelty checks need,
+computed once (in an extraction worker when the page comes from one).
+
+1. `features(title, text, published)`: the content terms of the headline and of the lead
+   (the first two sentences): words stemmed lightly, numbers as their value, each weighted
+   by its IDF (headline terms HEADLINE_WEIGHT times), so rare words, names and figures
+   weigh most; its salient terms (headline and lead words written capitalised or rare, and
+   numbers); and the salient facts of the whole text: names (runs of capitalised words),
+   numbers with their unit or the word next to them, quoted phrases.
+2. `analyse(title, text)`: those features, without a time, as an `Analysis`;
+   `features_of(article, published)` uses the article's analysis when it has one.
+
+The IDF table ships as `monitors/extract/data/idf.json.gz` (built by `bench/build_idf.py`
+from ~1,300 news and web page texts): document frequencies of `terms`; a term it lacks
+counts as seen in one document.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache, lru_cache
+from importlib import resources
+from pathlib import Path
+
+from monitors.models import Analysis, Article, Fact, StoryFeatures
+from monitors.text import Token, sentences, tokenize
+
+HEADLINE_WEIGHT = 2.0
+LEAD_SENTENCES = 2
+RARE_IDF = 6.0
+NAME_IDF = 4.0
+TITLE_CASE_SHARE = 0.6
+QUOTE_WORDS = 3
+WORD_REACH = 48  # characters searched before a number for its word
+
+_STOPWORD_LIST = """
+    a about above after again against ago all also am an and another any are as at be
+    because been before being below between both but by can could did do does doing down
+    during each few for from further get gets had has have having he her here hers him his
+    how i if in into is it its just like may me might more most much must my no nor not now
+    of off on once one only or other our out over own per same say said says she should
+    since so some such than that the their them then there these they this those though
+    through to too under until up upon very via was we were what when where which while who
+    whom whose why will with within without would yet you your
+"""
+STOPWORDS = frozenset(_STOPWORD_LIST.split())
+_CALENDAR_LIST = (
+    "jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june "
+    "july august september october november december monday tuesday wednesday thursday "
+    "friday saturday sunday christmas easter"
+)
+_CALENDAR = frozenset(_CALENDAR_LIST.split())
+_CONNECTOR_LIST = "of de del da di du la le van von der al bin"
+_CONNECTORS = frozenset(_CONNECTOR_LIST.split())
+_AGENCY_LIST = "reuters ap afp dpa ansa efe upi xinhua tass pti ani"
+_AGENCIES = frozenset(_AGENCY_LIST.split())
+_NUMBER = re.compile(
+    r"(?<![\w.,:])(?P<cur>[$€£¥])?\s?(?P<num>\d+(?:[.,]\d+)*)"
+    r"(?:\s?(?P<unit>%|per ?cent|pct|bn|bln|billion|mn|mln|million|tn|trillion|thousand|[bmk])"
+    r"(?!\w))?(?![\w%])",
+    re.IGNORECASE,
+)
+_QUOTE = re.compile(
+    r"[\"\u201c\u201e\u00ab](?P<a>[^\"\u201c\u201d\u201e\u00ab\u00bb\n]{2,200})[\"\u201d\u00bb]"
+    r"|(?<!\w)[\u2018'](?P<b>[^\u2018\u2019'\n]{2,120})[\u2019'](?!\w)"
+)
+_TIME = re.compile(r"\d{1,2}:\d{2}")
+_WORD_AFTER = re.compile(r" ([a-z][a-z-]*[a-z])\b")
+_WORD_BEFORE = re.compile(r"\b([a-z][a-z-]*[a-z]) $")
+
+
+@dataclass(frozen=True)
+class IdfTable:
+    """Document frequencies of stemmed terms over `docs` documents."""
+
+    docs: int
+    df: Mapping[str, int]
+
+    def idf(self, term: str) -> float:
+        """Smoothed inverse document frequency; an unknown term counts as seen once."""
+        return math.log((1 + self.docs) / (1 + self.df.get(term, 1))) + 1.0
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> IdfTable:
+        """The table at `path`, else the one shipped with newsmon."""
+        source = path or resources.files("monitors.extract") / "data" / "idf.json.gz"
+        with source.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as f:
+            data = json.load(f)
+        return cls(docs=int(data["docs"]), df=dict(data["df"]))
+
+
+@cache
+def default_idf() -> IdfTable:
+    """The shipped IDF table, read once."""
+    return IdfTable.load()
+
+
+def features(
+    title: str, text: str, published: datetime | None = None, idf: IdfTable | None = None
+) -> StoryFeatures:
+    """An article's features: IDF-weighted headline and lead terms, salient facts, time."""
+    idf = idf or default_idf()
+    tokens, spans = tokenize(text), sentences(text)
+    head_terms = dict.fromkeys(terms(title))
+    opening = _lead(text, spans)
+    weights = {t: HEADLINE_WEIGHT * idf.idf(t) for t in head_terms}
+    for term in dict.fromkeys(terms(opening)):
+        weights[term] = weights.get(term, 0.0) + idf.idf(term)
+    return StoryFeatures(
+        weights=_unit(weights),
+        idf={t: idf.idf(t) for t in weights},
+        headline=_unit({t: idf.idf(t) for t in head_terms}),
+        facts=unique_facts(
+            _facts(title, idf, headline=True) + _facts(text, idf, False, tokens, spans)
+        ),
+        terms=frozenset(head_terms) | frozenset(terms(text, tokens)),
+        published=published,
+        salient=salient(title, idf) | salient(opening, idf),
+    )
+
+
+def salient(text: str, idf: IdfTable) -> frozenset[str]:
+    """The terms of `text` that can anchor a join: numbers, rare words (RARE_IDF), and words
+    written capitalised that are not common (NAME_IDF)."""
+    found = {t for t in terms(text) if t.startswith("#") or idf.idf(t) >= RARE_IDF}
+    for token in tokenize(text):
+        if text[token.start].isupper() and token.norm not in STOPWORDS:
+            term = stem(token.norm)
+            if idf.idf(term) >= NAME_IDF and token.norm not in _CALENDAR:
+                found.add(term)
+    return frozenset(found)
+
+
+def analyse(title: str, text: str) -> Analysis:
+    """The analysis of an article's headline and text."""
+    return Analysis(title=title, text=text, features=features(title, text))
+
+
+def features_of(article: Article, published: datetime | None) -> StoryFeatures:
+    """The article's story features, published at `published`: from its analysis when
+    it has one, else computed now."""
+    if article.analysis is not None:
+        return article.analysis.features_at(published)
+    return features(article.title, article.text, published)
+
+
+def _lead(text: str, spans: list[tuple[int, int]], count: int = LEAD_SENTENCES) -> str:
+    first = spans[:count]
+    return text[first[0][0] : first[-1][1]] if first else ""
+
+
+def terms(text: str, tokens: list[Token] | None = None) -> list[str]:
+    """The content terms of `text` (its `tokens`, when already found) in order: words
+    stemmed, a number as "#value"."""
+    numbers = [(m.start(), m.end(), _number_key(m)) for m in _NUMBER.finditer(text)]
+    out: list[str] = []
+    current, emitted = 0, -1
+    for token in tokenize(text) if tokens is None else tokens:
+        while current < len(numbers) and numbers[current][1] <= token.start:
+            current += 1
+        if current < len(numbers) and numbers[current][0] <= token.start:
+            if emitted != current:
+                out.append(numbers[current][2])
+                emitted = current
+        elif token.norm not in STOPWORDS and len(token.norm) > 1 and not token.norm.isdigit():
+            out.append(stem(token.norm))
+    return out
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """A light English stemmer: plural -s/-ies, -ing, -ed and a final -e go."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
+                word = word[:-1]
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 3 else word
+
+
+def _facts(
+    text: str,
+    idf: IdfTable,
+    headline: bool = False,
+    tokens: list[Token] | None = None,
+    spans: list[tuple[int, int]] | None = None,
+) -> tuple[Fact, ...]:
+    """The names, numbers and quoted phrases of `text` (its `tokens` and sentence `spans`,
+    when already found), in order of appearance."""
+    tokens = tokenize(text) if tokens is None else tokens
+    spans = sentences(text) if spans is None else spans
+    found = [*_names(text, idf, headline, tokens, spans), *_numbers(text), *_quotes(text)]
+    return tuple(fact for _, fact in sorted(found, key=lambda pair: pair[0]))
+
+
+def _names(
+    text: str, idf: IdfTable, headline: bool, tokens: list[Token], spans: list[tuple[int, int]]
+) -> list[tuple[int, Fact]]:
+    """Runs of capitalised words; a lone word only if an acronym or not common (NAME_IDF);
+    in a Title Case headline, acronyms only. A sentence's capitalised first word is only
+    part of a name when rare (RARE_IDF) and followed by another name word, or when the
+    text also writes it capitalised inside a sentence."""
+    starts = {start for start, _ in spans}
+    title_case = headline and _is_title_case(text, tokens)
+    inner = {t.norm for t in tokens if t.start not in starts and text[t.start].isupper()}
+    runs: list[list[Token]] = []
+    for i, token in enumerate(tokens):
+        surface = text[token.start : token.end]
+        if title_case and not _is_acronym(surface):
+            continue
+        if not _name_word(surface, token):
+            continue
+        if runs and _continues(text, tokens, i, runs[-1][-1]):
+            runs[-1].append(token)
+        else:
+            runs.append([token])
+    found = []
+    for run in runs:
+        if _weak_opener(text, run, starts, inner, idf):
+            run = run[1:]
+        if not run:
+            continue
+        key = max((stem(t.norm) for t in reversed(run)), key=idf.idf)
+        surface = text[run[0].start : run[-1].end]
+        if len(run) > 1 or _is_acronym(surface) or idf.idf(key) >= NAME_IDF:
+            found.append((run[0].start, Fact("name", key, surface)))
+    return found
+
+
+def _weak_opener(
+    text: str, run: list[Token], starts: set[int], inner: set[str], idf: IdfTable
+) -> bool:
+    """Whether the run's first word is capitalised only for opening a sentence."""
+    first = run[0]
+    if first.start not in starts or first.norm in inner:
+        return False
+    if _is_acronym(text[first.start : first.end]):
+        return False
+    return len(run) == 1 or idf.idf(stem(first.norm)) < RARE_IDF
+
+
+def _continues(text: str, tokens: list[Token], i: int, last: Token) -> bool:
+    """Whether token `i` extends the name ending at `last`: right after it, or after a
+    lower-case connector ("Secretary of State", "Charles de Gaulle")."""
+    previous = tokens[i - 1]
+    if previous is last:
+        return text[last.end : tokens[i].start] in (" ", "-")
+    connector = text[previous.start : previous.end]
+    return (
+        i >= 2
+        and tokens[i - 2] is last
+        and connector in _CONNECTORS
+        and text[last.end : previous.start] == " "
+        and text[previous.end : tokens[i].start] == " "
+    )
+
+
+def _name_word(surface: str, token: Token) -> bool:
+    """Whether a word can be part of a name: capitalised, not a stop word, a month, a day,
+    a news agency or a number."""
+    if not surface[0].isupper() or token.norm in STOPWORDS:
+        return False
+    if token.norm in _CALENDAR or token.norm in _AGENCIES:
+        return False
+    return len(token.norm) >= 2 and not token.norm.isdigit()
+
+
+def _is_acronym(surface: str) -> bool:
+    return surface.isupper() and 2 <= len(surface) <= 5
+
+
+def _is_title_case(text: str, tokens: list[Token]) -> bool:
+    words = [t for t in tokens if t.norm not in STOPWORDS and t.norm.isalpha()]
+    capitalised = sum(text[t.start].isupper() for t in words)
+    return len(words) >= 3 and capitalised >= TITLE_CASE_SHARE * len(words)
+
+
+def _numbers(text: str) -> list[tuple[int, Fact]]:
+    """Amounts, counts and percentages, each written with its unit or the word next to it
+    ("12 people", "killed 12", "$50 billion"); not bare years, dates or clock times."""
+    found = []
+    for m in _NUMBER.finditer(text):
+        if _is_date_or_year(text, m):
+            continue
+        start, end = _context(text, m)
+        found.append((start, Fact("number", _number_key(m), text[start:end].strip())))
+    return found
+
+
+def _context(text: str, m: re.Match[str]) -> tuple[int, int]:
+    """The span of a number with the content word after it, else the one before it; a
+    number with a currency or a unit stands alone."""
+    if m.group("cur") or m.group("unit"):
+        return m.start(), m.end()
+    after = _WORD_AFTER.match(text, m.end())
+    if after and after.group(1).lower() not in STOPWORDS:
+        return m.start(), after.end()
+    before = _WORD_BEFORE.search(text, max(0, m.start() - WORD_REACH), m.start())
+    if before and before.group(1).lower() not in STOPWORDS:
+        return before.start(1), m.end()
+    return m.start(), m.end()
+
+
+def _is_date_or_year(text: str, m: re.Match[str]) -> bool:
+    num = m.group("num")
+    if m.group("cur") or m.group("unit"):
+        return False
+    if _TIME.match(text, m.start()) or (
+        len(num) == 4 and num.isdigit() and 1900 <= int(num) <= 2100
+    ):
+        return True
+    before = text[max(0, m.start() - 12) : m.start()].split()
+    after = text[m.end() : m.end() + 12].split()
+    near = [w.strip(".,").lower() for w in before[-1:] + after[:1]]
+    return any(w in _CALENDAR for w in near)
+
+
+def _number_key(m: re.Match[str]) -> str:
+    """The value after a "#", without thousands separators: "8,500" is "#8500", "6,2" "#6.2"."""
+    parts = re.split(r"([.,])", m.group("num"))
+    value = parts[0]
+    for sep, digits in zip(parts[1::2], parts[2::2], strict=True):
+        value += digits if sep == "," and len(digits) == 3 else "." + digits
+    return f"#{value}"
+
+
+def _quotes(text: str) -> list[tuple[int, Fact]]:
+    """Phrases in quotation marks of QUOTE_WORDS words or more, two of them not stop
+    words: not a scare-quoted "takes note"."""
+    found = []
+    for m in _QUOTE.finditer(text):
+        quoted = (m.group("a") or m.group("b") or "").strip(" ,.")
+        norms = [t.norm for t in tokenize(quoted)]
+        content = [n for n in norms if n not in STOPWORDS]
+        if len(norms) >= QUOTE_WORDS and len(content) >= 2:
+            found.append((m.start(), Fact("quote", " ".join(norms), quoted)))
+    return found
+
+
+def unique_facts(facts: Iterable[Fact]) -> tuple[Fact, ...]:
+    """One fact per (kind, key), where it first appears, written the longest way seen."""
+    seen: dict[tuple[str, str], Fact] = {}
+    for fact in facts:
+        known = seen.setdefault((fact.kind, fact.key), fact)
+        if len(fact.text) > len(known.text):
+            seen[fact.kind, fact.key] = fact
+    return tuple(seen.values())
+
+
+def _unit(vector: Mapping[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(w * w for w in vector.values()))
+    return {t: w / norm for t, w in vector.items()} if norm else {}

@@ -1,0 +1,147 @@
+"""Turn a fetched page into an article with trafilatura, or fall back to the feed entry.
+
+1. Parse the HTML once with lxml (through trafilatura's loader).
+2. Extract the main text, favouring precision so page chrome stays out: first without
+   trafilatura's fallback extractors, and with them only when that finds under
+   FULL_BELOW characters (most pages are done in two thirds of the time, with the
+   same result; bench/extraction.py).
+3. Take the headline from the feed entry, else the page's og:title or <title>; the
+   site from og:site_name or application-name, else the host; the language from
+   <html lang>. These few meta tags are read directly: trafilatura's metadata pass
+   (dates, authors, categories) cost a quarter of each extraction, for nothing we use.
+4. When the page yields less than `min_chars` and less than the entry's summary,
+   the article is the entry's title and summary, marked `source="summary"`.
+
+Pages come from anyone, and trafilatura spends seconds to minutes on some (a few MiB
+of bare paragraphs or links): the pipeline runs steps 1-3 in worker processes
+(monitors.extract.workers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+import trafilatura
+from lxml.html import HtmlElement
+
+from monitors.ingest.urls import site_of
+from monitors.models import Analysis, Article, Entry
+from monitors.text import safe_text, words
+
+FULL_BELOW = 1000  # characters: a shorter fast extraction is done again with fallbacks
+
+
+@dataclass(frozen=True)
+class PageText:
+    """What a page gave; `problem` says why it gave nothing (a failure or a timeout).
+    `text_hash` is the text's fingerprint; a worker also gives the analysis of the text
+    under the article's headline, unless told the text is a copy."""
+
+    text: str = ""
+    title: str = ""
+    site: str = ""
+    language: str | None = None
+    problem: str | None = None
+    text_hash: str = ""
+    analysis: Analysis | None = field(default=None, compare=False)
+
+
+def extract_article(page: bytes | None, entry: Entry, url: str, min_chars: int) -> Article:
+    """The entry's article from its page, extracted in this process without a time
+    bound; the entry's own text when the page gives too little."""
+    return article_from(page_text(page, url) if page else PageText(), entry, url, min_chars)
+
+
+def article_from(found: PageText, entry: Entry, url: str, min_chars: int) -> Article:
+    """The entry's article from what its page gave (step 4)."""
+    text, summary = found.text, entry.summary
+    if len(text) < min_chars and len(text) < len(summary):
+        text = summary
+        source = "summary"
+    else:
+        source = "page" if text else "summary"
+    headline = entry.title or found.title or summary[:120]
+    analysis = found.analysis
+    if analysis is not None and not analysis.fits(headline, text):
+        analysis = None
+    digest = found.text_hash if text and text == found.text else ""
+    return Article(
+        url=url or entry.url,
+        canonical_url=entry.canonical_url,
+        title=headline,
+        text=text,
+        site=found.site or site_of(url or entry.url),
+        source=source,
+        language=found.language,
+        published=entry.published,
+        text_hash=digest or text_hash(text or headline),
+        analysis=analysis,
+    )
+
+
+def page_text(page: bytes, url: str) -> PageText:
+    """Steps 1-3 for one page; any failure is reported in `problem`, never raised."""
+    try:
+        tree = trafilatura.load_html(page)
+        if tree is None:
+            return PageText()
+        title, site = _meta(tree, "og:title"), _meta(tree, "og:site_name", "application-name")
+        language = _language(tree)
+        text = _main_text(tree, url, fast=True)
+        if len(text) < FULL_BELOW:
+            text = _main_text(trafilatura.load_html(page), url, fast=False)
+    except Exception as exc:  # trafilatura raises many kinds on odd pages
+        return PageText(problem=f"extraction failed ({type(exc).__name__}: {exc})"[:300])
+    site = site_of(site) if "://" in site else site  # some give their URL
+    title = safe_text(title or _title(tree))
+    return PageText(
+        text, title, safe_text(site), language, text_hash=text_hash(text) if text else ""
+    )
+
+
+def _main_text(tree: HtmlElement | None, url: str, fast: bool) -> str:
+    """The page's main text; `fast` skips trafilatura's fallback extractors."""
+    doc = trafilatura.bare_extraction(
+        tree,
+        url=url,
+        fast=fast,
+        with_metadata=False,
+        favor_precision=True,
+        include_comments=False,
+        include_tables=False,
+    )
+    return safe_text(getattr(doc, "text", None) or "").strip() if doc is not None else ""
+
+
+def _meta(tree: HtmlElement, *names: str) -> str:
+    """The content of the first <meta property|name=NAME> present, of the first name."""
+    for name in names:
+        for found in tree.iterfind(f".//meta[@property='{name}']"):
+            if content := (found.get("content") or "").strip():
+                return content
+        for found in tree.iterfind(f".//meta[@name='{name}']"):
+            if content := (found.get("content") or "").strip():
+                return content
+    return ""
+
+
+def _title(tree: HtmlElement) -> str:
+    found = tree.find(".//title")
+    return " ".join((found.text_content() if found is not None else "").split())
+
+
+def _language(tree: HtmlElement) -> str | None:
+    lang = (
+        tree.get("lang")
+        or tree.get("xml:lang")  # the HTML parser keeps the prefix in the name
+        or tree.get("{http://www.w3.org/XML/1998/namespace}lang")
+    )
+    primary = re.split(r"[-_]", lang.strip())[0].lower()[:8] if lang else ""
+    return safe_text(primary) or None
+
+
+def text_hash(text: str) -> str:
+    """A fingerprint of the words of a text, blind to case, accents, spacing and punctuation."""
+    return hashlib.sha256(" ".join(words(text)).encode("utf-8")).hexdigest()

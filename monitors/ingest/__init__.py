@@ -1,0 +1,63 @@
+"""Ingest: from a feed's URL to its entries.
+
+Owns fetching with its guards (`fetch`: one async fetcher with size, time, redirect and
+private-address limits; `polite`: per-host rates and robots.txt for backfills), feed
+parsing (`feeds`), canonical URLs (`urls`) and when a feed is due (`schedule`).
+Imports only the bottom layer (`models`, `errors`, `text`) and `config`.
+
+The names below are imported on first use, so that what needs only URLs (the
+extraction workers, `newsmon --help`) does not load httpx and feedparser.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from monitors.ingest.feeds import ParsedFeed, clean_text, parse_feed
+    from monitors.ingest.fetch import Fetcher, FetchLimits, decode_body, parse_retry_after
+    from monitors.ingest.polite import Polite
+    from monitors.ingest.schedule import Polled, backoff_until, items_per_day, next_interval
+    from monitors.ingest.urls import canonical_url, is_tracking, site_of
+
+_WHERE = {
+    "ParsedFeed": "feeds",
+    "clean_text": "feeds",
+    "parse_feed": "feeds",
+    "Fetcher": "fetch",
+    "FetchLimits": "fetch",
+    "decode_body": "fetch",
+    "parse_retry_after": "fetch",
+    "Polite": "polite",
+    "Polled": "schedule",
+    "backoff_until": "schedule",
+    "items_per_day": "schedule",
+    "next_interval": "schedule",
+    "canonical_url": "urls",
+    "is_tracking": "urls",
+    "site_of": "urls",
+}
+__all__ = [
+    "FetchLimits",
+    "Fetcher",
+    "ParsedFeed",
+    "Polite",
+    "Polled",
+    "backoff_until",
+    "canonical_url",
+    "clean_text",
+    "decode_body",
+    "is_tracking",
+    "items_per_day",
+    "next_interval",
+    "parse_feed",
+    "parse_retry_after",
+    "site_of",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_WHERE[name]}"), name)

@@ -1,0 +1,491 @@
+"""One poll cycle, stage by stage (see monitors.pipeline for the way to run one).
+
+1. `poll`: fetch each feed (conditional GET), parse it unless unchanged, and store
+   its new entries as pending; a failing feed is recorded and the others go on.
+2. `process`: for each pending entry, fetch and extract its page (or fall back to
+   the entry's summary), drop exact duplicates, match the rules, and record the
+   article with its alerts and their deliveries in one transaction.
+3. `deliver`: send every due delivery; a failure stays queued for the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential,
+)
+
+from monitors.config import Config, FeedConfig
+from monitors.delivery import Delivered, Notifier, Outbox, SecretResolver, deliver_due, notifier_for
+from monitors.errors import FeedError, FetchError, FetchTimeout, HTTPStatusError, NewsmonError
+from monitors.extract import Extractor, PageText, article_from
+from monitors.ingest import (
+    Fetcher,
+    Polled,
+    backoff_until,
+    items_per_day,
+    next_interval,
+    parse_feed,
+)
+from monitors.models import Article, FetchResult
+from monitors.pipeline.report import CycleReport, FeedOutcome, ProcessedEntry
+from monitors.store import FeedState, PendingEntry, Store, utcnow
+from monitors.stories import StoryDesk, record_article
+
+log = logging.getLogger(__name__)
+
+PAGE_TYPES = ("html", "xml", "text/")  # a page of another type is never read
+PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+RETRY_WAIT_CAP = 10.0  # seconds: a feed that asks to wait longer is retried next cycle
+FeedFetch = Callable[[FeedConfig, FeedState], Awaitable[FetchResult]]
+ENTRY_LEASE = 600.0  # seconds a worker holds the entries it claimed
+IN_TURN_WAIT = 5.0  # seconds an extracted entry waits for the one published before it
+DUE_GRACE = timedelta(seconds=30)  # a feed due this soon is polled now, not a cycle later
+SLOW_DOWN = (429, 503)  # statuses by which a server asks to wait: even a manual run waits
+
+
+class Pipeline:
+    """The stages wired to one config, store, fetcher and notifier."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        fetcher: Fetcher,
+        notifier: Notifier | None = None,
+        retry_wait: float = 1.0,
+        secrets: SecretResolver | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.desk = StoryDesk(config.stories)
+        self.fetcher = fetcher
+        self.notifier = notifier or notifier_for(config, secrets)
+        self.outbox = Outbox.of(config, store)
+        self.ruleset = config.ruleset()
+        self.retry_wait = retry_wait
+        self.labels = config.labels()
+        self.extractor = Extractor(config.extract)
+        fetcher.close_with(self.extractor.close)
+
+    async def run_cycle(
+        self, feeds: Sequence[FeedConfig] | None = None, due_only: bool = False
+    ) -> CycleReport:
+        """Poll the feeds, process every pending entry, deliver every due alert.
+
+        Page fetches share the fetcher's per-host limit (fetch.per_host at once) and each
+        ends within fetch.timeout, but a host with many pending pages still costs about
+        (its pages / per_host) × timeout. Alerts do not wait for the rest of the batch:
+        deliveries are sent, in a thread, as soon as an entry makes an alert."""
+        report = CycleReport()
+        report.feeds = await self.poll(feeds if feeds is not None else self.config.feeds, due_only)
+        sender = _Sender(self.deliver)
+        report.entries = await self.process(on_alert=sender.wake)
+        report.deliveries = await sender.finish()
+        return report
+
+    # 1. poll
+
+    def feed_states(self, feeds: Iterable[FeedConfig]) -> dict[str, FeedState]:
+        """Each feed's stored state by URL (rows are created for new feeds)."""
+        with self.store.transaction() as tx:
+            return tx.sync_feeds((f.url, f.name) for f in feeds)
+
+    async def poll(
+        self, feeds: Sequence[FeedConfig], due_only: bool = False, fetch: FeedFetch | None = None
+    ) -> list[FeedOutcome]:
+        """Poll feeds concurrently; each result is recorded, failures included. `fetch`
+        gets a feed (default: a conditional GET retried within one deadline).
+
+        A feed whose server asked to wait (429, 503) waits; with `due_only`, so does
+        every feed backing off or not due yet (within DUE_GRACE). Each feed is claimed
+        before it is polled, so workers running at once share the feeds; a feed another
+        worker holds, or polled during this cycle, is `claimed elsewhere`. The next poll
+        is timed from this cycle's start, so that a feed polled at the schedule's own
+        interval is due at every run."""
+        states = self.feed_states(feeds)
+        now = utcnow()
+        outcomes = {f.url: held_back(f, states[f.url], now, due_only) for f in feeds}
+        todo = {states[f.url].id: f for f in feeds if outcomes[f.url] is None}
+        claimed: list[int] = []  # claimed a batch at a time, polled by the runners
+        due_by = now + DUE_GRACE if due_only else None
+
+        async def runner() -> None:
+            while claimed or self._claim_batch(todo, claimed, now, due_by):
+                feed = todo.pop(claimed.pop())
+                state = states[feed.url]
+                outcomes[feed.url] = await self._poll_claimed(feed, state, now, fetch)
+
+        await asyncio.gather(*(runner() for _ in range(self.config.fetch.concurrency)))
+        elsewhere = [FeedOutcome(f.url, f.label, "claimed elsewhere") for f in todo.values()]
+        outcomes.update((o.url, o) for o in elsewhere)
+        return [o for f in feeds if (o := outcomes[f.url]) is not None]
+
+    def _claim_batch(
+        self,
+        todo: dict[int, FeedConfig],
+        claimed: list[int],
+        since: datetime,
+        due_by: datetime | None,
+    ) -> bool:
+        """Claim up to `fetch.concurrency` more of the `todo` feeds into `claimed`;
+        whether any was left."""
+        batch = self.config.fetch.concurrency
+        with self.store.transaction() as tx:
+            claimed.extend(tx.claim_feeds(todo.keys(), since, self.feed_lease, batch, due_by))
+        return bool(claimed)
+
+    @property
+    def feed_lease(self) -> float:
+        """How long a claim on a feed lasts: long enough for its fetch with retries."""
+        return self.config.fetch.timeout * 3
+
+    async def _poll_claimed(
+        self, feed: FeedConfig, state: FeedState, started: datetime, fetch: FeedFetch | None
+    ) -> FeedOutcome:
+        try:
+            return await self.poll_feed(feed, state, started, fetch)
+        except Exception as exc:  # one feed's bug must not stop the others
+            log.exception("feed %s failed unexpectedly", feed.label)
+            failed = FeedOutcome(feed.url, feed.label, "failed", error=repr(exc))
+            with contextlib.suppress(Exception):  # its claim is let go, backing it off
+                failed = self.record_failure(feed, state, FeedError(f"internal error: {exc!r}"))
+            return failed
+
+    async def poll_feed(
+        self,
+        feed: FeedConfig,
+        state: FeedState,
+        started: datetime | None = None,
+        fetch: FeedFetch | None = None,
+    ) -> FeedOutcome:
+        """Fetch (with `fetch`, default: retrying transient errors) and ingest one feed;
+        never raises NewsmonError. Its next poll is timed from `started` (default: now)."""
+        try:
+            result = await (fetch or self.fetch_with_retries)(feed, state)
+        except FetchError as exc:
+            return self.record_failure(feed, state, exc)
+        return await self.ingest(feed, state, result, started)
+
+    async def fetch_feed(
+        self, feed: FeedConfig, state: FeedState, timeout: float | None = None
+    ) -> FetchResult:
+        """One conditional GET of a feed, within `timeout` (default: fetch.timeout);
+        raises FetchError."""
+        return await self.fetcher.fetch(
+            feed.url, etag=state.etag, last_modified=state.last_modified, timeout=timeout
+        )
+
+    async def fetch_with_retries(self, feed: FeedConfig, state: FeedState) -> FetchResult:
+        """The feed's fetch, retried on transient errors while its one deadline
+        (fetch.timeout from the first attempt) leaves time: retries never add up."""
+        budget = self.config.fetch.timeout
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_retry_now),
+            stop=stop_after_attempt(self.config.fetch.retries + 1) | stop_before_delay(budget),
+            wait=wait_exponential(multiplier=self.retry_wait, max=RETRY_WAIT_CAP),
+            reraise=True,
+        )
+        started = time.monotonic()
+
+        async def attempt() -> FetchResult:
+            first = retrying.statistics.get("attempt_number", 1) == 1
+            left = None if first else budget - (time.monotonic() - started)
+            return await self.fetch_feed(feed, state, left)
+
+        return await retrying(attempt)
+
+    async def ingest(
+        self,
+        feed: FeedConfig,
+        state: FeedState,
+        result: FetchResult,
+        started: datetime | None = None,
+    ) -> FeedOutcome:
+        """Parse a fetched feed unless unchanged (in a thread, so that the other fetches
+        go on meanwhile) and store its new entries as pending; its next poll is timed
+        from `started` (default: now)."""
+        name = feed.label
+        body_hash = (
+            state.body_hash if result.not_modified else hashlib.sha256(result.body).hexdigest()
+        )
+        unchanged = result.not_modified or body_hash == state.body_hash
+        if unchanged:
+            with self.store.transaction() as tx:
+                tx.record_feed_ok(
+                    state.id,
+                    status=result.status,
+                    etag=result.etag,
+                    last_modified=result.last_modified,
+                    body_hash=body_hash,
+                )
+            self._reschedule(feed, state, Polled(0, 0, result.max_age), started)
+            return FeedOutcome(feed.url, name, "unchanged")
+        try:
+            parsed = await asyncio.to_thread(
+                parse_feed, result.body, result.url, result.content_type
+            )
+        except FeedError as exc:
+            return self.record_failure(feed, state, exc)
+        with self.store.transaction() as tx:
+            added = tx.record_feed_ok(
+                state.id,
+                status=result.status,
+                etag=result.etag,
+                last_modified=result.last_modified,
+                body_hash=body_hash,
+                new_entries=parsed.entries,
+                skipped=parsed.skipped,
+            )
+        if added:  # pages to extract: the workers get ready while the other feeds poll
+            self.extractor.start()
+        hints = [h for h in (parsed.ttl, result.max_age) if h]
+        polled = Polled(len(parsed.entries), added, max(hints, default=None))
+        self._reschedule(feed, state, polled, started)
+        for reason in parsed.skipped:
+            log.info("%s: skipped %s", name, reason)
+        return FeedOutcome(feed.url, name, "new", added, skipped=parsed.skipped)
+
+    def _reschedule(
+        self, feed: FeedConfig, state: FeedState, polled: Polled, started: datetime | None
+    ) -> None:
+        now = utcnow()
+        interval = next_interval(state.interval, feed.every, polled, self.config.poll)
+        rate = items_per_day(state.items_per_day, polled.new, state.last_success_at, now)
+        due = (started or now) + timedelta(seconds=interval)
+        with self.store.transaction() as tx:
+            tx.schedule_feed(state.id, due, interval, rate)
+
+    def record_failure(self, feed: FeedConfig, state: FeedState, exc: NewsmonError) -> FeedOutcome:
+        """Note a feed's failure on its row, back it off, and report it."""
+        status = exc.status if isinstance(exc, HTTPStatusError) else None
+        retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
+        reason = exc.reason if isinstance(exc, FetchError) else str(exc)
+        log.warning("feed %s failed: %s", feed.label, reason)
+        until = backoff_until(state.error_streak + 1, retry_after, utcnow(), self.config.poll)
+        with self.store.transaction() as tx:
+            tx.record_feed_error(state.id, reason, status, until)
+        return FeedOutcome(feed.url, feed.label, "failed", error=reason)
+
+    # 2. process
+
+    async def process(
+        self,
+        feed_ids: Iterable[int] | None = None,
+        on_alert: Callable[[], None] | None = None,
+    ) -> list[ProcessedEntry]:
+        """Process pending entries, each recorded on its own.
+
+        A fixed number of entries is in flight at once (fetch concurrency plus two per
+        extractor worker), so memory does not grow with the backlog: pages are fetched
+        concurrently, extracted in the extractor's worker processes within its deadline
+        (a page that runs out of time leaves its entry the feed's summary), and recorded
+        one at a time in a thread, so that the event loop goes on fetching meanwhile.
+        Entries are recorded in order of publication (within each claimed batch), each
+        waiting at most IN_TURN_WAIT for the one before: the first report of a story
+        makes its first alert, and a later one an update, whichever page loads first.
+        `on_alert` is called each time an entry made alerts."""
+        runners = self.config.fetch.concurrency + 2 * self.extractor.workers
+        pending = _in_turn(self._claimed_entries(feed_ids, batch=4 * runners))
+        fetching = asyncio.Semaphore(self.config.fetch.concurrency)
+        extracting = asyncio.Semaphore(self.extractor.workers)
+        recording = asyncio.Lock()
+        done: list[ProcessedEntry] = []
+
+        async def handle(item: PendingEntry, before: asyncio.Event) -> ProcessedEntry:
+            async with fetching:
+                page = await self._fetch_page(item)
+            found = None
+            if page is not None and page.body and _is_html(page):
+                async with extracting:
+                    found = await asyncio.to_thread(self.page_text, page, item.entry.title)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(before.wait(), IN_TURN_WAIT)
+            async with recording:
+                return await asyncio.to_thread(self.process_entry, item, page, found)
+
+        async def runner() -> None:
+            for item, before, recorded in pending:  # shared: each runner takes the next
+                try:
+                    done.append(processed := await handle(item, before))
+                finally:
+                    recorded.set()
+                if processed.alert_ids and on_alert is not None:
+                    on_alert()
+
+        await asyncio.gather(*(runner() for _ in range(runners)))
+        return done
+
+    def _claimed_entries(
+        self, feed_ids: Iterable[int] | None, batch: int
+    ) -> Iterator[PendingEntry]:
+        """The pending entries, claimed `batch` at a time so that workers running at
+        once share them, each batch in order of publication (undated ones last); each
+        entry at most once (an entry failing now waits for the next cycle)."""
+        after = 0
+        while claimed := self._claim_entries(feed_ids, batch, after):
+            after = claimed[-1].id
+            yield from sorted(claimed, key=_publication_order)
+
+    def _claim_entries(
+        self, feed_ids: Iterable[int] | None, batch: int, after: int
+    ) -> list[PendingEntry]:
+        with self.store.transaction() as tx:
+            return tx.pending_entries(feed_ids, ENTRY_LEASE, batch, after)
+
+    async def _fetch_page(self, item: PendingEntry) -> FetchResult | None:
+        try:
+            return await self.fetcher.fetch(item.entry.url, accept=PAGE_ACCEPT, only=PAGE_TYPES)
+        except FetchError as exc:
+            log.info(
+                "page %s not fetched (%s): using the feed's summary", item.entry.url, exc.reason
+            )
+            return None
+
+    def process_entry(
+        self, item: PendingEntry, page: FetchResult | None, found: PageText | None = None
+    ) -> ProcessedEntry:
+        """Match and record one entry, from its page's extracted text (`found`, or
+        extracted now) or its feed summary; an unexpected error leaves it pending."""
+        try:
+            article = self.extract(item, page, found)
+            matches = self.ruleset.match(
+                article.title, article.text, site=article.site, lang=article.language
+            )
+            recorded = record_article(
+                self.store, self.desk, item.id, article, matches, self.outbox.enqueue
+            )
+        except Exception as exc:  # one bad entry must not stop the batch
+            log.exception("entry %s failed", item.entry.url)
+            with self.store.transaction() as tx:
+                tx.record_entry_error(item.id, f"{type(exc).__name__}: {exc}")
+            return ProcessedEntry(item.id, item.entry.url, "error", error=str(exc))
+        outcome = "duplicate" if recorded.duplicate_of else "article"
+        problem = found.problem if found is not None else None
+        return ProcessedEntry(
+            item.id, item.entry.url, outcome, article.source, recorded.alert_ids, error=problem
+        )
+
+    def extract(
+        self, item: PendingEntry, page: FetchResult | None, found: PageText | None = None
+    ) -> Article:
+        """The entry's article from its page's text (`found`, or extracted now in the
+        extractor), or from the entry itself."""
+        url = page.url if page is not None else item.entry.url
+        if found is None and page is not None and page.body and _is_html(page):
+            found = self.page_text(page, item.entry.title)
+        if found is not None and found.problem:
+            log.warning("page %s: %s; using the feed's summary", url, found.problem)
+        return article_from(found or PageText(), item.entry, url, self.config.extract.min_chars)
+
+    def page_text(self, page: FetchResult, headline: str) -> PageText:
+        """The page's text from the extractor, analysed in its worker unless the text is
+        a copy of a stored article's."""
+        return self.extractor.page_text(page.body, page.url, headline, analyse=self._new_text)
+
+    def _new_text(self, digest: str) -> bool:
+        """Whether no stored article has this text fingerprint; True when the store cannot
+        say (the text is then analysed, which costs only time)."""
+        try:
+            return not self.store.holds_text(digest)
+        except Exception as exc:  # a store error must not lose the page's text
+            log.warning("cannot look up a text fingerprint (%s): analysing the page", exc)
+            return True
+
+    # 3. deliver
+
+    def deliver(self, skip: Collection[int] = ()) -> list[Delivered]:
+        """Send every due delivery (but those in `skip`) once; each outcome is recorded."""
+        return deliver_due(self.outbox, self.notifier, self.labels, skip)
+
+
+def held_back(
+    feed: FeedConfig, state: FeedState, now: datetime, due_only: bool
+) -> FeedOutcome | None:
+    """Why a feed is not polled now, or None when it is.
+
+    `waiting` while it backs off: always when its server asked to wait (429, 503),
+    otherwise only with `due_only` (a person running a cycle by hand means every
+    feed); `not due` with `due_only` before its next poll, less DUE_GRACE."""
+    backing_off = state.backoff_until is not None and state.backoff_until > now
+    if backing_off and (due_only or state.last_status in SLOW_DOWN):
+        until = f"{state.backoff_until:%Y-%m-%d %H:%M:%S} UTC"
+        return FeedOutcome(feed.url, feed.label, "waiting", error=f"backing off until {until}")
+    if due_only and state.next_due_at and state.next_due_at > now + DUE_GRACE:
+        return FeedOutcome(feed.url, feed.label, "not due")
+    return None
+
+
+def _retry_now(exc: BaseException) -> bool:
+    """Retry within the cycle: transient errors, unless the server asks for a long wait
+    or the fetch already took a whole deadline (a cycle must end within about one)."""
+    if not isinstance(exc, FetchError) or not exc.transient or isinstance(exc, FetchTimeout):
+        return False
+    retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
+    return retry_after is None or retry_after <= RETRY_WAIT_CAP
+
+
+class _Sender:
+    """Runs `deliver` in a thread whenever woken, one run at a time, until finished; a
+    delivery is tried once a cycle (a failed one waits for its backoff and a later run)."""
+
+    def __init__(self, deliver: Callable[[Collection[int]], list[Delivered]]) -> None:
+        self._deliver = deliver
+        self._woken = asyncio.Event()
+        self._done: list[Delivered] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """There are new alerts: deliver them soon."""
+        self._woken.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        while self._woken.is_set():
+            self._woken.clear()
+            self._done += await asyncio.to_thread(self._deliver, self._tried())
+
+    async def finish(self) -> list[Delivered]:
+        """Wait for a run under way, then deliver whatever is still due; all the outcomes."""
+        if self._task is not None:
+            await self._task
+        self._done += await asyncio.to_thread(self._deliver, self._tried())
+        return self._done
+
+    def _tried(self) -> set[int]:
+        return {d.delivery_id for d in self._done}
+
+
+def _publication_order(item: PendingEntry) -> tuple[bool, datetime, int]:
+    published = item.entry.published
+    return published is None, published or datetime.min.replace(tzinfo=UTC), item.id
+
+
+def _in_turn(
+    items: Iterable[PendingEntry],
+) -> Iterator[tuple[PendingEntry, asyncio.Event, asyncio.Event]]:
+    """Each item with the event its predecessor sets once recorded, and its own."""
+    before = asyncio.Event()
+    before.set()
+    for item in items:
+        recorded = asyncio.Event()
+        yield item, before, recorded
+        before = recorded
+
+
+def _is_html(page: FetchResult) -> bool:
+    """Whether a page is of a kind the fetcher reads (PAGE_TYPES, or no type given)."""
+    kind = (page.content_type or "").lower()
+    return not kind or any(k in kind for k in PAGE_TYPES)

@@ -1,0 +1,41 @@
+"""Store: all state in one SQL database (SQLite or PostgreSQL) through SQLAlchemy Core.
+
+Owns the engine (`engine`), the schema (`schema`) and its Alembic migrations
+(`migrate`, `migrations/`), who holds a claim (`claims`) and every SQL statement newsmon
+runs: feeds and entries (`feeds`), articles, stories, decisions and signatures
+(`stories`), alerts and deliveries (`outbox`), backfill runs (`backfill`). It exposes
+`Store` (open, close, units of work `transaction()` and `scratch()`), the unit of work
+`Tx` whose methods are those statements, the rows they return, and `utcnow`. It imports
+only the bottom layer (`models`, `errors`): no stage logic. Uniqueness that matters (an
+entry seen once, an alert sent once) is a constraint, so two workers racing cannot both
+win.
+"""
+
+from monitors.store.backfill import BackfillItem
+from monitors.store.engine import connect, migrate
+from monitors.store.feeds import MAX_ENTRY_ATTEMPTS, FeedState, PendingEntry
+from monitors.store.outbox import AlertListing, AlertRow, DeliveryRow, PriorAlert
+from monitors.store.revisions import current, head
+from monitors.store.schema import utcnow
+from monitors.store.store import Store, Tx
+from monitors.store.stories import StoredArticle, StoryRow
+
+__all__ = [
+    "MAX_ENTRY_ATTEMPTS",
+    "AlertListing",
+    "AlertRow",
+    "BackfillItem",
+    "DeliveryRow",
+    "FeedState",
+    "PendingEntry",
+    "PriorAlert",
+    "Store",
+    "StoredArticle",
+    "StoryRow",
+    "Tx",
+    "connect",
+    "current",
+    "head",
+    "migrate",
+    "utcnow",
+]

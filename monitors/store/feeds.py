@@ -1,0 +1,335 @@
+"""Feeds and their entries: polling state, claims, new entries, pending entries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from monitors.models import Entry
+from monitors.store.claims import dead_local_worker
+from monitors.store.engine import from_row, insert_ignore
+from monitors.store.schema import entries, feeds, utcnow
+
+MAX_ENTRY_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the store remembers of a feed between polls."""
+
+    id: int
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_success_at: datetime | None = None
+    error_streak: int = 0
+    interval: float | None = None
+    items_per_day: float | None = None
+    next_due_at: datetime | None = None
+    backoff_until: datetime | None = None
+    last_status: int | None = None
+
+
+@dataclass(frozen=True)
+class PendingEntry:
+    """An entry that still has to be processed."""
+
+    id: int
+    feed_id: int
+    attempts: int
+    entry: Entry
+
+
+class FeedQueries:
+    """The feeds and entries part of a unit of work (see monitors.store.Tx)."""
+
+    conn: Connection
+    worker: str
+
+    def sync_feeds(self, configured: Iterable[tuple[str, str | None]]) -> dict[str, FeedState]:
+        """Make sure a row exists for each (url, name); return every feed's state by URL."""
+        configured = list(configured)
+        for url, name in configured:
+            self.conn.execute(insert_ignore(self.conn, feeds).values(url=url, name=name))
+            self.conn.execute(feeds.update().where(feeds.c.url == url).values(name=name))
+        rows = self.conn.execute(
+            sa.select(feeds).where(feeds.c.url.in_([u for u, _ in configured]))
+        )
+        return {r.url: _feed_state(r) for r in rows}
+
+    def record_feed_ok(
+        self,
+        feed_id: int,
+        *,
+        status: int,
+        etag: str | None,
+        last_modified: str | None,
+        body_hash: str | None,
+        new_entries: Sequence[Entry] = (),
+        skipped: Sequence[str] | None = None,
+    ) -> int:
+        """Store a successful poll: the validators, the new entries and (for a parsed body)
+        why any entries were skipped.
+
+        An entry is new unless its feed already had its key or any feed had its
+        canonical URL; those are recorded as duplicates, never fetched. Returns
+        how many entries are pending.
+        """
+        now = utcnow()
+        parsed = {} if skipped is None else {"skipped": json.dumps(list(skipped))}
+        added = self._add_entries(feed_id, new_entries, now)
+        self._set_feed(
+            feed_id,
+            **parsed,
+            etag=etag,
+            last_modified=last_modified,
+            body_hash=body_hash,
+            last_polled_at=now,
+            last_success_at=now,
+            last_status=status,
+            last_error=None,
+            error_streak=0,
+            entries_seen=feeds.c.entries_seen + added,
+            claimed_by=None,
+            claimed_until=None,
+        )
+        return added
+
+    def schedule_feed(
+        self, feed_id: int, next_due_at: datetime, interval: float, items_per_day: float
+    ) -> None:
+        """When to poll the feed next, and what its polling has learnt."""
+        self._set_feed(
+            feed_id,
+            next_due_at=next_due_at,
+            interval=interval,
+            items_per_day=items_per_day,
+            backoff_until=None,
+        )
+
+    def record_feed_error(
+        self, feed_id: int, error: str, status: int | None, backoff_until: datetime
+    ) -> None:
+        """Note a failed poll on the feed and back it off; its validators are kept."""
+        self._set_feed(
+            feed_id,
+            last_polled_at=utcnow(),
+            last_status=status,
+            last_error=error,
+            error_streak=feeds.c.error_streak + 1,
+            backoff_until=backoff_until,
+            next_due_at=backoff_until,
+            claimed_by=None,
+            claimed_until=None,
+        )
+
+    def claim_feeds(
+        self,
+        feed_ids: Iterable[int],
+        since: datetime,
+        lease: float,
+        limit: int = 1,
+        due_by: datetime | None = None,
+    ) -> list[int]:
+        """Claim for `lease` seconds up to `limit` of these feeds that no live worker
+        holds and nobody polled since `since` (with `due_by`, only those due by then, as
+        the row says now: a worker that started later sees another's poll); their ids,
+        none when none is left."""
+        now = utcnow()
+        due = (
+            sa.or_(feeds.c.next_due_at.is_(None), feeds.c.next_due_at <= due_by)
+            if due_by is not None
+            else sa.true()
+        )
+        claimed = list(
+            self.conn.scalars(
+                sa.select(feeds.c.id)
+                .where(
+                    feeds.c.id.in_(list(feed_ids)),
+                    claimable(self.conn, feeds, now),
+                    sa.or_(feeds.c.last_polled_at.is_(None), feeds.c.last_polled_at < since),
+                    due,
+                )
+                .order_by(feeds.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        if claimed:
+            self.conn.execute(
+                feeds.update().where(feeds.c.id.in_(claimed)).values(**self._claim(now, lease))
+            )
+        return claimed
+
+    def feed_rows(self) -> list[sa.Row[Any]]:
+        """Every feed with its polling state, by name."""
+        return list(self.conn.execute(sa.select(feeds).order_by(feeds.c.name, feeds.c.url)))
+
+    def pending_entries(
+        self,
+        feed_ids: Iterable[int] | None = None,
+        lease: float = 600.0,
+        limit: int | None = None,
+        after: int = 0,
+    ) -> list[PendingEntry]:
+        """Claim for `lease` seconds the pending entries no live worker holds, oldest
+        first: up to `limit` of them, with ids above `after`; recording each releases it."""
+        now = utcnow()
+        query = (
+            sa.select(entries)
+            .where(
+                entries.c.status == "pending",
+                entries.c.id > after,
+                claimable(self.conn, entries, now),
+            )
+            .order_by(entries.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        if feed_ids is not None:
+            query = query.where(entries.c.feed_id.in_(list(feed_ids)))
+        claimed = [_pending(r) for r in self.conn.execute(query)]
+        self.conn.execute(
+            entries.update()
+            .where(entries.c.id.in_([p.id for p in claimed]))
+            .values(**self._claim(now, lease))
+        )
+        return claimed
+
+    def record_entry_error(self, entry_id: int, error: str) -> None:
+        """Count a failed attempt; the entry stays pending until MAX_ENTRY_ATTEMPTS."""
+        self.conn.execute(
+            entries.update()
+            .where(entries.c.id == entry_id)
+            .values(
+                attempts=entries.c.attempts + 1,
+                last_error=error,
+                status=sa.case(
+                    (entries.c.attempts + 1 >= MAX_ENTRY_ATTEMPTS, "failed"), else_="pending"
+                ),
+                claimed_by=None,
+                claimed_until=None,
+            )
+        )
+
+    def finish_entry(self, entry_id: int, duplicate: bool, now: datetime) -> None:
+        """Mark an entry processed: `done`, or `duplicate` of an article already stored."""
+        self.conn.execute(
+            entries.update()
+            .where(entries.c.id == entry_id)
+            .values(
+                status="duplicate" if duplicate else "done",
+                processed_at=now,
+                attempts=entries.c.attempts + 1,
+                last_error=None,
+                claimed_by=None,
+                claimed_until=None,
+            )
+        )
+
+    def entry_for_page(self, feed_id: int, entry: Entry) -> int:
+        """The id of the entry of `feed_id` with this entry's key, made (pending) if need be."""
+        self.conn.execute(
+            insert_ignore(self.conn, entries).values(
+                **_entry_values(feed_id, entry), status="pending", first_seen_at=utcnow()
+            )
+        )
+        found = sa.select(entries.c.id).where(
+            entries.c.feed_id == feed_id, entries.c.key == entry.key
+        )
+        return int(self.conn.execute(found).scalar_one())
+
+    def first_seen(self, canonical_url: str) -> datetime | None:
+        """When any feed first listed this URL, if one did."""
+        seen: datetime | None = self.conn.scalar(
+            sa.select(sa.func.min(entries.c.first_seen_at)).where(
+                entries.c.canonical_url == canonical_url
+            )
+        )
+        return seen
+
+    def _add_entries(self, feed_id: int, new: Sequence[Entry], now: datetime) -> int:
+        unique: dict[str, Entry] = {}
+        for entry in new:
+            unique.setdefault(entry.key, entry)
+        if not unique:
+            return 0
+        keys = list(unique)
+        known = set(
+            self.conn.scalars(
+                sa.select(entries.c.key).where(
+                    entries.c.feed_id == feed_id, entries.c.key.in_(keys)
+                )
+            )
+        )
+        fresh = [e for k, e in unique.items() if k not in known]
+        urls = [e.canonical_url for e in fresh]
+        seen_urls = set(
+            self.conn.scalars(
+                sa.select(entries.c.canonical_url).where(entries.c.canonical_url.in_(urls))
+            )
+        )
+        added = 0
+        for entry in fresh:
+            status = "duplicate" if entry.canonical_url in seen_urls else "pending"
+            seen_urls.add(entry.canonical_url)
+            entry_id = self.conn.scalar(
+                insert_ignore(self.conn, entries)
+                .values(
+                    **_entry_values(feed_id, entry),
+                    status=status,
+                    first_seen_at=now,
+                    processed_at=now if status == "duplicate" else None,
+                )
+                .returning(entries.c.id)
+            )
+            added += int(status == "pending" and entry_id is not None)
+        return added
+
+    def _set_feed(self, feed_id: int, **values: Any) -> None:
+        self.conn.execute(feeds.update().where(feeds.c.id == feed_id).values(**values))
+
+    def _claim(self, now: datetime, lease: float) -> dict[str, Any]:
+        return {"claimed_by": self.worker, "claimed_until": now + timedelta(seconds=lease)}
+
+
+def claimable(conn: Connection, table: sa.Table, now: datetime) -> sa.ColumnElement[bool]:
+    """Rows of `table` no live worker holds: unclaimed, lease expired, or a dead local worker."""
+    holders = conn.scalars(
+        sa.select(table.c.claimed_by).distinct().where(table.c.claimed_until > now)
+    )
+    dead = [w for w in holders if dead_local_worker(w)]
+    return sa.or_(
+        table.c.claimed_by.is_(None),
+        table.c.claimed_until <= now,
+        table.c.claimed_by.in_(dead),
+    )
+
+
+def _feed_state(row: sa.Row[Any]) -> FeedState:
+    return from_row(FeedState, row)
+
+
+def _pending(row: sa.Row[Any]) -> PendingEntry:
+    entry = from_row(Entry, row, published=row.published_at)
+    return PendingEntry(row.id, row.feed_id, row.attempts, entry)
+
+
+def _entry_values(feed_id: int, entry: Entry) -> dict[str, Any]:
+    """The columns of an entry row of this feed."""
+    return {
+        "feed_id": feed_id,
+        "key": entry.key,
+        "url": entry.url,
+        "canonical_url": entry.canonical_url,
+        "title": entry.title,
+        "summary": entry.summary,
+        "published_at": entry.published,
+    }

@@ -1,0 +1,417 @@
+"""Articles, stories, placement decisions and MinHash signatures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from monitors.models import Article
+from monitors.store.engine import from_row, insert_ignore, to_row
+from monitors.store.revisions import SCHEMA_LOCK
+from monitors.store.schema import (
+    alerts,
+    article_minhash,
+    articles,
+    decisions,
+    entries,
+    feeds,
+    lsh_bands,
+    stories,
+)
+
+STORY_LOCK = SCHEMA_LOCK + 1  # the advisory lock key of story placement
+MAX_CANDIDATES = 100  # near-duplicate candidates checked per article
+
+
+@dataclass(frozen=True)
+class StoryRow:
+    """A story's stored features (JSON, see monitors.stories.placement), as changed last."""
+
+    id: int
+    last_seen_at: datetime
+    revision: int
+    features: str
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """A stored article with its `moment` (publication, else when first seen)."""
+
+    id: int
+    article: Article
+    story_id: int | None
+    duplicate_of: int | None
+    moment: datetime
+
+
+class StoryQueries:
+    """The articles and stories part of a unit of work (see monitors.store.Tx)."""
+
+    conn: Connection
+
+    def lock_stories(self) -> None:
+        """On PostgreSQL, wait for any other transaction placing an article (SQLite's BEGIN
+        IMMEDIATE already lets one writer in at a time)."""
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(STORY_LOCK)))
+
+    def original_of(self, canonical_url: str, text_hash: str) -> int | None:
+        """The first stored original with this URL or text fingerprint."""
+        return self.conn.scalar(
+            sa.select(articles.c.id)
+            .where(
+                sa.or_(
+                    articles.c.canonical_url == canonical_url,
+                    articles.c.text_hash == text_hash,
+                ),
+                articles.c.duplicate_of.is_(None),
+            )
+            .order_by(articles.c.id)
+            .limit(1)
+        )
+
+    def insert_article(
+        self, entry_id: int, article: Article, duplicate_of: int | None, now: datetime
+    ) -> int | None:
+        """Store an article; None when one with its canonical URL is stored already."""
+        return self.conn.execute(
+            insert_ignore(self.conn, articles)
+            .values(
+                to_row(
+                    article,
+                    articles,
+                    entry_id=entry_id,
+                    published_at=article.published,
+                    duplicate_of=duplicate_of,
+                    fetched_at=now,
+                )
+            )
+            .returning(articles.c.id)
+        ).scalar()
+
+    def article_with_url(self, canonical_url: str) -> tuple[int, int | None]:
+        """The id and story of the stored article with this canonical URL."""
+        row = self.conn.execute(
+            sa.select(articles.c.id, articles.c.story_id).where(
+                articles.c.canonical_url == canonical_url
+            )
+        ).one()
+        return int(row.id), row.story_id
+
+    def story_of(self, article_id: int) -> int | None:
+        story = self.conn.scalar(sa.select(articles.c.story_id).where(articles.c.id == article_id))
+        return int(story) if story is not None else None
+
+    def set_story(self, article_id: int, story_id: int) -> None:
+        self.conn.execute(
+            articles.update().where(articles.c.id == article_id).values(story_id=story_id)
+        )
+
+    def new_story(
+        self, headline: str, now: datetime, published: datetime | None, features: str
+    ) -> int:
+        """A story of one article; its id."""
+        story_id = self.conn.scalar(
+            stories.insert()
+            .values(
+                headline=headline,
+                first_seen_at=now,
+                last_seen_at=now,
+                published_at=published,
+                features=features,
+                revision=_next_revision(),
+            )
+            .returning(stories.c.id)
+        )
+        return int(story_id)
+
+    def grow_story(
+        self, story_id: int, features: str, now: datetime, latest: datetime | None
+    ) -> None:
+        """One more write-up in the story, with its features merged in."""
+        self.conn.execute(
+            stories.update()
+            .where(stories.c.id == story_id)
+            .values(
+                features=features,
+                last_seen_at=now,
+                published_at=latest,
+                articles=stories.c.articles + 1,
+                revision=_next_revision(),
+            )
+        )
+
+    def count_copy(self, story_id: int, now: datetime) -> None:
+        """One more copy in the story (its features stay)."""
+        self.conn.execute(
+            stories.update()
+            .where(stories.c.id == story_id)
+            .values(last_seen_at=now, articles=stories.c.articles + 1, revision=_next_revision())
+        )
+
+    def story_revision(self) -> int:
+        """The highest story revision (0 without stories)."""
+        return int(self.conn.scalar(sa.select(sa.func.max(stories.c.revision))) or 0)
+
+    def stories_seen_since(self, since: datetime, limit: int) -> list[StoryRow]:
+        """The `limit` stories seen last, since `since`, last first."""
+        query = (
+            sa.select(*_STORY_COLUMNS)
+            .where(stories.c.last_seen_at >= since)
+            .order_by(stories.c.last_seen_at.desc(), stories.c.id.desc())
+            .limit(limit)
+        )
+        return [StoryRow(*row) for row in self.conn.execute(query)]
+
+    def stories_after(self, revision: int) -> list[StoryRow]:
+        """The stories written after `revision`."""
+        query = sa.select(*_STORY_COLUMNS).where(stories.c.revision > revision)
+        return [StoryRow(*row) for row in self.conn.execute(query)]
+
+    def add_decision(
+        self,
+        article_id: int,
+        story_id: int | None,
+        kind: str,
+        reason: str,
+        now: datetime,
+        score: float | None = None,
+        other_article_id: int | None = None,
+        rule_id: str | None = None,
+    ) -> None:
+        """Keep a decision on an article (its placement, or a rule's silence) and why."""
+        self.conn.execute(
+            decisions.insert().values(
+                article_id=article_id,
+                story_id=story_id,
+                kind=kind,
+                rule_id=rule_id,
+                other_article_id=other_article_id,
+                score=score,
+                reason=reason,
+                created_at=now,
+            )
+        )
+
+    def add_signature(self, article_id: int, signature: bytes, band_keys: list[int]) -> None:
+        """Index an article's MinHash signature under its band keys (again: nothing happens)."""
+        self.conn.execute(
+            insert_ignore(self.conn, article_minhash),
+            [{"article_id": article_id, "sig": signature}],
+        )
+        self.conn.execute(
+            insert_ignore(self.conn, lsh_bands),
+            [{"band_key": key, "article_id": article_id} for key in band_keys],
+        )
+
+    def signature_candidates(self, band_keys: list[int]) -> list[tuple[int, bytes]]:
+        """(article id, signature) of the articles sharing most of these band keys, at most
+        MAX_CANDIDATES of them."""
+        rows = self.conn.execute(
+            _candidates(len(band_keys)), {f"k{i}": key for i, key in enumerate(band_keys)}
+        )
+        return [(int(row.article_id), bytes(row.sig)) for row in rows]
+
+    def recent_text_hashes(self, limit: int) -> set[str]:
+        """The text fingerprints of the last `limit` originals stored."""
+        return set(
+            self.conn.scalars(
+                sa.select(articles.c.text_hash)
+                .where(articles.c.duplicate_of.is_(None))
+                .order_by(articles.c.id.desc())
+                .limit(limit)
+            )
+        )
+
+    def stored_articles(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        feeds_named: Iterable[str] = (),
+        after: int = 0,
+        limit: int | None = None,
+        placed_originals: bool = True,
+    ) -> list[StoredArticle]:
+        """Stored articles by id above `after`, with a moment (publication, else first
+        seen) in [since, until) and of the feeds named (by name or URL; any when none);
+        with `placed_originals`, only originals placed in a story."""
+        query = _stored().where(articles.c.id > after).order_by(articles.c.id).limit(limit)
+        if since is not None:
+            query = query.where(_moment >= since)
+        if until is not None:
+            query = query.where(_moment < until)
+        names = list(feeds_named)
+        if names:
+            query = query.where(sa.or_(feeds.c.name.in_(names), feeds.c.url.in_(names)))
+        if placed_originals:
+            query = query.where(articles.c.duplicate_of.is_(None), articles.c.story_id.is_not(None))
+        return [_stored_article(row) for row in self.conn.execute(query)]
+
+    def count_stored_articles(
+        self, since: datetime, until: datetime | None, feeds_named: Iterable[str] = ()
+    ) -> int:
+        """How many placed originals `stored_articles` would list over the window."""
+        query = (
+            sa.select(sa.func.count())
+            .select_from(articles)
+            .join(entries, entries.c.id == articles.c.entry_id)
+            .join(feeds, feeds.c.id == entries.c.feed_id)
+            .where(
+                _moment >= since,
+                articles.c.duplicate_of.is_(None),
+                articles.c.story_id.is_not(None),
+            )
+        )
+        if until is not None:
+            query = query.where(_moment < until)
+        names = list(feeds_named)
+        if names:
+            query = query.where(sa.or_(feeds.c.name.in_(names), feeds.c.url.in_(names)))
+        return int(self.conn.scalar(query) or 0)
+
+    def originals_fetched_since(self, since: datetime | None) -> Iterator[Article]:
+        """The stored originals (copies left out) fetched since `since`, oldest first."""
+        query = sa.select(articles).where(articles.c.duplicate_of.is_(None)).order_by(articles.c.id)
+        if since is not None:
+            query = query.where(articles.c.fetched_at >= since)
+        for row in self.conn.execute(query):
+            yield _stored_article(row, row.fetched_at).article
+
+    def stored_article(self, article_id: int) -> StoredArticle:
+        row = self.conn.execute(_stored().where(articles.c.id == article_id)).one()
+        return _stored_article(row)
+
+    def stored_article_by_url(self, canonical_url: str) -> StoredArticle | None:
+        row = self.conn.execute(_stored().where(articles.c.canonical_url == canonical_url)).first()
+        return _stored_article(row) if row is not None else None
+
+    def story_listing(self, since: datetime) -> list[dict[str, Any]]:
+        """The stories seen since `since`, last seen first, each with its `articles`
+        (title, site, url) and `alerts` (id, rule_id, kind)."""
+        rows = self.conn.execute(
+            sa.select(stories)
+            .where(stories.c.last_seen_at >= since)
+            .order_by(stories.c.last_seen_at.desc())
+        ).all()
+        ids = [row.id for row in rows]
+        members = _by_story(
+            self.conn.execute(
+                sa.select(articles.c.story_id, articles.c.title, articles.c.site, articles.c.url)
+                .where(articles.c.story_id.in_(ids))
+                .order_by(articles.c.id)
+            )
+        )
+        made = _by_story(
+            self.conn.execute(
+                sa.select(alerts.c.story_id, alerts.c.id, alerts.c.rule_id, alerts.c.kind)
+                .where(alerts.c.story_id.in_(ids))
+                .order_by(alerts.c.id)
+            )
+        )
+        return [
+            {**row._asdict(), "members": members.get(row.id, []), "alerts": made.get(row.id, [])}
+            for row in rows
+        ]
+
+    def story_detail(self, story_id: int) -> dict[str, Any] | None:
+        """A story with its `decisions` (with each article's site, title and URL), its
+        `alerts`, and the entries `relisted` as the same URL as one of its articles."""
+        story = self.conn.execute(sa.select(stories).where(stories.c.id == story_id)).first()
+        if story is None:
+            return None
+        placed = self.conn.execute(
+            sa.select(decisions, articles.c.site, articles.c.title, articles.c.url)
+            .join(articles, articles.c.id == decisions.c.article_id)
+            .where(decisions.c.story_id == story_id)
+            .order_by(decisions.c.id)
+        ).all()
+        made = self.conn.execute(
+            sa.select(alerts).where(alerts.c.story_id == story_id).order_by(alerts.c.id)
+        ).all()
+        return {
+            "story": story,
+            "decisions": placed,
+            "alerts": made,
+            "relisted": self._same_url_entries(story_id),
+        }
+
+    def _same_url_entries(self, story_id: int) -> list[sa.Row[Any]]:
+        """Entries of any feed skipped when polled because a story article's entry had their
+        canonical URL (a re-listed item, a tracking-link variant): with that article."""
+        dup, own = entries.alias("dup"), entries.alias("own")
+        return list(
+            self.conn.execute(
+                sa.select(
+                    dup.c.url,
+                    dup.c.first_seen_at,
+                    feeds.c.name.label("feed"),
+                    feeds.c.url.label("feed_url"),
+                    articles.c.id.label("article_id"),
+                )
+                .select_from(dup)
+                .join(own, own.c.canonical_url == dup.c.canonical_url)
+                .join(articles, articles.c.entry_id == own.c.id)
+                .join(feeds, feeds.c.id == dup.c.feed_id)
+                .where(
+                    articles.c.story_id == story_id,
+                    dup.c.status == "duplicate",
+                    dup.c.id != own.c.id,
+                )
+                .order_by(dup.c.id)
+            )
+        )
+
+
+_STORY_COLUMNS = (stories.c.id, stories.c.last_seen_at, stories.c.revision, stories.c.features)
+_moment = sa.func.coalesce(articles.c.published_at, entries.c.first_seen_at)
+
+
+def _next_revision() -> sa.ScalarSelect[Any]:
+    """The revision of a story written now: one above every story's (revisions grow in
+    commit order across workers, as story writes hold the story lock)."""
+    return sa.select(sa.func.coalesce(sa.func.max(stories.c.revision), 0) + 1).scalar_subquery()
+
+
+@cache
+def _candidates(bands: int) -> sa.Select[Any]:
+    """The articles sharing most of `bands` band keys, with their signatures."""
+    hits = (
+        sa.select(lsh_bands.c.article_id, sa.func.count().label("hits"))
+        .where(lsh_bands.c.band_key.in_([sa.bindparam(f"k{i}") for i in range(bands)]))
+        .group_by(lsh_bands.c.article_id)
+        .order_by(sa.desc("hits"), lsh_bands.c.article_id)
+        .limit(MAX_CANDIDATES)
+        .subquery()
+    )
+    return sa.select(article_minhash.c.article_id, article_minhash.c.sig).join(
+        hits, hits.c.article_id == article_minhash.c.article_id
+    )
+
+
+def _stored() -> sa.Select[Any]:
+    """Stored articles with their moment (publication, else first seen)."""
+    return (
+        sa.select(articles, _moment.label("moment"))
+        .join(entries, entries.c.id == articles.c.entry_id)
+        .join(feeds, feeds.c.id == entries.c.feed_id)
+    )
+
+
+def _stored_article(row: sa.Row[Any], moment: datetime | None = None) -> StoredArticle:
+    article = from_row(Article, row, published=row.published_at)
+    when = row.moment if moment is None else moment
+    return StoredArticle(row.id, article, row.story_id, row.duplicate_of, when)
+
+
+def _by_story(rows: Iterable[Any]) -> dict[int, list[Any]]:
+    """Rows grouped by their first column, a story id."""
+    grouped: dict[int, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row[0], []).append(row)
+    return grouped

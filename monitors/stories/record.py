@@ -1,0 +1,109 @@
+"""Recording an article: one unit of work that stores it, places it in a story, decides its
+alerts and enqueues their deliveries, so that a crash leaves its entry pending, never half
+done. Units of work that place articles run one at a time (the story lock), so two
+workers recording write-ups of one story cannot both start it or both alert on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from monitors.extract.analysis import features_of
+from monitors.models import Article, Match
+from monitors.store import Store, StoredArticle, Tx, utcnow
+from monitors.stories.novelty import decide_alert
+from monitors.stories.placement import StoryDesk
+
+
+class Enqueue(Protocol):
+    """Creates an alert's deliveries inside the unit of work that records it."""
+
+    def __call__(self, tx: Tx, alert_id: int, rule_id: str, now: datetime) -> None: ...
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What recording an article did: its id, the article it duplicates, its story and
+    the alerts made."""
+
+    article_id: int
+    duplicate_of: int | None
+    alert_ids: tuple[int, ...]
+    story_id: int | None = None
+
+
+def record_article(
+    store: Store,
+    desk: StoryDesk,
+    entry_id: int,
+    article: Article,
+    matches: Sequence[Match],
+    enqueue: Enqueue,
+) -> Recorded:
+    """Store an article, and unless it duplicates one already stored, an alert per match
+    that deserves one, with its deliveries; mark the entry done."""
+    now = utcnow()
+    made: list[int] = []
+    with store.transaction() as tx:
+        tx.lock_stories()
+        duplicate_of = tx.original_of(article.canonical_url, article.text_hash)
+        article_id = tx.insert_article(entry_id, article, duplicate_of, now)
+        if article_id is None:
+            duplicate_of, story_id = _same_url(tx, entry_id, article, now)
+        else:
+            placement, feats = desk.place(tx, article_id, article, duplicate_of, now)
+            story_id = placement.story_id
+            if placement.is_copy:
+                duplicate_of = duplicate_of or placement.other_article_id
+            if feats is not None:
+                gap = desk.settings.update_gap
+                for match in matches:
+                    alert_id = decide_alert(
+                        tx, article_id, article, match, story_id, feats, now, gap
+                    )
+                    if alert_id is not None:
+                        enqueue(tx, alert_id, match.rule_id, now)
+                        made.append(alert_id)
+        tx.finish_entry(entry_id, duplicate_of is not None, now)
+    if duplicate_of is None:
+        store.remember_text(article.text_hash)
+    return Recorded(article_id or duplicate_of or 0, duplicate_of, tuple(made), story_id)
+
+
+def alert_stored(
+    store: Store,
+    desk: StoryDesk,
+    stored: StoredArticle,
+    matches: Sequence[Match],
+    enqueue: Enqueue,
+) -> tuple[int, ...]:
+    """The alerts a stored article's matches deserve in its story (a backfill of new
+    rules), with their deliveries."""
+    if stored.story_id is None or not matches:
+        return ()
+    now = utcnow()
+    feats = features_of(stored.article, stored.article.published or now)
+    made: list[int] = []
+    with store.transaction() as tx:
+        tx.lock_stories()
+        for match in matches:
+            gap = desk.settings.update_gap
+            alert_id = decide_alert(
+                tx, stored.id, stored.article, match, stored.story_id, feats, now, gap
+            )
+            if alert_id is not None:
+                enqueue(tx, alert_id, match.rule_id, now)
+                made.append(alert_id)
+    return tuple(made)
+
+
+def _same_url(tx: Tx, entry_id: int, article: Article, now: datetime) -> tuple[int, int | None]:
+    """The stored article with this article's canonical URL and its story; the decision
+    is kept."""
+    other, story_id = tx.article_with_url(article.canonical_url)
+    reason = f"entry {entry_id} has the same URL as article {other}: {article.canonical_url}"
+    tx.add_decision(other, story_id, "same URL", reason, now, score=1.0, other_article_id=other)
+    return other, story_id

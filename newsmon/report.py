@@ -1,0 +1,58 @@
+"""How the command line shows a cycle's report and delivery attempts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+from newsmon.common import add_row, out
+
+if TYPE_CHECKING:
+    from monitors.delivery import Delivered
+    from monitors.pipeline import CycleReport
+
+
+def print_report(report: CycleReport, console: Console = out, verbose: bool = False) -> None:
+    """A summary of a cycle; failed feeds, entries skipped and failed deliveries listed
+    with their reasons."""
+    from monitors.pipeline.report import NOT_POLLED
+
+    held = "".join(f", {report.feeds_in(s)} {s}" for s in NOT_POLLED if report.feeds_in(s))
+    console.print(
+        f"feeds: {report.polled} polled, {report.feeds_in('new')} with news, "
+        f"{report.feeds_in('unchanged')} unchanged, {report.feeds_in('failed')} failed{held}"
+    )
+    console.print(
+        f"entries: {report.new_entries} new; articles: "
+        f"{report.count('article')} new, {report.count('duplicate')} duplicates, "
+        f"{report.count('error')} errors; alerts: {report.alerts}; "
+        f"deliveries: {report.sent} sent, {report.failed} failed"
+    )
+    skipped = any(f.skipped for f in report.feeds)
+    if verbose or report.failed or report.feeds_in("failed") or skipped:
+        _print_problems(report, console)
+
+
+def _print_problems(report: CycleReport, console: Console) -> None:
+    table = Table(
+        "feed", "status", "new", "error", "entries skipped", title="feeds", title_justify="left"
+    )
+    for f in report.feeds:
+        add_row(table, f.name, f.status, str(f.new_entries), f.error, "\n".join(f.skipped))
+    console.print(table)
+    print_deliveries(report.deliveries, console, only_failed=True)
+
+
+def print_deliveries(
+    done: list[Delivered], console: Console = out, only_failed: bool = False
+) -> None:
+    """A table of delivery attempts (or of the failed ones)."""
+    shown = [d for d in done if d.error or not only_failed]
+    if not shown:
+        return
+    table = Table("delivery", "alert", "channel", "status", "error", title="deliveries")
+    for d in shown:
+        add_row(table, str(d.delivery_id), str(d.alert_id or d.kind), d.channel, d.status, d.error)
+    console.print(table)

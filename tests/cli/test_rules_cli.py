@@ -1,0 +1,253 @@
+"""`newsmon rules test`: sources, JSON lines, rule selection, stored articles, exit codes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from typer.testing import CliRunner
+
+from monitors.store import Store
+from monitors.store.schema import articles, entries, feeds
+from newsmon.cli import app
+from tests.httpserver import LoopbackServer
+
+runner = CliRunner()
+
+RULES = [
+    {"id": "senate", "query": "(Senate OR senators) NEAR/8 ratif* AND (Ukraine OR Kyiv)"},
+    {"id": "donbas", "query": "Donbas NEAR/10 withdraw*"},
+]
+SENATE_TEXT = (
+    "Senate to weigh Ukraine pact\n"
+    "Officials met in Geneva. The Senate would have to ratify the pact with Kyiv, "
+    "aides said. Nothing else was agreed.\n"
+)
+PAGE = b"""<!doctype html><html lang="en"><head><title>Donbass talks</title>
+<meta property="og:site_name" content="Wire"></head><body><article><h1>Donbass talks</h1>
+<p>Negotiators discussed whether Ukrainian forces would withdraw from the Donbass region
+under the draft plan, which both sides were studying on Friday in Geneva.</p>
+<p>No agreement was reached, and the talks will resume next week, officials said.</p>
+</article></body></html>"""
+
+
+def write_config(tmp_path: Path, **extra: Any) -> Path:
+    raw = {
+        "store": f"sqlite:///{tmp_path / 'newsmon.db'}",
+        "rules": RULES,
+        "aliases": {"Donbas": ["Donbass", "Донбас*"], "Kyiv": ["Kiev"]},
+        "fetch": {"allow_private_networks": "127.0.0.1/32", "retries": 0, "timeout": 5},
+        **extra,
+    }
+    path = tmp_path / "newsmon.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def invoke(*args: str) -> Any:
+    return runner.invoke(app, ["rules", "test", *args])
+
+
+def json_lines(output: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def test_text_and_html_files(tmp_path: Path) -> None:
+    text = tmp_path / "senate.txt"
+    text.write_text(SENATE_TEXT, encoding="utf-8")
+    page = tmp_path / "page.html"
+    page.write_bytes(PAGE)
+    result = invoke("--config", str(write_config(tmp_path)), str(text), str(page))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"{text}: Senate to weigh Ukraine pact",
+        "  senate: Ukraine, Senate, ratify, Kyiv",
+        "    The **Senate** would have to **ratify** the pact with **Kyiv**, aides said.",
+        f"{page}: Donbass talks",
+        "  donbas: Donbass, withdraw",
+        "    Negotiators discussed whether Ukrainian forces would **withdraw** from the "
+        "**Donbass** region under the draft plan, which both sides were studying on Friday "
+        "in Geneva.",
+    ]
+
+
+def test_json_gives_one_line_per_source_and_rule(tmp_path: Path) -> None:
+    text = tmp_path / "senate.txt"
+    text.write_text(SENATE_TEXT, encoding="utf-8")
+    result = invoke("--config", str(write_config(tmp_path)), "--json", str(text))
+    assert result.exit_code == 0, result.output
+    assert json_lines(result.output) == [
+        {
+            "source": str(text),
+            "rule": "senate",
+            "matched": True,
+            "terms": ["Ukraine", "Senate", "ratify", "Kyiv"],
+            "passage": (
+                "The **Senate** would have to **ratify** the pact with **Kyiv**, aides said."
+            ),
+        },
+        {"source": str(text), "rule": "donbas", "matched": False, "terms": [], "passage": ""},
+    ]
+
+
+def test_site_and_lang_options_scope_file_sources(tmp_path: Path) -> None:
+    text = tmp_path / "senate.txt"
+    text.write_text(SENATE_TEXT, encoding="utf-8")
+    page = tmp_path / "page.html"
+    page.write_bytes(PAGE)
+    rules = [
+        {"id": "site", "query": "Senate site:reuters.com"},
+        {"id": "lang", "query": "(Senate OR Donbas) lang:en"},
+    ]
+    config = str(write_config(tmp_path, rules=rules))
+
+    def verdicts(*args: str) -> list[tuple[str, str, bool]]:
+        result = invoke("-c", config, "--json", *args, str(text), str(page))
+        assert result.exit_code == 0, result.output
+        return [(j["source"], j["rule"], j["matched"]) for j in json_lines(result.output)]
+
+    assert verdicts() == [
+        (str(text), "site", False),
+        (str(text), "lang", False),
+        (str(page), "site", False),
+        (str(page), "lang", True),
+    ]
+    assert verdicts("--site", "www.reuters.com", "--lang", "en") == [
+        (str(text), "site", True),
+        (str(text), "lang", True),
+        (str(page), "site", False),
+        (str(page), "lang", True),
+    ]
+    stored = invoke("-c", config, "--stored", "--site", "reuters.com")
+    assert stored.exit_code == 2
+    assert "--site and --lang go with SOURCE files or URLs" in stored.output
+
+
+def test_rule_option_selects_rules(tmp_path: Path) -> None:
+    text = tmp_path / "senate.txt"
+    text.write_text(SENATE_TEXT, encoding="utf-8")
+    config = str(write_config(tmp_path))
+    result = invoke("-c", config, "--json", "--rule", "donbas", str(text))
+    assert result.exit_code == 0, result.output
+    assert [(j["rule"], j["matched"]) for j in json_lines(result.output)] == [("donbas", False)]
+    unknown = invoke("-c", config, "--rule", "nope", str(text))
+    assert unknown.exit_code == 2
+    assert "Error: unknown rule nope (rules: senate, donbas)" in unknown.output
+
+
+def test_a_url_is_fetched_and_extracted(tmp_path: Path) -> None:
+    with LoopbackServer() as server:
+        server.add("/story.html", PAGE, headers={"Content-Type": "text/html"})
+        url = server.url("/story.html")
+        result = invoke("-c", str(write_config(tmp_path)), "--json", url)
+    assert result.exit_code == 0, result.output
+    found = {j["rule"]: j for j in json_lines(result.output)}
+    assert found["donbas"]["source"] == url
+    assert found["donbas"]["matched"] is True
+    assert found["donbas"]["terms"] == ["Donbass", "withdraw"]
+
+
+def test_unreadable_sources_exit_1_after_the_others(tmp_path: Path) -> None:
+    text = tmp_path / "senate.txt"
+    text.write_text(SENATE_TEXT, encoding="utf-8")
+    binary = tmp_path / "blob.txt"
+    binary.write_bytes(b"\xff\xfe\x00bad")
+    with LoopbackServer() as server:
+        server.add("/gone", b"", status=404)
+        gone = server.url("/gone")
+        missing = str(tmp_path / "missing.txt")
+        args = ["-c", str(write_config(tmp_path)), "--json", missing, gone, str(binary), str(text)]
+        result = invoke(*args)
+    assert result.exit_code == 1
+    assert f"error: {missing}: No such file or directory" in result.output
+    assert f"error: {gone}: HTTP 404" in result.output
+    assert f"error: {binary}: not UTF-8 text" in result.output
+    assert [j["source"] for j in json_lines(result.output)] == [str(text), str(text)]
+
+
+def test_a_bad_config_exits_2_naming_the_rule_and_position(tmp_path: Path) -> None:
+    config = write_config(tmp_path, rules=[{"id": "bad", "query": "Senate NEAR ratify"}])
+    result = invoke("-c", str(config), str(config))
+    assert result.exit_code == 2
+    assert (
+        f"{config}: rules[0].query: rule 'bad': NEAR at position 7 needs a number of words, "
+        "as in NEAR/5" in result.output
+    )
+
+
+def test_sources_or_stored_but_not_both(tmp_path: Path) -> None:
+    config = str(write_config(tmp_path))
+    assert invoke("-c", config).exit_code == 2
+    assert invoke("-c", config, "--stored", config).exit_code == 2
+    assert invoke("-c", config, "--since", "2026-01-01", config).exit_code == 2
+
+
+def store_articles(url: str, rows: list[dict[str, Any]]) -> None:
+    """Articles stored as the pipeline stores them, each under its own entry."""
+    store = Store.open(url)
+    now = datetime.now(UTC)
+    with store.engine.begin() as conn:
+        feed_id = conn.execute(
+            feeds.insert().values(url="https://example.com/feed")
+        ).inserted_primary_key[0]
+        for i, row in enumerate(rows):
+            link = f"https://example.com/{i}"
+            entry_id = conn.execute(
+                entries.insert().values(
+                    feed_id=feed_id, key=link, url=link, canonical_url=link, first_seen_at=now
+                )
+            ).inserted_primary_key[0]
+            conn.execute(
+                articles.insert().values(
+                    entry_id=entry_id,
+                    url=link,
+                    canonical_url=link,
+                    site="example.com",
+                    source="page",
+                    text_hash=str(i),
+                    **row,
+                )
+            )
+    store.close()
+
+
+def test_stored_articles_since_a_date(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    old = datetime(2026, 1, 1, tzinfo=UTC)
+    new = datetime(2026, 3, 1, tzinfo=UTC)
+    withdraw = "Forces would withdraw from the Donbas, the plan says."
+    store_articles(
+        f"sqlite:///{tmp_path / 'newsmon.db'}",
+        [
+            {"title": "Old", "text": withdraw, "fetched_at": old},
+            {"title": "New", "text": withdraw, "fetched_at": new},
+            {"title": "Copy", "text": withdraw, "fetched_at": new, "duplicate_of": 1},
+            {"title": "Other", "text": "Weather.", "fetched_at": new},
+        ],
+    )
+    every = invoke("-c", str(config), "--stored", "--json", "--rule", "donbas")
+    assert every.exit_code == 0, every.output
+    assert [(j["source"], j["matched"]) for j in json_lines(every.output)] == [
+        ("https://example.com/0", True),
+        ("https://example.com/1", True),
+        ("https://example.com/3", False),
+    ]
+    recent = invoke("-c", str(config), "--stored", "--since", "2026-02-01")
+    assert recent.exit_code == 0, recent.output
+    assert recent.output.splitlines() == [
+        "https://example.com/1: New",
+        "  donbas: withdraw, Donbas",
+        "    Forces would **withdraw** from the **Donbas**, the plan says.",
+        "https://example.com/3: Other",
+        "  no rule matches",
+    ]
+
+
+def test_stored_exits_3_when_the_store_is_unreachable(tmp_path: Path) -> None:
+    config = write_config(tmp_path, store="postgresql+psycopg://nobody@127.0.0.1:1/newsmon")
+    result = invoke("-c", str(config), "--stored")
+    assert result.exit_code == 3
+    assert "Store unavailable" in result.output

@@ -1,0 +1,122 @@
+"""Alembic migrations: the migrated schema is the code's, workers starting together
+migrate once, and a store from a newer newsmon is refused with the reason."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from typer.testing import CliRunner
+
+import monitors.stories.minhash  # noqa: F401  (its tables join the metadata)
+from monitors.errors import StoreError
+from monitors.store import Store, connect, migrate
+from monitors.store import revisions as migrations
+from monitors.store.schema import metadata
+from newsmon.cli import app
+
+OPEN_STORE = "import sys; from monitors.store import Store; Store.open(sys.argv[1]).close()"
+
+
+def schema_diff(url: str) -> list[object]:
+    engine = connect(url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    engine.dispose()
+    return list(diff)
+
+
+def revisions(url: str) -> list[str]:
+    engine = connect(url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+    engine.dispose()
+    return list(rows)
+
+
+def test_opening_a_store_migrates_it_to_the_code_schema(store_url: str) -> None:
+    Store.open(store_url).close()
+    assert revisions(store_url) == [migrations.head()]
+    assert schema_diff(store_url) == []
+
+
+def test_downgrade_to_empty_and_upgrade_again(store_url: str) -> None:
+    assert migrate(store_url) == (None, migrations.head())
+    assert migrate(store_url) == (migrations.head(), migrations.head())
+    engine = connect(store_url)
+    with engine.begin() as conn:
+        command.downgrade(migrations.alembic_config(conn), "base")
+    assert set(sa.inspect(engine).get_table_names()) <= {"alembic_version"}
+    engine.dispose()
+    migrate(store_url)
+    assert schema_diff(store_url) == []
+
+
+def test_a_store_from_before_migrations_is_stamped_and_kept(store_url: str) -> None:
+    engine = connect(store_url)
+    metadata.create_all(engine)
+    with engine.begin() as conn:  # the schema before migrations: the baseline's
+        conn.execute(sa.text("ALTER TABLE feeds DROP COLUMN skipped"))
+        conn.execute(sa.text("DROP INDEX ix_stories_revision"))
+        conn.execute(sa.text("ALTER TABLE stories DROP COLUMN revision"))
+        for column in ("article_id", "page", "feed_id", "recorded"):
+            conn.execute(sa.text(f"ALTER TABLE backfill_items DROP COLUMN {column}"))
+        conn.execute(sa.text("INSERT INTO feeds (url) VALUES ('u')"))
+    engine.dispose()
+    assert migrate(store_url) == (migrations.BASELINE, migrations.head())
+    assert schema_diff(store_url) == []
+    engine = connect(store_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT url FROM feeds")).scalars().all() == ["u"]
+    engine.dispose()
+
+
+def test_workers_starting_together_on_an_empty_store_migrate_once(store_url: str) -> None:
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_STORE, store_url], stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    errors = [proc.communicate(timeout=90)[1] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * 4, errors
+    assert revisions(store_url) == [migrations.head()]
+
+
+def test_a_store_from_a_newer_newsmon_is_refused(store_url: str) -> None:
+    Store.open(store_url).close()
+    engine = connect(store_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = 'ffff'"))
+    engine.dispose()
+    with pytest.raises(StoreError, match="revision 'ffff'.*upgrade newsmon"):
+        Store.open(store_url)
+
+
+def test_db_commands(tmp_path: Path) -> None:
+    path = tmp_path / "newsmon.yaml"
+    path.write_text(f"store: sqlite:///{tmp_path / 's.db'}\nfeeds: []\nrules: []\n")
+    runner = CliRunner()
+    current = runner.invoke(app, ["db", "current", "--config", str(path)])
+    assert current.exit_code == 0 and "empty: behind" in current.output
+    first = runner.invoke(app, ["db", "upgrade", "--config", str(path)])
+    assert first.exit_code == 0
+    assert f"migrated from empty to {migrations.head()}" in first.output
+    again = runner.invoke(app, ["db", "upgrade", "--config", str(path)])
+    assert f"already at {migrations.head()}" in again.output
+    current = runner.invoke(app, ["db", "current", "--config", str(path)])
+    assert "up to date" in current.output
+
+
+def test_db_upgrade_on_an_unreachable_store_exits_3(tmp_path: Path) -> None:
+    path = tmp_path / "newsmon.yaml"
+    path.write_text("store: postgresql+psycopg://nobody@127.0.0.1:1/none\nfeeds: []\nrules: []\n")
+    result = CliRunner().invoke(app, ["db", "upgrade", "--config", str(path)])
+    assert result.exit_code == 3
+    assert "Store unavailable" in result.output
