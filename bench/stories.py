@@ -39,6 +39,7 @@ from bench.news_corpora import (  # noqa: E402
     uci_headlines,
 )
 from bench.results import replace_section  # noqa: E402
+from monitors.config import StoriesConfig  # noqa: E402
 from monitors.extract import analysis  # noqa: E402
 from monitors.extract.analysis import IdfTable  # noqa: E402
 from monitors.models import StoryFeatures  # noqa: E402
@@ -46,6 +47,7 @@ from monitors.stories import similarity  # noqa: E402
 from monitors.stories.similarity import Story  # noqa: E402
 from monitors.text import tokenize  # noqa: E402
 
+SETTINGS = StoriesConfig()
 THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
 TARGET_PRECISION = 0.95
 SECTION = "## Stories"
@@ -91,12 +93,13 @@ def cluster(feats: Sequence[StoryFeatures], threshold: float) -> tuple[list[int]
         scored = [
             (similarity.story_score(stories[k], article, topical), -k)
             for k in candidates
-            if similarity.within(stories[k], article)
-            and similarity.within_span(stories[k], article)
+            if similarity.within(stories[k], article, SETTINGS.window)
+            and similarity.within_span(stories[k], article, SETTINGS.max_span)
         ]
         best = -max(scored)[1] if scored else -1
+        settings = SETTINGS.model_copy(update={"same_story": threshold})
         decision = (
-            similarity.decide(stories[best], article, threshold, topical=topical)
+            similarity.decide(stories[best], article, settings, topical)
             if scored
             else None
         )
@@ -216,7 +219,7 @@ def run(args: argparse.Namespace) -> list[str]:
         results[threshold] = (scores(predicted, raw), scores(predicted, merged))
         rows.append(_row(threshold, *results[threshold], len(set(predicted)), elapsed))
         print(rows[-1], flush=True)
-    chosen = similarity.THRESHOLD
+    chosen = SETTINGS.same_story
     examples = wrong_joins(headlines, feats, merged, chosen)
     same, different = identical_headline_agreement(headlines)
     sts = sts_figures(corpora, chosen)
@@ -325,7 +328,7 @@ def _report(
         f"Features: {per_headline:.2f} ms per headline. The headlines span 36 hours, so the",
         "window never splits a story here.",
         "",
-        f"Chosen threshold: **{chosen:.2f}** (`similarity.THRESHOLD`); {target}.",
+        f"Chosen threshold: **{chosen:.2f}** (`stories.same_story`); {target}.",
     ]
     if chosen in results:
         r, m = results[chosen]
