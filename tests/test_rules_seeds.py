@@ -81,23 +81,7 @@ def test_seed_split() -> None:
     assert seed(SEEDS / "003_86dcefa09d6f54ea.txt")[1].startswith("WASHINGTON, United States\n")
 
 
-# senate-ratification misses these two today: "submit a security package for Senate
-# ratification" names no guarantee or deal, and "waiting on ratification from the
-# Ukrainian Parliament and the U.S. Congress" names nothing ratified in its sentence.
-MISSED = {"003", "004"}
-CASES = [
-    pytest.param(
-        path,
-        id=path.name[:3],
-        marks=[pytest.mark.xfail(strict=True, reason="senate-ratification misses it")]
-        if path.name[:3] in MISSED
-        else [],
-    )
-    for path in FILES
-]
-
-
-@pytest.mark.parametrize("path", CASES)
+@pytest.mark.parametrize("path", FILES, ids=[path.name[:3] for path in FILES])
 def test_seed_table(shipped: RuleSet, path: Path) -> None:
     title, text = seed(path)
     found = {m.rule_id for m in shipped.match(title, text)}
