@@ -9,9 +9,10 @@ Three sets are counted:
   first line is the title, as `newsmon rules test` reads a text file);
 - all labelled cases: every case of the `--cases` files (default the golden, watches and
   held-out files of tests/data/rules) and the seeds;
-- the held-out cases: those of the `--heldout` file (default tests/data/rules/heldout.yaml,
-  when it is one of `--cases`), written before the rules were tuned and never tuned on.
-  The cases tuned on (all the others) are counted apart too.
+- the held-out cases: those of each `--heldout` file that is one of `--cases` (default
+  tests/data/rules/heldout.yaml, written before the rules were tuned, and heldout2.yaml,
+  written after), never tuned on, each file apart. The cases tuned on (all the others,
+  and the seeds) are counted apart too.
 
 A case file is a YAML list of `{id, title, text, expect: {rule id: true/false}}`.
 
@@ -40,7 +41,8 @@ from monitors import config as config_mod  # noqa: E402
 from monitors.rules import RuleSet  # noqa: E402
 
 CASES = REPO / "tests" / "data" / "rules"
-DEFAULT_CASES = [CASES / "golden.yaml", CASES / "watches.yaml", CASES / "heldout.yaml"]
+HELDOUT = [CASES / "heldout.yaml", CASES / "heldout2.yaml"]
+DEFAULT_CASES = [CASES / "golden.yaml", CASES / "watches.yaml", *HELDOUT]
 SPLITS = REPO / "tests" / "data" / "seeds" / "README.md"
 ENV = {
     "SLACK_WEBHOOK_URL": "slack://T000/B000/XXXX",
@@ -95,7 +97,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=Path, nargs="+", default=DEFAULT_CASES)
     parser.add_argument("--seeds", type=Path, default=Path("/work/shared/seeds"))
-    parser.add_argument("--heldout", type=Path, default=CASES / "heldout.yaml")
+    parser.add_argument("--heldout", type=Path, nargs="+", default=HELDOUT)
     parser.add_argument("--config", type=Path, default=REPO / "config" / "newsmon.yaml")
     return parser.parse_args(argv)
 
@@ -186,20 +188,17 @@ def main(argv: list[str] | None = None) -> None:
     seeds = load_seeds(args.seeds, rules) if (args.seeds / "README.md").exists() else []
     by_file = {path: load_cases(path) for path in args.cases if path.exists()}
     labelled = [case for cases in by_file.values() for case in cases]
-    heldout = [
-        c
-        for path, cases in by_file.items()
-        if path.resolve() == args.heldout.resolve()
-        for c in cases
-    ]
-    tuned = [case for case in labelled if case not in heldout]
+    heldout_paths = {path.resolve() for path in args.heldout}
+    heldout = {path: cases for path, cases in by_file.items() if path.resolve() in heldout_paths}
+    held = {case.id for cases in heldout.values() for case in cases}
+    tuned = [case for case in labelled if case.id not in held]
     print(f"rules of {args.config}; seeds from {args.seeds}")
     print("cases: " + ", ".join(f"{path} ({len(cases)})" for path, cases in by_file.items()))
     sets = [
         ("(a) seeds", seeds),
         ("(b) all labelled cases (case files and seeds)", labelled + seeds),
-        (f"(c) held-out ({args.heldout.name})", heldout),
-        ("    tuned on (case files but the held-out one, and seeds)", tuned + seeds),
+        *((f"(c) held-out ({path.name})", cases) for path, cases in heldout.items()),
+        ("    tuned on (case files but the held-out ones, and seeds)", tuned + seeds),
     ]
     for name, cases in sets:
         print()
