@@ -1,10 +1,10 @@
 """The shipped rules of config/newsmon.yaml against the labelled texts of tests/data/rules.
 
 golden.yaml and watches.yaml are the cases the rules were written and tuned on: every one
-must get its verdicts. heldout.yaml (written before the rules were tuned) and
-heldout2.yaml (written after) hold cases never tuned on: they are held to precision and
-recall of at least 0.95 per rule over all the labelled cases, not one by one (python
-bench/watches.py lists the misses).
+must get its verdicts. heldout.yaml (written before the rules were tuned), heldout2.yaml
+and heldout3.yaml (written after) are held to precision and recall of at least 0.95 per
+rule over all the labelled cases together, not case by case (python bench/watches.py lists
+the misses and the figures per file).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ CASES: list[dict[str, Any]] = [
 ]
 HELDOUT: list[dict[str, Any]] = [
     case
-    for name in ("heldout.yaml", "heldout2.yaml")
+    for name in ("heldout.yaml", "heldout2.yaml", "heldout3.yaml")
     for case in yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
 ]
 TARGET = 0.95
