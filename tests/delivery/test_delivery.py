@@ -9,6 +9,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -205,6 +206,14 @@ def test_storm_control_holds_the_overflow_and_notifies_once(
 
 
 SLACK_HOOK = "/services/T1ABCDEF/B2ABCDEF/C3abcdefghijklmnopqrstu"
+SLACK_WORKFLOW = "/workflows/T1ABCDEF/F2ABCDEF/123456789/abcdefXYZ"
+SLACK_MODES = {  # every way apprise builds a Slack payload
+    "webhook": "slack://T1ABCDEF/B2ABCDEF/C3abcdefghijklmnopqrstu?blocks=no",
+    "webhook-blocks": "slack://T1ABCDEF/B2ABCDEF/C3abcdefghijklmnopqrstu?blocks=yes",
+    "bot": "slack://xoxb-1234-1234-abc124/#news?blocks=no",
+    "bot-blocks": "slack://xoxb-1234-1234-abc124/#news?blocks=yes",
+    "workflow": "slack://T1ABCDEF/F2ABCDEF/123456789/abcdefXYZ?mode=workflow",
+}
 
 
 @pytest.fixture
@@ -218,8 +227,10 @@ def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackServer]:
     with LoopbackServer() as server:
         monkeypatch.setattr(NotifySlack, "webhook_url", server.url("/services"))
         monkeypatch.setattr(NotifySlack, "api_url", server.url("/api/{}"))
+        monkeypatch.setattr(NotifySlack, "workflow_url", server.url("/workflows"))
         server.add(SLACK_HOOK, b"ok")
         server.add("/api/chat.postMessage", api_answer)
+        server.add(SLACK_WORKFLOW, b"ok")
         yield server
 
 
@@ -450,21 +461,8 @@ def _strings(value: Any) -> Iterator[Any]:
 def test_slack_feed_text_cannot_mention_link_or_format(blocks: str, slack: LoopbackServer) -> None:
     notifier = Notifier({"s": f"slack://T1ABCDEF/B2ABCDEF/C3abcdefghijklmnopqrstu?blocks={blocks}"})
     fmt = notifier.format("s")
-    digest = DeliveryRow(
-        2,
-        "digest",
-        "s",
-        "sending",
-        0,
-        None,
-        None,
-        None,
-        HOSTILE_ALERT.created_at,
-        None,
-        digest=(HOSTILE_ALERT,),
-    )
     notifier.send("s", render_alert(HOSTILE_ALERT, "Security guarantees", fmt))
-    notifier.send("s", render(digest, {}, fmt))
+    notifier.send("s", render(digest_of(HOSTILE_ALERT), {}, fmt))
     link = "<https://news.example/a%21channel%7Cx%40U99|"
     for payload in posts(slack):
         controls, shown = slack_controls(payload)
@@ -472,6 +470,56 @@ def test_slack_feed_text_cannot_mention_link_or_format(blocks: str, slack: Loopb
         for marked in ("_it_", "~st~", "`x`", "*b*", "_they_", "~all~", "https://evil"):
             assert marked not in shown
         assert "AT&T &amp;" in shown  # shown as written: neither unescaped nor doubly escaped
+
+
+LOOKALIKES = str.maketrans({"\\": "＼", "<": "‹", ">": "›"})
+# a feed item's title and a page's og:site_name, as found: escapes for `>`, `<!channel>`, a link
+BACKSLASHED = r"Bulletin\076 \074\041channel\076 \074http\072\057\057evil.example\174Click\076"
+
+
+@pytest.mark.parametrize("url", SLACK_MODES.values(), ids=list(SLACK_MODES))
+def test_slack_backslash_escapes_cannot_mention_or_link(url: str, slack: LoopbackServer) -> None:
+    notifier = Notifier({"s": url})
+    fmt = notifier.format("s")
+    item = replace(
+        HOSTILE_ALERT,
+        headline=BACKSLASHED,
+        site=BACKSLASHED,
+        url="https://news.example/a\\174\\074\\041here\\076.html",
+    )
+    notifier.send("s", render_alert(item, "Security guarantees", fmt))
+    notifier.send("s", render(digest_of(item), {}, fmt))
+    sent = posts(slack)
+    assert len(sent) == 2
+    for payload in sent:
+        controls, shown = slack_controls(payload)
+        link = "<https://news.example/a%5C174%5C074%5C041here%5C076.html|"
+        assert controls and all(c.startswith(link) for c in controls), controls
+        assert BACKSLASHED.translate(LOOKALIKES) in shown  # as written, in look-alikes
+
+
+@pytest.mark.parametrize("title", [r"Kyiv \o/ deal", r"Kyiv \g<0> deal", r"C:\new\table"])
+def test_a_backslash_in_a_headline_is_sent_as_written(
+    store_url: str, store: Store, slack: LoopbackServer, hook: LoopbackServer, title: str
+) -> None:
+    cfg = config_for(store_url, {"desk": hook_url(hook), "slack": SLACK_MODES["webhook"]})
+    outbox = Outbox.of(cfg, store)
+    seed(store, outbox, 1, title=title)
+    done = deliver_due(outbox, notifier_for(cfg), cfg.labels())
+    assert sorted((d.channel, d.status, d.error) for d in done) == [
+        ("desk", "sent", None),
+        ("slack", "sent", None),
+    ]
+    assert posts(hook)[0]["title"].endswith(f": {title}")
+    [payload] = posts(slack)
+    _, shown = slack_controls(payload)
+    assert "*" + title.translate(LOOKALIKES) + "*" in shown
+
+
+def digest_of(*included: AlertRow) -> DeliveryRow:
+    """A digest delivery of these alerts, being sent."""
+    at = included[0].created_at
+    return DeliveryRow(2, "digest", "s", "sending", 0, None, None, None, at, None, digest=included)
 
 
 def test_check_prints_its_own_messages_only(
