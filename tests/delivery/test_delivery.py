@@ -21,6 +21,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 import yaml
+from apprise.plugins.custom_json import NotifyJSON
 from apprise.plugins.slack import NotifySlack
 from typer.testing import CliRunner
 
@@ -514,6 +515,36 @@ def test_a_backslash_in_a_headline_is_sent_as_written(
     [payload] = posts(slack)
     _, shown = slack_controls(payload)
     assert "*" + title.translate(LOOKALIKES) + "*" in shown
+
+
+def test_a_channel_error_is_stored_as_one_line_and_logged_with_its_traceback(
+    store_url: str,
+    store: Store,
+    hook: LoopbackServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken_plugin(self: NotifyJSON, body: str, **kwargs: Any) -> bool:
+        try:
+            re.sub("x", "\\o", "x")  # what a backslash did in apprise's Slack plugin
+        except re.error as exc:
+            raise re.error(f"{exc} (posting to {self.fullpath})") from exc
+        return True
+
+    monkeypatch.setattr(NotifyJSON, "send", broken_plugin)
+    cfg = config_for(store_url, {"desk": hook_url(hook, "/Zs3cretHookPath")})
+    outbox = Outbox.of(cfg, store)
+    seed(store, outbox, 1)
+    with caplog.at_level(logging.WARNING):
+        [done] = deliver_due(outbox, notifier_for(cfg), cfg.labels())
+    [row] = _deliveries(store)
+    assert done.status == "pending"
+    assert row.last_error == done.error == (
+        "desk: re.error: bad escape \\o at position 0 (posting to /****)"
+    )
+    assert "Traceback (most recent call last)" in caplog.text
+    assert "in broken_plugin" in caplog.text
+    assert "Zs3cretHookPath" not in caplog.text
 
 
 def digest_of(*included: AlertRow) -> DeliveryRow:
