@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitors.errors import ConfigError, StoreError
+from monitors.text import safe_text
 
 if TYPE_CHECKING:
     from monitors.config import Config
@@ -47,8 +48,9 @@ VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log each s
 
 
 def add_row(table: Table, *cells: str | None) -> None:
-    """Add a row shown as it is: text from feeds and servers is never read as markup."""
-    table.add_row(*(Text(cell or "") for cell in cells))
+    """Add a row shown as it is: text from feeds and servers is never read as markup, and
+    its control characters (bidirectional ones too) are dropped."""
+    table.add_row(*(Text(safe_text(cell or "")) for cell in cells))
 
 
 def setup_logging(verbose: bool) -> None:

@@ -23,6 +23,7 @@ from apprise.plugins.slack import NotifySlack, SlackMode
 
 from monitors.models import Passage
 from monitors.store import AlertRow, DeliveryRow
+from monitors.text import safe_text
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()<>|#~])")
 # Slack's control and mrkdwn characters; the `!`, `@` that apprise's un-escaping turns
@@ -280,8 +281,9 @@ def _notice(delivery: DeliveryRow, labels: Mapping[str, str], fmt: Format) -> Me
 
 
 def one_line(text: str) -> str:
-    """Text with every run of white space (CR and LF included) as one space."""
-    return " ".join(text.split())
+    """Text with every run of white space (CR and LF included) as one space, without
+    control characters (bidirectional ones too: text stored before they were dropped)."""
+    return " ".join(safe_text(text).split())
 
 
 def safe_url(url: str) -> str:

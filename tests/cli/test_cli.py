@@ -223,6 +223,23 @@ def test_alerts_listing_retry_deliver_and_digest(tmp_path: Path) -> None:
     assert sent == ["/down", "/down", "/hook", "/hook", "/hook"]
 
 
+def test_tables_drop_bidi_controls_stored_before_feeds_were_stripped(tmp_path: Path) -> None:
+    from monitors import config as config_mod
+    from monitors.delivery import Outbox
+    from monitors.store import Store
+    from tests.factories import seed
+
+    path = write_config(tmp_path, [], "json://127.0.0.1:9/")
+    cfg = config_mod.load(path)
+    store = Store.open(cfg.store)
+    seed(store, Outbox.of(cfg, store), 1, title="Kyiv \u2067deal\u2069 signed \u202egnp.exe")
+    store.close()
+    listing = runner.invoke(app, ["alerts", "--config", str(path)], env={"COLUMNS": "200"})
+    assert listing.exit_code == 0, listing.output
+    assert "Kyiv deal signed gnp.exe" in listing.output
+    assert not re.findall("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]", listing.output)
+
+
 def test_help_loads_no_heavy_module() -> None:
     """`newsmon --help` starts fast: the pipeline's libraries load in the commands."""
     heavy = ("sqlalchemy", "trafilatura", "apprise", "numpy", "alembic", "httpx")
