@@ -39,7 +39,7 @@ from monitors.store import AlertRow, DeliveryRow, Store
 from monitors.store.schema import alerts, deliveries, utcnow
 from newsmon.cli import app
 from tests.conftest import free_port, make_config
-from tests.factories import seed
+from tests.factories import STORY, record, seed
 from tests.httpserver import LoopbackServer
 
 NASTY_TITLE = "Kyiv <!channel> <!here> <@U123> &lt;!channel&gt; <https://evil.example|click> me"
@@ -126,6 +126,31 @@ def _deliveries(store: Store) -> list[Any]:
 def _make_due(store: Store) -> None:
     with store.engine.begin() as conn:
         conn.execute(deliveries.update().values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+
+
+def test_an_alert_says_what_was_known_when_it_was_decided(
+    store_url: str, store: Store, hook: LoopbackServer
+) -> None:
+    """An outlet that carries the story after the alert was decided changes neither its
+    first send nor a retry: every attempt says what the store recorded."""
+    hook.add("/flaky", b"", status=500)
+    cfg = config_for(store_url, {"desk": hook_url(hook, "/flaky")})
+    outbox = Outbox.of(cfg, store)
+    first = record(store, outbox, "https://harbour.example/a", "Harbour Gazette", STORY)
+    [alert_id] = first.alert_ids
+    [failed] = deliver_due(outbox, notifier_for(cfg), cfg.labels())
+    assert failed.status == "pending"
+    later = record(store, outbox, "https://coast.example/b", "Coast Herald", STORY)
+    assert later.story_id == first.story_id and later.alert_ids == ()
+    hook.add("/flaky", b"")
+    _make_due(store)
+    [sent] = deliver_due(outbox, notifier_for(cfg), cfg.labels())
+    assert sent.status == "sent"
+    tried, retried = (p["message"] for p in posts(hook))
+    assert tried == retried
+    assert "Outlets: 1" in tried and "Coast Herald" not in tried
+    [listed] = outbox.listing(ids=[alert_id])
+    assert listed.alert.sources == (("Harbour Gazette", "https://harbour.example/a"),)
 
 
 def test_dead_letter_then_retry_by_hand(store_url: str, store: Store, hook: LoopbackServer) -> None:
