@@ -221,7 +221,7 @@ def test_a_feed_that_breaks_the_code_is_recorded_and_let_go(
 
 
 def test_an_alert_goes_out_while_the_batch_is_still_processed(store_url: str, store: Store) -> None:
-    """The alerting entry is recorded first; the other's page takes 2 s to load: the
+    """The alerting entry is recorded first; the other's page takes 6 s to load (a margin for a loaded machine): the
     alert is sent before that page arrives, not after the whole batch."""
     page = "<html><head><title>{0}</title></head><body><article><p>{1}</p></article></body></html>"
     text = "Allies offered Kyiv security guarantees modelled on Article 5, officials said. " * 4
@@ -249,7 +249,7 @@ def test_an_alert_goes_out_while_the_batch_is_still_processed(store_url: str, st
         report = run_cycle(make_config(store_url, [news.url("/feed.xml")], channel), store)
         ended = time.monotonic()
     assert [d.status for d in report.deliveries] == ["sent"]
-    assert len(posted) == 1 and ended - posted[0] > 3.0
+    assert len(posted) == 1 and ended - posted[0] > 1.0
 
 
 def test_pages_are_analysed_in_the_extraction_workers(
