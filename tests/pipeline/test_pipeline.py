@@ -221,8 +221,9 @@ def test_a_feed_that_breaks_the_code_is_recorded_and_let_go(
 
 
 def test_an_alert_goes_out_while_the_batch_is_still_processed(store_url: str, store: Store) -> None:
-    """The alerting entry is recorded first; the other's page takes 6 s to load (a margin for a loaded machine): the
-    alert is sent before that page arrives, not after the whole batch."""
+    """The alerting entry is recorded first; the other's page takes 6 s to load (a margin
+    for a loaded machine): the alert is sent before that page arrives, not after the
+    whole batch."""
     page = "<html><head><title>{0}</title></head><body><article><p>{1}</p></article></body></html>"
     text = "Allies offered Kyiv security guarantees modelled on Article 5, officials said. " * 4
     items = "".join(
