@@ -47,9 +47,9 @@ def test_check_lists_problems_without_traceback(tmp_path: Path) -> None:
     result = runner.invoke(app, ["check", "--config", str(path)])
     assert result.exit_code == 2
     assert "Traceback" not in result.output
-    assert f"{path}: feeds[0].url: scheme 'gopher' is not allowed" in result.output
-    assert f"{path}: rules[0].query: rule 'a':" in result.output
-    assert f"{path}: foo: unknown key" in result.output
+    assert f"{path}:1: feeds[0].url: scheme 'gopher' is not allowed" in result.output
+    assert f"{path}:2: rules[0].query: rule 'a':" in result.output
+    assert f"{path}:3: foo: unknown key" in result.output
 
 
 def test_config_from_environment(tmp_path: Path, monkeypatch: object) -> None:
