@@ -10,39 +10,30 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from newsmon.common import ConfigOption, add_row, load_config, out, store_for
+from newsmon.common import App, ConfigOption, add_row, load_config, out, parse_since, store_for
 
-stories_app = typer.Typer(
+stories_app = App(
     help="Stories: articles grouped as one piece of news, with every decision explained.",
     invoke_without_command=True,
 )
-
-
-def _since(value: str | None) -> datetime:
-    if not value:
-        return datetime.now(UTC) - timedelta(days=7)
-    from monitors.config import parse_moment
-
-    try:
-        return parse_moment(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--since") from None
 
 
 @stories_app.callback()
 def stories_list(
     ctx: typer.Context,
     since: Annotated[
-        str | None, typer.Option(help="Stories seen since this date (default: 7 days).")
+        str | None,
+        typer.Option(help="Stories seen since this date (default: 7 days ago).", metavar="DATE"),
     ] = None,
     config: ConfigOption = None,
 ) -> None:
     """List stories seen since a date, with their articles and alerts."""
     if ctx.invoked_subcommand is not None:
         return
-    cfg = load_config(config)
+    moment = parse_since(since) if since else datetime.now(UTC) - timedelta(days=7)
+    cfg = load_config(config, sends=False)
     with store_for(cfg) as store, store.transaction() as tx:
-        rows = tx.story_listing(_since(since))
+        rows = tx.story_listing(moment)
     if not rows:
         out.print("no stories in that period")
     for row in rows:
@@ -64,7 +55,7 @@ def stories_list(
 def stories_show(story_id: int, config: ConfigOption = None) -> None:
     """A story's articles, the decision that placed each (with its score and reason),
     the entries skipped as the same URL before any fetch, and its alerts."""
-    cfg = load_config(config)
+    cfg = load_config(config, sends=False)
     with store_for(cfg) as store, store.transaction() as tx:
         detail = tx.story_detail(story_id)
     if detail is None:

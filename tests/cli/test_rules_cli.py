@@ -184,6 +184,13 @@ def test_a_bad_config_exits_2_naming_the_rule_and_position(tmp_path: Path) -> No
     )
 
 
+def test_a_date_that_is_not_one_is_told_the_format(tmp_path: Path) -> None:
+    args = ["rules", "test", "-c", str(write_config(tmp_path)), "--stored", "--since", "yesterday"]
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert "not a date: 'yesterday' (use YYYY-MM-DD or an ISO 8601 time)" in result.output
+
+
 def test_sources_or_stored_but_not_both(tmp_path: Path) -> None:
     config = str(write_config(tmp_path))
     assert invoke("-c", config).exit_code == 2
