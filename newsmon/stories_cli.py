@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -25,6 +25,14 @@ def stories_list(
         str | None,
         typer.Option(help="Stories seen since this date (default: 7 days ago).", metavar="DATE"),
     ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="One JSON object per story, oldest first: its articles and the decision "
+            "that placed each, its alerts.",
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """List stories seen since a date, with their articles and alerts."""
@@ -32,6 +40,12 @@ def stories_list(
         return
     moment = parse_since(since) if since else datetime.now(UTC) - timedelta(days=7)
     cfg = load_config(config, sends=False)
+    if as_json:
+        with store_for(cfg) as store, store.transaction() as tx:
+            exported = tx.story_export(moment)
+        for item in exported:
+            typer.echo(json.dumps(_story_json(item), ensure_ascii=False))
+        return
     with store_for(cfg) as store, store.transaction() as tx:
         rows = tx.story_listing(moment)
     if not rows:
@@ -49,6 +63,41 @@ def stories_list(
             out.print(line, markup=False, highlight=False, soft_wrap=True)
         for alert in row["alerts"]:
             out.print(f"  alert #{alert.id} {alert.kind} for {alert.rule_id}", highlight=False)
+
+
+def _story_json(item: dict[str, Any]) -> dict[str, Any]:
+    """A story for scripts: its times, its articles with the decision that placed each
+    (null where none was kept), its alerts."""
+    story = item["story"]
+    return {
+        "id": story.id,
+        "headline": story.headline,
+        "first_seen": _iso(story.first_seen_at),
+        "last_seen": _iso(story.last_seen_at),
+        "articles": [
+            {
+                "id": a.id,
+                "url": a.url,
+                "site": a.site,
+                "title": a.title,
+                "published": _iso(a.published_at),
+                "decision": {
+                    "kind": a.kind,
+                    "score": a.score,
+                    "reason": a.reason,
+                    "other_article": a.other_article_id,
+                }
+                if a.kind
+                else None,
+            }
+            for a in item["articles"]
+        ],
+        "alerts": [{"id": a.id, "rule": a.rule_id, "kind": a.kind} for a in item["alerts"]],
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 @stories_app.command("show")

@@ -4,6 +4,7 @@ channel variables, and one meaning for each exit code and word."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -164,6 +165,7 @@ def unset_channel_config(tmp_path: Path) -> Path:
 QUIET = [
     ["rules", "test", "{tmp}/text.txt"],
     ["stories"],
+    ["stories", "--json"],
     ["alerts"],
     ["alerts", "retry", "--all"],
     ["feeds"],
@@ -285,3 +287,30 @@ def test_a_backfill_whose_every_item_failed_exits_1(tmp_path: Path) -> None:
     assert "2 items, 2 errors" in failed.output and "all 2 items failed" in failed.output
     assert partly.exit_code == 0, partly.output
 
+
+# --- stories --json -------------------------------------------------------------------------
+
+
+def test_stories_json_gives_each_story_its_articles_and_their_decisions(
+    store_url: str, tmp_path: Path, site: LoopbackServer
+) -> None:
+    path = write_config(tmp_path, [site.url("/site/world.xml")], "json://127.0.0.1:9/", store_url)
+    assert invoke("run", "-c", str(path)).exit_code == 0
+    result = invoke("stories", "--json", "--since", "2000-01-01", "-c", str(path))
+    assert result.exit_code == 0, result.output
+    stories = [json.loads(line) for line in result.output.splitlines()]
+    assert stories and [s["id"] for s in stories] == sorted(s["id"] for s in stories)
+    articles = [a for s in stories for a in s["articles"]]
+    assert len(articles) == 3
+    for story in stories:
+        assert set(story) == {"id", "headline", "first_seen", "last_seen", "articles", "alerts"}
+        assert story["first_seen"] <= story["last_seen"]
+        first = story["articles"][0]
+        assert first["decision"]["kind"] == "new story"
+        assert first["decision"]["reason"] == "no earlier story within the window"
+    for article in articles:
+        assert set(article) == {"id", "url", "site", "title", "published", "decision"}
+        assert article["url"].startswith(site.url("/site/"))
+        assert set(article["decision"]) == {"kind", "score", "reason", "other_article"}
+    rules = sorted(a["rule"] for s in stories for a in s["alerts"])
+    assert rules == ["donbas-withdrawal", "security-guarantees"]
