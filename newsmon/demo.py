@@ -48,6 +48,11 @@ def shipped_config_path() -> Path:
 
 def demo_config(site: str, channel_url: str, store: str) -> Config:
     """The shipped rules, with the demo's feeds, one loopback channel and a temp store."""
+    return config_mod.from_dict(demo_document(site, channel_url, store), "demo", env={})
+
+
+def demo_document(site: str, channel_url: str, store: str) -> dict[str, Any]:
+    """The demo's config as a config file holds it."""
     raw: dict[str, Any] = yaml.safe_load(shipped_config_path().read_text(encoding="utf-8"))
     raw["store"] = store
     raw["feeds"] = [{"name": name, "url": f"{site}/{path}"} for name, path in FEEDS]
@@ -55,7 +60,7 @@ def demo_config(site: str, channel_url: str, store: str) -> Config:
     raw["fetch"] = {"allow_private_networks": "127.0.0.1/32", "retries": 0}
     for rule in raw["rules"]:
         rule["notify"] = ["desk"]
-    return config_mod.from_dict(raw, "demo", env={})
+    return raw
 
 
 def run_demo(out: Console, keep: Path | None = None) -> None:
