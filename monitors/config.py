@@ -298,7 +298,7 @@ class RuleConfig(_Strict):
     @classmethod
     def _id(cls, value: str) -> str:
         if not _ID.match(value):
-            raise ValueError("use lower-case letters, digits, '-' and '_'")
+            raise ValueError(f"{value!r}: use lower-case letters, digits, '-' and '_'")
         return value
 
     @property

@@ -256,9 +256,10 @@ def _when(moment: datetime | None) -> str:
 
 @app.command()
 def check(config: ConfigOption = None) -> None:
-    """Validate a config file and list every problem in it; once it is valid, open the
-    store (without creating or changing it) and read the channels kept in Prefect Secret
-    blocks, as `run` would."""
+    """Check a config file, its store and its secret channels; list every problem.
+
+    Once the file is valid, the store is opened (without creating or changing it) and
+    the channels kept in Prefect Secret blocks are read, as `run` would."""
     from monitors.errors import Problem, StoreError
     from monitors.store import probe
 

@@ -127,15 +127,29 @@ def setup_logging(verbose: bool) -> None:
 
 
 def load_config(path: Path | None, sends: bool = True) -> Config:
-    """The config, or exit 2 after printing every problem. A command that sends
-    nothing (`sends` false) needs no channel's environment variable."""
+    """The config, or exit 2 after printing every problem (and, when there is no such
+    file, where the shipped one is to start from). A command that sends nothing (`sends`
+    false) needs no channel's environment variable."""
     from monitors import config as config_mod
 
     try:
         return config_mod.load(path, channels_needed=sends)
     except ConfigError as exc:
         print_problems(exc.problems)
+        if not (path or config_mod.default_path()).exists():
+            err.print(f"A config to start from: {shipped_config_path()}", highlight=False)
         raise typer.Exit(EXIT_CONFIG) from None
+
+
+def shipped_config_path() -> Path:
+    """config/newsmon.yaml: installed beside the package, or in the source tree."""
+    for candidate in (
+        Path(__file__).parent / "config" / "newsmon.yaml",
+        Path(__file__).parent.parent / "config" / "newsmon.yaml",
+    ):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError("the shipped config/newsmon.yaml is missing from this install")
 
 
 def print_problems(problems: list[Problem]) -> None:

@@ -22,6 +22,7 @@ from monitors import config as config_mod
 from monitors.config import Config
 from monitors.pipeline import CycleReport, open_pipeline, run_cycle
 from monitors.store import Store
+from newsmon.common import shipped_config_path
 from newsmon.loopback import StaticSite, WebhookReceiver
 from newsmon.report import print_report
 
@@ -33,17 +34,6 @@ FEEDS = [
     ("Continental Broadcasting Network", "cbn/rss.xml"),
     ("The Daily Ledger", "daily-ledger/feed.xml"),
 ]
-
-
-def shipped_config_path() -> Path:
-    """config/newsmon.yaml: installed beside the package, or in the source tree."""
-    for candidate in (
-        Path(__file__).parent / "config" / "newsmon.yaml",
-        Path(__file__).parent.parent / "config" / "newsmon.yaml",
-    ):
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError("the shipped config/newsmon.yaml is missing from this install")
 
 
 def demo_config(site: str, channel_url: str, store: str) -> Config:

@@ -57,6 +57,13 @@ def test_the_readme_use_it_commands_run_as_written(monkeypatch: pytest.MonkeyPat
     assert not (ROOT / "config" / "newsmon.db").exists()  # check made no store
 
 
+def test_a_config_file_that_is_not_there_points_to_one_to_start_from(tmp_path: Path) -> None:
+    result = invoke("check", "-c", str(tmp_path / "newsmon.yaml"))
+    assert result.exit_code == 2
+    assert "no such file (give --config PATH, or set NEWSMON_CONFIG)" in result.output
+    assert f"A config to start from: {ROOT / 'config' / 'newsmon.yaml'}" in result.output
+
+
 # --- help -----------------------------------------------------------------------------
 
 COMMANDS = [

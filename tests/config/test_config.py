@@ -115,7 +115,7 @@ rules:
         "(set it, or write ${UNSET_HOOK:-default} for a default)",
         "rules[1].notify[0]: no channel named 'pager' (channels: bogus, slack)",
         "rules[2].id: duplicate rule id 'b'",
-        "rules[3].id: use lower-case letters, digits, '-' and '_'",
+        "rules[3].id: 'Bad Id': use lower-case letters, digits, '-' and '_'",
     ]
     for line in expected:
         assert line in found, f"missing problem {line!r} in {found}"
