@@ -125,8 +125,11 @@ class Passage:
 
 @dataclass(frozen=True)
 class Match:
-    """A rule that matched an article: the terms found and the best passage."""
+    """A rule that matched an article: the terms found, the best passage, and where the
+    rule's hits are: character spans in the text, and whether the title holds one."""
 
     rule_id: str
     terms: tuple[str, ...]
     passage: Passage = field(default_factory=lambda: Passage(""))
+    spans: tuple[tuple[int, int], ...] = field(default=(), compare=False)
+    in_title: bool = field(default=False, compare=False)

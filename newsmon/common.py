@@ -19,6 +19,7 @@ from rich.text import Text
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from monitors.errors import ConfigError, Problem, StoreError
+from monitors.text import safe_text
 
 if TYPE_CHECKING:
     from monitors.config import Config
@@ -95,8 +96,9 @@ class App(typer.Typer):
 
 
 def add_row(table: Table, *cells: str | None) -> None:
-    """Add a row shown as it is: text from feeds and servers is never read as markup."""
-    table.add_row(*(Text(cell or "") for cell in cells))
+    """Add a row shown as it is: text from feeds and servers is never read as markup, and
+    its control characters (bidirectional ones too) are dropped."""
+    table.add_row(*(Text(safe_text(cell or "")) for cell in cells))
 
 
 # Warnings the command's own report lists anyway (a feed's failure, a delivery's and

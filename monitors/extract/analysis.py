@@ -150,6 +150,11 @@ def features_of(article: Article, published: datetime | None) -> StoryFeatures:
     return features(article.title, article.text, published)
 
 
+def facts_of(text: str) -> tuple[Fact, ...]:
+    """The names, numbers and quoted phrases of a short text (a sentence), in order."""
+    return _facts(text, default_idf())
+
+
 def _lead(text: str, spans: list[tuple[int, int]], count: int = LEAD_SENTENCES) -> str:
     first = spans[:count]
     return text[first[0][0] : first[-1][1]] if first else ""

@@ -49,7 +49,6 @@ PAGE_TYPES = ("html", "xml", "text/")  # a page of another type is never read
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 RETRY_WAIT_CAP = 10.0  # seconds: a feed that asks to wait longer is retried next cycle
 FeedFetch = Callable[[FeedConfig, FeedState], Awaitable[FetchResult]]
-ENTRY_LEASE = 600.0  # seconds a worker holds the entries it claimed
 IN_TURN_WAIT = 5.0  # seconds an extracted entry waits for the one published before it
 DUE_GRACE = timedelta(seconds=30)  # a feed due this soon is polled now, not a cycle later
 SLOW_DOWN = (429, 503)  # statuses by which a server asks to wait: even a manual run waits
@@ -342,7 +341,7 @@ class Pipeline:
         self, feed_ids: Iterable[int] | None, batch: int, after: int
     ) -> list[PendingEntry]:
         with self.store.transaction() as tx:
-            return tx.pending_entries(feed_ids, ENTRY_LEASE, batch, after)
+            return tx.pending_entries(feed_ids, limit=batch, after=after)
 
     async def _fetch_page(self, item: PendingEntry) -> FetchResult | None:
         try:

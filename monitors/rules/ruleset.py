@@ -169,7 +169,9 @@ def _explain(compiled: _Compiled, scan: Scan) -> Match:
         terms.setdefault(hit.key, source[hit.start : hit.end])
     concepts = [_text_spans(doc, concept.spans(scan)) for concept in compiled.concepts]
     passage = best_passage(doc.title, doc.text, doc.paragraphs, found, concepts)
-    return Match(compiled.rule.rule_id, tuple(terms.values()), passage)
+    spans = tuple((hit.start, hit.end) for hit in found if not hit.in_title)
+    in_title = any(hit.in_title for hit in found)
+    return Match(compiled.rule.rule_id, tuple(terms.values()), passage, spans, in_title)
 
 
 def _outermost(spans: list[Span]) -> list[Span]:

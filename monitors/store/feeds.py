@@ -17,6 +17,7 @@ from monitors.store.engine import from_row, insert_ignore
 from monitors.store.schema import entries, feeds, utcnow
 
 MAX_ENTRY_ATTEMPTS = 5
+ENTRY_LEASE = 600.0  # seconds a worker holds the entries it claimed
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,7 @@ class FeedQueries:
     def pending_entries(
         self,
         feed_ids: Iterable[int] | None = None,
-        lease: float = 600.0,
+        lease: float = ENTRY_LEASE,
         limit: int | None = None,
         after: int = 0,
     ) -> list[PendingEntry]:

@@ -1,117 +1,502 @@
-"""Alert decisions: one alert per rule and story, and later ones only when a development
-is new.
+"""Alert decisions: one alert per rule and story, and a later one only for a development.
 
-The first article of a story that matches a rule makes a `new` alert. A later
-article of the same story (a near-duplicate too: an updated wire version) makes an
-`update` for that rule when it brings something the story's earlier alerts for the rule
-did not have. One significant thing is enough:
+The first article of a story that matches a rule makes a `new` alert. A later article of
+the story (a near-duplicate too: an updated wire version) makes an `update` for the rule
+only when the sentences that carry the rule (its headline when it speaks of the rule's
+matter, and each sentence holding one of the rule's hits) state a fact the rule's
+earlier alerts did not:
 
-- a rule term they neither mentioned nor matched a variant of (a rule's synonyms for
-  one idea are not news), rare enough (RARE_IDF) to mean something on its own;
-- a name, or a number with its unit or context, in the article's headline, in the
-  passage that explains its match, or in a sentence holding a telling rule term (a
-  phrase, or a rare word): bylines and background are not news for the rule.
+1. a party: a country, bloc or institution none of the earlier articles named under any
+   of its names ("US", "U.S.", "United States", "America", "Washington" and "American"
+   are one party; see monitors.stories.names). A person's name is no development on its
+   own, nor is anyone who only speaks ("..., a senior official said");
+2. a number with its unit or context whose value they did not write ("30,000 troops",
+   "15 years", "two-thirds"), outside an attribution;
+3. a status the rule's earlier sentences did not assert: where the matter stands
+   (proposed < submitted < agreed/ready < signed < ratified/approved) or a turn
+   (rejected, blocked, delayed, withdrawn). A status asserted is one not put as a wish
+   or a condition ("would need to be ratified", "hopes to sign", "has yet to");
+4. a condition ("only if", "in exchange for", "depends on", "provided that", ...) whose
+   clause holds a salient word or name the earlier articles did not.
 
-New quotations and common rule terms are listed with them but make no update alone. An
-update comes at least `gap` (by publication time) from the rule's last alert in the
-story (`stories.update_gap`): a burst of write-ups of one development makes one update,
-and what a silenced one brought stays new for the next. Otherwise the article is
-recorded on the story silently, with the reason, and the story's sources grow.
+Each new fact is said in the words of its clause ("New: Britain and France would also
+provide security guarantees; the document is 100% ready"). An update comes at least
+`stories.update_gap` (by publication time) after the rule's last alert in the story: a
+burst of write-ups of one development makes one update, and what a silenced one brought
+stays new for the next. Otherwise the article is recorded on the story silently, with
+the reason.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from monitors.extract.analysis import RARE_IDF, STOPWORDS, default_idf, features, stem
-from monitors.models import Article, Fact, Match, StoryFeatures
+from monitors.extract.analysis import STOPWORDS, default_idf, facts_of, stem
+from monitors.models import Article, Match, StoryFeatures
 from monitors.store import PriorAlert, Tx, utcnow
-from monitors.stories import similarity
-from monitors.text import sentences, words
+from monitors.stories.names import identity, known, parties_in
+from monitors.text import sentences, tokenize, words
 
-SIGNIFICANT = frozenset({"name", "number"})
+
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+MAX_CLAUSE_WORDS = 24
+CONTENT_IDF = 5.0  # a rarer word can make a condition new
+
+# where a matter stands, by rank; a turn has no rank
+STATUS_RANKS = {
+    "proposed": 1,
+    "submitted": 2,
+    "agreed": 3,
+    "signed": 4,
+    "ratified": 5,
+    "rejected": 0,
+    "blocked": 0,
+    "delayed": 0,
+    "withdrawn": 0,
+    "begun": 0,
+}
+STATUS_WORDS = {
+    "proposed": r"propos(?:e|es|ed)|offer(?:s|ed)?|draft(?:s|ed)?|unveil(?:s|ed)?|ready|"
+    r"prepared|willing|contribut(?:e|es|ed)|deploy(?:s|ed)?|pledg(?:e|es|ed)|"
+    r"commit(?:s|ted)?|suppl(?:y|ies|ied)|fund(?:s|ed)?",
+    "submitted": r"submit(?:s|ted)?|introduc(?:e|es|ed)|schedul(?:e|es|ed)|sent|"
+    r"transmit(?:s|ted)?|referred|forward(?:s|ed)",
+    "agreed": r"agree(?:s|d)?|accept(?:s|ed)?|endors(?:e|es|ed)|approv(?:e|es|ed)|"
+    r"finali[sz](?:e|es|ed)|clinch(?:es|ed)?|conclud(?:e|es|ed)",
+    "signed": r"sign(?:s|ed)?|initial(?:l?ed|s)",
+    "ratified": r"ratif(?:y|ies|ied)",
+    "rejected": r"reject(?:s|ed)?|refus(?:e|es|ed)|dismiss(?:es|ed)?|rebuff(?:s|ed)?|"
+    r"spurn(?:s|ed)?",
+    "blocked": r"block(?:s|ed)?|veto(?:es|ed)?|stall(?:s|ed)?",
+    "delayed": r"delay(?:s|ed)?|postpon(?:e|es|ed)|suspend(?:s|ed)?|shelv(?:e|es|ed)|"
+    r"defer(?:s|red)?",
+    "withdrawn": r"withdr(?:aw|aws|ew|awn)|abandon(?:s|ed)?|scrap(?:s|ped)?|collaps(?:e|es|ed)",
+}
+# words before a status that make it a wish, a need or a condition, not a fact
+UNASSERTED = _wordset(
+    """
+    would could might may should must need needs needed to if unless whether yet hope
+    hopes hoped want wants wanted seek seeks sought plan plans planned expect expects
+    expected aim aims intend intends ask asks asked call calls urge urges urged demand
+    demands demanded once when before until
+    """
+)
+NEGATION = _wordset("not never no nor without")
+CONDITIONS = re.compile(
+    r"\b(only if|unless|provided(?: that)?|on (?:the )?condition(?: that)?(?! of anonymity)|"
+    r"in exchange for|"
+    r"in return for|depend(?:s|ed|ing)? on|contingent (?:on|upon)|conditional on|"
+    r"subject to|as long as|only after|(?:would|will) (?:need|require))\b",
+    re.IGNORECASE,
+)
+COMMENTATORS = _wordset(
+    "critics analysts analyst experts expert observers commentators pundits opponents"
+)
+PARTICIPLES = _wordset("saying adding noting warning calling arguing citing repeating reiterating")
+SPEECH = _wordset(
+    """
+    said says say told tell tells added adds stated stressed warned noted according
+    reported reports quoted speaking
+    """
+)
+INSTITUTION_WORDS = _wordset(
+    """
+    senate congress parliament assembly council commission committee union court
+    ministry government administration alliance coalition agency bank fund duma rada
+    house cabinet army forces navy command organization organisation office
+    """
+)
+_SMALL = "zero one two three four five six seven eight nine ten eleven twelve"
+_COUNTS = {w: str(i) for i, w in enumerate(_SMALL.split())} | {
+    "fifteen": "15",
+    "twenty": "20",
+    "thirty": "30",
+    "fifty": "50",
+    "hundred": "100",
+}
+_SPELLED_COUNT = re.compile(
+    r"\b(" + "|".join(_COUNTS) + r")[ -](years?|months?|weeks?|days?|hours?|countries|"
+    r"nations|brigades|battalions|divisions|jets|aircraft|ships|senators|votes|points)\b",
+    re.IGNORECASE,
+)
+_SPELLED = re.compile(
+    r"\b(two-thirds|three-quarters|three-fifths|a majority|simple majority|unanimous(?:ly)?|"
+    r"half)\b",
+    re.IGNORECASE,
+)
+_CLAUSE = re.compile(r"(?<!\d),|,(?!\d)|[;:\u2013\u2014()]| - |(?= while | whereas )")
+BACKGROUND = _wordset("which whose where while who whom since")
+STANCE = SPEECH | _wordset(
+    """
+    welcomed welcomes welcome hoped hopes praised praises urged urges believes believed
+    thinks thought described describes criticised criticized condemned condemns doubts
+    doubted fears feared warned cautioned called calls reacted responded
+    """
+)
+_STATUS = {status: re.compile(f"(?:{forms})") for status, forms in STATUS_WORDS.items()}
+DETERMINERS = _wordset("the a an its their this that his her any our your such")
+ACTS = _wordset(
+    """
+    send sign ratify provide withdraw accept join hold allow deploy cede give submit
+    approve agree back support guarantee
+    """
+)
+BEGIN = _wordset("began begun begins started starts")
+ONGOING = _wordset("is are was were be been being began begin begins started start starts")
+ROLES = _wordset(
+    """
+    top head chair chairman chairwoman leader member members spokesman spokeswoman
+    minister secretary senator ranking former
+    """
+)
+BACKGROUND_NUMBERS = _wordset(
+    """
+    poll polls survey surveys respondents casualties killed wounded dead died deaths
+    seats anniversary
+    """
+)
+_MODAL_IF = re.compile(r"\b(?:would|only)\b[^,;]*?\bif\b", re.IGNORECASE)
+_REFERENCE = re.compile(
+    r"\b(?:similar to|like|modell?ed on|akin to|based on|in the style of)\b", re.IGNORECASE
+)
+_OBJECT = re.compile(
+    r"\b(?:to|against|with|on|into|in|at|for|alongside|over|about)\s+(?:the\s+)?"
+    r"[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*)*"
+)
+_YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
+_ORDINAL = re.compile(r"\d(?:st|nd|rd|th)\b")
+_IDENTIFIER = re.compile(r"\b[A-Z][a-z]+ \d+\b|\b\d+-(?:member|point|nation|page|seat)\b")
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the rule's earlier alerts said: the parties, numbers and words of their
+    articles, the statuses their rule sentences asserted and the words of the conditions
+    they set."""
+
+    parties: set[str]
+    numbers: set[str]
+    stems: set[str]
+    statuses: set[tuple[str, str]]
+    conditions: set[str]
+
+    @classmethod
+    def of(cls, prior: Sequence[PriorAlert]) -> Known:
+        parties: set[str] = set()
+        numbers: set[str] = set()
+        stems: set[str] = set()
+        statuses: set[tuple[str, str]] = set()
+        conditions: set[str] = set()
+        for alert in prior:
+            body = f"{alert.title}\n{alert.text}"
+            conditions.update(_condition_stems(body))
+            parties.update(parties_in(body))
+            parties.update(k for f in facts_of(body) if f.kind == "name" for k in identity(f.text))
+            numbers.update(_numbers(body))
+            stems.update(stem(w) for w in words(body))
+            for sentence in _sentences_with(alert.title, alert.text, alert.terms):
+                statuses.update(_statuses(sentence))
+        return cls(parties, numbers, stems, statuses, conditions)
 
 
 def novelty(
     prior: Sequence[PriorAlert],
     match: Match,
     article: Article,
-    feats: StoryFeatures,
     gap: timedelta,
 ) -> tuple[str, int | None, list[str]] | str:
     """(kind, alert followed, what is new) for this match, given the rule's earlier
     alerts in the story, or why there is no alert."""
     if not prior:
         return "new", None, []
-    earlier = [features(r.title, r.text, r.published_at) for r in prior]
-    terms = _new_terms(match.terms, prior, earlier)
-    facts = _new_facts(earlier, match, article, feats)
-    news = terms + [f.text for f in facts]
-    if not any(map(_rare, terms)) and not any(f.kind in SIGNIFICANT for f in facts):
-        return f"nothing new in the passage ({', '.join(news) or 'no new name or number'})"
+    known_ = Known.of(prior)
+    known_.parties.update(parties_in(" ".join(match.terms)))  # the rule's own topic
+    year = (article.published or utcnow()).year
+    topic = frozenset(w for term in match.terms for w in words(term))
+    news = developments(known_, rule_sentences(article, match), year, topic)
+    if not news:
+        return "nothing new where the rule matched: no new party, number, status or condition"
     last = max(row.published_at or row.fetched_at for row in prior)
     if abs((article.published or utcnow()) - last) < gap:
         minutes = gap / timedelta(minutes=1)
-        return f"within {minutes:g} min of its last alert: {', '.join(news)} wait for the next"
-    return "update", int(prior[0].id), list(dict.fromkeys(news))
+        return f"within {minutes:g} min of its last alert: {'; '.join(news)} wait for the next"
+    return "update", int(prior[0].id), news
 
 
-def _new_terms(
-    matched: tuple[str, ...], prior: Sequence[PriorAlert], earlier: list[StoryFeatures]
+@dataclass(frozen=True)
+class Clause:
+    """A piece of a rule sentence, and whether it holds one of the rule's hits."""
+
+    text: str
+    hit: bool
+
+
+def rule_sentences(article: Article, match: Match) -> list[list[Clause]]:
+    """The clauses of the article's headline, where an outlet says what is new, when the
+    rule matches it or it shares a telling word with the rule's terms ("buffer zone"),
+    and of each sentence of its text holding one of the rule's hits (its passage's, when
+    the match gives no hit spans)."""
+    found = []
+    if match.in_title:
+        found.append(_clauses(article.title, 0, [(0, len(article.title))]))
+    spans = match.spans
+    text = article.text
+    if not spans and match.passage.text:
+        text, spans = match.passage.text, ((0, len(match.passage.text)),)
+    for start, end in sentences(text):
+        inside = [(a, b) for a, b in spans if start <= a and b <= end]
+        if inside:
+            found.append(_clauses(text[start:end], start, inside))
+    return found
+
+
+def developments(
+    known_: Known, sentences_: Iterable[list[Clause]], year: int, topic: frozenset[str]
 ) -> list[str]:
-    """The matched rule terms that the earlier alerts' texts lacked and that share no word
-    with a term they matched ("security assurances" after "security guarantees" is the
-    same idea)."""
-    known = similarity.Roots(w for row in prior for t in row.terms for w in _term_key(t))
-    said = set().union(*(e.terms for e in earlier))
+    """The clauses of these sentences that state something `known_` lacks, in order.
+    Background clauses ("which ...", "while ...", a clause dated before `year`) and
+    attributions say nothing new; a number counts only in a clause holding a rule hit,
+    and not in a poll or a toll unless the rule is about one (a word of its `topic`)."""
+    news: list[str] = []
+    for clauses in sentences_:
+        for clause in clauses:
+            text = clause.text
+            if _attribution(text) or _background(text) or _history(text, year):
+                continue
+            if (
+                _new_party(text, known_)
+                or (clause.hit and _new_number(text, known_, topic))
+                or _new_status(text, known_)
+                or _new_condition(text, known_)
+            ):
+                news.append(_phrase(text))
+    return list(dict.fromkeys(n for n in news if n))
+
+
+def _clauses(sentence: str, offset: int, hits: list[tuple[int, int]]) -> list[Clause]:
+    """A sentence cut at commas (not inside a number), semicolons, colons, dashes and
+    brackets, except where a piece would be a lone word or two (a list of names stays
+    one clause); `offset` is where the sentence starts among the `hits` spans."""
+    out: list[tuple[str, int, int]] = []
+    start = 0
+    for cut in [*_CLAUSE.finditer(sentence), None]:
+        end = cut.start() if cut else len(sentence)
+        piece = sentence[start:end].strip()
+        if out and len(words(piece)) < 3:
+            text, a, _ = out[-1]
+            out[-1] = (f"{text}, {piece}" if piece else text, a, end)
+        elif piece:
+            out.append((piece, start, end))
+        start = cut.end() if cut else len(sentence)
     return [
-        t
-        for t in dict.fromkeys(matched)
-        if not (any(map(known.seen, _term_key(t))) or _term_key(t) <= said)
+        Clause(text, any(offset + a < e and s < offset + b for s, e in hits)) for text, a, b in out
     ]
 
 
-def _rare(term: str) -> bool:
-    """Whether a rule term is rare enough (RARE_IDF) to be news on its own: "ratification",
-    not "insisted"."""
-    idf = default_idf()
-    return max(map(idf.idf, _term_key(term)), default=0.0) >= RARE_IDF
+def _attribution(clause: str) -> bool:
+    """Whether a clause only says who said something ("a senior official said",
+    "according to two people familiar with the talks")."""
+    tokens = words(clause)
+    if tokens[:2] == ["according", "to"] or tokens[:1] and tokens[0] in PARTICIPLES:
+        return True
+    if set(tokens[:4]) & COMMENTATORS:
+        return True  # "critics say ...": an opinion
+    if tokens and tokens[0] in DETERMINERS and len(tokens) <= 10 and set(tokens) & ROLES:
+        return True  # "the top Democrat on the Foreign Relations Committee"
+    said = [i for i, t in enumerate(tokens) if t in SPEECH]
+    return bool(said) and said[-1] <= 6 and len(tokens) - said[-1] <= 4  # "officials said"
 
 
-def _term_key(term: str) -> set[str]:
-    """A term's stemmed content words ("calls on" is {call}: a stopword is never rare)."""
-    content = [w for w in words(term) if w not in STOPWORDS]
-    return {stem(w) for w in content or words(term)}
+def _history(clause: str, year: int) -> bool:
+    """Whether a clause is dated to an earlier year ("in 2022", "of 1994")."""
+    return any(int(found) < year for found in _YEAR.findall(clause))
 
 
-def _new_facts(
-    earlier: list[StoryFeatures], match: Match, article: Article, feats: StoryFeatures
-) -> list[Fact]:
-    """The facts of the article's headline, match passage and telling sentences that the
-    earlier alerts' articles lacked, leaving out the outlet's own name."""
-    telling = tuple(t for t in match.terms if len(words(t)) > 1 or _rare(t))
-    passage = "\n".join(
-        (
-            article.title.casefold(),
-            match.passage.text.casefold(),
-            _hit_sentences(article.text, telling),
-        )
+def _background(clause: str) -> bool:
+    """Whether a clause only gives background: a relative or a while-clause."""
+    tokens = words(clause)
+    return bool(tokens) and tokens[0] in BACKGROUND
+
+
+def _new_party(clause: str, known_: Known) -> bool:
+    """Whether the clause names a party (a country, bloc or institution) not known that
+    acts in it: not one that only comments ("Japan welcomed ...", "Tokyo hoped"), the
+    object of a preposition ("ceding the region to Russia") or a model ("similar to
+    NATO's Article 5")."""
+    acting = _REFERENCE.split(_before_stance(clause))[0]
+    acting = _OBJECT.sub(" ", acting)
+    for party in parties_in(acting):
+        if not known(frozenset({party}), known_.parties):
+            return True
+    for fact in facts_of(acting):
+        if fact.kind != "name" or not _institution(fact.text):
+            continue
+        if not known(identity(fact.text), known_.parties):
+            return True
+    return False
+
+
+def _before_stance(clause: str) -> str:
+    """The clause less whatever comes before a speech or stance verb (its speaker)."""
+    tokens = tokenize(clause)
+    for token in tokens:
+        if token.norm in STANCE:
+            return clause[token.end :]
+    return clause
+
+
+def _institution(name: str) -> bool:
+    """Whether a name is a party rather than a person: an acronym, or holding a word
+    such as Senate, Council, Ministry, Union (two letters are too few: "FT", "AP")."""
+    tokens = words(name)
+    return (name.isupper() and len(name) >= 3) or any(t in INSTITUTION_WORDS for t in tokens)
+
+
+def _new_number(clause: str, known_: Known, topic: frozenset[str]) -> bool:
+    """Whether a clause gives a number not known, other than background (polls, tolls,
+    seats, unless the rule's `topic` words are about them) and ordinals."""
+    if set(words(clause)) & (BACKGROUND_NUMBERS - topic):
+        return False
+    return any(value not in known_.numbers for value in _numbers(_ORDINAL.sub("", clause)))
+
+
+def _numbers(text: str) -> set[str]:
+    """The values of the numbers of a text (with their unit), spelled fractions too; a
+    number naming something ("Article 5", "Resolution 2231") is no quantity."""
+    text = _IDENTIFIER.sub("", text)
+    values = {f.key for f in facts_of(text) if f.kind == "number"}
+    values.update(
+        m.group(1).lower().replace("unanimously", "unanimous") for m in _SPELLED.finditer(text)
     )
-    outlet = {w.casefold() for w in re.findall(r"\w+", article.site)}
-    return [
-        fact
-        for fact in similarity.new_facts(earlier, feats)
-        if fact.text.casefold() in passage and fact.text.casefold() not in outlet
-    ]
+    values.update(f"#{_COUNTS[m.group(1).lower()]}" for m in _SPELLED_COUNT.finditer(text))
+    return values
 
 
-def _hit_sentences(text: str, terms: tuple[str, ...]) -> str:
-    """The sentences of a text that hold one of these terms, lower-cased."""
-    wanted = [t.casefold() for t in terms]
-    spans = [text[a:b].casefold() for a, b in sentences(text)]
-    return "\n".join(s for s in spans if any(t in s for t in wanted))
+def _statuses(clause: str) -> set[tuple[str, str]]:
+    """The statuses a clause asserts, each with who it is said of (the first party
+    before it, if any); a negated one ("did not sign") is a refusal, and one put as a
+    wish, a need, a demand or a condition anywhere before it in the clause ("hope the
+    Senate will ratify", "once they are submitted") asserts nothing."""
+    tokens = [t.norm for t in tokenize(clause)]
+    found = set()
+    for i, token in enumerate(tokens):
+        status = _status_of(tokens, i)
+        if status is None and _refusal(tokens, i):
+            status = "rejected"
+        elif status is None and token in BEGIN and i + 1 < len(tokens):
+            status = "begun"  # "began withdrawing", "started pulling back"
+        if status is None:
+            continue
+        subject = _subject(tokens[:i])
+        if any(t in UNASSERTED for t in tokens[:i]):
+            continue
+        negated = any(t in NEGATION for t in tokens[max(0, i - 3) : i])
+        found.add((subject, "rejected" if negated else status))
+    return found
+
+
+def _refusal(tokens: list[str], i: int) -> bool:
+    """Whether the word at `i` opens a refusal of an act: "will not send", "won't sign",
+    "refused to", "declined to"."""
+    pair = tokens[i : i + 2]
+    if tokens[i] in ("refused", "refuses", "declined", "declines"):
+        return pair[1:] == ["to"]
+    acts = tokens[i + 2 : i + 4]
+    return pair in (["will", "not"], ["won", "t"]) and bool(set(acts) & ACTS)
+
+
+def _status_of(tokens: list[str], i: int) -> str | None:
+    """The status the word at `i` asserts, if any: a verb or an adjective, not a noun
+    or a modifier ("the offer", "the proposed deal"); an -ing form only as what is under
+    way ("began withdrawing")."""
+    token, before = tokens[i], tokens[i - 1] if i else ""
+    if token.endswith("ing"):
+        token = token[:-3]
+        if before not in ONGOING:
+            return None
+    elif before in DETERMINERS:
+        return None
+    after = tokens[i + 1] if i + 1 < len(tokens) else ""
+    for status, pattern in _STATUS.items():
+        if pattern.fullmatch(token) or pattern.fullmatch(token + "e"):
+            # "agreed to provide" is a willingness, as an offer is; "agreed a deal" is not
+            return "proposed" if status == "agreed" and after == "to" else status
+    return None
+
+
+def _subject(before: list[str]) -> str:
+    """Who a status is said of: the last party before it (after any speaker), else
+    nobody (a person stands for no one in particular)."""
+    for i in range(len(before) - 1, -1, -1):
+        if before[i] in STANCE:
+            before = before[i + 1 :]
+            break
+    parties = parties_in(" ".join(before))
+    return parties[0] if parties else ""
+
+
+def _new_status(clause: str, known_: Known) -> bool:
+    """Whether the clause asserts a status the earlier rule sentences did not assert of
+    the same party: a turn not seen, or a rank above every one seen."""
+    for subject, status in _statuses(clause):
+        said = [s for who, s in known_.statuses if who == subject or not (who and subject)]
+        rank = STATUS_RANKS[status]
+        if status in said:
+            continue
+        if rank == 0 or rank > max((STATUS_RANKS[s] for s in said), default=0):
+            return True
+    return False
+
+
+def _new_condition(clause: str, known_: Known) -> bool:
+    """Whether the clause sets a condition holding a content word (or a party) that no
+    condition of the earlier articles held."""
+    found = CONDITIONS.search(clause) or _MODAL_IF.search(clause)
+    if found is None:
+        return False
+    tail = clause[found.end() :]
+    return bool(_content(tail) - known_.stems) or _new_party(tail, known_)
+
+
+def _condition_stems(text: str) -> set[str]:
+    """The content words of the conditions a text sets."""
+    stems: set[str] = set()
+    for found in CONDITIONS.finditer(text):
+        end = re.search(r"[.;]", text[found.end() :])
+        stems |= _content(text[found.end() : found.end() + (end.start() if end else 200)])
+    return stems
+
+
+def _content(text: str) -> set[str]:
+    """The stems of the content words of a text: not stop words, not common (IDF)."""
+    idf = default_idf()
+    stems = {stem(w) for w in words(text) if w not in STOPWORDS and not w.isdigit()}
+    return {s for s in stems if idf.idf(s) >= CONTENT_IDF}
+
+
+def _phrase(clause: str) -> str:
+    """A clause as a desk reads it: without a trailing attribution ("..., officials
+    said"), at most MAX_CLAUSE_WORDS words."""
+    head, _, tail = clause.rpartition(",")
+    if head and _attribution(tail):
+        clause = head
+    spans = [m.span() for m in re.finditer(r"\S+", clause)]
+    if len(spans) <= MAX_CLAUSE_WORDS:
+        return clause.strip(" .")
+    return clause[: spans[MAX_CLAUSE_WORDS - 1][1]].strip(" .") + "…"
+
+
+def _sentences_with(title: str, text: str, terms: Iterable[str]) -> list[str]:
+    """The headline and sentences of an earlier article holding one of its rule's terms."""
+    wanted = [t.casefold() for t in terms if t]
+    spans = [text[a:b] for a, b in sentences(text)]
+    return [s for s in [title, *spans] if any(t in s.casefold() for t in wanted)]
 
 
 def decide_alert(
@@ -125,7 +510,7 @@ def decide_alert(
     gap: timedelta,
 ) -> int | None:
     """Add the alert this match deserves, if any; note a silent one's reason."""
-    verdict = novelty(tx.prior_alerts(match.rule_id, story_id), match, article, feats, gap)
+    verdict = novelty(tx.prior_alerts(match.rule_id, story_id), match, article, gap)
     if isinstance(verdict, str):
         reason = f"no update for {match.rule_id}: {verdict}"
         tx.add_decision(article_id, story_id, "no update", reason, now, rule_id=match.rule_id)

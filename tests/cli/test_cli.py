@@ -173,8 +173,8 @@ def test_demo_prints_one_alert_per_rule_and_story(tmp_path: Path) -> None:
         assert text.count(f"[newsmon] Update: {title}:") <= 2  # one per later write-up
     assert received == 3 + text.count("[newsmon] Update:")
     assert text.count("New in this story:") == text.count("[newsmon] Update:")
-    for outlet in ("Northgate Times", "The Harbour Herald", "CBN - Continental Broadcasting"):
-        assert f"Also: {outlet}" in text  # the story's other sources
+    for outlet in ("Meridian Wire", "The Harbour Herald", "Northgate Times"):
+        assert f"Also: {outlet}" in text  # the sources the story had when an update came
     assert "utm_source" not in text
     assert "Farm" not in text and "Milltown" not in text  # the near misses stay quiet
     assert "feeds: 5 polled, 0 with news, 5 unchanged, 0 failed" in text
@@ -221,6 +221,23 @@ def test_alerts_listing_retry_deliver_and_digest(tmp_path: Path) -> None:
         assert bad.exit_code == 2
         sent = [r.path for r in hook.requests if r.method == "POST"]
     assert sent == ["/down", "/down", "/hook", "/hook", "/hook"]
+
+
+def test_tables_drop_bidi_controls_stored_before_feeds_were_stripped(tmp_path: Path) -> None:
+    from monitors import config as config_mod
+    from monitors.delivery import Outbox
+    from monitors.store import Store
+    from tests.factories import seed
+
+    path = write_config(tmp_path, [], "json://127.0.0.1:9/")
+    cfg = config_mod.load(path)
+    store = Store.open(cfg.store)
+    seed(store, Outbox.of(cfg, store), 1, title="Kyiv \u2067deal\u2069 signed \u202egnp.exe")
+    store.close()
+    listing = runner.invoke(app, ["alerts", "--config", str(path)], env={"COLUMNS": "200"})
+    assert listing.exit_code == 0, listing.output
+    assert "Kyiv deal signed gnp.exe" in listing.output
+    assert not re.findall("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]", listing.output)
 
 
 def test_help_loads_no_heavy_module() -> None:

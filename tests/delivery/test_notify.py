@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import json
+import re
 import socket
 from collections.abc import Iterator
 from dataclasses import replace
@@ -123,6 +124,23 @@ def test_html() -> None:
     )
     assert "Harbour Gazette" in body
     assert 'href="https://news.example.org/world/guarantees?id=7&amp;page=2"' in body
+
+
+@pytest.mark.parametrize("channel", list(CHANNELS))
+def test_bidi_controls_stored_in_an_alert_reach_no_message(channel: str) -> None:
+    """Text stored before feeds and pages were stripped of them."""
+    passage = "Allies offered Kyiv \u202esecurity guarantees\u202c on Friday."
+    item = alert(
+        headline="Allies offer \u2067Kyiv\u2069 security guarantees \u202egnp.exe",
+        site="Harbour \u200fGazette\u061c",
+        passage=passage,
+        marks=(span(passage, "security guarantees"),),
+        sources=(("Harbour \u202bGazette", URL),),
+    )
+    message = rendered(channel, item)
+    shown = message.title + message.body
+    assert not re.findall("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]", shown)
+    assert "security guarantees gnp.exe" in shown
 
 
 def test_render_dispatches_an_alert_delivery() -> None:

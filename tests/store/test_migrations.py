@@ -3,6 +3,7 @@ migrate once, and a store from a newer newsmon is refused with the reason."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -15,11 +16,14 @@ from alembic.runtime.migration import MigrationContext
 from typer.testing import CliRunner
 
 import monitors.stories.minhash  # noqa: F401  (its tables join the metadata)
+from monitors.delivery import Outbox
 from monitors.errors import StoreError
 from monitors.store import Store, connect, migrate
 from monitors.store import revisions as migrations
-from monitors.store.schema import metadata
+from monitors.store.schema import alerts, articles, metadata
 from newsmon.cli import app
+from tests.conftest import make_config
+from tests.factories import STORY, record
 
 OPEN_STORE = "import sys; from monitors.store import Store; Store.open(sys.argv[1]).close()"
 
@@ -75,6 +79,37 @@ def test_a_store_from_before_migrations_is_stamped_and_kept(store_url: str) -> N
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT url FROM feeds")).scalars().all() == ["u"]
     engine.dispose()
+
+
+def test_alerts_from_before_0005_get_the_sources_their_story_had(store_url: str) -> None:
+    store = Store.open(store_url)
+    outbox = Outbox.of(make_config(store_url, [], "json://127.0.0.1:9/"), store)
+    record(store, outbox, "https://harbour.example/a", "Harbour Gazette", STORY)
+    record(store, outbox, "https://coast.example/b", "Coast", STORY, rule_id="donbas-withdrawal")
+    record(store, outbox, "https://delta.example/c", "Delta", STORY)  # joins; no alert
+    engine = store.engine
+    with engine.begin() as conn:
+        decided = dict(conn.execute(sa.select(alerts.c.id, alerts.c.sources)).all())
+        for alert_id, article_id in conn.execute(sa.select(alerts.c.id, alerts.c.article_id)):
+            site, url = conn.execute(
+                sa.select(articles.c.site, articles.c.canonical_url).where(
+                    articles.c.id == article_id
+                )
+            ).one()
+            conn.execute(
+                alerts.update()
+                .where(alerts.c.id == alert_id)
+                .values(sources=json.dumps([[site, url]]))
+            )
+        command.downgrade(migrations.alembic_config(conn), "0004")
+    store.close()
+    assert migrate(store_url) == ("0004", migrations.head())
+    engine = connect(store_url)
+    with engine.connect() as conn:
+        migrated = dict(conn.execute(sa.select(alerts.c.id, alerts.c.sources)).all())
+    engine.dispose()
+    assert migrated == decided
+    assert [len(json.loads(sources)) for _, sources in sorted(migrated.items())] == [1, 2]
 
 
 def test_workers_starting_together_on_an_empty_store_migrate_once(store_url: str) -> None:

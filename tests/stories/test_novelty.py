@@ -1,0 +1,124 @@
+"""The update decision (monitors.stories.novelty) on its parts and on the seed coverage:
+names that are one party, statuses asserted or not, numbers that are background, and the
+five seed write-ups as one story."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitors import config as config_mod
+from monitors.models import Article
+from monitors.rules import RuleSet
+from monitors.store import PriorAlert
+from monitors.stories.names import identity, known, parties_in
+from monitors.stories.novelty import Known, _statuses, developments, novelty, rule_sentences
+from tests.conftest import ROOT
+from tests.rules.test_rules_seeds import ENV, FILES, seed
+
+T0 = datetime(2025, 12, 15, 9, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def shipped() -> RuleSet:
+    return config_mod.load(ROOT / "config" / "newsmon.yaml", env=ENV).ruleset()
+
+
+def article(title: str, text: str) -> Article:
+    return Article("https://x.example/a", "https://x.example/a", title, text, "x", "page", "en", T0)
+
+
+def test_one_party_under_many_names() -> None:
+    us = {"us"}
+    for name in ("US", "U.S.", "United States", "America", "American", "the White House"):
+        assert known(identity(name), us), name
+    assert parties_in("Washington signalled support") == ["us"]
+    assert parties_in("talks in Washington") == []  # a venue
+    assert parties_in("the Ukrainian parliament and the US Senate") == [
+        "ukraine parliament",
+        "congress",
+    ]
+    assert known(identity("Donbass"), {"donbas"})  # the same name, spelt otherwise
+    assert not known(frozenset({"ukraine parliament"}), {"ukraine", "congress"})
+
+
+@pytest.mark.parametrize(
+    ("clause", "expected"),
+    [
+        ("The Senate ratified the security pact on Tuesday", {("congress", "ratified")}),
+        ("Officials hope the Senate will ratify the pact quickly", set()),
+        ("the guarantees would need to be ratified by the Senate", set()),
+        ("Washington will not send the pact to the Senate", {("us", "rejected")}),
+        (
+            "Ukrainian units began withdrawing from Kramatorsk",
+            {("ukraine", "begun"), ("ukraine", "withdrawn")},
+        ),
+        ("Washington has agreed to provide guarantees", {("us", "proposed")}),
+        ("the proposed agreement", set()),
+        ("the White House has signalled", set()),
+    ],
+)
+def test_statuses_asserted(clause: str, expected: set[tuple[str, str]]) -> None:
+    assert _statuses(clause) == expected
+
+
+def test_background_numbers_and_speakers_are_not_developments(shipped: RuleSet) -> None:
+    earlier = (
+        "US offers Ukraine security guarantees",
+        "The United States has offered Ukraine security guarantees, officials said.",
+    )
+    prior = [PriorAlert(1, ("security guarantees", "Ukraine"), *earlier, T0, T0)]
+    known_ = Known.of(prior)
+    text = (
+        "America offered Kyiv security guarantees, Swedish Prime Minister Ulf Kristersson "
+        "said, in a war which has killed more than 1 million people. A poll found 62% of "
+        "Americans support the US offering security guarantees to Ukraine."
+    )
+    (match,) = shipped.select(["security-guarantees"]).match("Guarantees on offer", text)
+    found = developments(known_, rule_sentences(article("", text), match), 2025, frozenset())
+    assert found == []
+
+
+def test_a_new_guarantor_and_a_new_number_are(shipped: RuleSet) -> None:
+    earlier = ("US offers Ukraine security guarantees", "The US offered Ukraine guarantees.")
+    prior = [PriorAlert(1, ("guarantees", "Ukraine"), *earlier, T0, T0)]
+    text = (
+        "Britain and France would also provide security guarantees for Ukraine, pledging "
+        "up to 30,000 troops to a reassurance force, the two governments said."
+    )
+    (match,) = shipped.select(["security-guarantees"]).match("", text)
+    kind, follows, news = novelty(prior, match, article("", text), timedelta(0))  # type: ignore[misc]
+    assert (kind, follows) == ("update", 1)
+    assert news == [
+        "Britain and France would also provide security guarantees for Ukraine",
+        "pledging up to 30,000 troops to a reassurance force",
+    ]
+
+
+def test_the_seeds_as_one_story_make_one_alert_per_rule_and_an_update_at_004(
+    shipped: RuleSet,
+) -> None:
+    """Per ../shared/seeds/README.md: one alert per rule, and an update where 004 (the
+    FT report) brings new terms: the document "100% ready" for the guarantees, and
+    ratification by the Ukrainian parliament as well as the U.S. Congress."""
+    texts = [seed(path) for path in FILES]
+    said: dict[str, list[str]] = {}
+    for rule in shipped.rules:
+        alerted: list[PriorAlert] = []
+        for n, (title, text) in enumerate(texts):
+            found = shipped.select([rule.rule_id]).match(title, text)
+            if not found:
+                continue
+            if not alerted:
+                said.setdefault(rule.rule_id, []).append(f"{n} alert")
+            else:
+                verdict = novelty(alerted, found[0], article(title, text), timedelta(0))
+                if not isinstance(verdict, str):
+                    said.setdefault(rule.rule_id, []).append(f"{n} update")
+            alerted.append(PriorAlert(n + 1, found[0].terms, title, text, T0, T0))
+    assert said == {
+        "security-guarantees": ["0 alert", "4 update"],
+        "donbas-withdrawal": ["0 alert"],
+        "senate-ratification": ["0 alert", "4 update"],
+    }
