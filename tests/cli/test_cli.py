@@ -47,9 +47,9 @@ def test_check_lists_problems_without_traceback(tmp_path: Path) -> None:
     result = runner.invoke(app, ["check", "--config", str(path)])
     assert result.exit_code == 2
     assert "Traceback" not in result.output
-    assert f"{path}: feeds[0].url: scheme 'gopher' is not allowed" in result.output
-    assert f"{path}: rules[0].query: rule 'a':" in result.output
-    assert f"{path}: foo: unknown key" in result.output
+    assert f"{path}:1: feeds[0].url: scheme 'gopher' is not allowed" in result.output
+    assert f"{path}:2: rules[0].query: rule 'a':" in result.output
+    assert f"{path}:3: foo: unknown key" in result.output
 
 
 def test_config_from_environment(tmp_path: Path, monkeypatch: object) -> None:
@@ -103,7 +103,7 @@ def test_run_polls_and_exits_0_even_when_a_feed_fails(tmp_path: Path, site: Loop
         posts = [r for r in hook.requests if r.method == "POST"]
     assert result.exit_code == 0, result.output
     assert "feeds: 2 polled, 1 with news, 0 unchanged, 1 failed" in result.output
-    assert "alerts: 2; deliveries: 2 sent, 0 failed" in result.output
+    assert "alerts: 2; deliveries: 2 sent, 0 to retry, 0 failed" in result.output
     assert "HTTP 404" in result.output
     assert len(posts) == 2
     assert (tmp_path / "newsmon.db").exists()  # relative to the config file
@@ -204,7 +204,7 @@ def test_alerts_listing_retry_deliver_and_digest(tmp_path: Path) -> None:
         store.close()
 
         result = runner.invoke(app, ["deliver", "--config", str(path)])
-        assert result.exit_code == 0 and "deliveries: 0 sent, 2 failed" in result.output
+        assert result.exit_code == 0 and "deliveries: 0 sent, 0 to retry, 2 failed" in result.output
         listing = runner.invoke(app, ["alerts", "--status", "failed", "--config", str(path)])
         assert listing.exit_code == 0
         assert listing.output.count("security-guarantees") == 2 and "failed" in listing.output
@@ -214,7 +214,7 @@ def test_alerts_listing_retry_deliver_and_digest(tmp_path: Path) -> None:
         retried = runner.invoke(app, ["alerts", "retry", "--all", "--config", str(path)])
         assert retried.exit_code == 0 and "2 deliveries due now" in retried.output
         result = runner.invoke(app, ["deliver", "--config", str(path)])
-        assert "deliveries: 2 sent, 0 failed" in result.output
+        assert "deliveries: 2 sent, 0 to retry, 0 failed" in result.output
         result = runner.invoke(app, ["digest", "--period", "daily", "--config", str(path)])
         assert "digests: 1 made; deliveries: 1 sent" in result.output
         bad = runner.invoke(app, ["digest", "--period", "weekly", "--config", str(path)])

@@ -139,7 +139,9 @@ def test_db_commands(tmp_path: Path) -> None:
     path.write_text(f"store: sqlite:///{tmp_path / 's.db'}\nfeeds: []\nrules: []\n")
     runner = CliRunner()
     current = runner.invoke(app, ["db", "current", "--config", str(path)])
-    assert current.exit_code == 0 and "empty: behind" in current.output
+    assert current.exit_code == 0, current.output
+    assert f"no store at {tmp_path / 's.db'} yet" in current.output
+    assert not (tmp_path / "s.db").exists()  # `current` does not make the store
     first = runner.invoke(app, ["db", "upgrade", "--config", str(path)])
     assert first.exit_code == 0
     assert f"migrated from empty to {migrations.head()}" in first.output
@@ -147,6 +149,16 @@ def test_db_commands(tmp_path: Path) -> None:
     assert f"already at {migrations.head()}" in again.output
     current = runner.invoke(app, ["db", "current", "--config", str(path)])
     assert "up to date" in current.output
+
+
+def test_db_upgrade_to_an_unknown_revision_is_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "newsmon.yaml"
+    path.write_text(f"store: sqlite:///{tmp_path / 's.db'}\nfeeds: []\nrules: []\n")
+    result = CliRunner().invoke(app, ["db", "upgrade", "bogus", "--config", str(path)])
+    assert result.exit_code == 2
+    known = ", ".join(migrations.known_revisions())
+    assert f"Error: no revision 'bogus' (revisions: {known}, head)" in result.output
+    assert "Store unavailable" not in result.output and known.startswith("0001, 0002")
 
 
 def test_db_upgrade_on_an_unreachable_store_exits_3(tmp_path: Path) -> None:
