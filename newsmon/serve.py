@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from newsmon.common import ConfigOption, VerboseOption, load_config, setup_logging
+import typer
+
+from newsmon.common import ConfigOption, VerboseOption, load_config, open_store, setup_logging
+from newsmon.web.command import HostOption, PortOption, serve_beside
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -40,13 +43,23 @@ def deployments(config_path: Path) -> list[RunnerDeployment]:
     ]
 
 
-def serve(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
+def serve(
+    config: ConfigOption = None,
+    web: Annotated[
+        bool, typer.Option("--web", help="Serve the desk's site too (as `newsmon web`).")
+    ] = False,
+    host: HostOption = None,
+    port: PortOption = None,
+    verbose: VerboseOption = False,
+) -> None:
     """Run the poll and digest schedules in this process, without a work pool.
 
-    Polls every 5 minutes, sends digests hourly and daily at 07:00 UTC. Needs a Prefect
-    API ($PREFECT_API_URL); Ctrl-C stops it."""
+    Polls every 5 minutes, sends digests hourly and daily at 07:00 UTC; with --web, serves
+    the desk's site as well. Needs a Prefect API ($PREFECT_API_URL); Ctrl-C stops it."""
     from prefect import serve as prefect_serve
 
     setup_logging(verbose)
     cfg = load_config(config)
+    if web:
+        serve_beside(cfg, open_store(cfg), host, port)
     prefect_serve(*deployments(Path(cfg.source).resolve()))
