@@ -78,7 +78,7 @@ class Placed:
 @dataclass(frozen=True)
 class StoryArticle:
     """An article of a story with the decisions on it, at its `moment` (publication,
-    else when first seen)."""
+    else when fetched)."""
 
     id: int
     title: str
@@ -452,12 +452,11 @@ class StoryQueries:
                 articles.c.url,
                 articles.c.language,
                 articles.c.source,
-                _moment.label("moment"),
+                _fetched_moment.label("moment"),
                 articles.c.duplicate_of,
             )
-            .join(entries, entries.c.id == articles.c.entry_id)
             .where(articles.c.story_id == story_id)
-            .order_by(_moment, articles.c.id)
+            .order_by(_fetched_moment, articles.c.id)
             .offset(offset)
             .limit(limit)
         ).all()
@@ -506,10 +505,10 @@ class StoryQueries:
         }
 
     def relisted_entries(self, story_id: int, limit: int | None = None) -> list[sa.Row[Any]]:
-        """Entries of any feed skipped when polled because a story article's entry had their
-        canonical URL (a re-listed item, a tracking-link variant): with that article; the
-        first `limit` of them."""
-        dup, own = entries.alias("dup"), entries.alias("own")
+        """Entries of any feed skipped when polled because a story article had their
+        canonical URL (a re-listed item, a tracking-link variant; an article's canonical
+        URL is its entry's): with that article; the first `limit` of them."""
+        dup = entries.alias("dup")
         return list(
             self.conn.execute(
                 sa.select(
@@ -520,13 +519,12 @@ class StoryQueries:
                     articles.c.id.label("article_id"),
                 )
                 .select_from(dup)
-                .join(own, own.c.canonical_url == dup.c.canonical_url)
-                .join(articles, articles.c.entry_id == own.c.id)
+                .join(articles, articles.c.canonical_url == dup.c.canonical_url)
                 .join(feeds, feeds.c.id == dup.c.feed_id)
                 .where(
                     articles.c.story_id == story_id,
                     dup.c.status == "duplicate",
-                    dup.c.id != own.c.id,
+                    dup.c.id != articles.c.entry_id,
                 )
                 .order_by(dup.c.id)
                 .limit(limit)
@@ -536,6 +534,7 @@ class StoryQueries:
 
 _STORY_COLUMNS = (stories.c.id, stories.c.last_seen_at, stories.c.revision, stories.c.features)
 _moment = sa.func.coalesce(articles.c.published_at, entries.c.first_seen_at)
+_fetched_moment = sa.func.coalesce(articles.c.published_at, articles.c.fetched_at)  # no join
 
 
 def _story_conditions(where: StoryFilter) -> list[sa.ColumnElement[bool]]:

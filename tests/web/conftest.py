@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 from monitors.config import Config
 from monitors.delivery import Outbox
+from monitors.models import Entry
 from monitors.store import Store, utcnow
 from newsmon.web import create_app
 from tests.conftest import make_config
@@ -29,6 +30,7 @@ HOSTILE_SITE = "<b>Evil</b> Outlet"
 HOSTILE_URL = "javascript:alert(document.domain)"
 FEED = "https://example.com/feed.xml"
 BROKEN_FEED = "https://broken.example/rss"
+RELISTED = "https://example.com/geneva?utm_source=feed"
 SKIPPED = ["entry 2: no link", "entry 5: not http(s): javascript:alert(1)"]
 
 
@@ -79,12 +81,14 @@ def build_world(store: Store, config: Config) -> World:
     now = utcnow()
     with store.transaction() as tx:
         feeds = tx.sync_feeds([(FEED, "Example"), (BROKEN_FEED, "Broken")])
+        relisted = Entry("geneva-again", RELISTED, "https://example.com/geneva", "Geneva")
         tx.record_feed_ok(
             feeds[FEED].id,
             status=200,
             etag=None,
             last_modified=None,
             body_hash="x",
+            new_entries=[relisted],  # the Geneva article again: not fetched
             skipped=SKIPPED,
         )
         tx.schedule_feed(feeds[FEED].id, now + timedelta(minutes=7), 420.0, 12.5)

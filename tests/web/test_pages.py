@@ -14,6 +14,7 @@ from tests.conftest import DATA, LoopbackServer
 from tests.factories import seed
 from tests.web.conftest import (
     BROKEN_FEED,
+    RELISTED,
     SKIPPED,
     World,
     csrf_of,
@@ -110,6 +111,9 @@ def test_a_story_shows_its_timeline_decisions_alerts_and_deliveries(
     assert texts(alert, ".//blockquote//mark") == ["security guarantees"]
     assert texts(alert, ".//table[@class='deliveries']/tbody/tr/td")[:3] == ["desk", "sent", "1"]
     assert not alert.xpath(".//form")  # nothing to retry
+    [relisted] = tree.xpath("//h2[text()='Listed again, not fetched']/following-sibling::table[1]")
+    cells = texts(relisted, ".//tbody/tr/td")
+    assert cells[1:] == ["Example", RELISTED, f"#{original[1:]}"]
 
 
 def test_an_unknown_story_is_a_404_page(client: TestClient) -> None:
