@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from monitors.delivery.render import safe_url
-from monitors.models import Passage
 
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
 
@@ -37,10 +36,6 @@ def pieces(text: str, marks: Iterable[Iterable[int]]) -> list[tuple[str, bool]]:
         pos = end
     out.append((text[pos:], False))
     return [piece for piece in out if piece[0]]
-
-
-def passage_pieces(passage: Passage) -> list[tuple[str, bool]]:
-    return pieces(passage.text, passage.marks)
 
 
 def skipped(stored: str | None) -> list[str]:

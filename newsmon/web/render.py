@@ -35,7 +35,6 @@ class Renderer:
             when=present.when,
             href=present.href,
             pieces=present.pieces,
-            passage_pieces=present.passage_pieces,
             skipped=present.skipped,
             redact=present.Redactor(secrets),
             query=_query,
