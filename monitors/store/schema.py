@@ -109,6 +109,7 @@ articles = sa.Table(
     sa.Column("fetched_at", UTCDateTime, nullable=False),
     sa.Index("ix_articles_site_story", "site", "story_id"),  # the desk's filters
     sa.Index("ix_articles_language_story", "language", "story_id"),
+    sa.Index("ix_articles_title_story", "title", "story_id"),  # titles read without texts
 )
 
 decisions = sa.Table(
