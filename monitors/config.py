@@ -245,7 +245,7 @@ def _seconds(value: float) -> str:
 
 
 class SecretChannel(_Strict):
-    """A channel whose apprise URL is kept in a Prefect Secret block."""
+    """A value kept in a Prefect Secret block: a channel's apprise URL, the web token."""
 
     secret: str
 
@@ -263,6 +263,44 @@ def _secret_name_problem(name: object) -> str | None:
     if isinstance(name, str) and _BLOCK.match(name):
         return None
     return f"secret {name!r}: a block name is lower-case letters, digits and '-'"
+
+
+STORY_PATH = "/stories/{story_id}"  # a story's page on the desk's site
+MIN_TOKEN = 16
+
+
+class WebConfig(_Strict):
+    """The desk's site (`newsmon web`): the address it listens on; `base_url`, where the
+    desk reaches it (alert messages then link to their story's page); `token`, asked of
+    every visitor when set, and required for any bind beyond loopback; `page_size`, the
+    rows of a listing page."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    base_url: str | None = None
+    token: str | SecretChannel | None = None
+    page_size: int = Field(50, ge=10, le=500)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_http_url(value).rstrip("/")
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, value: str | SecretChannel | None) -> str | SecretChannel | None:
+        if isinstance(value, str) and len(value) < MIN_TOKEN:
+            raise ValueError(
+                f"a web token needs at least {MIN_TOKEN} characters "
+                "(make one with `openssl rand -hex 16`)"
+            )
+        return value
+
+    def story_url(self, story_id: int | None) -> str | None:
+        """The address of a story's page, when the site's `base_url` is known."""
+        if self.base_url is None or story_id is None:
+            return None
+        return self.base_url + STORY_PATH.format(story_id=story_id)
 
 
 class FeedConfig(_Strict):
@@ -317,6 +355,7 @@ class Config(_Strict):
     poll: PollConfig = PollConfig()
     backfill: BackfillConfig = BackfillConfig()
     stories: StoriesConfig = StoriesConfig()
+    web: WebConfig = WebConfig()
     rules: list[RuleConfig] = Field(default_factory=list)
     aliases: dict[str, list[str]] = Field(default_factory=dict)
     source: str = Field("<config>", exclude=True)

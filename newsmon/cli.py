@@ -31,6 +31,7 @@ from newsmon.report import delivery_counts, print_deliveries, print_report
 from newsmon.rules_cli import rules_app
 from newsmon.serve import serve
 from newsmon.stories_cli import stories_app
+from newsmon.web.command import web
 
 # The heavy monitors modules are imported inside the commands that use them, so that
 # `--help` and `check` start fast.
@@ -144,6 +145,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(rules_app, name="rules")
 app.add_typer(stories_app, name="stories")
 app.command("backfill")(backfill)
+app.command("web")(web)
 
 
 @alerts_app.callback()
@@ -283,7 +285,8 @@ def check(config: ConfigOption = None) -> None:
 @app.command()
 def demo(
     keep: Annotated[
-        Path | None, typer.Option(help="Keep the demo's SQLite store in this folder.")
+        Path | None,
+        typer.Option(help="Keep the demo's SQLite store, and a config to read it, in this folder."),
     ] = None,
     verbose: VerboseOption = False,
 ) -> None:

@@ -74,7 +74,20 @@ def run_demo(out: Console, keep: Path | None = None) -> None:
                 out.print(f"alerts sent in the second cycle: {len(desk.received) - seen}")
             finally:
                 store.close()
+        if keep:
+            kept = keep_config(cfg, folder)
+            out.print(f"store and config kept: newsmon web --config {kept}", highlight=False)
     out.rule(f"done in {time.monotonic() - started:.1f} s")
+
+
+def keep_config(cfg: Config, folder: Path) -> Path:
+    """Write the demo's config beside its kept store (`newsmon.yaml`), so that commands
+    such as `newsmon web --config FOLDER/newsmon.yaml` read that store."""
+    raw = cfg.model_dump(mode="json", exclude_defaults=True, exclude={"source"})
+    raw["store"] = "sqlite:///newsmon.db"  # beside the config file
+    path = folder / "newsmon.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
 
 
 async def _cycle(cfg: Config, store: Store) -> CycleReport:

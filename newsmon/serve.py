@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,9 +15,11 @@ from newsmon.common import (
     VerboseOption,
     err,
     load_config,
+    open_store,
     out,
     setup_logging,
 )
+from newsmon.web.command import HostOption, PortOption, serve_beside, site_server
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -54,17 +56,31 @@ def deployments(config_path: Path) -> list[RunnerDeployment]:
     ]
 
 
-def serve(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
+def serve(
+    config: ConfigOption = None,
+    web: Annotated[
+        bool, typer.Option("--web", help="Serve the desk's site too (as `newsmon web`).")
+    ] = False,
+    host: HostOption = None,
+    port: PortOption = None,
+    verbose: VerboseOption = False,
+) -> None:
     """Run the poll and digest schedules in this process, without a work pool.
 
     Polls every 5 minutes and sends digests hourly and daily at 07:00 UTC, as flow runs
     of the Prefect server at $PREFECT_API_URL, whose scheduler creates them (start one
-    with `prefect server start`). SIGTERM or Ctrl-C stops it within seconds: a flow run
-    still going is cancelled, and the deployments' schedules are paused."""
+    with `prefect server start`); with --web, serves the desk's site as well. SIGTERM or
+    Ctrl-C stops it within seconds: a flow run still going is cancelled, and the
+    deployments' schedules are paused."""
     setup_logging(verbose)
     cfg = load_config(config)
+    site = site_server(cfg, open_store(cfg), host, port) if web else None  # bind checked first
     api = prefect_api()
+    if site is not None:
+        serve_beside(site)
     asyncio.run(_serve(deployments(Path(cfg.source).resolve()), api))
+    if site is not None:
+        site.should_exit = True
     out.print("stopped", highlight=False)
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from monitors.config import StoriesConfig
 from monitors.delivery.outbox import Outbox
+from monitors.extract import text_hash
 from monitors.models import Article, Entry, Match, Passage
 from monitors.store import PendingEntry, Store
 from monitors.stories import Recorded, StoryDesk, record_article
@@ -105,3 +108,57 @@ def _record(
     match = Match(rule_id, ("security guarantees",), Passage(text, ((at, at + 19),)))
     desk = StoryDesk(StoriesConfig())
     return record_article(store, desk, item.id, article, [match], outbox.enqueue)
+
+
+@dataclass(frozen=True)
+class Page:
+    """An article to record: its URL path, headline, text, outlet and language; with
+    `rule`, that rule matches it on "security guarantees" (which the text must hold)."""
+
+    path: str
+    title: str
+    text: str
+    site: str = "example.com"
+    language: str | None = "en"
+    rule: str | None = None
+    url: str | None = None  # the article's URL as stored, when not https://example.com/PATH
+
+
+def record_pages(
+    store: Store, outbox: Outbox, pages: list[Page], feed: str = "https://example.com/feed.xml"
+) -> list[Recorded]:
+    """Record each page as an entry of `feed` through the pipeline's unit of work, in order."""
+    with store.transaction() as tx:
+        feed_id = tx.sync_feeds([(feed, "Example")])[feed].id
+    desk = StoryDesk(StoriesConfig())
+    done = []
+    for page in pages:
+        url = f"https://example.com/{page.path}"
+        entry = Entry(page.path, url, url, page.title, "")
+        with store.transaction() as tx:
+            tx.record_feed_ok(
+                feed_id,
+                status=200,
+                etag=None,
+                last_modified=None,
+                body_hash=page.path,
+                new_entries=[entry],
+            )
+            [pending] = tx.pending_entries()
+        article = Article(
+            page.url or url,
+            url,
+            page.title,
+            page.text,
+            page.site,
+            "page",
+            language=page.language,
+            text_hash=text_hash(page.text),
+        )
+        matches = []
+        if page.rule is not None:
+            at = page.text.index("security guarantees")
+            passage = Passage(page.text, ((at, at + 19),))
+            matches.append(Match(page.rule, ("security guarantees",), passage))
+        done.append(record_article(store, desk, pending.id, article, matches, outbox.enqueue))
+    return done

@@ -83,7 +83,7 @@ def _send(
         "sent",
     )
     try:
-        message = render(delivery, labels, notifier.format(delivery.channel))
+        message = render(delivery, labels, notifier.format(delivery.channel), outbox.web)
         remote_id = notifier.send(delivery.channel, message, delivery.thread)
     except DeliveryError as exc:
         status = outbox.mark_failed(delivery, str(exc), exc.retry_after)

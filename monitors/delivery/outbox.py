@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from monitors.config import Config, DeliveryConfig
+from monitors.config import Config, DeliveryConfig, WebConfig
 from monitors.store import AlertListing, DeliveryRow, Store, Tx, utcnow
 from monitors.store.claims import dead_local_worker
 
@@ -39,11 +39,16 @@ class Outbox:
     """Deliveries in the store, with the rules' delivery policies."""
 
     def __init__(
-        self, store: Store, policies: Mapping[str, RulePolicy], settings: DeliveryConfig
+        self,
+        store: Store,
+        policies: Mapping[str, RulePolicy],
+        settings: DeliveryConfig,
+        web: WebConfig | None = None,
     ) -> None:
         self.store = store
         self.policies = dict(policies)
         self.settings = settings
+        self.web = web or WebConfig()  # where messages link to their story
 
     @classmethod
     def of(cls, config: Config, store: Store) -> Outbox:
@@ -56,7 +61,7 @@ class Outbox:
             )
             for r in config.rules
         }
-        return cls(store, policies, config.delivery)
+        return cls(store, policies, config.delivery, config.web)
 
     def enqueue(self, tx: Tx, alert_id: int, rule_id: str, now: datetime) -> None:
         """One delivery per channel of the rule, in the unit of work that adds the alert:

@@ -21,6 +21,7 @@ import apprise
 from apprise.plugins.email import NotifyEmail
 from apprise.plugins.slack import NotifySlack, SlackMode
 
+from monitors.config import WebConfig
 from monitors.models import Passage
 from monitors.store import AlertRow, DeliveryRow
 from monitors.text import safe_text
@@ -45,6 +46,10 @@ _SLACK_LOOKALIKES = str.maketrans(
 )
 _SLACK_WORKFLOWS = (SlackMode.WORKFLOW, SlackMode.WORKFLOW_TRIGGER)  # text sent as it is
 _URL_UNSAFE = re.compile(r"[\s<>\"'|`\\]")
+
+
+NO_SITE = WebConfig()  # no base URL: messages link to no story page
+STORY_LABEL = "The story on the desk"
 
 
 @dataclass(frozen=True)
@@ -186,25 +191,32 @@ def format_for(target: Any) -> Format:
 # messages
 
 
-def render(delivery: DeliveryRow, labels: Mapping[str, str], fmt: Format) -> Message:
-    """The message for a delivery: an alert, a digest or a held-for-digest notice."""
+def render(
+    delivery: DeliveryRow, labels: Mapping[str, str], fmt: Format, web: WebConfig = NO_SITE
+) -> Message:
+    """The message for a delivery: an alert, a digest or a held-for-digest notice; alerts
+    link to their story's page on the desk's site when `web` has its base URL."""
     if delivery.kind == "digest":
-        return _digest(delivery.digest, labels, fmt)
+        return _digest(delivery.digest, labels, fmt, web)
     if delivery.kind == "notice":
         return _notice(delivery, labels, fmt)
     assert delivery.alert is not None
-    return render_alert(delivery.alert, labels.get(delivery.alert.rule_id, ""), fmt)
+    alert = delivery.alert
+    return render_alert(alert, labels.get(alert.rule_id, ""), fmt, web.story_url(alert.story_id))
 
 
-def render_alert(alert: AlertRow, rule_label: str, fmt: Format) -> Message:
-    """Rule, headline linked, the passage with matched terms marked, outlets and sources."""
+def render_alert(
+    alert: AlertRow, rule_label: str, fmt: Format, story_url: str | None = None
+) -> Message:
+    """Rule, headline linked, the passage with matched terms marked, outlets and sources,
+    and the link to the story's page (`story_url`) when given."""
     rule_label = rule_label or alert.rule_id
     update = "Update: " if alert.kind == "update" else ""
     title = f"[newsmon] {update}{one_line(rule_label)}: {one_line(alert.headline)}"
     sources = alert.sources or ((alert.site, alert.url),)
     outlets = len({site for site, _ in sources})
     if type(fmt) is _Text:
-        body = _plain_alert(alert, rule_label, sources, outlets)
+        body = _plain_alert(alert, rule_label, sources, outlets, story_url)
         return Message(title, body, fmt.body_format.value)
     if isinstance(fmt, _Slack):
         title = ""  # compact: the body leads with the rule and the linked headline
@@ -217,6 +229,8 @@ def render_alert(alert: AlertRow, rule_label: str, fmt: Format) -> Message:
         f"{outlets} outlet{'s' if outlets != 1 else ''}: "
         + ", ".join(fmt.link(url, fmt.text(site)) for site, url in sources),
     ]
+    if story_url:
+        lines.append(fmt.link(story_url, fmt.text(STORY_LABEL)))
     if isinstance(fmt, _Html):  # the URL in view, so the plain-text part keeps it
         lines.append(fmt.link(alert.url, fmt.text(safe_url(alert.url))))
     return Message(title, fmt.join(lines), fmt.body_format.value)
@@ -233,7 +247,11 @@ def _update_lines(alert: AlertRow, fmt: Format) -> list[str]:
 
 
 def _plain_alert(
-    alert: AlertRow, rule_label: str, sources: Iterable[tuple[str, str]], outlets: int
+    alert: AlertRow,
+    rule_label: str,
+    sources: Iterable[tuple[str, str]],
+    outlets: int,
+    story_url: str | None,
 ) -> str:
     """An alert as labelled plain-text lines, marks as **bold**."""
     others = [f"{one_line(site)} {safe_url(url)}" for site, url in sources if url != alert.url]
@@ -250,11 +268,14 @@ def _plain_alert(
         *[f"Also: {o}" for o in others],
         f"Site: {one_line(alert.site)}",
         f"URL: {safe_url(alert.url)}",
+        *([f"Story: {safe_url(story_url)}"] if story_url else []),
     ]
     return "\n".join(lines)
 
 
-def _digest(included: Iterable[AlertRow], labels: Mapping[str, str], fmt: Format) -> Message:
+def _digest(
+    included: Iterable[AlertRow], labels: Mapping[str, str], fmt: Format, web: WebConfig
+) -> Message:
     order = {rule_id: i for i, rule_id in enumerate(labels)}
     by_rule: dict[str, list[AlertRow]] = {}
     for alert in sorted(included, key=lambda a: (order.get(a.rule_id, len(order)), a.id)):
@@ -265,10 +286,18 @@ def _digest(included: Iterable[AlertRow], labels: Mapping[str, str], fmt: Format
     for rule_id, rule_alerts in by_rule.items():
         lines.append(fmt.bold(fmt.text(labels.get(rule_id) or rule_id)))
         lines += [
-            "• " + fmt.link(a.url, fmt.text(a.headline)) + f" ({fmt.text(a.site)})"
+            "• "
+            + fmt.link(a.url, fmt.text(a.headline))
+            + f" ({fmt.text(a.site)})"
+            + _story_link(web.story_url(a.story_id), fmt)
             for a in rule_alerts
         ]
     return Message(f"[newsmon] Digest: {alerts}", fmt.join(lines), fmt.body_format.value)
+
+
+def _story_link(story_url: str | None, fmt: Format) -> str:
+    """ " · story" linked to the story's page, or ""."""
+    return f" · {fmt.link(story_url, fmt.text('story'))}" if story_url else ""
 
 
 def _notice(delivery: DeliveryRow, labels: Mapping[str, str], fmt: Format) -> Message:

@@ -18,7 +18,14 @@ from monitors.store.outbox import AlertListing, AlertRow, DeliveryRow, PriorAler
 from monitors.store.revisions import current, head, known_revisions
 from monitors.store.schema import utcnow
 from monitors.store.store import Store, Tx
-from monitors.store.stories import StoredArticle, StoryRow
+from monitors.store.stories import (
+    Placed,
+    StoredArticle,
+    StoryArticle,
+    StoryFilter,
+    StoryRow,
+    StorySummary,
+)
 
 __all__ = [
     "MAX_ENTRY_ATTEMPTS",
@@ -28,10 +35,14 @@ __all__ = [
     "DeliveryRow",
     "FeedState",
     "PendingEntry",
+    "Placed",
     "PriorAlert",
     "Store",
     "StoredArticle",
+    "StoryArticle",
+    "StoryFilter",
     "StoryRow",
+    "StorySummary",
     "Tx",
     "connect",
     "current",

@@ -155,9 +155,14 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "newsmon_read_only"  # the execution option of a unit of work that only reads
+
+
 def _sqlite_begin(conn: Connection) -> None:
-    """Take the write lock up front, so two writers wait instead of deadlocking."""
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    """Take the write lock up front, so two writers wait instead of deadlocking; a unit
+    of work that only reads takes none (WAL lets it read while a writer works)."""
+    read_only = conn.get_execution_options().get(READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _check_folder(path: Path) -> None:

@@ -321,14 +321,23 @@ class OutboxQueries:
         return int(result.rowcount or 0)
 
     def alert_listing(
-        self, status: str | None = None, limit: int = 200, ids: Iterable[int] | None = None
+        self,
+        status: str | None = None,
+        limit: int = 200,
+        ids: Iterable[int] | None = None,
+        before: int | None = None,
+        story_id: int | None = None,
     ) -> list[AlertListing]:
         """The newest alerts with their deliveries (only alerts with a delivery in `status`,
-        only these `ids` when given). A delivery gathered into a digest is shown as that
-        digest delivery."""
+        only these `ids`, only those older than alert `before`, only a story's, when
+        given). A delivery gathered into a digest is shown as that digest delivery."""
         query = sa.select(alerts).order_by(alerts.c.id.desc()).limit(limit)
         if ids is not None:
             query = query.where(alerts.c.id.in_(list(ids)))
+        if before is not None:
+            query = query.where(alerts.c.id < before)
+        if story_id is not None:
+            query = query.where(alerts.c.story_id == story_id)
         if status:
             digests = sa.select(deliveries.c.id).where(
                 deliveries.c.kind == "digest", deliveries.c.status == status

@@ -107,6 +107,9 @@ articles = sa.Table(
     sa.Column("duplicate_of", sa.ForeignKey("articles.id")),
     sa.Column("story_id", sa.ForeignKey("stories.id"), index=True),
     sa.Column("fetched_at", UTCDateTime, nullable=False),
+    sa.Index("ix_articles_site_story", "site", "story_id"),  # the desk's filters
+    sa.Index("ix_articles_language_story", "language", "story_id"),
+    sa.Index("ix_articles_title_story", "title", "story_id"),  # titles read without texts
 )
 
 decisions = sa.Table(
@@ -142,6 +145,7 @@ alerts = sa.Table(
     sa.Column("follows", sa.Integer),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("rule_id", "article_id", name="uq_alerts_rule_article"),
+    sa.Index("ix_alerts_story_id", "story_id"),
     sa.Index(
         "uq_alerts_rule_story_new",
         "rule_id",

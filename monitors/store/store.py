@@ -4,8 +4,10 @@
 `Tx` whose methods are the store's statements, committed together at the end of the
 block (or rolled back on an error). SQLite serialises units of work (BEGIN IMMEDIATE);
 on PostgreSQL, the ones that place articles into stories take the story lock
-(`Tx.lock_stories`). `store.scratch()` is a store whose units of work are savepoints in
-one transaction rolled back at the end: a dry run writes there.
+(`Tx.lock_stories`). `store.reading()` is a unit of work that only reads (no write lock
+on SQLite, a read-only transaction on PostgreSQL). `store.scratch()` is a store whose
+units of work are savepoints in one transaction rolled back at the end: a dry run writes
+there.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from monitors.store.backfill import BackfillQueries
 from monitors.store.claims import worker_id
-from monitors.store.engine import as_store_error, connect, migrate_engine
+from monitors.store.engine import READ_ONLY, as_store_error, connect, migrate_engine
 from monitors.store.feeds import FeedQueries
 from monitors.store.outbox import OutboxQueries
 from monitors.store.stories import StoryQueries
@@ -60,6 +62,17 @@ class Store:
         """A unit of work, committed when the block ends."""
         with self.engine.begin() as conn:
             yield Tx(conn, self.worker)
+
+    @contextmanager
+    def reading(self) -> Iterator[Tx]:
+        """A unit of work that only reads, rolled back when the block ends. On SQLite it
+        takes no write lock, so it neither waits for a writer nor holds one up."""
+        options = {READ_ONLY: True, "postgresql_readonly": True}
+        with self.engine.connect().execution_options(**options) as conn, conn.begin() as outer:
+            try:
+                yield Tx(conn, self.worker)
+            finally:
+                outer.rollback()
 
     @contextmanager
     def scratch(self) -> Iterator[Store]:

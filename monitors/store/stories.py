@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -37,6 +37,58 @@ class StoryRow:
     last_seen_at: datetime
     revision: int
     features: str
+
+
+@dataclass(frozen=True)
+class StoryFilter:
+    """Which stories a listing shows: those a rule alerted on, with an article of a site or
+    in a language, with every word in their headline or an article's title."""
+
+    rule: str | None = None
+    site: str | None = None
+    language: str | None = None
+    words: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StorySummary:
+    """A story in a listing: its headline, times, articles and outlets, and the rules
+    that alerted on it."""
+
+    id: int
+    headline: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+    articles: int
+    outlets: int = 0
+    rules: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A decision on an article: its kind, score and reason (and rule, for a silence)."""
+
+    kind: str
+    reason: str
+    score: float | None
+    rule_id: str | None
+    other_article_id: int | None
+
+
+@dataclass(frozen=True)
+class StoryArticle:
+    """An article of a story with the decisions on it, at its `moment` (publication,
+    else when fetched)."""
+
+    id: int
+    title: str
+    site: str
+    url: str
+    language: str | None
+    source: str
+    moment: datetime
+    duplicate_of: int | None
+    decisions: tuple[Placed, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -348,9 +400,7 @@ class StoryQueries:
                 )
                 .outerjoin(
                     decisions,
-                    sa.and_(
-                        decisions.c.article_id == articles.c.id, decisions.c.id.in_(placing)
-                    ),
+                    sa.and_(decisions.c.article_id == articles.c.id, decisions.c.id.in_(placing)),
                 )
                 .where(articles.c.story_id.in_(ids))
                 .order_by(articles.c.id)
@@ -365,6 +415,117 @@ class StoryQueries:
         )
         return [
             {"story": row, "articles": members.get(row.id, []), "alerts": made.get(row.id, [])}
+            for row in rows
+        ]
+
+    def story_summaries(
+        self, where: StoryFilter, offset: int = 0, limit: int = 50
+    ) -> list[StorySummary]:
+        """The stories `where` admits, last seen first, from `offset`, at most `limit`."""
+        query = (
+            sa.select(
+                stories.c.id,
+                stories.c.headline,
+                stories.c.first_seen_at,
+                stories.c.last_seen_at,
+                stories.c.articles,
+            )
+            .where(*_story_conditions(where))
+            .order_by(stories.c.last_seen_at.desc(), stories.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        found = [StorySummary(*row) for row in self.conn.execute(query)]
+        ids = [s.id for s in found]
+        outlets: dict[int, int] = dict(
+            self.conn.execute(
+                sa.select(articles.c.story_id, sa.func.count(sa.distinct(articles.c.site)))
+                .where(articles.c.story_id.in_(ids))
+                .group_by(articles.c.story_id)
+            ).all()
+        )
+        rules = _by_story(
+            self.conn.execute(
+                sa.select(alerts.c.story_id, alerts.c.rule_id)
+                .distinct()
+                .where(alerts.c.story_id.in_(ids))
+                .order_by(alerts.c.story_id, alerts.c.rule_id)
+            )
+        )
+        return [
+            replace(
+                s,
+                outlets=outlets.get(s.id, 0),
+                rules=tuple(r.rule_id for r in rules.get(s.id, [])),
+            )
+            for s in found
+        ]
+
+    def article_facets(self) -> tuple[list[str], list[str]]:
+        """The sites and the languages of the stored articles, each sorted."""
+        return self._distinct(articles.c.site), self._distinct(articles.c.language)
+
+    def _distinct(self, column: sa.Column[Any]) -> list[Any]:
+        """The distinct values of an indexed column but NULL, sorted: one index probe per
+        value (a loose index scan), not a pass over the table."""
+        step = sa.select(sa.func.min(column).label("value")).cte("found", recursive=True)
+        after = sa.select(sa.func.min(column)).where(column > step.c.value).scalar_subquery()
+        found = step.union_all(sa.select(after).where(step.c.value.is_not(None)))
+        return list(self.conn.scalars(sa.select(found.c.value).where(found.c.value.is_not(None))))
+
+    def story_summary(self, story_id: int) -> StorySummary | None:
+        """One story's summary, or None."""
+        found = self.conn.execute(
+            sa.select(
+                stories.c.id,
+                stories.c.headline,
+                stories.c.first_seen_at,
+                stories.c.last_seen_at,
+                stories.c.articles,
+            ).where(stories.c.id == story_id)
+        ).first()
+        return StorySummary(*found) if found is not None else None
+
+    def story_articles(
+        self, story_id: int, offset: int = 0, limit: int = 100
+    ) -> list[StoryArticle]:
+        """A story's articles, earliest moment first, from `offset`, at most `limit`, each
+        with the decisions on it in this story."""
+        rows = self.conn.execute(
+            sa.select(
+                articles.c.id,
+                articles.c.title,
+                articles.c.site,
+                articles.c.url,
+                articles.c.language,
+                articles.c.source,
+                _fetched_moment.label("moment"),
+                articles.c.duplicate_of,
+            )
+            .where(articles.c.story_id == story_id)
+            .order_by(_fetched_moment, articles.c.id)
+            .offset(offset)
+            .limit(limit)
+        ).all()
+        made = _by_story(
+            self.conn.execute(
+                sa.select(
+                    decisions.c.article_id,
+                    decisions.c.kind,
+                    decisions.c.reason,
+                    decisions.c.score,
+                    decisions.c.rule_id,
+                    decisions.c.other_article_id,
+                )
+                .where(
+                    decisions.c.article_id.in_([r.id for r in rows]),
+                    decisions.c.story_id == story_id,
+                )
+                .order_by(decisions.c.id)
+            )
+        )
+        return [
+            StoryArticle(*row, decisions=tuple(Placed(*d[1:]) for d in made.get(row.id, [])))
             for row in rows
         ]
 
@@ -387,13 +548,14 @@ class StoryQueries:
             "story": story,
             "decisions": placed,
             "alerts": made,
-            "relisted": self._same_url_entries(story_id),
+            "relisted": self.relisted_entries(story_id),
         }
 
-    def _same_url_entries(self, story_id: int) -> list[sa.Row[Any]]:
-        """Entries of any feed skipped when polled because a story article's entry had their
-        canonical URL (a re-listed item, a tracking-link variant): with that article."""
-        dup, own = entries.alias("dup"), entries.alias("own")
+    def relisted_entries(self, story_id: int, limit: int | None = None) -> list[sa.Row[Any]]:
+        """Entries of any feed skipped when polled because a story article had their
+        canonical URL (a re-listed item, a tracking-link variant; an article's canonical
+        URL is its entry's): with that article; the first `limit` of them."""
+        dup = entries.alias("dup")
         return list(
             self.conn.execute(
                 sa.select(
@@ -404,21 +566,49 @@ class StoryQueries:
                     articles.c.id.label("article_id"),
                 )
                 .select_from(dup)
-                .join(own, own.c.canonical_url == dup.c.canonical_url)
-                .join(articles, articles.c.entry_id == own.c.id)
+                .join(articles, articles.c.canonical_url == dup.c.canonical_url)
                 .join(feeds, feeds.c.id == dup.c.feed_id)
                 .where(
                     articles.c.story_id == story_id,
                     dup.c.status == "duplicate",
-                    dup.c.id != own.c.id,
+                    dup.c.id != articles.c.entry_id,
                 )
                 .order_by(dup.c.id)
+                .limit(limit)
             )
         )
 
 
 _STORY_COLUMNS = (stories.c.id, stories.c.last_seen_at, stories.c.revision, stories.c.features)
 _moment = sa.func.coalesce(articles.c.published_at, entries.c.first_seen_at)
+_fetched_moment = sa.func.coalesce(articles.c.published_at, articles.c.fetched_at)  # no join
+
+
+def _story_conditions(where: StoryFilter) -> list[sa.ColumnElement[bool]]:
+    """The WHERE conditions on `stories` of a story filter."""
+    found: list[sa.ColumnElement[bool]] = []
+    if where.rule:
+        found.append(
+            stories.c.id.in_(sa.select(alerts.c.story_id).where(alerts.c.rule_id == where.rule))
+        )
+    if where.site:
+        found.append(
+            stories.c.id.in_(sa.select(articles.c.story_id).where(articles.c.site == where.site))
+        )
+    if where.language:
+        found.append(
+            stories.c.id.in_(
+                sa.select(articles.c.story_id).where(articles.c.language == where.language)
+            )
+        )
+    for word in where.words:
+        titled = sa.select(articles.c.story_id).where(
+            articles.c.title.icontains(word, autoescape=True)
+        )
+        found.append(
+            sa.or_(stories.c.headline.icontains(word, autoescape=True), stories.c.id.in_(titled))
+        )
+    return found
 
 
 def _next_revision() -> sa.ScalarSelect[Any]:
@@ -459,7 +649,7 @@ def _stored_article(row: sa.Row[Any], moment: datetime | None = None) -> StoredA
 
 
 def _by_story(rows: Iterable[Any]) -> dict[int, list[Any]]:
-    """Rows grouped by their first column, a story id."""
+    """Rows grouped by their first column (a story's or an article's id)."""
     grouped: dict[int, list[Any]] = {}
     for row in rows:
         grouped.setdefault(row[0], []).append(row)

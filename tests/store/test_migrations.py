@@ -71,6 +71,13 @@ def test_a_store_from_before_migrations_is_stamped_and_kept(store_url: str) -> N
         conn.execute(sa.text("ALTER TABLE stories DROP COLUMN revision"))
         for column in ("article_id", "page", "feed_id", "recorded"):
             conn.execute(sa.text(f"ALTER TABLE backfill_items DROP COLUMN {column}"))
+        for index in (
+            "ix_alerts_story_id",
+            "ix_articles_site_story",
+            "ix_articles_language_story",
+            "ix_articles_title_story",
+        ):
+            conn.execute(sa.text(f"DROP INDEX {index}"))
         conn.execute(sa.text("INSERT INTO feeds (url) VALUES ('u')"))
     engine.dispose()
     assert migrate(store_url) == (migrations.BASELINE, migrations.head())
