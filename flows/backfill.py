@@ -22,7 +22,7 @@ from monitors import config as config_mod
 from monitors.backfill import Request, Window
 from monitors.config import parse_moment
 from monitors.ingest import Polite
-from monitors.pipeline import Backfill, Outcome, Pipeline, open_pipeline
+from monitors.pipeline import Backfill, Every, Outcome, Pipeline, open_pipeline
 
 
 @task(
@@ -31,8 +31,9 @@ from monitors.pipeline import Backfill, Outcome, Pipeline, open_pipeline
     task_run_name="backfill {request.window.since:%Y-%m-%d %H:%M}",
 )
 async def backfill_chunk(pipeline: Pipeline, request: Request, polite: Polite) -> Outcome:
-    """Backfill one chunk of the window."""
-    return await Backfill(pipeline, request, polite=polite).execute()
+    """Backfill one chunk of the window, logging its progress every few seconds."""
+    progress = Every(get_run_logger().info)
+    return await Backfill(pipeline, request, progress, polite).execute()
 
 
 @task(name="deliver-alerts", cache_policy=NO_CACHE)

@@ -29,7 +29,14 @@ from monitors.config import FeedConfig
 from monitors.delivery import Delivered
 from monitors.errors import FetchError
 from monitors.models import FetchResult
-from monitors.pipeline import CycleReport, FeedOutcome, Pipeline, ProcessedEntry, open_pipeline
+from monitors.pipeline import (
+    CycleReport,
+    Every,
+    FeedOutcome,
+    Pipeline,
+    ProcessedEntry,
+    open_pipeline,
+)
 from monitors.store import FeedState
 
 
@@ -87,6 +94,7 @@ async def poll(
     entries, deliver due alerts. `feed_tasks`: a task per feed fetch (see above)."""
     cfg = config_mod.load(config_path)
     async with open_pipeline(cfg, secrets=prefect_secret) as pipeline:
+        pipeline.on_progress = Every(get_run_logger().info)  # a line every few seconds
         report = CycleReport()
         if feed_tasks:
             report.feeds = await poll_feeds_in_tasks(pipeline, due_only)

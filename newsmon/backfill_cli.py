@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -24,18 +21,18 @@ from newsmon.common import (
     setup_logging,
     store_for,
 )
+from newsmon.progress import backfill_progress
 
 if TYPE_CHECKING:
     from monitors import backfill as bf
     from monitors.config import Config
     from monitors.delivery import Delivered
-    from monitors.pipeline import Outcome, Progress, ProgressHook
+    from monitors.pipeline import Outcome, ProgressHook
     from monitors.store import Store
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-PLAIN_EVERY = 5.0  # seconds between plain progress lines
 
 
 def backfill(
@@ -94,7 +91,7 @@ def backfill(
     _check_names(request, cfg)
     with store_for(cfg) as store:
         try:
-            with _progress_hook(err) as hook:
+            with backfill_progress(err) as hook:
                 outcome, delivered = asyncio.run(_run(cfg, store, request, hook))
         except KeyboardInterrupt:
             err.print(
@@ -186,59 +183,6 @@ def _split(values: list[str]) -> tuple[str, ...]:
 def _usage_error(message: str) -> NoReturn:
     err.print(f"Error: {message}", markup=False, highlight=False)
     raise typer.Exit(EXIT_USAGE)
-
-
-@contextmanager
-def _progress_hook(console: Console) -> Iterator[ProgressHook]:
-    """A rich progress bar on a terminal; else a plain line every few seconds and at the end."""
-    if not console.is_terminal:
-        yield _plain_hook(console)
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    bar = Progress(
-        TextColumn("backfill"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[rate]:.1f}/s errors {task.fields[errors]}"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    )
-    task = bar.add_task("backfill", total=None, rate=0.0, errors=0)
-
-    def update(p: Progress) -> None:
-        bar.update(task, total=p.total, completed=p.done, rate=p.rate, errors=p.errors)
-
-    with bar:
-        yield update
-
-
-def _plain_hook(console: Console) -> Callable[[Progress], None]:
-    last = [0.0]
-
-    def update(p: Progress) -> None:
-        now = time.monotonic()
-        if now - last[0] < PLAIN_EVERY and p.done != p.total:
-            return
-        last[0] = now
-        eta = f"{p.eta:.0f} s" if p.eta is not None else "?"
-        console.print(
-            f"backfill: {p.done}/{p.total if p.total is not None else '?'} done, "
-            f"{p.rate:.1f}/s, {p.errors} errors, ETA {eta}",
-            markup=False,
-            highlight=False,
-        )
-
-    return update
 
 
 def _json_line(console: Console, value: dict[str, object]) -> None:

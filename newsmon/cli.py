@@ -27,6 +27,7 @@ from newsmon.common import (
     store_for,
 )
 from newsmon.db_cli import db_app
+from newsmon.progress import cycle_progress
 from newsmon.report import delivery_counts, print_deliveries, print_report
 from newsmon.rules_cli import rules_app
 from newsmon.serve import serve
@@ -37,7 +38,7 @@ from newsmon.web.command import web
 # `--help` and `check` start fast.
 if TYPE_CHECKING:
     from monitors.config import Config
-    from monitors.pipeline import CycleReport
+    from monitors.pipeline import CycleHook, CycleReport
     from monitors.store import DeliveryRow, Store
 
 app = App(no_args_is_help=True)
@@ -85,16 +86,16 @@ def run(
 
     setup_logging(verbose)
     cfg = load_config(config)
-    with store_for(cfg) as store:
-        report = asyncio.run(_cycle(cfg, store, due))
+    with store_for(cfg) as store, cycle_progress(err) as progress:
+        report = asyncio.run(_cycle(cfg, store, due, progress))
     print_report(report, verbose=verbose)
 
 
-async def _cycle(cfg: Config, store: Store, due_only: bool) -> CycleReport:
+async def _cycle(cfg: Config, store: Store, due_only: bool, progress: CycleHook) -> CycleReport:
     from monitors.pipeline import open_pipeline, run_cycle
 
     async with open_pipeline(cfg, store, secrets=prefect_secret) as pipeline:
-        return await run_cycle(pipeline, due_only=due_only)
+        return await run_cycle(pipeline, due_only=due_only, progress=progress)
 
 
 @app.command()

@@ -6,7 +6,8 @@ extraction workers, the rules, the story desk, the outbox and the channels.
 rules, alerts) and delivers what is due, returning one `CycleReport`;
 `run_backfill(pipeline, request)` replays history through the same stages
 (`backfill`). The CLI, the Prefect flows, the demo and the benches all run cycles
-through these and only render the report. Imports every stage.
+through these and only render the report (and their progress, `progress`). Imports
+every stage.
 """
 
 from __future__ import annotations
@@ -19,14 +20,18 @@ from monitors.backfill import Request
 from monitors.config import Config, FeedConfig
 from monitors.delivery import Delivered, Notifier, SecretResolver
 from monitors.ingest import Fetcher
-from monitors.pipeline.backfill import Backfill, Fired, Outcome, Progress, ProgressHook
+from monitors.pipeline.backfill import Backfill, Fired, Outcome
 from monitors.pipeline.cycle import Pipeline, held_back
+from monitors.pipeline.progress import CycleHook, CycleProgress, Every, Progress, ProgressHook
 from monitors.pipeline.report import CycleReport, FeedOutcome, ProcessedEntry
 from monitors.store import Store
 
 __all__ = [
     "Backfill",
+    "CycleHook",
+    "CycleProgress",
     "CycleReport",
+    "Every",
     "FeedOutcome",
     "Fired",
     "Outcome",
@@ -62,11 +67,14 @@ async def open_pipeline(
 
 
 async def run_cycle(
-    pipeline: Pipeline, feeds: Sequence[FeedConfig] | None = None, due_only: bool = False
+    pipeline: Pipeline,
+    feeds: Sequence[FeedConfig] | None = None,
+    due_only: bool = False,
+    progress: CycleHook | None = None,
 ) -> CycleReport:
     """One cycle: poll the feeds (all, or these; with `due_only`, those due), process
-    every pending entry, deliver every due alert."""
-    return await pipeline.run_cycle(feeds, due_only)
+    every pending entry, deliver every due alert; `progress` is told how far it is."""
+    return await pipeline.run_cycle(feeds, due_only, progress)
 
 
 async def run_backfill(

@@ -21,9 +21,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +34,7 @@ from monitors.extract import article_from
 from monitors.ingest import Polite
 from monitors.models import Article, Entry
 from monitors.pipeline.cycle import PAGE_ACCEPT, Pipeline
+from monitors.pipeline.progress import Progress, ProgressHook
 from monitors.store import BackfillItem, Store, StoredArticle, utcnow
 from monitors.stories import StoryDesk, alert_stored, record_article
 
@@ -52,33 +52,6 @@ _ARTICLE_FIELDS = (
     "language",
     "text_hash",
 )
-
-
-@dataclass
-class Progress:
-    """How far a run is: items done (`resumed` of them in an earlier attempt), of `total`."""
-
-    total: int | None = None
-    done: int = 0
-    resumed: int = 0
-    errors: int = 0
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def rate(self) -> float:
-        """Items a second done in this attempt."""
-        elapsed = time.monotonic() - self.started
-        return (self.done - self.resumed) / elapsed if elapsed > 0 else 0.0
-
-    @property
-    def eta(self) -> float | None:
-        """Seconds left at the current rate, when known."""
-        if self.total is None or self.rate <= 0:
-            return None
-        return max(self.total - self.done, 0) / self.rate
-
-
-ProgressHook = Callable[[Progress], None]
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from monitors.ingest import (
     parse_feed,
 )
 from monitors.models import Article, FetchResult
+from monitors.pipeline.progress import CycleHook, CycleProgress, Progress
 from monitors.pipeline.report import CycleReport, FeedOutcome, ProcessedEntry
 from monitors.store import FeedState, PendingEntry, Store, utcnow
 from monitors.stories import StoryDesk, record_article
@@ -77,20 +78,37 @@ class Pipeline:
         self.labels = config.labels()
         self.extractor = Extractor(config.extract)
         fetcher.close_with(self.extractor.close)
+        self.progress = CycleProgress()
+        self.on_progress: CycleHook = lambda _progress: None  # told as feeds and entries go
+
+    def tell(self) -> None:
+        """Tell the progress hook where the cycle is; a failing hook only logs."""
+        try:
+            self.on_progress(self.progress)
+        except Exception:
+            log.exception("the progress hook failed")
 
     async def run_cycle(
-        self, feeds: Sequence[FeedConfig] | None = None, due_only: bool = False
+        self,
+        feeds: Sequence[FeedConfig] | None = None,
+        due_only: bool = False,
+        progress: CycleHook | None = None,
     ) -> CycleReport:
-        """Poll the feeds, process every pending entry, deliver every due alert.
+        """Poll the feeds, process every pending entry, deliver every due alert; `progress`
+        is told of each feed polled and each entry processed.
 
         Page fetches share the fetcher's per-host limit (fetch.per_host at once) and each
         ends within fetch.timeout, but a host with many pending pages still costs about
         (its pages / per_host) × timeout. Alerts do not wait for the rest of the batch:
         deliveries are sent, in a thread, as soon as an entry makes an alert."""
+        if progress is not None:
+            self.on_progress = progress
         report = CycleReport()
         report.feeds = await self.poll(feeds if feeds is not None else self.config.feeds, due_only)
         sender = _Sender(self.deliver)
         report.entries = await self.process(on_alert=sender.wake)
+        self.progress.stage = "deliver"
+        self.tell()
         report.deliveries = await sender.finish()
         return report
 
@@ -119,12 +137,15 @@ class Pipeline:
         todo = {states[f.url].id: f for f in feeds if outcomes[f.url] is None}
         claimed: list[int] = []  # claimed a batch at a time, polled by the runners
         due_by = now + DUE_GRACE if due_only else None
+        self.progress = CycleProgress(feeds=Progress(total=len(todo)))
+        self.tell()
 
         async def runner() -> None:
             while claimed or self._claim_batch(todo, claimed, now, due_by):
                 feed = todo.pop(claimed.pop())
                 state = states[feed.url]
-                outcomes[feed.url] = await self._poll_claimed(feed, state, now, fetch)
+                outcomes[feed.url] = polled = await self._poll_claimed(feed, state, now, fetch)
+                self._count(self.progress.feeds, polled.status == "failed")
 
         await asyncio.gather(*(runner() for _ in range(self.config.fetch.concurrency)))
         elsewhere = [FeedOutcome(f.url, f.label, "claimed elsewhere") for f in todo.values()]
@@ -301,6 +322,10 @@ class Pipeline:
         extracting = asyncio.Semaphore(self.extractor.workers)
         recording = asyncio.Lock()
         done: list[ProcessedEntry] = []
+        with self.store.transaction() as tx:
+            self.progress.entries = Progress(total=tx.count_pending(feed_ids))
+        self.progress.stage = "process"
+        self.tell()
 
         async def handle(item: PendingEntry, before: asyncio.Event) -> ProcessedEntry:
             async with fetching:
@@ -320,11 +345,19 @@ class Pipeline:
                     done.append(processed := await handle(item, before))
                 finally:
                     recorded.set()
+                self._count(self.progress.entries, processed.outcome == "error")
                 if processed.alert_ids and on_alert is not None:
                     on_alert()
 
         await asyncio.gather(*(runner() for _ in range(runners)))
         return done
+
+    def _count(self, progress: Progress, failed: bool) -> None:
+        """One more done (`failed` or not), then tell the hook."""
+        progress.done += 1
+        progress.errors += failed
+        progress.total = max(progress.total or 0, progress.done)
+        self.tell()
 
     def _claimed_entries(
         self, feed_ids: Iterable[int] | None, batch: int

@@ -173,6 +173,15 @@ class FeedQueries:
         """Every feed with its polling state, by name."""
         return list(self.conn.execute(sa.select(feeds).order_by(feeds.c.name, feeds.c.url)))
 
+    def count_pending(self, feed_ids: Iterable[int] | None = None) -> int:
+        """How many pending entries (of these feeds) no live worker holds."""
+        query = sa.select(sa.func.count()).where(
+            entries.c.status == "pending", claimable(self.conn, entries, utcnow())
+        )
+        if feed_ids is not None:
+            query = query.where(entries.c.feed_id.in_(list(feed_ids)))
+        return int(self.conn.execute(query).scalar_one())
+
     def pending_entries(
         self,
         feed_ids: Iterable[int] | None = None,

@@ -378,7 +378,7 @@ def test_cli_dry_run_json_and_plain_progress(
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(x["rule"], x["alert"]) for x in lines] == [("bread", "would fire")]
     assert lines[0]["urls"] == [site.url("/site/news/bakery.html")]
-    assert "backfill: 3/3 done" in result.stderr
+    assert "backfill: items 3/3 done" in result.stderr
     table = runner.invoke(app, ["backfill", "--since", "2026-01-01", "-c", str(path)])
     assert "would fire" in table.stdout and "bakery" in table.stdout
     bad = runner.invoke(
