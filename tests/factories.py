@@ -68,6 +68,7 @@ def seed(
             text,
             "example.com",
             "page",
+            language="en",
             text_hash=f"h{n}",
         )
         at = text.index("security guarantees")

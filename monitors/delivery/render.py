@@ -181,7 +181,8 @@ def render(delivery: DeliveryRow, labels: Mapping[str, str], fmt: Format) -> Mes
 
 
 def render_alert(alert: AlertRow, rule_label: str, fmt: Format) -> Message:
-    """Rule, headline linked, the passage with matched terms marked, outlets and sources."""
+    """Rule, headline linked, the passage with matched terms marked, the article's
+    language, outlets and sources."""
     rule_label = rule_label or alert.rule_id
     update = "Update: " if alert.kind == "update" else ""
     title = f"[newsmon] {update}{one_line(rule_label)}: {one_line(alert.headline)}"
@@ -198,6 +199,7 @@ def render_alert(alert: AlertRow, rule_label: str, fmt: Format) -> Message:
         *_update_lines(alert, fmt),
         fmt.quote(fmt.marked(Passage(alert.passage, alert.marks))),
         f"Matched: {fmt.text(', '.join(alert.terms))}",
+        *([f"Language: {fmt.text(alert.language)}"] if alert.language else []),
         f"{outlets} outlet{'s' if outlets != 1 else ''}: "
         + ", ".join(fmt.link(url, fmt.text(site)) for site, url in sources),
     ]
@@ -230,6 +232,7 @@ def _plain_alert(
         _Text().marked(Passage(alert.passage, alert.marks)),
         "",
         f"Matched: {one_line(', '.join(alert.terms))}",
+        *([f"Language: {one_line(alert.language)}"] if alert.language else []),
         f"Outlets: {outlets}",
         *[f"Also: {o}" for o in others],
         f"Site: {one_line(alert.site)}",

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from monitors.extract.analysis import analyse
+from monitors.extract.language import detect_language
 from monitors.extract.page import PageText, page_text
 from monitors.models import Analysis, Fact, StoryFeatures
 
@@ -251,6 +252,7 @@ def serve() -> None:
     its problem."""
     limit = math.ceil(float(sys.argv[1])) + WORKER_GRACE
     analyse("Warm up", "Loads the IDF table before the cap.")
+    detect_language("Loads the language model before the cap.")
     _cap_memory(int(sys.argv[2]))
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but answers may reach the answer pipe

@@ -125,6 +125,20 @@ def test_html() -> None:
     assert 'href="https://news.example.org/world/guarantees?id=7&amp;page=2"' in body
 
 
+@pytest.mark.parametrize(
+    ("channel", "line"),
+    [
+        ("text", "Language: uk"),
+        ("markdown", "Language: uk"),
+        ("html", "<p>Language: uk</p>"),
+        ("slack", "Language: uk"),
+    ],
+)
+def test_the_articles_language_is_shown(channel: str, line: str) -> None:
+    assert line in rendered(channel, alert(language="uk")).body
+    assert "Language" not in rendered(channel, alert(language=None)).body
+
+
 def test_render_dispatches_an_alert_delivery() -> None:
     delivery = DeliveryRow(
         id=5,

@@ -153,12 +153,12 @@ def address_space_limit(pid: int) -> str:
 
 
 def test_worker_memory_is_capped_and_a_greedy_page_gives_its_reason() -> None:
-    pool = Extractor(ExtractConfig(workers=1, timeout=20.0, memory_mib=300))
+    pool = Extractor(ExtractConfig(workers=1, timeout=20.0, memory_mib=400))
     others = children()
     try:
         assert pool.page_text(b"<html><body><p>warm up</p></body></html>", URL).text
         [worker] = children() - others
-        assert address_space_limit(worker) == str(300 * 2**20)
+        assert address_space_limit(worker) == str(400 * 2**20)
         found = pool.page_text(GREEDY, URL)
         assert (found.text, found.problem) == ("", "extraction failed (MemoryError: )")
         assert pool.page_text((PAGES / "chrome.html").read_bytes(), URL).text
