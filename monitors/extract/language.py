@@ -23,7 +23,7 @@ from functools import cache
 from typing import Any
 
 UNKNOWN = "unknown"
-SAMPLE_CHARS = 2000  # the model reads the start of a text: the cost does not grow with it
+SAMPLE_CHARS = 1000  # the model reads the start of a text: the cost does not grow with it
 MIN_LETTERS = 3
 MAIN_SCRIPT = 0.6  # share of letters the main script must hold
 MIXED_WORDS = 0.2  # share of words mixing Latin and Cyrillic that marks garbled text
@@ -32,7 +32,9 @@ PLAUSIBLE = 0.05
 SURE = 0.15
 UKRAINIAN_LETTERS = frozenset("іїєґІЇЄҐ")
 RUSSIAN_LETTERS = frozenset("ыэъёЫЭЪЁ")
-_LETTERS = re.compile(r"[^\W\d_]")
+_LATIN = re.compile("[A-Za-z\u00c0-\u024f\u1e00-\u1eff]")
+_CYRILLIC = re.compile("[\u0400-\u052f]")
+_OTHER = re.compile("[^\\W\\d_A-Za-z\u00c0-\u024f\u1e00-\u1eff\u0400-\u052f]")
 _WORD = re.compile(r"[^\W\d_]+")
 _MIXED = re.compile(r"[A-Za-z][\u0400-\u04ff]|[\u0400-\u04ff][A-Za-z]")
 
@@ -63,27 +65,18 @@ def primary_tag(tag: str | None) -> str | None:
 def _garbled(sample: str) -> bool:
     """Whether `sample` has too few letters, or letters of no main script, or many words
     mixing Latin and Cyrillic letters."""
-    letters = _LETTERS.findall(sample)
-    if len(letters) < MIN_LETTERS:
+    latin, cyrillic = len(_LATIN.findall(sample)), len(_CYRILLIC.findall(sample))
+    others = Counter(ord(letter) >> 8 for letter in _OTHER.findall(sample))  # by block
+    letters = latin + cyrillic + sum(others.values())
+    if letters < MIN_LETTERS:
         return True
-    scripts = Counter(map(_script, letters))
-    if scripts.most_common(1)[0][1] < MAIN_SCRIPT * len(letters):
+    if max(latin, cyrillic, *others.values()) < MAIN_SCRIPT * letters:
         return True
-    if not scripts.keys() >= {"latin", "cyrillic"}:
+    if not (latin and cyrillic):
         return False
     words = _WORD.findall(sample)
     mixed = sum(1 for word in words if _MIXED.search(word))
     return mixed > MIXED_WORDS * len(words)
-
-
-def _script(letter: str) -> str | int:
-    """Latin, Cyrillic, or the 256-character block of any other letter."""
-    code = ord(letter)
-    if code < 0x250 or 0x1E00 <= code < 0x1F00:
-        return "latin"
-    if 0x400 <= code < 0x530:
-        return "cyrillic"
-    return code >> 8
 
 
 def _by_letters(sample: str, best: str, ranked: dict[str, float]) -> str:
