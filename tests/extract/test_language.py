@@ -6,9 +6,10 @@ import pytest
 import yaml
 
 from monitors.config import ExtractConfig
-from monitors.extract import Extractor, article_from
+from monitors.extract import Extractor, article_from, extract_article
 from monitors.extract.language import UNKNOWN, detect_language, primary_tag
 from monitors.models import Entry
+from monitors.rules import RuleSet
 from tests.conftest import DATA
 
 LANGUAGES = DATA / "languages"
@@ -96,3 +97,21 @@ def test_the_language_crosses_the_extraction_worker_and_the_summary_has_its_own(
     assert article_from(found, entry, url, min_chars=200).language == "uk"
     thin = article_from(found, entry, url, min_chars=len(found.text) + 1)
     assert (thin.source, thin.language) == ("summary", "ru")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Вuy cheаp Viаgrа Дешево bонус kазино wиn прiз Kиїв Zеленський " * 20,
+        "12 345 678 — 2025-12-15 !!! ??? %%% " * 30,
+        "FREE СКИДКА 免费 免费 免费 免费 متجر متجر متجر Ελλάδα " * 20,
+    ],
+)
+def test_a_garbled_page_is_unknown_and_no_lang_rule_matches_it(body: str) -> None:
+    url = "https://spam.example/offer"
+    html = f'<html lang="en"><body><article><p>{body}</p></article></body></html>'.encode()
+    found = extract_article(html, Entry(url, url, url, title="Kyiv"), url, min_chars=50)
+    assert found.language == UNKNOWN
+    rules = RuleSet.compile([("en", "Kyiv lang:en"), ("any", "Kyiv"), ("not-uk", "Kyiv -lang:uk")])
+    matched = rules.match(found.title, found.text, site=found.site, lang=found.language)
+    assert [m.rule_id for m in matched] == ["any", "not-uk"]

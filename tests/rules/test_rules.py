@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from itertools import product
+from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -28,6 +30,7 @@ from monitors.rules import (
 from monitors.rules.inflect import forms
 from monitors.rules.passage import MAX_PASSAGE
 from monitors.text import Token, normalize, sentences, tokenize, word_spans, words
+from tests.conftest import DATA
 
 NEAR_NEEDS = (
     "NEAR at position 7 needs a number of words, as in NEAR/5, "
@@ -1014,3 +1017,13 @@ def test_equal_sub_queries_of_a_rule_set_share_one_operator() -> None:
     assert second.concepts[0] is first.op is first.concepts[0]
     text = "The Senate will ratify the pact with Kyiv."
     assert [m.rule_id for m in rules.match("", text)] == ["a", "b"]
+
+
+LOOKALIKES = yaml.safe_load((DATA / "rules" / "lookalikes.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("case", LOOKALIKES, ids=[case["query"] for case in LOOKALIKES])
+def test_inflection_finds_every_form_and_no_look_alike(case: dict[str, Any]) -> None:
+    rules = RuleSet.compile([("r", case["query"])])
+    assert [word for word in case["forms"] if not rules.match("", word)] == []
+    assert [word for word in case["others"] if rules.match("", word)] == []
