@@ -251,8 +251,12 @@ def serve() -> None:
     it; a page that needs more memory than the cap fails with MemoryError, reported as
     its problem."""
     limit = math.ceil(float(sys.argv[1])) + WORKER_GRACE
+    # the language model loads (mostly decompressing, without the GIL) while the IDF
+    # table does, both before the cap
+    model = threading.Thread(target=detect_language, args=("Loads the language model.",))
+    model.start()
     analyse("Warm up", "Loads the IDF table before the cap.")
-    detect_language("Loads the language model before the cap.")
+    model.join()
     _cap_memory(int(sys.argv[2]))
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but answers may reach the answer pipe
