@@ -1,11 +1,14 @@
 """Time whole poll cycles of the plain Pipeline over many loopback copies of real feeds.
 
 A loopback HTTP/1.1 server (asyncio, in its own process) serves `--feeds N` feeds built
-from the real feeds in the corpora (20-50 items each, item links pointing at loopback
-copies of the extraction benchmark's news pages), answering every request after
-20-80 ms, with ETag/Last-Modified and 304. `run_cycle` runs on a fresh SQLite
-store with the shipped rules and a loopback json:// channel:
+from the real feeds in the corpora (`--items MIN MAX` items each, 20-50 by default, item
+links pointing at loopback copies of the extraction benchmark's news pages), answering
+every request after 20-80 ms, with ETag/Last-Modified and 304. `run_cycle` runs on a
+fresh SQLite store with the shipped rules and a loopback json:// channel:
 
+- the floor: the same first cycle's unavoidable work only (fetching feeds and pages,
+  feedparser, extraction in `extract.workers` processes, nothing stored), and the ratio
+  of newsmon's first cycle to it;
 - first cycle (everything new), steady cycle (every feed 304), mixed cycle (5% of the
   feeds changed, with new items): wall, CPU, peak RSS, articles/s;
 - time per stage (fetch, parse, extract, dedup/stories, match, store) by wrapping
@@ -13,7 +16,7 @@ store with the shipped rules and a loopback json:// channel:
 - a bare asyncio httpx poller doing the steady cycle's conditional GETs;
 - the Prefect `poll` flow on the same steady cycle.
 
-    python bench/cycle.py [CORPORA] [--feeds 1000] [--no-prefect]
+    python bench/cycle.py [CORPORA] [--feeds 1000] [--items 2 2] [--no-prefect]
 """
 
 from __future__ import annotations
@@ -38,12 +41,14 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from hashlib import sha1
 from pathlib import Path
 from typing import Any
 
+import feedparser
 import httpx
 import yaml
 
@@ -53,7 +58,7 @@ if str(REPO) not in sys.path:
 
 from bench.feeds_corpus import _ITEM, LinkRewriter, all_feeds, load_pages  # noqa: E402
 from monitors import config as config_mod  # noqa: E402
-from monitors.extract import Extractor  # noqa: E402
+from monitors.extract import Extractor, page_text  # noqa: E402
 from monitors.ingest.fetch import Fetcher  # noqa: E402
 from monitors.pipeline import CycleReport, Pipeline, open_pipeline, run_cycle  # noqa: E402
 from monitors.pipeline import cycle as pipeline_mod  # noqa: E402
@@ -101,8 +106,15 @@ def _cut(body: bytes, keep: int) -> tuple[bytes, list[bytes]]:
     return body[: found[keep].start()] + body[found[-1].end() :], [m.group(0) for m in found[:keep]]
 
 
-def build_site(corpora: Path, count: int, base: str, seed: int = 7) -> Site:
-    """`count` feeds from the corpora's real feeds that have at least 20 items."""
+def build_site(
+    corpora: Path,
+    count: int,
+    base: str,
+    seed: int = 7,
+    items: tuple[int, int] = (MIN_ITEMS, MAX_ITEMS),
+) -> Site:
+    """`count` feeds from the corpora's real feeds that have at least 20 items, each cut to
+    a number of items drawn from `items`."""
     rng = random.Random(seed)
     sources = []
     for feed in all_feeds(corpora):
@@ -115,16 +127,16 @@ def build_site(corpora: Path, count: int, base: str, seed: int = 7) -> Site:
     changed = set(rng.sample(range(count), max(1, round(count * CHANGED_SHARE))))
     for number in range(count):
         feed, raw = sources[number % len(sources)]
-        body, items = _cut(raw, rng.randint(MIN_ITEMS, MAX_ITEMS))
+        body, kept = _cut(raw, rng.randint(*items))
         body = LinkRewriter(f"{base}/f{number}").rewrite(body)
-        site.items += len(items)
+        site.items += len(kept)
         path = f"/feed/{number}.xml"
         modified = formatdate(1_700_000_000 + number, usegmt=True)
         site.feeds[path] = FeedVersion(
             body, f'"{sha1(body).hexdigest()[:16]}"', modified, feed.content_type
         )
         if number in changed:
-            fresh = LinkRewriter(f"{base}/f{number}v2").rewrite(b"".join(items[:NEW_ITEMS]))
+            fresh = LinkRewriter(f"{base}/f{number}v2").rewrite(b"".join(kept[:NEW_ITEMS]))
             fresh = _GUID.sub(
                 lambda m: m.group(1) + m.group(2).strip() + b"-v2" + m.group(3), fresh
             )
@@ -511,6 +523,50 @@ async def bare_poll(urls: list[str], validators: dict[str, tuple[str, str]]) -> 
         return time.perf_counter() - started, not_modified
 
 
+def _warm() -> None:
+    """Load the extractor's libraries in a floor worker before it is timed."""
+    page_text(b"<html><body><p>warm</p></body></html>", "http://warm.example/")
+
+
+def _extract(body: bytes, url: str) -> int:
+    """The text of a page as newsmon extracts it; its length (only that crosses back)."""
+    return len(page_text(body, url).text)
+
+
+async def floor_cycle(urls: list[str], workers: int) -> tuple[float, int]:
+    """The unavoidable work of a first cycle and nothing else: every feed fetched (16 at
+    a time, as the pipeline), parsed with feedparser, every item's page fetched and its
+    text extracted in `workers` processes; nothing stored, no rules, no stories. Seconds,
+    pages."""
+    loop = asyncio.get_running_loop()
+    pool = ProcessPoolExecutor(workers, initializer=_warm)
+    await asyncio.gather(*(loop.run_in_executor(pool, _warm) for _ in range(workers)))
+    limit = asyncio.Semaphore(16)
+    pages = 0
+    async with httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20), trust_env=False
+    ) as client:
+
+        async def page(link: str) -> None:
+            nonlocal pages
+            async with limit:
+                answer = await client.get(link)
+            await loop.run_in_executor(pool, _extract, answer.content, link)
+            pages += 1
+
+        async def feed(url: str) -> None:
+            async with limit:
+                answer = await client.get(url)
+            parsed = await asyncio.to_thread(feedparser.parse, answer.content)
+            await asyncio.gather(*(page(e.link) for e in parsed.entries if e.get("link")))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(feed(u) for u in urls))
+        seconds = time.perf_counter() - started
+    pool.shutdown()
+    return seconds, pages
+
+
 def profile_first(config_path: Path, base: str, server_pid: int, feeds: int) -> str:
     """cProfile of a first cycle over `feeds` feeds on a fresh store: the top functions."""
     profiler = cProfile.Profile()
@@ -574,6 +630,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("corpora", nargs="?", type=Path, default=Path("../shared/corpora"))
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument(
+        "--items",
+        type=int,
+        nargs=2,
+        default=(MIN_ITEMS, MAX_ITEMS),
+        metavar=("MIN", "MAX"),
+        help="items per feed, drawn between MIN and MAX",
+    )
+    parser.add_argument(
         "--profile-feeds", type=int, default=20, help="feeds in the cProfile run (0: none)"
     )
     parser.add_argument("--no-prefect", action="store_true")
@@ -585,7 +649,7 @@ def main(argv: list[str] | None = None) -> None:
     corpora = args.corpora if args.corpora.is_absolute() else (REPO / args.corpora).resolve()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    site = build_site(corpora, args.feeds, base)
+    site = build_site(corpora, args.feeds, base, items=tuple(args.items))
     print(f"{len(site.feeds)} feeds, {site.items} items, {len(site.changed)} change in mixed")
     server = multiprocessing.get_context("fork").Process(
         target=_serve, args=(site, corpora, port), daemon=True
@@ -597,10 +661,19 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             config_path = write_config(folder, base, args.feeds)
+            urls = [f"{base}{path}" for path in site.feeds]
+            workers = config_mod.load(config_path).extract.workers
+            floor, floor_pages = asyncio.run(floor_cycle(urls, workers))
+            control(base, "stats")
+            print(
+                f"floor (fetch + feedparser + extraction in {workers} processes, nothing "
+                f"stored): {floor:.1f} s for {floor_pages} pages"
+            )
             stages = Stages()
             stages.install()
             first = asyncio.run(timed_cycle("first", config_path, base, server.pid, stages))
             print(first.line())
+            print(f"first/floor = {first.wall / floor:.2f}")
             for stage, busy in sorted(stages.busy.items(), key=lambda kv: -kv[1]):
                 print(
                     f"  stage {stage}: busy {busy:.2f} s ({busy / first.wall:.0%} of wall), "
@@ -609,7 +682,6 @@ def main(argv: list[str] | None = None) -> None:
             stages.reset()
             steady = asyncio.run(timed_cycle("steady", config_path, base, server.pid))
             print(steady.line())
-            urls = [f"{base}{path}" for path in site.feeds]
             validators = {f"{base}{p}": (v.etag, v.last_modified) for p, v in site.feeds.items()}
             bare, bare_304 = asyncio.run(bare_poll(urls, validators))
             control(base, "stats")
@@ -629,6 +701,11 @@ def main(argv: list[str] | None = None) -> None:
             control(base, "mixed")
             mixed = asyncio.run(timed_cycle("mixed", config_path, base, server.pid))
             print(mixed.line())
+            print(
+                f"ratios: first/floor {first.wall / floor:.2f}, steady/bare "
+                f"{steady.wall / bare:.2f}, mixed {mixed.wall:.1f} s, first cycle peak RSS "
+                f"{first.rss_mb:.0f} MB"
+            )
             stages.uninstall()
             if args.profile_feeds:
                 profile_dir = folder / "profile"

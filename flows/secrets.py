@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
-from monitors.errors import DeliveryError
+from collections.abc import Callable, Iterator
+
+from monitors.config import Config, SecretChannel, channel_problem
+from monitors.errors import DeliveryError, Problem
 
 
 def prefect_secret(name: str) -> str:
-    """The value of the Prefect Secret block `name`; Prefect is imported only when needed."""
+    """The value of the Prefect Secret block `name`; Prefect is imported only when needed.
+    DeliveryError says why it cannot be read (the value is never part of the reason)."""
     try:
         from prefect.blocks.system import Secret
 
         value = Secret.load(name).get()
     except Exception as exc:  # a missing block or an unreachable Prefect API
-        raise DeliveryError(f"cannot read Prefect secret {name!r}: {type(exc).__name__}") from None
+        raise DeliveryError(f"cannot read Prefect secret {name!r}: {_why(exc)}") from None
     return str(value)
+
+
+def _why(exc: Exception) -> str:
+    """The first line of an error, or its kind when it says nothing."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def secret_problems(
+    config: Config, read: Callable[[str], str] = prefect_secret
+) -> Iterator[Problem]:
+    """Each channel kept in a Secret block that cannot be read or holds no apprise URL."""
+    for name, value in config.channels.items():
+        if not isinstance(value, SecretChannel):
+            continue
+        try:
+            problem = channel_problem(read(value.secret))
+            reason = problem and f"Prefect secret {value.secret!r} holds {problem}"
+        except DeliveryError as exc:
+            reason = str(exc)
+        if reason:
+            yield Problem(config.source, f"channels.{name}", reason)

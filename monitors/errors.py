@@ -15,14 +15,17 @@ class NewsmonError(Exception):
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong in a config file: where it is and why."""
+    """One thing wrong in a config file: where it is (the file, its line when known, the
+    key path) and why."""
 
     file: str
     path: str
     reason: str
+    line: int | None = None
 
     def __str__(self) -> str:
-        where = f"{self.file}: {self.path}" if self.path else self.file
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        where = f"{where}: {self.path}" if self.path else where
         return f"{where}: {self.reason}"
 
 

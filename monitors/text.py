@@ -95,11 +95,18 @@ _LATIN_LOOKALIKES = "AaBCcEeHIiKMOoPpTXxYy"
 _CYRILLIC_LOOKALIKES = "АаВСсЕеНІіКМОоРрТХхУу"
 _TO_CYRILLIC = str.maketrans(_LATIN_LOOKALIKES, _CYRILLIC_LOOKALIKES)
 _TO_LATIN = str.maketrans(_CYRILLIC_LOOKALIKES, _LATIN_LOOKALIKES)
-_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# control characters but tab and line breaks, lone surrogates, and the bidirectional
+# controls (Unicode's Bidi_Control: ALM, LRM, RLM, embeddings, overrides, isolates)
+_UNSAFE = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff"
+    r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
 
 
 def safe_text(value: str) -> str:
-    """`value` without control characters (tab and line breaks kept) or lone surrogates."""
+    """`value` without control characters (tab and line breaks kept), lone surrogates or
+    bidirectional controls (U+202E would show "gnp.exe" as "exe.png", and reorder a table
+    or a message around it)."""
     return _UNSAFE.sub("", value)
 
 

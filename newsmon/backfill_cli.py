@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from monitors.pipeline import Outcome, Progress, ProgressHook
     from monitors.store import Store
 
+EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 PLAIN_EVERY = 5.0  # seconds between plain progress lines
@@ -39,24 +40,36 @@ PLAIN_EVERY = 5.0  # seconds between plain progress lines
 
 def backfill(
     since: Annotated[
-        str, typer.Option(help="Start of the window: a date (UTC) or an ISO 8601 time.")
+        str,
+        typer.Option(
+            help="Start of the window: a date (UTC) or an ISO 8601 time.", metavar="DATE"
+        ),
     ],
     target: Annotated[
         str | None,
-        typer.Argument(help="With --from urls: the file of URLs; with sitemap: its URL."),
+        typer.Argument(
+            help="With --from urls: the file of URLs; with sitemap: its URL.", metavar="TARGET"
+        ),
     ] = None,
     until: Annotated[
-        str | None, typer.Option(help="End of the window (a date is included); default: now.")
+        str | None,
+        typer.Option(
+            help="End of the window (a date is included); default: now.", metavar="DATE"
+        ),
     ] = None,
     source: Annotated[
-        str, typer.Option("--from", help="stored, feeds, urls FILE or sitemap URL.")
+        str,
+        typer.Option("--from", help="stored, feeds, urls FILE or sitemap URL.", metavar="SOURCE"),
     ] = "stored",
     feeds: Annotated[
         list[str] | None,
-        typer.Option("--feeds", help="Only these feeds, by name or URL (repeatable)."),
+        typer.Option(
+            "--feeds", help="Only these feeds, by name or URL (repeatable).", metavar="FEED"
+        ),
     ] = None,
     rules: Annotated[
-        list[str] | None, typer.Option("--rules", help="Only these rules (repeatable).")
+        list[str] | None,
+        typer.Option("--rules", help="Only these rules (repeatable).", metavar="ID"),
     ] = None,
     notify: Annotated[
         bool, typer.Option("--notify", help="Send the alerts (default: a dry run).")
@@ -70,13 +83,14 @@ def backfill(
     """Match the rules over a window of history and list the alerts that fire.
 
     The window is each article's publication date, else when it was first seen. A dry
-    run sends nothing; --notify sends what was never sent. Run again with the same
-    arguments, an interrupted backfill goes on where it stopped."""
+    run sends nothing (and needs no channel's variable); --notify sends what was never
+    sent. Run again with the same arguments, an interrupted backfill goes on where it
+    stopped. Exits 1 when every item failed, 130 when interrupted."""
     import asyncio
 
     setup_logging(verbose)
     request = _request(since, until, source, target, feeds or [], rules or [], notify)
-    cfg = load_config(config)
+    cfg = load_config(config, sends=notify)
     _check_names(request, cfg)
     with store_for(cfg) as store:
         try:
@@ -91,6 +105,11 @@ def backfill(
     print_outcome(outcome, as_json)
     if delivered is not None:
         print_deliveries(delivered, outcome.held, err if as_json else out)
+    p = outcome.progress
+    if p.done and p.errors == p.done:
+        if not as_json:  # there, the summary says it
+            err.print(f"all {p.done} items failed", highlight=False)
+        raise typer.Exit(EXIT_FAILED)
 
 
 async def _run(

@@ -11,19 +11,23 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from flows.secrets import prefect_secret
+from flows.secrets import prefect_secret, secret_problems
 from newsmon.backfill_cli import backfill
 from newsmon.common import (
+    EXIT_CONFIG,
+    App,
     ConfigOption,
     VerboseOption,
     add_row,
+    err,
     load_config,
     out,
+    print_problems,
     setup_logging,
     store_for,
 )
 from newsmon.db_cli import db_app
-from newsmon.report import print_deliveries, print_report
+from newsmon.report import delivery_counts, print_deliveries, print_report
 from newsmon.rules_cli import rules_app
 from newsmon.serve import serve
 from newsmon.stories_cli import stories_app
@@ -35,13 +39,33 @@ if TYPE_CHECKING:
     from monitors.pipeline import CycleReport
     from monitors.store import DeliveryRow, Store
 
-app = typer.Typer(
-    help="Watch news feeds and alert once per story, with the passage that matched.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="markdown",  # help paragraphs flow: a docstring's line breaks are not kept
-)
+app = App(no_args_is_help=True)
+STATUSES = ("pending", "sending", "held", "sent", "failed")  # a delivery's, in its order
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        out.print(f"newsmon {_installed_version()}", highlight=False)
+        raise typer.Exit()
+
+
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("newsmon")
+    except PackageNotFoundError:
+        return "(not installed: running from a source tree)"
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Watch news feeds and alert once per story, with the passage that matched."""
 
 
 @app.command()
@@ -81,8 +105,7 @@ def deliver(config: ConfigOption = None, verbose: VerboseOption = False) -> None
     cfg = load_config(config)
     with store_for(cfg) as store:
         done = deliver_due(Outbox.of(cfg, store), notifier_for(cfg, prefect_secret), cfg.labels())
-    sent = sum(d.status == "sent" for d in done)
-    out.print(f"deliveries: {sent} sent, {len(done) - sent} failed")
+    out.print(f"deliveries: {delivery_counts(done)}", highlight=False)
     print_deliveries(done, only_failed=not verbose)
 
 
@@ -112,7 +135,7 @@ def digest(
     print_deliveries(done, only_failed=not verbose)
 
 
-alerts_app = typer.Typer(
+alerts_app = App(
     help="List alerts and their deliveries; retry failed ones.", invoke_without_command=True
 )
 app.command()(serve)
@@ -128,7 +151,10 @@ def alerts(
     ctx: typer.Context,
     status: Annotated[
         str | None,
-        typer.Option(help="Only alerts with a delivery in this status: pending, failed, sent."),
+        typer.Option(
+            help="Only alerts with a delivery in this status: pending (due, or waiting to be "
+            "retried), sending, held (for a digest), sent or failed (gave up)."
+        ),
     ] = None,
     config: ConfigOption = None,
 ) -> None:
@@ -137,7 +163,9 @@ def alerts(
         return
     from monitors.delivery import Outbox  # here: `alerts retry` runs this callback too
 
-    cfg = load_config(config)
+    if status is not None and status not in STATUSES:
+        raise typer.BadParameter(f"use one of {', '.join(STATUSES)}", param_hint="--status")
+    cfg = load_config(config, sends=False)
     with store_for(cfg) as store:
         listing = Outbox.of(cfg, store).listing(status)
     table = Table("alert", "rule", "headline", "channel", "status", "tries", "last error")
@@ -165,22 +193,28 @@ def alerts_retry(
     all_: Annotated[bool, typer.Option("--all", help="Every failed or waiting delivery.")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Make the deliveries of these alerts due now; the next run or `deliver` sends them."""
+    """Make the failed and waiting deliveries of these alerts due now; the next run or
+    `deliver` sends them. Exits 1 when an id is no alert's."""
     from monitors.delivery import Outbox
 
     if not ids and not all_:
         raise typer.BadParameter("give alert ids or --all")
-    cfg = load_config(config)
+    cfg = load_config(config, sends=False)
     with store_for(cfg) as store:
-        count = Outbox.of(cfg, store).retry(None if all_ else ids)
+        outbox = Outbox.of(cfg, store)
+        unknown = sorted(set(ids or ()) - {a.alert.id for a in outbox.listing(ids=ids)})
+        count = outbox.retry(None if all_ else ids)
     out.print(f"{count} deliveries due now")
+    if unknown and not all_:
+        err.print(f"no alert {', '.join(map(str, unknown))}", highlight=False)
+        raise typer.Exit(1)
 
 
 @app.command()
 def feeds(config: ConfigOption = None) -> None:
     """Each feed's polling state: last success, last error, streak, next due, items a day,
     and why entries of its last parsed body were skipped."""
-    cfg = load_config(config)
+    cfg = load_config(config, sends=False)
     with store_for(cfg) as store, store.transaction() as tx:
         rows = {r.url: r for r in tx.feed_rows()}
     table = Table(
@@ -222,8 +256,23 @@ def _when(moment: datetime | None) -> str:
 
 @app.command()
 def check(config: ConfigOption = None) -> None:
-    """Validate a config file and list every problem in it."""
+    """Check a config file, its store and its secret channels; list every problem.
+
+    Once the file is valid, the store is opened (without creating or changing it) and
+    the channels kept in Prefect Secret blocks are read, as `run` would."""
+    from monitors.errors import Problem, StoreError
+    from monitors.store import probe
+
     cfg = load_config(config)
+    problems = list(secret_problems(cfg))
+    try:
+        probe(cfg.store)
+    except StoreError as exc:
+        where = ("environment", "NEWSMON_STORE") if cfg.store_from_env else (cfg.source, "store")
+        problems.insert(0, Problem(*where, str(exc)))
+    if problems:
+        print_problems(problems)
+        raise typer.Exit(EXIT_CONFIG)
     out.print(
         f"[green]OK[/] {escape(str(cfg.source))}: {len(cfg.feeds)} feeds, {len(cfg.rules)} rules, "
         f"{len(cfg.channels)} channels",

@@ -22,6 +22,7 @@ from monitors import config as config_mod
 from monitors.config import Config
 from monitors.pipeline import CycleReport, open_pipeline, run_cycle
 from monitors.store import Store
+from newsmon.common import shipped_config_path
 from newsmon.loopback import StaticSite, WebhookReceiver
 from newsmon.report import print_report
 
@@ -35,19 +36,13 @@ FEEDS = [
 ]
 
 
-def shipped_config_path() -> Path:
-    """config/newsmon.yaml: installed beside the package, or in the source tree."""
-    for candidate in (
-        Path(__file__).parent / "config" / "newsmon.yaml",
-        Path(__file__).parent.parent / "config" / "newsmon.yaml",
-    ):
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError("the shipped config/newsmon.yaml is missing from this install")
-
-
 def demo_config(site: str, channel_url: str, store: str) -> Config:
     """The shipped rules, with the demo's feeds, one loopback channel and a temp store."""
+    return config_mod.from_dict(demo_document(site, channel_url, store), "demo", env={})
+
+
+def demo_document(site: str, channel_url: str, store: str) -> dict[str, Any]:
+    """The demo's config as a config file holds it."""
     raw: dict[str, Any] = yaml.safe_load(shipped_config_path().read_text(encoding="utf-8"))
     raw["store"] = store
     raw["feeds"] = [{"name": name, "url": f"{site}/{path}"} for name, path in FEEDS]
@@ -55,7 +50,7 @@ def demo_config(site: str, channel_url: str, store: str) -> Config:
     raw["fetch"] = {"allow_private_networks": "127.0.0.1/32", "retries": 0}
     for rule in raw["rules"]:
         rule["notify"] = ["desk"]
-    return config_mod.from_dict(raw, "demo", env={})
+    return raw
 
 
 def run_demo(out: Console, keep: Path | None = None) -> None:

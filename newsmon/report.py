@@ -28,7 +28,7 @@ def print_report(report: CycleReport, console: Console = out, verbose: bool = Fa
         f"entries: {report.new_entries} new; articles: "
         f"{report.count('article')} new, {report.count('duplicate')} duplicates, "
         f"{report.count('error')} errors; alerts: {report.alerts}; "
-        f"deliveries: {report.sent} sent, {report.failed} failed"
+        f"deliveries: {delivery_counts(report.deliveries)}"
     )
     skipped = any(f.skipped for f in report.feeds)
     if verbose or report.failed or report.feeds_in("failed") or skipped:
@@ -43,6 +43,14 @@ def _print_problems(report: CycleReport, console: Console) -> None:
         add_row(table, f.name, f.status, str(f.new_entries), f.error, "\n".join(f.skipped))
     console.print(table)
     print_deliveries(report.deliveries, console, only_failed=True)
+
+
+def delivery_counts(done: list[Delivered]) -> str:
+    """"N sent, N to retry, N failed": a delivery not sent is retried later (pending) or
+    given up (failed)."""
+    counts = {status: sum(d.status == status for d in done) for status in ("sent", "pending")}
+    failed = len(done) - sum(counts.values())
+    return f"{counts['sent']} sent, {counts['pending']} to retry, {failed} failed"
 
 
 def print_deliveries(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -13,7 +13,7 @@ import typer
 
 from monitors.errors import FetchError
 from monitors.models import Entry, Match
-from newsmon.common import load_config, store_for
+from newsmon.common import App, ConfigOption, load_config, parse_since, store_for
 
 if TYPE_CHECKING:
 
@@ -25,7 +25,7 @@ EXIT_SOURCE = 1
 EXIT_USAGE = 2
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
 
-rules_app = typer.Typer(
+rules_app = App(
     help="Try the watch rules on texts, pages, URLs or stored articles.",
     no_args_is_help=True,
 )
@@ -54,21 +54,20 @@ def test(
             help="Text or HTML files, or http(s) URLs.", metavar="SOURCE", show_default=False
         ),
     ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config", "-c", help="Config file (default: $NEWSMON_CONFIG, else ./newsmon.yaml)."
-        ),
-    ] = None,
+    config: ConfigOption = None,
     rule: Annotated[
-        list[str] | None, typer.Option("--rule", "-r", help="Only this rule (repeatable).")
+        list[str] | None,
+        typer.Option("--rule", "-r", help="Only this rule (repeatable).", metavar="ID"),
     ] = None,
     stored: Annotated[
         bool, typer.Option("--stored", help="Test the articles in the store instead.")
     ] = False,
     since: Annotated[
-        datetime | None,
-        typer.Option(help="With --stored: only articles fetched since then (UTC)."),
+        str | None,
+        typer.Option(
+            help="With --stored: only articles fetched since this date or ISO 8601 time (UTC).",
+            metavar="DATE",
+        ),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per line per source and rule.")
@@ -93,11 +92,12 @@ def test(
         _usage_error("--since goes with --stored")
     if stored and (site or lang):
         _usage_error("--site and --lang go with SOURCE files or URLs")
-    cfg = load_config(config)
+    moment = parse_since(since) if since else None
+    cfg = load_config(config, sends=False)
     ruleset = _ruleset(cfg, rule or [])
     if stored:
         with store_for(cfg) as store, store.transaction() as tx:
-            failed = _report(ruleset, _stored(tx, since), as_json)
+            failed = _report(ruleset, _stored(tx, moment), as_json)
     else:
         samples = _with_fields(_read_all(cfg, sources or []), site, lang)
         failed = _report(ruleset, samples, as_json)
@@ -240,6 +240,5 @@ def _from_html(cfg: Config, source: str, html: bytes, url: str) -> Sample:
 
 def _stored(tx: Tx, since: datetime | None) -> Iterator[Sample]:
     """The stored articles (duplicates left out) fetched since `since`, oldest first."""
-    moment = since if since is None or since.tzinfo else since.replace(tzinfo=UTC)
-    for a in tx.originals_fetched_since(moment):
+    for a in tx.originals_fetched_since(since):
         yield Sample(a.url, a.title, a.text, a.site, a.language)

@@ -4,45 +4,50 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from newsmon.common import ConfigOption, add_row, load_config, out, store_for
+from newsmon.common import App, ConfigOption, add_row, load_config, out, parse_since, store_for
 
-stories_app = typer.Typer(
+stories_app = App(
     help="Stories: articles grouped as one piece of news, with every decision explained.",
     invoke_without_command=True,
 )
-
-
-def _since(value: str | None) -> datetime:
-    if not value:
-        return datetime.now(UTC) - timedelta(days=7)
-    from monitors.config import parse_moment
-
-    try:
-        return parse_moment(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--since") from None
 
 
 @stories_app.callback()
 def stories_list(
     ctx: typer.Context,
     since: Annotated[
-        str | None, typer.Option(help="Stories seen since this date (default: 7 days).")
+        str | None,
+        typer.Option(help="Stories seen since this date (default: 7 days ago).", metavar="DATE"),
     ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="One JSON object per story, oldest first: its articles and the decision "
+            "that placed each, its alerts.",
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """List stories seen since a date, with their articles and alerts."""
     if ctx.invoked_subcommand is not None:
         return
-    cfg = load_config(config)
+    moment = parse_since(since) if since else datetime.now(UTC) - timedelta(days=7)
+    cfg = load_config(config, sends=False)
+    if as_json:
+        with store_for(cfg) as store, store.transaction() as tx:
+            exported = tx.story_export(moment)
+        for item in exported:
+            typer.echo(json.dumps(_story_json(item), ensure_ascii=False))
+        return
     with store_for(cfg) as store, store.transaction() as tx:
-        rows = tx.story_listing(_since(since))
+        rows = tx.story_listing(moment)
     if not rows:
         out.print("no stories in that period")
     for row in rows:
@@ -60,11 +65,46 @@ def stories_list(
             out.print(f"  alert #{alert.id} {alert.kind} for {alert.rule_id}", highlight=False)
 
 
+def _story_json(item: dict[str, Any]) -> dict[str, Any]:
+    """A story for scripts: its times, its articles with the decision that placed each
+    (null where none was kept), its alerts."""
+    story = item["story"]
+    return {
+        "id": story.id,
+        "headline": story.headline,
+        "first_seen": _iso(story.first_seen_at),
+        "last_seen": _iso(story.last_seen_at),
+        "articles": [
+            {
+                "id": a.id,
+                "url": a.url,
+                "site": a.site,
+                "title": a.title,
+                "published": _iso(a.published_at),
+                "decision": {
+                    "kind": a.kind,
+                    "score": a.score,
+                    "reason": a.reason,
+                    "other_article": a.other_article_id,
+                }
+                if a.kind
+                else None,
+            }
+            for a in item["articles"]
+        ],
+        "alerts": [{"id": a.id, "rule": a.rule_id, "kind": a.kind} for a in item["alerts"]],
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
 @stories_app.command("show")
 def stories_show(story_id: int, config: ConfigOption = None) -> None:
     """A story's articles, the decision that placed each (with its score and reason),
     the entries skipped as the same URL before any fetch, and its alerts."""
-    cfg = load_config(config)
+    cfg = load_config(config, sends=False)
     with store_for(cfg) as store, store.transaction() as tx:
         detail = tx.story_detail(story_id)
     if detail is None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from monitors.config import StoriesConfig
 from monitors.delivery.outbox import Outbox
 from monitors.models import Article, Entry, Match, Passage
-from monitors.store import Store
-from monitors.stories import StoryDesk, record_article
+from monitors.store import PendingEntry, Store
+from monitors.stories import Recorded, StoryDesk, record_article
 
 _SYLLABLES = ["ka", "lo", "mi", "ru", "te", "zan", "vor", "pel", "dus", "qui", "bex", "nor"]
 
@@ -20,6 +20,14 @@ def pseudo_word(n: int, salt: int) -> str:
     return "".join(parts).capitalize()
 
 
+FEED = "https://example.com/feed.xml"
+STORY = (  # a report for `record`: outlets that carry it join one story
+    "Allies offered Kyiv security guarantees on Friday in a draft accord reached in Geneva. "
+    "Envoy Ruth Calloway said the text names Article 5 and a verification mission of 67 "
+    "observers, and that Senate leaders would see it next week."
+)
+
+
 def seed(
     store: Store,
     outbox: Outbox,
@@ -30,11 +38,6 @@ def seed(
 ) -> list[int]:
     """Record `count` unrelated articles (one story each), each matching `rule_id`;
     return their alert ids. Headlines are made-up words unless `title` is given."""
-    with store.transaction() as tx:
-        feed = tx.sync_feeds([("https://example.com/feed.xml", "Example")])[
-            "https://example.com/feed.xml"
-        ]
-    numbers = range(start, start + count)
     made = [
         Entry(
             f"e{n}",
@@ -43,36 +46,69 @@ def seed(
             title or " ".join(pseudo_word(n, s) for s in range(3)),
             "",
         )
-        for n in numbers
+        for n in range(start, start + count)
     ]
+    alert_ids: list[int] = []
+    for item in _pending(store, made, str(start)):
+        n = int(item.entry.key[1:])
+        words = " ".join(pseudo_word(n, s) for s in range(3, 12))
+        text = f"{words} weighs security guarantees."
+        alert_ids += _record(store, outbox, item, text, "example.com", f"h{n}", rule_id).alert_ids
+    return alert_ids
+
+
+def record(
+    store: Store,
+    outbox: Outbox,
+    url: str,
+    site: str,
+    text: str,
+    rule_id: str = "security-guarantees",
+) -> Recorded:
+    """Record one page of `site` at `url` (its text's first sentence the headline),
+    matching `rule_id` where the text says "security guarantees"."""
+    entry = Entry(url, url, url, text.split(".")[0], "")
+    [item] = _pending(store, [entry], url)
+    return _record(store, outbox, item, text, site, f"h-{url}", rule_id)
+
+
+def _pending(store: Store, made: list[Entry], body_hash: str) -> list[PendingEntry]:
+    """These entries stored as new in the test feed, then claimed."""
+    with store.transaction() as tx:
+        feed = tx.sync_feeds([(FEED, "Example")])[FEED]
     with store.transaction() as tx:
         tx.record_feed_ok(
             feed.id,
             status=200,
             etag=None,
             last_modified=None,
-            body_hash=str(start),
+            body_hash=body_hash,
             new_entries=made,
         )
-        pending = tx.pending_entries()
+        return tx.pending_entries()
+
+
+def _record(
+    store: Store,
+    outbox: Outbox,
+    item: PendingEntry,
+    text: str,
+    site: str,
+    text_hash: str,
+    rule_id: str,
+) -> Recorded:
+    entry = item.entry
+    article = Article(
+        entry.url,
+        entry.canonical_url,
+        entry.title,
+        text,
+        site,
+        "page",
+        language="en",
+        text_hash=text_hash,
+    )
+    at = text.index("security guarantees")
+    match = Match(rule_id, ("security guarantees",), Passage(text, ((at, at + 19),)))
     desk = StoryDesk(StoriesConfig())
-    alert_ids: list[int] = []
-    for item in pending:
-        n = int(item.entry.key[1:])
-        words = " ".join(pseudo_word(n, s) for s in range(3, 12))
-        text = f"{words} weighs security guarantees."
-        article = Article(
-            item.entry.url,
-            item.entry.canonical_url,
-            item.entry.title,
-            text,
-            "example.com",
-            "page",
-            language="en",
-            text_hash=f"h{n}",
-        )
-        at = text.index("security guarantees")
-        match = Match(rule_id, ("security guarantees",), Passage(text, ((at, at + 19),)))
-        recorded = record_article(store, desk, item.id, article, [match], outbox.enqueue)
-        alert_ids += recorded.alert_ids
-    return alert_ids
+    return record_article(store, desk, item.id, article, [match], outbox.enqueue)

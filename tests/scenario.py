@@ -4,7 +4,9 @@ Cycle 1 serves the five outlets without CBN's next-day report; cycle 2 adds it (
 across cycles); cycle 3 changes nothing. The world has verbatim copies, a tracking-link
 variant, a GUID listed twice, other write-ups of the same event and near misses. The
 snapshot names everything by URL path (never by id), so it holds whatever order the store
-hands out ids in. Fetching runs one request at a time so that entries are stored in one
+hands out ids in; each alert keeps the sources its story had when it was decided, which
+its messages count as outlets (each message received is kept as its title and its
+outlets line). Fetching runs one request at a time so that entries are stored in one
 order. `python -m tests.scenario` prints the snapshot as JSON (to re-record it).
 """
 
@@ -107,6 +109,7 @@ def snapshot(engine: sa.Engine) -> dict[str, Any]:
                         "headline": r["headline"],
                         "terms": json.loads(r["terms"]),
                         "passage": r["passage"],
+                        "sources": [_path(url) for _, url in json.loads(r["sources"])],
                     }
                     for r in q("select * from alerts")
                 ),
@@ -119,9 +122,9 @@ def snapshot(engine: sa.Engine) -> dict[str, Any]:
         }
 
 
-def run(store_url: str) -> tuple[dict[str, Any], list[list[str]]]:
+def run(store_url: str) -> tuple[dict[str, Any], list[list[list[str]]]]:
     """The three cycles on a fresh copy of the demo site; the snapshot, and per cycle the
-    titles of the alerts the desk received."""
+    title and the outlets line of each alert the desk received."""
     from monitors.config import from_dict
     from newsmon.demo import SITE, demo_config
     from newsmon.loopback import StaticSite, WebhookReceiver
@@ -132,7 +135,7 @@ def run(store_url: str) -> tuple[dict[str, Any], list[list[str]]]:
         rss = root / "cbn" / "rss.xml"
         full = rss.read_text(encoding="utf-8")
         rss.write_text(NEXT_DAY.sub("", full, count=1), encoding="utf-8")
-        received: list[list[str]] = []
+        received: list[list[list[str]]] = []
         with StaticSite(root) as site, WebhookReceiver() as desk:
             raw = demo_config(site.base, desk.apprise_url, store_url).model_dump(
                 exclude={"source"}
@@ -144,12 +147,18 @@ def run(store_url: str) -> tuple[dict[str, Any], list[list[str]]]:
                     rss.write_text(full, encoding="utf-8")
                 seen = len(desk.received)
                 _cycle(cfg)
-                received.append([p.get("title", "") for p in desk.received[seen:]])
+                received.append([_said(p) for p in desk.received[seen:]])
         engine = sa.create_engine(cfg.store)
         try:
             return snapshot(engine), received
         finally:
             engine.dispose()
+
+
+def _said(payload: dict[str, Any]) -> list[str]:
+    """A message's title and its count of outlets."""
+    lines = str(payload.get("message", "")).splitlines()
+    return [payload.get("title", ""), *[line for line in lines if line.startswith("Outlets:")]]
 
 
 def _cycle(cfg: Any) -> None:

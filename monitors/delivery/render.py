@@ -2,10 +2,11 @@
 
 Every feed-supplied string (headline, passage, site, URL) is untrusted and is
 escaped for the format at hand: HTML-escaped for email; for Slack, control and
-mrkdwn characters (and `!`, `@`) become look-alikes and URLs are defanged, so no
+mrkdwn characters (and `!`, `@`, `\\`) become look-alikes and URLs are defanged, so no
 title can form a `<!channel>`, `<@U123>` or `<url|text>` control sequence or emphasis,
-even through apprise's own un-escaping; collapsed to one line wherever it lands in a title
-or subject, so CR/LF never reaches a header.
+even through apprise's own un-escaping (its legacy payload reads a link's label and URL
+as `re.sub` templates, where a backslash is an escape); collapsed to one line wherever it
+lands in a title or subject, so CR/LF never reaches a header.
 """
 
 from __future__ import annotations
@@ -18,17 +19,32 @@ from typing import Any
 
 import apprise
 from apprise.plugins.email import NotifyEmail
-from apprise.plugins.slack import NotifySlack
+from apprise.plugins.slack import NotifySlack, SlackMode
 
 from monitors.models import Passage
 from monitors.store import AlertRow, DeliveryRow
+from monitors.text import safe_text
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()<>|#~])")
-# Slack's control and mrkdwn characters, and the `!`, `@` that apprise's un-escaping
-# turns into `<!channel>`, `<@U123>` wherever one stands before a `>`
+# Slack's control and mrkdwn characters; the `!`, `@` that apprise's un-escaping turns
+# into `<!channel>`, `<@U123>` wherever one stands before a `>`; and the backslash, an
+# escape in the `re.sub` template apprise makes of a link (`\\074` would give `<`)
 _SLACK_LOOKALIKES = str.maketrans(
-    {"<": "‹", ">": "›", "|": "¦", "*": "∗", "`": "ˋ", "_": "ˍ", "~": "∼", "!": "ǃ", "@": "＠"}
+    {
+        "<": "‹",
+        ">": "›",
+        "|": "¦",
+        "*": "∗",
+        "`": "ˋ",
+        "_": "ˍ",
+        "~": "∼",
+        "!": "ǃ",
+        "@": "＠",
+        "\\": "＼",
+    }
 )
+_SLACK_WORKFLOWS = (SlackMode.WORKFLOW, SlackMode.WORKFLOW_TRIGGER)  # text sent as it is
+_URL_UNSAFE = re.compile(r"[\s<>\"'|`\\]")
 
 
 @dataclass(frozen=True)
@@ -110,7 +126,8 @@ class _Markdown(Format):
 
 class _Slack(Format):
     """Slack mrkdwn, passed to apprise as direct markdown input. `escapes` tells whether
-    apprise entity-escapes `&` itself (legacy attachments do, blocks do not)."""
+    apprise entity-escapes `&` itself (legacy attachments do; blocks and workflows do
+    not)."""
 
     body_format = apprise.NotifyFormat.MARKDOWN
 
@@ -158,9 +175,8 @@ class _Html(Format):
 def format_for(target: Any) -> Format:
     """The format a target takes: Slack mrkdwn, email HTML, or its native format."""
     if isinstance(target, NotifySlack):
-        return _Slack(
-            not target.use_blocks and target.notify_format == apprise.NotifyFormat.MARKDOWN
-        )
+        legacy = not target.use_blocks and target.mode not in _SLACK_WORKFLOWS
+        return _Slack(legacy and target.notify_format == apprise.NotifyFormat.MARKDOWN)
     if isinstance(target, NotifyEmail):
         return _Html()
     native = apprise.NotifyFormat(getattr(target, "notify_format", "text")).value
@@ -268,12 +284,14 @@ def _notice(delivery: DeliveryRow, labels: Mapping[str, str], fmt: Format) -> Me
 
 
 def one_line(text: str) -> str:
-    """Text with every run of white space (CR and LF included) as one space."""
-    return " ".join(text.split())
+    """Text with every run of white space (CR and LF included) as one space, without
+    control characters (bidirectional ones too: text stored before they were dropped)."""
+    return " ".join(safe_text(text).split())
 
 
 def safe_url(url: str) -> str:
-    """An http(s) URL fit for a link (no spaces, quotes, angle brackets or pipes), else ""."""
+    """An http(s) URL fit for a link (no spaces, quotes, angle brackets, pipes or
+    backslashes), else ""."""
     if not re.match(r"(?i)^https?://", url):
         return ""
-    return re.sub(r"[\s<>\"'|`]", lambda m: f"%{ord(m.group()):02X}", url)
+    return _URL_UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", url)

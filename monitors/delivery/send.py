@@ -78,7 +78,7 @@ _observer = _Observer()
 
 
 class _Redact(logging.Filter):
-    """Removes every known channel secret from apprise's log records."""
+    """Removes every known channel secret from log records, their tracebacks included."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -88,16 +88,51 @@ class _Redact(logging.Filter):
         self.secrets.update(secrets_of(url))
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            message = message.replace(secret, "****")
-        record.msg, record.args = message, None
+        record.msg, record.args = self.redact(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.redact(_FORMATTER.formatException(record.exc_info))
         return True
 
+    def redact(self, text: str) -> str:
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, "****")
+        return text
 
+
+_FORMATTER = logging.Formatter()
 _redactor = _Redact()
-for _name in ("apprise", "urllib3.connectionpool"):  # urllib3 logs request paths at DEBUG
+# apprise's records; urllib3 logs request paths at DEBUG; this module logs tracebacks
+for _name in ("apprise", "urllib3.connectionpool", __name__):
     logging.getLogger(_name).addFilter(_redactor)
+log = logging.getLogger(__name__)
+
+
+class _Capture(logging.Handler):
+    """apprise's warnings and errors logged in one thread."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.records.append(record)
+
+    @contextmanager
+    def attached(self) -> Iterator[list[logging.LogRecord]]:
+        """The records logged while the block runs (apprise's level lowered to WARNING
+        meanwhile if it is higher)."""
+        logger = logging.getLogger("apprise")
+        level = logger.level
+        if logger.getEffectiveLevel() > logging.WARNING:
+            logger.setLevel(logging.WARNING)
+        logger.addHandler(self)
+        try:
+            yield self.records
+        finally:
+            logger.removeHandler(self)
+            logger.setLevel(level)
 
 
 class Notifier:
@@ -122,17 +157,15 @@ class Notifier:
         sender = apprise.Apprise()
         sender.add(target)
         try:
-            capture = apprise.LogCapture(level=logging.WARNING, fmt="%(message)s")  # type: ignore[no-untyped-call]
-            with capture as logs, _observer.answers() as answers:
+            with _Capture().attached() as records, _observer.answers() as answers:
                 ok = sender.notify(
                     title=message.title, body=message.body, body_format=message.body_format
                 )
-        except Exception as exc:  # a plugin may raise anything
-            raise DeliveryError(self._redact(channel, f"{type(exc).__name__}: {exc}")) from None
+        except Exception as exc:  # apprise catches what its plugins raise; not the rest
+            log.warning("sending to %s failed", channel, exc_info=True)
+            raise DeliveryError(self._redact(channel, _exception_line(exc))) from None
         if not ok:
-            detail = "; ".join(line.strip() for line in logs.getvalue().splitlines() if line)
-            reason = self._redact(channel, detail or "the service refused it")
-            raise DeliveryError(reason, _retry_after(answers))
+            raise DeliveryError(self._redact(channel, _reason(records)), _retry_after(answers))
         return _slack_ts(answers) if threads else None
 
     def _target(self, channel: str) -> Any:
@@ -151,6 +184,24 @@ class Notifier:
         for secret in secrets_of(self._urls.get(channel, "")):
             text = text.replace(secret, "****")
         return f"{channel}: {text}"[:500]
+
+
+def _reason(records: list[logging.LogRecord]) -> str:
+    """Why apprise failed, on one line: the exception a plugin raised (apprise logs its
+    traceback), else what apprise logged."""
+    for record in records:
+        if record.exc_info and record.exc_info[1] is not None:
+            return _exception_line(record.exc_info[1])
+    said = "; ".join(" ".join(r.getMessage().split()) for r in records)
+    return said or "the service refused it"
+
+
+def _exception_line(exc: BaseException) -> str:
+    """An exception's type and message on one line: `re.error: bad escape \\o …`."""
+    kind = type(exc)
+    module = "" if kind.__module__ == "builtins" else f"{kind.__module__}."
+    name = module + kind.__qualname__
+    return " ".join(f"{name}: {exc}".split())
 
 
 def _slack_ts(answers: list[requests.Response]) -> str | None:

@@ -235,12 +235,13 @@ def _write(stream: IO[bytes], message: Any) -> None:
 
 
 def _read_message(stream: IO[bytes]) -> Any:
-    """The next message on a stream, or None at its end."""
+    """The next message on a stream, or None at its end (a message cut short too)."""
     header = stream.read(_HEADER.size)
     if len(header) < _HEADER.size:
         return None
     (size,) = _HEADER.unpack(header)
-    return marshal.loads(stream.read(size))
+    data = stream.read(size)
+    return marshal.loads(data) if len(data) == size else None
 
 
 def serve() -> None:
@@ -249,7 +250,8 @@ def serve() -> None:
     with the plain analysis of the last page's text under `title`. An alarm kills the
     worker if a request runs well past the deadline, even when nobody is left to kill
     it; a page that needs more memory than the cap fails with MemoryError, reported as
-    its problem."""
+    its problem. A worker whose parent is gone (its requests end, or its answer finds no
+    reader) exits quietly."""
     limit = math.ceil(float(sys.argv[1])) + WORKER_GRACE
     # the language model loads (mostly decompressing, without the GIL) while the IDF
     # table does, both before the cap
@@ -262,7 +264,15 @@ def serve() -> None:
     sys.stdout = sys.stderr  # nothing but answers may reach the answer pipe
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     logging.disable(logging.CRITICAL)
-    _write(answers, READY)
+    try:
+        _write(answers, READY)
+        _answer(requests, answers, limit)
+    except BrokenPipeError:  # nobody reads the answers: what is left unsent goes nowhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), answers.fileno())
+
+
+def _answer(requests: IO[bytes], answers: IO[bytes], limit: int) -> None:
+    """Answer each request until there are no more, each within `limit` seconds."""
     last = ""
     while (request := _read_message(requests)) is not None:
         signal.alarm(limit)

@@ -165,6 +165,15 @@ def check_url(url: str) -> None:
         raise BlockedURL(url, "no host")
 
 
+def _private(address: str) -> str:
+    """Why a connection to `address` is refused, and the setting that allows it."""
+    network = ipaddress.ip_network(address)
+    return (
+        f"resolves to a private address {address} (allowed by the config's "
+        f"fetch.allow_private_networks, e.g. {network}, or ${ENV_PRIVATE_NETWORKS})"
+    )
+
+
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """httpcore network backend that refuses to connect to non-public addresses.
 
@@ -190,7 +199,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         addresses = await _resolve(host, port, timeout)
         allowed = [a for a in addresses if address_allowed(ipaddress.ip_address(a), self._limits)]
         if not allowed:
-            raise BlockedURL(host, f"resolves to a private address {addresses[0]}")
+            raise BlockedURL(host, _private(addresses[0]))
         error: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
         for address in allowed:
             try:

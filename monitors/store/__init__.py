@@ -12,10 +12,10 @@ win.
 """
 
 from monitors.store.backfill import BackfillItem
-from monitors.store.engine import connect, migrate
+from monitors.store.engine import connect, migrate, probe, sqlite_file
 from monitors.store.feeds import MAX_ENTRY_ATTEMPTS, FeedState, PendingEntry
 from monitors.store.outbox import AlertListing, AlertRow, DeliveryRow, PriorAlert
-from monitors.store.revisions import current, head
+from monitors.store.revisions import current, head, known_revisions
 from monitors.store.schema import utcnow
 from monitors.store.store import Store, Tx
 from monitors.store.stories import StoredArticle, StoryRow
@@ -36,6 +36,9 @@ __all__ = [
     "connect",
     "current",
     "head",
+    "known_revisions",
     "migrate",
+    "probe",
+    "sqlite_file",
     "utcnow",
 ]

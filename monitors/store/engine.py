@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields
+from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -13,8 +14,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
+from monitors.config import STORE_EXAMPLES
 from monitors.errors import StoreError
-from monitors.store.revisions import upgrade
+from monitors.store.revisions import check_known, current, upgrade
 
 T = TypeVar("T")
 
@@ -23,6 +25,31 @@ def connect(url: str) -> Engine:
     """An engine on the store at `url`; StoreError if it cannot be reached."""
     with as_store_error():
         return _engine(url)
+
+
+def probe(url: str) -> None:
+    """Check that the store at `url` can be opened, without creating or changing it: its
+    driver is installed, a SQLite file's folder exists, the server answers, and its
+    schema is one this code knows. StoreError says what is wrong."""
+    with as_store_error():
+        path = sqlite_file(url)
+        if path is not None:
+            _check_folder(path)
+            if not path.exists():
+                return  # opening creates it
+        engine = sa.create_engine(url)
+        try:
+            check_known(current(engine))
+        finally:
+            engine.dispose()
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite store (None for PostgreSQL or an in-memory database)."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
 
 
 def migrate(url: str, target: str = "head") -> tuple[str | None, str | None]:
@@ -52,12 +79,24 @@ def as_store_error() -> Iterator[None]:
     """Database errors on connecting or migrating, as a StoreError with the reason."""
     try:
         yield
+    except sa.exc.NoSuchModuleError:
+        raise StoreError(f"not a store URL newsmon can use: {STORE_EXAMPLES}") from None
     except sa.exc.ArgumentError as exc:
         raise StoreError(f"not a valid store URL: {exc}") from None
-    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+    except (sa.exc.DatabaseError, sa.exc.InterfaceError) as exc:
         raise StoreError(f"cannot open the store: {_first_line(exc)}") from None
     except ModuleNotFoundError as exc:
-        raise StoreError(f"the store's database driver is not installed: {exc.name}") from None
+        raise StoreError(_missing_driver(exc.name or "?")) from None
+
+
+def _missing_driver(module: str) -> str:
+    """Why the driver is missing, and what to install."""
+    reason = f"the store's database driver {module} is not installed"
+    if module == "psycopg":
+        return f"{reason}: pip install 'newsmon[postgres]'"
+    if module == "psycopg2":
+        return f"{reason}: write postgresql+psycopg:// and pip install 'newsmon[postgres]'"
+    return f"{reason}: use {STORE_EXAMPLES}"
 
 
 def insert_ignore(conn: Connection, table: sa.Table) -> Any:
@@ -90,6 +129,9 @@ def to_row(value: Any, table: sa.Table, **given: Any) -> dict[str, Any]:
 
 
 def _engine(url: str) -> Engine:
+    path = sqlite_file(url)
+    if path is not None:
+        _check_folder(path)
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_connect)
@@ -116,6 +158,12 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
 def _sqlite_begin(conn: Connection) -> None:
     """Take the write lock up front, so two writers wait instead of deadlocking."""
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _check_folder(path: Path) -> None:
+    """StoreError unless the folder of a SQLite file exists."""
+    if not path.parent.is_dir():
+        raise StoreError(f"the SQLite store's folder {path.parent} does not exist: create it")
 
 
 def _first_line(exc: Exception) -> str:

@@ -1,7 +1,8 @@
 """Alerts and their deliveries: the outbox's rows, claims and digests.
 
 An alert and its deliveries (one per channel) are written in the transaction that
-records the article. A delivery is claimed (`FOR UPDATE SKIP LOCKED` on PostgreSQL;
+records the article, with the sources the story had then: what every send of the alert
+says. A delivery is claimed (`FOR UPDATE SKIP LOCKED` on PostgreSQL;
 SQLite's `BEGIN IMMEDIATE` serialises claims), sent, then marked. Statuses: `pending`
 (due at `next_attempt_at`), `sending` (claimed), `sent`, `failed` (dead-lettered),
 `held` (waiting for a digest), `digested` (included in the digest delivery `digest_id`).
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +36,7 @@ class AlertRow:
     terms: tuple[str, ...]
     passage: str
     marks: tuple[tuple[int, int], ...]
-    sources: tuple[tuple[str, str], ...]
+    sources: tuple[tuple[str, str], ...]  # (site, URL) of the story when it was decided
     created_at: datetime
     kind: str = "new"
     new_facts: tuple[str, ...] = ()
@@ -142,12 +143,18 @@ class OutboxQueries:
                 terms=json.dumps(list(match.terms), ensure_ascii=False),
                 passage=match.passage.text,
                 marks=json.dumps([list(m) for m in match.passage.marks]),
-                sources=json.dumps([[article.site, article.canonical_url]], ensure_ascii=False),
+                sources=json.dumps(self._sources(story_id, article), ensure_ascii=False),
                 created_at=now,
             )
             .returning(alerts.c.id)
         )
         return int(alert_id) if alert_id is not None else None
+
+    def _sources(self, story_id: int, article: Article) -> list[tuple[str, str]]:
+        """Every (site, URL) that carried the story so far, first seen first: what the
+        alert's message says, however many more come before it is sent."""
+        own = (article.site, article.canonical_url)
+        return list(dict.fromkeys([*self._story_sources(story_id), own]))
 
     def alert_kinds(self, alert_ids: Collection[int]) -> list[tuple[str, str]]:
         """(rule, kind) of each of these alerts, by id."""
@@ -376,8 +383,6 @@ class OutboxQueries:
         row = conn.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id)).one()
         if row.kind == "alert":
             alert = _alert(conn.execute(_alerts().where(alerts.c.id == row.alert_id)).one())
-            if alert.story_id is not None:
-                alert = replace(alert, sources=self._story_sources(alert.story_id))
             return _delivery(row, alert=alert, thread=self._thread(alert.follows, row.channel))
         if row.kind == "digest":
             included = conn.execute(

@@ -13,7 +13,6 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError as AlembicError
 from sqlalchemy.engine import Connection, Engine
 
 from monitors.errors import StoreError
@@ -45,9 +44,12 @@ def current(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str | None]:
-    """Migrate the store to `target`; return its revision before and after."""
-    scripts = ScriptDirectory.from_config(alembic_config())
-    wanted = scripts.get_current_head() if target == "head" else target
+    """Migrate the store to `target`; return its revision before and after. ValueError
+    for a target this code does not know."""
+    known = known_revisions()
+    if target != "head" and target not in known:
+        raise ValueError(f"no revision {target!r} (revisions: {', '.join(known)}, head)")
+    wanted = head() if target == "head" else target
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK)))
@@ -56,21 +58,24 @@ def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str | Non
             command.stamp(alembic_config(conn), BASELINE)
             before = BASELINE
         if before != wanted:
-            _check_known(scripts, before)
-            _check_known(scripts, wanted)
+            check_known(before)
             command.upgrade(alembic_config(conn), target)
         after = MigrationContext.configure(conn).get_current_revision()
     return before, after
 
 
-def _check_known(scripts: ScriptDirectory, revision: str | None) -> None:
-    """StoreError for a revision this code does not know (a store from a newer newsmon)."""
-    if revision is None:
+def known_revisions() -> list[str]:
+    """Every revision this code knows, oldest first."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return [r.revision for r in reversed(list(scripts.walk_revisions()))]
+
+
+def check_known(revision: str | None) -> None:
+    """StoreError for a store's revision this code does not know (a store from a newer
+    newsmon)."""
+    if revision is None or revision in known_revisions():
         return
-    try:
-        scripts.get_revision(revision)
-    except AlembicError:
-        raise StoreError(
-            f"the store's schema is at revision {revision!r}, which this newsmon does not "
-            f"know (newest here: {scripts.get_current_head()}): upgrade newsmon"
-        ) from None
+    raise StoreError(
+        f"the store's schema is at revision {revision!r}, which this newsmon does not "
+        f"know (newest here: {head()}): upgrade newsmon"
+    )

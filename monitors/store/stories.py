@@ -325,6 +325,55 @@ class StoryQueries:
             for row in rows
         ]
 
+    def story_export(self, since: datetime) -> list[dict[str, Any]]:
+        """The stories seen since `since`, oldest first, each with its `articles` (id, url,
+        site, title, published_at, and the kind, score, reason and other_article_id of
+        the decision that placed it: its first one) and `alerts` (id, rule_id, kind)."""
+        rows = self.conn.execute(
+            sa.select(stories).where(stories.c.last_seen_at >= since).order_by(stories.c.id)
+        ).all()
+        ids = [row.id for row in rows]
+        placing = (
+            sa.select(sa.func.min(decisions.c.id))
+            .where(decisions.c.rule_id.is_(None))
+            .group_by(decisions.c.article_id)
+        )
+        members = _by_story(
+            self.conn.execute(
+                sa.select(
+                    articles.c.story_id,
+                    articles.c.id,
+                    articles.c.url,
+                    articles.c.site,
+                    articles.c.title,
+                    articles.c.published_at,
+                    decisions.c.kind,
+                    decisions.c.score,
+                    decisions.c.reason,
+                    decisions.c.other_article_id,
+                )
+                .outerjoin(
+                    decisions,
+                    sa.and_(
+                        decisions.c.article_id == articles.c.id, decisions.c.id.in_(placing)
+                    ),
+                )
+                .where(articles.c.story_id.in_(ids))
+                .order_by(articles.c.id)
+            )
+        )
+        made = _by_story(
+            self.conn.execute(
+                sa.select(alerts.c.story_id, alerts.c.id, alerts.c.rule_id, alerts.c.kind)
+                .where(alerts.c.story_id.in_(ids))
+                .order_by(alerts.c.id)
+            )
+        )
+        return [
+            {"story": row, "articles": members.get(row.id, []), "alerts": made.get(row.id, [])}
+            for row in rows
+        ]
+
     def story_detail(self, story_id: int) -> dict[str, Any] | None:
         """A story with its `decisions` (with each article's site, title, URL and
         language), its `alerts`, and the entries `relisted` as the same URL as one of its

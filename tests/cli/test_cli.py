@@ -47,9 +47,9 @@ def test_check_lists_problems_without_traceback(tmp_path: Path) -> None:
     result = runner.invoke(app, ["check", "--config", str(path)])
     assert result.exit_code == 2
     assert "Traceback" not in result.output
-    assert f"{path}: feeds[0].url: scheme 'gopher' is not allowed" in result.output
-    assert f"{path}: rules[0].query: rule 'a':" in result.output
-    assert f"{path}: foo: unknown key" in result.output
+    assert f"{path}:1: feeds[0].url: scheme 'gopher' is not allowed" in result.output
+    assert f"{path}:2: rules[0].query: rule 'a':" in result.output
+    assert f"{path}:3: foo: unknown key" in result.output
 
 
 def test_config_from_environment(tmp_path: Path, monkeypatch: object) -> None:
@@ -103,7 +103,7 @@ def test_run_polls_and_exits_0_even_when_a_feed_fails(tmp_path: Path, site: Loop
         posts = [r for r in hook.requests if r.method == "POST"]
     assert result.exit_code == 0, result.output
     assert "feeds: 2 polled, 1 with news, 0 unchanged, 1 failed" in result.output
-    assert "alerts: 2; deliveries: 2 sent, 0 failed" in result.output
+    assert "alerts: 2; deliveries: 2 sent, 0 to retry, 0 failed" in result.output
     assert "HTTP 404" in result.output
     assert len(posts) == 2
     assert (tmp_path / "newsmon.db").exists()  # relative to the config file
@@ -173,8 +173,8 @@ def test_demo_prints_one_alert_per_rule_and_story(tmp_path: Path) -> None:
         assert text.count(f"[newsmon] Update: {title}:") <= 2  # one per later write-up
     assert received == 3 + text.count("[newsmon] Update:")
     assert text.count("New in this story:") == text.count("[newsmon] Update:")
-    for outlet in ("Northgate Times", "The Harbour Herald", "CBN - Continental Broadcasting"):
-        assert f"Also: {outlet}" in text  # the story's other sources
+    for outlet in ("Meridian Wire", "The Harbour Herald", "Northgate Times"):
+        assert f"Also: {outlet}" in text  # the sources the story had when an update came
     assert "utm_source" not in text
     assert "Farm" not in text and "Milltown" not in text  # the near misses stay quiet
     assert "feeds: 5 polled, 0 with news, 5 unchanged, 0 failed" in text
@@ -204,7 +204,7 @@ def test_alerts_listing_retry_deliver_and_digest(tmp_path: Path) -> None:
         store.close()
 
         result = runner.invoke(app, ["deliver", "--config", str(path)])
-        assert result.exit_code == 0 and "deliveries: 0 sent, 2 failed" in result.output
+        assert result.exit_code == 0 and "deliveries: 0 sent, 0 to retry, 2 failed" in result.output
         listing = runner.invoke(app, ["alerts", "--status", "failed", "--config", str(path)])
         assert listing.exit_code == 0
         assert listing.output.count("security-guarantees") == 2 and "failed" in listing.output
@@ -214,13 +214,30 @@ def test_alerts_listing_retry_deliver_and_digest(tmp_path: Path) -> None:
         retried = runner.invoke(app, ["alerts", "retry", "--all", "--config", str(path)])
         assert retried.exit_code == 0 and "2 deliveries due now" in retried.output
         result = runner.invoke(app, ["deliver", "--config", str(path)])
-        assert "deliveries: 2 sent, 0 failed" in result.output
+        assert "deliveries: 2 sent, 0 to retry, 0 failed" in result.output
         result = runner.invoke(app, ["digest", "--period", "daily", "--config", str(path)])
         assert "digests: 1 made; deliveries: 1 sent" in result.output
         bad = runner.invoke(app, ["digest", "--period", "weekly", "--config", str(path)])
         assert bad.exit_code == 2
         sent = [r.path for r in hook.requests if r.method == "POST"]
     assert sent == ["/down", "/down", "/hook", "/hook", "/hook"]
+
+
+def test_tables_drop_bidi_controls_stored_before_feeds_were_stripped(tmp_path: Path) -> None:
+    from monitors import config as config_mod
+    from monitors.delivery import Outbox
+    from monitors.store import Store
+    from tests.factories import seed
+
+    path = write_config(tmp_path, [], "json://127.0.0.1:9/")
+    cfg = config_mod.load(path)
+    store = Store.open(cfg.store)
+    seed(store, Outbox.of(cfg, store), 1, title="Kyiv \u2067deal\u2069 signed \u202egnp.exe")
+    store.close()
+    listing = runner.invoke(app, ["alerts", "--config", str(path)], env={"COLUMNS": "200"})
+    assert listing.exit_code == 0, listing.output
+    assert "Kyiv deal signed gnp.exe" in listing.output
+    assert not re.findall("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]", listing.output)
 
 
 def test_help_loads_no_heavy_module() -> None:

@@ -42,6 +42,7 @@ def write_config(tmp_path: Path, **extra: Any) -> Path:
         "fetch": {"allow_private_networks": "127.0.0.1/32", "retries": 0, "timeout": 5},
         **extra,
     }
+    raw["rules"] = [{"notify": [], **rule} for rule in raw["rules"]]  # nobody to alert here
     path = tmp_path / "newsmon.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     return path
@@ -180,10 +181,22 @@ def test_a_bad_config_exits_2_naming_the_rule_and_position(tmp_path: Path) -> No
     config = write_config(tmp_path, rules=[{"id": "bad", "query": "Senate NEAR ratify"}])
     result = invoke("-c", str(config), str(config))
     assert result.exit_code == 2
-    assert (
-        f"{config}: rules[0].query: rule 'bad': NEAR at position 7 needs a number of words, "
-        "as in NEAR/5" in result.output
+    line, column = next(
+        (n, text.index("NEAR") + 1)
+        for n, text in enumerate(config.read_text().splitlines(), 1)
+        if "Senate NEAR ratify" in text
     )
+    assert (
+        f"{config}:{line}: rules[0].query: rule 'bad': NEAR at line {line}, column {column} "
+        "needs a number of words, as in NEAR/5" in result.output
+    )
+
+
+def test_a_date_that_is_not_one_is_told_the_format(tmp_path: Path) -> None:
+    args = ["rules", "test", "-c", str(write_config(tmp_path)), "--stored", "--since", "yesterday"]
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert "not a date: 'yesterday' (use YYYY-MM-DD or an ISO 8601 time)" in result.output
 
 
 def test_sources_or_stored_but_not_both(tmp_path: Path) -> None:

@@ -101,21 +101,21 @@ channels:
 rules:
   - {id: a, query: '(Kyiv OR Kiev', notify: [slack]}
   - {id: b, query: 'Kyiv', notify: [pager]}
-  - {id: b, query: 'Kyiv'}
-  - {id: Bad Id, query: 'x'}
+  - {id: b, query: 'Kyiv', notify: []}
+  - {id: Bad Id, query: 'x', notify: []}
 """
     found = problems(tmp_path, text)
     expected = [
         "colour: unknown key",
         "feeds[0].url: scheme 'file' is not allowed: use http or https",
         "feeds[1].every: not a duration: 'often' (use e.g. 30s, 5m, 1h, 1d)",
-        "feeds[2].url: duplicate feed https://example.com/a.xml",
+        "feeds[2].url: duplicate feed https://example.com/a.xml (as feeds[1])",
         "feeds[3].url: required key is missing",
         "channels.slack: environment variable UNSET_HOOK is not set "
         "(set it, or write ${UNSET_HOOK:-default} for a default)",
         "rules[1].notify[0]: no channel named 'pager' (channels: bogus, slack)",
         "rules[2].id: duplicate rule id 'b'",
-        "rules[3].id: use lower-case letters, digits, '-' and '_'",
+        "rules[3].id: 'Bad Id': use lower-case letters, digits, '-' and '_'",
     ]
     for line in expected:
         assert line in found, f"missing problem {line!r} in {found}"
@@ -124,10 +124,11 @@ rules:
     assert not any(p.startswith("channels.slack: empty channel URL") for p in found)
 
 
-def test_problems_name_the_file(tmp_path: Path) -> None:
+def test_problems_name_the_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
-        config_mod.load(write(tmp_path, "feeds: [{url: 'ftp://x/'}]"), env={})
-    assert str(info.value).startswith(f"{tmp_path / 'newsmon.yaml'}: feeds[0].url: scheme 'ftp'")
+        config_mod.load(write(tmp_path, "\nfeeds: [{url: 'ftp://x/'}]"), env={})
+    where = f"{tmp_path / 'newsmon.yaml'}:2: feeds[0].url: scheme 'ftp'"
+    assert str(info.value).startswith(where)
 
 
 @pytest.mark.parametrize(

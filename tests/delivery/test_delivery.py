@@ -9,6 +9,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -20,6 +21,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 import yaml
+from apprise.plugins.custom_json import NotifyJSON
 from apprise.plugins.slack import NotifySlack
 from typer.testing import CliRunner
 
@@ -37,7 +39,7 @@ from monitors.store import AlertRow, DeliveryRow, Store
 from monitors.store.schema import alerts, deliveries, utcnow
 from newsmon.cli import app
 from tests.conftest import free_port, make_config
-from tests.factories import seed
+from tests.factories import STORY, record, seed
 from tests.httpserver import LoopbackServer
 
 NASTY_TITLE = "Kyiv <!channel> <!here> <@U123> &lt;!channel&gt; <https://evil.example|click> me"
@@ -127,6 +129,31 @@ def _make_due(store: Store) -> None:
         conn.execute(deliveries.update().values(next_attempt_at=utcnow() - timedelta(seconds=1)))
 
 
+def test_an_alert_says_what_was_known_when_it_was_decided(
+    store_url: str, store: Store, hook: LoopbackServer
+) -> None:
+    """An outlet that carries the story after the alert was decided changes neither its
+    first send nor a retry: every attempt says what the store recorded."""
+    hook.add("/flaky", b"", status=500)
+    cfg = config_for(store_url, {"desk": hook_url(hook, "/flaky")})
+    outbox = Outbox.of(cfg, store)
+    first = record(store, outbox, "https://harbour.example/a", "Harbour Gazette", STORY)
+    [alert_id] = first.alert_ids
+    [failed] = deliver_due(outbox, notifier_for(cfg), cfg.labels())
+    assert failed.status == "pending"
+    later = record(store, outbox, "https://coast.example/b", "Coast Herald", STORY)
+    assert later.story_id == first.story_id and later.alert_ids == ()
+    hook.add("/flaky", b"")
+    _make_due(store)
+    [sent] = deliver_due(outbox, notifier_for(cfg), cfg.labels())
+    assert sent.status == "sent"
+    tried, retried = (p["message"] for p in posts(hook))
+    assert tried == retried
+    assert "Outlets: 1" in tried and "Coast Herald" not in tried
+    [listed] = outbox.listing(ids=[alert_id])
+    assert listed.alert.sources == (("Harbour Gazette", "https://harbour.example/a"),)
+
+
 def test_dead_letter_then_retry_by_hand(store_url: str, store: Store, hook: LoopbackServer) -> None:
     hook.add("/down", b"", status=500)
     cfg = config_for(store_url, {"desk": hook_url(hook, "/down")})
@@ -207,6 +234,14 @@ def test_storm_control_holds_the_overflow_and_notifies_once(
 
 
 SLACK_HOOK = "/services/T1ABCDEF/B2ABCDEF/C3abcdefghijklmnopqrstu"
+SLACK_WORKFLOW = "/workflows/T1ABCDEF/F2ABCDEF/123456789/abcdefXYZ"
+SLACK_MODES = {  # every way apprise builds a Slack payload
+    "webhook": "slack://T1ABCDEF/B2ABCDEF/C3abcdefghijklmnopqrstu?blocks=no",
+    "webhook-blocks": "slack://T1ABCDEF/B2ABCDEF/C3abcdefghijklmnopqrstu?blocks=yes",
+    "bot": "slack://xoxb-1234-1234-abc124/#news?blocks=no",
+    "bot-blocks": "slack://xoxb-1234-1234-abc124/#news?blocks=yes",
+    "workflow": "slack://T1ABCDEF/F2ABCDEF/123456789/abcdefXYZ?mode=workflow",
+}
 
 
 @pytest.fixture
@@ -220,8 +255,10 @@ def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackServer]:
     with LoopbackServer() as server:
         monkeypatch.setattr(NotifySlack, "webhook_url", server.url("/services"))
         monkeypatch.setattr(NotifySlack, "api_url", server.url("/api/{}"))
+        monkeypatch.setattr(NotifySlack, "workflow_url", server.url("/workflows"))
         server.add(SLACK_HOOK, b"ok")
         server.add("/api/chat.postMessage", api_answer)
+        server.add(SLACK_WORKFLOW, b"ok")
         yield server
 
 
@@ -452,21 +489,8 @@ def _strings(value: Any) -> Iterator[Any]:
 def test_slack_feed_text_cannot_mention_link_or_format(blocks: str, slack: LoopbackServer) -> None:
     notifier = Notifier({"s": f"slack://T1ABCDEF/B2ABCDEF/C3abcdefghijklmnopqrstu?blocks={blocks}"})
     fmt = notifier.format("s")
-    digest = DeliveryRow(
-        2,
-        "digest",
-        "s",
-        "sending",
-        0,
-        None,
-        None,
-        None,
-        HOSTILE_ALERT.created_at,
-        None,
-        digest=(HOSTILE_ALERT,),
-    )
     notifier.send("s", render_alert(HOSTILE_ALERT, "Security guarantees", fmt))
-    notifier.send("s", render(digest, {}, fmt))
+    notifier.send("s", render(digest_of(HOSTILE_ALERT), {}, fmt))
     link = "<https://news.example/a%21channel%7Cx%40U99|"
     for payload in posts(slack):
         controls, shown = slack_controls(payload)
@@ -474,6 +498,86 @@ def test_slack_feed_text_cannot_mention_link_or_format(blocks: str, slack: Loopb
         for marked in ("_it_", "~st~", "`x`", "*b*", "_they_", "~all~", "https://evil"):
             assert marked not in shown
         assert "AT&T &amp;" in shown  # shown as written: neither unescaped nor doubly escaped
+
+
+LOOKALIKES = str.maketrans({"\\": "＼", "<": "‹", ">": "›"})
+# a feed item's title and a page's og:site_name, as found: escapes for `>`, `<!channel>`, a link
+BACKSLASHED = r"Bulletin\076 \074\041channel\076 \074http\072\057\057evil.example\174Click\076"
+
+
+@pytest.mark.parametrize("url", SLACK_MODES.values(), ids=list(SLACK_MODES))
+def test_slack_backslash_escapes_cannot_mention_or_link(url: str, slack: LoopbackServer) -> None:
+    notifier = Notifier({"s": url})
+    fmt = notifier.format("s")
+    item = replace(
+        HOSTILE_ALERT,
+        headline=BACKSLASHED,
+        site=BACKSLASHED,
+        url="https://news.example/a\\174\\074\\041here\\076.html",
+    )
+    notifier.send("s", render_alert(item, "Security guarantees", fmt))
+    notifier.send("s", render(digest_of(item), {}, fmt))
+    sent = posts(slack)
+    assert len(sent) == 2
+    for payload in sent:
+        controls, shown = slack_controls(payload)
+        link = "<https://news.example/a%5C174%5C074%5C041here%5C076.html|"
+        assert controls and all(c.startswith(link) for c in controls), controls
+        assert BACKSLASHED.translate(LOOKALIKES) in shown  # as written, in look-alikes
+
+
+@pytest.mark.parametrize("title", [r"Kyiv \o/ deal", r"Kyiv \g<0> deal", r"C:\new\table"])
+def test_a_backslash_in_a_headline_is_sent_as_written(
+    store_url: str, store: Store, slack: LoopbackServer, hook: LoopbackServer, title: str
+) -> None:
+    cfg = config_for(store_url, {"desk": hook_url(hook), "slack": SLACK_MODES["webhook"]})
+    outbox = Outbox.of(cfg, store)
+    seed(store, outbox, 1, title=title)
+    done = deliver_due(outbox, notifier_for(cfg), cfg.labels())
+    assert sorted((d.channel, d.status, d.error) for d in done) == [
+        ("desk", "sent", None),
+        ("slack", "sent", None),
+    ]
+    assert posts(hook)[0]["title"].endswith(f": {title}")
+    [payload] = posts(slack)
+    _, shown = slack_controls(payload)
+    assert "*" + title.translate(LOOKALIKES) + "*" in shown
+
+
+def test_a_channel_error_is_stored_as_one_line_and_logged_with_its_traceback(
+    store_url: str,
+    store: Store,
+    hook: LoopbackServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken_plugin(self: NotifyJSON, body: str, **kwargs: Any) -> bool:
+        try:
+            re.sub("x", "\\o", "x")  # what a backslash did in apprise's Slack plugin
+        except re.error as exc:
+            raise re.error(f"{exc} (posting to {self.fullpath})") from exc
+        return True
+
+    monkeypatch.setattr(NotifyJSON, "send", broken_plugin)
+    cfg = config_for(store_url, {"desk": hook_url(hook, "/Zs3cretHookPath")})
+    outbox = Outbox.of(cfg, store)
+    seed(store, outbox, 1)
+    with caplog.at_level(logging.WARNING):
+        [done] = deliver_due(outbox, notifier_for(cfg), cfg.labels())
+    [row] = _deliveries(store)
+    assert done.status == "pending"
+    assert row.last_error == done.error == (
+        "desk: re.error: bad escape \\o at position 0 (posting to /****)"
+    )
+    assert "Traceback (most recent call last)" in caplog.text
+    assert "in broken_plugin" in caplog.text
+    assert "Zs3cretHookPath" not in caplog.text
+
+
+def digest_of(*included: AlertRow) -> DeliveryRow:
+    """A digest delivery of these alerts, being sent."""
+    at = included[0].created_at
+    return DeliveryRow(2, "digest", "s", "sending", 0, None, None, None, at, None, digest=included)
 
 
 def test_check_prints_its_own_messages_only(

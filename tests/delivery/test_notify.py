@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import json
+import re
 import socket
 from collections.abc import Iterator
 from dataclasses import replace
@@ -137,6 +138,23 @@ def test_html() -> None:
 def test_the_articles_language_is_shown(channel: str, line: str) -> None:
     assert line in rendered(channel, alert(language="uk")).body
     assert "Language" not in rendered(channel, alert(language=None)).body
+
+
+@pytest.mark.parametrize("channel", list(CHANNELS))
+def test_bidi_controls_stored_in_an_alert_reach_no_message(channel: str) -> None:
+    """Text stored before feeds and pages were stripped of them."""
+    passage = "Allies offered Kyiv \u202esecurity guarantees\u202c on Friday."
+    item = alert(
+        headline="Allies offer \u2067Kyiv\u2069 security guarantees \u202egnp.exe",
+        site="Harbour \u200fGazette\u061c",
+        passage=passage,
+        marks=(span(passage, "security guarantees"),),
+        sources=(("Harbour \u202bGazette", URL),),
+    )
+    message = rendered(channel, item)
+    shown = message.title + message.body
+    assert not re.findall("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]", shown)
+    assert "security guarantees gnp.exe" in shown
 
 
 def test_render_dispatches_an_alert_delivery() -> None:

@@ -5,8 +5,12 @@ feed summary with the reason; normal pages come out as they do in-process."""
 from __future__ import annotations
 
 import asyncio
+import marshal
 import os
 import signal
+import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,11 +20,12 @@ import pytest
 
 from monitors.config import ExtractConfig
 from monitors.extract import Extractor, PageText, article_from, extract_article, page_text
+from monitors.extract.workers import WORKER_CODE
 from monitors.ingest.fetch import Fetcher
 from monitors.models import Entry
 from monitors.pipeline import Pipeline
 from monitors.store import Store
-from tests.conftest import DATA, make_config
+from tests.conftest import DATA, ROOT, make_config
 from tests.hostile import BULLETIN_RULE, story_feed
 from tests.httpserver import LoopbackServer
 
@@ -77,6 +82,62 @@ def test_worker_killed_mid_page_is_reported_and_replaced(extractor: Extractor) -
     found = extractor.page_text(STUCK, URL)
     assert found.problem == "the extraction worker died (exit status -9)"
     assert extractor.page_text((PAGES / "chrome.html").read_bytes(), URL).text
+
+
+ORPHANING_PARENT = """
+import os, signal, sys, threading
+from monitors.config import ExtractConfig
+from monitors.extract.workers import Extractor
+pool = Extractor(ExtractConfig(workers=1, timeout=30))
+pool.page_text(b"<p>warm up</p>", "https://news.example.com/")
+[worker] = pool._alive
+print(worker.process.pid, flush=True)
+threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGKILL)).start()
+pool.page_text(sys.stdin.buffer.read(), "https://news.example.com/")
+"""
+
+
+def test_a_worker_whose_parent_was_killed_exits_quietly(tmp_path: Path) -> None:
+    slow = STUCK[: len(STUCK) // 3]  # a second or two: the parent is killed meanwhile
+    errors = tmp_path / "stderr"
+    with errors.open("wb") as stderr:
+        parent = subprocess.run(
+            [sys.executable, "-c", ORPHANING_PARENT],
+            input=slow,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            timeout=60,
+        )
+    assert parent.returncode == -signal.SIGKILL
+    worker = int(parent.stdout)
+    deadline = time.monotonic() + 30
+    while running(worker):  # it answers into the pipe nobody reads any more, then ends
+        assert time.monotonic() < deadline, "the orphaned worker is still running"
+        time.sleep(0.1)
+    assert errors.read_text() == ""  # the worker's stderr was its parent's
+
+
+def test_a_request_cut_short_by_a_dying_parent_ends_the_worker_quietly() -> None:
+    request = marshal.dumps(("page", b"<p>never all sent</p>", "https://news.example.com/"))
+    cut = struct.pack(">I", len(request)) + request[:10]
+    worker = subprocess.run(
+        [sys.executable, "-c", WORKER_CODE, "5", "2048"],
+        input=cut,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert (worker.returncode, worker.stderr) == (0, b"")
+
+
+def running(pid: int) -> bool:
+    """Whether the process runs (a zombie waiting to be reaped does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_entry_keeps_its_summary_with_the_reason() -> None:

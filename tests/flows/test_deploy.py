@@ -4,6 +4,7 @@ and the deployments `newsmon serve` runs."""
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,39 @@ def test_compose_names_its_services_and_wires_them() -> None:
         "postgresql+asyncpg://"
     )
     assert "CREATE DATABASE newsmon" in compose["configs"]["newsmon-db"]["content"]
+
+
+def _auth_settings() -> tuple[str, dict[str, str]]:
+    """The auth string the compose kit gives the Prefect server, and its clients'."""
+    services = _load("compose.yaml")["services"]
+    server = services["prefect-server"]["environment"]["PREFECT_SERVER_API_AUTH_STRING"]
+    clients = {
+        name: service["environment"].get("PREFECT_API_AUTH_STRING")
+        for name, service in services.items()
+        if "PREFECT_API_URL" in service.get("environment", {})
+    }
+    return server, clients
+
+
+def test_compose_publishes_the_prefect_api_on_loopback_behind_a_required_auth_string() -> None:
+    services = _load("compose.yaml")["services"]
+    published = {name: s["ports"] for name, s in services.items() if "ports" in s}
+    assert published == {"prefect-server": ["127.0.0.1:4200:4200"]}
+    server, clients = _auth_settings()
+    assert re.fullmatch(r"\$\{PREFECT_API_AUTH_STRING:\?[^}]+\}", server)  # unset: no start
+    assert clients == {"deploy": server, "worker": server, "newsmon": server}
+
+
+def test_the_kit_sets_the_auth_settings_prefect_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefect.settings import Settings
+
+    monkeypatch.setenv("PREFECT_SERVER_API_AUTH_STRING", "server:pw")
+    monkeypatch.setenv("PREFECT_API_AUTH_STRING", "client:pw")
+    settings = Settings()
+    assert settings.server.api.auth_string is not None
+    assert settings.server.api.auth_string.get_secret_value() == "server:pw"
+    assert settings.api.auth_string is not None
+    assert settings.api.auth_string.get_secret_value() == "client:pw"
 
 
 def test_dockerfile_copies_what_exists() -> None:

@@ -1,5 +1,6 @@
-"""For real, on loopback: a Prefect server, the `process` pool, `prefect deploy` of
-deploy/prefect.yaml, a worker running `poll`; and `newsmon serve` stopped by Ctrl-C."""
+"""For real, on loopback: a Prefect server behind an auth string (as in the compose kit),
+the `process` pool, `prefect deploy` of deploy/prefect.yaml, a worker running `poll`; and
+`newsmon serve` stopped by Ctrl-C."""
 
 from __future__ import annotations
 
@@ -22,11 +23,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.prefect, pytest.mark.timeout(150)]
 
 BIN = Path(sys.executable).parent
 PREFECT = str(BIN / "prefect")
+AUTH = ("desk", "Kit-4uth-S7ring")
 
 
 @pytest.fixture(scope="module")
 def prefect_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A Prefect server on loopback with its own PREFECT_HOME; the environment to reach it."""
+    """A Prefect server on loopback with its own PREFECT_HOME, which requires the auth
+    string the compose kit sets (PREFECT_SERVER_API_AUTH_STRING); the environment of its
+    clients, which give it as the kit's clients do (PREFECT_API_AUTH_STRING)."""
     home = tmp_path_factory.mktemp("prefect-home")
     api = f"http://127.0.0.1:{free_port()}/api"
     env = {
@@ -40,10 +44,15 @@ def prefect_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         "PREFECT_LOGGING_LEVEL": "WARNING",
     }
     port = api.rsplit(":", 1)[1].removesuffix("/api")
-    server = _start([PREFECT, "server", "start", "--host", "127.0.0.1", "--port", port], env, home)
+    auth = ":".join(AUTH)
+    server = _start(
+        [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", port],
+        {**env, "PREFECT_SERVER_API_AUTH_STRING": auth},
+        home,
+    )
     try:
         _wait_for(lambda: _healthy(api), 60, "the Prefect server to answer")
-        yield env
+        yield {**env, "PREFECT_API_AUTH_STRING": auth}
     finally:
         _stop(server)
 
@@ -70,6 +79,16 @@ def test_deployed_poll_runs_on_a_worker_and_alerts(
     assert all(f"{name}/{name}" in deployed for name in ("poll", "digest", "backfill"))
     assert len(_posts(hook)) == 2
     print(f"deploy + worker + poll: {time.monotonic() - started:.1f} s")
+
+
+def test_the_api_answers_only_with_the_auth_string(prefect_env: dict[str, str]) -> None:
+    filtered = f"{prefect_env['PREFECT_API_URL']}/block_documents/filter"
+    secrets = {"include_secrets": True}
+    assert httpx.post(filtered, json=secrets, timeout=10).status_code == 401
+    wrong = httpx.post(filtered, json=secrets, auth=("desk", "guess"), timeout=10)
+    assert wrong.status_code == 401
+    assert httpx.post(filtered, json=secrets, auth=AUTH, timeout=10).status_code == 200
+    assert _healthy(prefect_env["PREFECT_API_URL"])  # the kit's healthcheck needs none
 
 
 def test_serve_runs_the_schedules_and_stops_on_ctrl_c(

@@ -257,3 +257,33 @@ def test_each_feed_fetch_is_a_task_retried_on_5xx(
     assert sorted(fetches.values()) == [1, 3]
     assert [r.path for r in site.requests].count("/flaky.xml") == 3
     assert [r.path for r in site.requests].count("/gone.xml") == 1
+
+
+def test_check_reads_the_secret_channels_and_says_why_one_cannot_be(
+    prefect_harness: None, tmp_path: Path
+) -> None:
+    from prefect.blocks.system import Secret
+    from typer.testing import CliRunner
+
+    from newsmon.cli import app
+
+    Secret(value="not an apprise URL").save("desk-garbled", overwrite=True)
+    Secret(value="json://127.0.0.1:9/hook").save("desk-good", overwrite=True)
+    channels = {
+        "missing": {"secret": "desk-missing"},
+        "garbled": {"secret": "desk-garbled"},
+        "good": {"secret": "desk-good"},
+    }
+    rules = [{**r, "notify": list(channels)} for r in TEST_RULES]
+    path = tmp_path / "newsmon.yaml"
+    raw = {"store": f"sqlite:///{tmp_path / 'db.db'}", "channels": channels, "rules": rules}
+    path.write_text(yaml.safe_dump(raw))
+    result = CliRunner().invoke(app, ["check", "-c", str(path)], env={"COLUMNS": "300"})
+    assert result.exit_code == 2
+    assert result.output.splitlines()[1:] == [  # in the file's order (safe_dump sorts keys)
+        f"  {path}: channels.garbled: Prefect secret 'desk-garbled' holds not a valid apprise "
+        "URL (scheme '(none)')",
+        f"  {path}: channels.missing: cannot read Prefect secret 'desk-missing': "
+        "Unable to find block document named desk-missing for block type secret",
+    ]
+    assert "not an apprise URL" not in result.output  # a secret's value is never shown

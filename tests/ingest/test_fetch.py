@@ -205,6 +205,10 @@ async def test_loopback_refused_by_default(server: LoopbackServer) -> None:
     with pytest.raises(BlockedURL, match="resolves to a private address 127.0.0.1") as caught:
         await fetch_once(server.url("/"), FetchConfig(timeout=5.0))
     assert caught.value.url == server.url("/")
+    assert caught.value.reason.endswith(  # what to set to allow it
+        "(allowed by the config's fetch.allow_private_networks, e.g. 127.0.0.1/32, "
+        "or $NEWSMON_ALLOW_PRIVATE_NETWORKS)"
+    )
     assert server.requests == []
 
 

@@ -5,6 +5,7 @@ with a reason; no store, SQLite or PostgreSQL, chokes on what a feed holds."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import secrets
 import sys
@@ -17,6 +18,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import yaml
+from typer.testing import CliRunner
 
 from monitors.errors import FeedError, FetchError
 from monitors.ingest.feeds import MAX_KEY_BYTES, MAX_URL_BYTES, bound_items, parse_feed
@@ -24,15 +27,18 @@ from monitors.ingest.fetch import Fetcher
 from monitors.pipeline import CycleReport, Pipeline
 from monitors.store import Store
 from monitors.store.schema import alerts, articles, entries, feeds
-from tests.conftest import DATA, make_config
+from newsmon.cli import app
+from tests.conftest import DATA, TEST_RULES, make_config
 from tests.httpserver import LoopbackServer
 
 HOSTILE = DATA / "hostile"
 FEED_URL = "http://127.0.0.1:8/hostile/feed.xml"
 SECRET = "TOP-SECRET-6f1d"
+BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")  # Bidi_Control
 
 # what a cycle makes of each file: ("new", entries stored) or ("failed", part of the reason)
 EXPECTED: dict[str, tuple[str, int | str]] = {
+    "bidi.xml": ("new", 1),
     "billion-laughs.xml": ("new", 1),
     "binary.xml": ("failed", "not an RSS/Atom feed"),
     "control-chars.xml": ("new", 1),
@@ -137,7 +143,30 @@ def test_every_hostile_feed_in_one_cycle(store: Store, store_url: str, secret_fi
     assert "lollol" not in text
     assert not [c for c in text if c < " " and c not in "\t\n\r"]
     assert "document.cookie" not in text and "display:none" not in text
+    assert not BIDI.findall(text) and "guarantees gnp.exe" in text
     assert posted >= 1  # the items about Kyiv's security guarantees still alert
+
+
+def test_bidi_controls_reach_no_headline_message_or_table(
+    store: Store, store_url: str, tmp_path: Path
+) -> None:
+    with LoopbackServer() as server, LoopbackServer() as hook:
+        hook.add("/hook", b"")
+        server.serve_dir("/hostile", HOSTILE, {"{{BASE}}": server.base_url})
+        channel = "json://" + hook.url("/hook").removeprefix("http://")
+        cfg = make_config(store_url, [server.url("/hostile/bidi.xml")], channel)
+        run_cycle(cfg, store)
+        [message] = [json.loads(r.body) for r in hook.requests if r.method == "POST"]
+    config = tmp_path / "newsmon.yaml"
+    listed = {"store": store_url, "channels": {"desk": channel}, "rules": TEST_RULES}
+    config.write_text(yaml.safe_dump(listed))
+    table = CliRunner().invoke(app, ["alerts", "--config", str(config)], env={"COLUMNS": "300"})
+    headline = "Odesa envoy drafts Kyiv security guarantees gnp.exe"
+    assert stored_text(store).count(headline) == 3  # the entry's, the article's, the alert's
+    assert message["title"].endswith(headline)
+    assert headline in table.output, table.output
+    shown = json.dumps(message, ensure_ascii=False) + table.output + stored_text(store)
+    assert not BIDI.findall(shown)
 
 
 # -- entities, external entities, bodies that name files -------------------------------------

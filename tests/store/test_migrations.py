@@ -3,6 +3,7 @@ migrate once, and a store from a newer newsmon is refused with the reason."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -15,11 +16,14 @@ from alembic.runtime.migration import MigrationContext
 from typer.testing import CliRunner
 
 import monitors.stories.minhash  # noqa: F401  (its tables join the metadata)
+from monitors.delivery import Outbox
 from monitors.errors import StoreError
 from monitors.store import Store, connect, migrate
 from monitors.store import revisions as migrations
-from monitors.store.schema import metadata
+from monitors.store.schema import alerts, articles, metadata
 from newsmon.cli import app
+from tests.conftest import make_config
+from tests.factories import STORY, record
 
 OPEN_STORE = "import sys; from monitors.store import Store; Store.open(sys.argv[1]).close()"
 
@@ -77,6 +81,37 @@ def test_a_store_from_before_migrations_is_stamped_and_kept(store_url: str) -> N
     engine.dispose()
 
 
+def test_alerts_from_before_0005_get_the_sources_their_story_had(store_url: str) -> None:
+    store = Store.open(store_url)
+    outbox = Outbox.of(make_config(store_url, [], "json://127.0.0.1:9/"), store)
+    record(store, outbox, "https://harbour.example/a", "Harbour Gazette", STORY)
+    record(store, outbox, "https://coast.example/b", "Coast", STORY, rule_id="donbas-withdrawal")
+    record(store, outbox, "https://delta.example/c", "Delta", STORY)  # joins; no alert
+    engine = store.engine
+    with engine.begin() as conn:
+        decided = dict(conn.execute(sa.select(alerts.c.id, alerts.c.sources)).all())
+        for alert_id, article_id in conn.execute(sa.select(alerts.c.id, alerts.c.article_id)):
+            site, url = conn.execute(
+                sa.select(articles.c.site, articles.c.canonical_url).where(
+                    articles.c.id == article_id
+                )
+            ).one()
+            conn.execute(
+                alerts.update()
+                .where(alerts.c.id == alert_id)
+                .values(sources=json.dumps([[site, url]]))
+            )
+        command.downgrade(migrations.alembic_config(conn), "0004")
+    store.close()
+    assert migrate(store_url) == ("0004", migrations.head())
+    engine = connect(store_url)
+    with engine.connect() as conn:
+        migrated = dict(conn.execute(sa.select(alerts.c.id, alerts.c.sources)).all())
+    engine.dispose()
+    assert migrated == decided
+    assert [len(json.loads(sources)) for _, sources in sorted(migrated.items())] == [1, 2]
+
+
 def test_workers_starting_together_on_an_empty_store_migrate_once(store_url: str) -> None:
     procs = [
         subprocess.Popen(
@@ -104,7 +139,9 @@ def test_db_commands(tmp_path: Path) -> None:
     path.write_text(f"store: sqlite:///{tmp_path / 's.db'}\nfeeds: []\nrules: []\n")
     runner = CliRunner()
     current = runner.invoke(app, ["db", "current", "--config", str(path)])
-    assert current.exit_code == 0 and "empty: behind" in current.output
+    assert current.exit_code == 0, current.output
+    assert f"no store at {tmp_path / 's.db'} yet" in current.output
+    assert not (tmp_path / "s.db").exists()  # `current` does not make the store
     first = runner.invoke(app, ["db", "upgrade", "--config", str(path)])
     assert first.exit_code == 0
     assert f"migrated from empty to {migrations.head()}" in first.output
@@ -112,6 +149,16 @@ def test_db_commands(tmp_path: Path) -> None:
     assert f"already at {migrations.head()}" in again.output
     current = runner.invoke(app, ["db", "current", "--config", str(path)])
     assert "up to date" in current.output
+
+
+def test_db_upgrade_to_an_unknown_revision_is_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "newsmon.yaml"
+    path.write_text(f"store: sqlite:///{tmp_path / 's.db'}\nfeeds: []\nrules: []\n")
+    result = CliRunner().invoke(app, ["db", "upgrade", "bogus", "--config", str(path)])
+    assert result.exit_code == 2
+    known = ", ".join(migrations.known_revisions())
+    assert f"Error: no revision 'bogus' (revisions: {known}, head)" in result.output
+    assert "Store unavailable" not in result.output and known.startswith("0001, 0002")
 
 
 def test_db_upgrade_on_an_unreachable_store_exits_3(tmp_path: Path) -> None:

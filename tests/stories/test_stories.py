@@ -133,7 +133,7 @@ def test_stories_commands_explain_each_decision(tmp_path: Path) -> None:
                 {
                     "store": store_url,
                     "feeds": [{"url": f.url} for f in cfg.feeds],
-                    "rules": [{"id": r.id, "query": r.query} for r in cfg.rules],
+                    "rules": [{"id": r.id, "query": r.query, "notify": []} for r in cfg.rules],
                     "aliases": cfg.aliases,
                 }
             )
