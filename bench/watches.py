@@ -10,9 +10,12 @@ Three sets are counted:
 - all labelled cases: every case of the `--cases` files (default the golden, watches and
   held-out files of tests/data/rules) and the seeds;
 - the held-out cases: those of each `--heldout` file that is one of `--cases` (default
-  tests/data/rules/heldout.yaml, written before the rules were tuned, and heldout2.yaml
-  and heldout3.yaml, written after), each file apart. The cases tuned on (all the others,
-  and the seeds) are counted apart too.
+  tests/data/rules/heldout.yaml, written before the rules were tuned, heldout2.yaml
+  and heldout3.yaml, written after, and heldout-uk.yaml and heldout-ru.yaml, written
+  before the rules were tuned on Ukrainian and Russian), each file apart. The cases tuned
+  on (all the others, and the seeds) are counted apart too;
+- per language: every labelled case and the held-out ones alone, by the language
+  `monitors.extract.language` tells from the case's headline and text.
 
 A case file is a YAML list of `{id, title, text, expect: {rule id: true/false}}`.
 
@@ -38,11 +41,19 @@ if str(REPO) not in sys.path:
 import yaml  # noqa: E402
 
 from monitors import config as config_mod  # noqa: E402
+from monitors.extract.language import detect_language  # noqa: E402
 from monitors.rules import RuleSet  # noqa: E402
 
 CASES = REPO / "tests" / "data" / "rules"
-HELDOUT = [CASES / "heldout.yaml", CASES / "heldout2.yaml", CASES / "heldout3.yaml"]
-DEFAULT_CASES = [CASES / "golden.yaml", CASES / "watches.yaml", *HELDOUT]
+HELDOUT = [
+    CASES / "heldout.yaml",
+    CASES / "heldout2.yaml",
+    CASES / "heldout3.yaml",
+    CASES / "heldout-uk.yaml",
+    CASES / "heldout-ru.yaml",
+]
+TUNED = [CASES / "golden.yaml", CASES / "watches.yaml", CASES / "watches-uk.yaml"]
+DEFAULT_CASES = [*TUNED, CASES / "watches-ru.yaml", *HELDOUT]
 SPLITS = REPO / "tests" / "data" / "seeds" / "README.md"
 ENV = {
     "SLACK_WEBHOOK_URL": "slack://T000/B000/XXXX",
@@ -203,6 +214,19 @@ def main(argv: list[str] | None = None) -> None:
     for name, cases in sets:
         print()
         print("\n".join(report(name, cases, tally(ruleset, cases, rules))))
+    held_cases = [case for cases in heldout.values() for case in cases]
+    for name, cases in (("all labelled", labelled + seeds), ("held-out", held_cases)):
+        for lang, own in by_language(cases).items():
+            print()
+            print("\n".join(report(f"(d) {name}, {lang}", own, tally(ruleset, own, rules))))
+
+
+def by_language(cases: list[Case]) -> dict[str, list[Case]]:
+    """`cases` by the language of their headline and text, most cases first."""
+    found: dict[str, list[Case]] = {}
+    for case in cases:
+        found.setdefault(detect_language(f"{case.title}\n{case.text}"), []).append(case)
+    return dict(sorted(found.items(), key=lambda item: -len(item[1])))
 
 
 if __name__ == "__main__":

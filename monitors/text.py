@@ -3,8 +3,12 @@
 Queries and documents go through the same functions, so they agree on what a word is:
 a run of Unicode letters, digits and combining marks. Invisible characters (soft hyphens,
 zero-width spaces and joiners, word joiners, byte-order marks) inside a word are dropped,
-and single letters joined by dots ("U.S.", "U.K", "e.g.") are one word ("us"). Everything
-else (spaces, hyphens, apostrophes, punctuation) separates words.
+and single letters joined by dots ("U.S.", "U.K", "e.g.") are one word ("us"). An
+apostrophe (' ’ ʼ) between two Cyrillic letters is part of the word and dropped, as in
+Ukrainian ("обов’язкові" is "обовязкові"). Everything else (spaces, hyphens, other
+apostrophes, punctuation) separates words. A word mixing Latin and Cyrillic letters has its
+look-alike letters read in the script of most of its letters ("Kиїв" with a Latin K is
+"київ").
 """
 
 from __future__ import annotations
@@ -71,7 +75,10 @@ _LETTER = "[^\\W_\u02bc]"  # a letter or digit; the modifier apostrophe separate
 _ALPHA = "[^\\W\\d_\u02bc]"
 _INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
 _JOINERS = f"[{_mark_class()}{_INVISIBLE}]"
-_PLAIN_WORD = f"{_LETTER}+(?:{_JOINERS}+{_LETTER}*)*"
+_CYRILLIC = "[\u0400-\u04ff]"
+_APOSTROPHE = "['\u2019\u02bc]"
+_INNER_APOSTROPHE = f"(?<={_CYRILLIC}){_APOSTROPHE}(?={_CYRILLIC})"
+_PLAIN_WORD = f"{_LETTER}+(?:(?:{_JOINERS}+|{_INNER_APOSTROPHE}){_LETTER}*)*"
 _ALONE = f"(?<!{_LETTER})(?<!{_JOINERS})"  # no part of a word just before
 _END = f"(?!{_LETTER})(?!{_JOINERS})"  # no part of a word just after
 _FAST_WORD = re.compile(_PLAIN_WORD)
@@ -84,6 +91,10 @@ _NOT_WORD = re.compile("[\\W_\u02bc]+")
 _LINE = re.compile(r"[^\r\n]+")
 _STOP = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019\u00bb)\]]*\s+")
 _LAST_WORD = re.compile(r"[^\W_]+$")
+_LATIN_LOOKALIKES = "AaBCcEeHIiKMOoPpTXxYy"
+_CYRILLIC_LOOKALIKES = "АаВСсЕеНІіКМОоРрТХхУу"
+_TO_CYRILLIC = str.maketrans(_LATIN_LOOKALIKES, _CYRILLIC_LOOKALIKES)
+_TO_LATIN = str.maketrans(_CYRILLIC_LOOKALIKES, _LATIN_LOOKALIKES)
 # control characters but tab and line breaks, lone surrogates, and the bidirectional
 # controls (Unicode's Bidi_Control: ALM, LRM, RLM, embeddings, overrides, isolates)
 _UNSAFE = re.compile(
@@ -116,9 +127,23 @@ def normalize(word: str) -> str:
     """
     if word.isascii():
         return word.lower().replace(".", "")
-    folded = unicodedata.normalize("NFKD", word.casefold())
+    folded = unicodedata.normalize("NFKD", one_script(word).casefold())
     bare = "".join(c for c in folded if not unicodedata.combining(c))
     return _NOT_WORD.sub("", unicodedata.normalize("NFC", bare))
+
+
+def one_script(word: str) -> str:
+    """`word` with its Latin and Cyrillic look-alike letters (a/а, c/с, i/і, K/К…) in the
+    script of most of its letters, when it mixes the two (Cyrillic on a tie)."""
+    latin = cyrillic = 0
+    for char in word:
+        if "a" <= char.lower() <= "z":
+            latin += 1
+        elif "\u0400" <= char <= "\u04ff":
+            cyrillic += 1
+    if not (latin and cyrillic):
+        return word
+    return word.translate(_TO_CYRILLIC if cyrillic >= latin else _TO_LATIN)
 
 
 def words(text: str) -> list[str]:

@@ -147,6 +147,7 @@ def _json_lines(sample: Sample, ruleset: RuleSet, found: dict[str, Match]) -> It
             {
                 "source": sample.source,
                 "rule": rule.rule_id,
+                "lang": sample.lang,
                 "matched": match is not None,
                 "terms": list(match.terms) if match else [],
                 "passage": match.passage.marked() if match else "",
@@ -156,7 +157,8 @@ def _json_lines(sample: Sample, ruleset: RuleSet, found: dict[str, Match]) -> It
 
 
 def _text_lines(sample: Sample, found: dict[str, Match]) -> Iterator[str]:
-    yield f"{sample.source}: {sample.title}" if sample.title else sample.source
+    heading = f"{sample.source} ({sample.lang or 'language unknown'})"
+    yield f"{heading}: {sample.title}" if sample.title else heading
     if not found:
         yield "  no rule matches"
     for match in found.values():
@@ -221,8 +223,10 @@ def _read_file(cfg: Config, source: str) -> Sample:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SourceError(f"{source}: not UTF-8 text ({exc.reason})") from None
+    from monitors.extract.language import detect_language
+
     title, _, body = text.partition("\n")
-    return Sample(source, title.strip(), body.strip())
+    return Sample(source, title.strip(), body.strip(), lang=detect_language(text))
 
 
 def _from_html(cfg: Config, source: str, html: bytes, url: str) -> Sample:

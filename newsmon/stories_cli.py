@@ -59,7 +59,7 @@ def stories_list(
             highlight=False,
         )
         for a in listed:
-            line = f"  {a.title} | {a.site} | {a.url}"
+            line = f"  {a.title} | {a.site} | {a.language or 'language unknown'} | {a.url}"
             out.print(line, markup=False, highlight=False, soft_wrap=True)
         for alert in row["alerts"]:
             out.print(f"  alert #{alert.id} {alert.kind} for {alert.rule_id}", highlight=False)
@@ -114,10 +114,10 @@ def stories_show(story_id: int, config: ConfigOption = None) -> None:
         detail[k] for k in ("story", "decisions", "alerts", "relisted")
     )
     out.print(f"[bold]story {story.id}[/]: {escape(story.headline)}", highlight=False)
-    table = Table("article", "title, site, URL", "decision", "rule", "score", "reason")
+    table = Table("article", "title, site, language, URL", "decision", "rule", "score", "reason")
     for d in placed:
         score = f"{d.score:.2f}" if d.score is not None else ""
-        where = f"{d.title}\n{d.site}\n{d.url}"
+        where = f"{d.title}\n{d.site}, {d.language or 'language unknown'}\n{d.url}"
         add_row(table, str(d.article_id), where, d.kind, d.rule_id or "", score, d.reason)
     out.print(table)
     if relisted:

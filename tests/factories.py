@@ -102,7 +102,14 @@ def _record(
 ) -> Recorded:
     entry = item.entry
     article = Article(
-        entry.url, entry.canonical_url, entry.title, text, site, "page", text_hash=text_hash
+        entry.url,
+        entry.canonical_url,
+        entry.title,
+        text,
+        site,
+        "page",
+        language="en",
+        text_hash=text_hash,
     )
     at = text.index("security guarantees")
     match = Match(rule_id, ("security guarantees",), Passage(text, ((at, at + 19),)))

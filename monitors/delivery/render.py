@@ -208,8 +208,9 @@ def render(
 def render_alert(
     alert: AlertRow, rule_label: str, fmt: Format, story_url: str | None = None
 ) -> Message:
-    """Rule, headline linked, the passage with matched terms marked, outlets and sources,
-    and the link to the story's page (`story_url`) when given."""
+    """Rule, headline linked, the passage with matched terms marked, the article's
+    language, outlets and sources, and the link to the story's page (`story_url`) when
+    given."""
     rule_label = rule_label or alert.rule_id
     update = "Update: " if alert.kind == "update" else ""
     title = f"[newsmon] {update}{one_line(rule_label)}: {one_line(alert.headline)}"
@@ -226,6 +227,7 @@ def render_alert(
         *_update_lines(alert, fmt),
         fmt.quote(fmt.marked(Passage(alert.passage, alert.marks))),
         f"Matched: {fmt.text(', '.join(alert.terms))}",
+        *([f"Language: {fmt.text(alert.language)}"] if alert.language else []),
         f"{outlets} outlet{'s' if outlets != 1 else ''}: "
         + ", ".join(fmt.link(url, fmt.text(site)) for site, url in sources),
     ]
@@ -264,6 +266,7 @@ def _plain_alert(
         _Text().marked(Passage(alert.passage, alert.marks)),
         "",
         f"Matched: {one_line(', '.join(alert.terms))}",
+        *([f"Language: {one_line(alert.language)}"] if alert.language else []),
         f"Outlets: {outlets}",
         *[f"Also: {o}" for o in others],
         f"Site: {one_line(alert.site)}",

@@ -1,10 +1,10 @@
 """Extract: from a fetched page to an article with the analysis of its text.
 
-Owns page text (`page`: trafilatura, the page's own title, site and language, the
-entry's summary as the fallback), the worker pool that runs it within a deadline and a
-memory cap (`workers`), and the text analysis story placement needs (`analysis`: IDF
-weighted terms, salient terms, names, numbers and quotes). Imports the bottom layer,
-`config` and `ingest` (URLs).
+Owns page text (`page`: trafilatura, the page's own title and site, the entry's summary
+as the fallback), the language of an article's words (`language`), the worker pool that
+runs it within a deadline and a memory cap (`workers`), and the text analysis story
+placement needs (`analysis`: IDF weighted terms, salient terms, names, numbers and
+quotes). Imports the bottom layer, `config` and `ingest` (URLs).
 """
 
 from monitors.extract.analysis import (

@@ -6,11 +6,13 @@
    FULL_BELOW characters (most pages are done in two thirds of the time, with the
    same result; bench/extraction.py).
 3. Take the headline from the feed entry, else the page's og:title or <title>; the
-   site from og:site_name or application-name, else the host; the language from
-   <html lang>. These few meta tags are read directly: trafilatura's metadata pass
-   (dates, authors, categories) cost a quarter of each extraction, for nothing we use.
+   site from og:site_name or application-name, else the host; the language from the
+   words of the headline and text, <html lang> as a hint (monitors.extract.language).
+   These few meta tags are read directly: trafilatura's metadata pass (dates, authors,
+   categories) cost a quarter of each extraction, for nothing we use.
 4. When the page yields less than `min_chars` and less than the entry's summary,
-   the article is the entry's title and summary, marked `source="summary"`.
+   the article is the entry's title and summary, marked `source="summary"`, and its
+   language is told from them.
 
 Pages come from anyone, and trafilatura spends seconds to minutes on some (a few MiB
 of bare paragraphs or links): the pipeline runs steps 1-3 in worker processes
@@ -20,12 +22,12 @@ of bare paragraphs or links): the pipeline runs steps 1-3 in worker processes
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 
 import trafilatura
 from lxml.html import HtmlElement
 
+from monitors.extract.language import detect_language, primary_tag
 from monitors.ingest.urls import site_of
 from monitors.models import Analysis, Article, Entry
 from monitors.text import safe_text, words
@@ -36,6 +38,7 @@ FULL_BELOW = 1000  # characters: a shorter fast extraction is done again with fa
 @dataclass(frozen=True)
 class PageText:
     """What a page gave; `problem` says why it gave nothing (a failure or a timeout).
+    `language` is that of its title and text, `declared` the one its `<html lang>` names.
     `text_hash` is the text's fingerprint; a worker also gives the analysis of the text
     under the article's headline, unless told the text is a copy."""
 
@@ -44,6 +47,7 @@ class PageText:
     site: str = ""
     language: str | None = None
     problem: str | None = None
+    declared: str | None = None
     text_hash: str = ""
     analysis: Analysis | None = field(default=None, compare=False)
 
@@ -67,6 +71,7 @@ def article_from(found: PageText, entry: Entry, url: str, min_chars: int) -> Art
     if analysis is not None and not analysis.fits(headline, text):
         analysis = None
     digest = found.text_hash if text and text == found.text else ""
+    language = found.language if text and text == found.text else None
     return Article(
         url=url or entry.url,
         canonical_url=entry.canonical_url,
@@ -74,7 +79,7 @@ def article_from(found: PageText, entry: Entry, url: str, min_chars: int) -> Art
         text=text,
         site=found.site or site_of(url or entry.url),
         source=source,
-        language=found.language,
+        language=language or detect_language(f"{headline}\n{text}", found.declared),
         published=entry.published,
         text_hash=digest or text_hash(text or headline),
         analysis=analysis,
@@ -88,7 +93,7 @@ def page_text(page: bytes, url: str) -> PageText:
         if tree is None:
             return PageText()
         title, site = _meta(tree, "og:title"), _meta(tree, "og:site_name", "application-name")
-        language = _language(tree)
+        declared = _declared(tree)
         text = _main_text(tree, url, fast=True)
         if len(text) < FULL_BELOW:
             text = _main_text(trafilatura.load_html(page), url, fast=False)
@@ -96,8 +101,14 @@ def page_text(page: bytes, url: str) -> PageText:
         return PageText(problem=f"extraction failed ({type(exc).__name__}: {exc})"[:300])
     site = site_of(site) if "://" in site else site  # some give their URL
     title = safe_text(title or _title(tree))
+    language = detect_language(f"{title}\n{text}", declared) if text else None
     return PageText(
-        text, title, safe_text(site), language, text_hash=text_hash(text) if text else ""
+        text,
+        title,
+        safe_text(site),
+        language,
+        declared=declared,
+        text_hash=text_hash(text) if text else "",
     )
 
 
@@ -132,14 +143,13 @@ def _title(tree: HtmlElement) -> str:
     return " ".join((found.text_content() if found is not None else "").split())
 
 
-def _language(tree: HtmlElement) -> str | None:
-    lang = (
+def _declared(tree: HtmlElement) -> str | None:
+    """The primary subtag of the page's `<html lang>`, if it has one."""
+    return primary_tag(
         tree.get("lang")
         or tree.get("xml:lang")  # the HTML parser keeps the prefix in the name
         or tree.get("{http://www.w3.org/XML/1998/namespace}lang")
     )
-    primary = re.split(r"[-_]", lang.strip())[0].lower()[:8] if lang else ""
-    return safe_text(primary) or None
 
 
 def text_hash(text: str) -> str:

@@ -5,7 +5,10 @@
 
 makes the query word `Donbas` (or the phrase "Donbas", or the word inside a phrase) match
 any of `Donbas`, `Donbass`, a word starting with `донбас`, or the phrase "Donbas region".
-A spelling that is itself the name of an alias brings that alias's spellings in.
+A spelling that is itself the name of an alias brings that alias's spellings in. The name
+and every spelling without a wildcard also bring their transliterations into the other
+script (monitors.rules.translit: Donbass gives Донбасс, Зеленський gives Zelenskyy), and
+every word its inflected forms (monitors.rules.inflect).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from itertools import chain, product
 
 from monitors.errors import QueryError
 from monitors.rules.query import Term, parse_words
+from monitors.rules.translit import transliterations
 
 MAX_VARIANTS = 256
 
@@ -82,6 +86,8 @@ def _key(name: str) -> tuple[str, ...]:
 
 
 def _spellings(name: str, values: Sequence[str]) -> list[Words]:
+    """The spellings listed, then the transliterations of the name and of each spelling
+    without a wildcard, as far as `MAX_VARIANTS` allows."""
     if not values:
         raise AliasError(name, "no spellings listed")
     out = []
@@ -90,6 +96,14 @@ def _spellings(name: str, values: Sequence[str]) -> list[Words]:
             out.append(parse_words(value))
         except QueryError as exc:
             raise AliasError(name, f"spelling {value!r}: {exc}") from None
+    written = {tuple(word.word for word in words) for words in out} | {_key(name)}
+    for value in (name, *values):
+        for spelling in transliterations(value) if "*" not in value else ():
+            words = parse_words(spelling)
+            key = tuple(word.word for word in words)
+            if key not in written and len(written) < MAX_VARIANTS:
+                written.add(key)
+                out.append(words)
     return out
 
 
@@ -113,8 +127,7 @@ class _Resolver:
         return self.done[name]
 
     def _resolve(self, name: str, path: tuple[str, ...]) -> tuple[Words, ...]:
-        own = tuple(Term(word) for word in _key(name))
-        out = [own]
+        out = [parse_words(name)]
         for words in self.spellings[name]:
             other = None if any(w.prefix for w in words) else self.names.get(_plain(words))
             if other is None or other == name:

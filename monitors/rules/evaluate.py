@@ -1,7 +1,8 @@
 """Parsed queries compiled to operators that evaluate against one scanned article.
 
 Literals become indexes into a table of `Needle`s (what the prefilter searches, and which
-fields count); `And`, `Or`, `Not` and `Near` become `AllOf`, `AnyOf`, `Without` and `Within`.
+fields count; a literal whose first word has inflected forms has one per form); `And`,
+`Or`, `Not` and `Near` become `AllOf`, `AnyOf`, `Without` and `Within`.
 Each operator answers three questions about a `Scan`: does it match (`test`), where
 (`spans`: word spans, for `Within` and for passages), and on which literal occurrences
 (`hits`: what an explanation marks). The answers of every operator but a literal are
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import TypeVar, cast
 
 from monitors.rules.document import BREAK, LANG, SITE, TEXT, TITLE, Document, Span
-from monitors.rules.prefilter import Prefilter, needle
+from monitors.rules.prefilter import Prefilter, needles
 from monitors.rules.query import And, Literal, Near, Node, Not, Or, Term
 
 FIELD_RANGES = {None: (TITLE, TEXT), "title": (TITLE, TITLE), "text": (TEXT, TEXT)}
@@ -87,7 +88,7 @@ class Scan:
         first = self.doc.word_at(start)
         for offset, term in found.rest:
             word = words[first + offset] if first + offset < len(words) else BREAK
-            if not (word.startswith(term.word) if term.prefix else word == term.word):
+            if word == BREAK or not term.matches(word):
                 return False
         return True
 
@@ -144,19 +145,24 @@ class Memo(Op):
 
 
 class Lit(Op):
-    """A literal; a `site:` or `lang:` one filters, with no spans or hits."""
+    """A literal, found through any of its needles; a `site:` or `lang:` one filters, with
+    no spans or hits."""
 
-    __slots__ = ("index", "positional")
+    __slots__ = ("indexes", "positional")
 
-    def __init__(self, index: int, positional: bool) -> None:
-        self.index = index
+    def __init__(self, indexes: tuple[int, ...], positional: bool) -> None:
+        self.indexes = indexes
         self.positional = positional
 
     def test(self, scan: Scan) -> bool:
-        return bool(scan.starts(self.index))
+        return any(scan.starts(index) for index in self.indexes)
 
     def spans(self, scan: Scan) -> list[Span]:
-        return scan.spans(self.index) if self.positional else []
+        if not self.positional:
+            return []
+        if len(self.indexes) == 1:
+            return scan.spans(self.indexes[0])
+        return union(scan.spans(index) for index in self.indexes)
 
     def hits(self, scan: Scan) -> list[Span]:
         return self.spans(scan)
@@ -375,7 +381,8 @@ class Compiler:
         with a guess at how often each set is found. An `Or` needs one of its children's
         cheapest sets, and every set all its children need."""
         if isinstance(node, Literal):
-            return [(_cost(node), frozenset({self.needles[self.literal(node)].pattern}))]
+            patterns = frozenset(self.needles[index].pattern for index in self.literal(node))
+            return [(_cost(node), patterns)]
         if isinstance(node, And | Near):
             return [need for child in node.children for need in self.requirements(child)]
         if isinstance(node, Or):
@@ -388,17 +395,16 @@ class Compiler:
             return [either, *(need for need in options[0] if need[1] in shared)]
         return []
 
-    def literal(self, literal: Literal) -> int:
-        """The index of `literal` in the needle table, added if new."""
+    def literal(self, literal: Literal) -> tuple[int, ...]:
+        """The indexes of the needles of `literal` in the needle table, added if new."""
         parts = literal.parts
-        search, searched = needle(parts)
-        found = Needle(
-            search,
-            self.prefilter.add(search),
-            FIELD_RANGES[literal.field],
-            len(parts),
-            tuple((i, parts[i]) for i in range(searched, len(parts))),
-        )
+        searches, searched = needles(parts)
+        rest = tuple((i, parts[i]) for i in range(searched, len(parts)))
+        return tuple(self._needle(search, literal, rest) for search in searches)
+
+    def _needle(self, search: str, literal: Literal, rest: tuple[tuple[int, Term], ...]) -> int:
+        fields = FIELD_RANGES[literal.field]
+        found = Needle(search, self.prefilter.add(search), fields, len(literal.parts), rest)
         if found not in self._indexes:
             self._indexes[found] = len(self.needles)
             self.needles.append(found)

@@ -318,8 +318,11 @@ class _Parser:
 
 
 def _make_literal(words: tuple[Term, ...], field: str | None) -> Node:
+    """The literal of `words` in `field`; `site:` and `lang:` values match as written."""
+    if field in FILTER_FIELDS:
+        words = tuple(Term(word.word, word.prefix) for word in words)
     if len(words) == 1:
-        return Term(words[0].word, words[0].prefix, field)
+        return Term(words[0].word, words[0].prefix, field, words[0].forms)
     return Phrase(words, field)
 
 

@@ -1,7 +1,8 @@
 """The literal-term prefilter: every literal of every rule in one Aho-Corasick automaton.
 
-A literal is searched as a substring of `Document.haystack`: " word " for a word,
-" word" for a prefix, " security guarantee" for a phrase ending in a prefix. One pass
+A literal is searched as a substring of `Document.haystack`: " word " for a word (and
+" form " for each of its inflected forms), " word" for a prefix, " security guarantee"
+for a phrase ending in a prefix. One pass
 over an article tells which search strings it holds, whatever the number of rules.
 """
 
@@ -14,14 +15,17 @@ import ahocorasick
 from monitors.rules.query import Term
 
 
-def needle(words: tuple[Term, ...]) -> tuple[str, int]:
-    """The search string of `words` up to the first prefix, and how many words it holds."""
-    searched: list[str] = []
-    for word in words:
-        searched.append(word.word)
-        if word.prefix:
-            return " " + " ".join(searched), len(searched)
-    return " " + " ".join(searched) + " ", len(searched)
+def needles(words: tuple[Term, ...]) -> tuple[list[str], int]:
+    """The search strings of `words`, one per spelling of the first word, and how many
+    words each holds: the words up to the first prefix, or up to the next word with forms
+    (its spellings are checked after the search)."""
+    searched = 1
+    while searched < len(words) and not words[searched - 1].prefix and not words[searched].forms:
+        searched += 1
+    rest = [word.word for word in words[1:searched]]
+    whole = "" if words[searched - 1].prefix else " "
+    heads = (words[0].word,) if words[0].prefix else words[0].spellings
+    return [" " + " ".join((head, *rest)) + whole for head in heads], searched
 
 
 class Prefilter:

@@ -10,7 +10,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from monitors.errors import QueryError
-from monitors.text import tokenize
+from monitors.rules.inflect import forms
+from monitors.text import Token, tokenize
 
 FIELDS = ("title", "text", "site", "lang")
 FILTER_FIELDS = frozenset({"site", "lang"})
@@ -52,15 +53,28 @@ class Literal(Node):
 
 @dataclass(frozen=True)
 class Term(Literal):
-    """A normalized word; with `prefix`, any word starting with it (`withdraw*`)."""
+    """A normalized word, or one of its inflected `forms` (see monitors.rules.inflect);
+    with `prefix`, any word starting with it (`withdraw*`)."""
 
     word: str
     prefix: bool = False
     field: str | None = None
+    forms: frozenset[str] = frozenset()
 
     @property
     def parts(self) -> tuple[Term, ...]:
-        return (Term(self.word, self.prefix),)
+        return (Term(self.word, self.prefix, forms=self.forms),)
+
+    @property
+    def spellings(self) -> tuple[str, ...]:
+        """The word and its forms, the word first."""
+        return (self.word, *sorted(self.forms))
+
+    def matches(self, word: str) -> bool:
+        """Whether the normalized `word` is this term."""
+        if self.prefix:
+            return word.startswith(self.word)
+        return word == self.word or word in self.forms
 
 
 @dataclass(frozen=True)
@@ -142,7 +156,8 @@ class Near(Node):
 
 
 def parse_words(value: str, pos: int = 0) -> tuple[Term, ...]:
-    """The words of `value` (starting at `pos` in the query), those followed by `*` prefixes."""
+    """The words of `value` (starting at `pos` in the query), those followed by `*` prefixes,
+    those after `=` exact, the others with their inflected forms."""
     tokens = tokenize(value)
     if not tokens:
         raise QueryError(f"{value!r} at position {pos} holds no word")
@@ -152,10 +167,22 @@ def parse_words(value: str, pos: int = 0) -> tuple[Term, ...]:
     for star in sorted(stars):
         if star + 1 in starts or star not in ends:
             raise QueryError(f"wildcard '*' at position {pos + star} must end a word")
+    exact = {i for i, char in enumerate(value) if char == "="}
+    for mark in sorted(exact):
+        if mark + 1 not in starts or (mark and value[mark - 1].isalnum()):
+            raise QueryError(f"'=' at position {pos + mark} must start a word")
     for token in tokens:
         if token.end in stars and len(token.norm) < MIN_PREFIX:
             raise QueryError(
                 f"wildcard too broad at position {pos + token.start}: "
                 f"at least {MIN_PREFIX} letters before '*'"
             )
-    return tuple(Term(token.norm, token.end in stars) for token in tokens)
+    return tuple(_term(value, token, stars, exact) for token in tokens)
+
+
+def _term(value: str, token: Token, stars: set[int], exact: set[int]) -> Term:
+    if token.end in stars:
+        return Term(token.norm, prefix=True)
+    if token.start - 1 in exact:
+        return Term(token.norm)
+    return Term(token.norm, forms=forms(value[token.start : token.end]))

@@ -26,7 +26,7 @@ from monitors.store.schema import alerts, articles, deliveries, utcnow
 
 @dataclass(frozen=True)
 class AlertRow:
-    """An alert as stored, with what a message needs."""
+    """An alert as stored, with what a message needs (its article's `language` too)."""
 
     id: int
     rule_id: str
@@ -42,6 +42,7 @@ class AlertRow:
     new_facts: tuple[str, ...] = ()
     follows: int | None = None
     story_id: int | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -331,7 +332,7 @@ class OutboxQueries:
         """The newest alerts with their deliveries (only alerts with a delivery in `status`,
         only these `ids`, only those older than alert `before`, only a story's, when
         given). A delivery gathered into a digest is shown as that digest delivery."""
-        query = sa.select(alerts).order_by(alerts.c.id.desc()).limit(limit)
+        query = _alerts().order_by(alerts.c.id.desc()).limit(limit)
         if ids is not None:
             query = query.where(alerts.c.id.in_(list(ids)))
         if before is not None:
@@ -390,11 +391,11 @@ class OutboxQueries:
         conn = self.conn
         row = conn.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id)).one()
         if row.kind == "alert":
-            alert = _alert(conn.execute(sa.select(alerts).where(alerts.c.id == row.alert_id)).one())
+            alert = _alert(conn.execute(_alerts().where(alerts.c.id == row.alert_id)).one())
             return _delivery(row, alert=alert, thread=self._thread(alert.follows, row.channel))
         if row.kind == "digest":
             included = conn.execute(
-                sa.select(alerts)
+                _alerts()
                 .join(deliveries, deliveries.c.alert_id == alerts.c.id)
                 .where(deliveries.c.digest_id == delivery_id)
                 .order_by(alerts.c.rule_id, alerts.c.id)
@@ -433,6 +434,13 @@ class OutboxQueries:
             .order_by(articles.c.id)
         )
         return tuple(dict.fromkeys((site, url) for site, url in rows))
+
+
+def _alerts() -> sa.Select[Any]:
+    """Alerts with the language of their article."""
+    return sa.select(alerts, articles.c.language).join(
+        articles, articles.c.id == alerts.c.article_id
+    )
 
 
 def _alert(row: Any) -> AlertRow:

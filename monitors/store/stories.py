@@ -344,8 +344,8 @@ class StoryQueries:
         return _stored_article(row) if row is not None else None
 
     def story_listing(self, since: datetime) -> list[dict[str, Any]]:
-        """The stories seen since `since`, last seen first, each with its `articles`
-        (title, site, url) and `alerts` (id, rule_id, kind)."""
+        """The stories seen since `since`, last seen first, each with its `members`
+        (title, site, url, language) and `alerts` (id, rule_id, kind)."""
         rows = self.conn.execute(
             sa.select(stories)
             .where(stories.c.last_seen_at >= since)
@@ -354,7 +354,13 @@ class StoryQueries:
         ids = [row.id for row in rows]
         members = _by_story(
             self.conn.execute(
-                sa.select(articles.c.story_id, articles.c.title, articles.c.site, articles.c.url)
+                sa.select(
+                    articles.c.story_id,
+                    articles.c.title,
+                    articles.c.site,
+                    articles.c.url,
+                    articles.c.language,
+                )
                 .where(articles.c.story_id.in_(ids))
                 .order_by(articles.c.id)
             )
@@ -530,13 +536,16 @@ class StoryQueries:
         ]
 
     def story_detail(self, story_id: int) -> dict[str, Any] | None:
-        """A story with its `decisions` (with each article's site, title and URL), its
-        `alerts`, and the entries `relisted` as the same URL as one of its articles."""
+        """A story with its `decisions` (with each article's site, title, URL and
+        language), its `alerts`, and the entries `relisted` as the same URL as one of its
+        articles."""
         story = self.conn.execute(sa.select(stories).where(stories.c.id == story_id)).first()
         if story is None:
             return None
         placed = self.conn.execute(
-            sa.select(decisions, articles.c.site, articles.c.title, articles.c.url)
+            sa.select(
+                decisions, articles.c.site, articles.c.title, articles.c.url, articles.c.language
+            )
             .join(articles, articles.c.id == decisions.c.article_id)
             .where(decisions.c.story_id == story_id)
             .order_by(decisions.c.id)

@@ -51,7 +51,7 @@ def test_the_readme_use_it_commands_run_as_written(monkeypatch: pytest.MonkeyPat
         elif words[:2] == ["newsmon", "check"]:
             result = invoke(*words[1:], env=env)
             assert result.exit_code == 0, result.output
-            assert "OK config/newsmon.yaml: 21 feeds, 3 rules, 2 channels" in result.output
+            assert "OK config/newsmon.yaml: 32 feeds, 3 rules, 2 channels" in result.output
             checked = True
     assert checked
     assert not (ROOT / "config" / "newsmon.db").exists()  # check made no store

@@ -64,10 +64,10 @@ def test_text_and_html_files(tmp_path: Path) -> None:
     result = invoke("--config", str(write_config(tmp_path)), str(text), str(page))
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
-        f"{text}: Senate to weigh Ukraine pact",
+        f"{text} (en): Senate to weigh Ukraine pact",
         "  senate: Ukraine, Senate, ratify, Kyiv",
         "    The **Senate** would have to **ratify** the pact with **Kyiv**, aides said.",
-        f"{page}: Donbass talks",
+        f"{page} (en): Donbass talks",
         "  donbas: Donbass, withdraw",
         "    Negotiators discussed whether Ukrainian forces would **withdraw** from the "
         "**Donbass** region under the draft plan, which both sides were studying on Friday "
@@ -84,13 +84,21 @@ def test_json_gives_one_line_per_source_and_rule(tmp_path: Path) -> None:
         {
             "source": str(text),
             "rule": "senate",
+            "lang": "en",
             "matched": True,
             "terms": ["Ukraine", "Senate", "ratify", "Kyiv"],
             "passage": (
                 "The **Senate** would have to **ratify** the pact with **Kyiv**, aides said."
             ),
         },
-        {"source": str(text), "rule": "donbas", "matched": False, "terms": [], "passage": ""},
+        {
+            "source": str(text),
+            "rule": "donbas",
+            "lang": "en",
+            "matched": False,
+            "terms": [],
+            "passage": "",
+        },
     ]
 
 
@@ -110,17 +118,17 @@ def test_site_and_lang_options_scope_file_sources(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
         return [(j["source"], j["rule"], j["matched"]) for j in json_lines(result.output)]
 
-    assert verdicts() == [
+    assert verdicts() == [  # a text file's language is told from its words
         (str(text), "site", False),
-        (str(text), "lang", False),
-        (str(page), "site", False),
-        (str(page), "lang", True),
-    ]
-    assert verdicts("--site", "www.reuters.com", "--lang", "en") == [
-        (str(text), "site", True),
         (str(text), "lang", True),
         (str(page), "site", False),
         (str(page), "lang", True),
+    ]
+    assert verdicts("--site", "www.reuters.com", "--lang", "ru") == [
+        (str(text), "site", True),
+        (str(text), "lang", False),
+        (str(page), "site", False),
+        (str(page), "lang", False),
     ]
     stored = invoke("-c", config, "--stored", "--site", "reuters.com")
     assert stored.exit_code == 2
@@ -236,7 +244,7 @@ def test_stored_articles_since_a_date(tmp_path: Path) -> None:
         f"sqlite:///{tmp_path / 'newsmon.db'}",
         [
             {"title": "Old", "text": withdraw, "fetched_at": old},
-            {"title": "New", "text": withdraw, "fetched_at": new},
+            {"title": "New", "text": withdraw, "fetched_at": new, "language": "en"},
             {"title": "Copy", "text": withdraw, "fetched_at": new, "duplicate_of": 1},
             {"title": "Other", "text": "Weather.", "fetched_at": new},
         ],
@@ -251,10 +259,10 @@ def test_stored_articles_since_a_date(tmp_path: Path) -> None:
     recent = invoke("-c", str(config), "--stored", "--since", "2026-02-01")
     assert recent.exit_code == 0, recent.output
     assert recent.output.splitlines() == [
-        "https://example.com/1: New",
+        "https://example.com/1 (en): New",
         "  donbas: withdraw, Donbas",
         "    Forces would **withdraw** from the **Donbas**, the plan says.",
-        "https://example.com/3: Other",
+        "https://example.com/3 (language unknown): Other",
         "  no rule matches",
     ]
 

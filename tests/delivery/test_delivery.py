@@ -116,6 +116,7 @@ def test_failures_back_off_honour_retry_after_then_deliver(
     [done] = deliver_due(outbox, notifier, cfg.labels())
     assert done.status == "sent"
     assert len(posts(hook)) == 4  # three refused, one accepted
+    assert "Language: en" in posts(hook)[-1]["message"]  # the article's, from the store
 
 
 def _deliveries(store: Store) -> list[Any]:
@@ -165,6 +166,7 @@ def test_dead_letter_then_retry_by_hand(store_url: str, store: Store, hook: Loop
     assert statuses == ["pending", "pending", "pending", "failed"]
     assert deliver_due(outbox, notifier_for(cfg), cfg.labels()) == []
     [listed] = outbox.listing("failed")
+    assert listed.alert.language == "en"
     assert listed.alert.id == alert_id and listed.deliveries[0].attempts == 4
 
     fixed = config_for(store_url, {"desk": hook_url(hook)})

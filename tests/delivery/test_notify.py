@@ -126,6 +126,20 @@ def test_html() -> None:
     assert 'href="https://news.example.org/world/guarantees?id=7&amp;page=2"' in body
 
 
+@pytest.mark.parametrize(
+    ("channel", "line"),
+    [
+        ("text", "Language: uk"),
+        ("markdown", "Language: uk"),
+        ("html", "<p>Language: uk</p>"),
+        ("slack", "Language: uk"),
+    ],
+)
+def test_the_articles_language_is_shown(channel: str, line: str) -> None:
+    assert line in rendered(channel, alert(language="uk")).body
+    assert "Language" not in rendered(channel, alert(language=None)).body
+
+
 @pytest.mark.parametrize("channel", list(CHANNELS))
 def test_bidi_controls_stored_in_an_alert_reach_no_message(channel: str) -> None:
     """Text stored before feeds and pages were stripped of them."""

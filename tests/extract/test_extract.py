@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from monitors.config import ExtractConfig
-from monitors.extract import extract_article, text_hash
+from monitors.extract import extract_article, page_text, text_hash
 from monitors.ingest.urls import canonical_url
 from monitors.models import Entry
 from tests.conftest import DATA
@@ -103,7 +103,7 @@ def test_a_site_name_given_as_a_url_is_its_host_and_og_title_names_the_page() ->
 
 
 @pytest.mark.parametrize(
-    ("attribute", "expected"),
+    ("attribute", "declared"),
     [
         ('lang="de-DE"', "de"),
         ('lang="EN-gb"', "en"),
@@ -111,13 +111,17 @@ def test_a_site_name_given_as_a_url_is_its_host_and_og_title_names_the_page() ->
         ('lang=" fr "', "fr"),
         ('xml:lang="uk-UA"', "uk"),
         ('lang=""', None),
+        ('lang="&lt;x&gt;"', None),
         ("", None),
     ],
 )
-def test_language_from_html_lang(attribute: str, expected: str | None) -> None:
+def test_language_is_the_texts_whatever_html_lang_declares(
+    attribute: str, declared: str | None
+) -> None:
     body = page("no-sitename.html").replace(b'<html lang="en">', f"<html {attribute}>".encode())
     url = "https://riverside-post.example.com/local/library"
-    assert extract_article(body, entry(url), url, MIN_CHARS).language == expected
+    assert page_text(body, url).declared == declared
+    assert extract_article(body, entry(url), url, MIN_CHARS).language == "en"
 
 
 def test_thin_page_falls_back_to_the_summary() -> None:
@@ -142,7 +146,7 @@ def test_no_page_gives_the_summary() -> None:
     article = extract_article(None, item, url, MIN_CHARS)
     assert (article.source, article.text) == ("summary", item.summary)
     assert article.site == "ledger.example.com"
-    assert article.language is None
+    assert article.language == "en"  # told from the headline and summary
 
 
 def test_no_page_and_no_summary_hashes_the_headline() -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from itertools import product
+from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -25,13 +27,20 @@ from monitors.rules import (
     Term,
     parse_query,
 )
+from monitors.rules.inflect import forms
 from monitors.rules.passage import MAX_PASSAGE
 from monitors.text import Token, normalize, sentences, tokenize, word_spans, words
+from tests.conftest import DATA
 
 NEAR_NEEDS = (
     "NEAR at position 7 needs a number of words, as in NEAR/5, "
     "or s for one sentence, as in NEAR/s or NEAR/15s"
 )
+
+
+def word(text: str, field: str | None = None) -> Term:
+    """The term a query word gives: normalized, with its inflected forms."""
+    return Term(normalize(text), field=field, forms=forms(text))
 
 
 def match(query: str, title: str = "", text: str = "") -> Match | None:
@@ -164,12 +173,12 @@ def test_sentences_split_on_lines_and_skip_blank_ones() -> None:
 def test_parse_builds_our_ast() -> None:
     assert parse_query('Senate -"NATO-style" (withdraw* OR "security guarantee*")') == And(
         (
-            Term("senate"),
-            Not(Phrase((Term("nato"), Term("style")))),
+            word("senate"),
+            Not(Phrase((word("nato"), word("style")))),
             Or(
                 (
                     Term("withdraw", prefix=True),
-                    Phrase((Term("security"), Term("guarantee", prefix=True))),
+                    Phrase((word("security"), Term("guarantee", prefix=True))),
                 )
             ),
         )
@@ -177,7 +186,7 @@ def test_parse_builds_our_ast() -> None:
 
 
 def test_unquoted_term_of_several_words_is_a_phrase() -> None:
-    assert parse_query("Donbas-region") == Phrase((Term("donbas"), Term("region")))
+    assert parse_query("Donbas-region") == Phrase((word("donbas"), word("region")))
     assert parse_query("Ukraine’s") == parse_query('"ukraine\'s"')
 
 
@@ -202,6 +211,8 @@ def test_and_binds_tighter_than_or() -> None:
         ("*", "'*' at position 0 holds no word"),
         ("*kyiv", "wildcard '*' at position 0 must end a word"),
         ("wi*draw", "wildcard '*' at position 2 must end a word"),
+        ("Kyiv=", "'=' at position 4 must start a word"),
+        ('"with=draw"', "'=' at position 5 must start a word"),
         ("kyiv -", "'-' at position 5 holds no word"),
         ("foo:bar", "unknown field 'foo:' at position 0 (fields: title:, text:, site:, lang:)"),
         ("kyiv url:x", "unknown field 'url:' at position 5 (fields: title:, text:, site:, lang:)"),
@@ -353,9 +364,86 @@ def test_accent_insensitive() -> None:
 
 
 def test_cyrillic() -> None:
-    found = match("донбас", text="Бои на ДОНБАСЕ и в Донбасі, Донбас.")
+    found = match("Донбас", text="Бои на ДОНБАСЕ и в Донбасі, Донбас, Донбасові.")
     assert found is not None
-    assert found.terms == ("Донбас",)
+    assert found.terms == ("ДОНБАСЕ", "Донбасі", "Донбас", "Донбасові")
+    assert match("=Донбас", text="Бои на ДОНБАСЕ и в Донбасі.") is None
+
+
+@pytest.mark.parametrize(
+    ("query", "text"),
+    [
+        ("Донбас", "Україна не поступиться Донбасом."),
+        ("Донбасс", "Вывод войск из Донбасса."),
+        ("Донбасс", "Переговоры о Донбассе."),
+        ("Сенат", "передати на ратифікацію до Сенату"),
+        ("Сенат", "договор внесут в Сенате"),
+        ("ратифікувати", "Конгрес ратифікує угоду."),
+        ("ратифицировать", "Сенат ратифицировал договор."),
+        ("ратифікація", "передати на ратифікацію"),
+        ('"гарантії безпеки"', "Україна отримає гарантіями безпеки"),
+        ('"гарантии безопасности"', "о гарантиях безопасности для Киева"),
+        ('"відвести війська"', "Київ не відведе війська з Донбасу."),
+        ("поступитися", "Україна не поступиться Донбасом."),
+        ("guarantee", "The guarantees hold."),
+        ("treaty", "Two treaties were signed."),
+        ("approach", "It approaches the Senate."),
+    ],
+)
+def test_a_word_matches_its_inflected_forms(query: str, text: str) -> None:
+    assert matches(query, text=text)
+
+
+@pytest.mark.parametrize(
+    ("query", "text"),
+    [
+        ("Сенат", "Сенатор Грэм выступил против."),
+        ("Рада", "Радар засік ракету."),
+        ("Рада", "Він був радий зустрічі."),
+        ("мир", "Мирний план обговорили."),
+        ("Донбас", "Донбасенергo не працює."),
+        ("retreat", "Ukrainian troops retreated."),
+        ("accord", "According to officials."),
+        ("US", "He uses it."),
+        ("=Donbas", "Fighting in the Donbases."),
+    ],
+)
+def test_a_word_does_not_match_look_alike_words(query: str, text: str) -> None:
+    assert not matches(query, text=text)
+
+
+def test_inflection_applies_inside_phrases_and_stops_at_exact_words() -> None:
+    assert matches('"вивести війська"', text="погодилася вивести військами")
+    assert not matches('"вивести =війська"', text="погодилася вивести військами")
+    assert matches('"вивести =війська"', text="погодилася вивести війська")
+
+
+@pytest.mark.parametrize(
+    ("text", "norms"),
+    [
+        ("обовʼязкові гарантії", ["обовязкові", "гарантіі"]),
+        ("обов’язкові обов'язкові", ["обовязкові", "обовязкові"]),
+        ("Слов'янськ", ["словянськ"]),
+        ("Ukraine's army", ["ukraine", "s", "army"]),
+        ("Kиїв", ["киів"]),  # a Latin K in a Cyrillic word
+        ("НАТО", ["нато"]),
+        ("HАТО", ["нато"]),  # a Latin H
+        ("Ukrаine", ["ukraine"]),  # a Cyrillic а in a Latin word
+        ("ёлка Ёлка елка", ["елка", "елка", "елка"]),
+    ],
+)
+def test_cyrillic_apostrophes_and_homoglyphs_are_normalized(text: str, norms: list[str]) -> None:
+    assert [token.norm for token in tokenize(text)] == norms
+    assert words(text) == norms
+    assert [text[start:end] for start, end in word_spans(text)] == [
+        text[token.start : token.end] for token in tokenize(text)
+    ]
+
+
+def test_homoglyph_and_apostrophe_spellings_match_the_plain_ones() -> None:
+    assert matches("Київ", text="Удар по Kиєву.")  # a Latin K, an inflected form
+    assert matches('"гарантії обовʼязкові"', text="гарантії обов'язкові")
+    assert matches("Ukraine", text="Ukrаine's army")
 
 
 def test_curly_and_straight_apostrophes_agree() -> None:
@@ -506,10 +594,10 @@ def test_near_s_spans_a_whole_sentence_and_no_more() -> None:
 
 
 def test_near_and_proximity_phrase_parse_alike() -> None:
-    near = Near((Term("senate"), Term("ratify")), 8)
+    near = Near((word("senate"), word("ratify")), 8)
     assert parse_query("Senate NEAR/8 ratify") == near
     assert parse_query('"Senate ratify"~8') == near
-    assert parse_query('"Senate"~3') == Term("senate")
+    assert parse_query('"Senate"~3') == word("senate")
 
 
 def test_near_chains_left_to_right_and_binds_tighter_than_and() -> None:
@@ -582,7 +670,7 @@ def test_title_and_text_scopes() -> None:
 
 
 def test_field_names_ignore_case() -> None:
-    assert parse_query("Title:Kyiv") == Term("kyiv", field="title")
+    assert parse_query("Title:Kyiv") == word("kyiv", field="title")
 
 
 def test_site_scope_matches_a_host_or_a_site_name() -> None:
@@ -643,21 +731,48 @@ def test_aliases_apply_to_words_inside_phrases_and_proximity() -> None:
 
 
 def test_alias_expansion_keeps_the_field() -> None:
-    assert parse_query("title:Kyiv", Aliases.compile(ALIASES)) == Or(
-        (Term("kyiv", field="title"), Term("kiev", field="title"))
-    )
+    found = parse_query("title:Kyiv", Aliases.compile(ALIASES))
+    assert isinstance(found, Or)
+    assert found.children[:2] == (word("kyiv", field="title"), word("kiev", field="title"))
+    assert word("Київ", field="title") in found.children
+    assert all(child.field == "title" for child in found.children)
 
 
 def test_an_alias_spelling_naming_another_alias_brings_its_spellings() -> None:
     aliases = Aliases.compile({"Ukraine capital": ["Kyiv"], "Kyiv": ["Kiev", "Київ*"]})
-    assert parse_query('"Ukraine capital"', aliases) == Or(
-        (
-            Phrase((Term("ukraine"), Term("capital"))),
-            Term("kyiv"),
-            Term("kiev"),
-            Term(normalize("Київ"), prefix=True),
-        )
+    found = parse_query('"Ukraine capital"', aliases)
+    assert isinstance(found, Or)
+    assert found.children[:4] == (
+        Phrase((word("ukraine"), word("capital"))),
+        word("kyiv"),
+        word("kiev"),
+        Term(normalize("Київ"), prefix=True),
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "spellings", "text"),
+    [
+        ("Witkoff", ["Steve Witkoff"], "Віткофф прибув до Москви."),
+        ("Witkoff", ["Steve Witkoff"], "Путин встретился с Уиткоффом."),
+        ("Zelensky", ["Zelenskyy"], "Зустріч із Зеленським."),
+        ("Zelensky", ["Zelenskyy"], "Встреча с Зеленским."),
+        ("Donbas", ["Donbass"], "Україна не поступиться Донбасом."),
+        ("Donbas", ["Donbass"], "Вывод войск из Донбасса."),
+        ("Зеленський", ["Зеленский"], "Zelenskyy said."),
+        ("Зеленський", ["Зеленский"], "Zelensky said."),
+        ("Уиткофф", ["Віткофф"], "Witkoff said."),
+        ("Путін", ["Путин"], "Putin said."),
+    ],
+)
+def test_aliases_match_their_transliterations(name: str, spellings: list[str], text: str) -> None:
+    rules = RuleSet.compile([("r", name)], aliases={name: spellings})
+    assert [m.rule_id for m in rules.match("", text)] == ["r"]
+
+
+def test_transliterations_do_not_match_other_names() -> None:
+    rules = RuleSet.compile([("r", "Witkoff OR Zelensky")], aliases={"Zelensky": ["Zelenskyy"]})
+    assert rules.match("", "Зеленська, Уіткін і Віталій Кличко.") == []
 
 
 def test_terms_of_an_alias_match_are_the_spellings_found() -> None:
@@ -902,3 +1017,13 @@ def test_equal_sub_queries_of_a_rule_set_share_one_operator() -> None:
     assert second.concepts[0] is first.op is first.concepts[0]
     text = "The Senate will ratify the pact with Kyiv."
     assert [m.rule_id for m in rules.match("", text)] == ["a", "b"]
+
+
+LOOKALIKES = yaml.safe_load((DATA / "rules" / "lookalikes.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("case", LOOKALIKES, ids=[case["query"] for case in LOOKALIKES])
+def test_inflection_finds_every_form_and_no_look_alike(case: dict[str, Any]) -> None:
+    rules = RuleSet.compile([("r", case["query"])])
+    assert [word for word in case["forms"] if not rules.match("", word)] == []
+    assert [word for word in case["others"] if rules.match("", word)] == []

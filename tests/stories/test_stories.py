@@ -142,6 +142,7 @@ def test_stories_commands_explain_each_decision(tmp_path: Path) -> None:
     listing = runner.invoke(app, ["stories", "--since", "2000-01-01", "--config", str(path)])
     assert listing.exit_code == 0, listing.output
     assert "Geneva" in listing.output
+    assert "| en |" in listing.output  # each article's language
     shown = runner.invoke(app, ["stories", "show", str(biggest), "--config", str(path)])
     assert shown.exit_code == 0, shown.output
     for words in ("exact copy", "same story", "new story", "score", "Meridian Wire", "http"):

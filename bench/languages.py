@@ -1,0 +1,95 @@
+"""Language detection (monitors.extract.language): accuracy on headlines and article
+texts in English, Ukrainian, Russian, German, French and Polish, and its cost.
+
+The labelled samples are tests/data/languages/headlines.yaml (20 per language) and
+texts.yaml (4 per language), and the Ukrainian and Russian watch-rule cases of
+tests/data/rules (headline and text). Each is told three ways: from its words alone,
+with its page's declared language right (`<html lang>` agreeing), and with it wrong
+(declared "en", or "ru" for English). The cost is CPU time per call, on the samples and
+on the seed write-ups (real pages, 3-10 KB).
+
+    python bench/languages.py
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import yaml  # noqa: E402
+
+from monitors.extract.language import detect_language  # noqa: E402
+
+DATA = REPO / "tests" / "data"
+SEEDS = REPO / "tests" / "data" / "seeds"
+REPEATS = 20
+
+
+def samples() -> dict[str, dict[str, list[str]]]:
+    """Headlines, texts and rule cases by language."""
+    load = lambda name: yaml.safe_load((DATA / "languages" / name).read_text("utf-8"))  # noqa: E731
+    cases: dict[str, list[str]] = {}
+    for lang in ("uk", "ru"):
+        for name in (f"watches-{lang}.yaml", f"heldout-{lang}.yaml"):
+            raw = yaml.safe_load((DATA / "rules" / name).read_text("utf-8"))
+            cases.setdefault(lang, []).extend(f"{c['title']}\n{c['text']}" for c in raw)
+    return {"headlines": load("headlines.yaml"), "texts": load("texts.yaml"), "rule cases": cases}
+
+
+def wrong(lang: str) -> str:
+    return "ru" if lang == "en" else "en"
+
+
+def accuracy(by_lang: dict[str, list[str]], hint: str) -> tuple[Counter[str], Counter[str]]:
+    """Per language: how many were told right, and how many there were."""
+    right: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    for lang, items in by_lang.items():
+        declared = {"none": None, "right": lang, "wrong": wrong(lang)}[hint]
+        for item in items:
+            right[lang] += detect_language(item, declared) == lang
+            total[lang] += 1
+    return right, total
+
+
+def cost_ms(items: list[str]) -> float:
+    """Mean CPU milliseconds per detection, best of `REPEATS` passes."""
+    best = float("inf")
+    for _ in range(REPEATS):
+        start = time.process_time()
+        for item in items:
+            detect_language(item)
+        best = min(best, time.process_time() - start)
+    return best / len(items) * 1000
+
+
+def main() -> None:
+    detect_language("warm up")
+    sets = samples()
+    langs = ["en", "uk", "ru", "de", "fr", "pl"]
+    print("accuracy (right / samples)")
+    print(f"{'set':<12} {'declared':<8} " + " ".join(f"{lang:>7}" for lang in langs) + "    all")
+    for name, by_lang in sets.items():
+        for hint in ("none", "right", "wrong"):
+            right, total = accuracy(by_lang, hint)
+            cells = [f"{right[g]:>3}/{total[g]:<3}" if total[g] else "      -" for g in langs]
+            share = sum(right.values()) / sum(total.values())
+            print(f"{name:<12} {hint:<8} " + " ".join(cells) + f"  {share:.3f}")
+    seeds = [p.read_text("utf-8") for p in sorted(SEEDS.glob("*.txt"))]
+    headlines = [h for items in sets["headlines"].values() for h in items]
+    texts = [t for items in sets["texts"].values() for t in items]
+    print()
+    print("cost (CPU ms per call, best of passes)")
+    for name, items in (("headline", headlines), ("text", texts), ("seed page text", seeds)):
+        mean = sum(map(len, items)) / len(items)
+        print(f"  {name:<15} {cost_ms(items):.3f} ms  (mean {mean:,.0f} characters)")
+
+
+if __name__ == "__main__":
+    main()
