@@ -349,6 +349,7 @@ class Compiler:
         self.needles: list[Needle] = []
         self._indexes: dict[Needle, int] = {}
         self._ops: dict[Node, Op] = {}
+        self._literals: dict[Literal, tuple[int, ...]] = {}
 
     def compile(self, node: Node) -> Op:
         """The operator of `node`, shared by every equal node of the rule set (so its
@@ -396,11 +397,16 @@ class Compiler:
         return []
 
     def literal(self, literal: Literal) -> tuple[int, ...]:
-        """The indexes of the needles of `literal` in the needle table, added if new."""
-        parts = literal.parts
-        searches, searched = needles(parts)
-        rest = tuple((i, parts[i]) for i in range(searched, len(parts)))
-        return tuple(self._needle(search, literal, rest) for search in searches)
+        """The indexes of the needles of `literal` in the needle table, added if new (an
+        alias's spellings recur across rules: each literal is looked up once)."""
+        found = self._literals.get(literal)
+        if found is None:
+            parts = literal.parts
+            searches, searched = needles(parts)
+            rest = tuple((i, parts[i]) for i in range(searched, len(parts)))
+            found = tuple(self._needle(search, literal, rest) for search in searches)
+            self._literals[literal] = found
+        return found
 
     def _needle(self, search: str, literal: Literal, rest: tuple[tuple[int, Term], ...]) -> int:
         fields = FIELD_RANGES[literal.field]

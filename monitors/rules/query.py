@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from functools import lru_cache
 
 from monitors.errors import QueryError
 from monitors.rules.inflect import forms
@@ -158,6 +159,18 @@ class Near(Node):
 def parse_words(value: str, pos: int = 0) -> tuple[Term, ...]:
     """The words of `value` (starting at `pos` in the query), those followed by `*` prefixes,
     those after `=` exact, the others with their inflected forms."""
+    try:
+        return _known_words(value)  # alias spellings recur in every rule naming them
+    except QueryError:
+        return _parse_words(value, pos)  # raises, with positions in the query
+
+
+@lru_cache(maxsize=16384)
+def _known_words(value: str) -> tuple[Term, ...]:
+    return _parse_words(value, 0)
+
+
+def _parse_words(value: str, pos: int) -> tuple[Term, ...]:
     tokens = tokenize(value)
     if not tokens:
         raise QueryError(f"{value!r} at position {pos} holds no word")
