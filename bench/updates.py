@@ -3,7 +3,8 @@ labelled cases, and on the seed coverage as a stream.
 
 Each case (tests/data/updates/*.yaml) is one story and one rule: the earlier articles
 that alerted for the rule, a later article, and whether it brings a development
-(`update`), with what a desk should read as new. The shipped rules decide the matches;
+(`update`), with what a desk should read as new. The shipped rules decide the matches,
+or the case's own rule when it gives one (`query`, and `aliases` if any: any topic);
 the decision is monitors.stories.novelty's, the update gap left out. Prints precision,
 recall and F1 of "update" per case file, per rule and overall, every miss with what
 the decision said, and the seed stream 000..004 as one story.
@@ -70,6 +71,13 @@ def shipped() -> RuleSet:
     return config_mod.load(REPO / "config" / "newsmon.yaml", env=ENV).ruleset()
 
 
+def rules_for(case: dict[str, Any], shipped: RuleSet) -> RuleSet:
+    """The case's own rule when it has a `query` (any topic), else the shipped rules."""
+    if "query" not in case:
+        return shipped
+    return RuleSet.compile([(case["rule"], case["query"])], aliases=case.get("aliases"))
+
+
 def article(title: str, text: str, at: datetime) -> Article:
     url = f"https://example.com/{abs(hash((title, text)))}"
     return Article(url, url, title, text, "example.com", "page", "en", at, "h")
@@ -108,7 +116,7 @@ def run_cases(rules: RuleSet, paths: Iterable[Path], verbose: bool) -> None:
     for path in paths:
         tally, misses, skipped = Tally(), [], 0
         for case in load(path):
-            verdict = decide(rules, case["rule"], case["earlier"], case["article"])
+            verdict = decide(rules_for(case, rules), case["rule"], case["earlier"], case["article"])
             if verdict is None:
                 skipped += 1
                 continue
