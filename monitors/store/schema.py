@@ -112,6 +112,21 @@ articles = sa.Table(
     sa.Index("ix_articles_title_story", "title", "story_id"),  # titles read without texts
 )
 
+
+def _trigrams(name: str, column: sa.Column[str]) -> sa.Index:
+    """A PostgreSQL trigram index of a text column, for the desk's word filter (pg_trgm;
+    migration 0012 makes it where the extension can be created)."""
+    index = sa.Index(
+        name, column, postgresql_using="gin", postgresql_ops={column.name: "gin_trgm_ops"}
+    )
+    return index.ddl_if(dialect="postgresql")
+
+
+TRIGRAM_INDEXES = (
+    _trigrams("ix_articles_title_trgm", articles.c.title),
+    _trigrams("ix_stories_headline_trgm", stories.c.headline),
+)
+
 decisions = sa.Table(
     "decisions",
     metadata,
