@@ -6,9 +6,11 @@ are deferred, left pending and unclaimed for the next cycle. `PageQueue` then ha
 the planned entries out: a free fetch goes to the host with the fewest pages in flight
 (hosts in turn among equals) that has a free slot of its `fetch.per_host`, so a host
 whose pages never answer holds only its own slots. Entries are claimed a few per host
-at a time, just before their turn, so a claim does not wait out other hosts' stalls. A
-host whose pages do not answer (time-outs, refused connections) `per_host` times in a
-row is left for the next cycle: its remaining entries are deferred too.
+at a time, just before their turn, so a claim does not wait out other hosts' stalls.
+Each page of a host in a row that does not answer (a time-out, a failed connection)
+takes one slot from it, until one answers; a host left with none is left for the next
+cycle: its remaining entries are deferred too. A host that never answers costs a cycle
+one round of its slots, one page time-out.
 
 Within a host, pages start in order of publication, and each entry is recorded after
 the one before it on its host (waiting at most the pipeline's in-turn wait): a first
@@ -152,16 +154,20 @@ class PageQueue:
     def _next_host(self) -> _Host | None:
         """The host with work and a free slot that has the fewest pages in flight, the
         one whose turn came longest ago among equals."""
-        ready = [h for h in self._hosts.values() if h.waiting and h.busy < self.per_host]
+        ready = [h for h in self._hosts.values() if h.waiting and h.busy < self._slots(h)]
         if not ready:
             return None
         return min(ready, key=lambda h: (h.busy, self._last_turn.get(h.name, -1)))
+
+    def _slots(self, host: _Host) -> int:
+        """The host's slots: one fewer for each page in a row that did not answer."""
+        return self.per_host - host.silent
 
     def _claim_more(self) -> None:
         """Claim, for every host with a free slot, entries for two rounds of its slots."""
         wanted: dict[int, _Host] = {}
         for host in self._hosts.values():
-            room = 0 if host.given_up else 2 * self.per_host - host.busy - len(host.claimed)
+            room = 0 if host.given_up else 2 * self._slots(host) - host.busy - len(host.claimed)
             for _ in range(min(room, len(host.planned))):
                 wanted[host.planned.popleft().id] = host
         if wanted:
