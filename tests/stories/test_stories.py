@@ -74,10 +74,13 @@ LATER = [
 
 
 def serve_reports(server: LoopbackServer, title: str, first_delay: float = 0.0) -> None:
-    """The first report at /a1.html (answered after `first_delay` s), the later at /a2.html."""
+    """The first report at /a1.html (answered after `first_delay` s), the later at /a2.html
+    (its title tells what came since)."""
     for n, paragraphs, delay in ((1, FIRST, first_delay), (2, LATER, 0.0)):
         body = "".join(f"<p>{p}</p>" for p in paragraphs)
-        server.add(f"/a{n}.html", ARTICLE.format(title=title, body=body).encode(), delay=delay)
+        headline = title if n == 1 else f"{title}, senators weigh vote"
+        page = ARTICLE.format(title=headline, body=body).encode()
+        server.add(f"/a{n}.html", page, delay=delay)
 
 
 def item(base: str, n: int, title: str, date: str) -> str:
