@@ -19,6 +19,7 @@ from monitors.store.revisions import current, head, known_revisions
 from monitors.store.schema import utcnow
 from monitors.store.store import Store, Tx
 from monitors.store.stories import (
+    Listing,
     Placed,
     StoredArticle,
     StoryArticle,
@@ -35,6 +36,7 @@ __all__ = [
     "DeliveryRow",
     "DueEntry",
     "FeedState",
+    "Listing",
     "PendingEntry",
     "Placed",
     "PriorAlert",
