@@ -104,8 +104,9 @@ class Pipeline:
         due_only: bool = False,
         progress: CycleHook | None = None,
     ) -> CycleReport:
-        """Poll the feeds, process every pending entry, deliver every due alert; `progress`
-        is told of each feed polled and each entry processed.
+        """Poll the feeds, process the pending entries (within each host's page budget),
+        deliver every due alert; `progress` is told of each feed polled and each entry
+        processed.
 
         Pages are fetched fairly across hosts (see `process`), each within
         fetch.timeout: a slow host delays only its own pages, at most
