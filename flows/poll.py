@@ -76,7 +76,8 @@ async def poll_feeds_in_tasks(pipeline: Pipeline, due_only: bool) -> list[FeedOu
 
 @task(name="process-entries", cache_policy=NO_CACHE)
 async def process_entries(pipeline: Pipeline) -> list[ProcessedEntry]:
-    """Fetch, extract, deduplicate, match and record every pending entry."""
+    """Fetch, extract, deduplicate, match and record the pending entries (those beyond a
+    host's page budget are reported deferred, left for the next run)."""
     return await pipeline.process()
 
 

@@ -81,7 +81,7 @@ def poll_markdown(report: CycleReport, alerts: dict[int, AlertRow]) -> str:
         f"{held} not due, backing off or claimed by another worker",
         f"- **New entries:** {report.new_entries}; **articles:** "
         f"{report.count('article')} new, {report.count('duplicate')} duplicates, "
-        f"{report.count('error')} errors",
+        f"{report.count('error')} errors, {report.count('deferred')} deferred to the next cycle",
         f"- **Alerts:** {len(new_ids)} new in {len(stories)} stories; "
         f"**deliveries:** {report.sent} sent, {report.failed} not sent",
     ]

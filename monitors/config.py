@@ -146,8 +146,9 @@ class _Strict(BaseModel):
 class FetchConfig(_Strict):
     """Limits for every HTTP request (see monitors.ingest.fetch): seconds for the whole
     request, to connect and between bytes; the decoded body's size; redirects followed;
-    requests at once in all and to one host; retries of a feed's transient errors within
-    its `timeout`; private addresses allowed (true, or CIDR networks)."""
+    requests at once in all and to one host; pages fetched from one host in a cycle (the
+    rest wait for the next cycle); retries of a feed's transient errors within its
+    `timeout`; private addresses allowed (true, or CIDR networks)."""
 
     timeout: Duration = 30.0
     connect_timeout: Duration = 10.0
@@ -156,6 +157,7 @@ class FetchConfig(_Strict):
     max_redirects: int = Field(5, ge=0, le=20)
     concurrency: int = Field(16, ge=1, le=256)
     per_host: int = Field(6, ge=1, le=256)
+    pages_per_host_per_cycle: int = Field(100, ge=1)
     retries: int = Field(2, ge=0, le=10)
     allow_private_networks: bool | str | list[str] = False
     user_agent: str | None = None

@@ -27,12 +27,18 @@ def print_report(report: CycleReport, console: Console = out, verbose: bool = Fa
     console.print(
         f"entries: {report.new_entries} new; articles: "
         f"{report.count('article')} new, {report.count('duplicate')} duplicates, "
-        f"{report.count('error')} errors; alerts: {report.alerts}; "
+        f"{report.count('error')} errors{_deferred(report)}; alerts: {report.alerts}; "
         f"deliveries: {delivery_counts(report.deliveries)}"
     )
     skipped = any(f.skipped for f in report.feeds)
     if verbose or report.failed or report.feeds_in("failed") or skipped:
         _print_problems(report, console)
+
+
+def _deferred(report: CycleReport) -> str:
+    """", N deferred to the next cycle" when pages were left for it, else nothing."""
+    deferred = report.count("deferred")
+    return f", {deferred} deferred to the next cycle" if deferred else ""
 
 
 def _print_problems(report: CycleReport, console: Console) -> None:

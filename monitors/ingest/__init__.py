@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from monitors.ingest.fetch import Fetcher, FetchLimits, decode_body, parse_retry_after
     from monitors.ingest.polite import Polite
     from monitors.ingest.schedule import Polled, backoff_until, items_per_day, next_interval
-    from monitors.ingest.urls import canonical_url, is_tracking, site_of
+    from monitors.ingest.urls import canonical_url, host_of, is_tracking, site_of
 
 _WHERE = {
     "ParsedFeed": "feeds",
@@ -35,6 +35,7 @@ _WHERE = {
     "items_per_day": "schedule",
     "next_interval": "schedule",
     "canonical_url": "urls",
+    "host_of": "urls",
     "is_tracking": "urls",
     "site_of": "urls",
 }
@@ -48,6 +49,7 @@ __all__ = [
     "canonical_url",
     "clean_text",
     "decode_body",
+    "host_of",
     "is_tracking",
     "items_per_day",
     "next_interval",

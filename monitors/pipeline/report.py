@@ -25,7 +25,9 @@ class FeedOutcome:
 
 @dataclass(frozen=True)
 class ProcessedEntry:
-    """What became of one pending entry: `article`, `duplicate` or `error`."""
+    """What became of one pending entry: `article`, `duplicate` or `error`; or
+    `deferred`, left pending for a later cycle (`error` says why: its host's page budget
+    was spent, or its host did not answer)."""
 
     entry_id: int
     url: str
@@ -86,6 +88,7 @@ class CycleReport:
             "articles": self.count("article"),
             "duplicates": self.count("duplicate"),
             "errors": self.count("error"),
+            "deferred": self.count("deferred"),
             "alerts": self.alerts,
             "sent": self.sent,
             "failed": self.failed,

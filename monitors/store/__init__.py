@@ -13,12 +13,13 @@ win.
 
 from monitors.store.backfill import BackfillItem
 from monitors.store.engine import connect, migrate, probe, sqlite_file
-from monitors.store.feeds import MAX_ENTRY_ATTEMPTS, FeedState, PendingEntry
+from monitors.store.feeds import MAX_ENTRY_ATTEMPTS, DueEntry, FeedState, PendingEntry
 from monitors.store.outbox import AlertListing, AlertRow, DeliveryRow, PriorAlert
 from monitors.store.revisions import current, head, known_revisions
 from monitors.store.schema import utcnow
 from monitors.store.store import Store, Tx
 from monitors.store.stories import (
+    Listing,
     Placed,
     StoredArticle,
     StoryArticle,
@@ -33,7 +34,9 @@ __all__ = [
     "AlertRow",
     "BackfillItem",
     "DeliveryRow",
+    "DueEntry",
     "FeedState",
+    "Listing",
     "PendingEntry",
     "Placed",
     "PriorAlert",
