@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from itertools import chain, product
 
 from monitors.errors import QueryError
-from monitors.rules.query import Term, parse_words
+from monitors.rules.query import Term, brief, parse_words
 from monitors.rules.translit import transliterations
 
 MAX_VARIANTS = 256
@@ -33,7 +33,7 @@ class AliasError(QueryError):
     def __init__(self, name: str, reason: str) -> None:
         self.name = name
         self.reason = reason
-        super().__init__(f"alias {name!r}: {reason}")
+        super().__init__(f"alias {brief(name)}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def _spellings(name: str, values: Sequence[str]) -> list[Words]:
         try:
             out.append(parse_words(value))
         except QueryError as exc:
-            raise AliasError(name, f"spelling {value!r}: {exc}") from None
+            raise AliasError(name, f"spelling {brief(value)}: {exc}") from None
     written = {tuple(word.word for word in words) for words in out} | {_key(name)}
     for value in (name, *values):
         for spelling in transliterations(value) if "*" not in value else ():

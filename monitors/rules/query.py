@@ -17,6 +17,7 @@ from monitors.text import Token, tokenize
 FIELDS = ("title", "text", "site", "lang")
 FILTER_FIELDS = frozenset({"site", "lang"})
 MIN_PREFIX = 3  # letters before a '*'
+MAX_LITERAL = 200  # characters of a word or phrase as written (an alias's name or spelling too)
 
 
 class Node(ABC):
@@ -156,6 +157,11 @@ class Near(Node):
         return True
 
 
+def brief(value: str, limit: int = 40) -> str:
+    """`value` quoted, cut to its first `limit` characters when longer."""
+    return repr(value) if len(value) <= limit else f"{value[:limit]!r}…"
+
+
 def parse_words(value: str, pos: int = 0) -> tuple[Term, ...]:
     """The words of `value` (starting at `pos` in the query), those followed by `*` prefixes,
     those after `=` exact, the others with their inflected forms."""
@@ -171,6 +177,11 @@ def _known_words(value: str) -> tuple[Term, ...]:
 
 
 def _parse_words(value: str, pos: int) -> tuple[Term, ...]:
+    if len(value) > MAX_LITERAL:
+        raise QueryError(
+            f"{brief(value)} at position {pos} is {len(value):,} characters long "
+            f"(at most {MAX_LITERAL} for a word or phrase)"
+        )
     tokens = tokenize(value)
     if not tokens:
         raise QueryError(f"{value!r} at position {pos} holds no word")
