@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from itertools import chain, product
 
 from monitors.errors import QueryError
-from monitors.rules.query import Term, brief, parse_words
+from monitors.rules.query import MAX_LITERAL, Term, brief, parse_words
 from monitors.rules.translit import transliterations
 
 MAX_VARIANTS = 256
@@ -87,7 +87,8 @@ def _key(name: str) -> tuple[str, ...]:
 
 def _spellings(name: str, values: Sequence[str]) -> list[Words]:
     """The spellings listed, then the transliterations of the name and of each spelling
-    without a wildcard, as far as `MAX_VARIANTS` allows."""
+    without a wildcard, as far as `MAX_VARIANTS` allows (and those of at most
+    `MAX_LITERAL` characters: "Щ" gives "Shch")."""
     if not values:
         raise AliasError(name, "no spellings listed")
     out = []
@@ -99,6 +100,8 @@ def _spellings(name: str, values: Sequence[str]) -> list[Words]:
     written = {tuple(word.word for word in words) for words in out} | {_key(name)}
     for value in (name, *values):
         for spelling in transliterations(value) if "*" not in value else ():
+            if len(spelling) > MAX_LITERAL:
+                continue
             words = parse_words(spelling)
             key = tuple(word.word for word in words)
             if key not in written and len(written) < MAX_VARIANTS:

@@ -90,6 +90,7 @@ def test_json_gives_one_line_per_source_and_rule(tmp_path: Path) -> None:
             "passage": (
                 "The **Senate** would have to **ratify** the pact with **Kyiv**, aides said."
             ),
+            "cut": None,
         },
         {
             "source": str(text),
@@ -98,6 +99,7 @@ def test_json_gives_one_line_per_source_and_rule(tmp_path: Path) -> None:
             "matched": False,
             "terms": [],
             "passage": "",
+            "cut": None,
         },
     ]
 
