@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from monitors.errors import FetchError
-from monitors.models import Entry, Match
+from monitors.models import Entry
 from newsmon.common import App, ConfigOption, load_config, parse_since, store_for
 
 if TYPE_CHECKING:

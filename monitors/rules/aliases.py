@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from itertools import chain, product
 
 from monitors.errors import QueryError
-from monitors.rules.query import MAX_LITERAL, Term, brief, parse_words
+from monitors.rules.query import MAX_LITERAL, Term, parse_words
 from monitors.rules.translit import transliterations
 
 MAX_VARIANTS = 256
@@ -72,6 +72,11 @@ class Aliases:
         if word.prefix:
             return ((word,),)
         return self.variants.get((word.word,), ((word,),))
+
+
+def brief(value: str, limit: int = 40) -> str:
+    """`value` quoted, cut to its first `limit` characters when longer."""
+    return repr(value) if len(value) <= limit else f"{value[:limit]!r}…"
 
 
 def _key(name: str) -> tuple[str, ...]:

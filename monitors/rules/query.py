@@ -157,11 +157,6 @@ class Near(Node):
         return True
 
 
-def brief(value: str, limit: int = 40) -> str:
-    """`value` quoted, cut to its first `limit` characters when longer."""
-    return repr(value) if len(value) <= limit else f"{value[:limit]!r}…"
-
-
 def parse_words(value: str, pos: int = 0) -> tuple[Term, ...]:
     """The words of `value` (starting at `pos` in the query), those followed by `*` prefixes,
     those after `=` exact, the others with their inflected forms."""
@@ -179,8 +174,8 @@ def _known_words(value: str) -> tuple[Term, ...]:
 def _parse_words(value: str, pos: int) -> tuple[Term, ...]:
     if len(value) > MAX_LITERAL:
         raise QueryError(
-            f"{brief(value)} at position {pos} is {len(value):,} characters long "
-            f"(at most {MAX_LITERAL} for a word or phrase)"
+            f"a word or phrase of {len(value):,} characters at position {pos} "
+            f"(at most {MAX_LITERAL})"
         )
     tokens = tokenize(value)
     if not tokens:

@@ -28,6 +28,7 @@ from monitors.rules.query import And, Node, Not
 
 MAX_REQUIREMENTS = 3
 SHOWN_RULES = 5  # rule ids a cut's reason names
+NO_LIMITS = Limits()
 
 
 class RuleError(QueryError):
@@ -76,7 +77,7 @@ class _Compiled:
 class RuleSet:
     """Compiled watch rules, matched together against one article at a time."""
 
-    def __init__(self, rules: Sequence[Rule], limits: Limits = Limits()) -> None:
+    def __init__(self, rules: Sequence[Rule], limits: Limits = NO_LIMITS) -> None:
         self.rules = tuple(rules)
         self.limits = limits
         compiler = Compiler()
@@ -115,7 +116,7 @@ class RuleSet:
         rules: Iterable[tuple[str, str]],
         *,
         aliases: Aliases | Mapping[str, Sequence[str]] | None = None,
-        limits: Limits = Limits(),
+        limits: Limits = NO_LIMITS,
     ) -> RuleSet:
         """Compile (rule_id, query) pairs with `aliases` (name to spellings), each article
         matched within `limits`; raises `AliasError` for a bad alias, `RuleError` on the
