@@ -232,7 +232,11 @@ def test_shipped_rules_on_adversarial_text_stay_within_the_limits(
 
 numbers = st.one_of(
     st.integers(0, 2_000).map(str),
-    st.builds(lambda digit, n: digit * n, st.sampled_from("0123456789"), st.integers(1, 6_000)),
+    st.builds(
+        lambda digit, n: digit * n,
+        st.sampled_from("0123456789"),
+        st.one_of(st.integers(1, 8), st.integers(4_000, 6_000)),  # Python's int() stops at 4,300
+    ),
 )
 query_parts = st.one_of(
     st.sampled_from(["AND", "OR", "NOT", "-", "+", "(", ")", '"', "*", "=", "title:", "site:"]),
@@ -261,7 +265,7 @@ def test_any_query_parses_or_is_a_query_error(query: str) -> None:
             compile_query(query)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_any_text_matches_the_shipped_rules_within_the_time_limit(
     shipped: RuleSet, vocabulary: list[str], data: st.DataObject
