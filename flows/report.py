@@ -92,6 +92,9 @@ def poll_markdown(report: CycleReport, alerts: dict[int, AlertRow]) -> str:
     if failed:
         lines += ["", "## Failed feeds", "", "| feed | error |", "|---|---|"]
         lines += [f"| {_md(f.name)} | {_md(f.error or '')} |" for f in failed]
+    if report.matched_in_part:
+        lines += ["", "## Articles matched in part", "", "| article | left out |", "|---|---|"]
+        lines += [f"| {_md(e.url)} | {_md(e.matching_cut or '')} |" for e in report.matched_in_part]
     return "\n".join(lines) + "\n"
 
 

@@ -423,14 +423,18 @@ class Pipeline:
         self, item: PendingEntry, page: FetchResult | None, found: PageText | None = None
     ) -> ProcessedEntry:
         """Match and record one entry, from its page's extracted text (`found`, or
-        extracted now) or its feed summary; an unexpected error leaves it pending."""
+        extracted now) or its feed summary; an unexpected error leaves it pending. An
+        article the matching limits cut is recorded with the matches found, the cut
+        noted on its outcome."""
         try:
             article = self.extract(item, page, found)
-            matches = self.ruleset.match(
+            matching = self.ruleset.matching(
                 article.title, article.text, site=article.site, lang=article.language
             )
+            if matching.cut:
+                log.warning("page %s: matched in part: %s", item.entry.url, matching.cut)
             recorded = record_article(
-                self.store, self.desk, item.id, article, matches, self.outbox.enqueue
+                self.store, self.desk, item.id, article, matching.matches, self.outbox.enqueue
             )
         except Exception as exc:  # one bad entry must not stop the batch
             log.exception("entry %s failed", item.entry.url)
@@ -440,7 +444,13 @@ class Pipeline:
         outcome = "duplicate" if recorded.duplicate_of else "article"
         problem = found.problem if found is not None else None
         return ProcessedEntry(
-            item.id, item.entry.url, outcome, article.source, recorded.alert_ids, error=problem
+            item.id,
+            item.entry.url,
+            outcome,
+            article.source,
+            recorded.alert_ids,
+            error=problem,
+            matching_cut=matching.cut,
         )
 
     def extract(

@@ -27,7 +27,8 @@ class FeedOutcome:
 class ProcessedEntry:
     """What became of one pending entry: `article`, `duplicate` or `error`; or
     `deferred`, left pending for a later cycle (`error` says why: its host's page budget
-    was spent, or its host did not answer)."""
+    was spent, or its host did not answer). For an article, `matching_cut` says what the
+    matching limits left out (monitors.rules.limits)."""
 
     entry_id: int
     url: str
@@ -35,6 +36,7 @@ class ProcessedEntry:
     source: str = ""
     alert_ids: tuple[int, ...] = ()
     error: str | None = None
+    matching_cut: str | None = None
 
 
 @dataclass
@@ -52,6 +54,11 @@ class CycleReport:
     def feeds_in(self, status: str) -> int:
         """Feeds with this outcome."""
         return sum(f.status == status for f in self.feeds)
+
+    @property
+    def matched_in_part(self) -> list[ProcessedEntry]:
+        """The entries whose article the matching limits cut."""
+        return [e for e in self.entries if e.matching_cut]
 
     @property
     def polled(self) -> int:
@@ -89,6 +96,7 @@ class CycleReport:
             "duplicates": self.count("duplicate"),
             "errors": self.count("error"),
             "deferred": self.count("deferred"),
+            "matched_in_part": len(self.matched_in_part),
             "alerts": self.alerts,
             "sent": self.sent,
             "failed": self.failed,
