@@ -124,9 +124,13 @@ def seeds(folder: Path) -> list[Piece]:
     ]
 
 
-def shipped_config(store_url: str, rules: Sequence[dict[str, Any]] | None = None) -> Config:
+def shipped_config(
+    store_url: str,
+    rules: Sequence[dict[str, Any]] | None = None,
+    stories: dict[str, Any] | None = None,
+) -> Config:
     """The shipped rules (or `rules`) notifying one channel that is never sent to, on
-    `store_url`; the shipped stories settings."""
+    `store_url`; the shipped stories settings, or those `stories` changes."""
     shipped = yaml.safe_load((REPO / "config" / "newsmon.yaml").read_text(encoding="utf-8"))
     chosen = [{**r, "notify": ["desk"]} for r in (rules or shipped["rules"])]
     raw = {
@@ -134,7 +138,7 @@ def shipped_config(store_url: str, rules: Sequence[dict[str, Any]] | None = None
         "channels": {"desk": "json://127.0.0.1:9/x"},
         "rules": chosen,
         "aliases": shipped.get("aliases", {}) if rules is None else {},
-        "stories": shipped.get("stories", {}),
+        "stories": {**shipped.get("stories", {}), **(stories or {})},
     }
     return config_mod.from_dict(raw, "bench", {})
 
@@ -201,11 +205,13 @@ def record_all(
     pieces: Iterable[Piece],
     store_url: str,
     rules: Sequence[dict[str, Any]] | None = None,
+    stories: dict[str, Any] | None = None,
     on_each: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
-    """Every piece in the given order through a pipeline on a fresh store at `store_url`."""
+    """Every piece in the given order through a pipeline on a fresh store at `store_url`
+    (`stories`: settings changed from the shipped ones)."""
     done = []
-    with pipeline(shipped_config(store_url, rules)) as line:
+    with pipeline(shipped_config(store_url, rules, stories)) as line:
         recorder = Recorder(line)
         for piece in pieces:
             done.append(outcome := recorder.record(piece))

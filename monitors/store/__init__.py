@@ -23,8 +23,8 @@ from monitors.store.stories import (
     StoredArticle,
     StoryArticle,
     StoryFilter,
-    StoryRow,
     StorySummary,
+    TermsRow,
 )
 
 __all__ = [
@@ -41,8 +41,8 @@ __all__ = [
     "StoredArticle",
     "StoryArticle",
     "StoryFilter",
-    "StoryRow",
     "StorySummary",
+    "TermsRow",
     "Tx",
     "connect",
     "current",
