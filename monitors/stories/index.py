@@ -35,7 +35,9 @@ from monitors.store import TermsRow, Tx
 MAX_ARTICLES = 200_000  # held at most: those fetched last
 RARE_SHARE = 0.005  # a term held by at most this share of the articles is rare ...
 RARE_LEAST = 25  # ... or by at most this many
-MAX_CANDIDATES = 40  # articles scored against a newcomer
+MAX_CANDIDATES = 30  # articles scored against a newcomer
+REWEIGH_EVERY = 256  # held vectors are weighed again after this many articles are read
+MAX_WEIGHED = 20_000  # held vectors kept weighed at most
 Ids = npt.NDArray[np.int32]
 Floats = npt.NDArray[np.float64]
 
@@ -89,6 +91,8 @@ class RecentArticles:
         self.spans: dict[int, tuple[datetime | None, datetime | None]] = {}
         self._oldest = 0  # slots below are forgotten
         self._held = 0
+        self._weighed: dict[int, Vector] = {}  # by slot, and by -1 - story for centroids
+        self._read = 0  # articles read since the vectors were weighed
 
     @property
     def held(self) -> int:
@@ -105,7 +109,12 @@ class RecentArticles:
         for row in rows:
             self._add(row)
             self._last = row.article_id
+            self._read += 1
+            self._weighed.pop(-1 - row.story_id, None)
         self._forget(since.timestamp())
+        if self._read >= REWEIGH_EVERY or len(self._weighed) > MAX_WEIGHED:
+            self._weighed.clear()  # the window's IDF has moved on
+            self._read = 0
 
     def _add(self, row: TermsRow) -> None:
         data = json.loads(row.terms)
@@ -214,13 +223,24 @@ class RecentArticles:
         return _vector(ids, tf * self._idf(df, prior))
 
     def member(self, slot: int) -> Vector:
-        """A held article's term vector under the window's IDF."""
-        ids = self._terms[slot]
-        prior = np.frombuffer(self._prior, np.float64)[ids]
-        return _vector(ids, self._weights[slot] * self._idf(self._df[ids], prior))
+        """A held article's term vector under the window's IDF (as it was at most
+        REWEIGH_EVERY articles ago)."""
+        found = self._weighed.get(slot)
+        if found is None:
+            ids = self._terms[slot]
+            prior = np.frombuffer(self._prior, np.float64)[ids]
+            found = _vector(ids, self._weights[slot] * self._idf(self._df[ids], prior))
+            self._weighed[slot] = found
+        return found
 
     def centroid(self, story: int, most: int) -> Vector:
         """The sum of the unit vectors of the story's last `most` held articles."""
+        found = self._weighed.get(-1 - story)
+        if found is None:
+            found = self._weighed[-1 - story] = self._centroid(story, most)
+        return found
+
+    def _centroid(self, story: int, most: int) -> Vector:
         parts = [m for m in (self.member(s) for s in self._members[story][-most:]) if m.norm]
         if not parts:
             return _vector(np.zeros(0, np.int32), np.zeros(0))

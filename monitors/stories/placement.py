@@ -32,7 +32,7 @@ from monitors.stories.index import RecentArticles, dump
 from monitors.stories.similarity import CENTROID_MEMBERS, Candidate, Decision
 
 COPY_KINDS = frozenset({"exact copy", "near duplicate"})
-MAX_STORIES = 8  # candidate stories scored, by their closest article
+MAX_STORIES = 6  # candidate stories scored, by their closest article
 
 
 @dataclass(frozen=True)

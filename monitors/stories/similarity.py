@@ -35,7 +35,7 @@ from monitors.models import Fact, StoryFeatures
 
 CENTROID_MEMBERS = 30
 DECAY_HALF_LIFE = timedelta(hours=48)
-MIN_SHARED = 2
+MIN_SHARED = 3
 STRONG = 0.5
 SAME_ROOT = 5
 SHOWN = 5  # shared names listed in a reason
