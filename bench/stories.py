@@ -141,7 +141,8 @@ def _replayed(
                 label_of[alert_id] = d.piece.label
         engine = sa.create_engine(url)
         with engine.connect() as conn:
-            rows = conn.execute(sa.select(alerts.c.id, alerts.c.rule_id, alerts.c.kind, alerts.c.story_id)).all()
+            columns = (alerts.c.id, alerts.c.rule_id, alerts.c.kind, alerts.c.story_id)
+            rows = conn.execute(sa.select(*columns)).all()
         engine.dispose()
     got: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     stories: dict[tuple[str, str], set[int]] = defaultdict(set)
@@ -181,16 +182,18 @@ def scale(corpora: Path, count: int) -> list[str]:
     pieces = pieces[:count]
     tail: list[float] = []
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as folder:
-        with stream.pipeline(stream.shipped_config(f"sqlite:///{folder}/s.db")) as line:
-            recorder = stream.Recorder(line)
-            for n, piece in enumerate(pieces):
-                done = recorder.record(piece, analyse(piece.title, piece.text))
-                if n >= count - 1000:
-                    tail.append(done.place_ms)
-                if n % 10000 == 0:
-                    print(f"{n} recorded, {time.perf_counter() - started:.0f} s", flush=True)
-            held = line.desk.recent.held
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        stream.pipeline(stream.shipped_config(f"sqlite:///{folder}/s.db")) as line,
+    ):
+        recorder = stream.Recorder(line)
+        for n, piece in enumerate(pieces):
+            done = recorder.record(piece, analyse(piece.title, piece.text))
+            if n >= count - 1000:
+                tail.append(done.place_ms)
+            if n % 10000 == 0:
+                print(f"{n} recorded, {time.perf_counter() - started:.0f} s", flush=True)
+        held = line.desk.recent.held
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     tail.sort()
     lines = [

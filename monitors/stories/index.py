@@ -187,9 +187,8 @@ class RecentArticles:
         words, ids, story, fetched, terms, weights, keys, spans = old
         self._reset()
         for slot in kept:
-            body = sorted(
-                (self._id(words[t]), float(w)) for t, w in zip(terms[slot], weights[slot])
-            )
+            pairs = zip(terms[slot].tolist(), weights[slot].tolist(), strict=True)
+            body = sorted((self._id(words[t]), w) for t, w in pairs)
             key_ids = sorted({self._id(words[t]) for t in keys[slot]})
             new = len(self._article)
             self._article.append(ids[slot])
@@ -247,7 +246,8 @@ class RecentArticles:
         ids = np.concatenate([p.ids for p in parts])
         weights = np.concatenate([p.weights / p.norm for p in parts])
         unique, inverse = np.unique(ids, return_inverse=True)
-        return _vector(unique.astype(np.int32), np.bincount(inverse, weights))
+        summed = np.bincount(inverse, weights).astype(np.float64)
+        return _vector(unique.astype(np.int32), summed)
 
     def _idf(self, df: npt.NDArray[np.int32] | Floats, prior: Floats) -> Floats:
         docs = default_idf().docs

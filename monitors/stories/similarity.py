@@ -61,7 +61,7 @@ class Candidate:
     def score(self) -> float:
         if self.gap is None:
             return self.cosine
-        return self.cosine * 0.5 ** (self.gap / DECAY_HALF_LIFE)
+        return float(self.cosine * 0.5 ** (self.gap / DECAY_HALF_LIFE))
 
     @property
     def anchored(self) -> bool:
@@ -90,7 +90,8 @@ def decide(candidate: Candidate, settings: StoriesConfig) -> Decision:
 
 def _failure(c: Candidate, settings: StoriesConfig) -> str | None:
     if c.gap is not None and c.gap > settings.window:
-        return f"outside the window: {_hours(c.gap)} from its articles (window {_h(settings.window)} h)"
+        window = _h(settings.window)
+        return f"outside the window: {_hours(c.gap)} from its articles (window {window} h)"
     if c.span is not None and c.span > settings.max_span:
         return (
             f"the story would last {_hours(c.span)}, over its maximum span of "
