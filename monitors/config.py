@@ -230,7 +230,7 @@ class StoriesConfig(_Strict):
     window: Span = timedelta(hours=72)
     max_span: Span = timedelta(days=7)
     near_duplicate: float = Field(0.8, ge=0.5, lt=1.0)
-    same_story: float = Field(0.4, gt=0.0, le=1.0)
+    same_story: float = Field(0.22, gt=0.0, le=1.0)
     update_gap: Span = timedelta(minutes=10)
 
     @model_validator(mode="after")

@@ -3,11 +3,9 @@ article with the analysis of its text, a rule's match."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import cached_property
 from typing import NamedTuple
 
 
@@ -53,22 +51,17 @@ class Fact(NamedTuple):
 class StoryFeatures:
     """What same-story decisions and novelty checks need from an article.
 
-    `weights` is its unit term vector and `headline` its headline's; `idf` has each term's
-    IDF, `salient` the terms that can anchor a join, `facts` and `terms` (every term of
-    the full text) what was said, `published` when.
+    `body` holds its most telling terms (headline and full text) with their term
+    weights (not yet weighted by IDF: that is the store's recent window's); `keys` the
+    terms that name its names and numbers; `facts` and `terms` (every term of the full
+    text) what was said, `published` when.
     """
 
-    weights: Mapping[str, float]
-    idf: Mapping[str, float]
-    headline: Mapping[str, float]
+    body: Mapping[str, float]
+    keys: frozenset[str] = frozenset()
     facts: tuple[Fact, ...] = ()
     terms: frozenset[str] = frozenset()
     published: datetime | None = None
-    salient: frozenset[str] = frozenset()
-
-    @cached_property
-    def norm(self) -> float:
-        return math.sqrt(sum(w * w for w in self.weights.values()))
 
 
 @dataclass(frozen=True)

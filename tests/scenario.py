@@ -92,7 +92,9 @@ def snapshot(engine: sa.Engine) -> dict[str, Any]:
                         "rule": r["rule_id"],
                         "other": article_path.get(r["other_article_id"]),
                         "score": None if r["score"] is None else round(r["score"], 3),
-                        "reason": re.sub(r"\b(article|entry) \d+", r"\1 N", r["reason"]),
+                        "reason": re.sub(
+                            r"\b(article |entry |story #)\d+", r"\1N", r["reason"]
+                        ),
                     }
                     for r in q("select * from decisions")
                 ),

@@ -1,12 +1,14 @@
 """The analysis of an article's text: what story placement and novelty checks need,
 computed once (in an extraction worker when the page comes from one).
 
-1. `features(title, text, published)`: the content terms of the headline and of the lead
-   (the first two sentences): words stemmed lightly, numbers as their value, each weighted
-   by its IDF (headline terms HEADLINE_WEIGHT times), so rare words, names and figures
-   weigh most; its salient terms (headline and lead words written capitalised or rare, and
-   numbers); and the salient facts of the whole text: names (runs of capitalised words),
-   numbers with their unit or the word next to them, quoted phrases.
+1. `features(title, text, published)`: the article's most telling terms, its `body`:
+   the content terms of its headline and full text (words stemmed lightly, numbers as
+   their value), each with its term weight 1 + ln(count), a headline word counting
+   HEADLINE_WEIGHT times; the BODY_TERMS of highest weight x IDF are kept (the IDF of
+   the shipped table: placement weighs them again by the store's recent window). Its
+   `keys`: the terms naming its names (runs of capitalised words) and numbers, the
+   KEY_TERMS rarest. And the salient facts of the whole text: names, numbers with their
+   unit or the word next to them, quoted phrases.
 2. `analyse(title, text)`: those features, without a time, as an `Analysis`;
    `features_of(article, published)` uses the article's analysis when it has one.
 
@@ -31,8 +33,9 @@ from pathlib import Path
 from monitors.models import Analysis, Article, Fact, StoryFeatures
 from monitors.text import Token, sentences, tokenize
 
-HEADLINE_WEIGHT = 2.0
-LEAD_SENTENCES = 2
+HEADLINE_WEIGHT = 2
+BODY_TERMS = 40
+KEY_TERMS = 20
 RARE_IDF = 6.0
 NAME_IDF = 4.0
 TITLE_CASE_SHARE = 0.6
@@ -104,37 +107,28 @@ def default_idf() -> IdfTable:
 def features(
     title: str, text: str, published: datetime | None = None, idf: IdfTable | None = None
 ) -> StoryFeatures:
-    """An article's features: IDF-weighted headline and lead terms, salient facts, time."""
+    """An article's features: its body terms and keys, salient facts, time."""
     idf = idf or default_idf()
     tokens, spans = tokenize(text), sentences(text)
-    head_terms = dict.fromkeys(terms(title))
-    opening = _lead(text, spans)
-    weights = {t: HEADLINE_WEIGHT * idf.idf(t) for t in head_terms}
-    for term in dict.fromkeys(terms(opening)):
-        weights[term] = weights.get(term, 0.0) + idf.idf(term)
-    return StoryFeatures(
-        weights=_unit(weights),
-        idf={t: idf.idf(t) for t in weights},
-        headline=_unit({t: idf.idf(t) for t in head_terms}),
-        facts=unique_facts(
-            _facts(title, idf, headline=True) + _facts(text, idf, False, tokens, spans)
-        ),
-        terms=frozenset(head_terms) | frozenset(terms(text, tokens)),
-        published=published,
-        salient=salient(title, idf) | salient(opening, idf),
+    text_terms = terms(text, tokens)
+    counts: dict[str, int] = {}
+    for term in terms(title):
+        counts[term] = counts.get(term, 0) + HEADLINE_WEIGHT
+    for term in text_terms:
+        counts[term] = counts.get(term, 0) + 1
+    weights = {t: 1.0 + math.log(n) for t, n in counts.items()}
+    kept = sorted(weights, key=lambda t: (-weights[t] * idf.idf(t), t))[:BODY_TERMS]
+    facts = unique_facts(
+        _facts(title, idf, headline=True) + _facts(text, idf, False, tokens, spans)
     )
-
-
-def salient(text: str, idf: IdfTable) -> frozenset[str]:
-    """The terms of `text` that can anchor a join: numbers, rare words (RARE_IDF), and words
-    written capitalised that are not common (NAME_IDF)."""
-    found = {t for t in terms(text) if t.startswith("#") or idf.idf(t) >= RARE_IDF}
-    for token in tokenize(text):
-        if text[token.start].isupper() and token.norm not in STOPWORDS:
-            term = stem(token.norm)
-            if idf.idf(term) >= NAME_IDF and token.norm not in _CALENDAR:
-                found.add(term)
-    return frozenset(found)
+    named = {f.key for f in facts if f.kind in ("name", "number")}
+    return StoryFeatures(
+        body={t: weights[t] for t in kept},
+        keys=frozenset(sorted(named, key=lambda t: (-idf.idf(t), t))[:KEY_TERMS]),
+        facts=facts,
+        terms=frozenset(counts) | frozenset(text_terms),
+        published=published,
+    )
 
 
 def analyse(title: str, text: str) -> Analysis:
@@ -153,11 +147,6 @@ def features_of(article: Article, published: datetime | None) -> StoryFeatures:
 def facts_of(text: str) -> tuple[Fact, ...]:
     """The names, numbers and quoted phrases of a short text (a sentence), in order."""
     return _facts(text, default_idf())
-
-
-def _lead(text: str, spans: list[tuple[int, int]], count: int = LEAD_SENTENCES) -> str:
-    first = spans[:count]
-    return text[first[0][0] : first[-1][1]] if first else ""
 
 
 def terms(text: str, tokens: list[Token] | None = None) -> list[str]:
@@ -363,8 +352,3 @@ def unique_facts(facts: Iterable[Fact]) -> tuple[Fact, ...]:
         if len(fact.text) > len(known.text):
             seen[fact.kind, fact.key] = fact
     return tuple(seen.values())
-
-
-def _unit(vector: Mapping[str, float]) -> dict[str, float]:
-    norm = math.sqrt(sum(w * w for w in vector.values()))
-    return {t: w / norm for t, w in vector.items()} if norm else {}

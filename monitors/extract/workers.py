@@ -313,24 +313,20 @@ def _plain(analysis: Analysis) -> tuple[Any, ...]:
     f = analysis.features
     return (
         analysis.title,
-        dict(f.weights),
-        dict(f.idf),
-        dict(f.headline),
+        dict(f.body),
+        f.keys,
         [tuple(fact) for fact in f.facts],
         f.terms,
-        f.salient,
     )
 
 
 def _from_plain(values: tuple[Any, ...], text: str) -> Analysis:
     """The analysis `_plain` gave, of `text`."""
-    title, weights, idf, headline, facts, terms, salient = values
+    title, body, keys, facts, terms = values
     features = StoryFeatures(
-        weights=weights,
-        idf=idf,
-        headline=headline,
+        body=body,
+        keys=frozenset(keys),
         facts=tuple(Fact(*fact) for fact in facts),
         terms=frozenset(terms),
-        salient=frozenset(salient),
     )
     return Analysis(title, text, features)

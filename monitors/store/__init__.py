@@ -24,8 +24,8 @@ from monitors.store.stories import (
     StoredArticle,
     StoryArticle,
     StoryFilter,
-    StoryRow,
     StorySummary,
+    TermsRow,
 )
 
 __all__ = [
@@ -44,8 +44,8 @@ __all__ = [
     "StoredArticle",
     "StoryArticle",
     "StoryFilter",
-    "StoryRow",
     "StorySummary",
+    "TermsRow",
     "Tx",
     "connect",
     "current",

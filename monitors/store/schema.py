@@ -86,7 +86,7 @@ stories = sa.Table(
     sa.Column("published_at", UTCDateTime),
     sa.Column("articles", sa.Integer, nullable=False, server_default="1"),
     sa.Column("features", sa.Text, nullable=False),
-    # one above every story's at each write (see monitors.stories.placement.RecentStories)
+    # one above every story's at each write: the order in which stories changed
     sa.Column("revision", sa.Integer, nullable=False, server_default="0", index=True),
 )
 
@@ -195,6 +195,15 @@ deliveries = sa.Table(
     sa.Index("ix_deliveries_rule_channel", "rule_id", "channel", "created_at"),
 )
 
+
+# each placed article's body terms and keys (JSON; see monitors.stories.index): what
+# story placement holds in memory for the articles of its window, read back from here
+article_terms = sa.Table(
+    "article_terms",
+    metadata,
+    sa.Column("article_id", sa.ForeignKey("articles.id"), primary_key=True, autoincrement=False),
+    sa.Column("terms", sa.Text, nullable=False),
+)
 
 # MinHash signatures of article texts and their LSH band keys (see monitors.stories.minhash);
 # WITHOUT ROWID on SQLite, so the band rows are the index

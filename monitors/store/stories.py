@@ -17,6 +17,7 @@ from monitors.store.revisions import SCHEMA_LOCK
 from monitors.store.schema import (
     alerts,
     article_minhash,
+    article_terms,
     articles,
     decisions,
     entries,
@@ -30,13 +31,16 @@ MAX_CANDIDATES = 100  # near-duplicate candidates checked per article
 
 
 @dataclass(frozen=True)
-class StoryRow:
-    """A story's stored features (JSON, see monitors.stories.placement), as changed last."""
+class TermsRow:
+    """A placed article's stored terms (JSON, see monitors.stories.index), its story, when
+    it was published and fetched, and its story's stored features (JSON) as they are now."""
 
-    id: int
-    last_seen_at: datetime
-    revision: int
-    features: str
+    article_id: int
+    story_id: int
+    published_at: datetime | None
+    fetched_at: datetime
+    terms: str
+    story_features: str
 
 
 @dataclass(frozen=True)
@@ -217,24 +221,42 @@ class StoryQueries:
             .values(last_seen_at=now, articles=stories.c.articles + 1, revision=_next_revision())
         )
 
-    def story_revision(self) -> int:
-        """The highest story revision (0 without stories)."""
-        return int(self.conn.scalar(sa.select(sa.func.max(stories.c.revision))) or 0)
+    def add_article_terms(self, article_id: int, terms: str) -> None:
+        """Keep a placed article's terms (see monitors.stories.index)."""
+        self.conn.execute(article_terms.insert().values(article_id=article_id, terms=terms))
 
-    def stories_seen_since(self, since: datetime, limit: int) -> list[StoryRow]:
-        """The `limit` stories seen last, since `since`, last first."""
-        query = (
-            sa.select(*_STORY_COLUMNS)
-            .where(stories.c.last_seen_at >= since)
-            .order_by(stories.c.last_seen_at.desc(), stories.c.id.desc())
+    def article_terms_since(self, since: datetime, limit: int) -> list[TermsRow]:
+        """The terms of the `limit` articles fetched last since `since`, in id order."""
+        last = (
+            sa.select(article_terms.c.article_id)
+            .join(articles, articles.c.id == article_terms.c.article_id)
+            .where(articles.c.fetched_at >= since)
+            .order_by(article_terms.c.article_id.desc())
             .limit(limit)
+            .subquery()
         )
-        return [StoryRow(*row) for row in self.conn.execute(query)]
+        return self._terms_rows(article_terms.c.article_id.in_(sa.select(last.c.article_id)))
 
-    def stories_after(self, revision: int) -> list[StoryRow]:
-        """The stories written after `revision`."""
-        query = sa.select(*_STORY_COLUMNS).where(stories.c.revision > revision)
-        return [StoryRow(*row) for row in self.conn.execute(query)]
+    def article_terms_after(self, article_id: int) -> list[TermsRow]:
+        """The terms of the articles above `article_id`, in id order."""
+        return self._terms_rows(article_terms.c.article_id > article_id)
+
+    def _terms_rows(self, where: sa.ColumnElement[bool]) -> list[TermsRow]:
+        query = (
+            sa.select(
+                article_terms.c.article_id,
+                articles.c.story_id,
+                articles.c.published_at,
+                articles.c.fetched_at,
+                article_terms.c.terms,
+                stories.c.features,
+            )
+            .join(articles, articles.c.id == article_terms.c.article_id)
+            .join(stories, stories.c.id == articles.c.story_id)
+            .where(where)
+            .order_by(article_terms.c.article_id)
+        )
+        return [TermsRow(*row) for row in self.conn.execute(query)]
 
     def add_decision(
         self,
@@ -624,7 +646,6 @@ class StoryQueries:
         )
 
 
-_STORY_COLUMNS = (stories.c.id, stories.c.last_seen_at, stories.c.revision, stories.c.features)
 _moment = sa.func.coalesce(articles.c.published_at, entries.c.first_seen_at)
 _fetched_moment = sa.func.coalesce(articles.c.published_at, articles.c.fetched_at)  # no join
 

@@ -1,79 +1,71 @@
-"""Same-story decisions: an article's score against a story, and what is new.
+"""Same-story decisions: the evidence an article has for a candidate story, and the
+verdict in words.
 
-1. `Story`: a story keeps the features of its first MAX_MEMBERS articles (its founding
-   write-ups) and the facts and terms of all of them. A newcomer is compared with each
-   member, never with a sum that grows with every article: a long story does not gather
-   generic words ("Russia", "Ukraine", "talks") until it swallows the next story on the
-   topic.
-2. `same_story_score(a, b)`: the cosine of two articles' term vectors (see
-   monitors.extract.analysis), damped unless the shared terms carry EVIDENCE of IDF
-   between them; in [0, 1]. `story_score` is the best score over the story's members that
-   share an anchor with the article: a salient term that is not `topical` (held by many
-   of the stories in the window).
-3. `decide(story, article, ...)`: join when the score reaches the threshold and the
-   article is within the window of the story's articles and at most the span from its
-   first one (so a story cannot roll on for ever); the reason says why in words.
-4. `new_facts(seen, article)`: the names, numbers and quoted phrases of an article that the
-   earlier ones did not have (a demonym or inflection of a word seen is not new): the
-   basis of "New in this story: ...".
+A candidate is a story of the window one of whose articles shares rare terms with the
+article (see monitors.stories.index). Its evidence (`Candidate`):
 
-The thresholds (the `stories:` section of the config) and EVIDENCE were tuned on the UCI
-News Aggregator sample and the STS news headlines (bench/stories.py, bench/RESULTS.md),
-for precision.
+- `member`: the cosine of the two body vectors (TF x window IDF) with the story's
+  closest article; `centroid`: with the sum of the story's last CENTROID_MEMBERS
+  articles' unit vectors, so that a story is all of its write-ups, not only its first;
+- `shared`: the names and numbers both have that few of the window's articles have;
+- `gap`: how far the article is from the story's articles (0 within their span) and
+  `span`: how long the story would last with it.
+
+Its score is the better cosine, halved every DECAY_HALF_LIFE of gap. `decide` joins when
+the article is within the window and the story's maximum span, the score reaches the
+threshold (`stories.same_story`), and the join has an anchor: MIN_SHARED rare names or
+numbers shared, or a cosine of STRONG at least (a topic's common words alone make no
+story). Otherwise its reason says which of these failed, with the evidence.
+
+`new_facts(seen, article)`: the names, numbers and quoted phrases of an article that the
+earlier ones did not have (a demonym or inflection of a word seen is not new).
+
+The constants were measured on the WikiNews events and the UCI headlines
+(bench/stories.py, bench/RESULTS.md).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import cached_property
+from datetime import timedelta
 
 from monitors.config import StoriesConfig
-from monitors.extract.analysis import unique_facts
 from monitors.models import Fact, StoryFeatures
 
-MAX_MEMBERS = 20
-TOPICAL_STORIES = 3
-TOPICAL_SHARE = 0.02
-EVIDENCE = 20.0
+CENTROID_MEMBERS = 30
+DECAY_HALF_LIFE = timedelta(hours=48)
+MIN_SHARED = 3
+STRONG = 0.5
 SAME_ROOT = 5
+SHOWN = 5  # shared names listed in a reason
 
 
 @dataclass(frozen=True)
-class Story:
-    """A story: its first MAX_MEMBERS articles' features (without their facts and terms),
-    the facts and terms of all its articles, its first and latest times, its size."""
+class Candidate:
+    """A story an article might join, and the evidence for it (see the module)."""
 
-    members: tuple[StoryFeatures, ...]
-    facts: tuple[Fact, ...] = ()
-    terms: frozenset[str] = frozenset()
-    started: datetime | None = None
-    latest: datetime | None = None
-    articles: int = 1
+    story_id: int
+    member: float
+    centroid: float
+    articles: int
+    shared: tuple[str, ...] = ()
+    gap: timedelta | None = None
+    span: timedelta | None = None
 
-    @classmethod
-    def of(cls, article: StoryFeatures) -> Story:
-        """A story of one article."""
-        return cls(
-            (_member(article),),
-            article.facts,
-            article.terms,
-            article.published,
-            article.published,
-            1,
-        )
+    @property
+    def cosine(self) -> float:
+        return max(self.member, self.centroid)
 
-    @cached_property
-    def index_terms(self) -> frozenset[str]:
-        """The weighted terms of its members."""
-        return frozenset(t for m in self.members for t in m.weights)
+    @property
+    def score(self) -> float:
+        if self.gap is None:
+            return self.cosine
+        return float(self.cosine * 0.5 ** (self.gap / DECAY_HALF_LIFE))
 
-    @cached_property
-    def anchor_terms(self) -> frozenset[str]:
-        """The salient terms of its members: a story sharing none with an article scores 0."""
-        return frozenset(t for m in self.members for t in m.salient)
+    @property
+    def anchored(self) -> bool:
+        return len(self.shared) >= MIN_SHARED or self.cosine >= STRONG
 
 
 @dataclass(frozen=True)
@@ -85,123 +77,51 @@ class Decision:
     reason: str
 
 
-def merge(story: Story, article: StoryFeatures) -> Story:
-    """The story with one more article: a member while it has fewer than MAX_MEMBERS; facts
-    and terms united; its span stretched."""
-    members = story.members
-    if len(members) < MAX_MEMBERS:
-        members = (*members, _member(article))
-    return Story(
-        members=members,
-        facts=unique_facts(story.facts + article.facts),
-        terms=story.terms | article.terms,
-        started=_earliest(story.started, article.published),
-        latest=_latest(story.latest, article.published),
-        articles=story.articles + 1,
-    )
+def decide(candidate: Candidate, settings: StoriesConfig) -> Decision:
+    """Whether the article joins the candidate story under the settings' threshold,
+    window and span, and why: the first condition that fails, with the evidence."""
+    c, threshold = candidate, settings.same_story
+    failed = _failure(c, settings)
+    evidence = _evidence(c)
+    if failed:
+        return Decision(False, c.score, f"{failed} ({evidence})")
+    return Decision(True, c.score, f"score {c.score:.2f} >= {threshold:.2f}: {evidence}")
 
 
-def same_story_score(a: StoryFeatures, b: StoryFeatures) -> float:
-    """The cosine of the two weighted term vectors, damped when the shared terms are few.
-
-    The damping factor is the IDF sum of the shared terms over EVIDENCE, capped at 1: two
-    headlines sharing only common words ("stocks", "Wall Street") do not make a story.
-    """
-    small, large = (a, b) if len(a.weights) <= len(b.weights) else (b, a)
-    dot = evidence = 0.0
-    for term, weight in small.weights.items():
-        if term in large.weights:
-            dot += weight * large.weights[term]
-            evidence += small.idf[term]
-    if not dot:
-        return 0.0
-    return min(1.0, dot / (a.norm * b.norm)) * min(1.0, evidence / EVIDENCE)
-
-
-def topical(held: Mapping[str, int], stories: int) -> frozenset[str]:
-    """The terms held by at least TOPICAL_STORIES stories and TOPICAL_SHARE of the `stories`
-    in the window: the day's topic ("Russia", "Ukraine" on a desk watching the war), which
-    cannot anchor a join."""
-    least = max(TOPICAL_STORIES, TOPICAL_SHARE * stories)
-    return frozenset(term for term, count in held.items() if count >= least)
+def _failure(c: Candidate, settings: StoriesConfig) -> str | None:
+    if c.gap is not None and c.gap > settings.window:
+        window = _h(settings.window)
+        return f"outside the window: {_hours(c.gap)} from its articles (window {window} h)"
+    if c.span is not None and c.span > settings.max_span:
+        return (
+            f"the story would last {_hours(c.span)}, over its maximum span of "
+            f"{_h(settings.max_span)} h"
+        )
+    if c.score < settings.same_story:
+        return f"score {c.score:.2f} below the threshold {settings.same_story:.2f}"
+    if not c.anchored:
+        return (
+            f"no anchor: {len(c.shared)} rare name or number shared (needs {MIN_SHARED}) "
+            f"and cosine {c.cosine:.2f} < {STRONG:.2f}"
+        )
+    return None
 
 
-def anchors(
-    member: StoryFeatures, article: StoryFeatures, topical: frozenset[str] = frozenset()
-) -> frozenset[str]:
-    """The salient terms both have that are not topical."""
-    return (member.salient & article.salient) - topical
-
-
-def best_member(
-    story: Story, article: StoryFeatures, topical: frozenset[str] = frozenset()
-) -> tuple[float, StoryFeatures | None]:
-    """The best score of `article` against a member it shares an anchor with, and that member."""
-    best: tuple[float, StoryFeatures | None] = (0.0, None)
-    for member in story.members:
-        if anchors(member, article, topical):
-            score = same_story_score(member, article)
-            if score > best[0]:
-                best = (score, member)
-    return best
-
-
-def story_score(
-    story: Story, article: StoryFeatures, topical: frozenset[str] = frozenset()
-) -> float:
-    """The best score of `article` against the story's anchored members; 0 without one."""
-    return best_member(story, article, topical)[0]
-
-
-def decide(
-    story: Story | StoryFeatures,
-    article: StoryFeatures,
-    settings: StoriesConfig,
-    topical: frozenset[str] = frozenset(),
-) -> Decision:
-    """Whether `article` joins `story` (a story's or an article's features) under the
-    settings' threshold, window and span, and why."""
-    threshold, window, span = settings.same_story, settings.window, settings.max_span
-    story = story if isinstance(story, Story) else Story.of(story)
-    score, member = best_member(story, article, topical)
-    gap = _gap(story, article)
-    when = "time unknown" if gap is None else f"{_hours(gap)} apart"
-    if not within(story, article, window):
-        return Decision(False, score, f"{when}, beyond the {_h(window)} h window")
-    if not within_span(story, article, span):
-        return Decision(False, score, f"the story began over {_h(span)} h before it")
-    if member is None:
-        plain = max((same_story_score(m, article) for m in story.members), default=0.0)
-        reason = "shares no name, place, number or rare word with the story but topic words"
-        return Decision(False, plain, f"score {plain:.2f}: {reason}; {when}")
-    evidence = ", ".join(
-        [
-            f"headline cosine {_cosine(member.headline, article.headline):.2f}",
-            f"best of {len(story.members)} articles",
-        ]
-        + _shared_facts(story, article)
-    )
-    verdict = ">=" if score >= threshold else "<"
-    return Decision(
-        score >= threshold,
-        score,
-        f"score {score:.2f} {verdict} {threshold:.2f}: {evidence}; {when}",
-    )
-
-
-def within(story: Story, article: StoryFeatures, window: timedelta) -> bool:
-    """Whether the article is at most `window` from the story's articles (true when a time
-    is unknown)."""
-    gap = _gap(story, article)
-    return gap is None or gap <= window
-
-
-def within_span(story: Story, article: StoryFeatures, span: timedelta) -> bool:
-    """Whether the story, with the article, lasts at most `span` (true when a time is unknown)."""
-    when = article.published
-    if when is None or story.started is None or story.latest is None:
-        return True
-    return max(story.latest, when) - min(story.started, when) <= span
+def _evidence(c: Candidate) -> str:
+    parts = [
+        f"cosine {c.member:.2f} with its closest article, {c.centroid:.2f} with the "
+        f"story's {c.articles} article{'s' if c.articles != 1 else ''}"
+    ]
+    if c.shared:
+        more = f" and {len(c.shared) - SHOWN} more" if len(c.shared) > SHOWN else ""
+        parts.append("shared rare names and numbers: " + ", ".join(c.shared[:SHOWN]) + more)
+    else:
+        parts.append("no rare name or number shared")
+    if c.gap is None:
+        parts.append("time unknown")
+    else:
+        parts.append("within the story's span" if not c.gap else f"{_hours(c.gap)} apart")
+    return "; ".join(parts)
 
 
 def new_facts(seen: Iterable[StoryFeatures], article: StoryFeatures) -> list[Fact]:
@@ -260,50 +180,6 @@ def _common_prefix(a: str, b: str) -> str:
     while n < min(len(a), len(b)) and a[n] == b[n]:
         n += 1
     return a[:n]
-
-
-def _shared_facts(a: Story, b: StoryFeatures) -> list[str]:
-    """Phrases like "shared names: X, Y" for the facts both have, five of each kind."""
-    theirs = {(f.kind, f.key) for f in a.facts}
-    parts = []
-    for kind in ("name", "number", "quote"):
-        shared = [f.text for f in b.facts if f.kind == kind and (kind, f.key) in theirs]
-        if shared:
-            parts.append(f"shared {kind}s: " + ", ".join(shared[:5]))
-    return parts
-
-
-def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
-    dot = sum(w * b[t] for t, w in a.items() if t in b)
-    norms = math.sqrt(sum(w * w for w in a.values()) * sum(w * w for w in b.values()))
-    return min(1.0, dot / norms) if norms else 0.0
-
-
-def _gap(story: Story, article: StoryFeatures) -> timedelta | None:
-    """How far the article is from the story's articles (0 inside their span)."""
-    when = article.published
-    if when is None or story.started is None or story.latest is None:
-        return None
-    return max(story.started - when, when - story.latest, timedelta(0))
-
-
-def _member(article: StoryFeatures) -> StoryFeatures:
-    """An article's features as a story member: what scoring needs, not its facts and terms."""
-    return StoryFeatures(
-        article.weights,
-        article.idf,
-        article.headline,
-        published=article.published,
-        salient=article.salient,
-    )
-
-
-def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
-    return min(a, b) if a and b else a or b
-
-
-def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
-    return max(a, b) if a and b else a or b
 
 
 def _h(span: timedelta) -> str:

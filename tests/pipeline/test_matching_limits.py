@@ -31,7 +31,8 @@ def page() -> bytes:
         f"<p>{' '.join(['Alpha beta gamma'] * 12)} number {i}.</p>" for i in range(200)
     )
     return (
-        "<!doctype html><html lang='en'><head><title>Allies offer Kyiv security guarantees</title></head><body><article>"
+        "<!doctype html><html lang='en'><head>"
+        "<title>Allies offer Kyiv security guarantees</title></head><body><article>"
         "<h1>Allies offer Kyiv security guarantees</h1>"
         "<p>Allies offered Kyiv security guarantees in a draft accord on Friday, officials"
         " said after talks that ran late into the night.</p>"

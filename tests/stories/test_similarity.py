@@ -1,17 +1,23 @@
-"""Same-story decisions and new facts on hand-written wire-style write-ups."""
+"""Same-story decisions on full texts, their reasons, and new facts, on hand-written
+wire-style write-ups recorded through the pipeline's record path."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 
+import sqlalchemy as sa
+
 from monitors.config import StoriesConfig
 from monitors.extract.analysis import default_idf, features, stem, terms
-from monitors.stories import similarity
-from monitors.stories.similarity import Story, decide, merge, new_facts, same_story_score
+from monitors.store import Store, utcnow
+from monitors.store.schema import decisions
+from monitors.stories.similarity import Candidate, decide, new_facts
+from tests.stories.test_story_alerts import Desk
 
 SETTINGS = StoriesConfig()
 T0 = datetime(2025, 11, 25, 9, 0, tzinfo=UTC)
+HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 
 GENEVA_WIRE = (
     "Zelenskyy to meet US envoy Witkoff in Geneva on security guarantees",
@@ -47,63 +53,6 @@ GENEVA_UPDATE = (
     "Marco Rubio joined the talks, which cut the plan to 19 points. "
     '"The hardest questions remain," Zelenskyy said.',
 )
-
-
-def test_two_writeups_of_one_event_join() -> None:
-    wire = features(*GENEVA_WIRE, T0)
-    other = features(*GENEVA_OTHER_WRITEUP, T0 + timedelta(hours=6))
-    decision = decide(wire, other, SETTINGS)
-    assert decision.join
-    assert decision.score >= SETTINGS.same_story
-    assert "Geneva" in decision.reason and "Witkoff" in decision.reason
-    assert "shared numbers: 28" in decision.reason
-    assert decision.reason.endswith("6 h apart")
-
-
-def test_different_events_in_the_same_city_do_not_join() -> None:
-    stories = [features(*GENEVA_WIRE, T0), features(*KYIV_METRO, T0), features(*KYIV_COURT, T0)]
-    for i, a in enumerate(stories):
-        for b in stories[i + 1 :]:
-            decision = decide(a, b, SETTINGS)
-            assert not decision.join, decision.reason
-            assert decision.score < 0.2
-            assert "< 0.40" in decision.reason
-
-
-def test_the_same_event_five_days_later_does_not_join() -> None:
-    wire = features(*GENEVA_WIRE, T0)
-    later = features(*GENEVA_OTHER_WRITEUP, T0 + timedelta(days=5))
-    decision = decide(wire, later, SETTINGS)
-    assert not decision.join
-    assert decision.score >= SETTINGS.same_story
-    assert "beyond the" in decision.reason
-
-
-def test_unknown_times_do_not_block_a_join() -> None:
-    assert decide(features(*GENEVA_WIRE), features(*GENEVA_OTHER_WRITEUP), SETTINGS).join
-
-
-def test_score_is_symmetric_and_bounded() -> None:
-    a, b = features(*GENEVA_WIRE), features(*GENEVA_OTHER_WRITEUP)
-    assert same_story_score(a, b) == same_story_score(b, a)
-    assert 0.0 <= same_story_score(a, b) <= 1.0
-    assert same_story_score(a, a) == 1.0
-
-
-def test_headlines_sharing_only_common_words_score_low() -> None:
-    a = features("Stocks close lower on Wall Street", "")
-    b = features("Retailer's revenue tops Wall Street estimates", "")
-    assert same_story_score(a, b) < SETTINGS.same_story
-
-
-def test_a_story_is_the_merge_of_its_articles() -> None:
-    wire = features(*GENEVA_WIRE, T0)
-    story = merge(Story.of(wire), features(*GENEVA_OTHER_WRITEUP, T0 + timedelta(hours=6)))
-    assert story.articles == 2 and len(story.members) == 2
-    assert (story.started, story.latest) == (T0, T0 + timedelta(hours=6))
-    update = features(*GENEVA_UPDATE, T0 + timedelta(days=2))
-    assert decide(story, update, SETTINGS).join
-    assert not decide(story, features(*KYIV_METRO, T0), SETTINGS).join
 
 
 def test_new_facts_finds_a_new_name_and_a_new_number() -> None:
@@ -174,40 +123,6 @@ KHARKIV_STRIKE = (
 )
 
 
-def test_a_strike_sharing_only_the_days_topic_names_does_not_join_the_talks() -> None:
-    """Russia, Ukraine and Kyiv are in most of the window's stories: not anchors."""
-    story = Story.of(features(*TALKS[0], T0))
-    story = merge(story, features(*TALKS[1], T0 + timedelta(hours=1)))
-    strike = features(*KHARKIV_STRIKE, T0 + timedelta(hours=3))
-    held = {"russia": 40, "ukrain": 55, "kyiv": 30, "kharkiv": 1}
-    topical = similarity.topical(held, stories=300)
-    assert topical == {"russia", "ukrain", "kyiv"}
-    decision = decide(story, strike, SETTINGS, topical=topical)
-    assert not decision.join and "topic words" in decision.reason
-    assert decide(story, features(*TALKS[1]), SETTINGS, topical=topical).join
-
-
-def test_a_story_is_scored_by_its_best_member_not_a_growing_sum() -> None:
-    story = Story.of(features(*GENEVA_WIRE, T0))
-    for hours in range(1, 30):
-        story = merge(story, features(*TALKS[hours % 2], T0 + timedelta(hours=hours)))
-    assert len(story.members) == similarity.MAX_MEMBERS and story.articles == 30
-    other = features(*GENEVA_OTHER_WRITEUP, T0)
-    assert similarity.story_score(story, other) == max(
-        same_story_score(m, other) for m in story.members
-    )
-
-
-def test_a_story_stops_growing_after_its_span() -> None:
-    story = Story.of(features(*GENEVA_WIRE, T0))
-    for day in range(1, 7):
-        story = merge(story, features(*GENEVA_OTHER_WRITEUP, T0 + timedelta(days=day)))
-    late = features(*GENEVA_OTHER_WRITEUP, T0 + timedelta(days=7, hours=12))
-    assert similarity.within(story, late, SETTINGS.window)
-    decision = decide(story, late, SETTINGS)
-    assert not decision.join and "began over 168 h before" in decision.reason
-
-
 def test_new_facts_skip_demonyms_openers_scare_quotes_and_fragments() -> None:
     first = features(
         "Russia strikes Odesa port",
@@ -224,3 +139,76 @@ def test_new_facts_skip_demonyms_openers_scare_quotes_and_fragments() -> None:
     news = [f.text for f in new_facts([first], later)]
     assert "12 people" in news and "Marek Dvorak" in news and "$50 billion" in news
     assert not {"Russian", "Separately", "Meanwhile", "takes note", "Dvorak"} & set(news)
+
+
+def placed(desk: Desk, site: str, write_up: tuple[str, str], at: datetime) -> tuple[int, str, str]:
+    """Record a write-up; its story, and the kind and reason of its placement."""
+    title, text = write_up
+    made = desk.record(site, title, text.split("\n"), at)
+    with desk.store.engine.connect() as conn:
+        kind, reason = conn.execute(
+            sa.select(decisions.c.kind, decisions.c.reason).where(
+                decisions.c.article_id == made.article_id, decisions.c.rule_id.is_(None)
+            )
+        ).one()
+    assert made.story_id is not None
+    return made.story_id, kind, reason
+
+
+def test_two_writeups_of_one_event_join(store: Store) -> None:
+    desk = Desk(store)
+    first, kind, reason = placed(desk, "wire.example", GENEVA_WIRE, T0)
+    assert (kind, reason) == ("new story", "no story of the window shares a rare term with it")
+    story, kind, reason = placed(desk, "other.example", GENEVA_OTHER_WRITEUP, T0 + 6 * HOUR)
+    assert (story, kind) == (first, "same story")
+    assert reason.startswith("score ") and reason.endswith("; 6 h apart")
+    assert "shared rare names and numbers: #28, geneva, kyiv" in reason
+
+
+def test_a_new_story_names_the_closest_story_and_its_true_score(store: Store) -> None:
+    """The reason of a new story is the decision on the candidate that scored best, as
+    placement computed it just before: its story, its score, what failed."""
+    desk = Desk(store)
+    metro, _, _ = placed(desk, "wire.example", KYIV_METRO, T0)
+    placed(desk, "wire.example", GENEVA_WIRE, T0 + HOUR)
+    court = features(*KYIV_COURT, T0 + 2 * HOUR)
+    with store.transaction() as tx:
+        compared = desk.desk.candidates(tx, court, utcnow())
+    closest = max(compared, key=lambda c: c.score)
+    story, kind, reason = placed(desk, "court.example", KYIV_COURT, T0 + 2 * HOUR)
+    assert kind == "new story" and story not in {c.story_id for c in compared}
+    assert reason.startswith(f"closest story #{closest.story_id}")
+    assert f"score {closest.score:.2f} below the threshold {SETTINGS.same_story:.2f}" in reason
+    assert closest.story_id == metro  # both are about Kyiv: the talks share less
+
+
+def test_the_same_event_days_later_is_outside_the_window(store: Store) -> None:
+    desk = Desk(store)
+    first, _, _ = placed(desk, "wire.example", GENEVA_WIRE, T0)
+    story, kind, reason = placed(desk, "other.example", GENEVA_OTHER_WRITEUP, T0 + 5 * DAY)
+    assert kind == "new story" and story != first
+    assert reason.startswith(f"closest story #{first} not joined: outside the window: ")
+    assert "5.0 days from its articles (window 72 h)" in reason
+
+
+def test_a_join_needs_an_anchor() -> None:
+    weak = Candidate(7, member=0.31, centroid=0.28, articles=3, shared=("geneva",))
+    decision = decide(weak, SETTINGS)
+    assert not decision.join
+    assert decision.reason.startswith(
+        "no anchor: 1 rare name or number shared (needs 3) and cosine 0.31 < 0.50"
+    )
+    anchored = Candidate(7, 0.31, 0.28, 3, ("geneva", "witkoff", "#28"))
+    assert decide(anchored, SETTINGS).join
+    assert decide(Candidate(7, 0.55, 0.40, 1), SETTINGS).join  # a strong cosine alone
+
+
+def test_score_decays_with_the_gap_and_reasons_say_the_span() -> None:
+    near = Candidate(1, 0.3, 0.3, 2, ("a", "b", "c"), gap=timedelta(0))
+    later = Candidate(1, 0.3, 0.3, 2, ("a", "b", "c"), gap=timedelta(hours=48))
+    assert near.score == 0.3 and abs(later.score - 0.15) < 1e-9
+    assert "within the story's span" in decide(near, SETTINGS).reason
+    long = Candidate(1, 0.6, 0.6, 2, gap=timedelta(0), span=timedelta(days=8))
+    assert decide(long, SETTINGS).reason.startswith(
+        "the story would last 8.0 days, over its maximum span of 168 h"
+    )

@@ -102,7 +102,7 @@ def test_a_story_shows_its_timeline_decisions_alerts_and_deliveries(
     assert len(items) == 2
     first, copy = (" ".join(i.text_content().split()) for i in items)
     assert "Meridian Wire" in first and "new story" in first
-    assert "no earlier story within the window" in first
+    assert "no story of the window shares a rare term with it" in first
     original = items[0].get("id")
     assert "The Harbour Herald" in copy and "exact copy of #" in copy
     assert items[1].xpath(".//span[contains(@class,'mark-exact-copy')]/a/@href") == [f"#{original}"]

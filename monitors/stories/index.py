@@ -1,0 +1,305 @@
+"""The articles of the window, held in memory for story placement, read from the store.
+
+Each placed article's body terms and keys are stored (`article_terms`, as `dump` writes
+them) in the unit of work that places it. `RecentArticles` holds those of the articles
+fetched within the window (at most MAX_ARTICLES, the last fetched) in compact arrays: per
+article its term ids and weights; per term its document frequency among them and the
+articles holding it (a posting list). Each lookup first reads the articles stored since
+the last one (their ids grow in commit order: articles are stored under the story lock),
+so every worker sees every other's, and forgets those fetched before the window. Memory
+is bounded: BODY_TERMS and KEY_TERMS terms an article, the lists rebuilt without the
+forgotten articles when those are as many as the held ones.
+
+`weigh` gives an article's term vector under the IDF of the window (the shipped table's
+document frequencies count as a prior: a fresh store does not take its first articles'
+words for rare); `candidates` the held articles sharing the most of its rare terms (held
+by at most RARE_SHARE of the articles, RARE_LEAST at least): only a term that few
+articles hold is looked up, so a lookup stays cheap however many are held.
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+
+from monitors.extract.analysis import default_idf
+from monitors.models import StoryFeatures
+from monitors.store import TermsRow, Tx
+
+MAX_ARTICLES = 200_000  # held at most: those fetched last
+RARE_SHARE = 0.005  # a term held by at most this share of the articles is rare ...
+RARE_LEAST = 25  # ... or by at most this many
+MAX_CANDIDATES = 30  # articles scored against a newcomer
+REWEIGH_EVERY = 256  # held vectors are weighed again after this many articles are read
+MAX_WEIGHED = 20_000  # held vectors kept weighed at most
+Ids = npt.NDArray[np.int32]
+Floats = npt.NDArray[np.float64]
+
+
+def dump(feats: StoryFeatures) -> str:
+    """An article's body terms and keys as stored (JSON)."""
+    body = [[t, round(w, 3)] for t, w in feats.body.items()]
+    return json.dumps({"body": body, "keys": sorted(feats.keys)}, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Vector:
+    """A term vector: sorted term ids, their weights, and its norm."""
+
+    ids: Ids
+    weights: Floats
+    norm: float
+
+    def cosine(self, other: Vector) -> float:
+        if not (self.norm and other.norm):
+            return 0.0
+        common, mine, theirs = np.intersect1d(
+            self.ids, other.ids, assume_unique=True, return_indices=True
+        )
+        if not len(common):
+            return 0.0
+        dot = float(self.weights[mine] @ other.weights[theirs])
+        return min(1.0, dot / (self.norm * other.norm))
+
+
+class RecentArticles:
+    """The window's placed articles: their terms, stories and times (see the module)."""
+
+    def __init__(self) -> None:
+        self._last: int | None = None  # the last article id read
+        self._reset()
+
+    def _reset(self) -> None:
+        self._vocab: dict[str, int] = {}
+        self._words: list[str] = []
+        self._prior: array[float] = array("d")  # the shipped table's document frequency
+        self._df = np.zeros(1024, np.int32)
+        self._postings: list[array[int]] = []
+        self._article: array[int] = array("q")  # by slot: the article id, -1 once forgotten
+        self._story: array[int] = array("q")
+        self._fetched: array[float] = array("d")  # a timestamp
+        self._terms: list[Ids] = []
+        self._weights: list[npt.NDArray[np.float32]] = []
+        self._keys: list[Ids] = []
+        self._members: dict[int, list[int]] = {}  # story id: its held slots
+        self.spans: dict[int, tuple[datetime | None, datetime | None]] = {}
+        self._oldest = 0  # slots below are forgotten
+        self._held = 0
+        self._weighed: dict[int, Vector] = {}  # by slot, and by -1 - story for centroids
+        self._read = 0  # articles read since the vectors were weighed
+
+    @property
+    def held(self) -> int:
+        return self._held
+
+    def sync(self, tx: Tx, since: datetime) -> None:
+        """Read the articles stored since the last sync (the `since` window's, the first
+        time), and forget those fetched before `since`."""
+        if self._last is None:
+            self._last = 0
+            rows = tx.article_terms_since(since, MAX_ARTICLES)
+        else:
+            rows = tx.article_terms_after(self._last)
+        for row in rows:
+            self._add(row)
+            self._last = row.article_id
+            self._read += 1
+            self._weighed.pop(-1 - row.story_id, None)
+        self._forget(since.timestamp())
+        if self._read >= REWEIGH_EVERY or len(self._weighed) > MAX_WEIGHED:
+            self._weighed.clear()  # the window's IDF has moved on
+            self._read = 0
+
+    def _add(self, row: TermsRow) -> None:
+        data = json.loads(row.terms)
+        body = sorted((self._id(t), w) for t, w in data["body"])
+        keys = sorted({self._id(t) for t in data["keys"]})
+        slot = len(self._article)
+        self._article.append(row.article_id)
+        self._story.append(row.story_id)
+        self._fetched.append(row.fetched_at.timestamp())
+        self._terms.append(np.array([t for t, _ in body], np.int32))
+        self._weights.append(np.array([w for _, w in body], np.float32))
+        self._keys.append(np.array(keys, np.int32))
+        for term in {t for t, _ in body} | set(keys):
+            self._df[term] += 1
+            self._postings[term].append(slot)
+        self._members.setdefault(row.story_id, []).append(slot)
+        story = json.loads(row.story_features)
+        self.spans[row.story_id] = (_time(story.get("started")), _time(story.get("latest")))
+        self._held += 1
+        if self._held > MAX_ARTICLES:
+            self._drop(self._oldest)
+
+    def _id(self, term: str) -> int:
+        found = self._vocab.get(term)
+        if found is None:
+            found = self._vocab[term] = len(self._words)
+            self._words.append(term)
+            self._prior.append(default_idf().df.get(term, 1))
+            self._postings.append(array("i"))
+            if found >= len(self._df):
+                self._df = np.concatenate([self._df, np.zeros(len(self._df), np.int32)])
+        return found
+
+    def _forget(self, since: float) -> None:
+        """Drop the articles fetched before `since` (fetch order is slot order but for a
+        few moments' races: a late-fetched slot waits for those before it)."""
+        while self._oldest < len(self._article) and self._fetched[self._oldest] < since:
+            self._drop(self._oldest)
+        if self._oldest > self._held and self._oldest > 1000:
+            self._rebuild()
+
+    def _drop(self, slot: int) -> None:
+        if self._article[slot] >= 0:
+            for term in set(self._terms[slot].tolist()) | set(self._keys[slot].tolist()):
+                self._df[term] -= 1
+            story = self._story[slot]
+            members = self._members[story]
+            members.remove(slot)
+            if not members:
+                del self._members[story]
+                del self.spans[story]
+            self._article[slot] = -1
+            self._held -= 1
+        while self._oldest < len(self._article) and self._article[self._oldest] < 0:
+            self._oldest += 1
+
+    def _rebuild(self) -> None:
+        """The same held articles in fresh lists, without the forgotten ones."""
+        kept = [s for s in range(self._oldest, len(self._article)) if self._article[s] >= 0]
+        old = (
+            self._words,
+            self._article,
+            self._story,
+            self._fetched,
+            self._terms,
+            self._weights,
+            self._keys,
+            self.spans,
+        )
+        words, ids, story, fetched, terms, weights, keys, spans = old
+        self._reset()
+        for slot in kept:
+            pairs = zip(terms[slot].tolist(), weights[slot].tolist(), strict=True)
+            body = sorted((self._id(words[t]), w) for t, w in pairs)
+            key_ids = sorted({self._id(words[t]) for t in keys[slot]})
+            new = len(self._article)
+            self._article.append(ids[slot])
+            self._story.append(story[slot])
+            self._fetched.append(fetched[slot])
+            self._terms.append(np.array([t for t, _ in body], np.int32))
+            self._weights.append(np.array([w for _, w in body], np.float32))
+            self._keys.append(np.array(key_ids, np.int32))
+            for term in {t for t, _ in body} | set(key_ids):
+                self._df[term] += 1
+                self._postings[term].append(new)
+            self._members.setdefault(story[slot], []).append(new)
+            self._held += 1
+        self.spans = {s: spans[s] for s in self._members}
+
+    # scoring
+
+    def weigh(self, body: Mapping[str, float]) -> Vector:
+        """A newcomer's term vector under the window's IDF (terms no held article has
+        get ids of their own, past the vocabulary)."""
+        found = sorted(
+            (self._vocab.get(t, len(self._words) + i), t, w)
+            for i, (t, w) in enumerate(sorted(body.items()))
+        )
+        ids = np.array([i for i, _, _ in found], np.int32)
+        df = np.array(
+            [self._df[i] if i < len(self._words) else 0 for i in ids.tolist()], np.float64
+        )
+        prior = np.array([default_idf().df.get(t, 1) for _, t, _ in found], np.float64)
+        tf = np.array([w for _, _, w in found], np.float64)
+        return _vector(ids, tf * self._idf(df, prior))
+
+    def member(self, slot: int) -> Vector:
+        """A held article's term vector under the window's IDF (as it was at most
+        REWEIGH_EVERY articles ago)."""
+        found = self._weighed.get(slot)
+        if found is None:
+            ids = self._terms[slot]
+            prior = np.frombuffer(self._prior, np.float64)[ids]
+            found = _vector(ids, self._weights[slot] * self._idf(self._df[ids], prior))
+            self._weighed[slot] = found
+        return found
+
+    def centroid(self, story: int, most: int) -> Vector:
+        """The sum of the unit vectors of the story's last `most` held articles."""
+        found = self._weighed.get(-1 - story)
+        if found is None:
+            found = self._weighed[-1 - story] = self._centroid(story, most)
+        return found
+
+    def _centroid(self, story: int, most: int) -> Vector:
+        parts = [m for m in (self.member(s) for s in self._members[story][-most:]) if m.norm]
+        if not parts:
+            return _vector(np.zeros(0, np.int32), np.zeros(0))
+        ids = np.concatenate([p.ids for p in parts])
+        weights = np.concatenate([p.weights / p.norm for p in parts])
+        unique, inverse = np.unique(ids, return_inverse=True)
+        summed = np.bincount(inverse, weights).astype(np.float64)
+        return _vector(unique.astype(np.int32), summed)
+
+    def _idf(self, df: npt.NDArray[np.int32] | Floats, prior: Floats) -> Floats:
+        docs = default_idf().docs
+        return np.log((docs + self._held + 1) / (prior + df + 1)) + 1.0
+
+    def rare(self, terms: Iterable[str]) -> list[int]:
+        """The ids of those of `terms` that few held articles have (at least one)."""
+        cap = max(RARE_LEAST, RARE_SHARE * self._held)
+        ids = (self._vocab.get(t) for t in terms)
+        return [i for i in ids if i is not None and 0 < self._df[i] <= cap]
+
+    def candidates(self, rare: list[int], idf: Mapping[int, float]) -> list[int]:
+        """The held slots sharing the most IDF of the `rare` term ids, at most
+        MAX_CANDIDATES, best first."""
+        if not rare:
+            return []
+        lists = [np.frombuffer(self._postings[t], np.int32) for t in rare]
+        slots = np.concatenate(lists)
+        weights = np.repeat([idf[t] for t in rare], [len(p) for p in lists])
+        unique, inverse = np.unique(slots, return_inverse=True)
+        totals = np.bincount(inverse, weights)
+        alive = np.frombuffer(self._article, np.int64)[unique] >= 0
+        unique, totals = unique[alive], totals[alive]
+        best = np.argsort(-totals, kind="stable")[:MAX_CANDIDATES]
+        return [int(s) for s in unique[best]]
+
+    def idf_of(self, ids: Iterable[int]) -> dict[int, float]:
+        """The window's IDF of held term ids."""
+        ids = list(ids)
+        prior = np.frombuffer(self._prior, np.float64)[ids]
+        return dict(zip(ids, self._idf(self._df[ids], prior).tolist(), strict=True))
+
+    def story_of(self, slot: int) -> int:
+        return self._story[slot]
+
+    def members(self, story: int) -> list[int]:
+        """The story's held slots, first placed first."""
+        return self._members.get(story, [])
+
+    def keys(self, slot: int) -> set[int]:
+        return set(self._keys[slot].tolist())
+
+    def word(self, term: int) -> str:
+        return self._words[term]
+
+    def term_id(self, term: str) -> int | None:
+        return self._vocab.get(term)
+
+
+def _vector(ids: Ids, weights: Floats) -> Vector:
+    return Vector(ids, weights, float(np.sqrt(weights @ weights)) if len(weights) else 0.0)
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
