@@ -27,7 +27,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from monitors import config as config_mod  # noqa: E402
-from monitors.rules import Limits, Node, Not, Phrase, RuleSet, Term  # noqa: E402
+from monitors.rules import Limits, RuleSet  # noqa: E402
+from tests.rules.adversarial import adversarial_text, literals  # noqa: E402
 
 SHIPPED = REPO / "config" / "newsmon.yaml"
 ENV = {
@@ -37,30 +38,6 @@ ENV = {
 SEED = 20261205
 CHAIN_GROUPS = 40
 CHAIN_WORDS = ("alpha", "beta", "gamma")
-
-
-def literals(node: Node) -> list[str]:
-    """Text holding each literal of `node` (a prefix completed with an "s")."""
-    if isinstance(node, Term):
-        return [node.word + ("s" if node.prefix else "")]
-    if isinstance(node, Phrase):
-        return [" ".join(w.word + ("s" if w.prefix else "") for w in node.words)]
-    if isinstance(node, Not):
-        return literals(node.child)
-    return [text for child in node.children for text in literals(child)]  # type: ignore[attr-defined]
-
-
-def adversarial_text(vocabulary: list[str], size: int, seed: int = SEED) -> str:
-    """About `size` characters of sentences of 8 to 20 of `vocabulary`, five to a line."""
-    rnd = random.Random(seed)
-    sentences: list[str] = []
-    total = 0
-    while total < size:
-        words = " ".join(rnd.choice(vocabulary) for _ in range(rnd.randint(8, 20)))
-        sentences.append(words.capitalize() + ".")
-        total += len(sentences[-1]) + 1
-    lines = (" ".join(sentences[i : i + 5]) for i in range(0, len(sentences), 5))
-    return "\n".join(lines)[:size]
 
 
 def chain_case(size: int, seed: int = SEED) -> tuple[str, str]:
@@ -96,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"limits: {limits}")
     shipped = RuleSet(cfg.ruleset().rules, limits)
     vocabulary = sorted({text for rule in shipped.rules for text in literals(rule.node)})
-    text = adversarial_text(vocabulary, args.size)
+    text = adversarial_text(vocabulary, args.size, SEED)
     print(
         f"shipped rules ({len(shipped)}, {len(vocabulary)} literals), {len(text):,} characters: "
         + timed(shipped, "Adversarial", text)

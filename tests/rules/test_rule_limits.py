@@ -20,18 +20,15 @@ from monitors.rules import (
     Aliases,
     Limits,
     Near,
-    Node,
-    Not,
-    Phrase,
     RuleError,
     RuleSet,
-    Term,
     parse_query,
 )
 from monitors.rules.limits import cut
 from monitors.rules.parse import MAX_DEPTH
 from monitors.rules.translit import MAX_SPELLINGS, transliterations
 from tests.conftest import ROOT
+from tests.rules.adversarial import adversarial_text, literals
 
 ENV = {
     "SLACK_WEBHOOK_URL": "slack://T000/B000/XXXX",
@@ -192,17 +189,6 @@ def shipped() -> RuleSet:
     return config_mod.load(ROOT / "config" / "newsmon.yaml", env=ENV).ruleset()
 
 
-def literals(node: Node) -> list[str]:
-    """Text holding each literal of `node` (a prefix completed)."""
-    if isinstance(node, Term):
-        return [node.word + ("s" if node.prefix else "")]
-    if isinstance(node, Phrase):
-        return [" ".join(w.word + ("s" if w.prefix else "") for w in node.words)]
-    if isinstance(node, Not):
-        return literals(node.child)
-    return [text for child in node.children for text in literals(child)]  # type: ignore[attr-defined]
-
-
 @pytest.fixture(scope="module")
 def vocabulary(shipped: RuleSet) -> list[str]:
     return sorted({text for rule in shipped.rules for text in literals(rule.node)})
@@ -213,12 +199,7 @@ def test_shipped_rules_on_adversarial_text_stay_within_the_limits(
 ) -> None:
     """Sentences of the shipped rules' own words (every rule evaluated, NEARs matching
     everywhere) took ~8 s per MB: the rules read 100,000 characters within 1 s."""
-    rnd = random.Random(1)
-    sentences = (
-        " ".join(rnd.choice(vocabulary) for _ in range(rnd.randint(8, 20))).capitalize() + "."
-        for _ in range(3_000)
-    )
-    text = " ".join(sentences)
+    text = adversarial_text(vocabulary, 320_000, seed=1)
     assert len(text) > 300_000
     started = time.thread_time()
     found = shipped.matching("Security guarantees for Ukraine", text)
