@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from monitors.models import Article, Match
 from monitors.store.engine import from_row, insert_ignore
-from monitors.store.schema import alerts, articles, deliveries, utcnow
+from monitors.store.schema import alerts, articles, deliveries, entries, utcnow
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,9 @@ class AlertRow:
     follows: int | None = None
     story_id: int | None = None
     language: str | None = None
+    published_at: datetime | None = None  # as its article says
+    seen_at: datetime | None = None  # when its entry was first seen
+    seen_via: str | None = None  # poll, push or backfill
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class DeliveryRow:
     digest: tuple[AlertRow, ...] = ()
     held: int = 0
     thread: str | None = None  # the service's id of the message an update follows
+    sent_at: datetime | None = None
 
 
 @dataclass
@@ -145,6 +149,9 @@ class OutboxQueries:
                 marks=json.dumps([list(m) for m in match.passage.marks]),
                 sources=json.dumps(self._sources(story_id, article), ensure_ascii=False),
                 created_at=now,
+                published_at=article.published,
+                seen_at=_of_entry(entries.c.first_seen_at, article_id),
+                seen_via=_of_entry(entries.c.seen_via, article_id),
             )
             .returning(alerts.c.id)
         )
@@ -276,15 +283,18 @@ class OutboxQueries:
         )
         return self._load(delivery_id)
 
-    def mark_sent(self, delivery_id: int, remote_id: str | None = None) -> None:
-        """Mark a delivery sent, with the service's id of the message when it gave one."""
+    def mark_sent(
+        self, delivery_id: int, remote_id: str | None = None, sent_at: datetime | None = None
+    ) -> None:
+        """Mark a delivery sent (at `sent_at`, default now), with the service's id of the
+        message when it gave one."""
         self.conn.execute(
             deliveries.update()
             .where(deliveries.c.id == delivery_id)
             .values(
                 status="sent",
                 remote_id=remote_id,
-                sent_at=utcnow(),
+                sent_at=sent_at or utcnow(),
                 attempts=deliveries.c.attempts + 1,
                 last_error=None,
                 claimed_by=None,
@@ -434,6 +444,16 @@ class OutboxQueries:
             .order_by(articles.c.id)
         )
         return tuple(dict.fromkeys((site, url) for site, url in rows))
+
+
+def _of_entry(column: sa.Column[Any], article_id: int) -> sa.ScalarSelect[Any]:
+    """A column of the entry an article was made from."""
+    return (
+        sa.select(column)
+        .join(articles, articles.c.entry_id == entries.c.id)
+        .where(articles.c.id == article_id)
+        .scalar_subquery()
+    )
 
 
 def _alerts() -> sa.Select[Any]:

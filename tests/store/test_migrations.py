@@ -80,6 +80,10 @@ def test_a_store_from_before_migrations_is_stamped_and_kept(store_url: str) -> N
     metadata.create_all(engine)
     with engine.begin() as conn:  # the schema before migrations: the baseline's
         conn.execute(sa.text("ALTER TABLE feeds DROP COLUMN skipped"))
+        conn.execute(sa.text("DROP TABLE push_subscriptions"))
+        conn.execute(sa.text("ALTER TABLE entries DROP COLUMN seen_via"))
+        for column in ("published_at", "seen_at", "seen_via"):
+            conn.execute(sa.text(f"ALTER TABLE alerts DROP COLUMN {column}"))
         conn.execute(sa.text("DROP INDEX ix_stories_revision"))
         conn.execute(sa.text("ALTER TABLE stories DROP COLUMN revision"))
         for column in ("article_id", "page", "feed_id", "recorded"):
