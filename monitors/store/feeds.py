@@ -131,12 +131,24 @@ class FeedQueries:
             claimed_until=None,
         )
 
-    def due_now(self, feed_ids: Iterable[int], now: datetime) -> None:
-        """These feeds are to be polled again from `now` (their push stopped)."""
+    def due_now(self, feed_ids: Iterable[int]) -> None:
+        """These feeds are to be polled again from now on (their push stopped)."""
+        now = utcnow()
         self.conn.execute(
             feeds.update()
             .where(feeds.c.id.in_(list(feed_ids)), feeds.c.next_due_at > now)
             .values(next_due_at=now)
+        )
+
+    def poll_later(self, feed_id: int, until: datetime) -> None:
+        """The feed is not due before `until` (its content is pushed meanwhile)."""
+        self.conn.execute(
+            feeds.update()
+            .where(
+                feeds.c.id == feed_id,
+                sa.or_(feeds.c.next_due_at.is_(None), feeds.c.next_due_at < until),
+            )
+            .values(next_due_at=until)
         )
 
     def claim_feeds(

@@ -24,6 +24,7 @@ from monitors.store.feeds import add_entries
 from monitors.store.schema import feeds, push_subscriptions, utcnow
 
 subs = push_subscriptions
+UNCHECKED = "the hub did not check the last request"
 
 
 @dataclass(frozen=True)
@@ -90,23 +91,29 @@ class PushQueries:
         row = self.conn.execute(_select().where(subs.c.callback_id == callback_id)).first()
         return _sub(row) if row is not None else None
 
-    def take_request(self, sub_id: int, now: datetime, until: datetime) -> bool:
+    def take_request(self, sub_id: int, mode: str, now: datetime, until: datetime) -> bool:
         """Claim the next request to the subscription's hub: whether it was due (no other
-        worker took it); nobody else asks the hub before `until`."""
+        worker took it); nobody else asks the hub before `until`. A first unsubscribe is
+        due at once."""
+        due = sa.or_(subs.c.next_request_at.is_(None), subs.c.next_request_at <= now)
+        if mode == "unsubscribe":
+            due = sa.or_(due, subs.c.state != "unsubscribing")
         taken = self.conn.execute(
-            subs.update()
-            .where(
-                subs.c.id == sub_id,
-                sa.or_(subs.c.next_request_at.is_(None), subs.c.next_request_at <= now),
-            )
-            .values(next_request_at=until)
+            subs.update().where(subs.c.id == sub_id, due).values(next_request_at=until)
         )
         return bool(taken.rowcount)
 
     def request_sent(self, sub_id: int, mode: str, secret: str | None, now: datetime) -> None:
         """A request is about to go to the hub, which may check it at once: the mode it
-        is to check, the secret given (a renewal keeps the one the hub has)."""
-        values: dict[str, Any] = {"requested": mode, "updated_at": now}
+        is to check, the secret given (a renewal keeps the one the hub has). A request
+        the hub never checked counts as a failure."""
+        unchecked = subs.c.requested.is_not(None)  # the hub never checked the last request
+        values: dict[str, Any] = {
+            "requested": mode,
+            "updated_at": now,
+            "failures": sa.case((unchecked, subs.c.failures + 1), else_=subs.c.failures),
+            "last_error": sa.case((unchecked, UNCHECKED), else_=subs.c.last_error),
+        }
         if secret is not None:
             values["secret"] = secret
         renewing = sa.and_(subs.c.state == "active", subs.c.expires_at > now)
@@ -179,14 +186,15 @@ class PushQueries:
         return bool(done.rowcount)
 
     def lapse(self, now: datetime) -> list[int]:
-        """Active subscriptions whose lease ended are `lapsed`; their feeds' ids."""
+        """Active subscriptions whose lease ended by `now` are `lapsed`, to be asked for
+        again at once; their feeds' ids."""
         ended = sa.and_(subs.c.state == "active", subs.c.expires_at <= now)
         feed_ids = list(self.conn.scalars(sa.select(subs.c.feed_id).where(ended)))
         if feed_ids:
             self.conn.execute(
                 subs.update()
                 .where(ended, subs.c.feed_id.in_(feed_ids))
-                .values(state="lapsed", updated_at=now)
+                .values(state="lapsed", next_request_at=None, updated_at=now)
             )
         return feed_ids
 
