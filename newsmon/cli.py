@@ -31,6 +31,7 @@ from newsmon.progress import cycle_progress
 from newsmon.report import delivery_counts, print_deliveries, print_report
 from newsmon.rules_cli import rules_app
 from newsmon.serve import serve
+from newsmon.stats_cli import stats_app
 from newsmon.stories_cli import stories_app
 from newsmon.web.command import web
 
@@ -39,7 +40,7 @@ from newsmon.web.command import web
 if TYPE_CHECKING:
     from monitors.config import Config
     from monitors.pipeline import CycleHook, CycleReport
-    from monitors.store import DeliveryRow, Store
+    from monitors.store import AlertListing, DeliveryRow, Store
 
 app = App(no_args_is_help=True)
 STATUSES = ("pending", "sending", "held", "sent", "failed")  # a delivery's, in its order
@@ -145,6 +146,7 @@ app.add_typer(alerts_app, name="alerts")
 app.add_typer(db_app, name="db")
 app.add_typer(rules_app, name="rules")
 app.add_typer(stories_app, name="stories")
+app.add_typer(stats_app, name="stats")
 app.command("backfill")(backfill)
 app.command("web")(web)
 
@@ -171,16 +173,38 @@ def alerts(
     cfg = load_config(config, sends=False)
     with store_for(cfg) as store:
         listing = Outbox.of(cfg, store).listing(status)
-    table = Table("alert", "rule", "headline", "channel", "status", "tries", "last error")
-    for column in table.columns[:2] + table.columns[3:6]:
+    table = Table(
+        "alert", "rule", "headline", "latency", "channel", "status", "tries", "last error"
+    )
+    table.caption = (
+        "latency: publication to first message sent (to seen, while unsent), and how the "
+        "article was seen: by a poll or a push"
+    )
+    for column in table.columns[:2] + table.columns[3:7]:
         column.no_wrap = True
     for item in listing:
         a = item.alert
         for i, d in enumerate(item.deliveries or [None]):
-            head = (str(a.id), a.rule_id, a.headline[:60]) if i == 0 else ("", "", "")
+            head = (str(a.id), a.rule_id, a.headline[:60], _latency(item)) if i == 0 else ("",) * 4
             cells = (d.channel, _status(d), str(d.attempts), d.last_error or "") if d else ("",) * 4
             add_row(table, *head, *cells)
     out.print(table if listing else "no alerts")
+
+
+def _latency(item: AlertListing) -> str:
+    """Publication to the first message sent and how the article was seen, as "2m31s
+    (poll)"; to seen, while no message is sent."""
+    from monitors.pipeline.latency import Latency, duration
+
+    a = item.alert
+    sent = [d.sent_at for d in item.deliveries if d.sent_at is not None and d.kind == "alert"]
+    latency = Latency.of(a.published_at, a.seen_at, min(sent, default=None), a.seen_via)
+    via = f" ({a.seen_via})" if a.seen_via else ""
+    if latency.to_sent is not None:
+        return duration(latency.to_sent) + via
+    if latency.to_seen is not None:
+        return f"{duration(latency.to_seen)}{via}, unsent"
+    return f"undated{via}"
 
 
 def _status(delivery: DeliveryRow) -> str:

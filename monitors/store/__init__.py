@@ -15,7 +15,7 @@ win.
 from monitors.store.backfill import BackfillItem
 from monitors.store.engine import connect, migrate, probe, sqlite_file
 from monitors.store.feeds import MAX_ENTRY_ATTEMPTS, FeedState, PendingEntry
-from monitors.store.outbox import AlertListing, AlertRow, DeliveryRow, PriorAlert
+from monitors.store.outbox import AlertLatency, AlertListing, AlertRow, DeliveryRow, PriorAlert
 from monitors.store.push import Subscription
 from monitors.store.revisions import current, head, known_revisions
 from monitors.store.schema import utcnow
@@ -31,6 +31,7 @@ from monitors.store.stories import (
 
 __all__ = [
     "MAX_ENTRY_ATTEMPTS",
+    "AlertLatency",
     "AlertListing",
     "AlertRow",
     "BackfillItem",

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from monitors.models import Article, Match
 from monitors.store.engine import from_row, insert_ignore
-from monitors.store.schema import alerts, articles, deliveries, entries, utcnow
+from monitors.store.schema import alerts, articles, deliveries, entries, feeds, utcnow
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,20 @@ class DeliveryRow:
     held: int = 0
     thread: str | None = None  # the service's id of the message an update follows
     sent_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AlertLatency:
+    """When an alert's article was published, first seen (and how: poll, push,
+    backfill) and first sent at once (None when not sent, or only in a digest), with
+    the feed it came from."""
+
+    alert_id: int
+    feed: str
+    seen_via: str | None
+    published_at: datetime | None
+    seen_at: datetime | None
+    sent_at: datetime | None
 
 
 @dataclass
@@ -369,6 +383,34 @@ class OutboxQueries:
         for d in own:
             rows[d.alert_id].deliveries.append(_delivery(by_id.get(d.digest_id, d)))
         return list(rows.values())
+
+    def alert_latencies(self, since: datetime) -> list[AlertLatency]:
+        """The times of every alert made since `since`, oldest first."""
+        sent = (
+            sa.select(sa.func.min(deliveries.c.sent_at))
+            .where(
+                deliveries.c.alert_id == alerts.c.id,
+                deliveries.c.status == "sent",
+                deliveries.c.kind == "alert",
+            )
+            .scalar_subquery()
+        )
+        rows = self.conn.execute(
+            sa.select(
+                alerts.c.id.label("alert_id"),
+                sa.func.coalesce(feeds.c.name, feeds.c.url).label("feed"),
+                alerts.c.seen_via,
+                alerts.c.published_at,
+                alerts.c.seen_at,
+                sent.label("sent_at"),
+            )
+            .join(articles, articles.c.id == alerts.c.article_id)
+            .join(entries, entries.c.id == articles.c.entry_id)
+            .join(feeds, feeds.c.id == entries.c.feed_id)
+            .where(alerts.c.created_at >= since)
+            .order_by(alerts.c.id)
+        )
+        return [from_row(AlertLatency, r) for r in rows]
 
     def make_digests(self, periods: Iterable[str]) -> list[int]:
         """Gather held deliveries of these periods into one digest delivery per channel.
