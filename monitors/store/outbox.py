@@ -71,11 +71,12 @@ class DeliveryRow:
 
 @dataclass(frozen=True)
 class AlertLatency:
-    """When an alert's article was published, first seen (and how: poll, push,
-    backfill) and first sent at once (None when not sent, or only in a digest), with
-    the feed it came from."""
+    """When an alert's article (at `url`) was published, first seen (and how: poll,
+    push, backfill) and first sent at once (None when not sent, or only in a digest),
+    with the feed it came from."""
 
     alert_id: int
+    url: str
     feed: str
     seen_via: str | None
     published_at: datetime | None
@@ -398,6 +399,7 @@ class OutboxQueries:
         rows = self.conn.execute(
             sa.select(
                 alerts.c.id.label("alert_id"),
+                alerts.c.url,
                 sa.func.coalesce(feeds.c.name, feeds.c.url).label("feed"),
                 alerts.c.seen_via,
                 alerts.c.published_at,
