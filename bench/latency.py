@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -300,7 +300,7 @@ def report(args: argparse.Namespace, timed: list[Timed], took: list[float]) -> N
         f"feed `every: 5m` and polled by due-only cycles every 5 min (`newsmon serve`'s "
         f"schedule); pages extracted, one alert per entry to a json:// hook. The clock "
         f"runs ×{args.scale:g} for both arms (5 min = {POLL_EVERY / args.scale:g} s); "
-        "\"unscaled\" = time until seen × scale + seen→sent as measured.",
+        '"unscaled" = time until seen × scale + seen→sent as measured.',
         "",
         "| arm | alerts sent / published | p50 real | p95 real | p50 unscaled | p95 unscaled |",
         "|---|---|---|---|---|---|",
