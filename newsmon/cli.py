@@ -40,7 +40,7 @@ from newsmon.web.command import web
 if TYPE_CHECKING:
     from monitors.config import Config
     from monitors.pipeline import CycleHook, CycleReport
-    from monitors.store import AlertListing, DeliveryRow, Store
+    from monitors.store import AlertListing, DeliveryRow, Store, Subscription
 
 app = App(no_args_is_help=True)
 STATUSES = ("pending", "sending", "held", "sent", "failed")  # a delivery's, in its order
@@ -240,20 +240,24 @@ def alerts_retry(
 @app.command()
 def feeds(config: ConfigOption = None) -> None:
     """Each feed's polling state: last success, last error, streak, next due, items a day,
-    and why entries of its last parsed body were skipped."""
+    why entries of its last parsed body were skipped, and its WebSub push subscription."""
     cfg = load_config(config, sends=False)
     with store_for(cfg) as store, store.transaction() as tx:
         rows = {r.url: r for r in tx.feed_rows()}
+        subs = {s.feed_url: s for s in tx.subscriptions()}
     table = Table(
-        "feed", "last success", "last error", "streak", "next due", "items/day", "skipped"
+        "feed", "last success", "last error", "streak", "next due", "items/day", "skipped", "push"
     )
-    table.caption = "times in UTC; skipped: entries of the last parsed body left out, and why"
+    table.caption = (
+        "times in UTC; skipped: entries of the last parsed body left out, and why; "
+        "push: the WebSub subscription's state"
+    )
     for column in table.columns[1:2] + table.columns[3:6]:
         column.no_wrap = True
     for feed in cfg.feeds:
         row = rows.get(feed.url)
         if row is None:
-            add_row(table, feed.label, "never polled", "", "", "now", "", "")
+            add_row(table, feed.label, "never polled", "", "", "now", "", "", "")
             continue
         add_row(
             table,
@@ -264,8 +268,18 @@ def feeds(config: ConfigOption = None) -> None:
             _when(row.next_due_at) or "now",
             f"{row.items_per_day:.1f}" if row.items_per_day is not None else "",
             _skipped(row.skipped),
+            _push(subs.get(feed.url)),
         )
     out.print(table)
+
+
+def _push(sub: Subscription | None) -> str:
+    """A subscription's state: "active until …", "failed: why", …; "" without a hub."""
+    if sub is None:
+        return ""
+    if sub.state == "active":
+        return f"active until {_when(sub.expires_at)}"
+    return f"{sub.state}: {sub.last_error}" if sub.last_error else sub.state
 
 
 def _skipped(stored: str | None) -> str:

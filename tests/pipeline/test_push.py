@@ -19,12 +19,15 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import uvicorn
+import yaml
+from typer.testing import CliRunner
 
 from monitors.config import Config
 from monitors.ingest import Fetcher
 from monitors.pipeline import CycleReport, HubOutcome, Pipeline
 from monitors.store import Store, Subscription
 from monitors.store.schema import alerts, entries, feeds, push_subscriptions
+from newsmon.cli import app
 from newsmon.web import create_app
 from tests.conftest import free_port, make_config
 from tests.factories import pseudo_word
@@ -349,3 +352,20 @@ def test_push_on_postgres(world: Callable[..., World], postgres_url: str) -> Non
     w = subscribed(world, store_url=postgres_url)
     assert w.publish([1, 2]) == [202]
     wait_until(lambda: len(w.sent()) == 2)
+
+
+def test_feeds_shows_each_feeds_push_subscription(
+    world: Callable[..., World], tmp_path: Path
+) -> None:
+    w = subscribed(world)
+    path = tmp_path / "feeds.yaml"
+    raw = {"store": str(w.config.store), "feeds": [{"url": w.feed}], "rules": []}
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    listed = CliRunner().invoke(app, ["feeds", "--config", str(path)], env={"COLUMNS": "300"})
+    assert listed.exit_code == 0, listed.output
+    assert "active until" in listed.output
+    w.hub.refuse = 503
+    sub = w.subscription()
+    w.pipeline_call(lambda p: p.push.maintain(now=sub.next_request_at))
+    listed = CliRunner().invoke(app, ["feeds", "--config", str(path)], env={"COLUMNS": "300"})
+    assert "failed: HTTP 503" in listed.output
