@@ -234,7 +234,8 @@ def write_config(folder: Path, site: FeedSite) -> Path:
     rules = [{**rule, "notify": ["desk"]} for rule in shipped["rules"]]
     config = {
         "store": f"sqlite:///{folder / 'bench.db'}",
-        "fetch": {"allow_private_networks": "127.0.0.1/32"},
+        # one loopback host stands for every feed's site: no page budget a cycle
+        "fetch": {"allow_private_networks": "127.0.0.1/32", "pages_per_host_per_cycle": 10**9},
         "feeds": [{"name": feed.name, "url": url} for url, feed in site.urls.items()],
         "channels": {"desk": site.hook_url},
         "rules": rules,

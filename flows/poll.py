@@ -83,7 +83,8 @@ async def keep_subscriptions(pipeline: Pipeline) -> list[HubOutcome]:
 
 @task(name="process-entries", cache_policy=NO_CACHE)
 async def process_entries(pipeline: Pipeline) -> list[ProcessedEntry]:
-    """Fetch, extract, deduplicate, match and record every pending entry."""
+    """Fetch, extract, deduplicate, match and record the pending entries (those beyond a
+    host's page budget are reported deferred, left for the next run)."""
     return await pipeline.process()
 
 

@@ -95,7 +95,7 @@ def poll_markdown(report: CycleReport, alerts: dict[int, AlertRow]) -> str:
         f"{held} not due, backing off or claimed by another worker",
         f"- **New entries:** {report.new_entries}; **articles:** "
         f"{report.count('article')} new, {report.count('duplicate')} duplicates, "
-        f"{report.count('error')} errors",
+        f"{report.count('error')} errors, {report.count('deferred')} deferred to the next cycle",
         f"- **Alerts:** {len(new_ids)} new in {len(stories)} stories; "
         f"**deliveries:** {report.sent} sent, {report.failed} not sent",
     ]
@@ -106,6 +106,9 @@ def poll_markdown(report: CycleReport, alerts: dict[int, AlertRow]) -> str:
     if failed:
         lines += ["", "## Failed feeds", "", "| feed | error |", "|---|---|"]
         lines += [f"| {_md(f.name)} | {_md(f.error or '')} |" for f in failed]
+    if report.matched_in_part:
+        lines += ["", "## Articles matched in part", "", "| article | left out |", "|---|---|"]
+        lines += [f"| {_md(e.url)} | {_md(e.matching_cut or '')} |" for e in report.matched_in_part]
     return "\n".join(lines) + "\n"
 
 

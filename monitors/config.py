@@ -31,7 +31,7 @@ from pydantic import (
 )
 
 from monitors.errors import ConfigError, Problem, QueryError
-from monitors.rules import AliasError, Aliases, RuleSet
+from monitors.rules import AliasError, Aliases, Limits, RuleSet
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -146,8 +146,9 @@ class _Strict(BaseModel):
 class FetchConfig(_Strict):
     """Limits for every HTTP request (see monitors.ingest.fetch): seconds for the whole
     request, to connect and between bytes; the decoded body's size; redirects followed;
-    requests at once in all and to one host; retries of a feed's transient errors within
-    its `timeout`; private addresses allowed (true, or CIDR networks)."""
+    requests at once in all and to one host; pages fetched from one host in a cycle (the
+    rest wait for the next cycle); retries of a feed's transient errors within its
+    `timeout`; private addresses allowed (true, or CIDR networks)."""
 
     timeout: Duration = 30.0
     connect_timeout: Duration = 10.0
@@ -156,6 +157,7 @@ class FetchConfig(_Strict):
     max_redirects: int = Field(5, ge=0, le=20)
     concurrency: int = Field(16, ge=1, le=256)
     per_host: int = Field(6, ge=1, le=256)
+    pages_per_host_per_cycle: int = Field(100, ge=1)
     retries: int = Field(2, ge=0, le=10)
     allow_private_networks: bool | str | list[str] = False
     user_agent: str | None = None
@@ -171,6 +173,18 @@ class ExtractConfig(_Strict):
     workers: int = Field(2, ge=1, le=64)
     memory_mib: int = Field(2048, ge=256)
     max_page_bytes: int = Field(3 * 2**20, gt=0)
+
+
+class MatchingConfig(_Strict):
+    """Bounds on matching one article against the rules (see docs/rules.md): the rules
+    read at most `max_chars` characters of its headline and of its text, and stop after
+    `timeout` of CPU time; either cut is noted on the article."""
+
+    max_chars: int = Field(100_000, ge=1_000)
+    timeout: Duration = 1.0
+
+    def limits(self) -> Limits:
+        return Limits(self.max_chars, self.timeout)
 
 
 class DeliveryConfig(_Strict):
@@ -388,6 +402,7 @@ class Config(_Strict):
     store: str = DEFAULT_STORE
     fetch: FetchConfig = FetchConfig()
     extract: ExtractConfig = ExtractConfig()
+    matching: MatchingConfig = MatchingConfig()
     feeds: list[FeedConfig] = Field(default_factory=list)
     channels: dict[str, str | SecretChannel] = Field(default_factory=dict)
     delivery: DeliveryConfig = DeliveryConfig()
@@ -407,7 +422,11 @@ class Config(_Strict):
 
     def ruleset(self) -> RuleSet:
         """All rules compiled into one matcher."""
-        return RuleSet.compile(((r.id, r.query) for r in self.rules), aliases=self.aliases)
+        return RuleSet.compile(
+            ((r.id, r.query) for r in self.rules),
+            aliases=self.aliases,
+            limits=self.matching.limits(),
+        )
 
 
 _INTERNAL = frozenset({"source", "store_from_env"})  # Config fields no file may set

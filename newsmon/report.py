@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 
 
 def print_report(report: CycleReport, console: Console = out, verbose: bool = False) -> None:
-    """A summary of a cycle; failed feeds, entries skipped and failed deliveries listed
-    with their reasons."""
+    """A summary of a cycle; failed feeds, entries skipped, articles matched in part and
+    failed deliveries listed with their reasons."""
     from monitors.pipeline.report import NOT_POLLED
 
     held = "".join(f", {report.feeds_in(s)} {s}" for s in NOT_POLLED if report.feeds_in(s))
@@ -27,7 +27,7 @@ def print_report(report: CycleReport, console: Console = out, verbose: bool = Fa
     console.print(
         f"entries: {report.new_entries} new; articles: "
         f"{report.count('article')} new, {report.count('duplicate')} duplicates, "
-        f"{report.count('error')} errors; alerts: {report.alerts}; "
+        f"{report.count('error')} errors{_deferred(report)}; alerts: {report.alerts}; "
         f"deliveries: {delivery_counts(report.deliveries)}"
     )
     if report.hubs:
@@ -38,6 +38,13 @@ def print_report(report: CycleReport, console: Console = out, verbose: bool = Fa
     skipped = any(f.skipped for f in report.feeds)
     if verbose or report.failed or report.feeds_in("failed") or skipped:
         _print_problems(report, console)
+    _print_matched_in_part(report, console)
+
+
+def _deferred(report: CycleReport) -> str:
+    """", N deferred to the next cycle" when pages were left for it, else nothing."""
+    deferred = report.count("deferred")
+    return f", {deferred} deferred to the next cycle" if deferred else ""
 
 
 def _print_problems(report: CycleReport, console: Console) -> None:
@@ -48,6 +55,18 @@ def _print_problems(report: CycleReport, console: Console) -> None:
         add_row(table, f.name, f.status, str(f.new_entries), f.error, "\n".join(f.skipped))
     console.print(table)
     print_deliveries(report.deliveries, console, only_failed=True)
+
+
+def _print_matched_in_part(report: CycleReport, console: Console) -> None:
+    """The articles whose matching the limits cut (`matching:` in the config), and what
+    they left out."""
+    cut = report.matched_in_part
+    if not cut:
+        return
+    table = Table("article", "matched in part", title="articles matched in part")
+    for entry in cut:
+        add_row(table, entry.url, entry.matching_cut)
+    console.print(table)
 
 
 def delivery_counts(done: list[Delivered]) -> str:

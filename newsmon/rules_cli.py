@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from monitors.errors import FetchError
-from monitors.models import Entry, Match
+from monitors.models import Entry
 from newsmon.common import App, ConfigOption, load_config, parse_since, store_for
 
 if TYPE_CHECKING:
 
     from monitors.config import Config
-    from monitors.rules import RuleSet
+    from monitors.rules import Matching, RuleSet
     from monitors.store import Tx
 
 EXIT_SOURCE = 1
@@ -129,8 +129,8 @@ def _report(ruleset: RuleSet, samples: Iterable[Sample | SourceError], as_json: 
             typer.echo(f"error: {sample}", err=True)
             failed += 1
             continue
-        found = {m.rule_id: m for m in ruleset.match(**_fields(sample))}
-        lines = _json_lines(sample, ruleset, found) if as_json else _text_lines(sample, found)
+        result = ruleset.matching(**_fields(sample))
+        lines = _json_lines(sample, ruleset, result) if as_json else _text_lines(sample, result)
         for line in lines:
             typer.echo(line)
     return failed
@@ -140,28 +140,35 @@ def _fields(sample: Sample) -> dict[str, str | None]:
     return {"title": sample.title, "text": sample.text, "site": sample.site, "lang": sample.lang}
 
 
-def _json_lines(sample: Sample, ruleset: RuleSet, found: dict[str, Match]) -> Iterator[str]:
+def _json_lines(sample: Sample, ruleset: RuleSet, result: Matching) -> Iterator[str]:
+    """One line per rule: `matched` is null for a rule the time limit left undecided,
+    `cut` what the matching limits left out of the source (null when nothing)."""
+    found = {match.rule_id: match for match in result.matches}
     for rule in ruleset.rules:
         match = found.get(rule.rule_id)
+        undecided = rule.rule_id in result.unevaluated
         yield json.dumps(
             {
                 "source": sample.source,
                 "rule": rule.rule_id,
                 "lang": sample.lang,
-                "matched": match is not None,
+                "matched": None if undecided else match is not None,
                 "terms": list(match.terms) if match else [],
                 "passage": match.passage.marked() if match else "",
+                "cut": result.cut,
             },
             ensure_ascii=False,
         )
 
 
-def _text_lines(sample: Sample, found: dict[str, Match]) -> Iterator[str]:
+def _text_lines(sample: Sample, result: Matching) -> Iterator[str]:
     heading = f"{sample.source} ({sample.lang or 'language unknown'})"
     yield f"{heading}: {sample.title}" if sample.title else heading
-    if not found:
-        yield "  no rule matches"
-    for match in found.values():
+    if result.cut:
+        yield f"  matched in part: {result.cut}"
+    if not result.matches:
+        yield "  no rule matches" + (" of those decided" if result.unevaluated else "")
+    for match in result.matches:
         yield f"  {match.rule_id}: {', '.join(match.terms)}"
         yield f"    {match.passage.marked()}"
 

@@ -29,8 +29,8 @@ def stories_list(
         bool,
         typer.Option(
             "--json",
-            help="One JSON object per story, oldest first: its articles and the decision "
-            "that placed each, its alerts.",
+            help="One JSON object per story, oldest first: its articles with the decision "
+            "that placed each and the feeds that listed each, its alerts.",
         ),
     ] = False,
     config: ConfigOption = None,
@@ -67,7 +67,7 @@ def stories_list(
 
 def _story_json(item: dict[str, Any]) -> dict[str, Any]:
     """A story for scripts: its times, its articles with the decision that placed each
-    (null where none was kept), its alerts."""
+    (null where none was kept) and the feeds that listed each, its alerts."""
     story = item["story"]
     return {
         "id": story.id,
@@ -89,6 +89,10 @@ def _story_json(item: dict[str, Any]) -> dict[str, Any]:
                 }
                 if a.kind
                 else None,
+                "feeds": [
+                    {"name": f.feed, "url": f.feed_url, "first_listed": _iso(f.first_listed_at)}
+                    for f in item["listed"].get(a.id, [])
+                ],
             }
             for a in item["articles"]
         ],
@@ -103,15 +107,16 @@ def _iso(moment: datetime | None) -> str | None:
 @stories_app.command("show")
 def stories_show(story_id: int, config: ConfigOption = None) -> None:
     """A story's articles, the decision that placed each (with its score and reason),
-    the entries skipped as the same URL before any fetch, and its alerts."""
+    the feeds that listed each, the entries skipped as the same URL before any fetch, and
+    its alerts."""
     cfg = load_config(config, sends=False)
     with store_for(cfg) as store, store.transaction() as tx:
         detail = tx.story_detail(story_id)
     if detail is None:
         out.print(f"no story {story_id}")
         raise typer.Exit(1)
-    story, placed, made, relisted = (
-        detail[k] for k in ("story", "decisions", "alerts", "relisted")
+    story, placed, made, relisted, listed = (
+        detail[k] for k in ("story", "decisions", "alerts", "relisted", "listed")
     )
     out.print(f"[bold]story {story.id}[/]: {escape(story.headline)}", highlight=False)
     table = Table("article", "title, site, language, URL", "decision", "rule", "score", "reason")
@@ -120,6 +125,13 @@ def stories_show(story_id: int, config: ConfigOption = None) -> None:
         where = f"{d.title}\n{d.site}, {d.language or 'language unknown'}\n{d.url}"
         add_row(table, str(d.article_id), where, d.kind, d.rule_id or "", score, d.reason)
     out.print(table)
+    if listed:
+        table = Table("article", "listed by feed", "first listed (UTC)")
+        for article_id, feeds in listed.items():
+            for f in feeds:
+                first = f"{f.first_listed_at:%Y-%m-%d %H:%M:%S}"
+                add_row(table, str(article_id), f.feed or f.feed_url, first)
+        out.print(table)
     if relisted:
         table = Table("feed", "entry URL", "seen (UTC)", "decision", "reason")
         for e in relisted:

@@ -5,14 +5,17 @@
    trafilatura's fallback extractors, and with them only when that finds under
    FULL_BELOW characters (most pages are done in two thirds of the time, with the
    same result; bench/extraction.py).
-3. Take the headline from the feed entry, else the page's og:title or <title>; the
-   site from og:site_name or application-name, else the host; the language from the
-   words of the headline and text, <html lang> as a hint (monitors.extract.language).
+3. Take the page's own headline: its og:title, else its <title> without a trailing
+   " - Site" or " | Site" that names the site, else its only <h1>; the site from
+   og:site_name or application-name, else the host; the language from the words of
+   the headline and text, <html lang> as a hint (monitors.extract.language).
    These few meta tags are read directly: trafilatura's metadata pass (dates, authors,
    categories) cost a quarter of each extraction, for nothing we use.
-4. When the page yields less than `min_chars` and less than the entry's summary,
-   the article is the entry's title and summary, marked `source="summary"`, and its
-   language is told from them.
+4. The article's headline is the page's own, over the feed entry's title (a feed may
+   list another outlet's page under a headline of its own); but when the page yields
+   less than `min_chars` and less than the entry's summary (a paywall, a consent
+   page), the article is the entry's title and summary, marked `source="summary"`, and
+   its language is told from them.
 
 Pages come from anyone, and trafilatura spends seconds to minutes on some (a few MiB
 of bare paragraphs or links): the pipeline runs steps 1-3 in worker processes
@@ -22,6 +25,7 @@ of bare paragraphs or links): the pipeline runs steps 1-3 in worker processes
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 
 import trafilatura
@@ -33,6 +37,7 @@ from monitors.models import Analysis, Article, Entry
 from monitors.text import safe_text, words
 
 FULL_BELOW = 1000  # characters: a shorter fast extraction is done again with fallbacks
+_LAST_PART = re.compile(r"(.*\S)\s+[-|–—·]\s+(\S.*)")  # a title and its part after the last " - "
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,10 @@ def article_from(found: PageText, entry: Entry, url: str, min_chars: int) -> Art
         source = "summary"
     else:
         source = "page" if text else "summary"
-    headline = entry.title or found.title or summary[:120]
+    if source == "page" and found.title:
+        headline = found.title
+    else:
+        headline = entry.title or found.title or summary[:120]
     analysis = found.analysis
     if analysis is not None and not analysis.fits(headline, text):
         analysis = None
@@ -100,7 +108,7 @@ def page_text(page: bytes, url: str) -> PageText:
     except Exception as exc:  # trafilatura raises many kinds on odd pages
         return PageText(problem=f"extraction failed ({type(exc).__name__}: {exc})"[:300])
     site = site_of(site) if "://" in site else site  # some give their URL
-    title = safe_text(title or _title(tree))
+    title = safe_text(title or _title(tree, site, url) or _only_h1(tree))
     language = detect_language(f"{title}\n{text}", declared) if text else None
     return PageText(
         text,
@@ -138,9 +146,36 @@ def _meta(tree: HtmlElement, *names: str) -> str:
     return ""
 
 
-def _title(tree: HtmlElement) -> str:
+def _title(tree: HtmlElement, site: str, url: str) -> str:
+    """The page's <title>, without a trailing " - Site" (or " | Site", " – Site"…) where
+    Site is the site's name (`site`) or its host's."""
     found = tree.find(".//title")
-    return " ".join((found.text_content() if found is not None else "").split())
+    title = " ".join((found.text_content() if found is not None else "").split())
+    found = _LAST_PART.fullmatch(title)
+    return found.group(1) if found and _names_site(found.group(2), site, url) else title
+
+
+def _names_site(tail: str, site: str, url: str) -> bool:
+    """Whether a title's last part names the site: its name, or a name of its host
+    ("Reuters" on reuters.com, "BBC News" on bbc.co.uk, "The Guardian" on theguardian.com)."""
+    name = _key(tail)
+    if not name:
+        return False
+    if site and name == _key(site):
+        return True
+    labels = [_key(label) for label in site_of(url).split(".")[:-1]]
+    return any(len(label) >= 3 and name.startswith(label) for label in labels)
+
+
+def _key(name: str) -> str:
+    """A name's letters and digits, lower-cased, without a leading "the"."""
+    return "".join(c for c in name.casefold() if c.isalnum()).removeprefix("the")
+
+
+def _only_h1(tree: HtmlElement) -> str:
+    """The text of the page's <h1> when it has one and only one."""
+    found = tree.findall(".//h1")
+    return " ".join(found[0].text_content().split()) if len(found) == 1 else ""
 
 
 def _declared(tree: HtmlElement) -> str | None:

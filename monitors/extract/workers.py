@@ -73,7 +73,7 @@ class Extractor:
     ) -> PageText:
         """Steps 1-3 for one page in a worker, within the deadline; then, if `analyse`
         says so of the text's fingerprint (default: always), the analysis of the text
-        under `headline` (else the page's title), within the deadline again. A page too
+        under the page's title (else `headline`), within the deadline again. A page too
         large, or that cannot be sent to a worker, gives its `problem` instead; an
         analysis that fails is left to the caller."""
         if len(page) > self.max_page_bytes:
@@ -87,7 +87,7 @@ class Extractor:
         found = None
         try:
             found = worker.call(request, self.timeout, self.start_timeout)
-            title = headline or found.title
+            title = found.title or headline
             if found.text and title and (analyse is None or analyse(found.text_hash)):
                 found = replace(found, analysis=worker.analyse(title, found.text, self.timeout))
             return found

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from monitors.ingest.fetch import Fetcher, FetchLimits, decode_body, parse_retry_after
     from monitors.ingest.polite import Polite
     from monitors.ingest.schedule import Polled, backoff_until, items_per_day, next_interval
-    from monitors.ingest.urls import canonical_url, is_tracking, site_of
+    from monitors.ingest.urls import canonical_url, host_of, is_tracking, site_of
     from monitors.ingest.websub import (
         Hub,
         ask_hub,
@@ -44,6 +44,7 @@ _WHERE = {
     "items_per_day": "schedule",
     "next_interval": "schedule",
     "canonical_url": "urls",
+    "host_of": "urls",
     "is_tracking": "urls",
     "site_of": "urls",
     "Hub": "websub",
@@ -67,6 +68,7 @@ __all__ = [
     "clean_text",
     "decode_body",
     "discover",
+    "host_of",
     "is_tracking",
     "items_per_day",
     "new_callback_id",

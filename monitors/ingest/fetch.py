@@ -39,6 +39,7 @@ from monitors.errors import (
     TooLarge,
     TooManyRedirects,
 )
+from monitors.ingest.urls import host_of
 from monitors.models import FetchResult
 
 try:
@@ -528,10 +529,7 @@ class Fetcher:
 
     def _host_slot(self, url: str) -> anyio.Semaphore:
         """The semaphore that bounds requests at once to the host of `url`."""
-        try:
-            host = urlsplit(url).hostname or ""
-        except ValueError:  # refused with its reason once fetched
-            host = ""
+        host = host_of(url)
         if host not in self._hosts:
             self._hosts[host] = anyio.Semaphore(self.limits.per_host)
         return self._hosts[host]

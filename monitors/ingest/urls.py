@@ -91,3 +91,12 @@ def site_of(url: str) -> str:
     """The host of a URL without a leading "www.", for display."""
     host = urlsplit(url).hostname or ""
     return host.removeprefix("www.")
+
+
+def host_of(url: str) -> str:
+    """The host a fetch of `url` goes to, lower-cased ("" when it names none): pages of
+    one host share its slots and its page budget."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:  # refused with its reason once fetched
+        return ""

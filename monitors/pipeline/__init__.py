@@ -3,9 +3,9 @@
 `open_pipeline(config)` wires the stages to a config: the store, a fetcher, the
 extraction workers, the rules, the story desk, the outbox and the channels.
 `run_cycle(pipeline)` polls the feeds, keeps their WebSub subscriptions (`push`),
-processes every pending entry (page, text, story, rules, alerts) and delivers what is
-due, returning one `CycleReport`; a push (`Pipeline.push`) goes through the same stages
-at once;
+processes the pending entries (page, text, story, rules, alerts; pages fetched fairly
+across hosts, `pages`) and delivers what is due, returning one `CycleReport`; a push
+(`Pipeline.push`) goes through the same stages at once;
 `run_backfill(pipeline, request)` replays history through the same stages
 (`backfill`). The CLI, the Prefect flows, the demo and the benches all run cycles
 through these and only render the report (and their progress, `progress`). Imports
@@ -79,7 +79,8 @@ async def run_cycle(
     progress: CycleHook | None = None,
 ) -> CycleReport:
     """One cycle: poll the feeds (all, or these; with `due_only`, those due), process
-    every pending entry, deliver every due alert; `progress` is told how far it is."""
+    the pending entries (within each host's page budget: the rest are deferred),
+    deliver every due alert; `progress` is told how far it is."""
     return await pipeline.run_cycle(feeds, due_only, progress)
 
 

@@ -262,9 +262,12 @@ class Backfill:
         done = []
         for item in items:
             article, stored = self._article(store, item)
-            matches = self.ruleset.match(
+            matching = self.ruleset.matching(
                 article.title, article.text, site=article.site, lang=article.language
             )
+            if matching.cut:
+                log.warning("backfill: %s matched in part: %s", item.url, matching.cut)
+            matches = matching.matches
             if stored is not None:
                 story_id = stored.story_id
                 alert_ids = alert_stored(store, desk, stored, matches, outbox.enqueue)

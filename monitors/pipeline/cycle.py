@@ -4,7 +4,9 @@
    its new entries as pending; a failing feed is recorded and the others go on.
 2. `process`: for each pending entry, fetch and extract its page (or fall back to
    the entry's summary), drop exact duplicates, match the rules, and record the
-   article with its alerts and their deliveries in one transaction.
+   article with its alerts and their deliveries in one transaction; pages are
+   fetched fairly across hosts, each host within a page budget a cycle
+   (monitors.pipeline.pages).
 3. `deliver`: send every due delivery; a failure stays queued for the next run.
 """
 
@@ -15,8 +17,8 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from datetime import datetime, timedelta
 
 from tenacity import (
     AsyncRetrying,
@@ -28,7 +30,14 @@ from tenacity import (
 
 from monitors.config import Config, FeedConfig
 from monitors.delivery import Delivered, Notifier, Outbox, SecretResolver, deliver_due, notifier_for
-from monitors.errors import FeedError, FetchError, FetchTimeout, HTTPStatusError, NewsmonError
+from monitors.errors import (
+    ConnectError,
+    FeedError,
+    FetchError,
+    FetchTimeout,
+    HTTPStatusError,
+    NewsmonError,
+)
 from monitors.extract import Extractor, PageText, article_from
 from monitors.ingest import (
     Fetcher,
@@ -41,6 +50,7 @@ from monitors.ingest import (
     parse_feed,
 )
 from monitors.models import Article, FetchResult
+from monitors.pipeline.pages import Deferred, PageQueue, Turn, plan
 from monitors.pipeline.progress import CycleHook, CycleProgress, Progress
 from monitors.pipeline.push import Push, safety_due
 from monitors.pipeline.report import CycleReport, FeedOutcome, ProcessedEntry
@@ -54,7 +64,7 @@ PAGE_TYPES = ("html", "xml", "text/")  # a page of another type is never read
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 RETRY_WAIT_CAP = 10.0  # seconds: a feed that asks to wait longer is retried next cycle
 FeedFetch = Callable[[FeedConfig, FeedState], Awaitable[FetchResult]]
-IN_TURN_WAIT = 5.0  # seconds an extracted entry waits for the one published before it
+IN_TURN_WAIT = 5.0  # seconds an extracted entry waits for the one before it on its host
 DUE_GRACE = timedelta(seconds=30)  # a feed due this soon is polled now, not a cycle later
 SLOW_DOWN = (429, 503)  # statuses by which a server asks to wait: even a manual run waits
 
@@ -99,13 +109,14 @@ class Pipeline:
         due_only: bool = False,
         progress: CycleHook | None = None,
     ) -> CycleReport:
-        """Poll the feeds, ask their WebSub hubs what is due, process every pending entry,
-        deliver every due alert; `progress` is told of each feed polled and each entry
-        processed.
+        """Poll the feeds, ask their WebSub hubs what is due, process the pending entries
+        (within each host's page budget), deliver every due alert; `progress` is told of
+        each feed polled and each entry processed.
 
-        Page fetches share the fetcher's per-host limit (fetch.per_host at once) and each
-        ends within fetch.timeout, but a host with many pending pages still costs about
-        (its pages / per_host) × timeout. Alerts do not wait for the rest of the batch:
+        Pages are fetched fairly across hosts (see `process`), each within
+        fetch.timeout: a slow host delays only its own pages, at most
+        fetch.pages_per_host_per_cycle of them a cycle, and a host that does not answer
+        is left for the next cycle. Alerts do not wait for the rest of the batch:
         deliveries are sent, in a thread, as soon as an entry makes an alert."""
         if progress is not None:
             self.on_progress = progress
@@ -321,52 +332,72 @@ class Pipeline:
         feed_ids: Iterable[int] | None = None,
         on_alert: Callable[[], None] | None = None,
     ) -> list[ProcessedEntry]:
-        """Process pending entries, each recorded on its own.
+        """Process the pending entries due now, each recorded on its own; those left for
+        a later cycle are reported `deferred`.
 
-        A fixed number of entries is in flight at once (fetch concurrency plus two per
-        extractor worker), so memory does not grow with the backlog: pages are fetched
+        Pages are fetched fairly across hosts and feeds (monitors.pipeline.pages): each
+        host gets at most fetch.pages_per_host_per_cycle pages a cycle and fetch.per_host
+        at once, and one whose pages never answer holds only its own slots. A fixed
+        number of entries is in flight at once (fetch concurrency plus two per extractor
+        worker), so memory does not grow with the backlog: pages are fetched
         concurrently, extracted in the extractor's worker processes within its deadline
         (a page that runs out of time leaves its entry the feed's summary), and recorded
         one at a time in a thread, so that the event loop goes on fetching meanwhile.
-        Entries are recorded in order of publication (within each claimed batch), each
-        waiting at most IN_TURN_WAIT for the one before: the first report of a story
-        makes its first alert, and a later one an update, whichever page loads first.
-        `on_alert` is called each time an entry made alerts."""
+        Entries are recorded as their pages come, but after the entry before them on
+        their host (in order of publication), each waiting at most IN_TURN_WAIT for it:
+        an outlet's first report of a story makes its first alert, and its later one an
+        update, whichever page loads first. `on_alert` is called each time an entry made
+        alerts."""
+        with self.store.transaction() as tx:
+            due = tx.due_entries(feed_ids)
+        planned = plan(due, self.config.fetch.pages_per_host_per_cycle)
+        queue = PageQueue(planned, self.config.fetch.per_host, self._claim, self._release)
         runners = self.config.fetch.concurrency + 2 * self.extractor.workers
-        pending = _in_turn(self._claimed_entries(feed_ids, batch=4 * runners))
         fetching = asyncio.Semaphore(self.config.fetch.concurrency)
         extracting = asyncio.Semaphore(self.extractor.workers)
         recording = asyncio.Lock()
         done: list[ProcessedEntry] = []
-        with self.store.transaction() as tx:
-            self.progress.entries = Progress(total=tx.count_pending(feed_ids))
+        self.progress.entries = Progress(total=planned.size)
         self.progress.stage = "process"
         self.tell()
 
-        async def handle(item: PendingEntry, before: asyncio.Event) -> ProcessedEntry:
+        async def fetch() -> tuple[Turn, FetchResult | None] | None:
             async with fetching:
-                page = await self._fetch_page(item)
-            found = None
+                turn = await queue.take()
+                if turn is None:
+                    return None
+                answered = True  # unless the fetch finds its host silent
+                try:
+                    page, answered = await self._fetch_page(turn.entry)
+                finally:
+                    left = await queue.done(turn, answered)
+                self._forgo(left)
+                return turn, page
+
+        async def handle(turn: Turn, page: FetchResult | None) -> ProcessedEntry:
+            item, found = turn.entry, None
             if page is not None and page.body and _is_html(page):
                 async with extracting:
                     found = await asyncio.to_thread(self.page_text, page, item.entry.title)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(before.wait(), IN_TURN_WAIT)
+                await asyncio.wait_for(turn.before.wait(), IN_TURN_WAIT)
             async with recording:
                 return await asyncio.to_thread(self.process_entry, item, page, found)
 
         async def runner() -> None:
-            for item, before, recorded in pending:  # shared: each runner takes the next
+            while fetched := await fetch():
+                turn, page = fetched
                 try:
-                    done.append(processed := await handle(item, before))
+                    done.append(processed := await handle(turn, page))
                 finally:
-                    recorded.set()
+                    turn.recorded.set()
                 self._count(self.progress.entries, processed.outcome == "error")
                 if processed.alert_ids and on_alert is not None:
                     on_alert()
 
         await asyncio.gather(*(runner() for _ in range(runners)))
-        return done
+        left = [ProcessedEntry(d.id, d.url, "deferred", error=d.reason) for d in queue.deferred]
+        return done + left
 
     def _count(self, progress: Progress, failed: bool) -> None:
         """One more done (`failed` or not), then tell the hook."""
@@ -375,44 +406,50 @@ class Pipeline:
         progress.total = max(progress.total or 0, progress.done)
         self.tell()
 
-    def _claimed_entries(
-        self, feed_ids: Iterable[int] | None, batch: int
-    ) -> Iterator[PendingEntry]:
-        """The pending entries, claimed `batch` at a time so that workers running at
-        once share them, each batch in order of publication (undated ones last); each
-        entry at most once (an entry failing now waits for the next cycle)."""
-        after = 0
-        while claimed := self._claim_entries(feed_ids, batch, after):
-            after = claimed[-1].id
-            yield from sorted(claimed, key=_publication_order)
+    def _forgo(self, deferred: Sequence[Deferred]) -> None:
+        """Entries left for a later cycle leave this one's count."""
+        if deferred:
+            total = self.progress.entries.total or 0
+            self.progress.entries.total = max(total - len(deferred), self.progress.entries.done)
+            self.tell()
 
-    def _claim_entries(
-        self, feed_ids: Iterable[int] | None, batch: int, after: int
-    ) -> list[PendingEntry]:
+    def _claim(self, ids: list[int]) -> list[PendingEntry]:
         with self.store.transaction() as tx:
-            return tx.pending_entries(feed_ids, limit=batch, after=after)
+            return tx.pending_entries(ids=ids)
 
-    async def _fetch_page(self, item: PendingEntry) -> FetchResult | None:
+    def _release(self, ids: list[int]) -> None:
+        with self.store.transaction() as tx:
+            tx.release_entries(ids)
+
+    async def _fetch_page(self, item: PendingEntry) -> tuple[FetchResult | None, bool]:
+        """The entry's page, or None when it cannot be fetched (the feed's summary then
+        stands in); and whether its host answered at all (no time-out, no failed
+        connection)."""
         try:
-            return await self.fetcher.fetch(item.entry.url, accept=PAGE_ACCEPT, only=PAGE_TYPES)
+            page = await self.fetcher.fetch(item.entry.url, accept=PAGE_ACCEPT, only=PAGE_TYPES)
         except FetchError as exc:
             log.info(
                 "page %s not fetched (%s): using the feed's summary", item.entry.url, exc.reason
             )
-            return None
+            return None, not isinstance(exc, FetchTimeout | ConnectError)
+        return page, True
 
     def process_entry(
         self, item: PendingEntry, page: FetchResult | None, found: PageText | None = None
     ) -> ProcessedEntry:
         """Match and record one entry, from its page's extracted text (`found`, or
-        extracted now) or its feed summary; an unexpected error leaves it pending."""
+        extracted now) or its feed summary; an unexpected error leaves it pending. An
+        article the matching limits cut is recorded with the matches found, the cut
+        noted on its outcome."""
         try:
             article = self.extract(item, page, found)
-            matches = self.ruleset.match(
+            matching = self.ruleset.matching(
                 article.title, article.text, site=article.site, lang=article.language
             )
+            if matching.cut:
+                log.warning("page %s: matched in part: %s", item.entry.url, matching.cut)
             recorded = record_article(
-                self.store, self.desk, item.id, article, matches, self.outbox.enqueue
+                self.store, self.desk, item.id, article, matching.matches, self.outbox.enqueue
             )
         except Exception as exc:  # one bad entry must not stop the batch
             log.exception("entry %s failed", item.entry.url)
@@ -422,7 +459,13 @@ class Pipeline:
         outcome = "duplicate" if recorded.duplicate_of else "article"
         problem = found.problem if found is not None else None
         return ProcessedEntry(
-            item.id, item.entry.url, outcome, article.source, recorded.alert_ids, error=problem
+            item.id,
+            item.entry.url,
+            outcome,
+            article.source,
+            recorded.alert_ids,
+            error=problem,
+            matching_cut=matching.cut,
         )
 
     def extract(
@@ -484,21 +527,6 @@ def _retry_now(exc: BaseException) -> bool:
     return retry_after is None or retry_after <= RETRY_WAIT_CAP
 
 
-def _publication_order(item: PendingEntry) -> tuple[bool, datetime, int]:
-    published = item.entry.published
-    return published is None, published or datetime.min.replace(tzinfo=UTC), item.id
-
-
-def _in_turn(
-    items: Iterable[PendingEntry],
-) -> Iterator[tuple[PendingEntry, asyncio.Event, asyncio.Event]]:
-    """Each item with the event its predecessor sets once recorded, and its own."""
-    before = asyncio.Event()
-    before.set()
-    for item in items:
-        recorded = asyncio.Event()
-        yield item, before, recorded
-        before = recorded
 
 
 def _is_html(page: FetchResult) -> bool:

@@ -25,7 +25,10 @@ class FeedOutcome:
 
 @dataclass(frozen=True)
 class ProcessedEntry:
-    """What became of one pending entry: `article`, `duplicate` or `error`."""
+    """What became of one pending entry: `article`, `duplicate` or `error`; or
+    `deferred`, left pending for a later cycle (`error` says why: its host's page budget
+    was spent, or its host did not answer). For an article, `matching_cut` says what the
+    matching limits left out (monitors.rules.limits)."""
 
     entry_id: int
     url: str
@@ -33,6 +36,7 @@ class ProcessedEntry:
     source: str = ""
     alert_ids: tuple[int, ...] = ()
     error: str | None = None
+    matching_cut: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,11 @@ class CycleReport:
     def feeds_in(self, status: str) -> int:
         """Feeds with this outcome."""
         return sum(f.status == status for f in self.feeds)
+
+    @property
+    def matched_in_part(self) -> list[ProcessedEntry]:
+        """The entries whose article the matching limits cut."""
+        return [e for e in self.entries if e.matching_cut]
 
     @property
     def polled(self) -> int:
@@ -100,6 +109,8 @@ class CycleReport:
             "articles": self.count("article"),
             "duplicates": self.count("duplicate"),
             "errors": self.count("error"),
+            "deferred": self.count("deferred"),
+            "matched_in_part": len(self.matched_in_part),
             "alerts": self.alerts,
             "sent": self.sent,
             "failed": self.failed,

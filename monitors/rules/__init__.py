@@ -6,23 +6,27 @@
 3. `prefilter`: every literal of every rule in one Aho-Corasick automaton, run once
    over an article's normalized words (`document`).
 4. `ruleset`: only the rules whose anchor literals occur are evaluated; a match carries
-   its terms and the `passage` that best shows the rule.
+   its terms and the `passage` that best shows the rule. `limits` bound what one
+   article costs: the characters read, and the CPU time.
 
 The query language is described in docs/rules.md.
 """
 
 from monitors.rules.aliases import AliasError, Aliases
 from monitors.rules.document import Document
+from monitors.rules.limits import Limits
 from monitors.rules.parse import parse_query
 from monitors.rules.query import And, Literal, Near, Node, Not, Or, Phrase, Term
-from monitors.rules.ruleset import Rule, RuleError, RuleSet
+from monitors.rules.ruleset import Matching, Rule, RuleError, RuleSet
 
 __all__ = [
     "AliasError",
     "Aliases",
     "And",
     "Document",
+    "Limits",
     "Literal",
+    "Matching",
     "Near",
     "Node",
     "Not",

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from itertools import chain, product
 
 from monitors.errors import QueryError
-from monitors.rules.query import Term, parse_words
+from monitors.rules.query import MAX_LITERAL, Term, parse_words
 from monitors.rules.translit import transliterations
 
 MAX_VARIANTS = 256
@@ -33,7 +33,7 @@ class AliasError(QueryError):
     def __init__(self, name: str, reason: str) -> None:
         self.name = name
         self.reason = reason
-        super().__init__(f"alias {name!r}: {reason}")
+        super().__init__(f"alias {brief(name)}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,11 @@ class Aliases:
         return self.variants.get((word.word,), ((word,),))
 
 
+def brief(value: str, limit: int = 40) -> str:
+    """`value` quoted, cut to its first `limit` characters when longer."""
+    return repr(value) if len(value) <= limit else f"{value[:limit]!r}…"
+
+
 def _key(name: str) -> tuple[str, ...]:
     """The normalized words of an alias name."""
     try:
@@ -87,7 +92,8 @@ def _key(name: str) -> tuple[str, ...]:
 
 def _spellings(name: str, values: Sequence[str]) -> list[Words]:
     """The spellings listed, then the transliterations of the name and of each spelling
-    without a wildcard, as far as `MAX_VARIANTS` allows."""
+    without a wildcard, as far as `MAX_VARIANTS` allows (and those of at most
+    `MAX_LITERAL` characters: "Щ" gives "Shch")."""
     if not values:
         raise AliasError(name, "no spellings listed")
     out = []
@@ -95,10 +101,12 @@ def _spellings(name: str, values: Sequence[str]) -> list[Words]:
         try:
             out.append(parse_words(value))
         except QueryError as exc:
-            raise AliasError(name, f"spelling {value!r}: {exc}") from None
+            raise AliasError(name, f"spelling {brief(value)}: {exc}") from None
     written = {tuple(word.word for word in words) for words in out} | {_key(name)}
     for value in (name, *values):
         for spelling in transliterations(value) if "*" not in value else ():
+            if len(spelling) > MAX_LITERAL:
+                continue
             words = parse_words(spelling)
             key = tuple(word.word for word in words)
             if key not in written and len(written) < MAX_VARIANTS:

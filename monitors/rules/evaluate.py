@@ -7,7 +7,8 @@ Each operator answers three questions about a `Scan`: does it match (`test`), wh
 (`spans`: word spans, for `Within` and for passages), and on which literal occurrences
 (`hits`: what an explanation marks). The answers of every operator but a literal are
 kept in the `Scan`, so a sub-query shared by several questions (a chain of `NEAR`s asks
-its left side all three) is evaluated once per article.
+its left side all three) is evaluated once per article. The `Scan`'s deadline is checked
+before each answer is computed and as the loops over an article's spans go.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import TypeVar, cast
 
 from monitors.rules.document import BREAK, LANG, SITE, TEXT, TITLE, Document, Span
+from monitors.rules.limits import CHECK_EVERY, NO_DEADLINE, Deadline
 from monitors.rules.prefilter import Prefilter, needles
 from monitors.rules.query import And, Literal, Near, Node, Not, Or, Term
 
@@ -44,12 +46,19 @@ class Needle:
 
 class Scan:
     """One article scanned by one rule set: which search strings it holds, and where each
-    literal occurs, found on demand."""
+    literal occurs, found on demand; evaluating it raises `OutOfTime` past `deadline`."""
 
-    def __init__(self, doc: Document, found: set[int], needles: Sequence[Needle]) -> None:
+    def __init__(
+        self,
+        doc: Document,
+        found: set[int],
+        needles: Sequence[Needle],
+        deadline: Deadline = NO_DEADLINE,
+    ) -> None:
         self.doc = doc
         self.found = found
         self.needles = needles
+        self.deadline = deadline
         self._starts: dict[int, list[int]] = {}
         self._spans: dict[int, list[Span]] = {}
         self._answers: dict[tuple[int, str], object] = {}
@@ -58,6 +67,7 @@ class Scan:
         """`compute(self)`, the answer of `op` to `question`, computed once per scan."""
         key = (id(op), question)
         if key not in self._answers:
+            self.deadline.check()
             self._answers[key] = compute(self)
         return cast(T, self._answers[key])
 
@@ -71,6 +81,7 @@ class Scan:
     def _locate(self, found: Needle) -> list[int]:
         if found.pattern not in self.found:
             return []
+        self.deadline.check()
         haystack = self.doc.haystack
         low, high = self.doc.char_range(*found.fields)
         starts = []
@@ -184,7 +195,7 @@ class AllOf(Memo):
         if not self.test(scan):
             return []
         groups = [child.spans(scan) for child in self.positional]
-        return [window for window, _ in windows(groups, None, scan.doc)]
+        return [window for window, _ in windows(groups, None, scan)]
 
     def _hits(self, scan: Scan) -> list[Span]:
         return union(child.hits(scan) for child in self.children) if self.test(scan) else []
@@ -240,7 +251,7 @@ class Within(Memo):
     def _windows(self, scan: Scan) -> Iterator[tuple[Span, int]]:
         if not all(child.test(scan) for child in self.children):
             return iter(())
-        found = windows([child.spans(scan) for child in self.children], self.slop, scan.doc)
+        found = windows([child.spans(scan) for child in self.children], self.slop, scan)
         if not self.sentence:
             return found
         doc = scan.doc
@@ -294,18 +305,21 @@ def union(groups: Iterator[list[Span]] | list[list[Span]], merge: bool = False) 
 
 
 def windows(
-    groups: list[list[Span]], slop: int | None, doc: Document
+    groups: list[list[Span]], slop: int | None, scan: Scan
 ) -> Iterator[tuple[Span, int]]:
     """The shortest stretches holding a span of each group, one per end position, with
     how many of their words belong to no chosen span; with a `slop`, only those within one
-    field where that number is at most `slop`."""
+    field of the scanned article where that number is at most `slop`."""
     events = sorted(
         (end, start, group) for group, spans in enumerate(groups) for start, end in spans
     )
     latest: list[Span | None] = [None] * len(groups)
     missing = len(groups)
     previous = None
-    for end, start, group in events:
+    doc, check = scan.doc, scan.deadline.check
+    for step, (end, start, group) in enumerate(events):
+        if not step % CHECK_EVERY:
+            check()
         held = latest[group]
         if held is None:
             missing -= 1

@@ -32,9 +32,11 @@ from monitors.rules.query import (
     parse_words,
 )
 
+MAX_QUERY = 20_000  # characters of a query
 MAX_DEPTH = 40
 MAX_LITERALS = 2000
 MAX_SLOP = 1000
+MAX_EXPANDED = 1000  # characters of a word or phrase once aliases are expanded
 OPERATORS = frozenset({"AND", "OR", "NOT"})
 LUCENE_SYMBOLS = {"&&": "AND", "||": "OR", "!": "NOT"}
 UNSUPPORTED = {
@@ -72,6 +74,8 @@ class Lexeme:
 
 def parse_query(query: str, aliases: Aliases | None = None) -> Node:
     """`query` parsed; raises `QueryError` saying why it cannot be, and where."""
+    if len(query) > MAX_QUERY:
+        raise QueryError(f"query of {len(query):,} characters (at most {MAX_QUERY:,})")
     node = _Parser(query, aliases).parse()
     if not node.needs_literal:
         raise QueryError("query can match articles holding none of its terms (only NOT parts?)")
@@ -170,10 +174,13 @@ def _near(text: str, pos: int) -> Lexeme:
 
 
 def _distance(digits: str, pos: int) -> int:
-    number = int(digits)
-    if number > MAX_SLOP:
-        raise QueryError(f"distance {number} at position {pos} is above {MAX_SLOP} words")
-    return number
+    """The number of words `digits` says, if at most `MAX_SLOP` (checked before any
+    conversion: a number of thousands of digits cannot be one)."""
+    significant = digits.lstrip("0") or "0"
+    if len(significant) <= len(str(MAX_SLOP)) and int(significant) <= MAX_SLOP:
+        return int(significant)
+    shown = digits if len(digits) <= 12 else f"{digits[:8]}… ({len(digits):,} digits)"
+    raise QueryError(f"distance {shown} at position {pos} is above {MAX_SLOP} words")
 
 
 def _word(text: str, pos: int) -> Lexeme:
@@ -306,6 +313,12 @@ class _Parser:
         self.literals += len(variants)
         if self.literals > MAX_LITERALS:
             raise QueryError(f"query too large: more than {MAX_LITERALS} terms with aliases")
+        longest = max(sum(len(word.word) + 1 for word in variant) for variant in variants)
+        if longest > MAX_EXPANDED:
+            raise QueryError(
+                f"term at position {pos} is {longest:,} characters long once aliases are "
+                f"expanded (at most {MAX_EXPANDED:,})"
+            )
         nodes = [_make_literal(variant, field) for variant in variants]
         return nodes[0] if len(nodes) == 1 else Or(tuple(nodes))
 

@@ -52,14 +52,15 @@ def _best_window(
     paragraphs: list[list[Span]], hits: Sequence[Hit], concepts: list[list[Span]]
 ) -> Span:
     """The best sentence holding a hit, or the best two adjacent sentences of a line if
-    they show more concepts or more distinct terms."""
-    score = _Scorer(hits, concepts).score
+    they show more concepts or more distinct terms (`hits` sorted by start)."""
+    scorer = _Scorer(hits, concepts)
+    score, hit_starts = scorer.score, scorer.starts
     singles: list[Span] = []
     pairs: list[Span] = []
     for spans in paragraphs:
         span_starts = [start for start, _ in spans]
-        touched = {bisect_right(span_starts, hit.start) - 1 for hit in hits}
-        touched &= set(range(len(spans)))
+        first, last = bisect_left(hit_starts, spans[0][0]), bisect_left(hit_starts, spans[-1][1])
+        touched = {bisect_right(span_starts, start) - 1 for start in hit_starts[first:last]}
         singles += [spans[i] for i in sorted(touched)]
         firsts = sorted({i for t in touched for i in (t - 1, t) if 0 <= i < len(spans) - 1})
         pairs += [(spans[i][0], spans[i + 1][1]) for i in firsts]

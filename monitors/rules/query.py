@@ -17,6 +17,7 @@ from monitors.text import Token, tokenize
 FIELDS = ("title", "text", "site", "lang")
 FILTER_FIELDS = frozenset({"site", "lang"})
 MIN_PREFIX = 3  # letters before a '*'
+MAX_LITERAL = 200  # characters of a word or phrase as written (an alias's name or spelling too)
 
 
 class Node(ABC):
@@ -171,6 +172,11 @@ def _known_words(value: str) -> tuple[Term, ...]:
 
 
 def _parse_words(value: str, pos: int) -> tuple[Term, ...]:
+    if len(value) > MAX_LITERAL:
+        raise QueryError(
+            f"a word or phrase of {len(value):,} characters at position {pos} "
+            f"(at most {MAX_LITERAL})"
+        )
     tokens = tokenize(value)
     if not tokens:
         raise QueryError(f"{value!r} at position {pos} holds no word")

@@ -4,6 +4,10 @@ Each rule is indexed by up to `MAX_REQUIREMENTS` sets of search strings, the rar
 such that every article it matches holds one string of each set: for `a AND (b OR c*)`,
 {" a "} and {" b ", " c"}. The prefilter finds which search strings an article holds;
 only the rules whose every set is met are evaluated.
+
+A rule set's `Limits` bound each article's matching (see monitors.rules.limits):
+`RuleSet.matching` says in `Matching.cut` when the rules read only part of an article or
+ran out of time before evaluating all of them.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ from monitors.models import Match
 from monitors.rules.aliases import Aliases
 from monitors.rules.document import TITLE, Document, Span
 from monitors.rules.evaluate import Compiler, Op, Requirement, Scan
+from monitors.rules.limits import NO_DEADLINE, Deadline, Limits, OutOfTime, cut
 from monitors.rules.parse import parse_query
 from monitors.rules.passage import Hit, best_passage
 from monitors.rules.query import And, Node, Not
 
 MAX_REQUIREMENTS = 3
+SHOWN_RULES = 5  # rule ids a cut's reason names
+NO_LIMITS = Limits()
 
 
 class RuleError(QueryError):
@@ -50,6 +57,17 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Matching:
+    """What matching one article gave: the rules it matches, in rule order; `unevaluated`,
+    those the time limit left undecided; `cut`, why not all of the article was read or
+    not every rule decided (None when all was)."""
+
+    matches: list[Match]
+    unevaluated: tuple[str, ...] = ()
+    cut: str | None = None
+
+
+@dataclass(frozen=True)
 class _Compiled:
     rule: Rule
     op: Op
@@ -59,8 +77,9 @@ class _Compiled:
 class RuleSet:
     """Compiled watch rules, matched together against one article at a time."""
 
-    def __init__(self, rules: Sequence[Rule]) -> None:
+    def __init__(self, rules: Sequence[Rule], limits: Limits = NO_LIMITS) -> None:
         self.rules = tuple(rules)
+        self.limits = limits
         compiler = Compiler()
         self._compiled = [
             _Compiled(
@@ -97,9 +116,11 @@ class RuleSet:
         rules: Iterable[tuple[str, str]],
         *,
         aliases: Aliases | Mapping[str, Sequence[str]] | None = None,
+        limits: Limits = NO_LIMITS,
     ) -> RuleSet:
-        """Compile (rule_id, query) pairs with `aliases` (name to spellings); raises
-        `AliasError` for a bad alias, `RuleError` on the first rule that fails."""
+        """Compile (rule_id, query) pairs with `aliases` (name to spellings), each article
+        matched within `limits`; raises `AliasError` for a bad alias, `RuleError` on the
+        first rule that fails."""
         if aliases is not None and not isinstance(aliases, Aliases):
             aliases = Aliases.compile(aliases)
         compiled: dict[str, Rule] = {}
@@ -110,7 +131,7 @@ class RuleSet:
                 compiled[rule_id] = Rule(rule_id, query, parse_query(query, aliases))
             except QueryError as exc:
                 raise RuleError(rule_id, str(exc)) from exc
-        return cls(list(compiled.values()))
+        return cls(list(compiled.values()), limits)
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -121,14 +142,20 @@ class RuleSet:
         unknown = wanted - {rule.rule_id for rule in self.rules}
         if unknown:
             raise KeyError(", ".join(sorted(unknown)))
-        return RuleSet([rule for rule in self.rules if rule.rule_id in wanted])
+        return RuleSet([rule for rule in self.rules if rule.rule_id in wanted], self.limits)
 
     def scan(
-        self, title: str, text: str, *, site: str | None = None, lang: str | None = None
+        self,
+        title: str,
+        text: str,
+        *,
+        site: str | None = None,
+        lang: str | None = None,
+        deadline: Deadline = NO_DEADLINE,
     ) -> Scan:
         """The article tokenized and searched for every literal of every rule."""
         doc = Document(title, text, site, lang)
-        return Scan(doc, self._prefilter.scan(doc.haystack), self._needles)
+        return Scan(doc, self._prefilter.scan(doc.haystack), self._needles, deadline)
 
     def _candidates(self, scan: Scan) -> list[int]:
         """The rules all of whose indexed requirements the article meets, in rule order."""
@@ -148,14 +175,53 @@ class RuleSet:
     def match(
         self, title: str, text: str, *, site: str | None = None, lang: str | None = None
     ) -> list[Match]:
-        """The rules the article matches, in rule order, each with its terms and passage."""
-        scan = self.scan(title, text, site=site, lang=lang)
+        """The rules the article matches, in rule order, each with its terms and passage
+        (`matching` also says what the limits left out)."""
+        return self.matching(title, text, site=site, lang=lang).matches
+
+    def matching(
+        self, title: str, text: str, *, site: str | None = None, lang: str | None = None
+    ) -> Matching:
+        """The rules the article matches within the rule set's limits, each with its
+        terms and passage, and what the limits left out. The rules are decided in order:
+        a rule decided before the time limit keeps its verdict; the one it interrupts and
+        those after it are `unevaluated`."""
+        deadline = Deadline(self.limits.timeout)
+        read = cut(title, self.limits.max_chars), cut(text, self.limits.max_chars)
+        scan = self.scan(*read, site=site, lang=lang, deadline=deadline)
         compiled = self._compiled
-        return [
-            _explain(compiled[index], scan)
-            for index in self._candidates(scan)
-            if compiled[index].op.test(scan)
-        ]
+        candidates = self._candidates(scan)
+        matches: list[Match] = []
+        left: tuple[str, ...] = ()
+        for done, index in enumerate(candidates):
+            try:
+                if compiled[index].op.test(scan):
+                    matches.append(_explain(compiled[index], scan))
+            except OutOfTime:
+                left = tuple(self.rules[i].rule_id for i in candidates[done:])
+                break
+        return Matching(matches, left, _why_cut(read, (title, text), left, self.limits))
+
+
+def _why_cut(
+    read: tuple[str, str], whole: tuple[str, str], left: tuple[str, ...], limits: Limits
+) -> str | None:
+    """Why matching left part of the article (`read` of `whole`: headline, text) or the
+    rules `left` out, or None."""
+    reasons = [
+        f"{name} cut at character {len(part):,} of {len(full):,}"
+        for name, part, full in zip(("headline", "text"), read, whole, strict=True)
+        if len(part) < len(full)
+    ]
+    if left:
+        shown = ", ".join(left[:SHOWN_RULES])
+        more = f" and {len(left) - SHOWN_RULES} more" if len(left) > SHOWN_RULES else ""
+        rules = "rule" if len(left) == 1 else "rules"
+        reasons.append(
+            f"time limit of {limits.timeout:g} s reached: "
+            f"{len(left)} {rules} not evaluated ({shown}{more})"
+        )
+    return "; ".join(reasons) or None
 
 
 def _explain(compiled: _Compiled, scan: Scan) -> Match:

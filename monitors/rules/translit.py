@@ -13,10 +13,14 @@ Spellings come out as written names (capitalized, with й, ї, ь), so that infl
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from itertools import combinations, product
 
 MAX_SPELLINGS = 24  # per spelling transliterated: the likeliest first
 MAX_CHANGES = 3  # second choices in one word
+
+# words spelled so far: second choices taken in all, each word's choice, the words
+Spelled = tuple[int, tuple[int, ...], tuple[str, ...]]
 
 # Latin to Cyrillic, longest letter group first; the first choice is the likeliest
 _FROM_LATIN: list[tuple[str, tuple[str, ...]]] = [
@@ -153,15 +157,27 @@ def transliterations(spelling: str) -> list[str]:
         table = _FROM_CYRILLIC
     else:
         return []
-    choices = [_word_choices(word, table) for word in words]
-    ranked = sorted(product(*choices), key=lambda combo: sum(rank for _, rank in combo))
-    spellings = [" ".join(text.capitalize() for text, _ in combo) for combo in ranked]
-    return list(dict.fromkeys(spellings))[:MAX_SPELLINGS]
+    best: list[Spelled] = [(0, (), ())]
+    for word in words:
+        best = _likeliest(
+            (rank + more, indexes + (index,), texts + (spelled.capitalize(),))
+            for rank, indexes, texts in best
+            for index, (spelled, more) in enumerate(_word_choices(word, table))
+        )
+    return [" ".join(texts) for _, _, texts in best]
+
+
+def _likeliest(combos: Iterable[Spelled]) -> list[Spelled]:
+    """The `MAX_SPELLINGS` likeliest spellings of the words so far: fewest second choices
+    in all, then the words' own likeliest first. Those of the words before are enough to
+    find those of one more word, so a phrase costs its words' choices added, not
+    multiplied."""
+    return sorted(combos)[:MAX_SPELLINGS]
 
 
 def _word_choices(word: str, table: list[tuple[str, tuple[str, ...]]]) -> list[tuple[str, int]]:
-    """The spellings of one word with how many second choices each took (at most
-    `MAX_CHANGES`), likeliest first."""
+    """The `MAX_SPELLINGS` likeliest spellings of one word with how many second choices
+    each took (at most `MAX_CHANGES`), likeliest first."""
     pieces = _pieces(word, table)
     branching = [i for i, options in enumerate(pieces) if len(options) > 1]
     spelled: dict[str, int] = {}
@@ -171,7 +187,9 @@ def _word_choices(word: str, table: list[tuple[str, tuple[str, ...]]]) -> list[t
                 chosen = dict(zip(where, picks, strict=True))
                 text = "".join(options[chosen.get(i, 0)] for i, options in enumerate(pieces))
                 spelled.setdefault(text, rank)
-    return sorted(spelled.items(), key=lambda item: item[1])
+                if len(spelled) == MAX_SPELLINGS:  # the rest come after these
+                    return list(spelled.items())
+    return list(spelled.items())
 
 
 def _pieces(word: str, table: list[tuple[str, tuple[str, ...]]]) -> list[tuple[str, ...]]:

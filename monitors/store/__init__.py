@@ -14,13 +14,14 @@ win.
 
 from monitors.store.backfill import BackfillItem
 from monitors.store.engine import connect, migrate, probe, sqlite_file
-from monitors.store.feeds import MAX_ENTRY_ATTEMPTS, FeedState, PendingEntry
+from monitors.store.feeds import MAX_ENTRY_ATTEMPTS, DueEntry, FeedState, PendingEntry
 from monitors.store.outbox import AlertLatency, AlertListing, AlertRow, DeliveryRow, PriorAlert
 from monitors.store.push import Subscription
 from monitors.store.revisions import current, head, known_revisions
 from monitors.store.schema import utcnow
 from monitors.store.store import Store, Tx
 from monitors.store.stories import (
+    Listing,
     Placed,
     StoredArticle,
     StoryArticle,
@@ -36,7 +37,9 @@ __all__ = [
     "AlertRow",
     "BackfillItem",
     "DeliveryRow",
+    "DueEntry",
     "FeedState",
+    "Listing",
     "PendingEntry",
     "Placed",
     "PriorAlert",

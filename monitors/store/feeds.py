@@ -39,6 +39,16 @@ class FeedState:
 
 
 @dataclass(frozen=True)
+class DueEntry:
+    """A pending entry as the scheduler of page fetches sees it, unclaimed."""
+
+    id: int
+    feed_id: int
+    url: str
+    published: datetime | None
+
+
+@dataclass(frozen=True)
 class PendingEntry:
     """An entry that still has to be processed."""
 
@@ -193,38 +203,37 @@ class FeedQueries:
         """Every feed with its polling state, by name."""
         return list(self.conn.execute(sa.select(feeds).order_by(feeds.c.name, feeds.c.url)))
 
-    def count_pending(self, feed_ids: Iterable[int] | None = None) -> int:
-        """How many pending entries (of these feeds) no live worker holds."""
-        query = sa.select(sa.func.count()).where(
-            entries.c.status == "pending", claimable(self.conn, entries, utcnow())
+    def due_entries(self, feed_ids: Iterable[int] | None = None) -> list[DueEntry]:
+        """The pending entries (of these feeds) no live worker holds, oldest first, as
+        the scheduler of page fetches needs them; nothing is claimed."""
+        query = (
+            sa.select(entries.c.id, entries.c.feed_id, entries.c.url, entries.c.published_at)
+            .where(entries.c.status == "pending", claimable(self.conn, entries, utcnow()))
+            .order_by(entries.c.id)
         )
         if feed_ids is not None:
             query = query.where(entries.c.feed_id.in_(list(feed_ids)))
-        return int(self.conn.execute(query).scalar_one())
+        return [DueEntry(*row) for row in self.conn.execute(query)]
 
     def pending_entries(
         self,
         feed_ids: Iterable[int] | None = None,
         lease: float = ENTRY_LEASE,
-        limit: int | None = None,
-        after: int = 0,
+        ids: Iterable[int] | None = None,
     ) -> list[PendingEntry]:
-        """Claim for `lease` seconds the pending entries no live worker holds, oldest
-        first: up to `limit` of them, with ids above `after`; recording each releases it."""
+        """Claim for `lease` seconds the pending entries (of these feeds, with these ids)
+        no live worker holds, oldest first; recording each releases it."""
         now = utcnow()
         query = (
             sa.select(entries)
-            .where(
-                entries.c.status == "pending",
-                entries.c.id > after,
-                claimable(self.conn, entries, now),
-            )
+            .where(entries.c.status == "pending", claimable(self.conn, entries, now))
             .order_by(entries.c.id)
-            .limit(limit)
             .with_for_update(skip_locked=True)
         )
         if feed_ids is not None:
             query = query.where(entries.c.feed_id.in_(list(feed_ids)))
+        if ids is not None:
+            query = query.where(entries.c.id.in_(list(ids)))
         claimed = [_pending(r) for r in self.conn.execute(query)]
         self.conn.execute(
             entries.update()
@@ -232,6 +241,14 @@ class FeedQueries:
             .values(**self._claim(now, lease))
         )
         return claimed
+
+    def release_entries(self, entry_ids: Iterable[int]) -> None:
+        """Let go of claimed entries left unprocessed: they stay pending, due at once."""
+        self.conn.execute(
+            entries.update()
+            .where(entries.c.id.in_(list(entry_ids)), entries.c.claimed_by == self.worker)
+            .values(claimed_by=None, claimed_until=None)
+        )
 
     def record_entry_error(self, entry_id: int, error: str) -> None:
         """Count a failed attempt; the entry stays pending until MAX_ENTRY_ATTEMPTS."""

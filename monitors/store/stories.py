@@ -92,6 +92,16 @@ class StoryArticle:
 
 
 @dataclass(frozen=True)
+class Listing:
+    """A feed that listed an article's URL, and when it first did."""
+
+    article_id: int
+    feed: str | None
+    feed_url: str
+    first_listed_at: datetime
+
+
+@dataclass(frozen=True)
 class StoredArticle:
     """A stored article with its `moment` (publication, else when first seen)."""
 
@@ -380,7 +390,8 @@ class StoryQueries:
     def story_export(self, since: datetime) -> list[dict[str, Any]]:
         """The stories seen since `since`, oldest first, each with its `articles` (id, url,
         site, title, published_at, and the kind, score, reason and other_article_id of
-        the decision that placed it: its first one) and `alerts` (id, rule_id, kind)."""
+        the decision that placed it: its first one), `alerts` (id, rule_id, kind) and
+        the feeds that `listed` each article (see `listings`)."""
         rows = self.conn.execute(
             sa.select(stories).where(stories.c.last_seen_at >= since).order_by(stories.c.id)
         ).all()
@@ -419,8 +430,14 @@ class StoryQueries:
                 .order_by(alerts.c.id)
             )
         )
+        listed = self.listings(ids)
         return [
-            {"story": row, "articles": members.get(row.id, []), "alerts": made.get(row.id, [])}
+            {
+                "story": row,
+                "articles": members.get(row.id, []),
+                "alerts": made.get(row.id, []),
+                "listed": listed,
+            }
             for row in rows
         ]
 
@@ -537,8 +554,8 @@ class StoryQueries:
 
     def story_detail(self, story_id: int) -> dict[str, Any] | None:
         """A story with its `decisions` (with each article's site, title, URL and
-        language), its `alerts`, and the entries `relisted` as the same URL as one of its
-        articles."""
+        language), its `alerts`, the entries `relisted` as the same URL as one of its
+        articles, and the feeds that `listed` each article."""
         story = self.conn.execute(sa.select(stories).where(stories.c.id == story_id)).first()
         if story is None:
             return None
@@ -558,7 +575,26 @@ class StoryQueries:
             "decisions": placed,
             "alerts": made,
             "relisted": self.relisted_entries(story_id),
+            "listed": self.listings([story_id]),
         }
+
+    def listings(self, story_ids: Iterable[int]) -> dict[int, list[Listing]]:
+        """The feeds that listed the URL of each article of these stories (an entry of
+        theirs had its canonical URL, whether fetched or skipped as the same URL), by
+        article, the first to list it first."""
+        first = sa.func.min(entries.c.first_seen_at)
+        rows = self.conn.execute(
+            sa.select(articles.c.id, feeds.c.name, feeds.c.url, first)
+            .join(entries, entries.c.canonical_url == articles.c.canonical_url)
+            .join(feeds, feeds.c.id == entries.c.feed_id)
+            .where(articles.c.story_id.in_(list(story_ids)))
+            .group_by(articles.c.id, feeds.c.id, feeds.c.name, feeds.c.url)
+            .order_by(articles.c.id, first, feeds.c.id)
+        )
+        found: dict[int, list[Listing]] = {}
+        for row in rows:
+            found.setdefault(row[0], []).append(Listing(*row))
+        return found
 
     def relisted_entries(self, story_id: int, limit: int | None = None) -> list[sa.Row[Any]]:
         """Entries of any feed skipped when polled because a story article had their

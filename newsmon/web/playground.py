@@ -3,7 +3,8 @@ a page fetched by URL, with what `newsmon rules test` says of each rule.
 
 A URL is fetched by the pipeline's guarded fetcher (its size, time and redirect limits,
 no private address unless the config allows it) and extracted in a worker process within
-the extraction deadline and memory cap, never in the site's own process.
+the extraction deadline and memory cap, never in the site's own process. The rules read
+the sample within the config's `matching:` limits, as the pipeline does.
 """
 
 from __future__ import annotations
@@ -59,13 +60,14 @@ class Trial:
 @dataclass(frozen=True)
 class Verdict:
     """One rule's verdict: its match (terms and passage), or None; `written` for the
-    query written in the playground."""
+    query written in the playground; not `decided` when the time limit came first."""
 
     rule_id: str
     label: str
     query: str
     match: Match | None
     written: bool = False
+    decided: bool = True
 
 
 @dataclass
@@ -78,6 +80,7 @@ class Outcome:
     lang: str | None
     source: str
     verdicts: list[Verdict] = field(default_factory=list)
+    cut: str | None = None  # what the matching limits left out
 
 
 class Playground:
@@ -97,7 +100,9 @@ class Playground:
         if not picked:
             raise TrialError("pick a rule or write a query")
         try:
-            return RuleSet.compile(picked, aliases=self.config.aliases)
+            return RuleSet.compile(
+                picked, aliases=self.config.aliases, limits=self.config.matching.limits()
+            )
         except QueryError as exc:
             raise TrialError(str(exc)) from None
 
@@ -105,12 +110,11 @@ class Playground:
         """The verdict of every rule of the trial on its text or page."""
         ruleset = self.ruleset(trial)
         outcome = await self._sample(trial)
-        found = {
-            m.rule_id: m
-            for m in ruleset.match(
-                outcome.title, outcome.text, site=outcome.site, lang=outcome.lang
-            )
-        }
+        result = ruleset.matching(
+            outcome.title, outcome.text, site=outcome.site, lang=outcome.lang
+        )
+        found = {m.rule_id: m for m in result.matches}
+        outcome.cut = result.cut
         labels = self.config.labels()
         outcome.verdicts = [
             Verdict(
@@ -119,6 +123,7 @@ class Playground:
                 r.query,
                 found.get(r.rule_id),
                 written=r.rule_id == QUERY_ID,
+                decided=r.rule_id not in result.unevaluated,
             )
             for r in ruleset.rules
         ]

@@ -316,8 +316,10 @@ def test_stories_json_gives_each_story_its_articles_and_their_decisions(
         assert first["decision"]["kind"] == "new story"
         assert first["decision"]["reason"] == "no earlier story within the window"
     for article in articles:
-        assert set(article) == {"id", "url", "site", "title", "published", "decision"}
+        assert set(article) == {"id", "url", "site", "title", "published", "decision", "feeds"}
         assert article["url"].startswith(site.url("/site/"))
         assert set(article["decision"]) == {"kind", "score", "reason", "other_article"}
+        (listed,) = article["feeds"]  # the one feed listed it
+        assert listed["url"] == site.url("/site/world.xml") and listed["first_listed"]
     rules = sorted(a["rule"] for s in stories for a in s["alerts"])
     assert rules == ["donbas-withdrawal", "security-guarantees"]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,7 @@ from typer.testing import CliRunner
 from monitors.store import Store
 from monitors.store.schema import articles, entries, feeds
 from newsmon.cli import app
+from tests.conftest import ROOT
 from tests.httpserver import LoopbackServer
 
 runner = CliRunner()
@@ -90,6 +94,7 @@ def test_json_gives_one_line_per_source_and_rule(tmp_path: Path) -> None:
             "passage": (
                 "The **Senate** would have to **ratify** the pact with **Kyiv**, aides said."
             ),
+            "cut": None,
         },
         {
             "source": str(text),
@@ -98,6 +103,7 @@ def test_json_gives_one_line_per_source_and_rule(tmp_path: Path) -> None:
             "matched": False,
             "terms": [],
             "passage": "",
+            "cut": None,
         },
     ]
 
@@ -272,3 +278,69 @@ def test_stored_exits_3_when_the_store_is_unreachable(tmp_path: Path) -> None:
     result = invoke("-c", str(config), "--stored")
     assert result.exit_code == 3
     assert "Store unavailable" in result.output
+
+
+# -- rule inputs that crashed or hung (the limits of docs/rules.md) ------------------------
+
+HUGE_DISTANCE = "Kyiv NEAR/" + "9" * 5_000 + " peace"
+CHAIN = " NEAR/1000 ".join(["(alpha OR beta OR gamma)"] * 40)
+
+
+def test_a_distance_of_thousands_of_digits_exits_2_naming_the_rule(tmp_path: Path) -> None:
+    path = write_config(tmp_path, rules=[{"id": "huge", "query": HUGE_DISTANCE}])
+    text = tmp_path / "senate.txt"
+    text.write_text(SENATE_TEXT, encoding="utf-8")
+    for args in (["check", "--config", str(path)], ["rules", "test", "-c", str(path), str(text)]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert (
+            "rules[0].query: rule 'huge': distance 99999999… (5,000 digits) at line"
+            in result.output
+        )
+        assert "above 1000 words" in result.output
+
+
+def test_a_literal_of_600000_characters_exits_2_instead_of_crashing(tmp_path: Path) -> None:
+    """It made every command die with SIGSEGV when pyahocorasick freed its automaton: in a
+    rule it is over the query's cap, in an alias over a spelling's, and refused before."""
+    path = write_config(
+        tmp_path,
+        rules=[{"id": "huge", "query": "a" * 600_000}, {"id": "big", "query": "Big"}],
+        aliases={"Big": ["b" * 600_000]},
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "newsmon.cli", "check", "--config", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "rule 'huge': query of 600,000 characters (at most 20,000)" in done.stderr
+    assert (
+        f"aliases.Big: spelling {'b' * 40!r}…: a word or phrase of 600,000 characters at "
+        "position 0 (at most 200)"
+    ) in done.stderr
+
+
+def test_rules_test_says_what_the_matching_limits_left_out(tmp_path: Path) -> None:
+    rules = [*RULES, {"id": "chain", "query": CHAIN}]
+    path = write_config(tmp_path, rules=rules, matching={"max_chars": 20_000, "timeout": 0.05})
+    text = tmp_path / "long.txt"
+    filler = " ".join(["alpha beta gamma"] * 2_000)
+    text.write_text(f"Headline\n{SENATE_TEXT}\n{filler}\nDonbas withdrawal.\n", encoding="utf-8")
+    result = invoke("--config", str(path), str(text))
+    assert result.exit_code == 0, result.output
+    cut = result.output.splitlines()[1]
+    assert cut.startswith("  matched in part: text cut at character 19,999 of 34,162; ")
+    assert cut.endswith("; time limit of 0.05 s reached: 1 rule not evaluated (chain)")
+    assert "  senate: Ukraine, Senate, ratify, Kyiv" in result.output
+    lines = json_lines(invoke("--config", str(path), "--json", str(text)).output)
+    assert [(line["rule"], line["matched"]) for line in lines] == [
+        ("senate", True),
+        ("donbas", False),
+        ("chain", None),
+    ]
+    assert all(line["cut"] == cut.removeprefix("  matched in part: ") for line in lines)

@@ -4,6 +4,7 @@ made of."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -65,11 +66,11 @@ def test_analysis_crosses_the_pipe_intact() -> None:
     assert_same(workers._from_plain(sent, TEXT), found)
 
 
-def test_worker_analyses_the_page_under_the_entry_headline(extractor: Extractor) -> None:
+def test_worker_analyses_the_page_under_its_own_title(extractor: Extractor) -> None:
     page = (PAGES / "chrome.html").read_bytes()
     found = extractor.page_text(page, URL, "Headline from the feed")
-    assert found.analysis is not None
-    assert_same(found.analysis, analyse("Headline from the feed", page_text(page, URL).text))
+    assert found.analysis is not None and found.title == "Neue Fähre verbindet die Inseln"
+    assert_same(found.analysis, analyse(found.title, page_text(page, URL).text))
 
 
 def test_worker_leaves_a_copy_unanalysed(extractor: Extractor) -> None:
@@ -85,14 +86,19 @@ def test_worker_leaves_a_copy_unanalysed(extractor: Extractor) -> None:
     assert found == page_text(page, URL) and found.analysis is None
     assert asked == [text_hash(found.text)] == [found.text_hash]
     again = extractor.page_text(page, URL, "Headline", analyse=lambda digest: True)
-    assert again.analysis is not None and again.analysis.title == "Headline"
+    assert again.analysis is not None and again.analysis.title == found.title
 
 
-def test_worker_falls_back_to_the_page_title(extractor: Extractor) -> None:
-    page = (PAGES / "chrome.html").read_bytes()
-    found = extractor.page_text(page, URL)
-    assert found.analysis is not None and found.title
-    assert found.analysis.title == found.title
+def test_worker_falls_back_to_the_entry_headline(extractor: Extractor) -> None:
+    """A page without a title of its own is analysed under the feed entry's headline."""
+    page = re.sub(
+        rb"<title>.*?</title>|<h1>.*?</h1>|<meta property=\"og:title\"[^>]*>",
+        b"",
+        (PAGES / "chrome.html").read_bytes(),
+    )
+    found = extractor.page_text(page, URL, "Headline from the feed")
+    assert found.title == "" and found.analysis is not None
+    assert found.analysis.title == "Headline from the feed"
 
 
 def test_worker_sends_no_analysis_for_a_page_without_text(extractor: Extractor) -> None:
@@ -101,11 +107,15 @@ def test_worker_sends_no_analysis_for_a_page_without_text(extractor: Extractor) 
 
 
 def test_article_keeps_the_analysis_of_its_own_headline_and_text() -> None:
-    entry = Entry("k", URL, URL, title="Kyiv offered guarantees", summary="Short.")
+    entry = Entry("k", URL, URL, title="Feed headline", summary="Short.")
     found = PageText(
-        TEXT, "Page title", text_hash="worker's", analysis=analyse("Kyiv offered guarantees", TEXT)
+        TEXT,
+        "Kyiv offered guarantees",
+        text_hash="worker's",
+        analysis=analyse("Kyiv offered guarantees", TEXT),
     )
     article = article_from(found, entry, URL, MIN_CHARS)
+    assert article.title == "Kyiv offered guarantees"  # the page's own, over the feed's
     assert article.analysis is found.analysis
     assert article.text_hash == "worker's"  # the worker's fingerprint of the page text
 
@@ -113,8 +123,8 @@ def test_article_keeps_the_analysis_of_its_own_headline_and_text() -> None:
 @pytest.mark.parametrize(
     "found, entry_title",
     [
-        # the feed's headline differs from the one analysed
-        (PageText(TEXT, "Page title", analysis=analyse("Page title", TEXT)), "Feed headline"),
+        # analysed under the feed's headline, while the page has a title of its own
+        (PageText(TEXT, "Page title", analysis=analyse("Feed headline", TEXT)), "Feed headline"),
         # the page gave too little: the article is the feed's summary
         (
             PageText("Too short.", "Page", analysis=analyse("Feed headline", "Too short.")),

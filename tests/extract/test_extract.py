@@ -188,3 +188,62 @@ def test_text_hash_ignores_spacing_punctuation_case_and_accents(a: str, b: str) 
 )
 def test_text_hash_differs_for_different_words(a: str, b: str) -> None:
     assert text_hash(a) != text_hash(b)
+
+
+def test_the_pages_own_title_is_the_headline_over_the_feeds() -> None:
+    """Another outlet's feed lists the page under a headline of its own."""
+    relisted = entry(FERRY_URL, "Ferry row: islanders furious", FERRY.summary)
+    article = extract_article(page("chrome.html"), relisted, FERRY_URL, MIN_CHARS)
+    assert article.title == "Neue Fähre verbindet die Inseln"  # its og:title
+
+
+ARTICLE = "<html><head>{head}</head><body>{h1}<article><p>{text}</p></article></body></html>"
+TEXT = "The council voted to keep the library open until nine in the evening. " * 10
+
+
+@pytest.mark.parametrize(
+    ("head", "url", "title"),
+    [
+        ("<title>Library open late - BBC News</title>", "https://www.bbc.co.uk/news/1", ""),
+        ("<title>Library open late | Reuters</title>", "https://www.reuters.com/x", ""),
+        ("<title>Library – open late – The Guardian</title>", "https://theguardian.com/x", ""),
+        (
+            '<title>Library open late · Riverside Post</title><meta property="og:site_name" '
+            'content="Riverside Post">',
+            "http://127.0.0.1:8000/x",
+            "",
+        ),
+        # a last part that does not name the site is the headline's
+        (
+            "<title>Library open late - live updates</title>",
+            "https://www.reuters.com/x",
+            "Library open late - live updates",
+        ),
+        ("<title>- Reuters</title>", "https://www.reuters.com/x", "- Reuters"),
+    ],
+)
+def test_a_title_loses_a_trailing_site_name(head: str, url: str, title: str) -> None:
+    html = ARTICLE.format(head=head, h1="", text=TEXT).encode()
+    expected = title or ("Library – open late" if "–" in head else "Library open late")
+    assert page_text(html, url).title == expected
+
+
+@pytest.mark.parametrize(
+    ("head", "h1", "title"),
+    [
+        (
+            '<meta property="og:title" content="From og:title"><title>From title</title>',
+            "",
+            "From og:title",
+        ),
+        ("<title>From title</title>", "<h1>From h1</h1>", "From title"),
+        ("", "<h1>From h1</h1>", "From h1"),
+        ("", "<h1>Site logo</h1><h1>From h1</h1>", ""),  # which one? none: the feed's
+    ],
+)
+def test_og_title_then_title_then_the_only_h1(head: str, h1: str, title: str) -> None:
+    url = "https://riverside-post.example.com/local/library"
+    html = ARTICLE.format(head=head, h1=h1, text=TEXT).encode()
+    assert page_text(html, url).title == title
+    headline = extract_article(html, entry(url, "From the feed"), url, MIN_CHARS).title
+    assert headline == (title or "From the feed")

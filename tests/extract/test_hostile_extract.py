@@ -164,6 +164,9 @@ def test_workers_end_with_the_fetcher(tmp_path: Path) -> None:
     store.close()
 
 
+FERRY_RULE = {"id": "ferries", "query": "Fähre", "notify": ["desk"]}
+
+
 def test_stuck_page_in_a_cycle(tmp_path: Path) -> None:
     store = Store.open(f"sqlite:///{tmp_path / 'cycle.db'}")
     page = (PAGES / "chrome.html").read_bytes()
@@ -180,7 +183,7 @@ def test_stuck_page_in_a_cycle(tmp_path: Path) -> None:
             [site.url("/feed.xml")],
             channel,
             extract={"timeout": "1s", "workers": 1},
-            rules=[BULLETIN_RULE],
+            rules=[BULLETIN_RULE, FERRY_RULE],  # the fine page is the ferry story, as it says
         )
 
         async def cycle() -> object:

@@ -4,7 +4,8 @@ runs at once on one SQLite file: no "database is locked", every alert once.
 
 The random points come from NEWSMON_CRASH_SEED (default: a fresh seed, named in
 failure messages): a random sleep once the run has begun, or a wait for the n-th page
-or alert request, over slow pages and a slow webhook, so kills land in every stage.
+or alert request, over slow pages and a slow webhook, so kills land in every stage;
+NEWSMON_CRASH_TRIALS sets the number of kills (default 12; each run draws new points).
 A run to completion follows every second kill (a run costs ~0.8 s of start-up).
 """
 
@@ -30,7 +31,7 @@ from monitors.extract.workers import WORKER_CODE
 from tests.hostile import BULLETIN_RULE, story, story_feed
 from tests.httpserver import LoopbackServer, Request
 
-TRIALS = 20
+TRIALS = int(os.environ.get("NEWSMON_CRASH_TRIALS") or 12)
 FINISH_EVERY = 2
 FEEDS = 3
 NEW_ITEMS = 2  # per feed and trial

@@ -74,10 +74,13 @@ LATER = [
 
 
 def serve_reports(server: LoopbackServer, title: str, first_delay: float = 0.0) -> None:
-    """The first report at /a1.html (answered after `first_delay` s), the later at /a2.html."""
+    """The first report at /a1.html (answered after `first_delay` s), the later at /a2.html
+    (its title tells what came since)."""
     for n, paragraphs, delay in ((1, FIRST, first_delay), (2, LATER, 0.0)):
         body = "".join(f"<p>{p}</p>" for p in paragraphs)
-        server.add(f"/a{n}.html", ARTICLE.format(title=title, body=body).encode(), delay=delay)
+        headline = title if n == 1 else f"{title}, senators weigh vote"
+        page = ARTICLE.format(title=headline, body=body).encode()
+        server.add(f"/a{n}.html", page, delay=delay)
 
 
 def item(base: str, n: int, title: str, date: str) -> str:
@@ -198,3 +201,54 @@ def test_stories_show_lists_entries_skipped_as_the_same_url(
     )
     assert shown.exit_code == 0, shown.output
     assert "same URL as article" in shown.output and "not fetched" in shown.output
+
+
+def test_a_page_keeps_its_own_headline_whichever_feed_lists_it_first(
+    store_url: str, store: Store, tmp_path: Path
+) -> None:
+    """An aggregator lists the outlet's page first, under a headline of its own; the
+    article, its story and its alert take the page's title, and both feeds are named."""
+    real = "Allies offer Kyiv Article 5 security guarantees in Geneva talks"
+    spun = "SHOCK: Kyiv security guarantees deal is a trap, insiders say"
+    with LoopbackServer() as outlet, LoopbackServer() as aggregator, LoopbackServer() as hook:
+        hook.add("/hook", b"")
+        body = "".join(f"<p>{p}</p>" for p in FIRST)
+        page = ARTICLE.format(title=f"{real} | Meridian Wire", body=body).replace(
+            "<head>", '<head><meta property="og:site_name" content="Meridian Wire">'
+        )
+        outlet.add("/a1.html", page.encode())
+        date = "Thu, 19 Nov 2026 09:00:00 GMT"
+        for server, title, delay in ((aggregator, spun, 0.0), (outlet, real, 0.5)):
+            channel = "<rss version='2.0'><channel><title>T</title>{}</channel></rss>"
+            listing = item(outlet.base_url, 1, title, date)
+            server.add("/feed.xml", channel.format(listing).encode(), delay=delay)
+        feeds = [
+            {"name": "Aggregator", "url": aggregator.url("/feed.xml")},
+            {"name": "Meridian Wire", "url": outlet.url("/feed.xml")},
+        ]
+        cfg = make_config(store_url, feeds, "json://" + hook.url("/hook").removeprefix("http://"))
+        cycle(cfg, store)
+        posts = [json.loads(r.body) for r in hook.requests]
+    with store.engine.begin() as conn:
+        (title, story_id), *_ = conn.execute(sa.select(articles.c.title, articles.c.story_id))
+        headline = conn.execute(sa.select(stories.c.headline)).scalar_one()
+        alerted = conn.execute(sa.select(alerts.c.headline)).scalar_one()
+    assert title == headline == alerted == real
+    assert [p["title"] for p in posts] == [f"[newsmon] Security guarantees: {real}"]
+
+    path = tmp_path / "show.yaml"
+    path.write_text(json.dumps({"store": store_url, "feeds": feeds}))
+    runner = CliRunner()
+    show = ["stories", "show", str(story_id), "--config", str(path)]
+    shown = runner.invoke(app, show, terminal_width=200)
+    assert shown.exit_code == 0, shown.output
+    listed = shown.output.split("listed by feed")[1].split("└")[0]  # that table
+    assert listed.index("Aggregator") < listed.index("Meridian Wire"), shown.output
+    exported = runner.invoke(app, ["stories", "--json", "--config", str(path)])
+    assert exported.exit_code == 0, exported.output
+    (article,) = json.loads(exported.output)["articles"]
+    assert article["title"] == real
+    assert [(f["name"], f["url"]) for f in article["feeds"]] == [
+        (f["name"], f["url"]) for f in feeds
+    ]
+    assert article["feeds"][0]["first_listed"] <= article["feeds"][1]["first_listed"]

@@ -1,0 +1,162 @@
+"""The page plan and queue (monitors.pipeline.pages), on made-up entries: budgets, feeds
+taking turns, hosts that stall and hosts that do not wait for them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitors.models import Entry
+from monitors.pipeline.pages import PageQueue, Turn, plan
+from monitors.store import DueEntry, PendingEntry
+
+NOON = datetime(2026, 11, 20, 12, tzinfo=UTC)
+
+
+def due(entry_id: int, host: str, feed: int, minutes: int | None = None) -> DueEntry:
+    published = NOON + timedelta(minutes=minutes) if minutes is not None else None
+    return DueEntry(entry_id, feed, f"https://{host}/{entry_id}", published)
+
+
+class Store:
+    """Claims and releases, as the store would make them; `taken` were claimed elsewhere."""
+
+    def __init__(self, entries: list[DueEntry], taken: set[int] | None = None) -> None:
+        self.entries = {e.id: e for e in entries}
+        self.taken = taken or set()
+        self.claims: list[list[int]] = []
+        self.released: list[int] = []
+
+    def claim(self, ids: list[int]) -> list[PendingEntry]:
+        self.claims.append(ids)
+        found = [self.entries[i] for i in ids if i not in self.taken]
+        return [PendingEntry(e.id, e.feed_id, 0, _entry(e)) for e in found]
+
+    def release(self, ids: list[int]) -> None:
+        self.released += ids
+
+
+def _entry(e: DueEntry) -> Entry:
+    return Entry(str(e.id), e.url, e.url, published=e.published)
+
+
+def test_a_hosts_feeds_take_turns_within_its_budget() -> None:
+    entries = [due(i, "a.test", 1) for i in range(1, 9)]
+    entries += [due(i, "a.test", 2) for i in (9, 10)] + [due(11, "b.test", 3)]
+    planned = plan(entries, budget=5)
+    assert {h: [e.id for e in es] for h, es in planned.hosts.items()} == {
+        "a.test": [1, 2, 3, 9, 10],
+        "b.test": [11],
+    }
+    assert [d.id for d in planned.deferred] == [4, 5, 6, 7, 8]
+    assert {d.reason for d in planned.deferred} == {"a.test: page budget of 5 a cycle spent"}
+    assert planned.size == 6
+
+
+def test_a_host_is_planned_in_order_of_publication_undated_last() -> None:
+    entries = [due(1, "a.test", 1), due(2, "a.test", 1, 30), due(3, "a.test", 2, 10)]
+    planned = plan(entries, budget=10)
+    assert [e.id for e in planned.hosts["a.test"]] == [3, 2, 1]
+
+
+def test_a_stalled_host_holds_only_its_own_slots() -> None:
+    entries = [due(i, "stalled.test", 1) for i in range(1, 31)]
+    entries += [due(i, "good.test", 2) for i in range(31, 35)]
+    store = Store(entries)
+
+    async def go() -> list[Turn]:
+        queue = PageQueue(plan(entries, 100), 3, store.claim, store.release)
+        taken = []
+        for _ in range(7):  # the stalled host's 3 slots, the good host's 4 pages
+            turn = await asyncio.wait_for(queue.take(), 1)
+            assert turn is not None
+            if turn.host == "good.test":
+                await queue.done(turn, answered=True)
+            taken.append(turn)
+        with pytest.raises(TimeoutError):  # only the stalled host is left, its slots full
+            await asyncio.wait_for(queue.take(), 0.1)
+        return taken
+
+    taken = asyncio.run(go())
+    assert Counter(t.host for t in taken) == {"stalled.test": 3, "good.test": 4}
+    assert [t.entry.id for t in taken if t.host == "good.test"] == [31, 32, 33, 34]
+
+
+def test_the_host_with_fewest_pages_in_flight_goes_first() -> None:
+    entries = [due(i, "a.test", 1) for i in range(1, 5)] + [due(5, "b.test", 2)]
+    store = Store(entries)
+
+    async def go() -> list[str]:
+        queue = PageQueue(plan(entries, 100), 6, store.claim, store.release)
+        turns = [await queue.take() for _ in range(3)]
+        return [t.host for t in turns if t is not None]
+
+    assert asyncio.run(go()) == ["a.test", "b.test", "a.test"]
+
+
+def test_a_silent_host_loses_a_slot_per_silence_then_is_left_for_later() -> None:
+    entries = [due(i, "silent.test", 1) for i in range(1, 21)]
+    store = Store(entries)
+
+    async def go() -> tuple[PageQueue, Turn | None]:
+        queue = PageQueue(plan(entries, 100), 3, store.claim, store.release)
+        turns = [await queue.take() for _ in range(3)]
+        for turn in turns:
+            assert turn is not None
+            await queue.done(turn, answered=False)  # no page started in a freed slot
+        return queue, await queue.take()
+
+    queue, after = asyncio.run(go())
+    assert after is None
+    assert [d.id for d in queue.deferred] == list(range(4, 21))
+    assert {d.reason for d in queue.deferred} == {"silent.test: 3 pages in a row did not answer"}
+    assert store.released == [4, 5, 6]  # claimed for the next round, let go
+
+
+def test_an_answer_gives_a_host_its_slots_back() -> None:
+    entries = [due(i, "slow.test", 1) for i in range(1, 8)]
+    store = Store(entries)
+
+    async def go() -> list[int]:
+        queue = PageQueue(plan(entries, 100), 2, store.claim, store.release)
+        first = await queue.take()
+        second = await queue.take()
+        assert first is not None and second is not None
+        await queue.done(first, answered=False)  # one slot left, and busy
+        await queue.done(second, answered=True)  # both back
+        third, fourth = await queue.take(), await queue.take()
+        return [t.entry.id for t in (third, fourth) if t is not None]
+
+    assert asyncio.run(go()) == [3, 4]
+
+
+def test_entries_claimed_elsewhere_are_skipped_and_the_queue_ends() -> None:
+    entries = [due(i, "a.test", 1) for i in range(1, 6)]
+    store = Store(entries, taken={1, 2, 4})
+
+    async def go() -> list[int]:
+        queue = PageQueue(plan(entries, 100), 6, store.claim, store.release)
+        ids = []
+        while (turn := await queue.take()) is not None:
+            ids.append(turn.entry.id)
+            await queue.done(turn, answered=True)
+        return ids
+
+    assert asyncio.run(go()) == [3, 5]
+
+
+def test_each_entry_of_a_host_waits_for_the_one_before_it() -> None:
+    entries = [due(i, "a.test", 1, i) for i in range(1, 4)] + [due(4, "b.test", 2)]
+    store = Store(entries)
+
+    async def go() -> list[Turn]:
+        queue = PageQueue(plan(entries, 100), 6, store.claim, store.release)
+        return [t for t in [await queue.take() for _ in range(4)] if t is not None]
+
+    turns = asyncio.run(go())
+    by_id = {t.entry.id: t for t in turns}
+    assert by_id[1].before.is_set() and by_id[4].before.is_set()
+    assert by_id[2].before is by_id[1].recorded and by_id[3].before is by_id[2].recorded
