@@ -33,6 +33,7 @@ from monitors.pipeline import (
     CycleReport,
     Every,
     FeedOutcome,
+    HubOutcome,
     Pipeline,
     ProcessedEntry,
     open_pipeline,
@@ -74,6 +75,12 @@ async def poll_feeds_in_tasks(pipeline: Pipeline, due_only: bool) -> list[FeedOu
     return await pipeline.poll(pipeline.config.feeds, due_only, fetch=in_task)
 
 
+@task(name="keep-subscriptions", cache_policy=NO_CACHE)
+async def keep_subscriptions(pipeline: Pipeline) -> list[HubOutcome]:
+    """Ask the feeds' WebSub hubs what is due: subscriptions, renewals, unsubscriptions."""
+    return await pipeline.push.maintain()
+
+
 @task(name="process-entries", cache_policy=NO_CACHE)
 async def process_entries(pipeline: Pipeline) -> list[ProcessedEntry]:
     """Fetch, extract, deduplicate, match and record the pending entries (those beyond a
@@ -91,8 +98,9 @@ def deliver_alerts(pipeline: Pipeline) -> list[Delivered]:
 async def poll(
     config_path: str | None = None, due_only: bool = True, feed_tasks: bool = False
 ) -> dict[str, Any]:
-    """Poll the feeds that are due (every feed with `due_only=False`), process new
-    entries, deliver due alerts. `feed_tasks`: a task per feed fetch (see above)."""
+    """Poll the feeds that are due (every feed with `due_only=False`), keep their WebSub
+    subscriptions, process new entries, deliver due alerts. `feed_tasks`: a task per
+    feed fetch (see above)."""
     cfg = config_mod.load(config_path)
     async with open_pipeline(cfg, secrets=prefect_secret) as pipeline:
         pipeline.on_progress = Every(get_run_logger().info)  # a line every few seconds
@@ -101,6 +109,8 @@ async def poll(
             report.feeds = await poll_feeds_in_tasks(pipeline, due_only)
         else:
             report.feeds = await poll_feeds(pipeline, due_only)
+        if pipeline.push.enabled:
+            report.hubs = await keep_subscriptions(pipeline)
         report.entries = await process_entries(pipeline)
         report.deliveries = deliver_alerts(pipeline)
         ids = report.alert_ids + [d.alert_id for d in report.deliveries if d.alert_id is not None]

@@ -17,6 +17,7 @@ from monitors import config as config_mod
 from monitors.delivery import Delivered, Message, Outbox, notifier_for
 from monitors.errors import NewsmonError
 from monitors.pipeline import CycleReport
+from monitors.pipeline.latency import Latency
 from monitors.store import AlertRow
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,8 @@ def alert_rows(outbox: Outbox, ids: Iterable[int]) -> dict[int, AlertRow]:
 
 def emit_sent(done: Sequence[Delivered], alerts: dict[int, AlertRow]) -> int:
     """Emit one `newsmon.alert.sent` per alert with a delivery sent in this run (naming
-    every channel it reached); return how many."""
+    every channel it reached, with its latency: published, seen, how, first sent);
+    return how many."""
     sent: dict[int, list[Delivered]] = {}
     for d in done:
         if d.status == "sent" and d.alert_id is not None:
@@ -63,9 +65,21 @@ def emit_sent(done: Sequence[Delivered], alerts: dict[int, AlertRow]) -> int:
                 "url": alert.url if alert else None,
                 "story_id": alert.story_id if alert else None,
                 "kind": alert.kind if alert else None,
+                "latency": _latency(alert, delivered),
             },
         )
     return len(sent)
+
+
+def _latency(alert: AlertRow | None, delivered: list[Delivered]) -> dict[str, object]:
+    """When the alert's article was published and seen (and how), when its first
+    message of this run was sent, and the seconds between."""
+    sent = min((d.sent_at for d in delivered if d.sent_at is not None), default=None)
+    published = alert.published_at if alert else None
+    seen = alert.seen_at if alert else None
+    latency = Latency.of(published, seen, sent, alert.seen_via if alert else None)
+    times = {"published": published, "seen": seen, "sent": sent}
+    return {k: v.isoformat() if v else None for k, v in times.items()} | latency.payload()
 
 
 def poll_markdown(report: CycleReport, alerts: dict[int, AlertRow]) -> str:

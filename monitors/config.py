@@ -317,6 +317,45 @@ class WebConfig(_Strict):
         return self.base_url + STORY_PATH.format(story_id=story_id)
 
 
+PUSH_PATH = "/websub/{callback_id}"  # a subscription's callback on the desk's site
+
+
+class PushConfig(_Strict):
+    """WebSub push (docs/push.md). Off unless `base_url` is set: the public address at
+    which hubs reach the desk's site, whose `/websub/…` callbacks receive the pushes.
+    `lease` is asked of each hub (the hub decides); a lease is renewed when less than
+    `renew_before` of it is left; a feed whose subscription is active is still polled
+    every `safety_interval`; a push body over `max_bytes` is refused."""
+
+    base_url: str | None = None
+    lease: Duration = 86400.0
+    renew_before: Duration = 3600.0
+    safety_interval: Duration = 3600.0
+    max_bytes: int = Field(5 * 2**20, gt=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_http_url(value).rstrip("/")
+
+    @model_validator(mode="after")
+    def _renewal(self) -> PushConfig:
+        if self.renew_before >= self.lease:
+            lease, before = _seconds(self.lease), _seconds(self.renew_before)
+            raise ValueError(f"renew_before ({before}) must be shorter than lease ({lease})")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.base_url is not None
+
+    def callback_url(self, callback_id: str) -> str:
+        """The address a hub pushes a subscription's content to."""
+        if self.base_url is None:
+            raise ValueError("push.base_url is not set")
+        return self.base_url + PUSH_PATH.format(callback_id=callback_id)
+
+
 class FeedConfig(_Strict):
     url: str
     name: str | None = None
@@ -371,6 +410,7 @@ class Config(_Strict):
     backfill: BackfillConfig = BackfillConfig()
     stories: StoriesConfig = StoriesConfig()
     web: WebConfig = WebConfig()
+    push: PushConfig = PushConfig()
     rules: list[RuleConfig] = Field(default_factory=list)
     aliases: dict[str, list[str]] = Field(default_factory=dict)
     source: str = Field("<config>", exclude=True)
@@ -544,10 +584,10 @@ class _Expansion:
                 continue
             end = value.find("}", start)
             if end < 0:
-                reason = f"{value[start:start + 40]!r} is not closed: write ${{NAME}}"
+                reason = f"{value[start : start + 40]!r} is not closed: write ${{NAME}}"
             else:
                 reason = (
-                    f"{value[start:end + 1]!r} is not a variable: write ${{NAME}} or "
+                    f"{value[start : end + 1]!r} is not a variable: write ${{NAME}} or "
                     "${NAME:-default}, NAME being letters, digits and '_'"
                 )
             self.broken.append((path, reason))
@@ -617,7 +657,7 @@ class _Where:
         return None
 
     def spot(self, path: str, offset: int) -> str | None:
-        """"line L, column C" of character `offset` of the string value at `path`."""
+        """ "line L, column C" of character `offset` of the string value at `path`."""
         node = self.nodes.get(path)
         if not isinstance(node, yaml.ScalarNode) or node.start_mark.buffer is None:
             return None
@@ -831,9 +871,12 @@ def _rule_problems(
     seen_ids.add(rule_id)
     notify = rule.get("notify")
     if "notify" not in rule:
-        yield f"rules[{i}].notify", (
-            "no notify: name the channels to alert (notify: [slack]), or write "
-            "notify: [] to record this rule's alerts without sending them"
+        yield (
+            f"rules[{i}].notify",
+            (
+                "no notify: name the channels to alert (notify: [slack]), or write "
+                "notify: [] to record this rule's alerts without sending them"
+            ),
         )
     for j, channel in enumerate(notify if isinstance(notify, list) else []):
         if not isinstance(channel, str) or channel not in channels:
@@ -951,7 +994,7 @@ def _reason(error: Any) -> str:
 
 
 def _suggestion(loc: tuple[int | str, ...]) -> str:
-    """" (did you mean KEY?)" for an unknown key close to a known one."""
+    """ " (did you mean KEY?)" for an unknown key close to a known one."""
     model: type[BaseModel] = Config
     for part in loc[:-1]:
         if isinstance(part, int):

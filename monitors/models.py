@@ -21,6 +21,7 @@ class FetchResult:
     last_modified: str | None = None
     max_age: float | None = None
     elapsed: float = 0.0
+    links: tuple[str, ...] = ()  # the answer's Link headers, as sent
 
     @property
     def not_modified(self) -> bool:

@@ -31,6 +31,7 @@ from newsmon.progress import cycle_progress
 from newsmon.report import delivery_counts, print_deliveries, print_report
 from newsmon.rules_cli import rules_app
 from newsmon.serve import serve
+from newsmon.stats_cli import stats_app
 from newsmon.stories_cli import stories_app
 from newsmon.web.command import web
 
@@ -39,7 +40,7 @@ from newsmon.web.command import web
 if TYPE_CHECKING:
     from monitors.config import Config
     from monitors.pipeline import CycleHook, CycleReport
-    from monitors.store import DeliveryRow, Store
+    from monitors.store import AlertListing, DeliveryRow, Store, Subscription
 
 app = App(no_args_is_help=True)
 STATUSES = ("pending", "sending", "held", "sent", "failed")  # a delivery's, in its order
@@ -145,6 +146,7 @@ app.add_typer(alerts_app, name="alerts")
 app.add_typer(db_app, name="db")
 app.add_typer(rules_app, name="rules")
 app.add_typer(stories_app, name="stories")
+app.add_typer(stats_app, name="stats")
 app.command("backfill")(backfill)
 app.command("web")(web)
 
@@ -171,16 +173,38 @@ def alerts(
     cfg = load_config(config, sends=False)
     with store_for(cfg) as store:
         listing = Outbox.of(cfg, store).listing(status)
-    table = Table("alert", "rule", "headline", "channel", "status", "tries", "last error")
-    for column in table.columns[:2] + table.columns[3:6]:
+    table = Table(
+        "alert", "rule", "headline", "latency", "channel", "status", "tries", "last error"
+    )
+    table.caption = (
+        "latency: publication to first message sent (to seen, while unsent), and how the "
+        "article was seen: by a poll or a push"
+    )
+    for column in table.columns[:2] + table.columns[3:7]:
         column.no_wrap = True
     for item in listing:
         a = item.alert
         for i, d in enumerate(item.deliveries or [None]):
-            head = (str(a.id), a.rule_id, a.headline[:60]) if i == 0 else ("", "", "")
+            head = (str(a.id), a.rule_id, a.headline[:60], _latency(item)) if i == 0 else ("",) * 4
             cells = (d.channel, _status(d), str(d.attempts), d.last_error or "") if d else ("",) * 4
             add_row(table, *head, *cells)
     out.print(table if listing else "no alerts")
+
+
+def _latency(item: AlertListing) -> str:
+    """Publication to the first message sent and how the article was seen, as "2m31s
+    (poll)"; to seen, while no message is sent."""
+    from monitors.pipeline.latency import Latency, duration
+
+    a = item.alert
+    sent = [d.sent_at for d in item.deliveries if d.sent_at is not None and d.kind == "alert"]
+    latency = Latency.of(a.published_at, a.seen_at, min(sent, default=None), a.seen_via)
+    via = f" ({a.seen_via})" if a.seen_via else ""
+    if latency.to_sent is not None:
+        return duration(latency.to_sent) + via
+    if latency.to_seen is not None:
+        return f"{duration(latency.to_seen)}{via}, unsent"
+    return f"undated{via}"
 
 
 def _status(delivery: DeliveryRow) -> str:
@@ -216,20 +240,24 @@ def alerts_retry(
 @app.command()
 def feeds(config: ConfigOption = None) -> None:
     """Each feed's polling state: last success, last error, streak, next due, items a day,
-    and why entries of its last parsed body were skipped."""
+    why entries of its last parsed body were skipped, and its WebSub push subscription."""
     cfg = load_config(config, sends=False)
     with store_for(cfg) as store, store.transaction() as tx:
         rows = {r.url: r for r in tx.feed_rows()}
+        subs = {s.feed_url: s for s in tx.subscriptions()}
     table = Table(
-        "feed", "last success", "last error", "streak", "next due", "items/day", "skipped"
+        "feed", "last success", "last error", "streak", "next due", "items/day", "skipped", "push"
     )
-    table.caption = "times in UTC; skipped: entries of the last parsed body left out, and why"
+    table.caption = (
+        "times in UTC; skipped: entries of the last parsed body left out, and why; "
+        "push: the WebSub subscription's state"
+    )
     for column in table.columns[1:2] + table.columns[3:6]:
         column.no_wrap = True
     for feed in cfg.feeds:
         row = rows.get(feed.url)
         if row is None:
-            add_row(table, feed.label, "never polled", "", "", "now", "", "")
+            add_row(table, feed.label, "never polled", "", "", "now", "", "", "")
             continue
         add_row(
             table,
@@ -240,8 +268,18 @@ def feeds(config: ConfigOption = None) -> None:
             _when(row.next_due_at) or "now",
             f"{row.items_per_day:.1f}" if row.items_per_day is not None else "",
             _skipped(row.skipped),
+            _push(subs.get(feed.url)),
         )
     out.print(table)
+
+
+def _push(sub: Subscription | None) -> str:
+    """A subscription's state: "active until …", "failed: why", …; "" without a hub."""
+    if sub is None:
+        return ""
+    if sub.state == "active":
+        return f"active until {_when(sub.expires_at)}"
+    return f"{sub.state}: {sub.last_error}" if sub.last_error else sub.state
 
 
 def _skipped(stored: str | None) -> str:

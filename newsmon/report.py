@@ -30,6 +30,11 @@ def print_report(report: CycleReport, console: Console = out, verbose: bool = Fa
         f"{report.count('error')} errors{_deferred(report)}; alerts: {report.alerts}; "
         f"deliveries: {delivery_counts(report.deliveries)}"
     )
+    if report.hubs:
+        failed = [h for h in report.hubs if h.status == "failed"]
+        console.print(f"WebSub hubs: {len(report.hubs) - len(failed)} asked, {len(failed)} failed")
+        for h in failed:
+            console.print(f"  {h.action} {h.feed} at {h.hub}: {h.error}", markup=False)
     skipped = any(f.skipped for f in report.feeds)
     if verbose or report.failed or report.feeds_in("failed") or skipped:
         _print_problems(report, console)
@@ -65,7 +70,7 @@ def _print_matched_in_part(report: CycleReport, console: Console) -> None:
 
 
 def delivery_counts(done: list[Delivered]) -> str:
-    """"N sent, N to retry, N failed": a delivery not sent is retried later (pending) or
+    """ "N sent, N to retry, N failed": a delivery not sent is retried later (pending) or
     given up (failed)."""
     counts = {status: sum(d.status == status for d in done) for status in ("sent", "pending")}
     failed = len(done) - sum(counts.values())

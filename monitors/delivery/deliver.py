@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from monitors.config import Config, SecretChannel
 from monitors.delivery.outbox import Outbox
@@ -30,6 +31,7 @@ class Delivered:
     headline: str
     status: str
     error: str | None = None
+    sent_at: datetime | None = None
 
 
 def notifier_for(config: Config, secrets: SecretResolver | None = None) -> Notifier:
@@ -89,5 +91,6 @@ def _send(
         status = outbox.mark_failed(delivery, str(exc), exc.retry_after)
         log.warning("delivery %s to %s failed (%s): %s", delivery.id, delivery.channel, status, exc)
         return Delivered(**{**done.__dict__, "status": status, "error": str(exc)})
-    outbox.mark_sent(delivery.id, remote_id)
-    return done
+    sent_at = utcnow()
+    outbox.mark_sent(delivery.id, remote_id, sent_at)
+    return replace(done, sent_at=sent_at)

@@ -96,9 +96,11 @@ class Outbox:
         with self.store.transaction() as tx:
             return tx.claim_delivery(due_by or utcnow(), skip)
 
-    def mark_sent(self, delivery_id: int, remote_id: str | None = None) -> None:
+    def mark_sent(
+        self, delivery_id: int, remote_id: str | None = None, sent_at: datetime | None = None
+    ) -> None:
         with self.store.transaction() as tx:
-            tx.mark_sent(delivery_id, remote_id)
+            tx.mark_sent(delivery_id, remote_id, sent_at)
 
     def mark_failed(self, delivery: DeliveryRow, error: str, retry_after: float | None) -> str:
         """Count a failed attempt: due again after a backoff (at least `retry_after`, up to

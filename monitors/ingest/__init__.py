@@ -20,6 +20,15 @@ if TYPE_CHECKING:
     from monitors.ingest.polite import Polite
     from monitors.ingest.schedule import Polled, backoff_until, items_per_day, next_interval
     from monitors.ingest.urls import canonical_url, host_of, is_tracking, site_of
+    from monitors.ingest.websub import (
+        Hub,
+        ask_hub,
+        discover,
+        new_callback_id,
+        new_secret,
+        request_form,
+        signature_ok,
+    )
 
 _WHERE = {
     "ParsedFeed": "feeds",
@@ -38,23 +47,37 @@ _WHERE = {
     "host_of": "urls",
     "is_tracking": "urls",
     "site_of": "urls",
+    "Hub": "websub",
+    "ask_hub": "websub",
+    "discover": "websub",
+    "new_callback_id": "websub",
+    "new_secret": "websub",
+    "request_form": "websub",
+    "signature_ok": "websub",
 }
 __all__ = [
     "FetchLimits",
     "Fetcher",
+    "Hub",
     "ParsedFeed",
     "Polite",
     "Polled",
+    "ask_hub",
     "backoff_until",
     "canonical_url",
     "clean_text",
     "decode_body",
+    "discover",
     "host_of",
     "is_tracking",
     "items_per_day",
+    "new_callback_id",
+    "new_secret",
     "next_interval",
     "parse_feed",
     "parse_retry_after",
+    "request_form",
+    "signature_ok",
     "site_of",
 ]
 

@@ -41,6 +41,7 @@ MAX_URL_BYTES = 2048  # PostgreSQL cannot index much more than 2,700 bytes
 MAX_TITLE = 1000
 MAX_SUMMARY = 100_000
 FUTURE_SLACK = timedelta(days=1)
+FEED_RELS = ("hub", "self")  # the feed-level links kept (WebSub discovery)
 _SPACES = re.compile(r"\s+")
 _URL_CONTROLS = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 _CHAR_REF = re.compile(rb"&#([xX][0-9a-fA-F]+|[0-9]+);")
@@ -72,6 +73,7 @@ class ParsedFeed:
     skipped: tuple[str, ...] = ()
     bozo: str | None = None
     ttl: float | None = None  # RSS <ttl>, in seconds
+    links: tuple[tuple[str, str], ...] = ()  # the feed's own (rel, href): hub, self
 
 
 def parse_feed(
@@ -101,7 +103,18 @@ def parse_feed(
             entries.append(entry)
     title = clean_text(parsed.feed.get("title", ""), MAX_TITLE)
     ttl = _ttl(parsed.feed.get("ttl"))
-    return ParsedFeed(title, tuple(entries), tuple(skipped + capped), bozo, ttl)
+    links = _feed_links(parsed.feed.get("links", []))
+    return ParsedFeed(title, tuple(entries), tuple(skipped + capped), bozo, ttl, links)
+
+
+def _feed_links(links: Any) -> tuple[tuple[str, str], ...]:
+    """The feed's `hub` and `self` links (Atom's, or atom:link in RSS), as (rel, href)."""
+    found = []
+    for link in links if isinstance(links, list) else []:
+        rel, href = link.get("rel"), link.get("href")
+        if rel in FEED_RELS and isinstance(href, str) and href.strip():
+            found.append((rel, safe_text(href.strip())[:MAX_URL_BYTES]))
+    return tuple(found)
 
 
 def _ttl(value: object) -> float | None:

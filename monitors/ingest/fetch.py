@@ -56,6 +56,7 @@ DEFAULT_ACCEPT = (
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PIECE = 64 * 1024
 MAX_RETRY_AFTER = 7 * 86400.0  # a longer Retry-After is read as this
+MAX_ANSWER = 64 * 1024  # bytes of a hub's answer to a form read
 MAX_CODINGS = 3  # servers send one; each layer costs a decompressor
 # brotli >= 1.2 (the first with can_accept_more_data) bounds each call's output.
 HAVE_BROTLI = brotli is not None and hasattr(brotli.Decompressor, "can_accept_more_data")
@@ -490,6 +491,42 @@ class Fetcher:
             )
         return replace(result, elapsed=time.monotonic() - started)
 
+    async def post_form(
+        self, url: str, form: Mapping[str, str], timeout: float | None = None
+    ) -> FetchResult:
+        """POST a form to `url` (a WebSub hub), following 307 and 308 redirects with the
+        same form, within `timeout` seconds (default: limits.timeout): the answer whatever
+        its status, with at most MAX_ANSWER bytes of body. Raises FetchError when no
+        answer comes."""
+        seconds = self.limits.timeout if timeout is None else max(timeout, 0.0)
+        async with self._host_slot(url):
+            try:
+                with anyio.fail_after(seconds):
+                    return await self._post(url, dict(form))
+            except TimeoutError:
+                raise FetchTimeout(url, f"no answer within {round(seconds, 2):g} s") from None
+
+    async def _post(self, url: str, form: dict[str, str]) -> FetchResult:
+        current = url
+        headers = {"User-Agent": self.limits.user_agent, "Accept-Encoding": ACCEPT_ENCODING}
+        for _ in range(self.limits.max_redirects + 1):
+            check_url(current)
+            try:
+                async with self._client.stream(
+                    "POST", current, data=form, headers=headers
+                ) as response:
+                    location = response.headers.get("location")
+                    if response.status_code in (307, 308) and location:
+                        current = location
+                        continue
+                    body = await _read_body(response, current, MAX_ANSWER)
+                    return FetchResult(current, response.status_code, body)
+            except BlockedURL as exc:
+                raise BlockedURL(url, exc.reason) from None
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                raise _fetch_error(url, exc, self.limits) from None
+        raise TooManyRedirects(url, f"more than {self.limits.max_redirects} redirects")
+
     def _host_slot(self, url: str) -> anyio.Semaphore:
         """The semaphore that bounds requests at once to the host of `url`."""
         host = host_of(url)
@@ -558,6 +595,7 @@ class Fetcher:
                 etag=response.headers.get("etag"),
                 last_modified=response.headers.get("last-modified"),
                 max_age=parse_max_age(response.headers.get("cache-control")),
+                links=tuple(response.headers.get_list("link")),
             )
         raise HTTPStatusError(url, status, parse_retry_after(response.headers.get("retry-after")))
 

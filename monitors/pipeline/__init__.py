@@ -2,9 +2,10 @@
 
 `open_pipeline(config)` wires the stages to a config: the store, a fetcher, the
 extraction workers, the rules, the story desk, the outbox and the channels.
-`run_cycle(pipeline)` polls the feeds, processes the pending entries (page, text, story,
-rules, alerts; pages fetched fairly across hosts, `pages`) and delivers what is due,
-returning one `CycleReport`;
+`run_cycle(pipeline)` polls the feeds, keeps their WebSub subscriptions (`push`),
+processes the pending entries (page, text, story, rules, alerts; pages fetched fairly
+across hosts, `pages`) and delivers what is due, returning one `CycleReport`; a push
+(`Pipeline.push`) goes through the same stages at once;
 `run_backfill(pipeline, request)` replays history through the same stages
 (`backfill`). The CLI, the Prefect flows, the demo and the benches all run cycles
 through these and only render the report (and their progress, `progress`). Imports
@@ -24,7 +25,8 @@ from monitors.ingest import Fetcher
 from monitors.pipeline.backfill import Backfill, Fired, Outcome
 from monitors.pipeline.cycle import Pipeline, held_back
 from monitors.pipeline.progress import CycleHook, CycleProgress, Every, Progress, ProgressHook
-from monitors.pipeline.report import CycleReport, FeedOutcome, ProcessedEntry
+from monitors.pipeline.push import Push, PushAnswer
+from monitors.pipeline.report import CycleReport, FeedOutcome, HubOutcome, ProcessedEntry
 from monitors.store import Store
 
 __all__ = [
@@ -35,11 +37,14 @@ __all__ = [
     "Every",
     "FeedOutcome",
     "Fired",
+    "HubOutcome",
     "Outcome",
     "Pipeline",
     "ProcessedEntry",
     "Progress",
     "ProgressHook",
+    "Push",
+    "PushAnswer",
     "held_back",
     "open_pipeline",
     "run_backfill",

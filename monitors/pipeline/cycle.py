@@ -43,14 +43,18 @@ from monitors.ingest import (
     Fetcher,
     Polled,
     backoff_until,
+    discover,
     items_per_day,
+    new_callback_id,
     next_interval,
     parse_feed,
 )
 from monitors.models import Article, FetchResult
 from monitors.pipeline.pages import Deferred, PageQueue, Turn, plan
 from monitors.pipeline.progress import CycleHook, CycleProgress, Progress
+from monitors.pipeline.push import Push, safety_due
 from monitors.pipeline.report import CycleReport, FeedOutcome, ProcessedEntry
+from monitors.pipeline.sender import Sender
 from monitors.store import FeedState, PendingEntry, Store, utcnow
 from monitors.stories import StoryDesk, record_article
 
@@ -90,6 +94,7 @@ class Pipeline:
         fetcher.close_with(self.extractor.close)
         self.progress = CycleProgress()
         self.on_progress: CycleHook = lambda _progress: None  # told as feeds and entries go
+        self.push = Push(self)
 
     def tell(self) -> None:
         """Tell the progress hook where the cycle is; a failing hook only logs."""
@@ -104,9 +109,9 @@ class Pipeline:
         due_only: bool = False,
         progress: CycleHook | None = None,
     ) -> CycleReport:
-        """Poll the feeds, process the pending entries (within each host's page budget),
-        deliver every due alert; `progress` is told of each feed polled and each entry
-        processed.
+        """Poll the feeds, ask their WebSub hubs what is due, process the pending entries
+        (within each host's page budget), deliver every due alert; `progress` is told of
+        each feed polled and each entry processed.
 
         Pages are fetched fairly across hosts (see `process`), each within
         fetch.timeout: a slow host delays only its own pages, at most
@@ -117,7 +122,8 @@ class Pipeline:
             self.on_progress = progress
         report = CycleReport()
         report.feeds = await self.poll(feeds if feeds is not None else self.config.feeds, due_only)
-        sender = _Sender(self.deliver)
+        report.hubs = await self.push.maintain()
+        sender = Sender(self.deliver)
         report.entries = await self.process(on_alert=sender.wake)
         self.progress.stage = "deliver"
         self.tell()
@@ -142,7 +148,10 @@ class Pipeline:
         before it is polled, so workers running at once share the feeds; a feed another
         worker holds, or polled during this cycle, is `claimed elsewhere`. The next poll
         is timed from this cycle's start, so that a feed polled at the schedule's own
-        interval is due at every run."""
+        interval is due at every run. Push subscriptions whose lease ended lapse first,
+        making their feeds due."""
+        if self.push.enabled:
+            self.push.lapse()
         states = self.feed_states(feeds)
         now = utcnow()
         outcomes = {f.url: held_back(f, states[f.url], now, due_only) for f in feeds}
@@ -246,8 +255,9 @@ class Pipeline:
         started: datetime | None = None,
     ) -> FeedOutcome:
         """Parse a fetched feed unless unchanged (in a thread, so that the other fetches
-        go on meanwhile) and store its new entries as pending; its next poll is timed
-        from `started` (default: now)."""
+        go on meanwhile) and store its new entries as pending, and the WebSub hub it names
+        when push is on; its next poll is timed from `started` (default: now), or at
+        push.safety_interval while its push subscription is active."""
         name = feed.label
         body_hash = (
             state.body_hash if result.not_modified else hashlib.sha256(result.body).hexdigest()
@@ -270,6 +280,7 @@ class Pipeline:
             )
         except FeedError as exc:
             return self.record_failure(feed, state, exc)
+        hub = discover(result.links, parsed.links, result.url) if self.push.enabled else None
         with self.store.transaction() as tx:
             added = tx.record_feed_ok(
                 state.id,
@@ -280,6 +291,8 @@ class Pipeline:
                 new_entries=parsed.entries,
                 skipped=parsed.skipped,
             )
+            if hub is not None:
+                tx.note_hub(state.id, hub.hub, hub.topic, new_callback_id())
         if added:  # pages to extract: the workers get ready while the other feeds poll
             self.extractor.start()
         hints = [h for h in (parsed.ttl, result.max_age) if h]
@@ -296,6 +309,8 @@ class Pipeline:
         interval = next_interval(state.interval, feed.every, polled, self.config.poll)
         rate = items_per_day(state.items_per_day, polled.new, state.last_success_at, now)
         due = (started or now) + timedelta(seconds=interval)
+        if self.push.pushed(state.id, now):
+            due = safety_due(started or now, interval, self.config.push.safety_interval)
         with self.store.transaction() as tx:
             tx.schedule_feed(state.id, due, interval, rate)
 
@@ -512,36 +527,6 @@ def _retry_now(exc: BaseException) -> bool:
     return retry_after is None or retry_after <= RETRY_WAIT_CAP
 
 
-class _Sender:
-    """Runs `deliver` in a thread whenever woken, one run at a time, until finished; a
-    delivery is tried once a cycle (a failed one waits for its backoff and a later run)."""
-
-    def __init__(self, deliver: Callable[[Collection[int]], list[Delivered]]) -> None:
-        self._deliver = deliver
-        self._woken = asyncio.Event()
-        self._done: list[Delivered] = []
-        self._task: asyncio.Task[None] | None = None
-
-    def wake(self) -> None:
-        """There are new alerts: deliver them soon."""
-        self._woken.set()
-        if self._task is None or self._task.done():
-            self._task = asyncio.ensure_future(self._run())
-
-    async def _run(self) -> None:
-        while self._woken.is_set():
-            self._woken.clear()
-            self._done += await asyncio.to_thread(self._deliver, self._tried())
-
-    async def finish(self) -> list[Delivered]:
-        """Wait for a run under way, then deliver whatever is still due; all the outcomes."""
-        if self._task is not None:
-            await self._task
-        self._done += await asyncio.to_thread(self._deliver, self._tried())
-        return self._done
-
-    def _tried(self) -> set[int]:
-        return {d.delivery_id for d in self._done}
 
 
 def _is_html(page: FetchResult) -> bool:

@@ -39,13 +39,27 @@ class ProcessedEntry:
     matching_cut: str | None = None
 
 
+@dataclass(frozen=True)
+class HubOutcome:
+    """A request to a feed's WebSub hub: `subscribe`, `renew` or `unsubscribe`, and
+    whether it was `requested` (the hub checks it next) or `failed`."""
+
+    feed: str
+    hub: str
+    action: str
+    status: str
+    error: str | None = None
+
+
 @dataclass
 class CycleReport:
-    """Everything one cycle did: each feed's outcome, each entry's, each delivery's."""
+    """Everything one cycle did: each feed's outcome, each entry's, each delivery's, each
+    request to a WebSub hub."""
 
     feeds: list[FeedOutcome] = field(default_factory=list)
     entries: list[ProcessedEntry] = field(default_factory=list)
     deliveries: list[Delivered] = field(default_factory=list)
+    hubs: list[HubOutcome] = field(default_factory=list)
 
     def count(self, outcome: str) -> int:
         """Entries with this outcome."""
@@ -100,4 +114,6 @@ class CycleReport:
             "alerts": self.alerts,
             "sent": self.sent,
             "failed": self.failed,
+            "hub requests": len(self.hubs),
+            "hub failures": sum(h.status == "failed" for h in self.hubs),
         }

@@ -3,7 +3,8 @@
 Owns the engine (`engine`), the schema (`schema`) and its Alembic migrations
 (`migrate`, `migrations/`), who holds a claim (`claims`) and every SQL statement newsmon
 runs: feeds and entries (`feeds`), articles, stories, decisions and signatures
-(`stories`), alerts and deliveries (`outbox`), backfill runs (`backfill`). It exposes
+(`stories`), alerts and deliveries (`outbox`), backfill runs (`backfill`), WebSub subscriptions
+(`push`). It exposes
 `Store` (open, close, units of work `transaction()` and `scratch()`), the unit of work
 `Tx` whose methods are those statements, the rows they return, and `utcnow`. It imports
 only the bottom layer (`models`, `errors`): no stage logic. Uniqueness that matters (an
@@ -14,7 +15,8 @@ win.
 from monitors.store.backfill import BackfillItem
 from monitors.store.engine import connect, migrate, probe, sqlite_file
 from monitors.store.feeds import MAX_ENTRY_ATTEMPTS, DueEntry, FeedState, PendingEntry
-from monitors.store.outbox import AlertListing, AlertRow, DeliveryRow, PriorAlert
+from monitors.store.outbox import AlertLatency, AlertListing, AlertRow, DeliveryRow, PriorAlert
+from monitors.store.push import Subscription
 from monitors.store.revisions import current, head, known_revisions
 from monitors.store.schema import utcnow
 from monitors.store.store import Store, Tx
@@ -30,6 +32,7 @@ from monitors.store.stories import (
 
 __all__ = [
     "MAX_ENTRY_ATTEMPTS",
+    "AlertLatency",
     "AlertListing",
     "AlertRow",
     "BackfillItem",
@@ -46,6 +49,7 @@ __all__ = [
     "StoryFilter",
     "StorySummary",
     "TermsRow",
+    "Subscription",
     "Tx",
     "connect",
     "current",

@@ -95,7 +95,7 @@ class FeedQueries:
         """
         now = utcnow()
         parsed = {} if skipped is None else {"skipped": json.dumps(list(skipped))}
-        added = self._add_entries(feed_id, new_entries, now)
+        added = add_entries(self.conn, feed_id, new_entries, now)
         self._set_feed(
             feed_id,
             **parsed,
@@ -139,6 +139,26 @@ class FeedQueries:
             next_due_at=backoff_until,
             claimed_by=None,
             claimed_until=None,
+        )
+
+    def due_now(self, feed_ids: Iterable[int]) -> None:
+        """These feeds are to be polled again from now on (their push stopped)."""
+        now = utcnow()
+        self.conn.execute(
+            feeds.update()
+            .where(feeds.c.id.in_(list(feed_ids)), feeds.c.next_due_at > now)
+            .values(next_due_at=now)
+        )
+
+    def poll_later(self, feed_id: int, until: datetime) -> None:
+        """The feed is not due before `until` (its content is pushed meanwhile)."""
+        self.conn.execute(
+            feeds.update()
+            .where(
+                feeds.c.id == feed_id,
+                sa.or_(feeds.c.next_due_at.is_(None), feeds.c.next_due_at < until),
+            )
+            .values(next_due_at=until)
         )
 
     def claim_feeds(
@@ -265,7 +285,10 @@ class FeedQueries:
         """The id of the entry of `feed_id` with this entry's key, made (pending) if need be."""
         self.conn.execute(
             insert_ignore(self.conn, entries).values(
-                **_entry_values(feed_id, entry), status="pending", first_seen_at=utcnow()
+                **_entry_values(feed_id, entry),
+                status="pending",
+                first_seen_at=utcnow(),
+                seen_via="backfill",
             )
         )
         found = sa.select(entries.c.id).where(
@@ -282,49 +305,51 @@ class FeedQueries:
         )
         return seen
 
-    def _add_entries(self, feed_id: int, new: Sequence[Entry], now: datetime) -> int:
-        unique: dict[str, Entry] = {}
-        for entry in new:
-            unique.setdefault(entry.key, entry)
-        if not unique:
-            return 0
-        keys = list(unique)
-        known = set(
-            self.conn.scalars(
-                sa.select(entries.c.key).where(
-                    entries.c.feed_id == feed_id, entries.c.key.in_(keys)
-                )
-            )
-        )
-        fresh = [e for k, e in unique.items() if k not in known]
-        urls = [e.canonical_url for e in fresh]
-        seen_urls = set(
-            self.conn.scalars(
-                sa.select(entries.c.canonical_url).where(entries.c.canonical_url.in_(urls))
-            )
-        )
-        added = 0
-        for entry in fresh:
-            status = "duplicate" if entry.canonical_url in seen_urls else "pending"
-            seen_urls.add(entry.canonical_url)
-            entry_id = self.conn.scalar(
-                insert_ignore(self.conn, entries)
-                .values(
-                    **_entry_values(feed_id, entry),
-                    status=status,
-                    first_seen_at=now,
-                    processed_at=now if status == "duplicate" else None,
-                )
-                .returning(entries.c.id)
-            )
-            added += int(status == "pending" and entry_id is not None)
-        return added
-
     def _set_feed(self, feed_id: int, **values: Any) -> None:
         self.conn.execute(feeds.update().where(feeds.c.id == feed_id).values(**values))
 
     def _claim(self, now: datetime, lease: float) -> dict[str, Any]:
         return {"claimed_by": self.worker, "claimed_until": now + timedelta(seconds=lease)}
+
+
+def add_entries(
+    conn: Connection, feed_id: int, new: Sequence[Entry], now: datetime, via: str = "poll"
+) -> int:
+    """Store the entries the feed did not have yet, seen `via` a poll or a push: pending,
+    or `duplicate` when any feed already had the canonical URL. How many are pending."""
+    unique: dict[str, Entry] = {}
+    for entry in new:
+        unique.setdefault(entry.key, entry)
+    if not unique:
+        return 0
+    keys = list(unique)
+    known = set(
+        conn.scalars(
+            sa.select(entries.c.key).where(entries.c.feed_id == feed_id, entries.c.key.in_(keys))
+        )
+    )
+    fresh = [e for k, e in unique.items() if k not in known]
+    urls = [e.canonical_url for e in fresh]
+    seen_urls = set(
+        conn.scalars(sa.select(entries.c.canonical_url).where(entries.c.canonical_url.in_(urls)))
+    )
+    added = 0
+    for entry in fresh:
+        status = "duplicate" if entry.canonical_url in seen_urls else "pending"
+        seen_urls.add(entry.canonical_url)
+        entry_id = conn.scalar(
+            insert_ignore(conn, entries)
+            .values(
+                **_entry_values(feed_id, entry),
+                status=status,
+                first_seen_at=now,
+                seen_via=via,
+                processed_at=now if status == "duplicate" else None,
+            )
+            .returning(entries.c.id)
+        )
+        added += int(status == "pending" and entry_id is not None)
+    return added
 
 
 def claimable(conn: Connection, table: sa.Table, now: datetime) -> sa.ColumnElement[bool]:

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from monitors.models import Article, Match
 from monitors.store.engine import from_row, insert_ignore
-from monitors.store.schema import alerts, articles, deliveries, utcnow
+from monitors.store.schema import alerts, articles, deliveries, entries, feeds, utcnow
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,9 @@ class AlertRow:
     follows: int | None = None
     story_id: int | None = None
     language: str | None = None
+    published_at: datetime | None = None  # as its article says
+    seen_at: datetime | None = None  # when its entry was first seen
+    seen_via: str | None = None  # poll, push or backfill
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,22 @@ class DeliveryRow:
     digest: tuple[AlertRow, ...] = ()
     held: int = 0
     thread: str | None = None  # the service's id of the message an update follows
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AlertLatency:
+    """When an alert's article (at `url`) was published, first seen (and how: poll,
+    push, backfill) and first sent at once (None when not sent, or only in a digest),
+    with the feed it came from."""
+
+    alert_id: int
+    url: str
+    feed: str
+    seen_via: str | None
+    published_at: datetime | None
+    seen_at: datetime | None
+    sent_at: datetime | None
 
 
 @dataclass
@@ -145,6 +164,9 @@ class OutboxQueries:
                 marks=json.dumps([list(m) for m in match.passage.marks]),
                 sources=json.dumps(self._sources(story_id, article), ensure_ascii=False),
                 created_at=now,
+                published_at=article.published,
+                seen_at=_of_entry(entries.c.first_seen_at, article_id),
+                seen_via=_of_entry(entries.c.seen_via, article_id),
             )
             .returning(alerts.c.id)
         )
@@ -276,15 +298,18 @@ class OutboxQueries:
         )
         return self._load(delivery_id)
 
-    def mark_sent(self, delivery_id: int, remote_id: str | None = None) -> None:
-        """Mark a delivery sent, with the service's id of the message when it gave one."""
+    def mark_sent(
+        self, delivery_id: int, remote_id: str | None = None, sent_at: datetime | None = None
+    ) -> None:
+        """Mark a delivery sent (at `sent_at`, default now), with the service's id of the
+        message when it gave one."""
         self.conn.execute(
             deliveries.update()
             .where(deliveries.c.id == delivery_id)
             .values(
                 status="sent",
                 remote_id=remote_id,
-                sent_at=utcnow(),
+                sent_at=sent_at or utcnow(),
                 attempts=deliveries.c.attempts + 1,
                 last_error=None,
                 claimed_by=None,
@@ -360,6 +385,35 @@ class OutboxQueries:
             rows[d.alert_id].deliveries.append(_delivery(by_id.get(d.digest_id, d)))
         return list(rows.values())
 
+    def alert_latencies(self, since: datetime) -> list[AlertLatency]:
+        """The times of every alert made since `since`, oldest first."""
+        sent = (
+            sa.select(sa.func.min(deliveries.c.sent_at))
+            .where(
+                deliveries.c.alert_id == alerts.c.id,
+                deliveries.c.status == "sent",
+                deliveries.c.kind == "alert",
+            )
+            .scalar_subquery()
+        )
+        rows = self.conn.execute(
+            sa.select(
+                alerts.c.id.label("alert_id"),
+                alerts.c.url,
+                sa.func.coalesce(feeds.c.name, feeds.c.url).label("feed"),
+                alerts.c.seen_via,
+                alerts.c.published_at,
+                alerts.c.seen_at,
+                sent.label("sent_at"),
+            )
+            .join(articles, articles.c.id == alerts.c.article_id)
+            .join(entries, entries.c.id == articles.c.entry_id)
+            .join(feeds, feeds.c.id == entries.c.feed_id)
+            .where(alerts.c.created_at >= since)
+            .order_by(alerts.c.id)
+        )
+        return [from_row(AlertLatency, r) for r in rows]
+
     def make_digests(self, periods: Iterable[str]) -> list[int]:
         """Gather held deliveries of these periods into one digest delivery per channel.
         Rows another worker is gathering are skipped (locked on PostgreSQL)."""
@@ -434,6 +488,16 @@ class OutboxQueries:
             .order_by(articles.c.id)
         )
         return tuple(dict.fromkeys((site, url) for site, url in rows))
+
+
+def _of_entry(column: sa.Column[Any], article_id: int) -> sa.ScalarSelect[Any]:
+    """A column of the entry an article was made from."""
+    return (
+        sa.select(column)
+        .join(articles, articles.c.entry_id == entries.c.id)
+        .where(articles.c.id == article_id)
+        .scalar_subquery()
+    )
 
 
 def _alerts() -> sa.Select[Any]:

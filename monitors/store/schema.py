@@ -69,6 +69,7 @@ entries = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_error", sa.Text),
     sa.Column("first_seen_at", UTCDateTime, nullable=False),
+    sa.Column("seen_via", sa.String(8), nullable=False, server_default="poll"),  # or push, backfill
     sa.Column("processed_at", UTCDateTime),
     sa.Column("claimed_by", sa.Text),
     sa.Column("claimed_until", UTCDateTime),
@@ -159,6 +160,10 @@ alerts = sa.Table(
     sa.Column("new_facts", sa.Text, nullable=False, server_default="[]"),
     sa.Column("follows", sa.Integer),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # latency: when the article says it was published, and when and how it was first seen
+    sa.Column("published_at", UTCDateTime),
+    sa.Column("seen_at", UTCDateTime),
+    sa.Column("seen_via", sa.String(8)),
     sa.UniqueConstraint("rule_id", "article_id", name="uq_alerts_rule_article"),
     sa.Index("ix_alerts_story_id", "story_id"),
     sa.Index(
@@ -203,6 +208,30 @@ article_terms = sa.Table(
     metadata,
     sa.Column("article_id", sa.ForeignKey("articles.id"), primary_key=True, autoincrement=False),
     sa.Column("terms", sa.Text, nullable=False),
+)
+
+
+# a feed's WebSub subscription (see monitors.pipeline.push): one per feed whose hub is known
+push_subscriptions = sa.Table(
+    "push_subscriptions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("feed_id", sa.ForeignKey("feeds.id"), nullable=False, unique=True),
+    sa.Column("callback_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("hub", sa.Text, nullable=False),
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("secret", sa.Text),
+    # new, subscribing, active, unsubscribing, unsubscribed, denied, failed, lapsed
+    sa.Column("state", sa.String(16), nullable=False, server_default="new"),
+    sa.Column("requested", sa.String(12)),  # the mode the hub is yet to check
+    sa.Column("expires_at", UTCDateTime),
+    sa.Column("next_request_at", UTCDateTime),  # no request to the hub before then
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+    sa.Column("last_push_at", UTCDateTime),
+    sa.Column("last_push_hash", sa.String(64)),
+    sa.Column("pushes", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
 # MinHash signatures of article texts and their LSH band keys (see monitors.stories.minhash);

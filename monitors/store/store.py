@@ -23,12 +23,13 @@ from monitors.store.claims import worker_id
 from monitors.store.engine import READ_ONLY, as_store_error, connect, migrate_engine
 from monitors.store.feeds import FeedQueries
 from monitors.store.outbox import OutboxQueries
+from monitors.store.push import PushQueries
 from monitors.store.stories import StoryQueries
 
 MAX_KNOWN_TEXTS = 100_000  # text fingerprints held to spot exact copies before analysis
 
 
-class Tx(FeedQueries, StoryQueries, OutboxQueries, BackfillQueries):
+class Tx(FeedQueries, StoryQueries, OutboxQueries, BackfillQueries, PushQueries):
     """One unit of work on the store: every statement newsmon runs is a method here."""
 
     def __init__(self, conn: Connection, worker: str) -> None:

@@ -14,30 +14,44 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from monitors.config import STORY_PATH, Config
+from monitors.delivery import SecretResolver
 from monitors.store import Store
 from newsmon.web.guard import Guard, Guarded
 from newsmon.web.pages import Desk, error_page
 from newsmon.web.playground import Playground
 from newsmon.web.render import Renderer
+from newsmon.web.websub import Callback
 
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(config: Config, store: Store, token: str | None = None) -> Starlette:
+def create_app(
+    config: Config,
+    store: Store,
+    token: str | None = None,
+    secrets: SecretResolver | None = None,
+) -> Starlette:
     """The site over `store`. `token` is the web token's value (default: the config's,
-    when written there); with one, every visitor must give it."""
+    when written there); with one, every visitor must give it. With push on, the site
+    answers WebSub hubs too, processing pushes through the pipeline (channels kept in
+    secrets resolved by `secrets`)."""
     if token is None and isinstance(config.web.token, str):
         token = config.web.token
     if token is None and config.web.token is not None:
         raise ValueError("the web token is kept in a Prefect Secret: pass its value")
-    guard = Guard(token, config.web.base_url)
+    guard = Guard(token, config.web.base_url, config.push.base_url)
     render = Renderer(config, token)
     desk = Desk(config, store, render, guard, Playground(config))
+    callback = Callback(config, store, secrets) if config.push.enabled else None
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            yield
+            if callback is None:
+                yield
+            else:
+                async with callback.running():
+                    yield
         finally:
             desk.playground.close()
 
@@ -55,6 +69,7 @@ def create_app(config: Config, store: Store, token: str | None = None) -> Starle
         Route("/login", desk.login, methods=["POST"]),
         Route("/logout", desk.logout, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        *(callback.routes() if callback is not None else []),
     ]
     return Starlette(
         routes=routes,

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import uvicorn
 
     from monitors.config import Config
+    from monitors.delivery import SecretResolver
     from monitors.store import Store
 
 HostOption = Annotated[
@@ -58,7 +59,7 @@ def site_server(
     except BindError as exc:
         err.print(f"[bold red]Not started:[/] {exc}", markup=True, highlight=False)
         raise typer.Exit(EXIT_CONFIG) from None
-    app = create_app(cfg, store, token)
+    app = create_app(cfg, store, token, _secrets() if cfg.push.enabled else None)
     shown = f"[{host}]" if ":" in host else host
     out.print(f"the desk's site: http://{shown}:{port}/", highlight=False)
     return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
@@ -68,6 +69,13 @@ def serve_beside(server: uvicorn.Server) -> None:
     """Run the site in a thread of this process (for `newsmon serve --web`); it stops
     when the server's `should_exit` is set or the process ends."""
     threading.Thread(target=server.run, name="newsmon-web", daemon=True).start()
+
+
+def _secrets() -> SecretResolver:
+    """Channels kept in Prefect Secret blocks, for the alerts pushes make."""
+    from flows.secrets import prefect_secret
+
+    return prefect_secret
 
 
 def _token(value: str | SecretChannel | None) -> str | None:

@@ -9,6 +9,9 @@
 - Answers: a CSP with no script at all and no framing, nosniff, no referrer to other
   sites, no caching;
   request bodies are capped.
+- WebSub callbacks (`/websub/…`, see `websub`) are hubs', not visitors': no token or
+  form check, their own size cap; their signature vouches for them. The host of
+  `push.base_url` is answered as the site's own.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from monitors.config import PUSH_PATH
+
 SESSION_COOKIE = "newsmon_session"
 CSRF_COOKIE = "newsmon_csrf"
 CSRF_FIELD = "csrf"
@@ -33,6 +38,7 @@ SESSION_DAYS = 7
 MAX_BODY = 2 * 2**20  # bytes of a request body: the playground's text fits, a flood does not
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 OPEN_PATHS = ("/login", "/static/")  # answered without the token
+CALLBACKS = PUSH_PATH.split("{", 1)[0]  # WebSub callbacks: signed by their hub, checked there
 HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -79,13 +85,16 @@ class BodyTooLarge(HTTPException):
 class Guard:
     """The rules above for one site: its token, its CSRF secret, its cookies."""
 
-    def __init__(self, token: str | None, base_url: str | None) -> None:
+    def __init__(
+        self, token: str | None, base_url: str | None, push_url: str | None = None
+    ) -> None:
         self.token = token
         self.secret = secrets.token_bytes(32)
         base = urlsplit(base_url) if base_url else None
         self.secure = base is not None and base.scheme == "https"
         self.origins = {f"{base.scheme}://{base.netloc}"} if base else set()
-        self.hosts = None if token else {*LOOPBACK_NAMES, *([base.hostname] if base else [])}
+        own = [u.hostname for u in (base, urlsplit(push_url or "")) if u and u.hostname]
+        self.hosts = None if token else {*LOOPBACK_NAMES, *own}
 
     def refusal(self, request: Request) -> ASGIApp | None:
         """The answer for a request refused before any page sees it, else None."""
@@ -94,6 +103,8 @@ class Guard:
             return PlainTextResponse(
                 f"unknown host {host!r}: open the site by its own address", 421
             )
+        if is_callback(request.url.path):
+            return None
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > MAX_BODY:
             return PlainTextResponse(BodyTooLarge().detail, 413)
@@ -208,7 +219,13 @@ class Guarded:
         if refusal is not None:
             await refusal(scope, receive, with_headers)
             return
-        await self.app(scope, _capped(receive), with_headers)
+        capped = receive if is_callback(request.url.path) else _capped(receive)
+        await self.app(scope, capped, with_headers)
+
+
+def is_callback(path: str) -> bool:
+    """Whether a path is a WebSub callback's."""
+    return path.startswith(CALLBACKS)
 
 
 def _well_formed(cookie: str) -> bool:

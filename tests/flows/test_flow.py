@@ -195,6 +195,9 @@ def test_poll_run_publishes_an_artifact_and_one_event_per_sent_alert(
     assert {e.payload["rule"] for e in events} == {"security-guarantees", "donbas-withdrawal"}
     assert all(e.resource.id.startswith("newsmon.alert.") for e in events)
     assert all(e.payload["channels"] == ["copy", "desk"] and e.payload["url"] for e in events)
+    latency = events[0].payload["latency"]
+    assert latency["seen_via"] == "poll" and latency["seen"] and latency["sent"]
+    assert latency["seen_to_sent_s"] >= 0
 
 
 def test_a_failed_flow_run_notifies_the_ops_channel(

@@ -21,7 +21,7 @@ from monitors.delivery import Outbox
 from monitors.errors import StoreError
 from monitors.store import Store, connect, migrate
 from monitors.store import revisions as migrations
-from monitors.store.schema import alerts, articles, metadata
+from monitors.store.schema import alerts, articles, entries, metadata
 from newsmon.cli import app
 from tests.conftest import make_config
 from tests.factories import STORY, record
@@ -81,6 +81,10 @@ def test_a_store_from_before_migrations_is_stamped_and_kept(store_url: str) -> N
     with engine.begin() as conn:  # the schema before migrations: the baseline's
         conn.execute(sa.text("ALTER TABLE feeds DROP COLUMN skipped"))
         conn.execute(sa.text("DROP TABLE article_terms"))
+        conn.execute(sa.text("DROP TABLE push_subscriptions"))
+        conn.execute(sa.text("ALTER TABLE entries DROP COLUMN seen_via"))
+        for column in ("published_at", "seen_at", "seen_via"):
+            conn.execute(sa.text(f"ALTER TABLE alerts DROP COLUMN {column}"))
         conn.execute(sa.text("DROP INDEX ix_stories_revision"))
         conn.execute(sa.text("ALTER TABLE stories DROP COLUMN revision"))
         for column in ("article_id", "page", "feed_id", "recorded"):
@@ -132,6 +136,23 @@ def test_alerts_from_before_0005_get_the_sources_their_story_had(store_url: str)
     engine.dispose()
     assert migrated == decided
     assert [len(json.loads(sources)) for _, sources in sorted(migrated.items())] == [1, 2]
+
+
+def test_alerts_from_before_0014_get_their_article_and_entry_times(store_url: str) -> None:
+    store = Store.open(store_url)
+    outbox = Outbox.of(make_config(store_url, [], "json://127.0.0.1:9/"), store)
+    record(store, outbox, "https://harbour.example/a", "Harbour Gazette", STORY)
+    with store.engine.begin() as conn:
+        command.downgrade(migrations.alembic_config(conn), "0012")
+    store.close()
+    assert migrate(store_url) == ("0012", migrations.head())
+    engine = connect(store_url)
+    with engine.connect() as conn:
+        [alert] = conn.execute(sa.select(alerts)).all()
+        seen = conn.scalar(sa.select(entries.c.first_seen_at))
+        via = conn.scalar(sa.select(entries.c.seen_via))
+    engine.dispose()
+    assert (alert.seen_at, alert.seen_via, via) == (seen, "poll", "poll")
 
 
 def test_workers_starting_together_on_an_empty_store_migrate_once(store_url: str) -> None:

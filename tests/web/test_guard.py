@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from starlette.testclient import TestClient
 from monitors.store import Store
 from newsmon.web import create_app
 from newsmon.web.guard import MAX_BODY, BindError, check_bind
+from tests.conftest import make_config
 from tests.web.conftest import CHANNEL_URL, HOSTILE_URL, World, csrf_of, desk_config
 
 TOKEN = "a-web-token-of-32-characters-xyz"
@@ -215,3 +217,25 @@ def test_pages_read_while_a_writer_holds_the_sqlite_store(
 def test_javascript_urls_are_never_links(client: TestClient, world: World) -> None:
     story = client.get(f"/stories/{world.hostile}").text
     assert HOSTILE_URL not in re.findall(r'href="([^"]*)"', story)
+
+
+def test_websub_callbacks_are_for_hubs_not_visitors(tmp_path: Path) -> None:
+    """Without a token, the push base_url's host is the site's own; a callback asks no
+    token, CSRF token or same-site POST, and has its own size cap, not the site's."""
+    url = f"sqlite:///{tmp_path / 'push.db'}"
+    config = make_config(
+        url,
+        [],
+        CHANNEL_URL,
+        push={"base_url": "https://hooks.example.org", "max_bytes": 3 * MAX_BODY},
+    )
+    store = Store.open(url)
+    with TestClient(create_app(config, store), base_url="http://127.0.0.1") as client:
+        hub = {"host": "hooks.example.org", "origin": "https://hub.example"}
+        checked = client.get("/websub/unknown?hub.mode=subscribe", headers=hub)
+        pushed = client.post("/websub/unknown", content=b"x" * (MAX_BODY + 10), headers=hub)
+        page = client.get("/stories", headers={"host": "hooks.example.org"})
+        other = client.get("/stories", headers={"host": "evil.example"})
+    store.close()
+    assert (checked.status_code, pushed.status_code) == (404, 410)
+    assert (page.status_code, other.status_code) == (200, 421)
