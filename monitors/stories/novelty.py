@@ -236,7 +236,9 @@ def novelty(
     last = max(row.published_at or row.fetched_at for row in prior)
     if abs((article.published or utcnow()) - last) < gap:
         minutes = gap / timedelta(minutes=1)
-        return Held(f"within {minutes:g} min of its last alert: {'; '.join(news)} wait for the next")
+        return Held(
+            f"within {minutes:g} min of its last alert: {'; '.join(news)} wait for the next"
+        )
     return "update", int(prior[0].id), news
 
 
