@@ -3,8 +3,8 @@
 The first article of a story that matches a rule makes a `new` alert. A later article of
 the story (a near-duplicate too: an updated wire version) makes an `update` for the rule
 only when the sentences that carry the rule (its headline when it speaks of the rule's
-matter, and each sentence holding one of the rule's hits) state a fact the rule's
-earlier alerts did not:
+matter, and each sentence holding one of the rule's hits) state a fact neither the
+rule's earlier alerts nor the story's articles it matched silently as nothing new did:
 
 1. a party: a country, bloc or institution none of the earlier articles named under any
    of its names ("US", "U.S.", "United States", "America", "Washington" and "American"
@@ -22,9 +22,9 @@ earlier alerts did not:
 Each new fact is said in the words of its clause ("New: Britain and France would also
 provide security guarantees; the document is 100% ready"). An update comes at least
 `stories.update_gap` (by publication time) after the rule's last alert in the story: a
-burst of write-ups of one development makes one update, and what a silenced one brought
-stays new for the next. Otherwise the article is recorded on the story silently, with
-the reason.
+burst of write-ups of one development makes one update, and what a held one brought
+(decision "update held") stays new for the next. Otherwise the article is recorded on
+the story silently, with the reason (decision "no update").
 """
 
 from __future__ import annotations
