@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from monitors.models import Article, Match
 from monitors.store.engine import from_row, insert_ignore
-from monitors.store.schema import alerts, articles, deliveries, entries, feeds, utcnow
+from monitors.store.schema import alerts, articles, decisions, deliveries, entries, feeds, utcnow
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,21 @@ class OutboxQueries:
             )
             for r in rows
         ]
+
+    def silent_matches(self, rule_id: str, story_id: int) -> list[tuple[str, str]]:
+        """The title and text of the story's articles the rule matched that made no alert
+        because they brought nothing new (decision "no update"), first first."""
+        silent = sa.select(decisions.c.article_id).where(
+            decisions.c.story_id == story_id,
+            decisions.c.rule_id == rule_id,
+            decisions.c.kind == "no update",
+        )
+        rows = self.conn.execute(
+            sa.select(articles.c.title, articles.c.text)
+            .where(articles.c.id.in_(silent))
+            .order_by(articles.c.id)
+        )
+        return [(r.title, r.text) for r in rows]
 
     def add_alert(
         self,

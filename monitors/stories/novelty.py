@@ -3,8 +3,8 @@
 The first article of a story that matches a rule makes a `new` alert. A later article of
 the story (a near-duplicate too: an updated wire version) makes an `update` for the rule
 only when the sentences that carry the rule (its headline when it speaks of the rule's
-matter, and each sentence holding one of the rule's hits) state a fact the rule's
-earlier alerts did not:
+matter, and each sentence holding one of the rule's hits) state a fact neither the
+rule's earlier alerts nor the story's articles it matched silently as nothing new did:
 
 1. a party: a country, bloc or institution none of the earlier articles named under any
    of its names ("US", "U.S.", "United States", "America", "Washington" and "American"
@@ -22,9 +22,9 @@ earlier alerts did not:
 Each new fact is said in the words of its clause ("New: Britain and France would also
 provide security guarantees; the document is 100% ready"). An update comes at least
 `stories.update_gap` (by publication time) after the rule's last alert in the story: a
-burst of write-ups of one development makes one update, and what a silenced one brought
-stays new for the next. Otherwise the article is recorded on the story silently, with
-the reason.
+burst of write-ups of one development makes one update, and what a held one brought
+(decision "update held") stays new for the next. Otherwise the article is recorded on
+the story silently, with the reason (decision "no update").
 """
 
 from __future__ import annotations
@@ -187,22 +187,30 @@ class Known:
     conditions: set[str]
 
     @classmethod
-    def of(cls, prior: Sequence[PriorAlert]) -> Known:
+    def of(cls, prior: Sequence[PriorAlert], seen: Iterable[tuple[str, str]] = ()) -> Known:
+        """What the `prior` alerts' articles said, and the (title, text) of the story's
+        articles the rule matched `seen` without an alert (they brought nothing new, so
+        asserted no status beyond the alerts')."""
         parties: set[str] = set()
         numbers: set[str] = set()
         stems: set[str] = set()
         statuses: set[tuple[str, str]] = set()
         conditions: set[str] = set()
         for alert in prior:
-            body = f"{alert.title}\n{alert.text}"
+            for sentence in _sentences_with(alert.title, alert.text, alert.terms):
+                statuses.update(_statuses(sentence))
+        for title, text in [*((a.title, a.text) for a in prior), *seen]:
+            body = f"{title}\n{text}"
             conditions.update(_condition_stems(body))
             parties.update(parties_in(body))
             parties.update(k for f in facts_of(body) if f.kind == "name" for k in identity(f.text))
             numbers.update(_numbers(body))
             stems.update(stem(w) for w in words(body))
-            for sentence in _sentences_with(alert.title, alert.text, alert.terms):
-                statuses.update(_statuses(sentence))
         return cls(parties, numbers, stems, statuses, conditions)
+
+
+class Held(str):
+    """Why a match that brings news makes no update yet: the update gap holds it."""
 
 
 def novelty(
@@ -210,12 +218,15 @@ def novelty(
     match: Match,
     article: Article,
     gap: timedelta,
+    seen: Iterable[tuple[str, str]] = (),
 ) -> tuple[str, int | None, list[str]] | str:
     """(kind, alert followed, what is new) for this match, given the rule's earlier
-    alerts in the story, or why there is no alert."""
+    alerts in the story and the (title, text) of the articles it matched there silently
+    (`seen`: what the story already held), or why there is no alert (a `Held` when the
+    update gap holds back what is new)."""
     if not prior:
         return "new", None, []
-    known_ = Known.of(prior)
+    known_ = Known.of(prior, seen)
     known_.parties.update(parties_in(" ".join(match.terms)))  # the rule's own topic
     year = (article.published or utcnow()).year
     topic = frozenset(w for term in match.terms for w in words(term))
@@ -225,7 +236,9 @@ def novelty(
     last = max(row.published_at or row.fetched_at for row in prior)
     if abs((article.published or utcnow()) - last) < gap:
         minutes = gap / timedelta(minutes=1)
-        return f"within {minutes:g} min of its last alert: {'; '.join(news)} wait for the next"
+        return Held(
+            f"within {minutes:g} min of its last alert: {'; '.join(news)} wait for the next"
+        )
     return "update", int(prior[0].id), news
 
 
@@ -509,11 +522,16 @@ def decide_alert(
     now: datetime,
     gap: timedelta,
 ) -> int | None:
-    """Add the alert this match deserves, if any; note a silent one's reason."""
-    verdict = novelty(tx.prior_alerts(match.rule_id, story_id), match, article, gap)
+    """Add the alert this match deserves, if any; note a silent one's reason: "no
+    update" (nothing new: what it said counts as known for the rule's later articles) or
+    "update held" (its news waits for the update gap and stays new)."""
+    prior = tx.prior_alerts(match.rule_id, story_id)
+    seen = tx.silent_matches(match.rule_id, story_id) if prior else []
+    verdict = novelty(prior, match, article, gap, seen)
     if isinstance(verdict, str):
+        kind = "update held" if isinstance(verdict, Held) else "no update"
         reason = f"no update for {match.rule_id}: {verdict}"
-        tx.add_decision(article_id, story_id, "no update", reason, now, rule_id=match.rule_id)
+        tx.add_decision(article_id, story_id, kind, reason, now, rule_id=match.rule_id)
         return None
     kind, follows, news = verdict
     return tx.add_alert(article_id, article, match, story_id, kind, follows, news, now)

@@ -203,8 +203,11 @@ def test_an_update_within_minutes_of_the_last_alert_waits(desk: Desk) -> None:
     desk.record("wire.example", "Russian missiles hit Odesa port, killing 8", ODESA, T0)
     soon = T0 + timedelta(minutes=3)
     assert not desk.record("herald.example", "Odesa toll 14", [*ODESA, TOLL], soon).alert_ids
-    (reason,) = [d.reason for d in desk.decisions("no update")]
+    (reason,) = [d.reason for d in desk.decisions("update held")]
     assert "within 10 min" in reason and "14" in reason
+    later = T0 + timedelta(minutes=30)  # what the held one brought is still new
+    again = [*ODESA, TOLL, "Rescue work went on into the evening."]
+    assert desk.record("post.example", "Odesa toll 14", again, later).alert_ids
 
 
 def test_a_same_url_copy_is_a_decision(desk: Desk) -> None:
