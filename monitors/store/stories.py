@@ -397,17 +397,21 @@ class StoryQueries:
                 .order_by(articles.c.id)
             )
         )
-        made = _by_story(
+        made = self._alerts_by_story(ids)
+        return [
+            {**row._asdict(), "members": members.get(row.id, []), "alerts": made.get(row.id, [])}
+            for row in rows
+        ]
+
+    def _alerts_by_story(self, ids: list[int]) -> dict[int, list[Any]]:
+        """The alerts (story_id, id, rule_id, kind) of stories `ids`, by story, oldest first."""
+        return _by_story(
             self.conn.execute(
                 sa.select(alerts.c.story_id, alerts.c.id, alerts.c.rule_id, alerts.c.kind)
                 .where(alerts.c.story_id.in_(ids))
                 .order_by(alerts.c.id)
             )
         )
-        return [
-            {**row._asdict(), "members": members.get(row.id, []), "alerts": made.get(row.id, [])}
-            for row in rows
-        ]
 
     def story_export(self, since: datetime) -> list[dict[str, Any]]:
         """The stories seen since `since`, oldest first, each with its `articles` (id, url,
@@ -445,13 +449,7 @@ class StoryQueries:
                 .order_by(articles.c.id)
             )
         )
-        made = _by_story(
-            self.conn.execute(
-                sa.select(alerts.c.story_id, alerts.c.id, alerts.c.rule_id, alerts.c.kind)
-                .where(alerts.c.story_id.in_(ids))
-                .order_by(alerts.c.id)
-            )
-        )
+        made = self._alerts_by_story(ids)
         listed = self.listings(ids)
         return [
             {
