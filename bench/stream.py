@@ -14,28 +14,19 @@ UCI headlines (`uci`) and the seed coverage (`seeds`).
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from bench.news_corpora import REPO, UCI_FILE
-from monitors import config as config_mod
-from monitors.config import Config
-from monitors.extract.analysis import analyse
-from monitors.extract.page import PageText, text_hash
-from monitors.ingest.fetch import Fetcher
+from bench.news_corpora import UCI_FILE
 from monitors.models import Entry
 from monitors.pipeline.cycle import Pipeline
-from monitors.store import PendingEntry, Store
+from tests.replay import pipeline, record_page, shipped_config
 
 WIKINEWS_FILE = "wikinews-events-dev/articles.json"
 SEED_HOURS = (0, 6, 20, 30, 51)  # 000..004: three days, the FT report 51 h after the first
@@ -124,37 +115,6 @@ def seeds(folder: Path) -> list[Piece]:
     ]
 
 
-def shipped_config(
-    store_url: str,
-    rules: Sequence[dict[str, Any]] | None = None,
-    stories: dict[str, Any] | None = None,
-) -> Config:
-    """The shipped rules (or `rules`) notifying one channel that is never sent to, on
-    `store_url`; the shipped stories settings, or those `stories` changes."""
-    shipped = yaml.safe_load((REPO / "config" / "newsmon.yaml").read_text(encoding="utf-8"))
-    chosen = [{**r, "notify": ["desk"]} for r in (rules or shipped["rules"])]
-    raw = {
-        "store": store_url,
-        "channels": {"desk": "json://127.0.0.1:9/x"},
-        "rules": chosen,
-        "aliases": shipped.get("aliases", {}) if rules is None else {},
-        "stories": {**shipped.get("stories", {}), **(stories or {})},
-    }
-    return config_mod.from_dict(raw, "bench", {})
-
-
-@contextmanager
-def pipeline(cfg: Config) -> Iterator[Pipeline]:
-    """A pipeline on the config's store (its fetcher never used)."""
-    store = Store.open(cfg.store)
-    fetcher = Fetcher(cfg.fetch)
-    try:
-        yield Pipeline(cfg, store, fetcher)
-    finally:
-        asyncio.run(fetcher.__aexit__(None, None, None))
-        store.close()
-
-
 class Recorder:
     """Records pieces through a pipeline, timing each placement."""
 
@@ -175,25 +135,11 @@ class Recorder:
 
         desk.place = timed  # type: ignore[method-assign]
 
-    def entry(self, piece: Piece) -> PendingEntry:
-        entry = Entry(piece.key, piece.url, piece.url, piece.title, "", piece.published)
-        with self.line.store.transaction() as tx:
-            entry_id = tx.entry_for_page(self.feed_id, entry)
-        return PendingEntry(entry_id, self.feed_id, 0, entry)
-
     def record(self, piece: Piece, analysis: Any = None) -> Outcome:
         """Process one piece as a polled page (`analysis`: its precomputed analysis)."""
-        item = self.entry(piece)
-        found = PageText(
-            text=piece.text,
-            title=piece.title,
-            site=piece.site,
-            language="en",
-            text_hash=text_hash(piece.text or piece.title),
-            analysis=analysis or analyse(piece.title, piece.text),
-        )
+        entry = Entry(piece.key, piece.url, piece.url, piece.title, "", piece.published)
         self.place_ms = 0.0
-        done = self.line.process_entry(item, None, found)
+        done = record_page(self.line, self.feed_id, entry, piece.site, piece.text, analysis)
         if done.outcome == "error":
             raise RuntimeError(f"{piece.key}: {done.error}")
         with self.line.store.transaction() as tx:

@@ -7,23 +7,16 @@ Donbas withdrawal 002 had already reported (silently, as nothing new), so no upd
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-import yaml
 
-from monitors import config as config_mod
-from monitors.extract.analysis import analyse
-from monitors.extract.page import PageText, text_hash
-from monitors.ingest.fetch import Fetcher
 from monitors.models import Entry
 from monitors.pipeline import Pipeline
-from monitors.store import PendingEntry, Store
 from monitors.store.schema import alerts, decisions
-from tests.conftest import ROOT
+from tests.replay import pipeline, record_page, shipped_config
 from tests.rules.test_rules_seeds import FILES, seed
 
 HOURS = (0, 6, 20, 30, 51)  # 000..004: the FT report 51 h after the first
@@ -34,22 +27,8 @@ FEED = "https://seeds.example/feed.xml"
 @pytest.fixture
 def line(store_url: str) -> Iterator[Pipeline]:
     """A pipeline with the shipped rules and stories settings, notifying one channel."""
-    shipped = yaml.safe_load((ROOT / "config" / "newsmon.yaml").read_text(encoding="utf-8"))
-    raw = {
-        "store": store_url,
-        "channels": {"desk": "json://127.0.0.1:9/x"},
-        "rules": [{**rule, "notify": ["desk"]} for rule in shipped["rules"]],
-        "aliases": shipped.get("aliases", {}),
-        "stories": shipped.get("stories", {}),
-    }
-    cfg = config_mod.from_dict(raw, "seeds", {})
-    store = Store.open(cfg.store)
-    fetcher = Fetcher(cfg.fetch)
-    try:
-        yield Pipeline(cfg, store, fetcher)
-    finally:
-        asyncio.run(fetcher.__aexit__(None, None, None))
-        store.close()
+    with pipeline(shipped_config(store_url)) as line:
+        yield line
 
 
 def replay(line: Pipeline) -> None:
@@ -60,17 +39,7 @@ def replay(line: Pipeline) -> None:
         title, text = seed(path)
         url = f"https://seed{path.name[:3]}.example/story"
         entry = Entry(path.name[:3], url, url, title, "", START + timedelta(hours=hours))
-        with line.store.transaction() as tx:
-            entry_id = tx.entry_for_page(feed_id, entry)
-        page = PageText(
-            text=text,
-            title=title,
-            site=f"seed{path.name[:3]}.example",
-            language="en",
-            text_hash=text_hash(text),
-            analysis=analyse(title, text),
-        )
-        done = line.process_entry(PendingEntry(entry_id, feed_id, 0, entry), None, page)
+        done = record_page(line, feed_id, entry, f"seed{path.name[:3]}.example", text)
         assert done.outcome == "article", (path.name, done.error)
 
 
