@@ -466,13 +466,7 @@ class StoryQueries:
     ) -> list[StorySummary]:
         """The stories `where` admits, last seen first, from `offset`, at most `limit`."""
         query = (
-            sa.select(
-                stories.c.id,
-                stories.c.headline,
-                stories.c.first_seen_at,
-                stories.c.last_seen_at,
-                stories.c.articles,
-            )
+            sa.select(*_SUMMARY)
             .where(*_story_conditions(where))
             .order_by(stories.c.last_seen_at.desc(), stories.c.id.desc())
             .offset(offset)
@@ -518,15 +512,7 @@ class StoryQueries:
 
     def story_summary(self, story_id: int) -> StorySummary | None:
         """One story's summary, or None."""
-        found = self.conn.execute(
-            sa.select(
-                stories.c.id,
-                stories.c.headline,
-                stories.c.first_seen_at,
-                stories.c.last_seen_at,
-                stories.c.articles,
-            ).where(stories.c.id == story_id)
-        ).first()
+        found = self.conn.execute(sa.select(*_SUMMARY).where(stories.c.id == story_id)).first()
         return StorySummary(*found) if found is not None else None
 
     def story_articles(
@@ -710,6 +696,16 @@ def _stored_article(row: sa.Row[Any], moment: datetime | None = None) -> StoredA
     article = from_row(Article, row, published=row.published_at)
     when = row.moment if moment is None else moment
     return StoredArticle(row.id, article, row.story_id, row.duplicate_of, when)
+
+
+# a StorySummary's stored columns, in its order
+_SUMMARY = (
+    stories.c.id,
+    stories.c.headline,
+    stories.c.first_seen_at,
+    stories.c.last_seen_at,
+    stories.c.articles,
+)
 
 
 def _by_story(rows: Iterable[Any]) -> dict[int, list[Any]]:
