@@ -157,8 +157,9 @@ def test_bidi_controls_stored_in_an_alert_reach_no_message(channel: str) -> None
     assert "security guarantees gnp.exe" in shown
 
 
-def test_render_dispatches_an_alert_delivery() -> None:
-    delivery = DeliveryRow(
+def alert_delivery(**changes: object) -> DeliveryRow:
+    """A pending email delivery of `alert()`, with `changes`."""
+    row = DeliveryRow(
         id=5,
         kind="alert",
         channel="email",
@@ -171,6 +172,11 @@ def test_render_dispatches_an_alert_delivery() -> None:
         next_attempt_at=None,
         alert=alert(),
     )
+    return replace(row, **changes)  # type: ignore[arg-type]
+
+
+def test_render_dispatches_an_alert_delivery() -> None:
+    delivery = alert_delivery()
     fmt = NOTIFIER.format("email")
     labels = {"security-guarantees": RULE}
     assert render(delivery, labels, fmt) == render_alert(alert(), RULE, fmt)

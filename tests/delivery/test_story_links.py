@@ -3,35 +3,21 @@ page, in every channel format, and digests link each alert's story."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import UTC, datetime
-
 import pytest
 
 from monitors.config import WebConfig
 from monitors.delivery import render
 from monitors.store import DeliveryRow
-from tests.delivery.test_notify import NOTIFIER, alert
+from tests.delivery.test_notify import NOTIFIER, alert, alert_delivery
 
 SITE = WebConfig(base_url="https://desk.example.org/newsmon/")
 STORY = "https://desk.example.org/newsmon/stories/42"
 
 
 def delivery(kind: str = "alert", **changes: object) -> DeliveryRow:
-    row = DeliveryRow(
-        id=5,
-        kind=kind,
-        channel="text",
-        status="pending",
-        attempts=0,
-        last_error=None,
-        rule_id="security-guarantees",
-        period=None,
-        created_at=datetime(2026, 11, 21, 9, 0, tzinfo=UTC),
-        next_attempt_at=None,
-        alert=alert(story_id=42),
-    )
-    return replace(row, **changes)  # type: ignore[arg-type]
+    """A pending text delivery of an alert on story 42, with `changes`."""
+    defaults: dict[str, object] = {"kind": kind, "channel": "text", "alert": alert(story_id=42)}
+    return alert_delivery(**{**defaults, **changes})
 
 
 @pytest.mark.parametrize(
