@@ -40,7 +40,7 @@ from newsmon.web.command import web
 if TYPE_CHECKING:
     from monitors.config import Config
     from monitors.pipeline import CycleHook, CycleReport
-    from monitors.store import AlertListing, DeliveryRow, Store, Subscription
+    from monitors.store import DeliveryRow, Store, Subscription
 
 app = App(no_args_is_help=True)
 STATUSES = ("pending", "sending", "held", "sent", "failed")  # a delivery's, in its order
@@ -167,6 +167,7 @@ def alerts(
     if ctx.invoked_subcommand is not None:
         return
     from monitors.delivery import Outbox  # here: `alerts retry` runs this callback too
+    from monitors.pipeline.latency import alert_latency
 
     if status is not None and status not in STATUSES:
         raise typer.BadParameter(f"use one of {', '.join(STATUSES)}", param_hint="--status")
@@ -185,26 +186,11 @@ def alerts(
     for item in listing:
         a = item.alert
         for i, d in enumerate(item.deliveries or [None]):
-            head = (str(a.id), a.rule_id, a.headline[:60], _latency(item)) if i == 0 else ("",) * 4
+            head = (str(a.id), a.rule_id, a.headline[:60], alert_latency(item))
+            head = head if i == 0 else ("",) * 4
             cells = (d.channel, _status(d), str(d.attempts), d.last_error or "") if d else ("",) * 4
             add_row(table, *head, *cells)
     out.print(table if listing else "no alerts")
-
-
-def _latency(item: AlertListing) -> str:
-    """Publication to the first message sent and how the article was seen, as "2m31s
-    (poll)"; to seen, while no message is sent."""
-    from monitors.pipeline.latency import Latency, duration
-
-    a = item.alert
-    sent = [d.sent_at for d in item.deliveries if d.sent_at is not None and d.kind == "alert"]
-    latency = Latency.of(a.published_at, a.seen_at, min(sent, default=None), a.seen_via)
-    via = f" ({a.seen_via})" if a.seen_via else ""
-    if latency.to_sent is not None:
-        return duration(latency.to_sent) + via
-    if latency.to_seen is not None:
-        return f"{duration(latency.to_seen)}{via}, unsent"
-    return f"undated{via}"
 
 
 def _status(delivery: DeliveryRow) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from monitors.store import AlertLatency
+from monitors.store import AlertLatency, AlertListing
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,20 @@ class Latency:
             "publish_to_sent_s": _round(self.to_sent),
             "seen_to_sent_s": _round(self.seen_to_sent),
         }
+
+
+def alert_latency(item: AlertListing) -> str:
+    """Publication to the alert's first message sent and how its article was seen, as
+    "2m31s (poll)"; to seen, while no message is sent."""
+    a = item.alert
+    sent = [d.sent_at for d in item.deliveries if d.sent_at is not None and d.kind == "alert"]
+    latency = Latency.of(a.published_at, a.seen_at, min(sent, default=None), a.seen_via)
+    via = f" ({a.seen_via})" if a.seen_via else ""
+    if latency.to_sent is not None:
+        return duration(latency.to_sent) + via
+    if latency.to_seen is not None:
+        return f"{duration(latency.to_seen)}{via}, unsent"
+    return f"undated{via}"
 
 
 def _since(start: datetime | None, end: datetime | None) -> float | None:

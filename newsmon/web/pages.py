@@ -77,6 +77,7 @@ class Desk:
             members = tx.story_articles(story_id, (page - 1) * self.size, self.size + 1)
             made = tx.alert_listing(story_id=story_id, limit=1000)
             relisted = tx.relisted_entries(story_id, RELISTED_SHOWN + 1)
+            listed = tx.listings([story_id])
         return self.render(
             request,
             "story.html",
@@ -88,6 +89,7 @@ class Desk:
             alerts=list(reversed(made)),
             relisted=relisted[:RELISTED_SHOWN],
             relisted_more=len(relisted) > RELISTED_SHOWN,
+            listed=listed,
         )
 
     def alerts(self, request: Request) -> Response:

@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse
 
 from monitors.config import Config
 from monitors.delivery import secrets_of
+from monitors.pipeline.latency import alert_latency
 from newsmon.web import present
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -36,6 +37,7 @@ class Renderer:
             href=present.href,
             pieces=present.pieces,
             skipped=present.skipped,
+            latency=alert_latency,
             redact=present.Redactor(secrets),
             query=_query,
             labels=config.labels(),

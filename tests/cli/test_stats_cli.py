@@ -1,5 +1,5 @@
-"""`newsmon stats latency` and the latency column of `newsmon alerts`, on alerts made by a
-real cycle whose times are then set."""
+"""`newsmon stats latency`, the latency column of `newsmon alerts` and the desk's latency line,
+on alerts made by a real cycle whose times are then set."""
 
 from __future__ import annotations
 
@@ -7,18 +7,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from monitors.pipeline.latency import Latency, duration, percentile
 from monitors.store import connect
 from monitors.store.schema import alerts, deliveries
 from newsmon.cli import app
+from newsmon.common import load_config, store_for
+from newsmon.web import create_app
 from tests.cli.test_cli import write_config
 from tests.httpserver import LoopbackServer
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "250"}
 T = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+LOCAL = "http://127.0.0.1"
 
 
 def timed_alerts(tmp_path: Path, site: LoopbackServer) -> Path:
@@ -77,6 +81,21 @@ def test_alerts_show_each_alerts_latency_and_how_it_was_seen(
     result = runner.invoke(app, ["alerts", "--config", str(path)], env=WIDE)
     assert result.exit_code == 0, result.output
     assert "1m02s (poll)" in result.output and "1.5s (push)" in result.output
+
+
+def test_the_desks_alerts_and_story_pages_show_the_same_latency(
+    tmp_path: Path, site: LoopbackServer
+) -> None:
+    path = timed_alerts(tmp_path, site)
+    config = load_config(path, sends=False)
+    with (
+        store_for(config) as store,
+        TestClient(create_app(config, store), base_url=LOCAL) as client,
+    ):
+        listing = client.get("/alerts").text
+        story = client.get("/stories/1").text
+    assert "Latency: 1m02s (poll)" in listing and "Latency: 1.5s (push)" in listing
+    assert "Latency: 1m02s (poll)" in story or "Latency: 1.5s (push)" in story
 
 
 def test_latency_clamps_a_publisher_clock_ahead_and_knows_no_date() -> None:

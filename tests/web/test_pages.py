@@ -108,11 +108,14 @@ def test_a_story_shows_its_timeline_decisions_alerts_and_deliveries(
     assert items[1].xpath(".//span[contains(@class,'mark-exact-copy')]/a/@href") == [f"#{original}"]
     assert "score 1.00" in copy
     assert items[0].xpath(".//div[@class='title']/a/@href") == ["https://example.com/geneva"]
+    [listed] = texts(items[0], ".//div[contains(@class,'listed')]")
+    assert listed.startswith("listed by Example (")  # the feed that re-listed its URL
     [alert] = tree.xpath("//section[@class='alert']")
     assert f"Alert #{world.geneva_alert}" in alert.text_content()
     assert texts(alert, ".//blockquote//mark") == ["security guarantees"]
     assert texts(alert, ".//table[@class='deliveries']/tbody/tr/td")[:3] == ["desk", "sent", "1"]
     assert not alert.xpath(".//form")  # nothing to retry
+    assert texts(alert, ".//p[contains(@class,'latency')]") == ["Latency: undated (poll)"]
     [relisted] = tree.xpath("//h2[text()='Listed again, not fetched']/following-sibling::table[1]")
     cells = texts(relisted, ".//tbody/tr/td")
     assert cells[1:] == ["Example", RELISTED, f"#{original[1:]}"]
