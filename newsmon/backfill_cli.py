@@ -198,6 +198,8 @@ def _json_summary(outcome: Outcome) -> None:
     _json_line(err, {"summary": {**summary, "alerts": len(outcome.fired)}})
     for item in outcome.errors:
         _json_line(err, {"error": item.error, "url": item.url})
+    for url, cut in outcome.matched_in_part:
+        _json_line(err, {"matched_in_part": cut, "url": url})
 
 
 def print_outcome(outcome: Outcome, as_json: bool, console: Console = out) -> None:
@@ -225,3 +227,5 @@ def print_outcome(outcome: Outcome, as_json: bool, console: Console = out) -> No
     )
     for item in outcome.errors:
         console.print(f"  error: {item.url}: {item.error}", markup=False, highlight=False)
+    for url, cut in outcome.matched_in_part:
+        console.print(f"  matched in part: {url}: {cut}", markup=False, highlight=False)

@@ -22,7 +22,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -80,13 +80,15 @@ class Fired:
 
 @dataclass
 class Outcome:
-    """A finished run: its progress, the alerts, the items that failed."""
+    """A finished run: its progress, the alerts, the items that failed, and the items whose
+    matching the limits cut (URL, what was left out) in this attempt."""
 
     request: Request
     progress: Progress
     fired: list[Fired]
     errors: list[BackfillItem]
     held: int = 0  # deliveries held for a digest (notifying)
+    matched_in_part: list[tuple[str, str]] = field(default_factory=list)
 
 
 class Backfill:
@@ -109,6 +111,7 @@ class Backfill:
         self.progress = Progress()
         self.run_id = 0
         self._done: set[str] = set()
+        self._cut: list[tuple[str, str]] = []
 
     async def execute(self) -> Outcome:
         """Run (or resume) the backfill to its end and report what fired."""
@@ -128,7 +131,10 @@ class Backfill:
                 tx.set_backfill_result(item)
             tx.finish_backfill_run(self.run_id)
             items = tx.backfill_items(self.run_id)
-        return Outcome(self.request, self.progress, report(items), [i for i in items if i.error])
+        failed = [i for i in items if i.error]
+        return Outcome(
+            self.request, self.progress, report(items), failed, matched_in_part=self._cut
+        )
 
     # 1. gather
 
@@ -267,6 +273,7 @@ class Backfill:
             )
             if matching.cut:
                 log.warning("backfill: %s matched in part: %s", item.url, matching.cut)
+                self._cut.append((item.url, matching.cut))
             matches = matching.matches
             if stored is not None:
                 story_id = stored.story_id
