@@ -62,8 +62,7 @@ async def backfill(
     window = Window(parse_moment(since), end)
     windows = window.chunks(size) if source == "stored" else [window]
     requests = [
-        Request(w, source, target, tuple(feeds or ()), tuple(rules or ()), notify)
-        for w in windows
+        Request(w, source, target, tuple(feeds or ()), tuple(rules or ()), notify) for w in windows
     ]
     async with open_pipeline(cfg, secrets=prefect_secret) as pipeline:
         polite = Polite(pipeline.fetcher, cfg.backfill)

@@ -38,9 +38,7 @@ EXIT_INTERRUPTED = 130
 def backfill(
     since: Annotated[
         str,
-        typer.Option(
-            help="Start of the window: a date (UTC) or an ISO 8601 time.", metavar="DATE"
-        ),
+        typer.Option(help="Start of the window: a date (UTC) or an ISO 8601 time.", metavar="DATE"),
     ],
     target: Annotated[
         str | None,
@@ -50,9 +48,7 @@ def backfill(
     ] = None,
     until: Annotated[
         str | None,
-        typer.Option(
-            help="End of the window (a date is included); default: now.", metavar="DATE"
-        ),
+        typer.Option(help="End of the window (a date is included); default: now.", metavar="DATE"),
     ] = None,
     source: Annotated[
         str,

@@ -42,7 +42,7 @@ def print_report(report: CycleReport, console: Console = out, verbose: bool = Fa
 
 
 def _deferred(report: CycleReport) -> str:
-    """", N deferred to the next cycle" when pages were left for it, else nothing."""
+    """ ", N deferred to the next cycle" when pages were left for it, else nothing."""
     deferred = report.count("deferred")
     return f", {deferred} deferred to the next cycle" if deferred else ""
 

@@ -16,7 +16,6 @@ from monitors.models import Entry
 from newsmon.common import App, ConfigOption, load_config, parse_since, store_for
 
 if TYPE_CHECKING:
-
     from monitors.config import Config
     from monitors.rules import Matching, RuleSet
     from monitors.store import Tx

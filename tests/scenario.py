@@ -26,9 +26,7 @@ import sqlalchemy as sa
 from tests.conftest import DATA
 
 GOLDEN = DATA / "scenario" / "demo_world.json"
-NEXT_DAY = re.compile(
-    r"\s*<item>\s*<title>Kremlin rejects buffer-zone clause.*?</item>", re.DOTALL
-)
+NEXT_DAY = re.compile(r"\s*<item>\s*<title>Kremlin rejects buffer-zone clause.*?</item>", re.DOTALL)
 
 
 def _path(url: str | None) -> str | None:
@@ -55,8 +53,7 @@ def snapshot(engine: sa.Engine) -> dict[str, Any]:
         }
         return {
             "entries": sorted(
-                [_path(r["url"]), r["status"]]
-                for r in q("select url, status from entries")
+                [_path(r["url"]), r["status"]] for r in q("select url, status from entries")
             ),
             "stories": sorted(
                 (
@@ -92,9 +89,7 @@ def snapshot(engine: sa.Engine) -> dict[str, Any]:
                         "rule": r["rule_id"],
                         "other": article_path.get(r["other_article_id"]),
                         "score": None if r["score"] is None else round(r["score"], 3),
-                        "reason": re.sub(
-                            r"\b(article |entry |story #)\d+", r"\1N", r["reason"]
-                        ),
+                        "reason": re.sub(r"\b(article |entry |story #)\d+", r"\1N", r["reason"]),
                     }
                     for r in q("select * from decisions")
                 ),
@@ -139,9 +134,7 @@ def run(store_url: str) -> tuple[dict[str, Any], list[list[list[str]]]]:
         rss.write_text(NEXT_DAY.sub("", full, count=1), encoding="utf-8")
         received: list[list[list[str]]] = []
         with StaticSite(root) as site, WebhookReceiver() as desk:
-            raw = demo_config(site.base, desk.apprise_url, store_url).model_dump(
-                exclude={"source"}
-            )
+            raw = demo_config(site.base, desk.apprise_url, store_url).model_dump(exclude={"source"})
             raw["fetch"]["concurrency"] = 1
             cfg = from_dict(raw, "scenario", env={})
             for cycle in range(3):

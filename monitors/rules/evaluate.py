@@ -304,9 +304,7 @@ def union(groups: Iterator[list[Span]] | list[list[Span]], merge: bool = False) 
     return merged
 
 
-def windows(
-    groups: list[list[Span]], slop: int | None, scan: Scan
-) -> Iterator[tuple[Span, int]]:
+def windows(groups: list[list[Span]], slop: int | None, scan: Scan) -> Iterator[tuple[Span, int]]:
     """The shortest stretches holding a span of each group, one per end position, with
     how many of their words belong to no chosen span; with a `slop`, only those within one
     field of the scanned article where that number is at most `slop`."""

@@ -110,9 +110,7 @@ class Playground:
         """The verdict of every rule of the trial on its text or page."""
         ruleset = self.ruleset(trial)
         outcome = await self._sample(trial)
-        result = ruleset.matching(
-            outcome.title, outcome.text, site=outcome.site, lang=outcome.lang
-        )
+        result = ruleset.matching(outcome.title, outcome.text, site=outcome.site, lang=outcome.lang)
         found = {m.rule_id: m for m in result.matches}
         outcome.cut = result.cut
         labels = self.config.labels()

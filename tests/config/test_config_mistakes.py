@@ -180,8 +180,7 @@ def test_a_query_error_is_given_at_its_line_and_column_in_the_file(tmp_path: Pat
     assert found == [
         "rules[0].query: rule 'folded': unbalanced parenthesis: '(' at line 8, column 12 "
         "is not closed",
-        "rules[1].query: rule 'quoted': unbalanced quotes: '\"' at line 9, column 48 "
-        "is not closed",
+        "rules[1].query: rule 'quoted': unbalanced quotes: '\"' at line 9, column 48 is not closed",
         "rules[2].query: rule 'escaped': field 'title:' at line 10, column 59 scopes nothing",
     ]
     lines = text.splitlines()

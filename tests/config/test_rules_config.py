@@ -51,9 +51,7 @@ def test_a_bad_spelling_is_reported_under_its_alias() -> None:
 
 
 def test_aliases_of_the_wrong_shape_fail_validation() -> None:
-    assert problems(aliases={"Kyiv": "Kiev"}) == [
-        "newsmon.yaml: aliases.Kyiv: should be a list"
-    ]
+    assert problems(aliases={"Kyiv": "Kiev"}) == ["newsmon.yaml: aliases.Kyiv: should be a list"]
 
 
 @pytest.mark.parametrize(

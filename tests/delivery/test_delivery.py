@@ -566,8 +566,10 @@ def test_a_channel_error_is_stored_as_one_line_and_logged_with_its_traceback(
         [done] = deliver_due(outbox, notifier_for(cfg), cfg.labels())
     [row] = _deliveries(store)
     assert done.status == "pending"
-    assert row.last_error == done.error == (
-        "desk: re.error: bad escape \\o at position 0 (posting to /****)"
+    assert (
+        row.last_error
+        == done.error
+        == ("desk: re.error: bad escape \\o at position 0 (posting to /****)")
     )
     assert "Traceback (most recent call last)" in caplog.text
     assert "in broken_plugin" in caplog.text

@@ -144,9 +144,7 @@ def test_a_host_whose_pages_never_answer_holds_back_no_other_hosts_alerts(
     }
 
 
-def test_a_hosts_pages_beyond_its_budget_wait_for_the_next_cycle(
-    sqlite: Store, hook: Hook
-) -> None:
+def test_a_hosts_pages_beyond_its_budget_wait_for_the_next_cycle(sqlite: Store, hook: Hook) -> None:
     """Budget 6: a host's two feeds take turns (the small one is done at once), the
     big one's newest wait, pending, and are processed in the next cycle."""
     with LoopbackServer() as site:

@@ -35,9 +35,7 @@ def upgrade() -> None:
         log.warning("pg_trgm not created (%s): the word filter scans titles", exc.orig)
         return
     op.execute("CREATE INDEX ix_articles_title_trgm ON articles USING gin (title gin_trgm_ops)")
-    op.execute(
-        "CREATE INDEX ix_stories_headline_trgm ON stories USING gin (headline gin_trgm_ops)"
-    )
+    op.execute("CREATE INDEX ix_stories_headline_trgm ON stories USING gin (headline gin_trgm_ops)")
 
 
 def downgrade() -> None:
