@@ -390,7 +390,7 @@ class OutboxQueries:
             )
             query = query.where(alerts.c.id.in_(with_status))
         found = self.conn.execute(query).all()
-        languages = self._languages(r.story_id for r in found)
+        languages = self.story_languages(r.story_id for r in found)
         rows = {r.id: AlertListing(_alert(r, languages)) for r in found}
         own = self.conn.execute(
             sa.select(deliveries)
@@ -465,7 +465,7 @@ class OutboxQueries:
         row = conn.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id)).one()
         if row.kind == "alert":
             one = conn.execute(_alerts().where(alerts.c.id == row.alert_id)).one()
-            alert = _alert(one, self._languages([one.story_id]))
+            alert = _alert(one, self.story_languages([one.story_id]))
             return _delivery(row, alert=alert, thread=self._thread(alert.follows, row.channel))
         if row.kind == "digest":
             included = conn.execute(
@@ -474,7 +474,7 @@ class OutboxQueries:
                 .where(deliveries.c.digest_id == delivery_id)
                 .order_by(alerts.c.rule_id, alerts.c.id)
             ).all()
-            languages = self._languages(a.story_id for a in included)
+            languages = self.story_languages(a.story_id for a in included)
             return _delivery(row, digest=tuple(_alert(a, languages) for a in included))
         held = conn.scalar(
             sa.select(sa.func.count())
@@ -501,7 +501,7 @@ class OutboxQueries:
             )
         )
 
-    def _languages(self, story_ids: Iterable[int | None]) -> dict[int, tuple[str, ...]]:
+    def story_languages(self, story_ids: Iterable[int | None]) -> dict[int, tuple[str, ...]]:
         """The languages of the articles of each of these stories, sorted."""
         wanted = {s for s in story_ids if s is not None}
         rows = self.conn.execute(

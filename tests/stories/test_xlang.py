@@ -1,23 +1,30 @@
 """One story across languages: an article's marks (names, places and numbers keyed alike
 in Latin and Cyrillic), pairs of tests/data/xlang_pairs.yaml recorded through the
 pipeline (joined when of one event, apart when of two events with the same actors), and
-the alert of a story in two languages naming them."""
+the alert, the desk's page and `stories show` of a story in two languages naming them."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from starlette.testclient import TestClient
+from typer.testing import CliRunner
 
 from monitors.delivery import Notifier, render_alert
 from monitors.extract.marks import marks, name_keys
 from monitors.models import Entry
 from monitors.pipeline import Pipeline
+from newsmon.cli import app
+from newsmon.web import create_app
 from tests.conftest import ROOT
 from tests.replay import pipeline, record_page, shipped_config
+from tests.web.conftest import desk_config
 
 PAIRS = ROOT / "tests" / "data" / "xlang_pairs.yaml"
 FEED = "https://xlang.example/feed.xml"
@@ -122,3 +129,20 @@ def test_the_alert_of_a_story_in_two_languages_names_them(line: Pipeline) -> Non
     notifier = Notifier({"desk": "json://127.0.0.1:9/x"})
     body = render_alert(alert, "Pokrovsk", notifier.format("desk")).body
     assert "Languages: en, uk" in body
+
+
+def test_the_desk_and_stories_show_name_a_storys_languages(
+    line: Pipeline, store_url: str, tmp_path: Path
+) -> None:
+    labelled = pair("p07")
+    story = record(line, labelled, "a")
+    record(line, labelled, "b")
+    desk = create_app(desk_config(store_url), line.store)
+    with TestClient(desk, base_url="http://127.0.0.1") as client:
+        answer = client.get(f"/stories/{story}")
+    assert answer.status_code == 200 and "languages: en, uk" in answer.text
+    path = tmp_path / "newsmon.yaml"
+    path.write_text(json.dumps({"store": store_url}))
+    shown = CliRunner().invoke(app, ["stories", "show", str(story), "--config", str(path)])
+    assert shown.exit_code == 0, shown.output
+    assert "languages: en, uk" in shown.output
