@@ -4,19 +4,20 @@ Ukrainian, a Russian and an English write-up of one event share.
 `marks(title, text)` maps each key to how the article first wrote it:
 
 - A name: the last word of a run of capitalised words (the surname of "Volodymyr
-  Zelensky": a first name is no evidence of its own), a word not opening a sentence (or
-  opening one but written capitalised inside one too; none of a Title Case headline's),
-  but for the titles and days and months English alone capitalises. A Cyrillic one loses its
-  case ending (Зеленського, Донбасі, Вашингтоні, Трампом: Зеленськ-, Донбас, Вашингтон,
-  Трамп) and is romanized (monitors.rules.translit); every name word is then reduced to
-  its skeleton (`skeleton`): Zelensky, Zelenskyy, Зеленський, Зеленского are all
-  "~zlnsk", Kyiv, Kiev, Київ, Києві "~kv".
+  Zelensky": a first name is no evidence of its own) that does not open a sentence (or
+  is written capitalised inside one too; none of a Title Case headline's), but for the
+  titles, days and months English alone capitalises. A Cyrillic one loses its case
+  ending (Зеленського, Донбасі, Вашингтоні, Трампом: Зеленськ-, Донбас, Вашингтон,
+  Трамп) and is romanized (monitors.rules.translit); every name is then reduced to its
+  `skeleton`: Zelensky, Zelenskyy, Зеленський, Зеленского are all "~zlnsk", Kyiv,
+  Kiev, Київ, Києві "~kv".
 - A number, with the word that multiplies it: "30 000", "30,000", "30 тисяч", "30 тыс."
   and "30 thousand" are all "~#30000"; a bare year is left out.
 
-Keys start with "~", so that they never meet a body term. A skeleton is lossy: unrelated
-names may share one (placement weighs keys by how few articles have them, and wants
-several).
+Keys start with "~", so that they never meet a body term. An article keeps the first
+MAX_NAMES names and MAX_NUMBERS numbers it writes. A skeleton is lossy: unrelated names
+may share one (placement weighs marks by how few articles have them, and wants several).
+`apart` tells which languages are compared by their marks.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ from monitors.rules.translit import romanize
 from monitors.text import Token, sentences, tokenize
 
 PREFIX = "~"
+CYRILLIC_LANGUAGES = frozenset({"uk", "ru", "be", "bg", "sr", "mk", "kk", "ky", "mn", "tg"})
 NUMBER = PREFIX + "#"
+MAX_NAMES = 40  # kept an article, the first written
+MAX_NUMBERS = 20
 LEAST_SKELETON = 2  # letters of a name's skeleton kept as a key at least
 LEAST_STEM = 3  # letters a Cyrillic name keeps when its ending is taken off
 TITLE_CASE_SHARE = 0.6
@@ -69,6 +73,13 @@ _ENGLISH_ONLY = """
 ENGLISH_ONLY = frozenset(_ENGLISH_ONLY.split())
 
 
+def apart(one: str, other: str) -> bool:
+    """Whether write-ups in these two languages are compared by their marks: the
+    languages differ and one is written in Cyrillic (those written in one script share
+    their names' spellings, and their words' when they are one language)."""
+    return one != other and (one in CYRILLIC_LANGUAGES or other in CYRILLIC_LANGUAGES)
+
+
 def marks(
     title: str,
     text: str,
@@ -80,11 +91,14 @@ def marks(
     found: dict[str, str] = {}
     named = [] if _title_case(title) else _name_marks(title, tokenize(title), sentences(title))
     named += _name_marks(text, tokenize(text) if tokens is None else tokens, spans)
-    for key, surface in named:
-        found.setdefault(key, surface)
-    for part in (title, text):
-        for key, surface in _number_marks(part):
-            found.setdefault(key, surface)
+    numbers = _number_marks(title) + _number_marks(text)
+    for kept, most in ((named, MAX_NAMES), (numbers, MAX_NUMBERS)):
+        own: dict[str, str] = {}
+        for key, surface in kept:
+            if len(own) == most:
+                break
+            own.setdefault(key, surface)
+        found |= own
     return found
 
 

@@ -1,16 +1,19 @@
 """The articles of the window, held in memory for story placement, read from the store.
 
-Each placed article's body terms and keys are stored (`article_terms`, as `dump` writes
-them) in the unit of work that places it. `RecentArticles` holds those of the articles
-fetched within the window (at most MAX_ARTICLES, the last fetched) in compact arrays: per
-article its term ids and weights; per term its document frequency among them and the
-articles holding it (a posting list). Each lookup first reads the articles stored since
-the last one (their ids grow in commit order: articles are stored under the story lock),
-so every worker sees every other's, and forgets those fetched before the window. Memory
-is bounded: BODY_TERMS and KEY_TERMS terms an article, the lists rebuilt without the
-forgotten articles when those are as many as the held ones.
+Each placed article's body terms, keys, marks (monitors.extract.marks) and language are
+stored (`article_terms`, as `dump` writes them) in the unit of work that places it.
+`RecentArticles` holds those of the articles fetched within the window (at most
+MAX_ARTICLES, the last fetched) in compact arrays: per article its term, key and mark
+ids, weights and language; per term its document frequency among them and the articles
+holding it (a posting list; marks are terms of their own, "~" first). Each lookup first
+reads the articles stored since the last one (their ids grow in commit order: articles
+are stored under the story lock), so every worker sees every other's, and forgets those
+fetched before the window. Memory is bounded: BODY_TERMS, KEY_TERMS and the marks'
+MAX_NAMES and MAX_NUMBERS terms an article, the lists rebuilt without the forgotten
+articles when those are as many as the held ones.
 
-`weigh` gives an article's term vector under the IDF of the window (the shipped table's
+`weigh` gives an article's term vector (`marked`: a held article's marks vector) under
+the IDF of the window (the shipped table's
 document frequencies count as a prior: a fresh store does not take its first articles'
 words for rare); `candidates` the held articles sharing the most of its rare terms (held
 by at most RARE_SHARE of the articles, RARE_LEAST at least): only a term that few

@@ -7,10 +7,11 @@
    computed for that check, but it does not become one of the story's articles.
 3. Another write-up is compared with the stories of the window whose articles share its
    rare terms (monitors.stories.index), on its full text (monitors.stories.similarity),
-   and joins the best-scoring one that `decide` lets it join. A story none of whose
-   articles is in the article's language is found and compared by their marks instead
-   (names, places and numbers keyed alike across scripts: monitors.extract.marks), when
-   both languages are known.
+   and joins the best-scoring one that `decide` lets it join. A story all of whose
+   articles are in languages apart from the article's (one of the two written in
+   Cyrillic: Ukrainian or Russian and English, or Ukrainian and Russian) is found and
+   compared by their marks instead (names, places and numbers keyed alike across
+   scripts: monitors.extract.marks), when the languages are known.
 4. Anything else starts a new story; the reason names the closest story it was compared
    with and why it did not join, or says that no story of the window shared a rare term.
 
@@ -29,7 +30,7 @@ from itertools import chain
 from monitors.config import StoriesConfig
 from monitors.extract.analysis import features_of
 from monitors.extract.language import UNKNOWN
-from monitors.extract.marks import NUMBER
+from monitors.extract.marks import NUMBER, apart
 from monitors.models import Article, StoryFeatures
 from monitors.store import Tx
 from monitors.stories import minhash, similarity
@@ -140,9 +141,9 @@ class StoryDesk:
         self, tx: Tx, feats: StoryFeatures, now: datetime, language: str | None = None
     ) -> list[Candidate]:
         """The stories of the window whose articles share the most of the article's rare
-        terms (at most MAX_STORIES, by their closest article), with the evidence; and,
-        for an article in a known `language`, those in other languages only that share
-        the most of its rare marks (`across`)."""
+        terms (at most MAX_STORIES, by their closest article), with the evidence; for an
+        article in a known `language`, the stories in languages apart from it are found
+        and compared by their marks instead (`_across`)."""
         recent = self.recent
         recent.sync(tx, now - self.settings.window)
         vector = recent.weigh(feats.body)
@@ -170,14 +171,14 @@ class StoryDesk:
         return found + (self._across(feats, language) if language else [])
 
     def _foreign(self, story: int, language: str) -> bool:
-        """Whether the story's held articles are all in known languages other than
-        `language`."""
+        """Whether the story's held articles are all in known languages that an article
+        in `language` is compared with by their marks (`apart`)."""
         held = {self.recent.language(s) for s in self.recent.members(story)}
-        return None not in held and language not in held
+        return all(other is not None and apart(other, language) for other in held)
 
     def _across(self, feats: StoryFeatures, language: str) -> list[Candidate]:
-        """The stories in other languages only whose articles share the most of the
-        article's rare marks, with the evidence of the marks (at most MAX_STORIES)."""
+        """The stories in languages apart from the article's whose articles share the
+        most of its rare marks, with the evidence of the marks (at most MAX_STORIES)."""
         recent = self.recent
         marks = recent.weigh(dict.fromkeys(feats.marks, 1.0))
         rare = recent.rare(feats.marks)

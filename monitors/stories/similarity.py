@@ -17,14 +17,15 @@ threshold (`stories.same_story`), and the join has an anchor: MIN_SHARED rare na
 numbers shared, or a cosine of STRONG at least (a topic's common words alone make no
 story). Otherwise its reason says which of these failed, with the evidence.
 
-A story none of whose articles is in the article's language is compared `across`
-languages, on the marks (monitors.extract.marks: names, places and numbers keyed alike
-in every script) instead of the words: `member` and `centroid` are then the cosine of
-the marks (each weighed by its window IDF) with the story's closest article, `shared`
-the rare marks both have, as the article writes them (`figures` of them numbers). Such
-a join needs a score of ACROSS_SAME and an anchor whatever the cosine: ACROSS_SHARED
-rare marks shared, a number among them or ACROSS_NAMES names: the actors of a topic
-come back in its every event, an event's figures seldom do.
+A story all of whose articles are in languages apart from the article's (one of them
+written in Cyrillic: monitors.extract.marks.apart) is compared `across` languages, on
+the marks (names, places and numbers keyed alike in every script) instead of the
+words: `member` and `centroid` are then the cosine of the marks (each weighed by its
+window IDF) with the story's closest article, `shared` the rare marks both have, as the
+article writes them (`figures` of them numbers). Such a join needs a score of
+ACROSS_SAME and an anchor whatever the cosine: ACROSS_SHARED rare marks shared, a
+number among them or ACROSS_NAMES names: the actors of a topic come back in its every
+event, an event's figures seldom do.
 
 `new_facts(seen, article)`: the names, numbers and quoted phrases of an article that the
 earlier ones did not have (a demonym or inflection of a word seen is not new).
