@@ -193,7 +193,7 @@ class StoryDesk:
             slots = recent.members(story)
             held = set().union(*(recent.marks(s) for s in slots))
             shared = [recent.word(t) for t in rare if t in held]
-            languages = sorted({recent.language(s) or "" for s in slots} | {language})
+            languages = {other for s in slots if (other := recent.language(s))} | {language}
             gap, span = _gap_and_span(recent.spans[story], feats.published)
             found.append(
                 Candidate(
@@ -204,7 +204,7 @@ class StoryDesk:
                     tuple(feats.marks[m] for m in shared),
                     gap,
                     span,
-                    tuple(languages),
+                    tuple(sorted(languages)),
                     sum(m.startswith(NUMBER) for m in shared),
                 )
             )

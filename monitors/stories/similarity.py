@@ -138,37 +138,35 @@ def _failure(c: Candidate, settings: StoriesConfig) -> str | None:
 def _evidence(c: Candidate) -> str:
     if c.across:
         return _across_evidence(c)
-    parts = [
+    cosines = (
         f"cosine {c.member:.2f} with its closest article, {c.centroid:.2f} with the "
         f"story's {c.articles} article{'s' if c.articles != 1 else ''}"
-    ]
-    if c.shared:
-        more = f" and {len(c.shared) - SHOWN} more" if len(c.shared) > SHOWN else ""
-        parts.append("shared rare names and numbers: " + ", ".join(c.shared[:SHOWN]) + more)
-    else:
-        parts.append("no rare name or number shared")
-    if c.gap is None:
-        parts.append("time unknown")
-    else:
-        parts.append("within the story's span" if not c.gap else f"{_hours(c.gap)} apart")
-    return "; ".join(parts)
+    )
+    shared = _listed(c.shared, "shared rare names and numbers: ", "no rare name or number")
+    return "; ".join([cosines, shared, _when(c)])
 
 
 def _across_evidence(c: Candidate) -> str:
-    parts = [
+    cosine = (
         f"across languages ({', '.join(c.across)}): cosine of names, places and numbers "
         f"{c.cosine:.2f} with its closest article"
-    ]
-    if c.shared:
-        more = f" and {len(c.shared) - SHOWN} more" if len(c.shared) > SHOWN else ""
-        parts.append("shared: " + ", ".join(c.shared[:SHOWN]) + more)
-    else:
-        parts.append("no rare name, place or number shared")
+    )
+    shared = _listed(c.shared, "shared: ", "no rare name, place or number")
+    return "; ".join([cosine, shared, _when(c)])
+
+
+def _listed(shared: tuple[str, ...], lead: str, none: str) -> str:
+    """The first SHOWN of the shared evidence, and how many more."""
+    if not shared:
+        return f"{none} shared"
+    more = f" and {len(shared) - SHOWN} more" if len(shared) > SHOWN else ""
+    return lead + ", ".join(shared[:SHOWN]) + more
+
+
+def _when(c: Candidate) -> str:
     if c.gap is None:
-        parts.append("time unknown")
-    else:
-        parts.append("within the story's span" if not c.gap else f"{_hours(c.gap)} apart")
-    return "; ".join(parts)
+        return "time unknown"
+    return "within the story's span" if not c.gap else f"{_hours(c.gap)} apart"
 
 
 def new_facts(seen: Iterable[StoryFeatures], article: StoryFeatures) -> list[Fact]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,12 @@ import yaml
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
+from monitors.config import StoriesConfig
 from monitors.delivery import Notifier, render_alert
 from monitors.extract.marks import marks, name_keys
 from monitors.models import Entry
 from monitors.pipeline import Pipeline
+from monitors.stories.similarity import Candidate, decide
 from newsmon.cli import app
 from newsmon.web import create_app
 from tests.conftest import ROOT
@@ -146,3 +149,16 @@ def test_the_desk_and_stories_show_name_a_storys_languages(
     shown = CliRunner().invoke(app, ["stories", "show", str(story), "--config", str(path)])
     assert shown.exit_code == 0, shown.output
     assert "languages: en, uk" in shown.output
+
+
+def test_a_join_across_languages_wants_a_number_or_five_names() -> None:
+    names = Candidate(1, 0.6, 0.6, 1, ("Zelensky", "Trump", "Rubio"), across=("en", "uk"))
+    refused = decide(names, StoriesConfig())
+    assert not refused.join
+    assert "no anchor across languages: 3 rare names, places or numbers shared" in refused.reason
+    with_number = replace(names, shared=(*names.shared, "476 drones"), figures=1)
+    assert decide(with_number, StoriesConfig()).join
+    five = replace(names, shared=(*names.shared, "Witkoff", "Kushner"))
+    joined = decide(five, StoriesConfig())
+    assert joined.join and "across languages (en, uk)" in joined.reason
+    assert not decide(replace(five, member=0.2, centroid=0.2), StoriesConfig()).join
