@@ -33,6 +33,7 @@ CYRILLIC_LANGUAGES = frozenset({"uk", "ru", "be", "bg", "sr", "mk", "kk", "ky", 
 NUMBER = PREFIX + "#"
 MAX_NAMES = 40  # kept an article, the first written
 MAX_NUMBERS = 20
+MAX_DIGITS = 15  # in a number taken for an amount
 LEAST_SKELETON = 2  # letters of a name's skeleton kept as a key at least
 LEAST_STEM = 3  # letters a Cyrillic name keeps when its ending is taken off
 TITLE_CASE_SHARE = 0.6
@@ -174,6 +175,8 @@ def _number_marks(text: str) -> list[tuple[str, str]]:
         value = _value(m.group("num"))
         word = (m.group("word") or "").lower()
         multiplier = MULTIPLIERS.get(word)
+        if value is None:
+            continue
         if multiplier is None and m.group("num").isdigit() and 1900 <= value <= 2100:
             continue
         total = value * (multiplier or 1)
@@ -182,17 +185,17 @@ def _number_marks(text: str) -> list[tuple[str, str]]:
     return found
 
 
-def _value(number: str) -> float:
+def _value(number: str) -> float | None:
     """The value of a written number: spaces and commas before three digits group
-    thousands, a dot or another comma is the decimal point."""
+    thousands, a dot or another comma is the decimal point; None for a run of digits no
+    amount is written as (more than MAX_DIGITS, several decimal points)."""
     parts = re.split(r"([.,])", re.sub(r"[ \u00a0\u202f]", "", number))
     value = parts[0]
     for sep, digits in zip(parts[1::2], parts[2::2], strict=True):
         value += digits if sep == "," and len(digits) == 3 else "." + digits
-    try:
-        return float(value)
-    except ValueError:
-        return 0.0
+    if value.count(".") > 1 or len(value) > MAX_DIGITS:
+        return None
+    return float(value)
 
 
 def _title_case(title: str) -> bool:

@@ -54,6 +54,7 @@ def test_a_number_has_one_key_however_written() -> None:
     keys = [set(marks("", f"Вони запустили {w}.")) for w in written]
     assert keys[0] == keys[1] == keys[2] == keys[3] == {"~#30000"}
     assert not marks("", "It happened in 2025.")  # a bare year is no evidence
+    assert not marks("", f"{'9' * 400} тисяч, 1.5.6.7 млн, 12{' 000' * 50}")  # no amounts
 
 
 def test_first_names_and_sentence_openers_are_no_marks() -> None:
