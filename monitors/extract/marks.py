@@ -31,7 +31,7 @@ from monitors.text import Token, sentences, tokenize
 PREFIX = "~"
 CYRILLIC_LANGUAGES = frozenset({"uk", "ru", "be", "bg", "sr", "mk", "kk", "ky", "mn", "tg"})
 NUMBER = PREFIX + "#"
-MAX_NAMES = 40  # kept an article, the first written
+MAX_NAMES = 40  # an article keeps at most, the first it writes
 MAX_NUMBERS = 20
 MAX_DIGITS = 15  # in a number taken for an amount
 LEAST_SKELETON = 2  # letters of a name's skeleton kept as a key at least
