@@ -9,13 +9,16 @@ English one, of the same event or of two events on one topic) recorded by
    window (two days): the window's IDF weighs the marks, and the other events of a topic
    compete. Besides the pairs, every join decided across languages is judged: right when
    the story it joined held only articles of the same event until then.
+3. `--corpora`: the same stream among the 196 English WikiNews articles of other events
+   (their dense timeline, the pairs moved to its start): a pair's article joining a
+   WikiNews story is a wrong join, and the WikiNews grouping must not change.
 
 A pair is "joined" when its two articles end in one story: precision and recall of
 "joined" against "same event", per split (`dev`: the pairs the thresholds were tuned on;
 `held`: kept out until the end; `--split` picks which are shown).
 
     python bench/xlang.py [--pairs tests/data/xlang_pairs.yaml] [--split dev|held|all]
-                          [--show]
+                          [--show] [--corpora ../shared/corpora]
 
 The figures go to bench/RESULTS.md, section "Languages", by hand.
 """
@@ -23,6 +26,7 @@ The figures go to bench/RESULTS.md, section "Languages", by hand.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -38,6 +42,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench import stream  # noqa: E402
+from bench.news_corpora import corpora_path  # noqa: E402
 from monitors.store.schema import articles, decisions  # noqa: E402
 
 PAIRS = REPO / "tests" / "data" / "xlang_pairs.yaml"
@@ -83,12 +88,31 @@ def load(path: Path = PAIRS) -> list[Pair]:
     ]
 
 
-def place(pairs: Sequence[Pair], store_url: str) -> dict[str, stream.Outcome]:
-    """Every article of the pairs recorded in publication order; the outcome by key."""
+def place(
+    pairs: Sequence[Pair], store_url: str, others: Sequence[stream.Piece] = ()
+) -> dict[str, stream.Outcome]:
+    """Every article of the pairs (and `others`) recorded in publication order; the
+    outcome by key, in that order."""
     pieces = sorted(
-        (p for pair in pairs for p in (pair.a, pair.b)), key=lambda p: (p.published, p.key)
+        [*others, *(p for pair in pairs for p in (pair.a, pair.b))],
+        key=lambda p: (p.published, p.key),
     )
     return {done.piece.key: done for done in stream.record_all(pieces, store_url)}
+
+
+def among_wikinews(
+    pairs: Sequence[Pair], corpora: Path, store_url: str
+) -> tuple[dict[str, stream.Outcome], list[stream.Piece]]:
+    """The pairs recorded among the WikiNews articles, moved to their timeline's start;
+    the outcomes, and the WikiNews pieces."""
+    wiki = stream.wikinews(corpora, "published")
+    shift = _at(wiki[0]) - min(_at(p.a) for p in pairs)
+
+    def moved(piece: stream.Piece) -> stream.Piece:
+        return dataclasses.replace(piece, published=_at(piece) + shift)
+
+    pairs = [dataclasses.replace(p, a=moved(p.a), b=moved(p.b)) for p in pairs]
+    return place(pairs, store_url, wiki), wiki
 
 
 def alone(pairs: Sequence[Pair], folder: str) -> dict[str, stream.Outcome]:
@@ -150,6 +174,11 @@ def scores(pairs: Sequence[Pair], placed: dict[str, stream.Outcome]) -> Scores:
     )
 
 
+def _at(piece: stream.Piece) -> datetime:
+    assert piece.published is not None, "every labelled piece has a time"
+    return piece.published
+
+
 def _together(placed: dict[str, stream.Outcome], a: stream.Piece, b: stream.Piece) -> bool:
     return placed[a.key].story_id == placed[b.key].story_id
 
@@ -173,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=Path, default=PAIRS)
     parser.add_argument("--split", choices=("dev", "held", "all"), default="all")
     parser.add_argument("--show", action="store_true", help="each pair's outcome")
+    parser.add_argument("--corpora", type=Path, help="also among the WikiNews articles")
     args = parser.parse_args(argv)
     pairs = [p for p in load(args.pairs) if args.split in ("all", p.split)]
     with tempfile.TemporaryDirectory() as folder:
@@ -191,6 +221,19 @@ def main(argv: list[str] | None = None) -> int:
     for line in rows("alone", pairs, single) + rows("stream", pairs, streamed):
         print(line)
     print(f"\nStream: {joins} joins decided across languages, {wrong} of them wrong.")
+    if args.corpora:
+        with tempfile.TemporaryDirectory() as folder:
+            url = f"sqlite:///{folder}/among.db"
+            mixed, wiki = among_wikinews(pairs, corpora_path(args.corpora), url)
+            joins, wrong = across(mixed, url)
+        for line in rows("among WikiNews", pairs, mixed):
+            print(line)
+        done = [mixed[p.key] for p in wiki]
+        s = stream.pair_scores([d.story_id for d in done], [p.label for p in wiki])
+        print(
+            f"Among WikiNews: {joins} joins decided across languages, {wrong} of them wrong; "
+            f"the WikiNews articles' grouping: pair P {s.precision:.3f}, R {s.recall:.3f}."
+        )
     return 0
 
 
