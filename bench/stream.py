@@ -36,7 +36,8 @@ FEED = "https://bench.example/feed.xml"
 
 @dataclass(frozen=True)
 class Piece:
-    """One article of a labelled stream: `label` names the story it belongs to."""
+    """One article of a labelled stream: `label` names the story it belongs to, `language`
+    the language its page is in."""
 
     key: str
     title: str
@@ -45,6 +46,7 @@ class Piece:
     url: str
     published: datetime | None
     label: str
+    language: str = "en"
 
 
 @dataclass
@@ -139,7 +141,9 @@ class Recorder:
         """Process one piece as a polled page (`analysis`: its precomputed analysis)."""
         entry = Entry(piece.key, piece.url, piece.url, piece.title, "", piece.published)
         self.place_ms = 0.0
-        done = record_page(self.line, self.feed_id, entry, piece.site, piece.text, analysis)
+        done = record_page(
+            self.line, self.feed_id, entry, piece.site, piece.text, analysis, piece.language
+        )
         if done.outcome == "error":
             raise RuntimeError(f"{piece.key}: {done.error}")
         with self.line.store.transaction() as tx:

@@ -55,7 +55,8 @@ class StoryFeatures:
     `body` holds its most telling terms (headline and full text) with their term
     weights (not yet weighted by IDF: that is the store's recent window's); `keys` the
     terms that name its names and numbers; `facts` and `terms` (every term of the full
-    text) what was said, `published` when.
+    text) what was said, `published` when; `marks` its names, places and numbers as
+    language-neutral keys, each with how it was written (monitors.extract.marks).
     """
 
     body: Mapping[str, float]
@@ -63,6 +64,7 @@ class StoryFeatures:
     facts: tuple[Fact, ...] = ()
     terms: frozenset[str] = frozenset()
     published: datetime | None = None
+    marks: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

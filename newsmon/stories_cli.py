@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from monitors.extract.language import UNKNOWN
 from newsmon.common import App, ConfigOption, add_row, load_config, out, parse_since, store_for
 
 stories_app = App(
@@ -119,6 +120,9 @@ def stories_show(story_id: int, config: ConfigOption = None) -> None:
         detail[k] for k in ("story", "decisions", "alerts", "relisted", "listed")
     )
     out.print(f"[bold]story {story.id}[/]: {escape(story.headline)}", highlight=False)
+    languages = sorted({d.language for d in placed if d.language not in (None, UNKNOWN)})
+    if len(languages) > 1:
+        out.print(f"languages: {', '.join(languages)}", highlight=False)
     table = Table("article", "title, site, language, URL", "decision", "rule", "score", "reason")
     for d in placed:
         score = f"{d.score:.2f}" if d.score is not None else ""

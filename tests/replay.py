@@ -60,16 +60,17 @@ def record_page(
     site: str,
     text: str,
     analysis: Analysis | None = None,
+    language: str = "en",
 ) -> ProcessedEntry:
     """`entry` of feed `feed_id` processed as a polled page of `text` from `site`, in
-    English (`analysis`: its precomputed analysis)."""
+    `language` (`analysis`: its precomputed analysis)."""
     with line.store.transaction() as tx:
         entry_id = tx.entry_for_page(feed_id, entry)
     page = PageText(
         text=text,
         title=entry.title,
         site=site,
-        language="en",
+        language=language,
         text_hash=text_hash(text or entry.title),
         analysis=analysis or analyse(entry.title, text),
     )

@@ -22,6 +22,7 @@ from apprise.plugins.email import NotifyEmail
 from apprise.plugins.slack import NotifySlack, SlackMode
 
 from monitors.config import WebConfig
+from monitors.extract.language import UNKNOWN
 from monitors.models import Passage
 from monitors.store import AlertRow, DeliveryRow
 from monitors.text import safe_text
@@ -227,7 +228,7 @@ def render_alert(
         *_update_lines(alert, fmt),
         fmt.quote(fmt.marked(Passage(alert.passage, alert.marks))),
         f"Matched: {fmt.text(', '.join(alert.terms))}",
-        *([f"Language: {fmt.text(alert.language)}"] if alert.language else []),
+        *[fmt.text(line) for line in _language_lines(alert)],
         f"{outlets} outlet{'s' if outlets != 1 else ''}: "
         + ", ".join(fmt.link(url, fmt.text(site)) for site, url in sources),
     ]
@@ -236,6 +237,15 @@ def render_alert(
     if isinstance(fmt, _Html):  # the URL in view, so the plain-text part keeps it
         lines.append(fmt.link(alert.url, fmt.text(safe_url(alert.url))))
     return Message(title, fmt.join(lines), fmt.body_format.value)
+
+
+def _language_lines(alert: AlertRow) -> list[str]:
+    """The story's languages when its articles are in more than one, else the
+    article's language, if known."""
+    known = [language for language in alert.languages if language != UNKNOWN]
+    if len(known) > 1:
+        return [f"Languages: {', '.join(known)}"]
+    return [f"Language: {alert.language}"] if alert.language else []
 
 
 def _update_lines(alert: AlertRow, fmt: Format) -> list[str]:
@@ -266,7 +276,7 @@ def _plain_alert(
         _Text().marked(Passage(alert.passage, alert.marks)),
         "",
         f"Matched: {one_line(', '.join(alert.terms))}",
-        *([f"Language: {one_line(alert.language)}"] if alert.language else []),
+        *[one_line(line) for line in _language_lines(alert)],
         f"Outlets: {outlets}",
         *[f"Also: {o}" for o in others],
         f"Site: {one_line(alert.site)}",

@@ -4,7 +4,8 @@ Owns page text (`page`: trafilatura, the page's own title and site, the entry's 
 as the fallback), the language of an article's words (`language`), the worker pool that
 runs it within a deadline and a memory cap (`workers`), and the text analysis story
 placement needs (`analysis`: IDF weighted terms, salient terms, names, numbers and
-quotes). Imports the bottom layer, `config` and `ingest` (URLs).
+quotes; `marks`: names, places and numbers keyed alike across Latin and Cyrillic).
+Imports the bottom layer, `rules` (transliteration), `config` and `ingest` (URLs).
 """
 
 from monitors.extract.analysis import (

@@ -8,7 +8,8 @@ computed once (in an extraction worker when the page comes from one).
    the shipped table: placement weighs them again by the store's recent window). Its
    `keys`: the terms naming its names (runs of capitalised words) and numbers, the
    KEY_TERMS rarest. And the salient facts of the whole text: names, numbers with their
-   unit or the word next to them, quoted phrases.
+   unit or the word next to them, quoted phrases; and its `marks`, the names, places
+   and numbers as keys shared across languages (monitors.extract.marks).
 2. `analyse(title, text)`: those features, without a time, as an `Analysis`;
    `features_of(article, published)` uses the article's analysis when it has one.
 
@@ -30,6 +31,7 @@ from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 
+from monitors.extract.marks import marks
 from monitors.models import Analysis, Article, Fact, StoryFeatures
 from monitors.text import Token, sentences, tokenize
 
@@ -128,6 +130,7 @@ def features(
         facts=facts,
         terms=frozenset(counts) | frozenset(text_terms),
         published=published,
+        marks=marks(title, text, tokens, spans),
     )
 
 

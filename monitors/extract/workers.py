@@ -317,16 +317,18 @@ def _plain(analysis: Analysis) -> tuple[Any, ...]:
         f.keys,
         [tuple(fact) for fact in f.facts],
         f.terms,
+        dict(f.marks),
     )
 
 
 def _from_plain(values: tuple[Any, ...], text: str) -> Analysis:
     """The analysis `_plain` gave, of `text`."""
-    title, body, keys, facts, terms = values
+    title, body, keys, facts, terms, marks = values
     features = StoryFeatures(
         body=body,
         keys=frozenset(keys),
         facts=tuple(Fact(*fact) for fact in facts),
         terms=frozenset(terms),
+        marks=marks,
     )
     return Analysis(title, text, features)

@@ -167,6 +167,14 @@ def transliterations(spelling: str) -> list[str]:
     return [" ".join(texts) for _, _, texts in best]
 
 
+def romanize(word: str) -> str:
+    """The likeliest Latin spelling of a Cyrillic word, lower case ("зеленський" is
+    "zelenskyi", "київ" "kyiv"); the letters the table lacks are kept."""
+    plain = word.replace("\u2019", "'").replace("\u02bc", "'").casefold()
+    pieces = _pieces(plain, _FROM_CYRILLIC)
+    return "".join(options[0] for options in pieces)
+
+
 def _likeliest(combos: Iterable[Spelled]) -> list[Spelled]:
     """The `MAX_SPELLINGS` likeliest spellings of the words so far: fewest second choices
     in all, then the words' own likeliest first. Those of the words before are enough to

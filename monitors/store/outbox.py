@@ -11,7 +11,7 @@ SQLite's `BEGIN IMMEDIATE` serialises claims), sent, then marked. Statuses: `pen
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,7 +26,8 @@ from monitors.store.schema import alerts, articles, decisions, deliveries, entri
 
 @dataclass(frozen=True)
 class AlertRow:
-    """An alert as stored, with what a message needs (its article's `language` too)."""
+    """An alert as stored, with what a message needs (its article's `language` too, and
+    the `languages` of its story's articles when read)."""
 
     id: int
     rule_id: str
@@ -46,6 +47,7 @@ class AlertRow:
     published_at: datetime | None = None  # as its article says
     seen_at: datetime | None = None  # when its entry was first seen
     seen_via: str | None = None  # poll, push or backfill
+    languages: tuple[str, ...] = ()  # of its story's articles, sorted
 
 
 @dataclass(frozen=True)
@@ -387,7 +389,9 @@ class OutboxQueries:
                 sa.or_(deliveries.c.status == status, deliveries.c.digest_id.in_(digests))
             )
             query = query.where(alerts.c.id.in_(with_status))
-        rows = {r.id: AlertListing(_alert(r)) for r in self.conn.execute(query)}
+        found = self.conn.execute(query).all()
+        languages = self.story_languages(r.story_id for r in found)
+        rows = {r.id: AlertListing(_alert(r, languages)) for r in found}
         own = self.conn.execute(
             sa.select(deliveries)
             .where(deliveries.c.alert_id.in_(list(rows)))
@@ -460,7 +464,8 @@ class OutboxQueries:
         conn = self.conn
         row = conn.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id)).one()
         if row.kind == "alert":
-            alert = _alert(conn.execute(_alerts().where(alerts.c.id == row.alert_id)).one())
+            one = conn.execute(_alerts().where(alerts.c.id == row.alert_id)).one()
+            alert = _alert(one, self.story_languages([one.story_id]))
             return _delivery(row, alert=alert, thread=self._thread(alert.follows, row.channel))
         if row.kind == "digest":
             included = conn.execute(
@@ -468,8 +473,9 @@ class OutboxQueries:
                 .join(deliveries, deliveries.c.alert_id == alerts.c.id)
                 .where(deliveries.c.digest_id == delivery_id)
                 .order_by(alerts.c.rule_id, alerts.c.id)
-            )
-            return _delivery(row, digest=tuple(_alert(a) for a in included))
+            ).all()
+            languages = self.story_languages(a.story_id for a in included)
+            return _delivery(row, digest=tuple(_alert(a, languages) for a in included))
         held = conn.scalar(
             sa.select(sa.func.count())
             .select_from(deliveries)
@@ -494,6 +500,19 @@ class OutboxQueries:
                 deliveries.c.status == "sent",
             )
         )
+
+    def story_languages(self, story_ids: Iterable[int | None]) -> dict[int, tuple[str, ...]]:
+        """The languages of the articles of each of these stories, sorted."""
+        wanted = {s for s in story_ids if s is not None}
+        rows = self.conn.execute(
+            sa.select(articles.c.story_id, articles.c.language)
+            .where(articles.c.story_id.in_(wanted), articles.c.language.is_not(None))
+            .distinct()
+        )
+        found: dict[int, list[str]] = {}
+        for story_id, language in rows:
+            found.setdefault(story_id, []).append(language)
+        return {story: tuple(sorted(held)) for story, held in found.items()}
 
     def _story_sources(self, story_id: int) -> tuple[tuple[str, str], ...]:
         """Every (site, URL) that carried the story, first seen first."""
@@ -522,10 +541,11 @@ def _alerts() -> sa.Select[Any]:
     )
 
 
-def _alert(row: Any) -> AlertRow:
+def _alert(row: Any, languages: Mapping[int, tuple[str, ...]]) -> AlertRow:
     return from_row(
         AlertRow,
         row,
+        languages=languages.get(row.story_id, ()),
         terms=tuple(json.loads(row.terms)),
         marks=tuple((a, b) for a, b in json.loads(row.marks)),
         sources=tuple((site, url) for site, url in json.loads(row.sources)),

@@ -2,7 +2,8 @@
 
 Owns near-duplicates (`minhash`: MinHash signatures and LSH bands), the window's articles
 held for placement (`index`), same-story evidence and decisions (`similarity`), placement
-(`placement`: exact copy, near duplicate, same story or a new one, every decision kept),
+(`placement`: exact copy, near duplicate, same story (across languages by the articles'
+marks) or a new one, every decision kept),
 novelty and alert decisions (`novelty`: one alert per rule and story, an update only for
 something new) and the unit of work that records an article (`record`). It exposes
 `StoryDesk`, `Placement`, `record_article`, `alert_stored`, `Recorded` and `Enqueue`.

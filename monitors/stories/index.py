@@ -1,16 +1,19 @@
 """The articles of the window, held in memory for story placement, read from the store.
 
-Each placed article's body terms and keys are stored (`article_terms`, as `dump` writes
-them) in the unit of work that places it. `RecentArticles` holds those of the articles
-fetched within the window (at most MAX_ARTICLES, the last fetched) in compact arrays: per
-article its term ids and weights; per term its document frequency among them and the
-articles holding it (a posting list). Each lookup first reads the articles stored since
-the last one (their ids grow in commit order: articles are stored under the story lock),
-so every worker sees every other's, and forgets those fetched before the window. Memory
-is bounded: BODY_TERMS and KEY_TERMS terms an article, the lists rebuilt without the
-forgotten articles when those are as many as the held ones.
+Each placed article's body terms, keys, marks (monitors.extract.marks) and language are
+stored (`article_terms`, as `dump` writes them) in the unit of work that places it.
+`RecentArticles` holds those of the articles fetched within the window (at most
+MAX_ARTICLES, the last fetched) in compact arrays: per article its term, key and mark
+ids, weights and language; per term its document frequency among them and the articles
+holding it (a posting list; marks are terms of their own, "~" first). Each lookup first
+reads the articles stored since the last one (their ids grow in commit order: articles
+are stored under the story lock), so every worker sees every other's, and forgets those
+fetched before the window. Memory is bounded: BODY_TERMS, KEY_TERMS and the marks'
+MAX_NAMES and MAX_NUMBERS terms an article, the lists rebuilt without the forgotten
+articles when those are as many as the held ones.
 
-`weigh` gives an article's term vector under the IDF of the window (the shipped table's
+`weigh` gives an article's term vector (`marked`: a held article's marks vector) under
+the IDF of the window (the shipped table's
 document frequencies count as a prior: a fresh store does not take its first articles'
 words for rare); `candidates` the held articles sharing the most of its rare terms (held
 by at most RARE_SHARE of the articles, RARE_LEAST at least): only a term that few
@@ -42,10 +45,11 @@ Ids = npt.NDArray[np.int32]
 Floats = npt.NDArray[np.float64]
 
 
-def dump(feats: StoryFeatures) -> str:
-    """An article's body terms and keys as stored (JSON)."""
+def dump(feats: StoryFeatures, language: str | None = None) -> str:
+    """An article's body terms, keys, marks and language as stored (JSON)."""
     body = [[t, round(w, 3)] for t, w in feats.body.items()]
-    return json.dumps({"body": body, "keys": sorted(feats.keys)}, ensure_ascii=False)
+    data = {"body": body, "keys": sorted(feats.keys), "marks": sorted(feats.marks)}
+    return json.dumps({**data, "lang": language}, ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -87,11 +91,14 @@ class RecentArticles:
         self._terms: list[Ids] = []
         self._weights: list[npt.NDArray[np.float32]] = []
         self._keys: list[Ids] = []
+        self._marks: list[Ids] = []
+        self._language: list[str | None] = []
         self._members: dict[int, list[int]] = {}  # story id: its held slots
         self.spans: dict[int, tuple[datetime | None, datetime | None]] = {}
         self._oldest = 0  # slots below are forgotten
         self._held = 0
         self._weighed: dict[int, Vector] = {}  # by slot, and by -1 - story for centroids
+        self._marked: dict[int, Vector] = {}  # marks vectors by slot
         self._read = 0  # articles read since the vectors were weighed
 
     @property
@@ -114,12 +121,14 @@ class RecentArticles:
         self._forget(since.timestamp())
         if self._read >= REWEIGH_EVERY or len(self._weighed) > MAX_WEIGHED:
             self._weighed.clear()  # the window's IDF has moved on
+            self._marked.clear()
             self._read = 0
 
     def _add(self, row: TermsRow) -> None:
         data = json.loads(row.terms)
         body = sorted((self._id(t), w) for t, w in data["body"])
         keys = sorted({self._id(t) for t in data["keys"]})
+        marks = sorted({self._id(t) for t in data.get("marks", ())})
         slot = len(self._article)
         self._article.append(row.article_id)
         self._story.append(row.story_id)
@@ -127,7 +136,9 @@ class RecentArticles:
         self._terms.append(np.array([t for t, _ in body], np.int32))
         self._weights.append(np.array([w for _, w in body], np.float32))
         self._keys.append(np.array(keys, np.int32))
-        for term in {t for t, _ in body} | set(keys):
+        self._marks.append(np.array(marks, np.int32))
+        self._language.append(data.get("lang"))
+        for term in {t for t, _ in body} | set(keys) | set(marks):
             self._df[term] += 1
             self._postings[term].append(slot)
         self._members.setdefault(row.story_id, []).append(slot)
@@ -158,7 +169,7 @@ class RecentArticles:
 
     def _drop(self, slot: int) -> None:
         if self._article[slot] >= 0:
-            for term in set(self._terms[slot].tolist()) | set(self._keys[slot].tolist()):
+            for term in set(self._terms[slot].tolist()) | self.keys(slot) | self.marks(slot):
                 self._df[term] -= 1
             story = self._story[slot]
             members = self._members[story]
@@ -182,14 +193,17 @@ class RecentArticles:
             self._terms,
             self._weights,
             self._keys,
+            self._marks,
+            self._language,
             self.spans,
         )
-        words, ids, story, fetched, terms, weights, keys, spans = old
+        words, ids, story, fetched, terms, weights, keys, marks, language, spans = old
         self._reset()
         for slot in kept:
             pairs = zip(terms[slot].tolist(), weights[slot].tolist(), strict=True)
             body = sorted((self._id(words[t]), w) for t, w in pairs)
             key_ids = sorted({self._id(words[t]) for t in keys[slot]})
+            mark_ids = sorted({self._id(words[t]) for t in marks[slot]})
             new = len(self._article)
             self._article.append(ids[slot])
             self._story.append(story[slot])
@@ -197,7 +211,9 @@ class RecentArticles:
             self._terms.append(np.array([t for t, _ in body], np.int32))
             self._weights.append(np.array([w for _, w in body], np.float32))
             self._keys.append(np.array(key_ids, np.int32))
-            for term in {t for t, _ in body} | set(key_ids):
+            self._marks.append(np.array(mark_ids, np.int32))
+            self._language.append(language[slot])
+            for term in {t for t, _ in body} | set(key_ids) | set(mark_ids):
                 self._df[term] += 1
                 self._postings[term].append(new)
             self._members.setdefault(story[slot], []).append(new)
@@ -230,6 +246,15 @@ class RecentArticles:
             prior = np.frombuffer(self._prior, np.float64)[ids]
             found = _vector(ids, self._weights[slot] * self._idf(self._df[ids], prior))
             self._weighed[slot] = found
+        return found
+
+    def marked(self, slot: int) -> Vector:
+        """A held article's marks vector: each mark weighed by its window IDF."""
+        found = self._marked.get(slot)
+        if found is None:
+            ids = self._marks[slot]
+            prior = np.frombuffer(self._prior, np.float64)[ids]
+            found = self._marked[slot] = _vector(ids, self._idf(self._df[ids], prior))
         return found
 
     def centroid(self, story: int, most: int) -> Vector:
@@ -289,6 +314,13 @@ class RecentArticles:
 
     def keys(self, slot: int) -> set[int]:
         return set(self._keys[slot].tolist())
+
+    def marks(self, slot: int) -> set[int]:
+        return set(self._marks[slot].tolist())
+
+    def language(self, slot: int) -> str | None:
+        """The language of a held article, as detected (None when not known)."""
+        return self._language[slot]
 
     def word(self, term: int) -> str:
         return self._words[term]

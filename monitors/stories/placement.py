@@ -7,7 +7,11 @@
    computed for that check, but it does not become one of the story's articles.
 3. Another write-up is compared with the stories of the window whose articles share its
    rare terms (monitors.stories.index), on its full text (monitors.stories.similarity),
-   and joins the best-scoring one that `decide` lets it join.
+   and joins the best-scoring one that `decide` lets it join. A story all of whose
+   articles are in languages apart from the article's (one of the two written in
+   Cyrillic: Ukrainian or Russian and English, or Ukrainian and Russian) is found and
+   compared by their marks instead (names, places and numbers keyed alike across
+   scripts: monitors.extract.marks), when the languages are known.
 4. Anything else starts a new story; the reason names the closest story it was compared
    with and why it did not join, or says that no story of the window shared a rare term.
 
@@ -25,6 +29,8 @@ from itertools import chain
 
 from monitors.config import StoriesConfig
 from monitors.extract.analysis import features_of
+from monitors.extract.language import UNKNOWN
+from monitors.extract.marks import NUMBER, apart
 from monitors.models import Article, StoryFeatures
 from monitors.store import Tx
 from monitors.stories import minhash, similarity
@@ -82,7 +88,7 @@ class StoryDesk:
             feats = features_of(article, article.published or now)
             if placement is None:
                 placement = self._same_or_new(tx, article, feats, now)
-                tx.add_article_terms(article_id, dump(feats))
+                tx.add_article_terms(article_id, dump(feats, _known(article.language)))
                 if keys := sig.bands(self.lsh):  # an empty signature is not indexed
                     tx.add_signature(article_id, sig.to_bytes(), keys)
         if placement.is_copy:
@@ -118,7 +124,8 @@ class StoryDesk:
         """Join the best-scoring story `decide` allows (on a tie, the one compared first),
         else start a story saying why the closest one was not joined."""
         decided = [
-            (similarity.decide(c, self.settings), c) for c in self.candidates(tx, feats, now)
+            (similarity.decide(c, self.settings), c)
+            for c in self.candidates(tx, feats, now, _known(article.language))
         ]
         joinable = [(d, c) for d, c in decided if d.join]
         if joinable:
@@ -130,9 +137,13 @@ class StoryDesk:
         story_id = tx.new_story(article.title, now, feats.published, span)
         return Placement(story_id, "new story", None, _new_reason(closest, len(decided)))
 
-    def candidates(self, tx: Tx, feats: StoryFeatures, now: datetime) -> list[Candidate]:
+    def candidates(
+        self, tx: Tx, feats: StoryFeatures, now: datetime, language: str | None = None
+    ) -> list[Candidate]:
         """The stories of the window whose articles share the most of the article's rare
-        terms (at most MAX_STORIES, by their closest article), with the evidence."""
+        terms (at most MAX_STORIES, by their closest article), with the evidence; for an
+        article in a known `language`, the stories in languages apart from it are found
+        and compared by their marks instead (`_across`)."""
         recent = self.recent
         recent.sync(tx, now - self.settings.window)
         vector = recent.weigh(feats.body)
@@ -140,6 +151,8 @@ class StoryDesk:
         closest: dict[int, float] = {}
         for slot in recent.candidates(rare, recent.idf_of(rare)):
             story = recent.story_of(slot)
+            if language and self._foreign(story, language):
+                continue
             closest[story] = max(closest.get(story, 0.0), vector.cosine(recent.member(slot)))
         ranked = sorted(closest.items(), key=lambda pair: -pair[1])[:MAX_STORIES]
         rare_keys = {recent.word(t) for t in rare if recent.word(t) in feats.keys}
@@ -155,6 +168,46 @@ class StoryDesk:
             found.append(
                 Candidate(story, member, centroid, len(slots), tuple(shared), gap, span)
             )
+        return found + (self._across(feats, language) if language else [])
+
+    def _foreign(self, story: int, language: str) -> bool:
+        """Whether the story's held articles are all in known languages that an article
+        in `language` is compared with by their marks (`apart`)."""
+        held = {self.recent.language(s) for s in self.recent.members(story)}
+        return all(other is not None and apart(other, language) for other in held)
+
+    def _across(self, feats: StoryFeatures, language: str) -> list[Candidate]:
+        """The stories in languages apart from the article's whose articles share the
+        most of its rare marks, with the evidence of the marks (at most MAX_STORIES)."""
+        recent = self.recent
+        marks = recent.weigh(dict.fromkeys(feats.marks, 1.0))
+        rare = recent.rare(feats.marks)
+        closest: dict[int, float] = {}
+        for slot in recent.candidates(rare, recent.idf_of(rare)):
+            story = recent.story_of(slot)
+            if self._foreign(story, language):
+                closest[story] = max(closest.get(story, 0.0), marks.cosine(recent.marked(slot)))
+        ranked = sorted(closest.items(), key=lambda pair: -pair[1])[:MAX_STORIES]
+        found = []
+        for story, cosine in ranked:
+            slots = recent.members(story)
+            held = set().union(*(recent.marks(s) for s in slots))
+            shared = [recent.word(t) for t in rare if t in held]
+            languages = {other for s in slots if (other := recent.language(s))} | {language}
+            gap, span = _gap_and_span(recent.spans[story], feats.published)
+            found.append(
+                Candidate(
+                    story,
+                    cosine,
+                    cosine,
+                    len(slots),
+                    tuple(feats.marks[m] for m in shared),
+                    gap,
+                    span,
+                    tuple(sorted(languages)),
+                    sum(m.startswith(NUMBER) for m in shared),
+                )
+            )
         return found
 
     def _grow(self, tx: Tx, story_id: int, feats: StoryFeatures, now: datetime) -> None:
@@ -163,6 +216,11 @@ class StoryDesk:
         started, latest = _earliest(started, feats.published), _latest(latest, feats.published)
         span = json.dumps({"started": _iso(started), "latest": _iso(latest)})
         tx.grow_story(story_id, span, now, latest)
+
+
+def _known(language: str | None) -> str | None:
+    """The language, unless it is not known."""
+    return None if language in (None, UNKNOWN) else language
 
 
 def _new_reason(closest: tuple[Decision, Candidate] | None, compared: int) -> str:

@@ -17,6 +17,16 @@ threshold (`stories.same_story`), and the join has an anchor: MIN_SHARED rare na
 numbers shared, or a cosine of STRONG at least (a topic's common words alone make no
 story). Otherwise its reason says which of these failed, with the evidence.
 
+A story all of whose articles are in languages apart from the article's (one of them
+written in Cyrillic: monitors.extract.marks.apart) is compared `across` languages, on
+the marks (names, places and numbers keyed alike in every script) instead of the
+words: `member` and `centroid` are then the cosine of the marks (each weighed by its
+window IDF) with the story's closest article, `shared` the rare marks both have, as the
+article writes them (`figures` of them numbers). Such a join needs a score of
+ACROSS_SAME and an anchor whatever the cosine: ACROSS_SHARED rare marks shared, a
+number among them or ACROSS_NAMES names: the actors of a topic come back in its every
+event, an event's figures seldom do.
+
 `new_facts(seen, article)`: the names, numbers and quoted phrases of an article that the
 earlier ones did not have (a demonym or inflection of a word seen is not new).
 
@@ -37,6 +47,9 @@ CENTROID_MEMBERS = 30
 DECAY_HALF_LIFE = timedelta(hours=48)
 MIN_SHARED = 3
 STRONG = 0.5
+ACROSS_SAME = 0.3
+ACROSS_SHARED = 3
+ACROSS_NAMES = 5
 SAME_ROOT = 5
 SHOWN = 5  # shared names listed in a reason
 
@@ -52,6 +65,8 @@ class Candidate:
     shared: tuple[str, ...] = ()
     gap: timedelta | None = None
     span: timedelta | None = None
+    across: tuple[str, ...] = ()  # the story's languages and the article's, if compared across
+    figures: int = 0  # how many of `shared` are numbers
 
     @property
     def cosine(self) -> float:
@@ -65,7 +80,14 @@ class Candidate:
 
     @property
     def anchored(self) -> bool:
+        if self.across:
+            enough = self.figures > 0 or len(self.shared) >= ACROSS_NAMES
+            return len(self.shared) >= ACROSS_SHARED and enough
         return len(self.shared) >= MIN_SHARED or self.cosine >= STRONG
+
+    def threshold(self, settings: StoriesConfig) -> float:
+        """The score this candidate needs to be joined."""
+        return ACROSS_SAME if self.across else settings.same_story
 
 
 @dataclass(frozen=True)
@@ -80,7 +102,7 @@ class Decision:
 def decide(candidate: Candidate, settings: StoriesConfig) -> Decision:
     """Whether the article joins the candidate story under the settings' threshold,
     window and span, and why: the first condition that fails, with the evidence."""
-    c, threshold = candidate, settings.same_story
+    c, threshold = candidate, candidate.threshold(settings)
     failed = _failure(c, settings)
     evidence = _evidence(c)
     if failed:
@@ -97,8 +119,14 @@ def _failure(c: Candidate, settings: StoriesConfig) -> str | None:
             f"the story would last {_hours(c.span)}, over its maximum span of "
             f"{_h(settings.max_span)} h"
         )
-    if c.score < settings.same_story:
-        return f"score {c.score:.2f} below the threshold {settings.same_story:.2f}"
+    if c.score < c.threshold(settings):
+        return f"score {c.score:.2f} below the threshold {c.threshold(settings):.2f}"
+    if not c.anchored and c.across:
+        return (
+            f"no anchor across languages: {len(c.shared)} rare names, places or numbers "
+            f"shared, {c.figures} of them numbers (needs {ACROSS_SHARED} with a number, or "
+            f"{ACROSS_NAMES})"
+        )
     if not c.anchored:
         return (
             f"no anchor: {len(c.shared)} rare name or number shared (needs {MIN_SHARED}) "
@@ -108,20 +136,37 @@ def _failure(c: Candidate, settings: StoriesConfig) -> str | None:
 
 
 def _evidence(c: Candidate) -> str:
-    parts = [
+    if c.across:
+        return _across_evidence(c)
+    cosines = (
         f"cosine {c.member:.2f} with its closest article, {c.centroid:.2f} with the "
         f"story's {c.articles} article{'s' if c.articles != 1 else ''}"
-    ]
-    if c.shared:
-        more = f" and {len(c.shared) - SHOWN} more" if len(c.shared) > SHOWN else ""
-        parts.append("shared rare names and numbers: " + ", ".join(c.shared[:SHOWN]) + more)
-    else:
-        parts.append("no rare name or number shared")
+    )
+    shared = _listed(c.shared, "shared rare names and numbers: ", "no rare name or number")
+    return "; ".join([cosines, shared, _when(c)])
+
+
+def _across_evidence(c: Candidate) -> str:
+    cosine = (
+        f"across languages ({', '.join(c.across)}): cosine of names, places and numbers "
+        f"{c.cosine:.2f} with its closest article"
+    )
+    shared = _listed(c.shared, "shared: ", "no rare name, place or number")
+    return "; ".join([cosine, shared, _when(c)])
+
+
+def _listed(shared: tuple[str, ...], lead: str, none: str) -> str:
+    """The first SHOWN of the shared evidence, and how many more."""
+    if not shared:
+        return f"{none} shared"
+    more = f" and {len(shared) - SHOWN} more" if len(shared) > SHOWN else ""
+    return lead + ", ".join(shared[:SHOWN]) + more
+
+
+def _when(c: Candidate) -> str:
     if c.gap is None:
-        parts.append("time unknown")
-    else:
-        parts.append("within the story's span" if not c.gap else f"{_hours(c.gap)} apart")
-    return "; ".join(parts)
+        return "time unknown"
+    return "within the story's span" if not c.gap else f"{_hours(c.gap)} apart"
 
 
 def new_facts(seen: Iterable[StoryFeatures], article: StoryFeatures) -> list[Fact]:

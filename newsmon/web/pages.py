@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from monitors.config import Config
 from monitors.delivery import Outbox
+from monitors.extract.language import UNKNOWN
 from monitors.store import Store, StoryFilter
 from newsmon.web.guard import SESSION_COOKIE, SESSION_DAYS, Guard, local_path
 from newsmon.web.playground import Playground, Trial, TrialError
@@ -78,10 +79,12 @@ class Desk:
             made = tx.alert_listing(story_id=story_id, limit=1000)
             relisted = tx.relisted_entries(story_id, RELISTED_SHOWN + 1)
             listed = tx.listings([story_id])
+            languages = tx.story_languages([story_id]).get(story_id, ())
         return self.render(
             request,
             "story.html",
             story=story,
+            languages=[language for language in languages if language != UNKNOWN],
             articles=members[: self.size],
             more=len(members) > self.size,
             page=page,

@@ -141,6 +141,14 @@ def test_the_articles_language_is_shown(channel: str, line: str) -> None:
 
 
 @pytest.mark.parametrize("channel", list(CHANNELS))
+def test_a_story_in_several_languages_names_them(channel: str) -> None:
+    body = rendered(channel, alert(language="uk", languages=("en", "uk"))).body
+    assert "Languages: en, uk" in body and "Language: uk" not in body
+    one = rendered(channel, alert(language="uk", languages=("uk", "unknown"))).body
+    assert "Language: uk" in one and "Languages" not in one
+
+
+@pytest.mark.parametrize("channel", list(CHANNELS))
 def test_bidi_controls_stored_in_an_alert_reach_no_message(channel: str) -> None:
     """Text stored before feeds and pages were stripped of them."""
     passage = "Allies offered Kyiv \u202esecurity guarantees\u202c on Friday."

@@ -29,6 +29,7 @@ from monitors.rules import (
 )
 from monitors.rules.inflect import forms
 from monitors.rules.passage import MAX_PASSAGE
+from monitors.rules.translit import romanize, transliterations
 from monitors.text import Token, normalize, sentences, tokenize, word_spans, words
 from tests.conftest import DATA
 
@@ -773,6 +774,14 @@ def test_aliases_match_their_transliterations(name: str, spellings: list[str], t
 def test_transliterations_do_not_match_other_names() -> None:
     rules = RuleSet.compile([("r", "Witkoff OR Zelensky")], aliases={"Zelensky": ["Zelenskyy"]})
     assert rules.match("", "Зеленська, Уіткін і Віталій Кличко.") == []
+
+
+@pytest.mark.parametrize(
+    ("cyrillic", "latin"),
+    [("Зеленський", "zelenskyi"), ("Донбас", "donbas"), ("Уиткофф", "witkoff")],
+)
+def test_a_cyrillic_word_has_one_likeliest_romanization(cyrillic: str, latin: str) -> None:
+    assert romanize(cyrillic) == latin == transliterations(cyrillic)[0].lower()
 
 
 def test_terms_of_an_alias_match_are_the_spellings_found() -> None:
