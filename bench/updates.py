@@ -113,7 +113,8 @@ def decide(
 
 def load(path: Path) -> list[dict[str, Any]]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return data["cases"] if isinstance(data, dict) else data
+    cases: list[dict[str, Any]] = data["cases"] if isinstance(data, dict) else data
+    return cases
 
 
 def held_out(case: dict[str, Any]) -> bool:
@@ -122,7 +123,8 @@ def held_out(case: dict[str, Any]) -> bool:
 
 
 def run_cases(rules: RuleSet, paths: Iterable[Path], verbose: bool, show_held: bool) -> None:
-    total, by_rule, parts = Tally(), {}, {"dev": Tally(), "held-out": Tally()}
+    total, parts = Tally(), {"dev": Tally(), "held-out": Tally()}
+    by_rule: dict[str, Tally] = {}
     for path in paths:
         tally, misses, skipped = Tally(), [], 0
         for case in load(path):

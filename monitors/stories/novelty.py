@@ -68,7 +68,8 @@ STATUS_WORDS = {
     "submitted": r"submit(?:s|ted)?|introduc(?:e|es|ed)|schedul(?:e|es|ed)|sent|"
     r"transmit(?:s|ted)?|referred|forward(?:s|ed)",
     "agreed": r"agree(?:s|d)?|accept(?:s|ed)?|endors(?:e|es|ed)|approv(?:e|es|ed)|"
-    r"finali[sz](?:e|es|ed)|clinch(?:es|ed)?|conclud(?:e|es|ed)",
+    r"finali[sz](?:e|es|ed)|clinch(?:es|ed)?|conclud(?:e|es|ed)|finish(?:es|ed)?|"
+    r"complet(?:e|es|ed)",
     "signed": r"sign(?:s|ed)?|initial(?:l?ed|s)",
     "ratified": r"ratif(?:y|ies|ied)",
     "rejected": r"reject(?:s|ed)?|refus(?:e|es|ed)|dismiss(?:es|ed)?|rebuff(?:s|ed)?|"
@@ -81,7 +82,7 @@ STATUS_WORDS = {
 # words before a status that make it a wish, a need or a condition, not a fact
 UNASSERTED = _wordset(
     """
-    would could might may should must need needs needed to if unless whether yet hope
+    would could might may should must need needs needed if unless whether yet hope
     hopes hoped want wants wanted seek seeks sought plan plans planned expect expects
     expected aim aims intend intends ask asks asked call calls urge urges urged demand
     demands demanded once when before until
@@ -130,7 +131,9 @@ _SPELLED = re.compile(
     r"half)\b",
     re.IGNORECASE,
 )
-_CLAUSE = re.compile(r"(?<!\d),|,(?!\d)|[;:\u2013\u2014()]| - |(?= while | whereas )")
+_CLAUSE = re.compile(
+    r"(?<!\d),|,(?!\d)|(?<!\d):|:(?!\d)|[;\u2013\u2014()]| - |(?= while | whereas )"
+)
 BACKGROUND = _wordset("which whose where while who whom since")
 STANCE = SPEECH | _wordset(
     """
@@ -147,6 +150,7 @@ ACTS = _wordset(
     approve agree back support guarantee
     """
 )
+PREPOSITIONS = _wordset("for of without after before on at with from into upon under")
 BEGIN = _wordset("began begun begins started starts")
 ONGOING = _wordset("is are was were be been being began begin begins started start starts")
 ROLES = _wordset(
@@ -155,12 +159,8 @@ ROLES = _wordset(
     minister secretary senator ranking former
     """
 )
-BACKGROUND_NUMBERS = _wordset(
-    """
-    poll polls survey surveys respondents casualties killed wounded dead died deaths
-    seats anniversary
-    """
-)
+BACKGROUND_NUMBERS = _wordset("casualties killed wounded dead died deaths seats anniversary")
+OPINION = _wordset("poll polls survey surveys respondents pollster")
 _MODAL_IF = re.compile(r"\b(?:would|only)\b[^,;]*?\bif\b", re.IGNORECASE)
 _REFERENCE = re.compile(
     r"\b(?:similar to|like|modell?ed on|akin to|based on|in the style of)\b", re.IGNORECASE
@@ -171,7 +171,13 @@ _OBJECT = re.compile(
 )
 _YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
 _ORDINAL = re.compile(r"\d(?:st|nd|rd|th)\b")
-_IDENTIFIER = re.compile(r"\b[A-Z][a-z]+ \d+\b|\b\d+-(?:member|point|nation|page|seat)\b")
+_IDENTIFIER = re.compile(
+    r"\b[A-Z][a-z]+ \d+\b|\b\d+-(?:member|point|nation|page|seat)\b|\b[A-Z][\w]*-\d+\b|"
+    r"\[\d+\]|\b\d+(?:\.\d+){2,}\b"
+)
+_TIME = re.compile(
+    r"\b\d{1,2}[:.]\d\d(?:\s*[ap]\.?m\b\.?)?|\b\d{1,2}\s*[ap]\.?m\b\.?", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -273,11 +279,14 @@ def developments(
     known_: Known, sentences_: Iterable[list[Clause]], year: int, topic: frozenset[str]
 ) -> list[str]:
     """The clauses of these sentences that state something `known_` lacks, in order.
-    Background clauses ("which ...", "while ...", a clause dated before `year`) and
-    attributions say nothing new; a number counts only in a clause holding a rule hit,
-    and not in a poll or a toll unless the rule is about one (a word of its `topic`)."""
+    Background clauses ("which ...", "while ...", a clause dated before `year`),
+    attributions and asides (questions, polls, a sentence opened by an earlier year) say
+    nothing new; a number counts only in a clause holding a rule hit, and not in a toll
+    unless the rule is about one (a word of its `topic`)."""
     news: list[str] = []
     for clauses in sentences_:
+        if _aside(clauses, year, topic):
+            continue
         for clause in clauses:
             text = clause.text
             if _attribution(text) or _background(text) or _history(text, year):
@@ -290,6 +299,18 @@ def developments(
             ):
                 news.append(_phrase(text))
     return list(dict.fromkeys(n for n in news if n))
+
+
+def _aside(clauses: list[Clause], year: int, topic: frozenset[str]) -> bool:
+    """Whether a sentence asserts nothing of the matter: a question, a sentence opened
+    by an earlier year ("In 1994 Ukraine gave up ..., Britain and Russia"), or an
+    opinion poll's finding when the rule's `topic` is not polls."""
+    if not clauses:
+        return True
+    if clauses[-1].text.rstrip(" \"'”’").endswith("?") or _history(clauses[0].text, year):
+        return True
+    tokens = {t for clause in clauses for t in words(clause.text)}
+    return bool(tokens & (OPINION - topic))
 
 
 def _clauses(sentence: str, offset: int, hits: list[tuple[int, int]]) -> list[Clause]:
@@ -372,8 +393,8 @@ def _institution(name: str) -> bool:
 
 
 def _new_number(clause: str, known_: Known, topic: frozenset[str]) -> bool:
-    """Whether a clause gives a number not known, other than background (polls, tolls,
-    seats, unless the rule's `topic` words are about them) and ordinals."""
+    """Whether a clause gives a number not known, other than background (tolls, seats,
+    unless the rule's `topic` words are about them) and ordinals."""
     if set(words(clause)) & (BACKGROUND_NUMBERS - topic):
         return False
     return any(value not in known_.numbers for value in _numbers(_ORDINAL.sub("", clause)))
@@ -382,7 +403,7 @@ def _new_number(clause: str, known_: Known, topic: frozenset[str]) -> bool:
 def _numbers(text: str) -> set[str]:
     """The values of the numbers of a text (with their unit), spelled fractions too; a
     number naming something ("Article 5", "Resolution 2231") is no quantity."""
-    text = _IDENTIFIER.sub("", text)
+    text = _TIME.sub("", _IDENTIFIER.sub("", text))
     values = {f.key for f in facts_of(text) if f.kind == "number"}
     values.update(
         m.group(1).lower().replace("unanimously", "unanimous") for m in _SPELLED.finditer(text)
@@ -392,10 +413,11 @@ def _numbers(text: str) -> set[str]:
 
 
 def _statuses(clause: str) -> set[tuple[str, str]]:
-    """The statuses a clause asserts, each with who it is said of (the first party
-    before it, if any); a negated one ("did not sign") is a refusal, and one put as a
-    wish, a need, a demand or a condition anywhere before it in the clause ("hope the
-    Senate will ratify", "once they are submitted") asserts nothing."""
+    """The statuses a clause asserts, each with who it is said of (the agent of a
+    passive, else the last party before it, if any); a negated one ("did not sign") is
+    a refusal, and one put as a wish, a need, a demand or a condition anywhere before it
+    in the clause ("hope the Senate will ratify", "once they are submitted"), or as an
+    infinitive ("to sign", "to be ratified"), asserts nothing."""
     tokens = [t.norm for t in tokenize(clause)]
     found = set()
     for i, token in enumerate(tokens):
@@ -406,8 +428,8 @@ def _statuses(clause: str) -> set[tuple[str, str]]:
             status = "begun"  # "began withdrawing", "started pulling back"
         if status is None:
             continue
-        subject = _subject(tokens[:i])
-        if any(t in UNASSERTED for t in tokens[:i]):
+        subject = _agent(tokens[i + 1 : i + 6]) or _subject(tokens[:i])
+        if any(t in UNASSERTED for t in tokens[:i]) or "to" in tokens[max(0, i - 2) : i]:
             continue
         negated = any(t in NEGATION for t in tokens[max(0, i - 3) : i])
         found.add((subject, "rejected" if negated else status))
@@ -415,25 +437,26 @@ def _statuses(clause: str) -> set[tuple[str, str]]:
 
 
 def _refusal(tokens: list[str], i: int) -> bool:
-    """Whether the word at `i` opens a refusal of an act: "will not send", "won't sign",
-    "refused to", "declined to"."""
+    """Whether the word at `i` opens a refusal of an act: "will not send", "would not
+    send", "won't sign", "refused to sign", "decided not to submit" (not "declined to
+    comment")."""
     pair = tokens[i : i + 2]
-    if tokens[i] in ("refused", "refuses", "declined", "declines"):
-        return pair[1:] == ["to"]
+    if tokens[i] in ("refused", "refuses", "declined", "declines") or pair == ["not", "to"]:
+        return pair[1:] == ["to"] and bool(set(tokens[i + 2 : i + 3]) & ACTS)
     acts = tokens[i + 2 : i + 4]
-    return pair in (["will", "not"], ["won", "t"]) and bool(set(acts) & ACTS)
+    return pair in (["will", "not"], ["would", "not"], ["won", "t"]) and bool(set(acts) & ACTS)
 
 
 def _status_of(tokens: list[str], i: int) -> str | None:
     """The status the word at `i` asserts, if any: a verb or an adjective, not a noun
-    or a modifier ("the offer", "the proposed deal"); an -ing form only as what is under
-    way ("began withdrawing")."""
+    or a modifier ("the offer", "the proposed deal", "without delay"); an -ing form
+    only as what is under way ("began withdrawing")."""
     token, before = tokens[i], tokens[i - 1] if i else ""
     if token.endswith("ing"):
         token = token[:-3]
         if before not in ONGOING:
             return None
-    elif before in DETERMINERS:
+    elif before in DETERMINERS or before in PREPOSITIONS:
         return None
     after = tokens[i + 1] if i + 1 < len(tokens) else ""
     for status, pattern in _STATUS.items():
@@ -441,6 +464,12 @@ def _status_of(tokens: list[str], i: int) -> str | None:
             # "agreed to provide" is a willingness, as an offer is; "agreed a deal" is not
             return "proposed" if status == "agreed" and after == "to" else status
     return None
+
+
+def _agent(after: list[str]) -> str:
+    """The party a passive names as its agent ("offered by Washington"), if any."""
+    parties = parties_in(" ".join(after[1:])) if after[:1] == ["by"] else []
+    return parties[0] if parties else ""
 
 
 def _subject(before: list[str]) -> str:
@@ -451,7 +480,7 @@ def _subject(before: list[str]) -> str:
             before = before[i + 1 :]
             break
     parties = parties_in(" ".join(before))
-    return parties[0] if parties else ""
+    return parties[-1] if parties else ""
 
 
 def _new_status(clause: str, known_: Known) -> bool:

@@ -57,6 +57,12 @@ def test_one_party_under_many_names() -> None:
         ("Washington has agreed to provide guarantees", {("us", "proposed")}),
         ("the proposed agreement", set()),
         ("the White House has signalled", set()),
+        ("The White House has decided not to submit the pact", {("us", "rejected")}),
+        ("Washington would not send troops", {("us", "rejected")}),
+        ("The Kremlin declined to comment", set()),
+        ("Kyiv urged senators to ratify it without delay", set()),
+        ("leaders discussed guarantees offered by Washington", {("us", "proposed")}),
+        ("negotiators have finished the text", {("", "agreed")}),
     ],
 )
 def test_statuses_asserted(clause: str, expected: set[tuple[str, str]]) -> None:
@@ -78,6 +84,22 @@ def test_background_numbers_and_speakers_are_not_developments(shipped: RuleSet) 
     (match,) = shipped.select(["security-guarantees"]).match("Guarantees on offer", text)
     found = developments(known_, rule_sentences(article("", text), match), 2025, frozenset())
     assert found == []
+
+
+def test_questions_polls_history_and_clock_times_are_not_developments(
+    shipped: RuleSet,
+) -> None:
+    earlier = ("US offers Ukraine security guarantees", "The US offered Ukraine guarantees.")
+    prior = [PriorAlert(1, ("guarantees", "Ukraine"), *earlier, T0, T0)]
+    text = (
+        "Can Europe staff the security guarantees for Ukraine? "
+        "Poll: 75% of Ukrainians reject security guarantees tied to the Donbas. "
+        "In 1994 Ukraine gave up its warheads for security guarantees from the US, Britain "
+        "and Russia. 10:20 A US official repeats the security guarantees for Ukraine stand."
+    )
+    (match,) = shipped.select(["security-guarantees"]).match("", text)
+    sentences = rule_sentences(article("", text), match)
+    assert developments(Known.of(prior), sentences, 2025, frozenset()) == []
 
 
 def test_a_new_guarantor_and_a_new_number_are(shipped: RuleSet) -> None:
