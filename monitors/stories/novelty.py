@@ -46,6 +46,7 @@ def _wordset(text: str) -> frozenset[str]:
 
 
 MAX_CLAUSE_WORDS = 24
+LEAD_SENTENCES = 6  # where a report states what is new
 CONTENT_IDF = 5.0  # a rarer word can make a condition new
 
 # where a matter stands, by rank; a turn has no rank
@@ -159,7 +160,9 @@ ROLES = _wordset(
     minister secretary senator ranking former
     """
 )
-BACKGROUND_NUMBERS = _wordset("casualties killed wounded dead died deaths seats anniversary")
+BACKGROUND_NUMBERS = _wordset(
+    "casualties killed wounded dead die dies died deaths seats anniversary"
+)
 OPINION = _wordset("poll polls survey surveys respondents pollster")
 _MODAL_IF = re.compile(r"\b(?:would|only)\b[^,;]*?\bif\b", re.IGNORECASE)
 _REFERENCE = re.compile(
@@ -170,6 +173,22 @@ _OBJECT = re.compile(
     r"[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*)*"
 )
 _YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
+_PAST = re.compile(r"\b(?:last year|years ago|a year ago|decades? ago)\b", re.IGNORECASE)
+_DEMONYM_MODIFIER = re.compile(
+    r"\b[A-Z][a-z]+(?:an|ian|ese|ish|i|ch)\s+(?=[a-z])(?!(?:"
+    + "|".join(sorted(INSTITUTION_WORDS))
+    + r")\b)"
+)
+_HEDGED = re.compile(
+    r"\b(?:more than|over|about|around|nearly|almost|roughly|some|at least|up to|close to|"
+    r"approximately|just under|just over)\s+\$?([\d][\d,.]*)",
+    re.IGNORECASE,
+)
+_DATE = re.compile(
+    r"\b(?:by|for|until|before) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)"
+    r"[a-z]*\.? (\d{1,2})\b"
+)
+APPROXIMATE = 0.1  # a hedged number this close to a known one is that number rounded
 _ORDINAL = re.compile(r"\d(?:st|nd|rd|th)\b")
 _IDENTIFIER = re.compile(
     r"\b[A-Z][a-z]+ \d+\b|\b\d+-(?:member|point|nation|page|seat)\b|\b[A-Z][\w]*-\d+\b|"
@@ -259,8 +278,9 @@ class Clause:
 def rule_sentences(article: Article, match: Match) -> list[list[Clause]]:
     """The clauses of the article's headline, where an outlet says what is new, when the
     rule matches it or it shares a telling word with the rule's terms ("buffer zone"),
-    and of each sentence of its text holding one of the rule's hits (its passage's, when
-    the match gives no hit spans)."""
+    and of each sentence of its lead (the first LEAD_SENTENCES: news comes first, what
+    follows is background) holding one of the rule's hits (its passage's, when the match
+    gives no hit spans)."""
     found = []
     if match.in_title:
         found.append(_clauses(article.title, 0, [(0, len(article.title))]))
@@ -268,7 +288,7 @@ def rule_sentences(article: Article, match: Match) -> list[list[Clause]]:
     text = article.text
     if not spans and match.passage.text:
         text, spans = match.passage.text, ((0, len(match.passage.text)),)
-    for start, end in sentences(text):
+    for start, end in sentences(text)[:LEAD_SENTENCES]:
         inside = [(a, b) for a, b in spans if start <= a and b <= end]
         if inside:
             found.append(_clauses(text[start:end], start, inside))
@@ -348,8 +368,9 @@ def _attribution(clause: str) -> bool:
 
 
 def _history(clause: str, year: int) -> bool:
-    """Whether a clause is dated to an earlier year ("in 2022", "of 1994")."""
-    return any(int(found) < year for found in _YEAR.findall(clause))
+    """Whether a clause is dated to an earlier year ("in 2022", "of 1994", "last
+    year")."""
+    return bool(_PAST.search(clause)) or any(int(y) < year for y in _YEAR.findall(clause))
 
 
 def _background(clause: str) -> bool:
@@ -362,18 +383,27 @@ def _new_party(clause: str, known_: Known) -> bool:
     """Whether the clause names a party (a country, bloc or institution) not known that
     acts in it: not one that only comments ("Japan welcomed ...", "Tokyo hoped"), the
     object of a preposition ("ceding the region to Russia") or a model ("similar to
-    NATO's Article 5")."""
+    NATO's Article 5"), nor a demonym that only qualifies a thing or people ("European
+    astronomers", "American soldiers")."""
     acting = _REFERENCE.split(_before_stance(clause))[0]
     acting = _OBJECT.sub(" ", acting)
-    for party in parties_in(acting):
+    for party in parties_in(_DEMONYM_MODIFIER.sub(" ", acting)):
         if not known(frozenset({party}), known_.parties):
             return True
     for fact in facts_of(acting):
         if fact.kind != "name" or not _institution(fact.text):
             continue
-        if not known(identity(fact.text), known_.parties):
+        if not known(identity(fact.text), known_.parties) and not _variant(fact.text, known_):
             return True
     return False
+
+
+def _variant(name: str, known_: Known) -> bool:
+    """Whether an institution's name is another form of one the earlier articles wrote:
+    every word of it but its kind ("Government", "Union") is in them ("the Abbott
+    Government" after "the Abbott government", "RMT Union" after "the RMT")."""
+    own = [w for w in words(name) if w not in INSTITUTION_WORDS and w not in STOPWORDS]
+    return bool(own) and all(stem(w) in known_.stems for w in own)
 
 
 def _before_stance(clause: str) -> str:
@@ -386,30 +416,49 @@ def _before_stance(clause: str) -> str:
 
 
 def _institution(name: str) -> bool:
-    """Whether a name is a party rather than a person: an acronym, or holding a word
-    such as Senate, Council, Ministry, Union (two letters are too few: "FT", "AP")."""
-    tokens = words(name)
-    return (name.isupper() and len(name) >= 3) or any(t in INSTITUTION_WORDS for t in tokens)
+    """Whether a name is a party rather than a person: holding a word such as Senate,
+    Council, Ministry, Union (a bare acronym may be an outlet, a time zone or a part:
+    "CNN", "EST", "MGB")."""
+    return any(t in INSTITUTION_WORDS for t in words(name))
 
 
 def _new_number(clause: str, known_: Known, topic: frozenset[str]) -> bool:
-    """Whether a clause gives a number not known, other than background (tolls, seats,
-    unless the rule's `topic` words are about them) and ordinals."""
+    """Whether a clause gives a number not known, other than background (tolls and
+    seats, unless the rule's `topic` words are about them), ordinals and a hedged
+    rounding of a known number ("more than 700" after "715")."""
     if set(words(clause)) & (BACKGROUND_NUMBERS - topic):
         return False
-    return any(value not in known_.numbers for value in _numbers(_ORDINAL.sub("", clause)))
+    rounded = {_value(m.group(1)) for m in _HEDGED.finditer(clause)}
+    near = [_value(k[1:]) for k in known_.numbers if k.startswith("#")]
+    for value in _numbers(_ORDINAL.sub("", clause)) - known_.numbers:
+        amount = _value(value[1:]) if value.startswith("#") else None
+        if amount is None or amount not in rounded:
+            return True
+        if not any(k and abs(amount - k) <= APPROXIMATE * max(amount, k) for k in near):
+            return True
+    return False
+
+
+def _value(text: str) -> float | None:
+    """A written number's value, if it is one ("30,000" is 30000)."""
+    try:
+        return float(text.replace(",", "").rstrip("."))
+    except ValueError:
+        return None
 
 
 def _numbers(text: str) -> set[str]:
-    """The values of the numbers of a text (with their unit), spelled fractions too; a
-    number naming something ("Article 5", "Resolution 2231") is no quantity."""
+    """The values of the numbers of a text (with their unit), spelled fractions too, and
+    the dates set for something ("by February 28", "for March 12"); a number naming
+    something ("Article 5", "Resolution 2231") or a clock time is no quantity."""
+    dates = {f"@{m.group(1).lower()[:3]} {m.group(2)}" for m in _DATE.finditer(text)}
     text = _TIME.sub("", _IDENTIFIER.sub("", text))
     values = {f.key for f in facts_of(text) if f.kind == "number"}
     values.update(
         m.group(1).lower().replace("unanimously", "unanimous") for m in _SPELLED.finditer(text)
     )
     values.update(f"#{_COUNTS[m.group(1).lower()]}" for m in _SPELLED_COUNT.finditer(text))
-    return values
+    return values | dates
 
 
 def _statuses(clause: str) -> set[tuple[str, str]]:

@@ -102,6 +102,37 @@ def test_questions_polls_history_and_clock_times_are_not_developments(
     assert developments(Known.of(prior), sentences, 2025, frozenset()) == []
 
 
+def test_outlets_demonyms_name_variants_and_roundings_are_not_developments(
+    shipped: RuleSet,
+) -> None:
+    earlier = (
+        "Abbott government offers Ukraine security guarantees",
+        "The Abbott government offered Ukraine security guarantees backed by 715 troops.",
+    )
+    prior = [PriorAlert(1, ("guarantees", "Ukraine"), *earlier, T0, T0)]
+    text = (
+        "CNN reports the security guarantees for Ukraine stand. European analysts see "
+        "the security guarantees for Ukraine as firm. The Abbott Government keeps its "
+        "security guarantees for Ukraine, with more than 700 troops."
+    )
+    (match,) = shipped.select(["security-guarantees"]).match("", text)
+    sentences = rule_sentences(article("", text), match)
+    assert developments(Known.of(prior), sentences, 2025, frozenset()) == []
+
+
+def test_a_deadline_is_news_but_only_in_the_lead(shipped: RuleSet) -> None:
+    earlier = ("US offers Ukraine security guarantees", "The US offered Ukraine guarantees.")
+    prior = [PriorAlert(1, ("guarantees", "Ukraine"), *earlier, T0, T0)]
+    deadline = "Kyiv must answer on the security guarantees for Ukraine by February 28."
+    (match,) = shipped.select(["security-guarantees"]).match("", deadline)
+    sentences = rule_sentences(article("", deadline), match)
+    assert developments(Known.of(prior), sentences, 2025, frozenset()) == [deadline[:-1]]
+    background = "Talks went on. " * 6 + deadline
+    (match,) = shipped.select(["security-guarantees"]).match("", background)
+    sentences = rule_sentences(article("", background), match)
+    assert developments(Known.of(prior), sentences, 2025, frozenset()) == []
+
+
 def test_a_new_guarantor_and_a_new_number_are(shipped: RuleSet) -> None:
     earlier = ("US offers Ukraine security guarantees", "The US offered Ukraine guarantees.")
     prior = [PriorAlert(1, ("guarantees", "Ukraine"), *earlier, T0, T0)]
