@@ -279,14 +279,16 @@ def rule_sentences(article: Article, match: Match) -> list[list[Clause]]:
     """The clauses of the article's headline, where an outlet says what is new, when the
     rule matches it or it shares a telling word with the rule's terms ("buffer zone"),
     and of each sentence of its lead (the first LEAD_SENTENCES: news comes first, what
-    follows is background) holding one of the rule's hits (its passage's, when the match
-    gives no hit spans)."""
+    follows is background) holding one of the rule's hits: its lede when only the
+    headline matched, its passage's when the match gives no hit spans."""
     found = []
     if match.in_title:
         found.append(_clauses(article.title, 0, [(0, len(article.title))]))
     spans = match.spans
     text = article.text
-    if not spans and match.passage.text:
+    if not spans and match.in_title:  # only the headline matched: its lede tells it
+        spans = tuple(sentences(text)[:1])
+    elif not spans and match.passage.text:
         text, spans = match.passage.text, ((0, len(match.passage.text)),)
     for start, end in sentences(text)[:LEAD_SENTENCES]:
         inside = [(a, b) for a, b in spans if start <= a and b <= end]

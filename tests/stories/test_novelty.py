@@ -133,6 +133,22 @@ def test_a_deadline_is_news_but_only_in_the_lead(shipped: RuleSet) -> None:
     assert developments(Known.of(prior), sentences, 2025, frozenset()) == []
 
 
+def test_the_lede_tells_a_headline_only_match(shipped: RuleSet) -> None:
+    earlier = (
+        "Ukrainian forces to leave Donetsk within 60 days",
+        "Under the deal Ukraine will withdraw its forces from the Donetsk region.",
+    )
+    prior = [PriorAlert(1, ("Donetsk", "withdraw"), *earlier, T0, T0)]
+    title = "First Ukrainian units leave Donetsk positions under truce"
+    text = "Ukrainian troops began pulling out of positions west of Kostiantynivka on Monday."
+    (match,) = shipped.select(["donbas-withdrawal"]).match(title, text)
+    assert match.in_title and not match.spans
+    news = developments(
+        Known.of(prior), rule_sentences(article(title, text), match), 2025, frozenset()
+    )
+    assert news == [text[:-1]]
+
+
 def test_a_new_guarantor_and_a_new_number_are(shipped: RuleSet) -> None:
     earlier = ("US offers Ukraine security guarantees", "The US offered Ukraine guarantees.")
     prior = [PriorAlert(1, ("guarantees", "Ukraine"), *earlier, T0, T0)]
