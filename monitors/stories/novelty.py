@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from monitors.extract.analysis import STOPWORDS, default_idf, facts_of, stem
 from monitors.models import Article, Match, StoryFeatures
 from monitors.store import PriorAlert, Tx, utcnow
-from monitors.stories.names import identity, known, parties_in
+from monitors.stories.names import CAPITALS, identity, known, parties_in
 from monitors.text import sentences, tokenize, words
 
 
@@ -47,6 +47,7 @@ def _wordset(text: str) -> frozenset[str]:
 
 MAX_CLAUSE_WORDS = 24
 LEAD_SENTENCES = 6  # where a report states what is new
+SUBJECT_WORDS = 2  # a capital this early in a clause is its subject
 CONTENT_IDF = 5.0  # a rarer word can make a condition new
 
 # where a matter stands, by rank; a turn has no rank
@@ -128,7 +129,8 @@ _SPELLED_COUNT = re.compile(
     re.IGNORECASE,
 )
 _SPELLED = re.compile(
-    r"\b(two-thirds|three-quarters|three-fifths|a majority|simple majority|unanimous(?:ly)?|"
+    r"\b(two-thirds|three-quarters|three-fifths|a majority|simple majorit(?:y|ies)|"
+    r"unanimous(?:ly)?|"
     r"half)\b",
     re.IGNORECASE,
 )
@@ -140,7 +142,8 @@ STANCE = SPEECH | _wordset(
     """
     welcomed welcomes welcome hoped hopes praised praises urged urges believes believed
     thinks thought described describes criticised criticized condemned condemns doubts
-    doubted fears feared warned cautioned called calls reacted responded
+    doubted fears feared warned cautioned called calls reacted responded insists insist
+    insisted argues argue argued
     """
 )
 _STATUS = {status: re.compile(f"(?:{forms})") for status, forms in STATUS_WORDS.items()}
@@ -188,6 +191,7 @@ _DATE = re.compile(
     r"\b(?:by|for|until|before) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)"
     r"[a-z]*\.? (\d{1,2})\b"
 )
+_COMPASS = re.compile(r"\b(?:west|western|east|eastern|north|northern|south|southern)\b")
 APPROXIMATE = 0.1  # a hedged number this close to a known one is that number rounded
 _ORDINAL = re.compile(r"\d(?:st|nd|rd|th)\b")
 _IDENTIFIER = re.compile(
@@ -385,11 +389,12 @@ def _new_party(clause: str, known_: Known) -> bool:
     """Whether the clause names a party (a country, bloc or institution) not known that
     acts in it: not one that only comments ("Japan welcomed ...", "Tokyo hoped"), the
     object of a preposition ("ceding the region to Russia") or a model ("similar to
-    NATO's Article 5"), nor a demonym that only qualifies a thing or people ("European
-    astronomers", "American soldiers")."""
+    NATO's Article 5"), a capital that is no subject, a direction ("west London"), nor a
+    demonym that only qualifies a thing or people ("European astronomers")."""
     acting = _REFERENCE.split(_before_stance(clause))[0]
     acting = _OBJECT.sub(" ", acting)
-    for party in parties_in(_DEMONYM_MODIFIER.sub(" ", acting)):
+    named = _COMPASS.sub(" ", _DEMONYM_MODIFIER.sub(" ", acting))
+    for party in parties_in(_capitals_as_subjects(named)):
         if not known(frozenset({party}), known_.parties):
             return True
     for fact in facts_of(acting):
@@ -398,6 +403,18 @@ def _new_party(clause: str, known_: Known) -> bool:
         if not known(identity(fact.text), known_.parties) and not _variant(fact.text, known_):
             return True
     return False
+
+
+def _capitals_as_subjects(clause: str) -> str:
+    """The clause less any capital city named after its first words: a capital stands
+    for its government as a subject ("Moscow insists"), and is a place or a memory as an
+    object ("Kyiv remembers Budapest")."""
+    cut = [m for m in re.finditer(r"\S+", clause)][SUBJECT_WORDS:]
+    keep = [m.group() for m in cut if words(m.group()) and words(m.group())[0] in CAPITALS]
+    if not keep:
+        return clause
+    head = clause[: cut[0].start()]
+    return head + " ".join(w for w in (m.group() for m in cut) if w not in keep)
 
 
 def _variant(name: str, known_: Known) -> bool:
@@ -457,7 +474,8 @@ def _numbers(text: str) -> set[str]:
     text = _TIME.sub("", _IDENTIFIER.sub("", text))
     values = {f.key for f in facts_of(text) if f.kind == "number"}
     values.update(
-        m.group(1).lower().replace("unanimously", "unanimous") for m in _SPELLED.finditer(text)
+        m.group(1).lower().replace("unanimously", "unanimous").replace("majorities", "majority")
+        for m in _SPELLED.finditer(text)
     )
     values.update(f"#{_COUNTS[m.group(1).lower()]}" for m in _SPELLED_COUNT.finditer(text))
     return values | dates

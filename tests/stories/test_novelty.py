@@ -13,7 +13,14 @@ from monitors.models import Article
 from monitors.rules import RuleSet
 from monitors.store import PriorAlert
 from monitors.stories.names import identity, known, parties_in
-from monitors.stories.novelty import Known, _statuses, developments, novelty, rule_sentences
+from monitors.stories.novelty import (
+    Known,
+    _new_party,
+    _statuses,
+    developments,
+    novelty,
+    rule_sentences,
+)
 from tests.conftest import ROOT
 from tests.rules.test_rules_seeds import ENV, FILES, seed
 
@@ -63,6 +70,7 @@ def test_one_party_under_many_names() -> None:
         ("Kyiv urged senators to ratify it without delay", set()),
         ("leaders discussed guarantees offered by Washington", {("us", "proposed")}),
         ("negotiators have finished the text", {("", "agreed")}),
+        ("Kyiv insists the guarantees offered in Berlin be binding", {("", "proposed")}),
     ],
 )
 def test_statuses_asserted(clause: str, expected: set[tuple[str, str]]) -> None:
@@ -131,6 +139,20 @@ def test_a_deadline_is_news_but_only_in_the_lead(shipped: RuleSet) -> None:
     (match,) = shipped.select(["security-guarantees"]).match("", background)
     sentences = rule_sentences(article("", background), match)
     assert developments(Known.of(prior), sentences, 2025, frozenset()) == []
+
+
+@pytest.mark.parametrize(
+    ("clause", "new"),
+    [
+        ("Kyiv remembers Budapest as it weighs the offer", False),
+        ("he died at his home in west London", False),
+        ("Budapest will join the guarantees", True),
+        ("Britain and Hungary would also provide troops", True),
+    ],
+)
+def test_who_is_a_new_party(clause: str, new: bool) -> None:
+    known_ = Known({"us", "ukraine"}, set(), set(), set(), set())
+    assert _new_party(clause, known_) is new
 
 
 def test_the_lede_tells_a_headline_only_match(shipped: RuleSet) -> None:
