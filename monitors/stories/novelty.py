@@ -199,7 +199,9 @@ _IDENTIFIER = re.compile(
     r"\[\d+\]|\b\d+(?:\.\d+){2,}\b"
 )
 _TIME = re.compile(
-    r"\b\d{1,2}[:.]\d\d(?:\s*[ap]\.?m\b\.?)?|\b\d{1,2}\s*[ap]\.?m\b\.?", re.IGNORECASE
+    r"\b\d{1,2}[:.]\d\d(?:\s*[ap]\.?m\b\.?)?|\b\d{1,2}\s*[ap]\.?m\b\.?|"
+    r"\b\d{3,4}\s*(?:GMT|UTC|BST|CET|EST|EDT|PST|PDT)\b",
+    re.IGNORECASE,
 )
 
 
@@ -392,8 +394,8 @@ def _new_party(clause: str, known_: Known) -> bool:
     NATO's Article 5"), a capital that is no subject, a direction ("west London"), nor a
     demonym that only qualifies a thing or people ("European astronomers")."""
     acting = _REFERENCE.split(_before_stance(clause))[0]
-    acting = _OBJECT.sub(" ", acting)
-    named = _COMPASS.sub(" ", _DEMONYM_MODIFIER.sub(" ", acting))
+    acting = _OBJECT.sub(" ", _COMPASS.sub(" ", acting))
+    named = _DEMONYM_MODIFIER.sub(" ", acting)
     for party in parties_in(_capitals_as_subjects(named)):
         if not known(frozenset({party}), known_.parties):
             return True
