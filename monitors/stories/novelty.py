@@ -3,8 +3,9 @@
 The first article of a story that matches a rule makes a `new` alert. A later article of
 the story (a near-duplicate too: an updated wire version) makes an `update` for the rule
 only when the sentences that carry the rule (its headline when it speaks of the rule's
-matter, and each sentence holding one of the rule's hits) state a fact neither the
-rule's earlier alerts nor the story's articles it matched silently as nothing new did:
+matter, and each sentence of its lead holding one of the rule's hits: news comes first)
+state a fact neither the rule's earlier alerts nor the story's articles it matched
+silently as nothing new did:
 
 1. a party: a country, bloc or institution none of the earlier articles named under any
    of its names ("US", "U.S.", "United States", "America", "Washington" and "American"
@@ -12,10 +13,11 @@ rule's earlier alerts nor the story's articles it matched silently as nothing ne
    own, nor is anyone who only speaks ("..., a senior official said");
 2. a number with its unit or context whose value they did not write ("30,000 troops",
    "15 years", "two-thirds"), outside an attribution;
-3. a status the rule's earlier sentences did not assert: where the matter stands
-   (proposed < submitted < agreed/ready < signed < ratified/approved) or a turn
-   (rejected, blocked, delayed, withdrawn). A status asserted is one not put as a wish
-   or a condition ("would need to be ratified", "hopes to sign", "has yet to");
+3. a status, in a clause holding a rule hit, the rule's earlier sentences did not
+   assert: where the matter stands (proposed < submitted < agreed/ready < signed <
+   ratified/approved) or a turn (rejected, blocked, delayed, withdrawn). A status
+   asserted is one not put as a wish or a condition ("would need to be ratified",
+   "hopes to sign", "has yet to");
 4. a condition ("only if", "in exchange for", "depends on", "provided that", ...) whose
    clause holds a salient word or name the earlier articles did not.
 
@@ -309,8 +311,9 @@ def developments(
     """The clauses of these sentences that state something `known_` lacks, in order.
     Background clauses ("which ...", "while ...", a clause dated before `year`),
     attributions and asides (questions, polls, a sentence opened by an earlier year) say
-    nothing new; a number counts only in a clause holding a rule hit, and not in a toll
-    unless the rule is about one (a word of its `topic`)."""
+    nothing new; a number or a status counts only in a clause holding a rule hit (the
+    rule's matter: "offered his condolences" says nothing of it), a number not in a
+    toll unless the rule is about one (a word of its `topic`)."""
     news: list[str] = []
     for clauses in sentences_:
         if _aside(clauses, year, topic):
@@ -322,7 +325,7 @@ def developments(
             if (
                 _new_party(text, known_)
                 or (clause.hit and _new_number(text, known_, topic))
-                or _new_status(text, known_)
+                or (clause.hit and _new_status(text, known_))
                 or _new_condition(text, known_)
             ):
                 news.append(_phrase(text))
@@ -569,12 +572,16 @@ def _new_status(clause: str, known_: Known) -> bool:
 
 def _new_condition(clause: str, known_: Known) -> bool:
     """Whether the clause sets a condition holding a content word (or a party) that no
-    condition of the earlier articles held."""
-    found = CONDITIONS.search(clause) or _MODAL_IF.search(clause)
-    if found is None:
+    earlier article held: in what it requires ("only if Kyiv cedes ..."), or in what is
+    offered or threatened for it ("Russia would return Kharkiv if ...")."""
+    found = CONDITIONS.search(clause)
+    if found is not None:
+        terms = clause[found.end() :]
+    elif (found := _MODAL_IF.search(clause)) is not None:
+        terms = clause[found.start() :]
+    else:
         return False
-    tail = clause[found.end() :]
-    return bool(_content(tail) - known_.stems) or _new_party(tail, known_)
+    return bool(_content(terms) - known_.stems) or _new_party(terms, known_)
 
 
 def _condition_stems(text: str) -> set[str]:
