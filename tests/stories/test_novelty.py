@@ -155,6 +155,20 @@ def test_who_is_a_new_party(clause: str, new: bool) -> None:
     assert _new_party(clause, known_) is new
 
 
+def test_what_a_condition_offers_is_news(shipped: RuleSet) -> None:
+    earlier = (
+        "Kremlin demands Ukraine cede the Donbas",
+        "Russia wants Ukraine to cede the Donbas.",
+    )
+    prior = [PriorAlert(1, ("Donbas", "cede"), *earlier, T0, T0)]
+    text = "Russia would return the areas it holds in Kharkiv and Sumy if Ukraine cedes the Donbas."
+    (match,) = shipped.select(["donbas-withdrawal"]).match("", text)
+    news = developments(
+        Known.of(prior), rule_sentences(article("", text), match), 2025, frozenset()
+    )
+    assert news == [text[:-1]]
+
+
 def test_the_lede_tells_a_headline_only_match(shipped: RuleSet) -> None:
     earlier = (
         "Ukrainian forces to leave Donetsk within 60 days",
