@@ -156,6 +156,8 @@ ACTS = _wordset(
     approve agree back support guarantee
     """
 )
+INFLECTED = _wordset("sent withdrew withdrawn ready willing prepared")
+BARE_BEFORE = _wordset("will shall can cannot do did not never they we i you to")
 PREPOSITIONS = _wordset("for of without after before on at with from into upon under")
 BEGIN = _wordset("began begun begins started starts")
 ONGOING = _wordset("is are was were be been being began begin begins started start starts")
@@ -179,10 +181,10 @@ _OBJECT = re.compile(
 )
 _YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
 _PAST = re.compile(r"\b(?:last year|years ago|a year ago|decades? ago)\b", re.IGNORECASE)
-_DEMONYM_MODIFIER = re.compile(
-    r"\b[A-Z][a-z]+(?:an|ian|ese|ish|i|ch)\s+(?=[a-z])(?!(?:"
+_DEMONYM_MODIFIER = re.compile(  # not of an institution: "the British and French parliaments"
+    r"\b[A-Z][a-z]+(?:an|ian|ese|ish|i|ch)\s+(?=[a-z])(?!(?:and|or|"
     + "|".join(sorted(INSTITUTION_WORDS))
-    + r")\b)"
+    + r")s?\b)"
 )
 _HEDGED = re.compile(
     r"\b(?:more than|over|about|around|nearly|almost|roughly|some|at least|up to|close to|"
@@ -231,7 +233,7 @@ class Known:
         conditions: set[str] = set()
         for alert in prior:
             for sentence in _sentences_with(alert.title, alert.text, alert.terms):
-                statuses.update(_statuses(sentence))
+                statuses.update(_statuses(sentence, named=True))
         for title, text in [*((a.title, a.text) for a in prior), *seen]:
             body = f"{title}\n{text}"
             conditions.update(_condition_stems(body))
@@ -486,16 +488,18 @@ def _numbers(text: str) -> set[str]:
     return values | dates
 
 
-def _statuses(clause: str) -> set[tuple[str, str]]:
-    """The statuses a clause asserts, each with who it is said of (the agent of a
-    passive, else the last party before it, if any); a negated one ("did not sign") is
-    a refusal, and one put as a wish, a need, a demand or a condition anywhere before it
-    in the clause ("hope the Senate will ratify", "once they are submitted"), or as an
-    infinitive ("to sign", "to be ratified"), asserts nothing."""
+def _statuses(clause: str, named: bool = False) -> set[tuple[str, str]]:
+    """The statuses a clause asserts (or, if `named`, names too: "the offer", "on
+    offer", not "a signing expected"; what an earlier article spoke of is known), each
+    with who it is said of (the agent of a passive, else the last party before it, if
+    any); a negated one ("did not sign") is a refusal, and one put as a wish, a need, a
+    demand or a condition anywhere before it in the clause ("hope the Senate will
+    ratify", "once they are submitted"), or as an infinitive ("to sign", "to be
+    ratified"), asserts nothing."""
     tokens = [t.norm for t in tokenize(clause)]
     found = set()
     for i, token in enumerate(tokens):
-        status = _status_of(tokens, i)
+        status = _status_of(tokens, i, named)
         if status is None and _refusal(tokens, i):
             status = "rejected"
         elif status is None and token in BEGIN and i + 1 < len(tokens):
@@ -521,16 +525,16 @@ def _refusal(tokens: list[str], i: int) -> bool:
     return pair in (["will", "not"], ["would", "not"], ["won", "t"]) and bool(set(acts) & ACTS)
 
 
-def _status_of(tokens: list[str], i: int) -> str | None:
-    """The status the word at `i` asserts, if any: a verb or an adjective, not a noun
-    or a modifier ("the offer", "the proposed deal", "without delay"); an -ing form
-    only as what is under way ("began withdrawing")."""
+def _status_of(tokens: list[str], i: int, named: bool = False) -> str | None:
+    """The status the word at `i` asserts, if any: a verb or an adjective, not (unless
+    `named`) a noun or a modifier ("the offer", "the proposed deal", "without delay",
+    "a defence pledge"); an -ing form only as what is under way ("began withdrawing")."""
     token, before = tokens[i], tokens[i - 1] if i else ""
     if token.endswith("ing"):
         token = token[:-3]
         if before not in ONGOING:
             return None
-    elif before in DETERMINERS or before in PREPOSITIONS:
+    elif not named and (before in DETERMINERS | PREPOSITIONS or _noun(token, before)):
         return None
     after = tokens[i + 1] if i + 1 < len(tokens) else ""
     for status, pattern in _STATUS.items():
@@ -538,6 +542,15 @@ def _status_of(tokens: list[str], i: int) -> str | None:
             # "agreed to provide" is a willingness, as an offer is; "agreed a deal" is not
             return "proposed" if status == "agreed" and after == "to" else status
     return None
+
+
+def _noun(token: str, before: str) -> bool:
+    """Whether an uninflected status word is a noun: a verb in its bare form follows a
+    modal, a pronoun, a plural or a party ("will sign", "they sign", "allies pledge",
+    "Kyiv and Washington sign"), a noun anything else ("a collective-defence pledge")."""
+    if token.endswith(("s", "ed")) or token in INFLECTED:
+        return False
+    return not (before in BARE_BEFORE or before.endswith("s") or parties_in(before))
 
 
 def _agent(after: list[str]) -> str:

@@ -71,10 +71,18 @@ def test_one_party_under_many_names() -> None:
         ("leaders discussed guarantees offered by Washington", {("us", "proposed")}),
         ("negotiators have finished the text", {("", "agreed")}),
         ("Kyiv insists the guarantees offered in Berlin be binding", {("", "proposed")}),
+        ("Washington offers Kyiv a collective-defence pledge", {("us", "proposed")}),
+        ("Kyiv and Washington sign the pact", {("us", "signed")}),
     ],
 )
 def test_statuses_asserted(clause: str, expected: set[tuple[str, str]]) -> None:
     assert _statuses(clause) == expected
+
+
+def test_what_an_earlier_article_named_is_known() -> None:
+    assert _statuses("the guarantees on offer to Ukraine") == set()
+    assert _statuses("the guarantees on offer to Ukraine", named=True) == {("", "proposed")}
+    assert _statuses("with a signing expected this month", named=True) == set()
 
 
 def test_background_numbers_and_speakers_are_not_developments(shipped: RuleSet) -> None:
@@ -146,6 +154,7 @@ def test_a_deadline_is_news_but_only_in_the_lead(shipped: RuleSet) -> None:
     [
         ("Kyiv remembers Budapest as it weighs the offer", False),
         ("he died at his home in west London", False),
+        ("the British and French parliaments would be asked to ratify it", True),
         ("Budapest will join the guarantees", True),
         ("Britain and Hungary would also provide troops", True),
     ],
