@@ -132,8 +132,7 @@ _SPELLED_COUNT = re.compile(
 )
 _SPELLED = re.compile(
     r"\b(two-thirds|three-quarters|three-fifths|a majority|simple majorit(?:y|ies)|"
-    r"unanimous(?:ly)?|"
-    r"half)\b",
+    r"unanimous(?:ly)?|half)\b",
     re.IGNORECASE,
 )
 _CLAUSE = re.compile(
@@ -157,7 +156,7 @@ ACTS = _wordset(
     """
 )
 INFLECTED = _wordset("sent withdrew withdrawn ready willing prepared")
-BARE_BEFORE = _wordset("will shall can cannot do did not never they we i you to")
+BARE_BEFORE = _wordset("will shall can cannot do did not never they we i you")
 PREPOSITIONS = _wordset("for of without after before on at with from into upon under")
 BEGIN = _wordset("began begun begins started starts")
 ONGOING = _wordset("is are was were be been being began begin begins started start starts")
@@ -416,12 +415,11 @@ def _capitals_as_subjects(clause: str) -> str:
     """The clause less any capital city named after its first words: a capital stands
     for its government as a subject ("Moscow insists"), and is a place or a memory as an
     object ("Kyiv remembers Budapest")."""
-    cut = [m for m in re.finditer(r"\S+", clause)][SUBJECT_WORDS:]
-    keep = [m.group() for m in cut if words(m.group()) and words(m.group())[0] in CAPITALS]
-    if not keep:
+    rest = list(re.finditer(r"\S+", clause))[SUBJECT_WORDS:]
+    kept = [m.group() for m in rest if not set(words(m.group())[:1]) & CAPITALS]
+    if len(kept) == len(rest):
         return clause
-    head = clause[: cut[0].start()]
-    return head + " ".join(w for w in (m.group() for m in cut) if w not in keep)
+    return clause[: rest[0].start()] + " ".join(kept)
 
 
 def _variant(name: str, known_: Known) -> bool:
