@@ -114,12 +114,19 @@ def replay(corpora: Path) -> list[str]:
         new = sum(got[k]["new"] for k in rows)
         updates = sum(got[k]["update"] for k in rows)
         extra = Counter(got[k]["new"] + got[k]["update"] - 1 for k in rows)
+        over = sorted((label, got[(label, rule)]) for label, rule in rows)
         lines += [
             "",
             f"WikiNews, {timeline}: {len(rows)} events whose rule matched one of their "
             f"articles; ideal {len(rows)} alerts (no development labelled). Sent: {new} new, "
             f"{updates} updates; events by alerts beyond one: "
             + ", ".join(f"{n}: {c}" for n, c in sorted(extra.items())),
+            "Events sent more than one (new + updates): "
+            + ", ".join(
+                f"{label} {k['new']}+{k['update']}"
+                for label, k in over
+                if k["new"] + k["update"] > 1
+            ),
         ]
     for line in lines:
         print(line)
@@ -173,8 +180,13 @@ def scale(corpora: Path, count: int) -> list[str]:
             at = start + timedelta(seconds=made * 2)
             pieces.append(
                 stream.Piece(
-                    f"s{made}", f"{names[2]}: {own[0][:60]}", ". ".join(body), "synth.example",
-                    f"https://synth.example/{made}", at, f"s{story}",
+                    f"s{made}",
+                    f"{names[2]}: {own[0][:60]}",
+                    ". ".join(body),
+                    "synth.example",
+                    f"https://synth.example/{made}",
+                    at,
+                    f"s{story}",
                 )
             )
             made += 1

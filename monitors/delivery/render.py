@@ -253,7 +253,7 @@ def _update_lines(alert: AlertRow, fmt: Format) -> list[str]:
     if alert.kind != "update":
         return [f"Alert #{alert.id}"]
     return [
-        f"New in this story: {fmt.text(', '.join(alert.new_facts))}",
+        f"New: {fmt.text('; '.join(alert.new_facts))}",
         f"Alert #{alert.id}. Follows alert #{alert.follows}",
     ]
 

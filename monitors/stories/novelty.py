@@ -3,8 +3,9 @@
 The first article of a story that matches a rule makes a `new` alert. A later article of
 the story (a near-duplicate too: an updated wire version) makes an `update` for the rule
 only when the sentences that carry the rule (its headline when it speaks of the rule's
-matter, and each sentence holding one of the rule's hits) state a fact neither the
-rule's earlier alerts nor the story's articles it matched silently as nothing new did:
+matter, and each sentence of its lead holding one of the rule's hits: news comes first)
+state a fact neither the rule's earlier alerts nor the story's articles it matched
+silently as nothing new did:
 
 1. a party: a country, bloc or institution none of the earlier articles named under any
    of its names ("US", "U.S.", "United States", "America", "Washington" and "American"
@@ -12,10 +13,11 @@ rule's earlier alerts nor the story's articles it matched silently as nothing ne
    own, nor is anyone who only speaks ("..., a senior official said");
 2. a number with its unit or context whose value they did not write ("30,000 troops",
    "15 years", "two-thirds"), outside an attribution;
-3. a status the rule's earlier sentences did not assert: where the matter stands
-   (proposed < submitted < agreed/ready < signed < ratified/approved) or a turn
-   (rejected, blocked, delayed, withdrawn). A status asserted is one not put as a wish
-   or a condition ("would need to be ratified", "hopes to sign", "has yet to");
+3. a status, in a clause holding a rule hit, the rule's earlier sentences did not
+   assert: where the matter stands (proposed < submitted < agreed/ready < signed <
+   ratified/approved) or a turn (rejected, blocked, delayed, withdrawn). A status
+   asserted is one not put as a wish or a condition ("would need to be ratified",
+   "hopes to sign", "has yet to");
 4. a condition ("only if", "in exchange for", "depends on", "provided that", ...) whose
    clause holds a salient word or name the earlier articles did not.
 
@@ -37,7 +39,7 @@ from datetime import datetime, timedelta
 from monitors.extract.analysis import STOPWORDS, default_idf, facts_of, stem
 from monitors.models import Article, Match, StoryFeatures
 from monitors.store import PriorAlert, Tx, utcnow
-from monitors.stories.names import identity, known, parties_in
+from monitors.stories.names import CAPITALS, identity, known, parties_in
 from monitors.text import sentences, tokenize, words
 
 
@@ -46,6 +48,8 @@ def _wordset(text: str) -> frozenset[str]:
 
 
 MAX_CLAUSE_WORDS = 24
+LEAD_SENTENCES = 6  # where a report states what is new
+SUBJECT_WORDS = 2  # a capital this early in a clause is its subject
 CONTENT_IDF = 5.0  # a rarer word can make a condition new
 
 # where a matter stands, by rank; a turn has no rank
@@ -68,7 +72,8 @@ STATUS_WORDS = {
     "submitted": r"submit(?:s|ted)?|introduc(?:e|es|ed)|schedul(?:e|es|ed)|sent|"
     r"transmit(?:s|ted)?|referred|forward(?:s|ed)",
     "agreed": r"agree(?:s|d)?|accept(?:s|ed)?|endors(?:e|es|ed)|approv(?:e|es|ed)|"
-    r"finali[sz](?:e|es|ed)|clinch(?:es|ed)?|conclud(?:e|es|ed)",
+    r"finali[sz](?:e|es|ed)|clinch(?:es|ed)?|conclud(?:e|es|ed)|finish(?:es|ed)?|"
+    r"complet(?:e|es|ed)",
     "signed": r"sign(?:s|ed)?|initial(?:l?ed|s)",
     "ratified": r"ratif(?:y|ies|ied)",
     "rejected": r"reject(?:s|ed)?|refus(?:e|es|ed)|dismiss(?:es|ed)?|rebuff(?:s|ed)?|"
@@ -81,7 +86,7 @@ STATUS_WORDS = {
 # words before a status that make it a wish, a need or a condition, not a fact
 UNASSERTED = _wordset(
     """
-    would could might may should must need needs needed to if unless whether yet hope
+    would could might may should must need needs needed if unless whether yet hope
     hopes hoped want wants wanted seek seeks sought plan plans planned expect expects
     expected aim aims intend intends ask asks asked call calls urge urges urged demand
     demands demanded once when before until
@@ -126,17 +131,20 @@ _SPELLED_COUNT = re.compile(
     re.IGNORECASE,
 )
 _SPELLED = re.compile(
-    r"\b(two-thirds|three-quarters|three-fifths|a majority|simple majority|unanimous(?:ly)?|"
-    r"half)\b",
+    r"\b(two-thirds|three-quarters|three-fifths|a majority|simple majorit(?:y|ies)|"
+    r"unanimous(?:ly)?|half)\b",
     re.IGNORECASE,
 )
-_CLAUSE = re.compile(r"(?<!\d),|,(?!\d)|[;:\u2013\u2014()]| - |(?= while | whereas )")
+_CLAUSE = re.compile(
+    r"(?<!\d),|,(?!\d)|(?<!\d):|:(?!\d)|[;\u2013\u2014()]| - |(?= while | whereas )"
+)
 BACKGROUND = _wordset("which whose where while who whom since")
 STANCE = SPEECH | _wordset(
     """
     welcomed welcomes welcome hoped hopes praised praises urged urges believes believed
     thinks thought described describes criticised criticized condemned condemns doubts
-    doubted fears feared warned cautioned called calls reacted responded
+    doubted fears feared warned cautioned called calls reacted responded insists insist
+    insisted argues argue argued
     """
 )
 _STATUS = {status: re.compile(f"(?:{forms})") for status, forms in STATUS_WORDS.items()}
@@ -147,6 +155,9 @@ ACTS = _wordset(
     approve agree back support guarantee
     """
 )
+INFLECTED = _wordset("sent withdrew withdrawn ready willing prepared")
+BARE_BEFORE = _wordset("will shall can cannot do did not never they we i you")
+PREPOSITIONS = _wordset("for of without after before on at with from into upon under")
 BEGIN = _wordset("began begun begins started starts")
 ONGOING = _wordset("is are was were be been being began begin begins started start starts")
 ROLES = _wordset(
@@ -156,11 +167,9 @@ ROLES = _wordset(
     """
 )
 BACKGROUND_NUMBERS = _wordset(
-    """
-    poll polls survey surveys respondents casualties killed wounded dead died deaths
-    seats anniversary
-    """
+    "casualties killed wounded dead die dies died deaths seats anniversary"
 )
+OPINION = _wordset("poll polls survey surveys respondents pollster")
 _MODAL_IF = re.compile(r"\b(?:would|only)\b[^,;]*?\bif\b", re.IGNORECASE)
 _REFERENCE = re.compile(
     r"\b(?:similar to|like|modell?ed on|akin to|based on|in the style of)\b", re.IGNORECASE
@@ -170,8 +179,33 @@ _OBJECT = re.compile(
     r"[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*)*"
 )
 _YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
+_PAST = re.compile(r"\b(?:last year|years ago|a year ago|decades? ago)\b", re.IGNORECASE)
+_DEMONYM_MODIFIER = re.compile(  # not of an institution: "the British and French parliaments"
+    r"\b[A-Z][a-z]+(?:an|ian|ese|ish|i|ch)\s+(?=[a-z])(?!(?:and|or|"
+    + "|".join(sorted(INSTITUTION_WORDS))
+    + r")s?\b)"
+)
+_HEDGED = re.compile(
+    r"\b(?:more than|over|about|around|nearly|almost|roughly|some|at least|up to|close to|"
+    r"approximately|just under|just over)\s+\$?([\d][\d,.]*)",
+    re.IGNORECASE,
+)
+_DATE = re.compile(
+    r"\b(?:by|for|until|before) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)"
+    r"[a-z]*\.? (\d{1,2})\b"
+)
+_COMPASS = re.compile(r"\b(?:west|western|east|eastern|north|northern|south|southern)\b")
+APPROXIMATE = 0.1  # a hedged number this close to a known one is that number rounded
 _ORDINAL = re.compile(r"\d(?:st|nd|rd|th)\b")
-_IDENTIFIER = re.compile(r"\b[A-Z][a-z]+ \d+\b|\b\d+-(?:member|point|nation|page|seat)\b")
+_IDENTIFIER = re.compile(
+    r"\b[A-Z][a-z]+ \d+\b|\b\d+-(?:member|point|nation|page|seat)\b|\b[A-Z][\w]*-\d+\b|"
+    r"\[\d+\]|\b\d+(?:\.\d+){2,}\b"
+)
+_TIME = re.compile(
+    r"\b\d{1,2}[:.]\d\d(?:\s*[ap]\.?m\b\.?)?|\b\d{1,2}\s*[ap]\.?m\b\.?|"
+    r"\b\d{3,4}\s*(?:GMT|UTC|BST|CET|EST|EDT|PST|PDT)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -198,7 +232,7 @@ class Known:
         conditions: set[str] = set()
         for alert in prior:
             for sentence in _sentences_with(alert.title, alert.text, alert.terms):
-                statuses.update(_statuses(sentence))
+                statuses.update(_statuses(sentence, named=True))
         for title, text in [*((a.title, a.text) for a in prior), *seen]:
             body = f"{title}\n{text}"
             conditions.update(_condition_stems(body))
@@ -253,16 +287,19 @@ class Clause:
 def rule_sentences(article: Article, match: Match) -> list[list[Clause]]:
     """The clauses of the article's headline, where an outlet says what is new, when the
     rule matches it or it shares a telling word with the rule's terms ("buffer zone"),
-    and of each sentence of its text holding one of the rule's hits (its passage's, when
-    the match gives no hit spans)."""
+    and of each sentence of its lead (the first LEAD_SENTENCES: news comes first, what
+    follows is background) holding one of the rule's hits: its lede when only the
+    headline matched, its passage's when the match gives no hit spans."""
     found = []
     if match.in_title:
         found.append(_clauses(article.title, 0, [(0, len(article.title))]))
     spans = match.spans
     text = article.text
-    if not spans and match.passage.text:
+    if not spans and match.in_title:  # only the headline matched: its lede tells it
+        spans = tuple(sentences(text)[:1])
+    elif not spans and match.passage.text:
         text, spans = match.passage.text, ((0, len(match.passage.text)),)
-    for start, end in sentences(text):
+    for start, end in sentences(text)[:LEAD_SENTENCES]:
         inside = [(a, b) for a, b in spans if start <= a and b <= end]
         if inside:
             found.append(_clauses(text[start:end], start, inside))
@@ -273,11 +310,15 @@ def developments(
     known_: Known, sentences_: Iterable[list[Clause]], year: int, topic: frozenset[str]
 ) -> list[str]:
     """The clauses of these sentences that state something `known_` lacks, in order.
-    Background clauses ("which ...", "while ...", a clause dated before `year`) and
-    attributions say nothing new; a number counts only in a clause holding a rule hit,
-    and not in a poll or a toll unless the rule is about one (a word of its `topic`)."""
+    Background clauses ("which ...", "while ...", a clause dated before `year`),
+    attributions and asides (questions, polls, a sentence opened by an earlier year) say
+    nothing new; a number or a status counts only in a clause holding a rule hit (the
+    rule's matter: "offered his condolences" says nothing of it), a number not in a
+    toll unless the rule is about one (a word of its `topic`)."""
     news: list[str] = []
     for clauses in sentences_:
+        if _aside(clauses, year, topic):
+            continue
         for clause in clauses:
             text = clause.text
             if _attribution(text) or _background(text) or _history(text, year):
@@ -285,11 +326,23 @@ def developments(
             if (
                 _new_party(text, known_)
                 or (clause.hit and _new_number(text, known_, topic))
-                or _new_status(text, known_)
+                or (clause.hit and _new_status(text, known_))
                 or _new_condition(text, known_)
             ):
                 news.append(_phrase(text))
     return list(dict.fromkeys(n for n in news if n))
+
+
+def _aside(clauses: list[Clause], year: int, topic: frozenset[str]) -> bool:
+    """Whether a sentence asserts nothing of the matter: a question, a sentence opened
+    by an earlier year ("In 1994 Ukraine gave up ..., Britain and Russia"), or an
+    opinion poll's finding when the rule's `topic` is not polls."""
+    if not clauses:
+        return True
+    if clauses[-1].text.rstrip(" \"'”’").endswith("?") or _history(clauses[0].text, year):
+        return True
+    tokens = {t for clause in clauses for t in words(clause.text)}
+    return bool(tokens & (OPINION - topic))
 
 
 def _clauses(sentence: str, offset: int, hits: list[tuple[int, int]]) -> list[Clause]:
@@ -327,8 +380,9 @@ def _attribution(clause: str) -> bool:
 
 
 def _history(clause: str, year: int) -> bool:
-    """Whether a clause is dated to an earlier year ("in 2022", "of 1994")."""
-    return any(int(found) < year for found in _YEAR.findall(clause))
+    """Whether a clause is dated to an earlier year ("in 2022", "of 1994", "last
+    year")."""
+    return bool(_PAST.search(clause)) or any(int(y) < year for y in _YEAR.findall(clause))
 
 
 def _background(clause: str) -> bool:
@@ -341,18 +395,39 @@ def _new_party(clause: str, known_: Known) -> bool:
     """Whether the clause names a party (a country, bloc or institution) not known that
     acts in it: not one that only comments ("Japan welcomed ...", "Tokyo hoped"), the
     object of a preposition ("ceding the region to Russia") or a model ("similar to
-    NATO's Article 5")."""
+    NATO's Article 5"), a capital that is no subject, a direction ("west London"), nor a
+    demonym that only qualifies a thing or people ("European astronomers")."""
     acting = _REFERENCE.split(_before_stance(clause))[0]
-    acting = _OBJECT.sub(" ", acting)
-    for party in parties_in(acting):
+    acting = _OBJECT.sub(" ", _COMPASS.sub(" ", acting))
+    named = _DEMONYM_MODIFIER.sub(" ", acting)
+    for party in parties_in(_capitals_as_subjects(named)):
         if not known(frozenset({party}), known_.parties):
             return True
     for fact in facts_of(acting):
         if fact.kind != "name" or not _institution(fact.text):
             continue
-        if not known(identity(fact.text), known_.parties):
+        if not known(identity(fact.text), known_.parties) and not _variant(fact.text, known_):
             return True
     return False
+
+
+def _capitals_as_subjects(clause: str) -> str:
+    """The clause less any capital city named after its first words: a capital stands
+    for its government as a subject ("Moscow insists"), and is a place or a memory as an
+    object ("Kyiv remembers Budapest")."""
+    rest = list(re.finditer(r"\S+", clause))[SUBJECT_WORDS:]
+    kept = [m.group() for m in rest if not set(words(m.group())[:1]) & CAPITALS]
+    if len(kept) == len(rest):
+        return clause
+    return clause[: rest[0].start()] + " ".join(kept)
+
+
+def _variant(name: str, known_: Known) -> bool:
+    """Whether an institution's name is another form of one the earlier articles wrote:
+    every word of it but its kind ("Government", "Union") is in them ("the Abbott
+    Government" after "the Abbott government", "RMT Union" after "the RMT")."""
+    own = [w for w in words(name) if w not in INSTITUTION_WORDS and w not in STOPWORDS]
+    return bool(own) and all(stem(w) in known_.stems for w in own)
 
 
 def _before_stance(clause: str) -> str:
@@ -365,49 +440,72 @@ def _before_stance(clause: str) -> str:
 
 
 def _institution(name: str) -> bool:
-    """Whether a name is a party rather than a person: an acronym, or holding a word
-    such as Senate, Council, Ministry, Union (two letters are too few: "FT", "AP")."""
-    tokens = words(name)
-    return (name.isupper() and len(name) >= 3) or any(t in INSTITUTION_WORDS for t in tokens)
+    """Whether a name is a party rather than a person: holding a word such as Senate,
+    Council, Ministry, Union (a bare acronym may be an outlet, a time zone or a part:
+    "CNN", "EST", "MGB")."""
+    return any(t in INSTITUTION_WORDS for t in words(name))
 
 
 def _new_number(clause: str, known_: Known, topic: frozenset[str]) -> bool:
-    """Whether a clause gives a number not known, other than background (polls, tolls,
-    seats, unless the rule's `topic` words are about them) and ordinals."""
+    """Whether a clause gives a number not known, other than background (tolls and
+    seats, unless the rule's `topic` words are about them), ordinals and a hedged
+    rounding of a known number ("more than 700" after "715")."""
     if set(words(clause)) & (BACKGROUND_NUMBERS - topic):
         return False
-    return any(value not in known_.numbers for value in _numbers(_ORDINAL.sub("", clause)))
+    rounded = {_value(m.group(1)) for m in _HEDGED.finditer(clause)}
+    near = [_value(k[1:]) for k in known_.numbers if k.startswith("#")]
+    for value in _numbers(_ORDINAL.sub("", clause)) - known_.numbers:
+        amount = _value(value[1:]) if value.startswith("#") else None
+        if amount is None or amount not in rounded:
+            return True
+        if not any(k and abs(amount - k) <= APPROXIMATE * max(amount, k) for k in near):
+            return True
+    return False
+
+
+def _value(text: str) -> float | None:
+    """A written number's value, if it is one ("30,000" is 30000)."""
+    try:
+        return float(text.replace(",", "").rstrip("."))
+    except ValueError:
+        return None
 
 
 def _numbers(text: str) -> set[str]:
-    """The values of the numbers of a text (with their unit), spelled fractions too; a
-    number naming something ("Article 5", "Resolution 2231") is no quantity."""
-    text = _IDENTIFIER.sub("", text)
+    """The values of the numbers of a text (with their unit), spelled fractions too, and
+    the dates set for something ("by February 28", "for March 12"); a number naming
+    something ("Article 5", "Resolution 2231") or a clock time is no quantity."""
+    dates = {f"@{m.group(1).lower()[:3]} {m.group(2)}" for m in _DATE.finditer(text)}
+    text = _TIME.sub("", _IDENTIFIER.sub("", text))
     values = {f.key for f in facts_of(text) if f.kind == "number"}
     values.update(
-        m.group(1).lower().replace("unanimously", "unanimous") for m in _SPELLED.finditer(text)
+        m.group(1).lower().replace("unanimously", "unanimous").replace("majorities", "majority")
+        for m in _SPELLED.finditer(text)
     )
     values.update(f"#{_COUNTS[m.group(1).lower()]}" for m in _SPELLED_COUNT.finditer(text))
-    return values
+    return values | dates
 
 
-def _statuses(clause: str) -> set[tuple[str, str]]:
-    """The statuses a clause asserts, each with who it is said of (the first party
-    before it, if any); a negated one ("did not sign") is a refusal, and one put as a
-    wish, a need, a demand or a condition anywhere before it in the clause ("hope the
-    Senate will ratify", "once they are submitted") asserts nothing."""
+def _statuses(clause: str, named: bool = False) -> set[tuple[str, str]]:
+    """The statuses a clause asserts (or, if `named`, names too: "the offer", "on
+    offer", not "a signing expected"; what an earlier article spoke of is known), each
+    with who it is said of (the agent of a passive, else the last party before it, if
+    any); a negated one ("did not sign") is a refusal, and one put as a wish, a need, a
+    demand or a condition anywhere before it in the clause ("hope the Senate will
+    ratify", "once they are submitted"), or as an infinitive ("to sign", "to be
+    ratified"), asserts nothing."""
     tokens = [t.norm for t in tokenize(clause)]
     found = set()
     for i, token in enumerate(tokens):
-        status = _status_of(tokens, i)
+        status = _status_of(tokens, i, named)
         if status is None and _refusal(tokens, i):
             status = "rejected"
         elif status is None and token in BEGIN and i + 1 < len(tokens):
             status = "begun"  # "began withdrawing", "started pulling back"
         if status is None:
             continue
-        subject = _subject(tokens[:i])
-        if any(t in UNASSERTED for t in tokens[:i]):
+        subject = _agent(tokens[i + 1 : i + 6]) or _subject(tokens[:i])
+        if any(t in UNASSERTED for t in tokens[:i]) or "to" in tokens[max(0, i - 2) : i]:
             continue
         negated = any(t in NEGATION for t in tokens[max(0, i - 3) : i])
         found.add((subject, "rejected" if negated else status))
@@ -415,25 +513,26 @@ def _statuses(clause: str) -> set[tuple[str, str]]:
 
 
 def _refusal(tokens: list[str], i: int) -> bool:
-    """Whether the word at `i` opens a refusal of an act: "will not send", "won't sign",
-    "refused to", "declined to"."""
+    """Whether the word at `i` opens a refusal of an act: "will not send", "would not
+    send", "won't sign", "refused to sign", "decided not to submit" (not "declined to
+    comment")."""
     pair = tokens[i : i + 2]
-    if tokens[i] in ("refused", "refuses", "declined", "declines"):
-        return pair[1:] == ["to"]
+    if tokens[i] in ("refused", "refuses", "declined", "declines") or pair == ["not", "to"]:
+        return pair[1:] == ["to"] and bool(set(tokens[i + 2 : i + 3]) & ACTS)
     acts = tokens[i + 2 : i + 4]
-    return pair in (["will", "not"], ["won", "t"]) and bool(set(acts) & ACTS)
+    return pair in (["will", "not"], ["would", "not"], ["won", "t"]) and bool(set(acts) & ACTS)
 
 
-def _status_of(tokens: list[str], i: int) -> str | None:
-    """The status the word at `i` asserts, if any: a verb or an adjective, not a noun
-    or a modifier ("the offer", "the proposed deal"); an -ing form only as what is under
-    way ("began withdrawing")."""
+def _status_of(tokens: list[str], i: int, named: bool = False) -> str | None:
+    """The status the word at `i` asserts, if any: a verb or an adjective, not (unless
+    `named`) a noun or a modifier ("the offer", "the proposed deal", "without delay",
+    "a defence pledge"); an -ing form only as what is under way ("began withdrawing")."""
     token, before = tokens[i], tokens[i - 1] if i else ""
     if token.endswith("ing"):
         token = token[:-3]
         if before not in ONGOING:
             return None
-    elif before in DETERMINERS:
+    elif not named and (before in DETERMINERS | PREPOSITIONS or _noun(token, before)):
         return None
     after = tokens[i + 1] if i + 1 < len(tokens) else ""
     for status, pattern in _STATUS.items():
@@ -441,6 +540,21 @@ def _status_of(tokens: list[str], i: int) -> str | None:
             # "agreed to provide" is a willingness, as an offer is; "agreed a deal" is not
             return "proposed" if status == "agreed" and after == "to" else status
     return None
+
+
+def _noun(token: str, before: str) -> bool:
+    """Whether an uninflected status word is a noun: a verb in its bare form follows a
+    modal, a pronoun, a plural or a party ("will sign", "they sign", "allies pledge",
+    "Kyiv and Washington sign"), a noun anything else ("a collective-defence pledge")."""
+    if token.endswith(("s", "ed")) or token in INFLECTED:
+        return False
+    return not (before in BARE_BEFORE or before.endswith("s") or parties_in(before))
+
+
+def _agent(after: list[str]) -> str:
+    """The party a passive names as its agent ("offered by Washington"), if any."""
+    parties = parties_in(" ".join(after[1:])) if after[:1] == ["by"] else []
+    return parties[0] if parties else ""
 
 
 def _subject(before: list[str]) -> str:
@@ -451,7 +565,7 @@ def _subject(before: list[str]) -> str:
             before = before[i + 1 :]
             break
     parties = parties_in(" ".join(before))
-    return parties[0] if parties else ""
+    return parties[-1] if parties else ""
 
 
 def _new_status(clause: str, known_: Known) -> bool:
@@ -469,12 +583,16 @@ def _new_status(clause: str, known_: Known) -> bool:
 
 def _new_condition(clause: str, known_: Known) -> bool:
     """Whether the clause sets a condition holding a content word (or a party) that no
-    condition of the earlier articles held."""
-    found = CONDITIONS.search(clause) or _MODAL_IF.search(clause)
-    if found is None:
+    earlier article held: in what it requires ("only if Kyiv cedes ..."), or in what is
+    offered or threatened for it ("Russia would return Kharkiv if ...")."""
+    found = CONDITIONS.search(clause)
+    if found is not None:
+        terms = clause[found.end() :]
+    elif (found := _MODAL_IF.search(clause)) is not None:
+        terms = clause[found.start() :]
+    else:
         return False
-    tail = clause[found.end() :]
-    return bool(_content(tail) - known_.stems) or _new_party(tail, known_)
+    return bool(_content(terms) - known_.stems) or _new_party(terms, known_)
 
 
 def _condition_stems(text: str) -> set[str]:

@@ -172,7 +172,7 @@ def test_demo_prints_one_alert_per_rule_and_story(tmp_path: Path) -> None:
         assert text.count(f"[newsmon] {title}:") == 1  # one story: one alert per rule
         assert text.count(f"[newsmon] Update: {title}:") <= 2  # one per later write-up
     assert received == 3 + text.count("[newsmon] Update:")
-    assert text.count("New in this story:") == text.count("[newsmon] Update:")
+    assert text.count("New:") == text.count("[newsmon] Update:")
     for outlet in ("Meridian Wire", "The Harbour Herald", "Northgate Times"):
         assert f"Also: {outlet}" in text  # the sources the story had when an update came
     assert "utm_source" not in text

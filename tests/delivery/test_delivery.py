@@ -402,7 +402,7 @@ def test_slack_updates_thread_under_the_story_first_alert(
     assert "thread_ts" not in original
     assert update["thread_ts"] == "1700000000.000001"  # the ts Slack gave the first alert
     text = json.dumps(update, ensure_ascii=False)
-    assert "New in this story: Ruth Calloway, 67" in text
+    assert "New: Ruth Calloway; 67" in text
     assert f"Follows alert #{first}" in text
 
 

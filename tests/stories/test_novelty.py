@@ -13,7 +13,14 @@ from monitors.models import Article
 from monitors.rules import RuleSet
 from monitors.store import PriorAlert
 from monitors.stories.names import identity, known, parties_in
-from monitors.stories.novelty import Known, _statuses, developments, novelty, rule_sentences
+from monitors.stories.novelty import (
+    Known,
+    _new_party,
+    _statuses,
+    developments,
+    novelty,
+    rule_sentences,
+)
 from tests.conftest import ROOT
 from tests.rules.test_rules_seeds import ENV, FILES, seed
 
@@ -57,10 +64,25 @@ def test_one_party_under_many_names() -> None:
         ("Washington has agreed to provide guarantees", {("us", "proposed")}),
         ("the proposed agreement", set()),
         ("the White House has signalled", set()),
+        ("The White House has decided not to submit the pact", {("us", "rejected")}),
+        ("Washington would not send troops", {("us", "rejected")}),
+        ("The Kremlin declined to comment", set()),
+        ("Kyiv urged senators to ratify it without delay", set()),
+        ("leaders discussed guarantees offered by Washington", {("us", "proposed")}),
+        ("negotiators have finished the text", {("", "agreed")}),
+        ("Kyiv insists the guarantees offered in Berlin be binding", {("", "proposed")}),
+        ("Washington offers Kyiv a collective-defence pledge", {("us", "proposed")}),
+        ("Kyiv and Washington sign the pact", {("us", "signed")}),
     ],
 )
 def test_statuses_asserted(clause: str, expected: set[tuple[str, str]]) -> None:
     assert _statuses(clause) == expected
+
+
+def test_what_an_earlier_article_named_is_known() -> None:
+    assert _statuses("the guarantees on offer to Ukraine") == set()
+    assert _statuses("the guarantees on offer to Ukraine", named=True) == {("", "proposed")}
+    assert _statuses("with a signing expected this month", named=True) == set()
 
 
 def test_background_numbers_and_speakers_are_not_developments(shipped: RuleSet) -> None:
@@ -78,6 +100,98 @@ def test_background_numbers_and_speakers_are_not_developments(shipped: RuleSet) 
     (match,) = shipped.select(["security-guarantees"]).match("Guarantees on offer", text)
     found = developments(known_, rule_sentences(article("", text), match), 2025, frozenset())
     assert found == []
+
+
+def test_questions_polls_history_and_clock_times_are_not_developments(
+    shipped: RuleSet,
+) -> None:
+    earlier = ("US offers Ukraine security guarantees", "The US offered Ukraine guarantees.")
+    prior = [PriorAlert(1, ("guarantees", "Ukraine"), *earlier, T0, T0)]
+    text = (
+        "Can Europe staff the security guarantees for Ukraine? "
+        "Poll: 75% of Ukrainians reject security guarantees tied to the Donbas. "
+        "In 1994 Ukraine gave up its warheads for security guarantees from the US, Britain "
+        "and Russia. 10:20 A US official repeats the security guarantees for Ukraine stand."
+    )
+    (match,) = shipped.select(["security-guarantees"]).match("", text)
+    sentences = rule_sentences(article("", text), match)
+    assert developments(Known.of(prior), sentences, 2025, frozenset()) == []
+
+
+def test_outlets_demonyms_name_variants_and_roundings_are_not_developments(
+    shipped: RuleSet,
+) -> None:
+    earlier = (
+        "Abbott government offers Ukraine security guarantees",
+        "The Abbott government offered Ukraine security guarantees backed by 715 troops.",
+    )
+    prior = [PriorAlert(1, ("guarantees", "Ukraine"), *earlier, T0, T0)]
+    text = (
+        "CNN reports the security guarantees for Ukraine stand. European analysts see "
+        "the security guarantees for Ukraine as firm. The Abbott Government keeps its "
+        "security guarantees for Ukraine, with more than 700 troops."
+    )
+    (match,) = shipped.select(["security-guarantees"]).match("", text)
+    sentences = rule_sentences(article("", text), match)
+    assert developments(Known.of(prior), sentences, 2025, frozenset()) == []
+
+
+def test_a_deadline_is_news_but_only_in_the_lead(shipped: RuleSet) -> None:
+    earlier = ("US offers Ukraine security guarantees", "The US offered Ukraine guarantees.")
+    prior = [PriorAlert(1, ("guarantees", "Ukraine"), *earlier, T0, T0)]
+    deadline = "Kyiv must answer on the security guarantees for Ukraine by February 28."
+    (match,) = shipped.select(["security-guarantees"]).match("", deadline)
+    sentences = rule_sentences(article("", deadline), match)
+    assert developments(Known.of(prior), sentences, 2025, frozenset()) == [deadline[:-1]]
+    background = "Talks went on. " * 6 + deadline
+    (match,) = shipped.select(["security-guarantees"]).match("", background)
+    sentences = rule_sentences(article("", background), match)
+    assert developments(Known.of(prior), sentences, 2025, frozenset()) == []
+
+
+@pytest.mark.parametrize(
+    ("clause", "new"),
+    [
+        ("Kyiv remembers Budapest as it weighs the offer", False),
+        ("he died at his home in west London", False),
+        ("the British and French parliaments would be asked to ratify it", True),
+        ("Budapest will join the guarantees", True),
+        ("Britain and Hungary would also provide troops", True),
+    ],
+)
+def test_who_is_a_new_party(clause: str, new: bool) -> None:
+    known_ = Known({"us", "ukraine"}, set(), set(), set(), set())
+    assert _new_party(clause, known_) is new
+
+
+def test_what_a_condition_offers_is_news(shipped: RuleSet) -> None:
+    earlier = (
+        "Kremlin demands Ukraine cede the Donbas",
+        "Russia wants Ukraine to cede the Donbas.",
+    )
+    prior = [PriorAlert(1, ("Donbas", "cede"), *earlier, T0, T0)]
+    text = "Russia would return the areas it holds in Kharkiv and Sumy if Ukraine cedes the Donbas."
+    (match,) = shipped.select(["donbas-withdrawal"]).match("", text)
+    news = developments(
+        Known.of(prior), rule_sentences(article("", text), match), 2025, frozenset()
+    )
+    assert news == [text[:-1]]
+
+
+def test_the_lede_tells_a_headline_only_match(shipped: RuleSet) -> None:
+    earlier = (
+        "Ukrainian forces to leave Donetsk within 60 days",
+        "Under the deal Ukraine will withdraw its forces from the Donetsk region.",
+    )
+    prior = [PriorAlert(1, ("Donetsk", "withdraw"), *earlier, T0, T0)]
+    title = "First Ukrainian units leave Donetsk positions under truce"
+    text = "Ukrainian troops began pulling out of positions west of Kostiantynivka on Monday."
+    (match,) = shipped.select(["donbas-withdrawal"]).match(title, text)
+    assert match.in_title and not match.spans
+    news = developments(
+        Known.of(prior), rule_sentences(article(title, text), match), 2025, frozenset()
+    )
+    assert news == [text[:-1]]
 
 
 def test_a_new_guarantor_and_a_new_number_are(shipped: RuleSet) -> None:

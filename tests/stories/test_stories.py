@@ -53,7 +53,7 @@ def test_one_story_through_four_outlets_over_three_cycles(tmp_path: Path) -> Non
     for payload in received:
         assert "Meridian Wire" in payload["message"]
         if "Update" in payload["title"]:
-            assert "New in this story:" in payload["message"]
+            assert "New:" in payload["message"]
 
 
 ARTICLE = """<html><head><title>{title}</title></head><body><article>{body}</article>
@@ -116,7 +116,7 @@ def test_a_later_development_is_an_update_that_names_what_is_new(
         "[newsmon] Update",
     ]
     first, update = posts[0]["message"], posts[1]["message"]
-    assert "New in this story:" in update and "Ruth Calloway" in update and "67" in update
+    assert "New:" in update and "Ruth Calloway" in update and "67" in update
     number = first.split("Alert #")[1].split()[0]
     assert f"Follows alert #{number}" in update
 

@@ -69,6 +69,6 @@ def test_every_page_on_the_scenario_store(store_url: str) -> None:
     facts = story.xpath("//p[@class='facts']")[0].text_content()
     assert len(timeline) > 2 and facts.startswith(f"{len(timeline)} articles")
     news = [" ".join(p.text_content().split()) for p in story.xpath("//p[@class='new']")]
-    assert all(n.startswith("New in this story: ") for n in news)
+    assert all(n.startswith("New: ") for n in news)
     sent = story.xpath("//table[@class='deliveries']//span[contains(@class,'status-sent')]")
     assert len(sent) == len(story.xpath("//section[@class='alert']"))
