@@ -10,7 +10,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from monitors.extract.language import UNKNOWN
 from newsmon.common import App, ConfigOption, add_row, load_config, out, parse_since, store_for
 
 stories_app = App(
@@ -110,6 +109,8 @@ def stories_show(story_id: int, config: ConfigOption = None) -> None:
     """A story's articles, the decision that placed each (with its score and reason),
     the feeds that listed each, the entries skipped as the same URL before any fetch, and
     its alerts."""
+    from monitors.extract.language import UNKNOWN  # here: `--help` loads no extractor
+
     cfg = load_config(config, sends=False)
     with store_for(cfg) as store, store.transaction() as tx:
         detail = tx.story_detail(story_id)
