@@ -269,13 +269,17 @@ class StoryQueries:
             .values(revision=_next(stories.c.revision))
         )
 
-    def article_terms_since(self, since: datetime, limit: int) -> list[TermsRow]:
-        """The terms of the `limit` articles placed last among those fetched since
-        `since`, in revision order."""
+    def placement_revision(self) -> int:
+        """The last placement revision committed (0 for none)."""
+        return int(self.conn.scalar(sa.select(sa.func.max(article_terms.c.revision))) or 0)
+
+    def article_terms_since(self, since: datetime, limit: int, upto: int) -> list[TermsRow]:
+        """The terms of the `limit` articles placed last up to placement revision `upto`
+        among those fetched since `since`, in revision order."""
         last = (
             sa.select(article_terms.c.article_id)
             .join(articles, articles.c.id == article_terms.c.article_id)
-            .where(articles.c.fetched_at >= since)
+            .where(articles.c.fetched_at >= since, article_terms.c.revision <= upto)
             .order_by(article_terms.c.revision.desc())
             .limit(limit)
             .subquery()

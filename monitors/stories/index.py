@@ -113,9 +113,9 @@ class RecentArticles:
     def sync(self, tx: Tx, since: datetime) -> None:
         """Read the articles stored since the last sync (the `since` window's, the first
         time), and forget those fetched before `since`."""
-        if self._last is None:
-            self._last = 0
-            rows = tx.article_terms_since(since, MAX_ARTICLES)
+        if self._last is None:  # the window's, up to the last revision (not older ones)
+            self._last = tx.placement_revision()
+            rows = tx.article_terms_since(since, MAX_ARTICLES, self._last)
         else:
             rows = tx.article_terms_after(self._last)
         for row in rows:
