@@ -48,6 +48,7 @@ from monitors.store.schema import alerts, articles, entries  # noqa: E402
 # the store-wide lock of recording: `lock_commits`; `lock_stories` on commits before it,
 # where it was held for the whole of an article's unit of work (a before/after)
 STORE_WIDE_LOCKS = ("lock_commits", "lock_stories")
+LOCKS = (*STORE_WIDE_LOCKS, "lock_keys", "lock_story")  # recording's locks, waits timed
 
 DATABASE = "newsmon_bench_scaleout"
 
@@ -103,12 +104,13 @@ def run_processes(
 
 def timed_run(config: str, timings: str) -> None:
     """`newsmon run --config CONFIG` in this process, with the time each unit of work
-    held the store-wide lock (from taking it to the end of its commit) written to
-    `timings` at exit: sections, seconds, slowest."""
-    held: dict[str, float] = {"sections": 0, "seconds": 0.0, "slowest": 0.0}
-    for name in STORE_WIDE_LOCKS:
+    held the store-wide lock (from taking it to the end of its commit) and the time
+    spent waiting for recording's locks written to `timings` at exit: sections,
+    seconds, slowest, waited."""
+    held: dict[str, float] = {"sections": 0, "seconds": 0.0, "slowest": 0.0, "waited": 0.0}
+    for name in LOCKS:
         if hasattr(Tx, name):
-            setattr(Tx, name, _noting(getattr(Tx, name)))
+            setattr(Tx, name, _noting(getattr(Tx, name), held, name in STORE_WIDE_LOCKS))
     Store.transaction = _timed(Store.transaction, held)  # type: ignore[method-assign]
     atexit.register(lambda: Path(timings).write_text(json.dumps(held)))
     from newsmon.cli import app
@@ -116,13 +118,18 @@ def timed_run(config: str, timings: str) -> None:
     app(["run", "--config", config])
 
 
-def _noting(lock: Callable[[Tx], None]) -> Callable[[Tx], None]:
-    """`lock`, noting on the unit of work when it first held it."""
+def _noting(lock: Callable[..., Any], held: dict[str, float], store_wide: bool) -> Any:
+    """`lock`, adding the time it waited to `held`, and noting on the unit of work when
+    it first held the lock if it is `store_wide`."""
 
-    def locked(tx: Tx) -> None:
-        lock(tx)
-        if not hasattr(tx, "locked_at"):
-            tx.locked_at = time.perf_counter()  # type: ignore[attr-defined]
+    def locked(tx: Tx, *args: Any) -> Any:
+        asked = time.perf_counter()
+        found = lock(tx, *args)
+        now = time.perf_counter()
+        held["waited"] += now - asked
+        if store_wide and not hasattr(tx, "locked_at"):
+            tx.locked_at = now  # type: ignore[attr-defined]
+        return found
 
     return locked
 
@@ -182,6 +189,9 @@ def measure(label: str, args: argparse.Namespace, base: str, folder: Path, count
     )
     sections = sum(h["sections"] for h in held)
     seconds = sum(h["seconds"] for h in held)
+    waited = sum(h["waited"] for h in held)
+    entered = f"{waited:.2f} s waiting for recording's locks ({1000 * waited / done:.2f} ms"
+    print(f"  {entered} an entry, all processes together)")
     if sections:
         mean = seconds / sections
         print(
