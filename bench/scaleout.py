@@ -106,8 +106,9 @@ def timed_run(config: str, timings: str) -> None:
     """`newsmon run --config CONFIG` in this process, with the time each unit of work
     held the store-wide lock (from taking it to the end of its commit) and the time
     spent waiting for recording's locks written to `timings` at exit: sections,
-    seconds, slowest, waited."""
-    held: dict[str, float] = {"sections": 0, "seconds": 0.0, "slowest": 0.0, "waited": 0.0}
+    seconds, slowest, and the seconds waited in each lock."""
+    held: dict[str, float] = {"sections": 0, "seconds": 0.0, "slowest": 0.0}
+    held |= {f"waited in {name}": 0.0 for name in LOCKS}
     for name in LOCKS:
         if hasattr(Tx, name):
             setattr(Tx, name, _noting(getattr(Tx, name), held, name in STORE_WIDE_LOCKS))
@@ -126,7 +127,7 @@ def _noting(lock: Callable[..., Any], held: dict[str, float], store_wide: bool) 
         asked = time.perf_counter()
         found = lock(tx, *args)
         now = time.perf_counter()
-        held["waited"] += now - asked
+        held[f"waited in {lock.__name__}"] += now - asked
         if store_wide and not hasattr(tx, "locked_at"):
             tx.locked_at = now  # type: ignore[attr-defined]
         return found
@@ -189,9 +190,13 @@ def measure(label: str, args: argparse.Namespace, base: str, folder: Path, count
     )
     sections = sum(h["sections"] for h in held)
     seconds = sum(h["seconds"] for h in held)
-    waited = sum(h["waited"] for h in held)
-    entered = f"{waited:.2f} s waiting for recording's locks ({1000 * waited / done:.2f} ms"
-    print(f"  {entered} an entry, all processes together)")
+    waits = {n: sum(h.get(f"waited in {n}", 0.0) for h in held) for n in LOCKS}
+    each = ", ".join(f"{n} {1000 * w / done:.2f}" for n, w in waits.items() if w)
+    waited = sum(waits.values())
+    print(
+        f"  {waited:.2f} s waiting for recording's locks, all processes together: "
+        f"{1000 * waited / done:.2f} ms an entry ({each})"
+    )
     if sections:
         mean = seconds / sections
         print(
