@@ -4,22 +4,33 @@ The loopback site of bench/cycle.py (real feeds from the corpora, a distinct art
 page per link, 20-80 ms latency) serves `--feeds N` feeds. A fresh PostgreSQL
 database is polled first by one `newsmon run` process, then (fresh again) by
 `--processes K` processes started together. Printed for each: wall time until every
-process ended, entries processed, articles, alerts, and the checks of scale-out:
-every feed fetched once, every entry processed once, every page fetched once.
+process ended, entries processed, articles, alerts, the checks of scale-out (every
+feed fetched once, every entry processed once, every page fetched once), and the time
+spent in the store-wide section of recording (`Tx.lock_commits`, from taking the lock to
+the commit): per article, and the cluster ceiling it implies (one section at a time).
 
-    python bench/scaleout.py [CORPORA] [--feeds 100] [--processes 3]
+With `--pin`, each process and its one extraction worker (`extract.workers: 1`) are held
+to one core of their own (os.sched_setaffinity: process k on core k), so that K
+processes are K times the CPU of one, as K machines would be.
+
+    python bench/scaleout.py [CORPORA] [--feeds 100] [--processes 3] [--pin]
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import json
 import multiprocessing
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +42,13 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.cycle import SHIPPED_CONFIG, _serve, build_site, control, free_port, wait_up  # noqa: E402
+from monitors.store import Store, Tx  # noqa: E402
 from monitors.store.schema import alerts, articles, entries  # noqa: E402
+
+# the store-wide lock of recording: `lock_commits`; `lock_stories` on commits before it,
+# where it was held for the whole of an article's unit of work (a before/after)
+STORE_WIDE_LOCKS = ("lock_commits", "lock_stories")
+LOCKS = (*STORE_WIDE_LOCKS, "lock_keys", "lock_story")  # recording's locks, waits timed
 
 DATABASE = "newsmon_bench_scaleout"
 
@@ -46,9 +63,9 @@ def fresh_database(admin_url: str) -> str:
     return str(sa.engine.make_url(admin_url).set(database=DATABASE))
 
 
-def write_config(folder: Path, store: str, base: str, count: int) -> Path:
+def write_config(folder: Path, store: str, base: str, count: int, pin: bool) -> Path:
     shipped = yaml.safe_load(SHIPPED_CONFIG.read_text(encoding="utf-8"))
-    config = {
+    config: dict[str, Any] = {
         "store": store,
         # one loopback host stands for many sites: its slots and page budget are theirs
         "fetch": {
@@ -61,18 +78,80 @@ def write_config(folder: Path, store: str, base: str, count: int) -> Path:
         "channels": {"desk": "json://" + base.removeprefix("http://") + "/hook"},
         "rules": [{**rule, "notify": ["desk"]} for rule in shipped["rules"]],
     }
+    if pin:
+        config["extract"] = {"workers": 1}
     path = folder / "scaleout.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path
 
 
-def run_processes(config: Path, count: int) -> tuple[float, list[int]]:
-    """`count` `newsmon run` processes started together: wall seconds, exit codes."""
-    command = [sys.executable, "-m", "newsmon.cli", "run", "--config", str(config)]
+def run_processes(
+    config: Path, count: int, pin: bool, timings: Path
+) -> tuple[float, list[int], list[dict[str, float]]]:
+    """`count` `newsmon run` processes started together (each on a core of its own if
+    `pin`): wall seconds, exit codes, and each one's time in the store-wide section."""
     started = time.perf_counter()
-    procs = [subprocess.Popen(command, stdout=subprocess.DEVNULL) for _ in range(count)]
+    procs = []
+    for k in range(count):
+        command = [sys.executable, __file__, "--worker", str(config), str(timings / f"{k}.json")]
+        core = {k % (os.cpu_count() or 1)}
+        pinned = partial(os.sched_setaffinity, 0, core) if pin else None
+        procs.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, preexec_fn=pinned))
     codes = [p.wait() for p in procs]
-    return time.perf_counter() - started, codes
+    wall = time.perf_counter() - started
+    return wall, codes, [json.loads((timings / f"{k}.json").read_text()) for k in range(count)]
+
+
+def timed_run(config: str, timings: str) -> None:
+    """`newsmon run --config CONFIG` in this process, with the time each unit of work
+    held the store-wide lock (from taking it to the end of its commit) and the time
+    spent waiting for recording's locks written to `timings` at exit: sections,
+    seconds, slowest, and the seconds waited in each lock."""
+    held: dict[str, float] = {"sections": 0, "seconds": 0.0, "slowest": 0.0}
+    held |= {f"waited in {name}": 0.0 for name in LOCKS}
+    for name in LOCKS:
+        if hasattr(Tx, name):
+            setattr(Tx, name, _noting(getattr(Tx, name), held, name in STORE_WIDE_LOCKS))
+    Store.transaction = _timed(Store.transaction, held)  # type: ignore[method-assign]
+    atexit.register(lambda: Path(timings).write_text(json.dumps(held)))
+    from newsmon.cli import app
+
+    app(["run", "--config", config])
+
+
+def _noting(lock: Callable[..., Any], held: dict[str, float], store_wide: bool) -> Any:
+    """`lock`, adding the time it waited to `held`, and noting on the unit of work when
+    it first held the lock if it is `store_wide`."""
+
+    def locked(tx: Tx, *args: Any) -> Any:
+        asked = time.perf_counter()
+        found = lock(tx, *args)
+        now = time.perf_counter()
+        held[f"waited in {lock.__name__}"] += now - asked
+        if store_wide and not hasattr(tx, "locked_at"):
+            tx.locked_at = now  # type: ignore[attr-defined]
+        return found
+
+    return locked
+
+
+def _timed(transaction: Any, held: dict[str, float]) -> Any:
+    """`Store.transaction`, adding to `held` the time from its lock to its commit."""
+
+    @contextmanager
+    def timed(store: Store) -> Iterator[Tx]:
+        tx = None
+        try:
+            with transaction(store) as tx:
+                yield tx
+        finally:
+            if tx is not None and hasattr(tx, "locked_at"):
+                took = time.perf_counter() - tx.locked_at
+                held["sections"] += 1
+                held["seconds"] += took
+                held["slowest"] = max(held["slowest"], took)
+
+    return timed
 
 
 def store_counts(store: str) -> dict[str, Any]:
@@ -94,9 +173,9 @@ def store_counts(store: str) -> dict[str, Any]:
 
 def measure(label: str, args: argparse.Namespace, base: str, folder: Path, count: int) -> float:
     store = fresh_database(args.postgres)
-    config = write_config(folder, store, base, args.feeds)
+    config = write_config(folder, store, base, args.feeds, args.pin)
     control(base, "stats")
-    wall, codes = run_processes(config, count)
+    wall, codes, held = run_processes(config, count, args.pin, folder)
     server = control(base, "stats")
     counts = store_counts(store)
     done = counts["entries"].get("done", 0) + counts["entries"].get("duplicate", 0)
@@ -109,6 +188,23 @@ def measure(label: str, args: argparse.Namespace, base: str, folder: Path, count
         f"page requests {server.get('page', 0)}; webhook posts {server.get('post', 0)} "
         f"for {counts['alerts']} alerts"
     )
+    sections = sum(h["sections"] for h in held)
+    seconds = sum(h["seconds"] for h in held)
+    waits = {n: sum(h.get(f"waited in {n}", 0.0) for h in held) for n in LOCKS}
+    each = ", ".join(f"{n} {1000 * w / done:.2f}" for n, w in waits.items() if w)
+    waited = sum(waits.values())
+    print(
+        f"  {waited:.2f} s waiting for recording's locks, all processes together: "
+        f"{1000 * waited / done:.2f} ms an entry ({each})"
+    )
+    if sections:
+        mean = seconds / sections
+        print(
+            f"  store-wide section: {sections} units of work, {seconds:.2f} s in all, "
+            f"{1000 * mean:.2f} ms each (slowest {1000 * max(h['slowest'] for h in held):.1f}"
+            f" ms), {seconds / wall:.0%} of the wall time: a ceiling of {1 / mean:.0f} "
+            f"articles/s for the cluster"
+        )
     return wall
 
 
@@ -117,6 +213,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("corpora", nargs="?", type=Path, default=Path("../shared/corpora"))
     parser.add_argument("--feeds", type=int, default=100)
     parser.add_argument("--processes", type=int, default=3)
+    parser.add_argument(
+        "--pin", action="store_true", help="each process on one core, one extraction worker"
+    )
     parser.add_argument(
         "--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
@@ -132,14 +231,25 @@ def main(argv: list[str] | None = None) -> None:
     server.start()
     try:
         wait_up(base)
+        pinned = " pinned" if args.pin else ""
         with tempfile.TemporaryDirectory() as tmp:
-            one = measure("1 process", args, base, Path(tmp), 1)
-            many = measure(f"{args.processes} processes", args, base, Path(tmp), args.processes)
-        print(f"speed-up with {args.processes} processes: {one / many:.2f}x")
+            one = measure(f"1{pinned} process", args, base, Path(tmp), 1)
+            label = f"{args.processes}{pinned} processes"
+            many = measure(label, args, base, Path(tmp), args.processes)
+        print(f"speed-up with {args.processes}{pinned} processes: {one / many:.2f}x; {_load()}")
     finally:
         server.terminate()
         server.join(5)
 
 
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--worker"]:
+        timed_run(*sys.argv[2:4])
+    else:
+        print(_load())
+        main()

@@ -208,6 +208,8 @@ article_terms = sa.Table(
     metadata,
     sa.Column("article_id", sa.ForeignKey("articles.id"), primary_key=True, autoincrement=False),
     sa.Column("terms", sa.Text, nullable=False),
+    # the placement revision: grows in commit order (see Tx.lock_commits)
+    sa.Column("revision", sa.BigInteger, nullable=False, server_default="0", index=True),
 )
 
 

@@ -3,11 +3,12 @@
 `Store.open(url)` connects and migrates; `store.transaction()` is one unit of work, a
 `Tx` whose methods are the store's statements, committed together at the end of the
 block (or rolled back on an error). SQLite serialises units of work (BEGIN IMMEDIATE);
-on PostgreSQL, the ones that place articles into stories take the story lock
-(`Tx.lock_stories`). `store.reading()` is a unit of work that only reads (no write lock
-on SQLite, a read-only transaction on PostgreSQL). `store.scratch()` is a store whose
-units of work are savepoints in one transaction rolled back at the end: a dry run writes
-there.
+on PostgreSQL, the ones that place articles lock what they bear on (`Tx.lock_keys`,
+`Tx.lock_story`) and commit through a short store-wide section (`Tx.lock_commits`):
+see docs/architecture.md, "Concurrency". `store.reading()` is a unit of work that only
+reads (no write lock on SQLite, a read-only transaction on PostgreSQL). `store.scratch()`
+is a store whose units of work are savepoints in one transaction rolled back at the end:
+a dry run writes there.
 """
 
 from __future__ import annotations

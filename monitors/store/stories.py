@@ -26,7 +26,7 @@ from monitors.store.schema import (
     stories,
 )
 
-STORY_LOCK = SCHEMA_LOCK + 1  # the advisory lock key of story placement
+COMMIT_LOCK = SCHEMA_LOCK + 1  # the advisory lock key held from a placement's revision to commit
 MAX_CANDIDATES = 100  # near-duplicate candidates checked per article
 
 
@@ -36,6 +36,7 @@ class TermsRow:
     it was published and fetched, and its story's stored features (JSON) as they are now."""
 
     article_id: int
+    revision: int
     story_id: int
     published_at: datetime | None
     fetched_at: datetime
@@ -121,11 +122,42 @@ class StoryQueries:
 
     conn: Connection
 
-    def lock_stories(self) -> None:
-        """On PostgreSQL, wait for any other transaction placing an article (SQLite's BEGIN
-        IMMEDIATE already lets one writer in at a time)."""
+    def lock_keys(self, keys: Iterable[int]) -> None:
+        """On PostgreSQL, hold an advisory lock on each of these 64-bit keys until the unit
+        of work ends, taken in key order (so two units of work never wait on each other
+        in a cycle). SQLite's BEGIN IMMEDIATE already lets one writer in at a time."""
+        ordered = sorted(set(keys))
+        if ordered and self.conn.dialect.name == "postgresql":
+            # the two-int4 form: a key space apart from the schema and commit locks
+            self.conn.execute(
+                _LOCK_KEYS,
+                {"high": [k >> 32 for k in ordered], "low": [_int4(k) for k in ordered]},
+            )
+
+    def lock_commits(self) -> None:
+        """On PostgreSQL, wait for any other unit of work between taking its placement
+        revision and committing, and hold the others off until this one commits: the
+        store-wide section that makes revisions grow in commit order. Its commit does
+        not wait for the WAL flush (synchronous_commit off): the section lasts well
+        under a millisecond, not a disk flush; a crash of the database server may lose
+        the last such commits whole, at most three times wal_writer_delay's worth,
+        their entries left pending (SQLite's BEGIN IMMEDIATE already lets one writer in
+        at a time)."""
         if self.conn.dialect.name == "postgresql":
-            self.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(STORY_LOCK)))
+            self.conn.execute(
+                sa.select(
+                    sa.func.set_config("synchronous_commit", "off", True),
+                    sa.func.pg_advisory_xact_lock(COMMIT_LOCK),
+                )
+            )
+
+    def lock_story(self, story_id: int) -> str:
+        """Lock a story's row until the unit of work ends; its stored features."""
+        return str(
+            self.conn.scalar(
+                sa.select(stories.c.features).where(stories.c.id == story_id).with_for_update()
+            )
+        )
 
     def original_of(self, canonical_url: str, text_hash: str) -> int | None:
         """The first stored original with this URL or text fingerprint."""
@@ -191,7 +223,6 @@ class StoryQueries:
                 last_seen_at=now,
                 published_at=published,
                 features=features,
-                revision=_next_revision(),
             )
             .returning(stories.c.id)
         )
@@ -209,7 +240,6 @@ class StoryQueries:
                 last_seen_at=now,
                 published_at=latest,
                 articles=stories.c.articles + 1,
-                revision=_next_revision(),
             )
         )
 
@@ -218,33 +248,54 @@ class StoryQueries:
         self.conn.execute(
             stories.update()
             .where(stories.c.id == story_id)
-            .values(last_seen_at=now, articles=stories.c.articles + 1, revision=_next_revision())
+            .values(last_seen_at=now, articles=stories.c.articles + 1)
         )
 
     def add_article_terms(self, article_id: int, terms: str) -> None:
-        """Keep a placed article's terms (see monitors.stories.index)."""
-        self.conn.execute(article_terms.insert().values(article_id=article_id, terms=terms))
+        """Keep a placed article's terms (see monitors.stories.index) with the next
+        placement revision: call it under `lock_commits`, last."""
+        self.conn.execute(
+            article_terms.insert().values(
+                article_id=article_id, terms=terms, revision=_next(article_terms.c.revision)
+            )
+        )
 
-    def article_terms_since(self, since: datetime, limit: int) -> list[TermsRow]:
-        """The terms of the `limit` articles fetched last since `since`, in id order."""
+    def stamp_story(self, story_id: int) -> None:
+        """Give a story written by this unit of work the next story revision: call it
+        under `lock_commits`, last."""
+        self.conn.execute(
+            stories.update()
+            .where(stories.c.id == story_id)
+            .values(revision=_next(stories.c.revision))
+        )
+
+    def placement_revision(self) -> int:
+        """The last placement revision committed (0 for none)."""
+        return int(self.conn.scalar(sa.select(sa.func.max(article_terms.c.revision))) or 0)
+
+    def article_terms_since(self, since: datetime, limit: int, upto: int) -> list[TermsRow]:
+        """The terms of the `limit` articles placed last up to placement revision `upto`
+        among those fetched since `since`, in revision order."""
         last = (
             sa.select(article_terms.c.article_id)
             .join(articles, articles.c.id == article_terms.c.article_id)
-            .where(articles.c.fetched_at >= since)
-            .order_by(article_terms.c.article_id.desc())
+            .where(articles.c.fetched_at >= since, article_terms.c.revision <= upto)
+            .order_by(article_terms.c.revision.desc())
             .limit(limit)
             .subquery()
         )
         return self._terms_rows(article_terms.c.article_id.in_(sa.select(last.c.article_id)))
 
-    def article_terms_after(self, article_id: int) -> list[TermsRow]:
-        """The terms of the articles above `article_id`, in id order."""
-        return self._terms_rows(article_terms.c.article_id > article_id)
+    def article_terms_after(self, revision: int) -> list[TermsRow]:
+        """The terms of the articles placed after placement revision `revision`, in
+        revision order."""
+        return self._terms_rows(article_terms.c.revision > revision)
 
     def _terms_rows(self, where: sa.ColumnElement[bool]) -> list[TermsRow]:
         query = (
             sa.select(
                 article_terms.c.article_id,
+                article_terms.c.revision,
                 articles.c.story_id,
                 articles.c.published_at,
                 articles.c.fetched_at,
@@ -254,7 +305,7 @@ class StoryQueries:
             .join(articles, articles.c.id == article_terms.c.article_id)
             .join(stories, stories.c.id == articles.c.story_id)
             .where(where)
-            .order_by(article_terms.c.article_id)
+            .order_by(article_terms.c.revision)
         )
         return [TermsRow(*row) for row in self.conn.execute(query)]
 
@@ -661,10 +712,23 @@ def _story_conditions(where: StoryFilter) -> list[sa.ColumnElement[bool]]:
     return found
 
 
-def _next_revision() -> sa.ScalarSelect[Any]:
-    """The revision of a story written now: one above every story's (revisions grow in
-    commit order across workers, as story writes hold the story lock)."""
-    return sa.select(sa.func.coalesce(sa.func.max(stories.c.revision), 0) + 1).scalar_subquery()
+def _next(revision: sa.Column[Any]) -> sa.ScalarSelect[Any]:
+    """One above every row's `revision`: taken under the commit lock, revisions grow in
+    commit order across workers (see Tx.lock_commits)."""
+    highest = sa.select(sa.func.coalesce(sa.func.max(revision), 0) + 1)
+    return highest.select_from(revision.table).scalar_subquery()
+
+
+def _int4(key: int) -> int:
+    """The low 32 bits of a key as a signed int4."""
+    low = key & 0xFFFFFFFF
+    return low - (1 << 32) if low >= 1 << 31 else low
+
+
+_LOCK_KEYS = sa.text(
+    "SELECT count(pg_advisory_xact_lock(k.high, k.low)) "
+    "FROM unnest(CAST(:high AS int4[]), CAST(:low AS int4[])) AS k(high, low)"
+)
 
 
 @cache

@@ -6,8 +6,8 @@ stored (`article_terms`, as `dump` writes them) in the unit of work that places 
 MAX_ARTICLES, the last fetched) in compact arrays: per article its term, key and mark
 ids, weights and language; per term its document frequency among them and the articles
 holding it (a posting list; marks are terms of their own, "~" first). Each lookup first
-reads the articles stored since the last one (their ids grow in commit order: articles
-are stored under the story lock), so every worker sees every other's, and forgets those
+reads the articles stored since the last one (by placement revision, which grows in
+commit order: see Tx.lock_commits), so every worker sees every other's, and forgets those
 fetched before the window. Memory is bounded: BODY_TERMS, KEY_TERMS and the marks'
 MAX_NAMES and MAX_NUMBERS terms an article, the lists rebuilt without the forgotten
 articles when those are as many as the held ones.
@@ -52,6 +52,12 @@ def dump(feats: StoryFeatures, language: str | None = None) -> str:
     return json.dumps({**data, "lang": language}, ensure_ascii=False)
 
 
+def stored_terms(terms: str) -> set[str]:
+    """The body terms and keys of an article's stored terms (`dump`'s JSON)."""
+    data = json.loads(terms)
+    return {t for t, _ in data["body"]} | set(data["keys"])
+
+
 @dataclass(frozen=True)
 class Vector:
     """A term vector: sorted term ids, their weights, and its norm."""
@@ -76,7 +82,7 @@ class RecentArticles:
     """The window's placed articles: their terms, stories and times (see the module)."""
 
     def __init__(self) -> None:
-        self._last: int | None = None  # the last article id read
+        self._last: int | None = None  # the last placement revision read
         self._reset()
 
     def _reset(self) -> None:
@@ -105,17 +111,22 @@ class RecentArticles:
     def held(self) -> int:
         return self._held
 
+    @property
+    def read_point(self) -> int:
+        """The last placement revision read: every placement up to it is held."""
+        return self._last or 0
+
     def sync(self, tx: Tx, since: datetime) -> None:
         """Read the articles stored since the last sync (the `since` window's, the first
         time), and forget those fetched before `since`."""
-        if self._last is None:
-            self._last = 0
-            rows = tx.article_terms_since(since, MAX_ARTICLES)
+        if self._last is None:  # the window's, up to the last revision (not older ones)
+            self._last = tx.placement_revision()
+            rows = tx.article_terms_since(since, MAX_ARTICLES, self._last)
         else:
             rows = tx.article_terms_after(self._last)
         for row in rows:
             self._add(row)
-            self._last = row.article_id
+            self._last = row.revision
             self._read += 1
             self._weighed.pop(-1 - row.story_id, None)
         self._forget(since.timestamp())
@@ -280,9 +291,19 @@ class RecentArticles:
 
     def rare(self, terms: Iterable[str]) -> list[int]:
         """The ids of those of `terms` that few held articles have (at least one)."""
-        cap = max(RARE_LEAST, RARE_SHARE * self._held)
+        cap = self._rare_cap()
         ids = (self._vocab.get(t) for t in terms)
         return [i for i in ids if i is not None and 0 < self._df[i] <= cap]
+
+    def anchors(self, terms: Iterable[str]) -> frozenset[str]:
+        """Those of `terms` by which a newcomer could find an article placed after the
+        ones held: the rare ones and those no held article has."""
+        cap = self._rare_cap()
+        ids = ((t, self._vocab.get(t)) for t in terms)
+        return frozenset(t for t, i in ids if i is None or self._df[i] <= cap)
+
+    def _rare_cap(self) -> float:
+        return max(RARE_LEAST, RARE_SHARE * self._held)
 
     def candidates(self, rare: list[int], idf: Mapping[int, float]) -> list[int]:
         """The held slots sharing the most IDF of the `rare` term ids, at most

@@ -18,11 +18,22 @@
 A placed original's terms are stored with it (`article_terms`); a story's stored
 features are its span (first and latest publication). The thresholds and windows are the
 `stories:` section of the config (StoriesConfig).
+
+Workers place articles side by side (docs/architecture.md, "Concurrency"): a unit of work
+first locks the article's `keys` (its text fingerprint and MinHash band keys, so that
+copies and near-duplicates of one text are placed one after the other), and a story's row
+while it grows; `settle`, just before it commits, checks that no article placed meanwhile
+would have changed its placement (one sharing a term it looked up by or could have, or
+joining a story it compared with), else raises `Conflict` and the unit of work is done
+again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import chain
@@ -34,7 +45,7 @@ from monitors.extract.marks import NUMBER, apart
 from monitors.models import Article, StoryFeatures
 from monitors.store import Tx
 from monitors.stories import minhash, similarity
-from monitors.stories.index import RecentArticles, dump
+from monitors.stories.index import RecentArticles, dump, stored_terms
 from monitors.stories.similarity import CENTROID_MEMBERS, Candidate, Decision
 
 COPY_KINDS = frozenset({"exact copy", "near duplicate"})
@@ -56,6 +67,26 @@ class Placement:
         return self.kind in COPY_KINDS
 
 
+@dataclass(frozen=True)
+class Draft:
+    """What a placement leaves for `StoryDesk.settle`: the article, its story, its terms
+    to store (an original placed by its text), and what the placement read: the
+    placement revision its window was read at, the terms by which an article placed
+    since could have been found (`anchors`) and the stories compared with."""
+
+    article_id: int
+    story_id: int
+    terms: str | None = None
+    read_point: int = 0
+    anchors: frozenset[str] = frozenset()
+    compared: frozenset[int] = frozenset()
+
+
+class Conflict(Exception):
+    """An article placed by another worker since this placement read the window would
+    change it: the unit of work is done again."""
+
+
 class StoryDesk:
     """Places articles into stories inside the caller's transaction.
 
@@ -69,6 +100,12 @@ class StoryDesk:
         self.settings = settings
         self.lsh = minhash.lsh_params(settings.near_duplicate)
         self.recent = RecentArticles()
+        self._reading = threading.Lock()  # the window in memory, for a thread at a time
+
+    def keys(self, article: Article, sig: minhash.Signature) -> list[int]:
+        """The keys to lock before placing an article with signature `sig`: its text
+        fingerprint's and its band keys (any copy or near-duplicate shares one)."""
+        return [_text_key(article.text_hash), *sig.bands(self.lsh)]
 
     def place(
         self,
@@ -77,25 +114,43 @@ class StoryDesk:
         article: Article,
         duplicate_of: int | None,
         now: datetime,
-    ) -> tuple[Placement, StoryFeatures | None]:
-        """Record the article's story and the decision; return them, with the article's
-        features unless it is an exact copy."""
+        sig: minhash.Signature,
+    ) -> tuple[Placement, StoryFeatures | None, Draft]:
+        """Record the article's story and the decision, the article's `keys` locked;
+        return them, with the article's features unless it is an exact copy, and what
+        `settle` needs."""
         feats: StoryFeatures | None = None
+        draft = None
         placement = self._exact_copy(tx, duplicate_of)
         if placement is None:
-            sig = minhash.signature(article.text)
             placement = self._near_duplicate(tx, sig)
             feats = features_of(article, article.published or now)
             if placement is None:
-                placement = self._same_or_new(tx, article, feats, now)
-                tx.add_article_terms(article_id, dump(feats, _known(article.language)))
+                placement, draft = self._same_or_new(tx, article_id, article, feats, now)
                 if keys := sig.bands(self.lsh):  # an empty signature is not indexed
                     tx.add_signature(article_id, sig.to_bytes(), keys)
         if placement.is_copy:
             tx.count_copy(placement.story_id, now)
         tx.set_story(article_id, placement.story_id)
         record(tx, article_id, placement, now)
-        return placement, feats
+        return placement, feats, draft or Draft(article_id, placement.story_id)
+
+    def settle(self, tx: Tx, draft: Draft) -> None:
+        """Last in a unit of work that placed an article: enter the store-wide commit
+        section (held until the commit); Conflict if an article placed since the draft
+        read the window shares one of its anchors or joined a story it compared with;
+        else store the article's terms and stamp its story with the next revisions."""
+        tx.lock_commits()
+        if draft.anchors or draft.compared:
+            for row in tx.article_terms_after(draft.read_point):
+                if row.story_id in draft.compared or _shares(draft.anchors, row.terms):
+                    raise Conflict(
+                        f"article {row.article_id}, placed meanwhile in story "
+                        f"{row.story_id}, bears on article {draft.article_id}'s placement"
+                    )
+        if draft.terms is not None:
+            tx.add_article_terms(draft.article_id, draft.terms)
+        tx.stamp_story(draft.story_id)
 
     def _exact_copy(self, tx: Tx, duplicate_of: int | None) -> Placement | None:
         story = tx.story_of(duplicate_of) if duplicate_of is not None else None
@@ -119,23 +174,29 @@ class StoryDesk:
         return None
 
     def _same_or_new(
-        self, tx: Tx, article: Article, feats: StoryFeatures, now: datetime
-    ) -> Placement:
+        self, tx: Tx, article_id: int, article: Article, feats: StoryFeatures, now: datetime
+    ) -> tuple[Placement, Draft]:
         """Join the best-scoring story `decide` allows (on a tie, the one compared first),
         else start a story saying why the closest one was not joined."""
-        decided = [
-            (similarity.decide(c, self.settings), c)
-            for c in self.candidates(tx, feats, now, _known(article.language))
-        ]
+        with self._reading:
+            found = self.candidates(tx, feats, now, _known(article.language))
+            read_point = self.recent.read_point
+            anchors = self.recent.anchors(chain(feats.body, feats.keys))
+        decided = [(similarity.decide(c, self.settings), c) for c in found]
         joinable = [(d, c) for d, c in decided if d.join]
         if joinable:
             decision, chosen = max(joinable, key=lambda pair: pair[0].score)
             self._grow(tx, chosen.story_id, feats, now)
-            return Placement(chosen.story_id, "same story", decision.score, decision.reason)
-        closest = max(decided, key=lambda pair: pair[0].score, default=None)
-        span = json.dumps({"started": _iso(feats.published), "latest": _iso(feats.published)})
-        story_id = tx.new_story(article.title, now, feats.published, span)
-        return Placement(story_id, "new story", None, _new_reason(closest, len(decided)))
+            placement = Placement(chosen.story_id, "same story", decision.score, decision.reason)
+        else:
+            closest = max(decided, key=lambda pair: pair[0].score, default=None)
+            span = _span(feats.published, feats.published)
+            story_id = tx.new_story(article.title, now, feats.published, span)
+            placement = Placement(story_id, "new story", None, _new_reason(closest, len(decided)))
+        compared = frozenset(c.story_id for c in found)
+        terms = dump(feats, _known(article.language))
+        draft = Draft(article_id, placement.story_id, terms, read_point, anchors, compared)
+        return placement, draft
 
     def candidates(
         self, tx: Tx, feats: StoryFeatures, now: datetime, language: str | None = None
@@ -211,11 +272,12 @@ class StoryDesk:
         return found
 
     def _grow(self, tx: Tx, story_id: int, feats: StoryFeatures, now: datetime) -> None:
-        """Add a write-up to the story it joined: its span stretched."""
-        started, latest = self.recent.spans[story_id]
-        started, latest = _earliest(started, feats.published), _latest(latest, feats.published)
-        span = json.dumps({"started": _iso(started), "latest": _iso(latest)})
-        tx.grow_story(story_id, span, now, latest)
+        """Add a write-up to the story it joined (its row locked, its span as stored):
+        its span stretched."""
+        stored = json.loads(tx.lock_story(story_id))
+        started = _earliest(_time(stored.get("started")), feats.published)
+        latest = _latest(_time(stored.get("latest")), feats.published)
+        tx.grow_story(story_id, _span(started, latest), now, latest)
 
 
 def _known(language: str | None) -> str | None:
@@ -268,3 +330,23 @@ def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
 
 def _iso(when: datetime | None) -> str | None:
     return when.isoformat() if when else None
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _span(started: datetime | None, latest: datetime | None) -> str:
+    """A story's stored features: its span."""
+    return json.dumps({"started": _iso(started), "latest": _iso(latest)})
+
+
+def _shares(anchors: Iterable[str], terms: str) -> bool:
+    """Whether stored `terms` hold one of `anchors`."""
+    return not stored_terms(terms).isdisjoint(anchors)
+
+
+def _text_key(text_hash: str) -> int:
+    """A lock key of a text fingerprint: a signed 64-bit integer."""
+    digest = hashlib.blake2b(text_hash.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)

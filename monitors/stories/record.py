@@ -1,7 +1,10 @@
 """Recording an article: one unit of work that stores it, places it in a story, decides its
 alerts and enqueues their deliveries, so that a crash leaves its entry pending, never half
-done. Units of work that place articles run one at a time (the story lock), so two
-workers recording write-ups of one story cannot both start it or both alert on it.
+done. Units of work placing articles of different stories run side by side; those that
+bear on each other are ordered by the locks and the check of placement
+(monitors.stories.placement): two workers recording write-ups of one story cannot both
+start it or both alert on it. A unit of work whose placement another worker's made stale
+is done again, at most MAX_ATTEMPTS times.
 """
 
 from __future__ import annotations
@@ -11,11 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from monitors.errors import StoreError
 from monitors.extract.analysis import features_of
 from monitors.models import Article, Match
 from monitors.store import Store, StoredArticle, Tx, utcnow
+from monitors.stories import minhash
 from monitors.stories.novelty import decide_alert
-from monitors.stories.placement import StoryDesk
+from monitors.stories.placement import Conflict, StoryDesk
+
+MAX_ATTEMPTS = 20  # a placement done again at most this many times
 
 
 class Enqueue(Protocol):
@@ -44,17 +51,43 @@ def record_article(
     enqueue: Enqueue,
 ) -> Recorded:
     """Store an article, and unless it duplicates one already stored, an alert per match
-    that deserves one, with its deliveries; mark the entry done."""
+    that deserves one, with its deliveries; mark the entry done. StoreError when its
+    placement was made stale MAX_ATTEMPTS times (the entry stays pending)."""
+    sig = minhash.signature(article.text)
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            recorded = _record_once(store, desk, entry_id, article, sig, matches, enqueue)
+        except Conflict:
+            continue
+        if recorded.duplicate_of is None:
+            store.remember_text(article.text_hash)
+        return recorded
+    raise StoreError(
+        f"entry {entry_id}: its placement was made stale by other workers {MAX_ATTEMPTS} times"
+    )
+
+
+def _record_once(
+    store: Store,
+    desk: StoryDesk,
+    entry_id: int,
+    article: Article,
+    sig: minhash.Signature,
+    matches: Sequence[Match],
+    enqueue: Enqueue,
+) -> Recorded:
+    """`record_article` in one unit of work; Conflict when its placement is stale."""
     now = utcnow()
     made: list[int] = []
     with store.transaction() as tx:
-        tx.lock_stories()
+        tx.lock_keys(desk.keys(article, sig))
         duplicate_of = tx.original_of(article.canonical_url, article.text_hash)
         article_id = tx.insert_article(entry_id, article, duplicate_of, now)
         if article_id is None:
             duplicate_of, story_id = _same_url(tx, entry_id, article, now)
+            tx.finish_entry(entry_id, True, now)
         else:
-            placement, feats = desk.place(tx, article_id, article, duplicate_of, now)
+            placement, feats, draft = desk.place(tx, article_id, article, duplicate_of, now, sig)
             story_id = placement.story_id
             if placement.is_copy:
                 duplicate_of = duplicate_of or placement.other_article_id
@@ -67,9 +100,8 @@ def record_article(
                     if alert_id is not None:
                         enqueue(tx, alert_id, match.rule_id, now)
                         made.append(alert_id)
-        tx.finish_entry(entry_id, duplicate_of is not None, now)
-    if duplicate_of is None:
-        store.remember_text(article.text_hash)
+            tx.finish_entry(entry_id, duplicate_of is not None, now)
+            desk.settle(tx, draft)  # last: it holds the store-wide section until the commit
     return Recorded(article_id or duplicate_of or 0, duplicate_of, tuple(made), story_id)
 
 
@@ -88,7 +120,7 @@ def alert_stored(
     feats = features_of(stored.article, stored.article.published or now)
     made: list[int] = []
     with store.transaction() as tx:
-        tx.lock_stories()
+        tx.lock_story(stored.story_id)
         for match in matches:
             gap = desk.settings.update_gap
             alert_id = decide_alert(

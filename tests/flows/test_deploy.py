@@ -29,7 +29,7 @@ def test_prefect_yaml_names_the_deployments_schedules_and_pool() -> None:
     deployments = _deployments()
     assert set(deployments) == {"poll", "digest", "backfill"}
     assert {d["work_pool"]["name"] for d in deployments.values()} == {"newsmon"}
-    assert deployments["poll"]["schedules"] == [{"interval": 300}]
+    assert deployments["poll"]["schedules"] == [{"interval": 60}]
     assert deployments["poll"]["parameters"] == {"due_only": True}
     digests = deployments["digest"]["schedules"]
     assert [(s["cron"], s["parameters"]) for s in digests] == [
@@ -45,6 +45,16 @@ def test_prefect_yaml_is_valid_for_prefect() -> None:
 
     model = PrefectYamlModel.model_validate(_load("prefect.yaml"))
     assert [d.name for d in model.deployments] == ["poll", "digest", "backfill"]
+
+
+def test_several_poll_runs_go_at_once_and_a_surplus_one_is_cancelled() -> None:
+    """Several workers of the pool each run a `poll` at once (the claims share the feeds
+    and entries out); a run beyond the limit is cancelled rather than piling up."""
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+
+    limit = ConcurrencyLimitConfig.model_validate(_deployments()["poll"]["concurrency_limit"])
+    assert limit.limit == 4
+    assert limit.collision_strategy == ConcurrencyLimitStrategy.CANCEL_NEW
 
 
 @pytest.mark.parametrize("name", ["poll", "digest", "backfill"])

@@ -41,6 +41,16 @@ def test_articles_fetched_before_the_window_are_forgotten(store: Store) -> None:
     assert recent.held == 0 and recent.rare(["geneva", "metro"]) == [] and not recent.spans
 
 
+def test_a_window_read_first_starts_at_the_last_placement_not_before_it(store: Store) -> None:
+    desk = Desk(store)
+    placed(desk, "wire.example", GENEVA_WIRE, T0)
+    placed(desk, "metro.example", KYIV_METRO, T0)
+    recent = synced(store, RecentArticles(), since_hours=-1)  # both fetched before it
+    assert recent.held == 0 and recent.read_point == 2
+    placed(desk, "other.example", GENEVA_OTHER_WRITEUP, T0)
+    assert synced(store, recent, since_hours=1).held == 1  # the new one, not the old two
+
+
 def test_only_the_articles_fetched_last_are_held(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,13 +13,16 @@ import sqlalchemy as sa
 
 from monitors import config as config_mod
 from monitors.config import StoriesConfig
+from monitors.errors import StoreError
 from monitors.extract import text_hash
 from monitors.extract.analysis import analyse
 from monitors.models import Article, Entry
 from monitors.rules import RuleSet
 from monitors.store import Store
-from monitors.store.schema import alerts, articles, decisions, stories
+from monitors.store.schema import alerts, articles, decisions, entries, stories
 from monitors.stories import Recorded, StoryDesk, record_article
+from monitors.stories.placement import Conflict
+from monitors.stories.record import MAX_ATTEMPTS
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 RULES = RuleSet.compile(
@@ -273,6 +276,26 @@ def test_concurrent_workers_make_one_story_and_one_alert(postgres_url: str) -> N
     assert not errors
     assert story_count == 1
     assert made == ["new"]
+
+
+def test_a_placement_made_stale_every_time_leaves_its_entry_pending(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each try rolls back whole; after the last, the entry is left for a later cycle."""
+    tries = []
+
+    def stale(_desk: StoryDesk, _tx: object, draft: object) -> None:
+        tries.append(draft)
+        raise Conflict("another worker's placement bears on it")
+
+    monkeypatch.setattr(StoryDesk, "settle", stale)
+    with pytest.raises(StoreError, match=f"stale by other workers {MAX_ATTEMPTS} times"):
+        desk.record("wire.example", "Russian missiles hit Odesa port, killing 8", ODESA, T0)
+    assert len(tries) == MAX_ATTEMPTS
+    with desk.store.engine.begin() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(articles)) == 0
+        assert conn.scalar(sa.select(sa.func.count()).select_from(stories)) == 0
+        assert conn.execute(sa.select(entries.c.status)).scalars().all() == ["pending"]
 
 
 def test_names_far_from_the_match_are_not_news_for_the_rule(desk: Desk) -> None:
