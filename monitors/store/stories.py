@@ -239,24 +239,11 @@ class StoryQueries:
 
     def article_terms_after(self, article_id: int) -> list[TermsRow]:
         """The terms of the articles above `article_id`, in id order."""
-        return self._terms_rows(article_terms.c.article_id > article_id)
+        rows = self.conn.execute(_terms_after(), {"after": article_id})
+        return [TermsRow(*row) for row in rows]
 
     def _terms_rows(self, where: sa.ColumnElement[bool]) -> list[TermsRow]:
-        query = (
-            sa.select(
-                article_terms.c.article_id,
-                articles.c.story_id,
-                articles.c.published_at,
-                articles.c.fetched_at,
-                article_terms.c.terms,
-                stories.c.features,
-            )
-            .join(articles, articles.c.id == article_terms.c.article_id)
-            .join(stories, stories.c.id == articles.c.story_id)
-            .where(where)
-            .order_by(article_terms.c.article_id)
-        )
-        return [TermsRow(*row) for row in self.conn.execute(query)]
+        return [TermsRow(*row) for row in self.conn.execute(_terms_query(where))]
 
     def add_decision(
         self,
@@ -665,6 +652,31 @@ def _next_revision() -> sa.ScalarSelect[Any]:
     """The revision of a story written now: one above every story's (revisions grow in
     commit order across workers, as story writes hold the story lock)."""
     return sa.select(sa.func.coalesce(sa.func.max(stories.c.revision), 0) + 1).scalar_subquery()
+
+
+def _terms_query(where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    """Placed articles' terms, story, times and story features, in id order."""
+    return (
+        sa.select(
+            article_terms.c.article_id,
+            articles.c.story_id,
+            articles.c.published_at,
+            articles.c.fetched_at,
+            article_terms.c.terms,
+            stories.c.features,
+        )
+        .join(articles, articles.c.id == article_terms.c.article_id)
+        .join(stories, stories.c.id == articles.c.story_id)
+        .where(where)
+        .order_by(article_terms.c.article_id)
+    )
+
+
+@cache
+def _terms_after() -> sa.Select[Any]:
+    """The terms of the articles above the `after` id: built once, as every placement
+    runs it."""
+    return _terms_query(article_terms.c.article_id > sa.bindparam("after"))
 
 
 @cache
