@@ -55,6 +55,7 @@ from monitors.store.schema import alerts  # noqa: E402
 from monitors.stories import minhash  # noqa: E402
 from monitors.stories.index import dump  # noqa: E402
 from monitors.stories.placement import Placement, record  # noqa: E402
+from tests.replay import pipeline, shipped_config  # noqa: E402
 
 SEEDS = REPO / "tests" / "data" / "seeds"
 TIMED = 1000  # placements timed by --scale
@@ -196,7 +197,7 @@ def scale(corpora: Path, count: int) -> list[str]:
     started = time.perf_counter()
     with (
         tempfile.TemporaryDirectory() as folder,
-        stream.pipeline(stream.shipped_config(f"sqlite:///{folder}/s.db")) as line,
+        pipeline(shipped_config(f"sqlite:///{folder}/s.db")) as line,
     ):
         recorder = stream.Recorder(line)
         preload(line, recorder.feed_id, pieces[:bulk])
