@@ -4,18 +4,22 @@ recorded one at a time by `Pipeline.process_entry` on a fresh store, in publicat
 1. Grouping: pairwise precision and recall of the stories against the labels, on the
    WikiNews events (196 full-text articles, 61 events) on their dense timeline
    (`published`) and their real dates (`published_real`), the UCI headlines (6,366, 88
-   stories; headline only), and the seeds (one story): per `--thresholds`.
+   stories; headline only), and the seeds (one story): per `--thresholds`. `--halves`:
+   the WikiNews events split in two by a hash of their id, each half its own stream (to
+   tune on one half and check on the other); `--only WORD`: the streams named so.
 2. `--replay`: a desk's view. The seeds with the shipped rules, and the WikiNews events
    with a rule each (its title's two rarest words, both required), streamed in order;
    per story label and rule, the alerts sent (new and updates) against the ideal: one,
    plus one update per real development (the seeds: where 004 brings new terms, per
    ../shared/seeds/README.md; the WikiNews events have no development labels: ideal 1).
 3. `--scale N`: placement cost (ms per article, `StoryDesk.place` with its SQL) over the
-   last 1,000 of N synthetic full-text articles recorded through the pipeline, all in the
-   window, and the process's peak RSS.
+   last 1,000 of N synthetic full-text articles, all in the window, and the process's
+   peak RSS. All but the last 2,000 are stored in bulk, in the stories of their labels
+   (the store a long run leaves, without placing each); the last 2,000 are recorded
+   through the pipeline, the first 1,000 of them untimed.
 
     python bench/stories.py [--corpora ../shared/corpora] [--thresholds 0.18,0.22]
-                            [--replay] [--scale 100000]
+                            [--halves] [--only WORD] [--replay] [--scale 100000]
 
 The figures go to bench/RESULTS.md, section "Stories from full text", by hand.
 """
@@ -23,12 +27,14 @@ The figures go to bench/RESULTS.md, section "Stories from full text", by hand.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import resource
 import statistics
 import sys
 import tempfile
 import time
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -42,20 +48,37 @@ from bench import stream  # noqa: E402
 from bench.news_corpora import corpora_path, web_page_texts  # noqa: E402
 from monitors.config import StoriesConfig  # noqa: E402
 from monitors.extract.analysis import analyse, default_idf, terms  # noqa: E402
+from monitors.extract.page import text_hash  # noqa: E402
+from monitors.models import Article, Entry  # noqa: E402
+from monitors.pipeline import Pipeline  # noqa: E402
 from monitors.store.schema import alerts  # noqa: E402
+from monitors.stories import minhash  # noqa: E402
+from monitors.stories.index import dump  # noqa: E402
+from monitors.stories.placement import Placement, record  # noqa: E402
+from tests.replay import pipeline, shipped_config  # noqa: E402
 
 SEEDS = REPO / "tests" / "data" / "seeds"
+TIMED = 1000  # placements timed by --scale
+WARM = 1000  # placements recorded before them
 SEED_IDEAL = {"security-guarantees": 2, "donbas-withdrawal": 1, "senate-ratification": 2}
 
 
-def grouping(corpora: Path, threshold: float) -> list[str]:
-    """One table row per labelled stream at `threshold`."""
+def grouping(corpora: Path, threshold: float, split: bool = False, only: str = "") -> list[str]:
+    """One table row per labelled stream at `threshold` (`split`: the WikiNews events'
+    two halves, see `halves`; `only`: the streams whose name has this word)."""
     sets = {
         "seeds (5, one story)": stream.seeds(SEEDS),
         "WikiNews, dense timeline": stream.wikinews(corpora, "published"),
         "WikiNews, real dates": stream.wikinews(corpora, "published_real"),
         "UCI headlines": stream.uci(corpora),
     }
+    if split:
+        sets = {
+            f"{name}, half {half}": part
+            for name, pieces in list(sets.items())[1:3]
+            for half, part in halves(pieces).items()
+        }
+    sets = {name: pieces for name, pieces in sets.items() if only.lower() in name.lower()}
     rows = []
     for name, pieces in sets.items():
         with tempfile.TemporaryDirectory() as folder:
@@ -72,11 +95,18 @@ def grouping(corpora: Path, threshold: float) -> list[str]:
     return rows
 
 
+def halves(pieces: Sequence[stream.Piece]) -> dict[str, list[stream.Piece]]:
+    """The pieces of the events whose label hashes even (half A) and odd (half B), in
+    order: a split to tune on one half and check on the other."""
+    return {
+        half: [p for p in pieces if zlib.crc32(p.label.encode()) % 2 == rest]
+        for rest, half in enumerate("AB")
+    }
+
+
 def event_rules(corpora: Path) -> tuple[list[dict[str, str]], dict[str, str]]:
     """A rule per WikiNews event: its title's two rarest words (by the shipped IDF), both
     required; and the rule of each event."""
-    import json
-
     items = json.loads((corpora / stream.WIKINEWS_FILE).read_text(encoding="utf-8"))
     titles = dict((i["event"], i["event_title"]) for i in items)
     idf, rules, of = default_idf(), [], {}
@@ -165,7 +195,45 @@ def _replayed(
 def scale(corpora: Path, count: int) -> list[str]:
     """Placement cost at `count` stored articles and peak RSS: synthetic stories of 1 to 8
     write-ups, each a mix of the story's own sentences and names and of the day's other
-    sentences, from real page texts."""
+    sentences, from real page texts. All but the last TIMED + WARM are stored in bulk
+    (`preload`); the WARM next are recorded through the pipeline untimed (the first reads
+    the window), the last TIMED timed."""
+    pieces, stories = synthetic(corpora, count)
+    bulk = max(0, count - TIMED - WARM)
+    tail: list[float] = []
+    started = time.perf_counter()
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        pipeline(shipped_config(f"sqlite:///{folder}/s.db")) as line,
+    ):
+        recorder = stream.Recorder(line)
+        preload(line, recorder.feed_id, pieces[:bulk])
+        loaded = time.perf_counter() - started
+        print(f"{bulk:,} stored in bulk, {loaded:.0f} s", flush=True)
+        for n, piece in enumerate(pieces[bulk:], bulk):
+            done = recorder.record(piece, analyse(piece.title, piece.text))
+            if n == bulk:
+                first = done.place_ms
+            if n >= count - TIMED:
+                tail.append(done.place_ms)
+        held = line.desk.recent.held
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    tail.sort()
+    lines = [
+        f"- {count:,} synthetic articles ({stories:,} stories, all within the window; "
+        f"{held:,} held for placement; the first {bulk:,} stored in bulk in {loaded:.0f} s, "
+        f"the next {min(WARM, count - bulk):,} recorded through the pipeline, the first of "
+        f"them reading the window in {first:.0f} ms); placement (`StoryDesk.place`, its SQL "
+        f"included) over the last {len(tail):,}: mean {statistics.mean(tail):.2f} ms, median "
+        f"{tail[len(tail) // 2]:.2f} ms, p99 {tail[int(len(tail) * 0.99)]:.2f} ms; peak RSS "
+        f"of the process {rss:,.0f} MiB; {time.perf_counter() - started:.0f} s in all.",
+    ]
+    print("\n".join(lines))
+    return lines
+
+
+def synthetic(corpora: Path, count: int) -> tuple[list[stream.Piece], int]:
+    """`count` synthetic full-text articles in publication order, and their stories."""
     rng = random.Random(16)
     sentences = [s for text in web_page_texts(corpora) for s in text.split(". ") if len(s) > 60]
     start = datetime(2026, 1, 5, tzinfo=UTC)
@@ -191,32 +259,44 @@ def scale(corpora: Path, count: int) -> list[str]:
             )
             made += 1
         story += 1
-    pieces = pieces[:count]
-    tail: list[float] = []
-    started = time.perf_counter()
-    with (
-        tempfile.TemporaryDirectory() as folder,
-        stream.pipeline(stream.shipped_config(f"sqlite:///{folder}/s.db")) as line,
-    ):
-        recorder = stream.Recorder(line)
-        for n, piece in enumerate(pieces):
-            done = recorder.record(piece, analyse(piece.title, piece.text))
-            if n >= count - 1000:
-                tail.append(done.place_ms)
-            if n % 10000 == 0:
-                print(f"{n} recorded, {time.perf_counter() - started:.0f} s", flush=True)
-        held = line.desk.recent.held
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    tail.sort()
-    lines = [
-        f"- {count:,} synthetic articles recorded ({story:,} stories, all within the window; "
-        f"{held:,} held for placement); placement (`StoryDesk.place`, its SQL included) over "
-        f"the last 1,000: mean {statistics.mean(tail):.2f} ms, median {tail[len(tail) // 2]:.2f}"
-        f" ms, p99 {tail[int(len(tail) * 0.99)]:.2f} ms; peak RSS of the process "
-        f"{rss:,.0f} MiB; {time.perf_counter() - started:.0f} s in all.",
-    ]
-    print("\n".join(lines))
-    return lines
+    return pieces[:count], story
+
+
+def preload(line: Pipeline, feed_id: int, pieces: Sequence[stream.Piece]) -> None:
+    """Store `pieces` in one transaction as placement leaves them, each in the story of
+    its label instead of the one placement would choose: the article, its terms and
+    MinHash signature, its story and the decision (saying it was preloaded)."""
+    desk, now = line.desk, datetime.now(UTC)
+    story_of: dict[str, tuple[int, datetime | None]] = {}
+    with line.store.transaction() as tx:
+        for piece in pieces:
+            feats = analyse(piece.title, piece.text).features_at(piece.published)
+            entry = Entry(piece.key, piece.url, piece.url, piece.title, "", piece.published)
+            article = Article(
+                piece.url, piece.url, piece.title, piece.text, piece.site, source="page",
+                language="en", published=piece.published, text_hash=text_hash(piece.text),
+            )
+            article_id = tx.insert_article(tx.entry_for_page(feed_id, entry), article, None, now)
+            if article_id is None:
+                raise RuntimeError(f"{piece.url} stored twice")
+            story, started = story_of.get(piece.label, (None, piece.published))
+            span = json.dumps({"started": _iso(started), "latest": _iso(piece.published)})
+            if story is None:
+                story = tx.new_story(piece.title, now, piece.published, span)
+                story_of[piece.label] = (story, piece.published)
+                kind = "new story"
+            else:
+                tx.grow_story(story, span, now, piece.published)
+                kind = "same story"
+            tx.set_story(article_id, story)
+            tx.add_article_terms(article_id, dump(feats))
+            sig = minhash.signature(piece.text)
+            tx.add_signature(article_id, sig.to_bytes(), sig.bands(desk.lsh))
+            record(tx, article_id, Placement(story, kind, None, "preloaded by the bench"), now)
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when else None
 
 
 def _name(rng: random.Random) -> str:
@@ -231,6 +311,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=lambda s: [float(x) for x in s.split(",")],
         default=[StoriesConfig().same_story],
     )
+    parser.add_argument("--halves", action="store_true", help="the WikiNews events halved")
+    parser.add_argument("--only", default="", help="the streams whose name has this word")
     parser.add_argument("--replay", action="store_true", help="alerts sent against the ideal")
     parser.add_argument("--scale", type=int, default=0, help="placement cost at N articles")
     return parser.parse_args(argv)
@@ -247,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         print("| threshold | stream | articles | stories | pair P | pair R | pair F1 | place ms |")
         print("|---|---|---|---|---|---|---|---|")
         for threshold in args.thresholds:
-            grouping(corpora, threshold)
+            grouping(corpora, threshold, args.halves, args.only)
     return 0
 
 

@@ -289,25 +289,11 @@ class StoryQueries:
     def article_terms_after(self, revision: int) -> list[TermsRow]:
         """The terms of the articles placed after placement revision `revision`, in
         revision order."""
-        return self._terms_rows(article_terms.c.revision > revision)
+        rows = self.conn.execute(_terms_after(), {"after": revision})
+        return [TermsRow(*row) for row in rows]
 
     def _terms_rows(self, where: sa.ColumnElement[bool]) -> list[TermsRow]:
-        query = (
-            sa.select(
-                article_terms.c.article_id,
-                article_terms.c.revision,
-                articles.c.story_id,
-                articles.c.published_at,
-                articles.c.fetched_at,
-                article_terms.c.terms,
-                stories.c.features,
-            )
-            .join(articles, articles.c.id == article_terms.c.article_id)
-            .join(stories, stories.c.id == articles.c.story_id)
-            .where(where)
-            .order_by(article_terms.c.revision)
-        )
-        return [TermsRow(*row) for row in self.conn.execute(query)]
+        return [TermsRow(*row) for row in self.conn.execute(_terms_query(where))]
 
     def add_decision(
         self,
@@ -729,6 +715,33 @@ _LOCK_KEYS = sa.text(
     "SELECT count(pg_advisory_xact_lock(k.high, k.low)) "
     "FROM unnest(CAST(:high AS int4[]), CAST(:low AS int4[])) AS k(high, low)"
 )
+
+
+def _terms_query(where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    """Placed articles' terms, revision, story, times and story features, in revision
+    order."""
+    return (
+        sa.select(
+            article_terms.c.article_id,
+            article_terms.c.revision,
+            articles.c.story_id,
+            articles.c.published_at,
+            articles.c.fetched_at,
+            article_terms.c.terms,
+            stories.c.features,
+        )
+        .join(articles, articles.c.id == article_terms.c.article_id)
+        .join(stories, stories.c.id == articles.c.story_id)
+        .where(where)
+        .order_by(article_terms.c.revision)
+    )
+
+
+@cache
+def _terms_after() -> sa.Select[Any]:
+    """The terms of the articles placed after the `after` revision: built once, as every
+    placement runs it."""
+    return _terms_query(article_terms.c.revision > sa.bindparam("after"))
 
 
 @cache

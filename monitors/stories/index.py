@@ -17,7 +17,8 @@ the IDF of the window (the shipped table's
 document frequencies count as a prior: a fresh store does not take its first articles'
 words for rare); `candidates` the held articles sharing the most of its rare terms (held
 by at most RARE_SHARE of the articles, RARE_LEAST at least): only a term that few
-articles hold is looked up, so a lookup stays cheap however many are held.
+articles hold is looked up, the rarest first and at most MAX_POSTINGS slots in all, so a
+lookup stays cheap however many are held.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +41,7 @@ MAX_ARTICLES = 200_000  # held at most: those fetched last
 RARE_SHARE = 0.005  # a term held by at most this share of the articles is rare ...
 RARE_LEAST = 25  # ... or by at most this many
 MAX_CANDIDATES = 30  # articles scored against a newcomer
+MAX_POSTINGS = 4_000  # held slots read per lookup at most, the rarest terms' first
 REWEIGH_EVERY = 256  # held vectors are weighed again after this many articles are read
 MAX_WEIGHED = 20_000  # held vectors kept weighed at most
 Ids = npt.NDArray[np.int32]
@@ -66,15 +69,21 @@ class Vector:
     weights: Floats
     norm: float
 
+    @cached_property
+    def dense(self) -> Floats:
+        """The weights indexed by term id (zero for the terms it lacks)."""
+        found = np.zeros(int(self.ids[-1]) + 1 if len(self.ids) else 0)
+        found[self.ids] = self.weights
+        return found
+
     def cosine(self, other: Vector) -> float:
+        """The cosine with `other`, read off this vector's dense weights (three numpy calls
+        whatever the sizes: the newcomer's vector is compared with many)."""
         if not (self.norm and other.norm):
             return 0.0
-        common, mine, theirs = np.intersect1d(
-            self.ids, other.ids, assume_unique=True, return_indices=True
-        )
-        if not len(common):
-            return 0.0
-        dot = float(self.weights[mine] @ other.weights[theirs])
+        dense = self.dense
+        within = int(np.searchsorted(other.ids, len(dense)))
+        dot = float(dense[other.ids[:within]] @ other.weights[:within])
         return min(1.0, dot / (self.norm * other.norm))
 
 
@@ -307,12 +316,19 @@ class RecentArticles:
 
     def candidates(self, rare: list[int], idf: Mapping[int, float]) -> list[int]:
         """The held slots sharing the most IDF of the `rare` term ids, at most
-        MAX_CANDIDATES, best first."""
+        MAX_CANDIDATES, best first: the rarest terms are looked up first, until
+        MAX_POSTINGS slots are read."""
         if not rare:
             return []
-        lists = [np.frombuffer(self._postings[t], np.int32) for t in rare]
+        looked, lists, read = [], [], 0
+        for term in sorted(rare, key=lambda t: len(self._postings[t])):
+            if read >= MAX_POSTINGS:
+                break
+            looked.append(term)
+            lists.append(np.frombuffer(self._postings[term], np.int32))
+            read += len(lists[-1])
         slots = np.concatenate(lists)
-        weights = np.repeat([idf[t] for t in rare], [len(p) for p in lists])
+        weights = np.repeat([idf[t] for t in looked], [len(p) for p in lists])
         unique, inverse = np.unique(slots, return_inverse=True)
         totals = np.bincount(inverse, weights)
         alive = np.frombuffer(self._article, np.int64)[unique] >= 0

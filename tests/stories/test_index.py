@@ -4,8 +4,10 @@ holding a bounded number."""
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
+import numpy as np
 import pytest
 
 from monitors.store import Store, utcnow
@@ -71,3 +73,26 @@ def test_rare_terms_find_the_articles_holding_them(store: Store) -> None:
     assert sorted(recent.word(t) for t in rare) == ["geneva", "witkoff"]
     (slot,) = recent.candidates(rare, recent.idf_of(rare))
     assert recent.story_of(slot) == geneva
+
+
+def test_a_lookup_reads_the_rarest_terms_postings_first(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk = Desk(store)
+    placed(desk, "wire.example", GENEVA_WIRE, T0)
+    placed(desk, "other.example", GENEVA_OTHER_WRITEUP, T0 + HOUR)
+    metro, _, _ = placed(desk, "metro.example", KYIV_METRO, T0)
+    recent = synced(store, RecentArticles())
+    rare = recent.rare(["witkoff", "klitschko"])  # held by two articles, and by one
+    assert len(recent.candidates(rare, recent.idf_of(rare))) == 3
+    monkeypatch.setattr(index, "MAX_POSTINGS", 1)
+    (slot,) = recent.candidates(rare, recent.idf_of(rare))
+    assert recent.story_of(slot) == metro
+
+
+def test_cosine_of_two_term_vectors() -> None:
+    one = index._vector(np.array([1, 2, 5], np.int32), np.array([1.0, 2.0, 3.0]))
+    other = index._vector(np.array([2, 5, 7], np.int32), np.array([1.0, 1.0, 1.0]))
+    assert one.cosine(other) == pytest.approx(5 / math.sqrt(14 * 3))
+    assert other.cosine(one) == pytest.approx(one.cosine(other))
+    assert one.cosine(index._vector(np.array([9], np.int32), np.array([1.0]))) == 0.0
