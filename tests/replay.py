@@ -62,14 +62,14 @@ def record_page(
     analysis: Analysis | None = None,
 ) -> ProcessedEntry:
     """`entry` of feed `feed_id` processed as a polled page of `text` from `site`, in
-    English (`analysis`: its precomputed analysis)."""
+    English as the page declares (`analysis`: its precomputed analysis)."""
     with line.store.transaction() as tx:
         entry_id = tx.entry_for_page(feed_id, entry)
     page = PageText(
         text=text,
         title=entry.title,
         site=site,
-        language="en",
+        declared="en",
         text_hash=text_hash(text or entry.title),
         analysis=analysis or analyse(entry.title, text),
     )
