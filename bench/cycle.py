@@ -29,6 +29,7 @@ import functools
 import gc
 import io
 import json
+import math
 import multiprocessing
 import os
 import pstats
@@ -710,6 +711,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--profile-feeds", type=int, default=20, help="feeds in the cProfile run (0: none)"
     )
     parser.add_argument("--no-prefect", action="store_true")
+    parser.add_argument(
+        "--no-floor", action="store_true", help="skip the floor (its ratio is then not printed)"
+    )
     return parser.parse_args(argv)
 
 
@@ -732,13 +736,15 @@ def main(argv: list[str] | None = None) -> None:
             config_path = write_config(folder, base, args.feeds)
             urls = [f"{base}{path}" for path in site.feeds]
             workers = config_mod.load(config_path).extract.workers
-            floor, floor_pages, floor_rss = floor_apart(urls, workers)
-            control(base, "stats")
-            print(
-                f"floor (fetch + feedparser + extraction in {workers} processes, nothing "
-                f"stored): {floor:.1f} s for {floor_pages} pages, peak RSS of its main "
-                f"process {floor_rss:.0f} MB"
-            )
+            floor = math.nan
+            if not args.no_floor:
+                floor, floor_pages, floor_rss = floor_apart(urls, workers)
+                control(base, "stats")
+                print(
+                    f"floor (fetch + feedparser + extraction in {workers} processes, nothing "
+                    f"stored): {floor:.1f} s for {floor_pages} pages, peak RSS of its main "
+                    f"process {floor_rss:.0f} MB"
+                )
             stages = Stages()
             stages.install()
             first = asyncio.run(timed_cycle("first", config_path, base, server.pid, stages))
