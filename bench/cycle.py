@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import functools
 import gc
 import io
 import json
+import math
 import multiprocessing
 import os
 import pstats
@@ -395,17 +397,35 @@ GC = GcClock()
 
 def child_cpu(exclude: set[int]) -> float:
     """CPU seconds of this process's live children (the extractor's workers)."""
-    total = 0.0
+    return sum(process_cpu(kid) for kid in live_children(exclude))
+
+
+def live_children(exclude: set[int]) -> list[int]:
+    """The pids of this process's live children but `exclude` (the extractor's workers)."""
+    kids: list[int] = []
     for task in Path(f"/proc/{os.getpid()}/task").iterdir():
         try:
-            kids = (task / "children").read_text().split()
+            kids += [int(k) for k in (task / "children").read_text().split()]
         except OSError:
             continue
-        for kid in kids:
-            if int(kid) in exclude:
-                continue
-            total += process_cpu(int(kid))
-    return total
+    return [k for k in kids if k not in exclude]
+
+
+def status_mb(pid: int | str, key: str) -> float:
+    """A field of /proc/PID/status in kB (VmRSS, VmHWM), as MB; 0 once the process is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def reset_peak_rss() -> None:
+    """Start this process's VmHWM (peak RSS) again from its current RSS (Linux 4.0+)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
 
 
 def process_cpu(pid: int) -> float:
@@ -417,6 +437,27 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+@dataclass(frozen=True)
+class Rss:
+    """Peak RSS over a cycle, MB: the main process's (from its RSS when the cycle
+    started, `start`), and each extractor worker's, read as the cycle ends."""
+
+    start: float
+    main: float
+    workers: tuple[float, ...]
+
+    @property
+    def total(self) -> float:
+        return self.main + sum(self.workers)
+
+    def __str__(self) -> str:
+        workers = " + ".join(f"{w:.0f}" for w in self.workers) or "none"
+        return (
+            f"peak RSS {self.total:.0f} MB (main {self.main:.0f} MB from {self.start:.0f} MB "
+            f"at the start, workers {workers} MB)"
+        )
+
+
 @dataclass
 class Cycle:
     label: str
@@ -425,7 +466,7 @@ class Cycle:
     workers_cpu: float
     server_cpu: float
     gc_seconds: float
-    rss_mb: float
+    rss: Rss
     report: CycleReport
     server: dict[str, int]
 
@@ -445,7 +486,7 @@ class Cycle:
             f"{self.label}: {self.wall:.1f} s wall, CPU {self.cpu:.1f} s "
             f"(+{self.workers_cpu:.1f} s extractor workers, +{self.server_cpu:.1f} s bench "
             f"server: {self.cores:.2f} cores busy), {self.gc_seconds:.1f} s in the garbage "
-            f"collector, peak RSS {self.rss_mb:.0f} MB; "
+            f"collector, {self.rss}; "
             f"feeds {dict(feeds)}; "
             f"entries {entries} ({arts} articles, {self.report.count('duplicate')} duplicates, "
             f"{self.report.count('error')} errors) = {rate:.1f} entries/s, "
@@ -492,9 +533,13 @@ async def timed_cycle(
             before = resource.getrusage(resource.RUSAGE_SELF)
             kids, served = child_cpu({server_pid}), process_cpu(server_pid)
             collected = GC.seconds
+            start_rss = status_mb("self", "VmRSS")
+            reset_peak_rss()
             started = time.perf_counter()
             report = await run_cycle(pipeline, cfg.feeds[:feeds] if feeds else None)
             wall = time.perf_counter() - started
+            workers = tuple(status_mb(k, "VmHWM") for k in live_children({server_pid}))
+            rss = Rss(start_rss, status_mb("self", "VmHWM"), workers)
             workers_cpu = child_cpu({server_pid}) - kids
             server_cpu = process_cpu(server_pid) - served
             gc_seconds = GC.seconds - collected
@@ -503,7 +548,6 @@ async def timed_cycle(
         store.close()
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     server = control(base, "stats")
-    rss = after.ru_maxrss / 1024
     return Cycle(label, wall, cpu, workers_cpu, server_cpu, gc_seconds, rss, report, server)
 
 
@@ -539,15 +583,17 @@ def _extract(body: bytes, url: str) -> int:
     return len(page_text(body, url).text)
 
 
-async def floor_cycle(urls: list[str], workers: int) -> tuple[float, int]:
+async def floor_cycle(urls: list[str], workers: int) -> tuple[float, int, float]:
     """The unavoidable work of a first cycle and nothing else: every feed fetched (16 at
     a time, as the pipeline), parsed with feedparser, every item's page fetched and its
-    text extracted in `workers` processes; nothing stored, no rules, no stories. Seconds,
-    pages."""
+    text extracted in `workers` processes, as many pages in flight as the pipeline has
+    (16 + 2 a worker); nothing stored, no rules, no stories. Seconds, pages, peak RSS of
+    this process (MB)."""
     loop = asyncio.get_running_loop()
     pool = ProcessPoolExecutor(workers, initializer=_warm)
     await asyncio.gather(*(loop.run_in_executor(pool, _warm) for _ in range(workers)))
     limit = asyncio.Semaphore(16)
+    in_flight = asyncio.Semaphore(16 + 2 * workers)
     pages = 0
     async with httpx.AsyncClient(
         limits=httpx.Limits(max_connections=50, max_keepalive_connections=20), trust_env=False
@@ -555,9 +601,10 @@ async def floor_cycle(urls: list[str], workers: int) -> tuple[float, int]:
 
         async def page(link: str) -> None:
             nonlocal pages
-            async with limit:
-                answer = await client.get(link)
-            await loop.run_in_executor(pool, _extract, answer.content, link)
+            async with in_flight:
+                async with limit:
+                    answer = await client.get(link)
+                await loop.run_in_executor(pool, _extract, answer.content, link)
             pages += 1
 
         async def feed(url: str) -> None:
@@ -570,7 +617,24 @@ async def floor_cycle(urls: list[str], workers: int) -> tuple[float, int]:
         await asyncio.gather(*(feed(u) for u in urls))
         seconds = time.perf_counter() - started
     pool.shutdown()
-    return seconds, pages
+    return seconds, pages, status_mb("self", "VmHWM")
+
+
+def floor_apart(urls: list[str], workers: int) -> tuple[float, int, float]:
+    """`floor_cycle` in a child process, so that its heap is not this one's."""
+    receiving, sending = multiprocessing.get_context("fork").Pipe(duplex=False)
+    child = multiprocessing.get_context("fork").Process(
+        target=_floor_child, args=(urls, workers, sending)
+    )
+    child.start()
+    sending.close()
+    found = receiving.recv()
+    child.join()
+    return found  # type: ignore[no-any-return]
+
+
+def _floor_child(urls: list[str], workers: int, sending: Any) -> None:
+    sending.send(asyncio.run(floor_cycle(urls, workers)))
 
 
 def profile_first(config_path: Path, base: str, server_pid: int, feeds: int) -> str:
@@ -647,6 +711,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--profile-feeds", type=int, default=20, help="feeds in the cProfile run (0: none)"
     )
     parser.add_argument("--no-prefect", action="store_true")
+    parser.add_argument(
+        "--no-floor", action="store_true", help="skip the floor (its ratio is then not printed)"
+    )
     return parser.parse_args(argv)
 
 
@@ -669,12 +736,15 @@ def main(argv: list[str] | None = None) -> None:
             config_path = write_config(folder, base, args.feeds)
             urls = [f"{base}{path}" for path in site.feeds]
             workers = config_mod.load(config_path).extract.workers
-            floor, floor_pages = asyncio.run(floor_cycle(urls, workers))
-            control(base, "stats")
-            print(
-                f"floor (fetch + feedparser + extraction in {workers} processes, nothing "
-                f"stored): {floor:.1f} s for {floor_pages} pages"
-            )
+            floor = math.nan
+            if not args.no_floor:
+                floor, floor_pages, floor_rss = floor_apart(urls, workers)
+                control(base, "stats")
+                print(
+                    f"floor (fetch + feedparser + extraction in {workers} processes, nothing "
+                    f"stored): {floor:.1f} s for {floor_pages} pages, peak RSS of its main "
+                    f"process {floor_rss:.0f} MB"
+                )
             stages = Stages()
             stages.install()
             first = asyncio.run(timed_cycle("first", config_path, base, server.pid, stages))
@@ -709,8 +779,8 @@ def main(argv: list[str] | None = None) -> None:
             print(mixed.line())
             print(
                 f"ratios: first/floor {first.wall / floor:.2f}, steady/bare "
-                f"{steady.wall / bare:.2f}, mixed {mixed.wall:.1f} s, first cycle peak RSS "
-                f"{first.rss_mb:.0f} MB"
+                f"{steady.wall / bare:.2f}, mixed {mixed.wall:.1f} s, first cycle "
+                f"{first.rss}"
             )
             stages.uninstall()
             if args.profile_feeds:

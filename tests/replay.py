@@ -63,14 +63,14 @@ def record_page(
     language: str = "en",
 ) -> ProcessedEntry:
     """`entry` of feed `feed_id` processed as a polled page of `text` from `site`, in
-    `language` (`analysis`: its precomputed analysis)."""
+    `language` as the page declares (`analysis`: its precomputed analysis)."""
     with line.store.transaction() as tx:
         entry_id = tx.entry_for_page(feed_id, entry)
     page = PageText(
         text=text,
         title=entry.title,
         site=site,
-        language=language,
+        declared=language,
         text_hash=text_hash(text or entry.title),
         analysis=analysis or analyse(entry.title, text),
     )

@@ -7,15 +7,16 @@
    same result; bench/extraction.py).
 3. Take the page's own headline: its og:title, else its <title> without a trailing
    " - Site" or " | Site" that names the site, else its only <h1>; the site from
-   og:site_name or application-name, else the host; the language from the words of
-   the headline and text, <html lang> as a hint (monitors.extract.language).
-   These few meta tags are read directly: trafilatura's metadata pass (dates, authors,
-   categories) cost a quarter of each extraction, for nothing we use.
+   og:site_name or application-name, else the host; the language it declares
+   (<html lang>). These few meta tags are read directly: trafilatura's metadata pass
+   (dates, authors, categories) cost a quarter of each extraction, for nothing we use.
 4. The article's headline is the page's own, over the feed entry's title (a feed may
    list another outlet's page under a headline of its own); but when the page yields
    less than `min_chars` and less than the entry's summary (a paywall, a consent
-   page), the article is the entry's title and summary, marked `source="summary"`, and
-   its language is told from them.
+   page), the article is the entry's title and summary, marked `source="summary"`.
+   Its language is told from the words of its headline and text, the page's declared
+   language a hint (monitors.extract.language), in the process that records it: only
+   that process loads the language model (74 MB), not each extraction worker.
 
 Pages come from anyone, and trafilatura spends seconds to minutes on some (a few MiB
 of bare paragraphs or links): the pipeline runs steps 1-3 in worker processes
@@ -43,14 +44,13 @@ _LAST_PART = re.compile(r"(.*\S)\s+[-|–—·]\s+(\S.*)")  # a title and its pa
 @dataclass(frozen=True)
 class PageText:
     """What a page gave; `problem` says why it gave nothing (a failure or a timeout).
-    `language` is that of its title and text, `declared` the one its `<html lang>` names.
+    `declared` is the language its `<html lang>` names.
     `text_hash` is the text's fingerprint; a worker also gives the analysis of the text
     under the article's headline, unless told the text is a copy."""
 
     text: str = ""
     title: str = ""
     site: str = ""
-    language: str | None = None
     problem: str | None = None
     declared: str | None = None
     text_hash: str = ""
@@ -79,7 +79,6 @@ def article_from(found: PageText, entry: Entry, url: str, min_chars: int) -> Art
     if analysis is not None and not analysis.fits(headline, text):
         analysis = None
     digest = found.text_hash if text and text == found.text else ""
-    language = found.language if text and text == found.text else None
     return Article(
         url=url or entry.url,
         canonical_url=entry.canonical_url,
@@ -87,7 +86,7 @@ def article_from(found: PageText, entry: Entry, url: str, min_chars: int) -> Art
         text=text,
         site=found.site or site_of(url or entry.url),
         source=source,
-        language=language or detect_language(f"{headline}\n{text}", found.declared),
+        language=detect_language(f"{headline}\n{text}", found.declared),
         published=entry.published,
         text_hash=digest or text_hash(text or headline),
         analysis=analysis,
@@ -109,12 +108,10 @@ def page_text(page: bytes, url: str) -> PageText:
         return PageText(problem=f"extraction failed ({type(exc).__name__}: {exc})"[:300])
     site = site_of(site) if "://" in site else site  # some give their URL
     title = safe_text(title or _title(tree, site, url) or _only_h1(tree))
-    language = detect_language(f"{title}\n{text}", declared) if text else None
     return PageText(
         text,
         title,
         safe_text(site),
-        language,
         declared=declared,
         text_hash=text_hash(text) if text else "",
     )

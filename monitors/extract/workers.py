@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from monitors.extract.analysis import analyse
-from monitors.extract.language import detect_language
 from monitors.extract.page import PageText, page_text
 from monitors.models import Analysis, Fact, StoryFeatures
 
@@ -253,12 +252,7 @@ def serve() -> None:
     its problem. A worker whose parent is gone (its requests end, or its answer finds no
     reader) exits quietly."""
     limit = math.ceil(float(sys.argv[1])) + WORKER_GRACE
-    # the language model loads (mostly decompressing, without the GIL) while the IDF
-    # table does, both before the cap
-    model = threading.Thread(target=detect_language, args=("Loads the language model.",))
-    model.start()
     analyse("Warm up", "Loads the IDF table before the cap.")
-    model.join()
     _cap_memory(int(sys.argv[2]))
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but answers may reach the answer pipe

@@ -8,8 +8,8 @@ across hosts, `pages`) and delivers what is due, returning one `CycleReport`; a 
 (`Pipeline.push`) goes through the same stages at once;
 `run_backfill(pipeline, request)` replays history through the same stages
 (`backfill`). The CLI, the Prefect flows, the demo and the benches all run cycles
-through these and only render the report (and their progress, `progress`). Imports
-every stage.
+through these and only render the report (and their progress, `progress`); the
+process's allocator is tuned for them (`memory`). Imports every stage.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from monitors.delivery import Delivered, Notifier, SecretResolver
 from monitors.ingest import Fetcher
 from monitors.pipeline.backfill import Backfill, Fired, Outcome
 from monitors.pipeline.cycle import Pipeline, held_back
+from monitors.pipeline.memory import tune_allocator
 from monitors.pipeline.progress import CycleHook, CycleProgress, Every, Progress, ProgressHook
 from monitors.pipeline.push import Push, PushAnswer
 from monitors.pipeline.report import CycleReport, FeedOutcome, HubOutcome, ProcessedEntry
@@ -61,7 +62,9 @@ async def open_pipeline(
     retry_wait: float = 1.0,
 ) -> AsyncIterator[Pipeline]:
     """The stages wired to `config`: on `store` (else the config's, opened here and closed
-    at the end), with a fetcher and extraction workers that live as long as the block."""
+    at the end), with a fetcher and extraction workers that live as long as the block.
+    The process's allocator is tuned to hand page bodies back (`memory`)."""
+    tune_allocator()
     own = store is None
     store = Store.open(config.store) if store is None else store
     try:

@@ -55,6 +55,7 @@ from monitors.pipeline.progress import CycleHook, CycleProgress, Progress
 from monitors.pipeline.push import Push, safety_due
 from monitors.pipeline.report import CycleReport, FeedOutcome, ProcessedEntry
 from monitors.pipeline.sender import Sender
+from monitors.rules import release_dictionaries
 from monitors.store import FeedState, PendingEntry, Store, utcnow
 from monitors.stories import StoryDesk, record_article
 
@@ -88,6 +89,7 @@ class Pipeline:
         self.notifier = notifier or notifier_for(config, secrets)
         self.outbox = Outbox.of(config, store)
         self.ruleset = config.ruleset()
+        release_dictionaries()  # the compiled rules hold their words' forms
         self.retry_wait = retry_wait
         self.labels = config.labels()
         self.extractor = Extractor(config.extract)

@@ -9,11 +9,15 @@
    its terms and the `passage` that best shows the rule. `limits` bound what one
    article costs: the characters read, and the CPU time.
 
+A Cyrillic query word matches its inflected forms (`inflect`, from pymorphy3's
+dictionaries); `release_dictionaries` lets the dictionaries go once the rules are compiled.
+
 The query language is described in docs/rules.md.
 """
 
 from monitors.rules.aliases import AliasError, Aliases
 from monitors.rules.document import Document
+from monitors.rules.inflect import release_dictionaries
 from monitors.rules.limits import Limits
 from monitors.rules.parse import parse_query
 from monitors.rules.query import And, Literal, Near, Node, Not, Or, Phrase, Term
@@ -37,4 +41,5 @@ __all__ = [
     "RuleSet",
     "Term",
     "parse_query",
+    "release_dictionaries",
 ]

@@ -95,3 +95,9 @@ def _analyzer(lang: str) -> Any:
     import pymorphy3
 
     return pymorphy3.MorphAnalyzer(lang=lang)
+
+
+def release_dictionaries() -> None:
+    """Let go of the loaded dictionaries (27 MB of a process's RSS): a compiled rule set
+    no longer needs them; the next word to inflect loads them again (about 0.5 s)."""
+    _analyzer.cache_clear()

@@ -1,6 +1,9 @@
 """Near-duplicate articles: MinHash signatures of word shingles, LSH bands in the SQL store.
 
-1. `signature(text)`: the datasketch MinHash (affine32 scheme, 128 permutations) of the
+1. `signature(text)`: the MinHash of datasketch's affine32 scheme (128 permutations:
+   each 32-bit shingle hash mixed by the MurmurHash3 finalizer, then h -> a*h + b mod
+   2^32 with datasketch's seeded a and b; computed here with numpy alone, bit for bit
+   the same, without importing datasketch and scipy: 0.5 s and 44 MB a process) of the
    set of 3-word shingles of the text's `tokenize` norms, so case, accents, punctuation
    and spacing never matter. Three words, not five: a copy with 3% of its words edited
    still has Jaccard >= 0.8 (five words: only up to ~2%), while unrelated articles stay
@@ -44,6 +47,7 @@ MAX_MISS = 0.01
 
 _SIG_DTYPE = np.dtype("<u4")
 _UNSET = np.uint32(0xFFFFFFFF)
+_FMIX32 = tuple(np.uint32(c) for c in (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16))
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,17 +129,21 @@ def signature_of_words(
     words: Sequence[str], num_perm: int = NUM_PERM, k: int = SHINGLE_WORDS
 ) -> Signature:
     """The MinHash signature of the `k`-word shingles of already normalized words."""
-    from datasketch import MinHash  # on use: the package imports scipy (0.5 s)
+    hashes = np.unique(shingle_hashes(words, k))  # a repeated shingle moves no minimum
+    if not len(hashes):
+        return Signature(np.full(num_perm, _UNSET, dtype=np.uint32))
+    a, b = _permutations(num_perm)
+    mixed = _fmix32(hashes).reshape(-1, 1)
+    values: npt.NDArray[np.uint32] = (mixed * a + b).min(axis=0)
+    return Signature(values)
 
-    minhash = MinHash(
-        num_perm=num_perm,
-        seed=SEED,
-        hashfunc=int,
-        permutations=_permutations(num_perm),
-        scheme="affine32",
-    )
-    minhash.update_batch(shingle_hashes(words, k).tolist())
-    return Signature(np.asarray(minhash.hashvalues, dtype=np.uint32))
+
+def _fmix32(hashes: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    """The MurmurHash3 finalizer of each 32-bit hash (a bijection; uint32 arrays wrap)."""
+    s1, m1, s2, m2, s3 = _FMIX32
+    hashes = (hashes ^ (hashes >> s1)) * m1
+    hashes = (hashes ^ (hashes >> s2)) * m2
+    return hashes ^ (hashes >> s3)
 
 
 def shingle_hashes(words: Sequence[str], k: int = SHINGLE_WORDS) -> npt.NDArray[np.uint32]:
@@ -192,14 +200,13 @@ def _band_salts(lsh: LshParams) -> tuple[bytes, ...]:
 
 
 @cache
-def _permutations(num_perm: int) -> npt.NDArray[np.uint32]:
-    """The seeded affine permutations, drawn once per size instead of once per signature."""
-    from datasketch import MinHash
-
-    perms: npt.NDArray[np.uint32] = MinHash(
-        num_perm=num_perm, seed=SEED, scheme="affine32"
-    ).permutations
-    return perms
+def _permutations(num_perm: int) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    """The affine permutations (a odd, b) drawn as datasketch's affine32 scheme draws them
+    from SEED, once per size."""
+    gen = np.random.RandomState(SEED)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
 
 
 @cache

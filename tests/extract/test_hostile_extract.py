@@ -203,7 +203,7 @@ def test_stuck_page_in_a_cycle(tmp_path: Path) -> None:
     )
     assert (fine.outcome, fine.source, fine.error) == ("article", "page", None)
     assert len(posted) == 2
-    # two worker starts (~1 s each, language model included) and the 1 s deadline, not the
+    # two worker starts (under 1 s each) and the 1 s deadline, not the
     # ~10 s the stuck page would take
     assert elapsed < 8, f"the cycle took {elapsed:.1f} s"
     store.close()

@@ -26,6 +26,7 @@ from monitors.rules import (
     RuleSet,
     Term,
     parse_query,
+    release_dictionaries,
 )
 from monitors.rules.inflect import forms
 from monitors.rules.passage import MAX_PASSAGE
@@ -1036,3 +1037,11 @@ def test_inflection_finds_every_form_and_no_look_alike(case: dict[str, Any]) -> 
     rules = RuleSet.compile([("r", case["query"])])
     assert [word for word in case["forms"] if not rules.match("", word)] == []
     assert [word for word in case["others"] if rules.match("", word)] == []
+
+
+def test_compiled_rules_match_inflected_forms_after_the_dictionaries_are_released() -> None:
+    rules = RuleSet.compile([("donbas", "Донбас"), ("senate", "Сенат")])
+    release_dictionaries()
+    matched = rules.match("Новини", "Війська з Донбасу; у Сенате спорят.", site="x", lang="uk")
+    assert [m.rule_id for m in matched] == ["donbas", "senate"]
+    assert "ратифікує" in forms("ратифікувати")  # a word inflected later loads them again

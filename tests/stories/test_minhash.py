@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
 from monitors.config import StoriesConfig
@@ -147,3 +148,17 @@ def test_empty_text_is_not_indexed(tx: Tx) -> None:
     add(tx, 5, signature(""))
     add(tx, 6, signature(""))
     assert near(tx, signature("")) == []
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 50, 2000])
+def test_signatures_are_datasketchs_affine32_minhash_bit_for_bit(count: int) -> None:
+    datasketch = pytest.importorskip("datasketch")
+    vocabulary = [f"w{n}" for n in range(300)]
+    text = [vocabulary[(n * 7919) % 300] for n in range(count)]
+    reference = datasketch.MinHash(
+        num_perm=minhash.NUM_PERM, seed=minhash.SEED, hashfunc=int, scheme="affine32"
+    )
+    reference.update_batch(minhash.shingle_hashes(text).tolist())
+    ours = minhash.signature_of_words(text).values
+    assert ours.dtype == np.uint32
+    assert ours.tolist() == reference.hashvalues.tolist()
