@@ -273,8 +273,15 @@ def preload(line: Pipeline, feed_id: int, pieces: Sequence[stream.Piece]) -> Non
             feats = analyse(piece.title, piece.text).features_at(piece.published)
             entry = Entry(piece.key, piece.url, piece.url, piece.title, "", piece.published)
             article = Article(
-                piece.url, piece.url, piece.title, piece.text, piece.site, source="page",
-                language="en", published=piece.published, text_hash=text_hash(piece.text),
+                piece.url,
+                piece.url,
+                piece.title,
+                piece.text,
+                piece.site,
+                source="page",
+                language="en",
+                published=piece.published,
+                text_hash=text_hash(piece.text),
             )
             article_id = tx.insert_article(tx.entry_for_page(feed_id, entry), article, None, now)
             if article_id is None:

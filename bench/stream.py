@@ -213,4 +213,3 @@ class Clock:
 
     def __exit__(self, *_: object) -> None:
         self.seconds = time.perf_counter() - self._started
-

@@ -529,8 +529,6 @@ def _retry_now(exc: BaseException) -> bool:
     return retry_after is None or retry_after <= RETRY_WAIT_CAP
 
 
-
-
 def _is_html(page: FetchResult) -> bool:
     """Whether a page is of a kind the fetcher reads (PAGE_TYPES, or no type given)."""
     kind = (page.content_type or "").lower()

@@ -226,9 +226,7 @@ class StoryDesk:
             held = set().union(*(recent.keys(s) for s in slots))
             shared = sorted(k for k in rare_keys if recent.term_id(k) in held)
             gap, span = _gap_and_span(recent.spans[story], feats.published)
-            found.append(
-                Candidate(story, member, centroid, len(slots), tuple(shared), gap, span)
-            )
+            found.append(Candidate(story, member, centroid, len(slots), tuple(shared), gap, span))
         return found + (self._across(feats, language) if language else [])
 
     def _foreign(self, story: int, language: str) -> bool:
