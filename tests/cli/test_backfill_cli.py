@@ -37,11 +37,18 @@ def config(folder: Path, site: str) -> Path:
     return path
 
 
+def _interruptible() -> None:
+    """In the child before exec: Ctrl-C's default, even when the tests run as a background
+    job (whose shell ignores SIGINT, which a child then inherits)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def backfill(path: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
         [sys.executable, "-m", "newsmon.cli", *ARGS, "-c", str(path)],
         env=env,
+        preexec_fn=_interruptible,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
