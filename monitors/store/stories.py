@@ -621,16 +621,19 @@ class StoryQueries:
             "listed": self.listings([story_id]),
         }
 
-    def listings(self, story_ids: Iterable[int]) -> dict[int, list[Listing]]:
-        """The feeds that listed the URL of each article of these stories (an entry of
-        theirs had its canonical URL, whether fetched or skipped as the same URL), by
-        article, the first to list it first."""
+    def listings(
+        self, story_ids: Iterable[int], article_ids: Iterable[int] | None = None
+    ) -> dict[int, list[Listing]]:
+        """The feeds that listed the URL of each article of these stories (only of
+        `article_ids`, when given: a page of a story's timeline) (an entry of theirs had its
+        canonical URL, whether fetched or skipped as the same URL), by article, the first
+        to list it first."""
         first = sa.func.min(entries.c.first_seen_at)
         rows = self.conn.execute(
             sa.select(articles.c.id, feeds.c.name, feeds.c.url, first)
             .join(entries, entries.c.canonical_url == articles.c.canonical_url)
             .join(feeds, feeds.c.id == entries.c.feed_id)
-            .where(articles.c.story_id.in_(list(story_ids)))
+            .where(articles.c.story_id.in_(list(story_ids)), *_among(articles.c.id, article_ids))
             .group_by(articles.c.id, feeds.c.id, feeds.c.name, feeds.c.url)
             .order_by(articles.c.id, first, feeds.c.id)
         )
@@ -703,6 +706,11 @@ def _next(revision: sa.Column[Any]) -> sa.ScalarSelect[Any]:
     commit order across workers (see Tx.lock_commits)."""
     highest = sa.select(sa.func.coalesce(sa.func.max(revision), 0) + 1)
     return highest.select_from(revision.table).scalar_subquery()
+
+
+def _among(column: sa.Column[Any], ids: Iterable[int] | None) -> list[sa.ColumnElement[bool]]:
+    """The condition that `column` is one of `ids`; none when `ids` is None."""
+    return [] if ids is None else [column.in_(list(ids))]
 
 
 def _int4(key: int) -> int:

@@ -78,7 +78,7 @@ class Desk:
             members = tx.story_articles(story_id, (page - 1) * self.size, self.size + 1)
             made = tx.alert_listing(story_id=story_id, limit=1000)
             relisted = tx.relisted_entries(story_id, RELISTED_SHOWN + 1)
-            listed = tx.listings([story_id])
+            listed = tx.listings([story_id], [a.id for a in members[: self.size]])
             languages = tx.story_languages([story_id]).get(story_id, ())
         return self.render(
             request,
