@@ -42,7 +42,6 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -305,7 +304,6 @@ class Stages:
         self._running: dict[str, int] = defaultdict(int)
         self._since: dict[str, float] = {}
         self._lock = threading.Lock()
-        self._undo: list[Callable[[], None]] = []
 
     def _enter(self, stage: str) -> float:
         now = time.perf_counter()
@@ -349,7 +347,6 @@ class Stages:
                     self._exit(stage, started)
 
             setattr(owner, name, timed)
-        self._undo.append(lambda: setattr(owner, name, original))
 
     def install(self) -> None:
         self.wrap(Fetcher, "fetch", "fetch")
@@ -366,15 +363,6 @@ class Stages:
 
     def wrap_ruleset(self, pipeline: Pipeline) -> None:
         self.wrap(pipeline.ruleset, "match", "match")
-
-    def reset(self) -> None:
-        self.seconds.clear()
-        self.busy.clear()
-        self.calls.clear()
-
-    def uninstall(self) -> None:
-        while self._undo:
-            self._undo.pop()()
 
 
 class GcClock:
@@ -637,6 +625,37 @@ def _floor_child(urls: list[str], workers: int, sending: Any) -> None:
     sending.send(asyncio.run(floor_cycle(urls, workers)))
 
 
+def cycle_apart(
+    label: str, config_path: Path, base: str, server_pid: int, staged: bool = False
+) -> tuple[Cycle, dict[str, tuple[float, float, int]]]:
+    """`timed_cycle` in a fresh interpreter, as `newsmon run` would run it, so that its
+    peak RSS holds newsmon's memory, not this bench's world; with `staged`, the stage
+    times too (busy, summed, calls by stage)."""
+    context = multiprocessing.get_context("spawn")
+    receiving, sending = context.Pipe(duplex=False)
+    child = context.Process(
+        target=_cycle_child, args=(label, config_path, base, server_pid, staged, sending)
+    )
+    child.start()
+    sending.close()
+    found = receiving.recv()
+    child.join()
+    return found  # type: ignore[no-any-return]
+
+
+def _cycle_child(
+    label: str, config_path: Path, base: str, server_pid: int, staged: bool, sending: Any
+) -> None:
+    stages = Stages() if staged else None
+    if stages is not None:
+        stages.install()
+    cycle = asyncio.run(timed_cycle(label, config_path, base, server_pid, stages))
+    busy = {}
+    if stages is not None:
+        busy = {k: (v, stages.seconds[k], stages.calls[k]) for k, v in stages.busy.items()}
+    sending.send((cycle, busy))
+
+
 def profile_first(config_path: Path, base: str, server_pid: int, feeds: int) -> str:
     """cProfile of a first cycle over `feeds` feeds on a fresh store: the top functions."""
     profiler = cProfile.Profile()
@@ -745,18 +764,15 @@ def main(argv: list[str] | None = None) -> None:
                     f"stored): {floor:.1f} s for {floor_pages} pages, peak RSS of its main "
                     f"process {floor_rss:.0f} MB"
                 )
-            stages = Stages()
-            stages.install()
-            first = asyncio.run(timed_cycle("first", config_path, base, server.pid, stages))
+            first, busy = cycle_apart("first", config_path, base, server.pid, staged=True)
             print(first.line())
             print(f"first/floor = {first.wall / floor:.2f}")
-            for stage, busy in sorted(stages.busy.items(), key=lambda kv: -kv[1]):
+            for stage, (busy_s, summed, calls) in sorted(busy.items(), key=lambda kv: -kv[1][0]):
                 print(
-                    f"  stage {stage}: busy {busy:.2f} s ({busy / first.wall:.0%} of wall), "
-                    f"{stages.seconds[stage]:.2f} s summed over {stages.calls[stage]} calls"
+                    f"  stage {stage}: busy {busy_s:.2f} s ({busy_s / first.wall:.0%} of wall), "
+                    f"{summed:.2f} s summed over {calls} calls"
                 )
-            stages.reset()
-            steady = asyncio.run(timed_cycle("steady", config_path, base, server.pid))
+            steady, _ = cycle_apart("steady", config_path, base, server.pid)
             print(steady.line())
             validators = {f"{base}{p}": (v.etag, v.last_modified) for p, v in site.feeds.items()}
             bare, bare_304 = asyncio.run(bare_poll(urls, validators))
@@ -766,7 +782,6 @@ def main(argv: list[str] | None = None) -> None:
                 f"steady/bare = {steady.wall / bare:.2f}"
             )
             if not args.no_prefect:
-                stages.uninstall()
                 prefect, plain = prefect_share(config_path)
                 control(base, "stats")
                 print(
@@ -775,14 +790,13 @@ def main(argv: list[str] | None = None) -> None:
                     f"Prefect share {(prefect - plain) / prefect:.0%}"
                 )
             control(base, "mixed")
-            mixed = asyncio.run(timed_cycle("mixed", config_path, base, server.pid))
+            mixed, _ = cycle_apart("mixed", config_path, base, server.pid)
             print(mixed.line())
             print(
                 f"ratios: first/floor {first.wall / floor:.2f}, steady/bare "
                 f"{steady.wall / bare:.2f}, mixed {mixed.wall:.1f} s, first cycle "
                 f"{first.rss}"
             )
-            stages.uninstall()
             if args.profile_feeds:
                 profile_dir = folder / "profile"
                 profile_dir.mkdir()

@@ -90,7 +90,7 @@ def run_processes(
 ) -> tuple[float, list[int], list[dict[str, float]]]:
     """`count` `newsmon run` processes started together (each on a core of its own if
     `pin`): wall seconds, exit codes, and each one's time in the store-wide section."""
-    started = time.perf_counter()
+    launched, started = time.time(), time.perf_counter()
     procs = []
     for k in range(count):
         command = [sys.executable, __file__, "--worker", str(config), str(timings / f"{k}.json")]
@@ -99,7 +99,10 @@ def run_processes(
         procs.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, preexec_fn=pinned))
     codes = [p.wait() for p in procs]
     wall = time.perf_counter() - started
-    return wall, codes, [json.loads((timings / f"{k}.json").read_text()) for k in range(count)]
+    held = [json.loads((timings / f"{k}.json").read_text()) for k in range(count)]
+    for each in held:
+        each |= {"launched": launched}
+    return wall, codes, held
 
 
 def timed_run(config: str, timings: str) -> None:
@@ -109,14 +112,23 @@ def timed_run(config: str, timings: str) -> None:
     seconds, slowest, and the seconds waited in each lock."""
     held: dict[str, float] = {"sections": 0, "seconds": 0.0, "slowest": 0.0}
     held |= {f"waited in {name}": 0.0 for name in LOCKS}
+    held |= {"started": time.time(), "first unit": 0.0}
     for name in LOCKS:
         if hasattr(Tx, name):
             setattr(Tx, name, _noting(getattr(Tx, name), held, name in STORE_WIDE_LOCKS))
     Store.transaction = _timed(Store.transaction, held)  # type: ignore[method-assign]
-    atexit.register(lambda: Path(timings).write_text(json.dumps(held)))
+    atexit.register(_write_timings, held, Path(timings))
     from newsmon.cli import app
 
     app(["run", "--config", config])
+
+
+def _write_timings(held: dict[str, float], path: Path) -> None:
+    """Add when this process ended and the CPU it and its workers used; write `held`."""
+    cpu = os.times()
+    held |= {"ended": time.time(), "cpu": cpu.user + cpu.system}
+    held["workers cpu"] = cpu.children_user + cpu.children_system
+    path.write_text(json.dumps(held))
 
 
 def _noting(lock: Callable[..., Any], held: dict[str, float], store_wide: bool) -> Any:
@@ -143,6 +155,7 @@ def _timed(transaction: Any, held: dict[str, float]) -> Any:
         tx = None
         try:
             with transaction(store) as tx:
+                held["first unit"] = held["first unit"] or time.time()
                 yield tx
         finally:
             if tx is not None and hasattr(tx, "locked_at"):
@@ -152,6 +165,30 @@ def _timed(transaction: Any, held: dict[str, float]) -> Any:
                 held["slowest"] = max(held["slowest"], took)
 
     return timed
+
+
+def postgres_cpu() -> float:
+    """CPU seconds used so far by this machine's PostgreSQL: its processes' own, and the
+    ended backends' (counted in their parent's children times); 0 if it is not local."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if text.split("(", 1)[1].rsplit(")", 1)[0].startswith("postgres"):
+            total += _cpu(text)
+    return total
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds used so far by process `pid` and its ended children."""
+    return _cpu(Path(f"/proc/{pid}/stat").read_text())
+
+
+def _cpu(stat: str) -> float:
+    fields = stat.rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def store_counts(store: str) -> dict[str, Any]:
@@ -171,12 +208,17 @@ def store_counts(store: str) -> dict[str, Any]:
     return counts
 
 
-def measure(label: str, args: argparse.Namespace, base: str, folder: Path, count: int) -> float:
+def measure(
+    label: str, args: argparse.Namespace, base: str, folder: Path, count: int, server_pid: int
+) -> float:
     store = fresh_database(args.postgres)
     config = write_config(folder, store, base, args.feeds, args.pin)
     control(base, "stats")
+    postgres, site = postgres_cpu(), process_cpu(server_pid)
     wall, codes, held = run_processes(config, count, args.pin, folder)
     server = control(base, "stats")
+    time.sleep(0.5)  # the backends of the closed connections end and are counted
+    postgres, site = postgres_cpu() - postgres, process_cpu(server_pid) - site
     counts = store_counts(store)
     done = counts["entries"].get("done", 0) + counts["entries"].get("duplicate", 0)
     print(
@@ -188,6 +230,14 @@ def measure(label: str, args: argparse.Namespace, base: str, folder: Path, count
         f"page requests {server.get('page', 0)}; webhook posts {server.get('post', 0)} "
         f"for {counts['alerts']} alerts"
     )
+    for k, h in enumerate(held):
+        print(
+            f"  process {k}: started {h['started'] - h['launched']:.1f} s after launch, "
+            f"first unit of work at {h['first unit'] - h['launched']:.1f} s, ended at "
+            f"{h['ended'] - h['launched']:.1f} s; CPU {h['cpu']:.1f} s, its worker "
+            f"{h['workers cpu']:.1f} s"
+        )
+    print(f"  CPU of PostgreSQL {postgres:.1f} s, of the loopback site {site:.1f} s")
     sections = sum(h["sections"] for h in held)
     seconds = sum(h["seconds"] for h in held)
     waits = {n: sum(h.get(f"waited in {n}", 0.0) for h in held) for n in LOCKS}
@@ -233,9 +283,9 @@ def main(argv: list[str] | None = None) -> None:
         wait_up(base)
         pinned = " pinned" if args.pin else ""
         with tempfile.TemporaryDirectory() as tmp:
-            one = measure(f"1{pinned} process", args, base, Path(tmp), 1)
+            one = measure(f"1{pinned} process", args, base, Path(tmp), 1, server.pid)
             label = f"{args.processes}{pinned} processes"
-            many = measure(label, args, base, Path(tmp), args.processes)
+            many = measure(label, args, base, Path(tmp), args.processes, server.pid)
         print(f"speed-up with {args.processes}{pinned} processes: {one / many:.2f}x; {_load()}")
     finally:
         server.terminate()
