@@ -55,10 +55,14 @@ def extractor() -> Iterator[Extractor]:
     pool.close()
 
 
-def test_pool_extracts_what_the_process_extracts(extractor: Extractor) -> None:
-    for name in ("chrome.html", "no-sitename.html", "thin.html"):
-        page = (PAGES / name).read_bytes()
-        assert extractor.page_text(page, URL) == page_text(page, URL)
+def test_pool_extracts_what_the_process_extracts() -> None:
+    pool = Extractor(ExtractConfig(workers=1, timeout=30.0))  # no deadline at stake here
+    try:
+        for name in ("chrome.html", "no-sitename.html", "thin.html"):
+            page = (PAGES / name).read_bytes()
+            assert pool.page_text(page, URL) == page_text(page, URL)
+    finally:
+        pool.close()
 
 
 def test_stuck_page_is_cut_at_the_deadline_and_the_worker_replaced(extractor: Extractor) -> None:
@@ -265,3 +269,18 @@ def test_workers_start_ahead_without_waiting_and_only_once() -> None:
         assert children() - others == workers
     finally:
         pool.close()
+
+
+def test_a_worker_loads_no_language_model_nor_numpy() -> None:
+    """The workers never tell a language: trafilatura's language filter and numpy stay
+    out of their memory."""
+    loaded = "print(sorted({'numpy', 'py3langid'} & {m for m, v in sys.modules.items() if v}))"
+    found = subprocess.run(
+        [sys.executable, "-c", WORKER_CODE.replace("serve()", loaded)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert found.stdout.strip() == "[]"
