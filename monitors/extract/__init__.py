@@ -19,6 +19,7 @@ from monitors.extract.analysis import (
     stem,
     terms,
 )
+from monitors.extract.language import load_model_in_background
 from monitors.extract.page import PageText, article_from, extract_article, page_text, text_hash
 from monitors.extract.workers import Extractor
 
@@ -34,6 +35,7 @@ __all__ = [
     "extract_article",
     "features",
     "features_of",
+    "load_model_in_background",
     "page_text",
     "stem",
     "terms",

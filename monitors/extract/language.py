@@ -18,6 +18,7 @@ bench/languages.py measures accuracy and cost on headlines and texts in six lang
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from functools import cache
 from typing import Any
@@ -93,9 +94,29 @@ def _by_letters(sample: str, best: str, ranked: dict[str, float]) -> str:
     return told
 
 
-@cache
+def load_model_in_background() -> None:
+    """Start loading the model (0.5 s of CPU) in a thread, unless it is loaded or
+    loading: the first article told then need not wait for all of it."""
+    global _warming
+    with _LOADING:
+        if _warming:
+            return
+        _warming = True
+    threading.Thread(target=_identifier, name="language model", daemon=True).start()
+
+
+_LOADING = threading.Lock()
+_warming = False
+
+
 def _identifier() -> Any:
-    """py3langid's identifier with normalized probabilities, loaded on first use."""
+    """py3langid's identifier with normalized probabilities, loaded once, on first use."""
+    with _LOADING:
+        return _load_identifier()
+
+
+@cache
+def _load_identifier() -> Any:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)

@@ -38,7 +38,7 @@ from monitors.errors import (
     HTTPStatusError,
     NewsmonError,
 )
-from monitors.extract import Extractor, PageText, article_from
+from monitors.extract import Extractor, PageText, article_from, load_model_in_background
 from monitors.ingest import (
     Fetcher,
     Polled,
@@ -295,8 +295,9 @@ class Pipeline:
             )
             if hub is not None:
                 tx.note_hub(state.id, hub.hub, hub.topic, new_callback_id())
-        if added:  # pages to extract: the workers get ready while the other feeds poll
-            self.extractor.start()
+        if added:  # entries to record: the workers and the language model get ready
+            self.extractor.start()  # while the other feeds poll
+            load_model_in_background()
         hints = [h for h in (parsed.ttl, result.max_age) if h]
         polled = Polled(len(parsed.entries), added, max(hints, default=None))
         self._reschedule(feed, state, polled, started)

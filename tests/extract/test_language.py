@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import yaml
 
 from monitors.config import ExtractConfig
-from monitors.extract import Extractor, article_from, extract_article
+from monitors.extract import Extractor, article_from, extract_article, language
 from monitors.extract.language import UNKNOWN, detect_language, primary_tag
 from monitors.models import Entry
 from monitors.rules import RuleSet
@@ -115,3 +117,14 @@ def test_a_garbled_page_is_unknown_and_no_lang_rule_matches_it(body: str) -> Non
     rules = RuleSet.compile([("en", "Kyiv lang:en"), ("any", "Kyiv"), ("not-uk", "Kyiv -lang:uk")])
     matched = rules.match(found.title, found.text, site=found.site, lang=found.language)
     assert [m.rule_id for m in matched] == ["any", "not-uk"]
+
+
+def test_the_model_loads_once_in_the_background() -> None:
+    """A cycle with entries to record starts loading the model while feeds poll; asking
+    again starts no second load, and telling a language meanwhile waits for the one."""
+    language.load_model_in_background()
+    language.load_model_in_background()
+    loading = [t for t in threading.enumerate() if t.name == "language model"]
+    assert len(loading) <= 1
+    assert detect_language("Zelensky says Kyiv will not give up the Donbas") == "en"
+    assert language._load_identifier.cache_info().misses == 1
