@@ -585,6 +585,8 @@ class Fetcher:
         kind = (response.headers.get("content-type") or "").lower()
         if only and 200 <= status < 300 and kind and not any(k in kind for k in only):
             raise FetchError(url, f"not a page of the wanted kind ({kind.split(';')[0]})")
+        if status == 304:  # no body by definition: reading its end keeps the connection
+            await response.aread()
         if status == 304 or 200 <= status < 300:
             body = b"" if status == 304 else await _read_body(response, url, self.limits.max_bytes)
             return FetchResult(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gzip
 import ipaddress
 import socket
@@ -600,3 +602,34 @@ async def test_a_body_of_an_unwanted_type_is_refused_unread(server: LoopbackServ
         await fetch_once(server.url("/episode.mp3"), only=("html", "text/"))
     page = await fetch_once(server.url("/page.html"), only=("html", "text/"))
     assert page.body == b"<p>hi</p>"
+
+
+async def test_a_304_leaves_its_connection_open_for_the_next_poll() -> None:
+    """Polling many feeds of one host: each 304 answer keeps its connection for the next
+    request instead of opening (and on HTTPS, handshaking) a new one."""
+    connections = 0
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                conditional = b"if-none-match" in head.lower()
+                writer.write(
+                    b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\n\r\n'
+                    if conditional
+                    else b'HTTP/1.1 200 OK\r\nETag: "v1"\r\nContent-Length: 6\r\n\r\n<rss/>'
+                )
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, Fetcher(LOCAL) as fetcher:
+        first = await fetcher.fetch(f"http://127.0.0.1:{port}/feed/0.xml")
+        polls = [
+            await fetcher.fetch(f"http://127.0.0.1:{port}/feed/{n}.xml", etag=first.etag)
+            for n in range(5)
+        ]
+    assert [p.status for p in polls] == [304] * 5
+    assert connections == 1
