@@ -265,6 +265,7 @@ class Pipeline:
             state.body_hash if result.not_modified else hashlib.sha256(result.body).hexdigest()
         )
         unchanged = result.not_modified or body_hash == state.body_hash
+        pushed = self.push.pushed(state.id, utcnow())
         if unchanged:
             with self.store.transaction() as tx:
                 tx.record_feed_ok(
@@ -274,7 +275,8 @@ class Pipeline:
                     last_modified=result.last_modified,
                     body_hash=body_hash,
                 )
-            self._reschedule(feed, state, Polled(0, 0, result.max_age), started)
+                polled = Polled(0, 0, result.max_age)
+                tx.schedule_feed(state.id, *self._next_poll(feed, state, polled, started, pushed))
             return FeedOutcome(feed.url, name, "unchanged")
         try:
             parsed = await asyncio.to_thread(
@@ -295,27 +297,34 @@ class Pipeline:
             )
             if hub is not None:
                 tx.note_hub(state.id, hub.hub, hub.topic, new_callback_id())
+            hints = [h for h in (parsed.ttl, result.max_age) if h]
+            polled = Polled(len(parsed.entries), added, max(hints, default=None))
+            tx.schedule_feed(state.id, *self._next_poll(feed, state, polled, started, pushed))
         if added:  # entries to record: the workers and the language model get ready
             self.extractor.start()  # while the other feeds poll
             load_model_in_background()
-        hints = [h for h in (parsed.ttl, result.max_age) if h]
-        polled = Polled(len(parsed.entries), added, max(hints, default=None))
-        self._reschedule(feed, state, polled, started)
         for reason in parsed.skipped:
             log.info("%s: skipped %s", name, reason)
         return FeedOutcome(feed.url, name, "new", added, skipped=parsed.skipped)
 
-    def _reschedule(
-        self, feed: FeedConfig, state: FeedState, polled: Polled, started: datetime | None
-    ) -> None:
+    def _next_poll(
+        self,
+        feed: FeedConfig,
+        state: FeedState,
+        polled: Polled,
+        started: datetime | None,
+        pushed: bool,
+    ) -> tuple[datetime, float, float]:
+        """When to poll the feed next, timed from `started` (default: now), or at
+        push.safety_interval while it is `pushed`; the interval and the rate of items
+        learnt."""
         now = utcnow()
         interval = next_interval(state.interval, feed.every, polled, self.config.poll)
         rate = items_per_day(state.items_per_day, polled.new, state.last_success_at, now)
         due = (started or now) + timedelta(seconds=interval)
-        if self.push.pushed(state.id, now):
+        if pushed:
             due = safety_due(started or now, interval, self.config.push.safety_interval)
-        with self.store.transaction() as tx:
-            tx.schedule_feed(state.id, due, interval, rate)
+        return due, interval, rate
 
     def record_failure(self, feed: FeedConfig, state: FeedState, exc: NewsmonError) -> FeedOutcome:
         """Note a feed's failure on its row, back it off, and report it."""

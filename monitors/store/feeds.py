@@ -66,14 +66,21 @@ class FeedQueries:
 
     def sync_feeds(self, configured: Iterable[tuple[str, str | None]]) -> dict[str, FeedState]:
         """Make sure a row exists for each (url, name); return every feed's state by URL."""
-        configured = list(configured)
-        for url, name in configured:
-            self.conn.execute(insert_ignore(self.conn, feeds).values(url=url, name=name))
+        wanted = dict(configured)
+        rows = self._feed_rows(wanted)
+        if missing := [{"url": u, "name": n} for u, n in wanted.items() if u not in rows]:
+            self.conn.execute(insert_ignore(self.conn, feeds), missing)
+        renamed = {u: n for u, n in wanted.items() if u in rows and rows[u].name != n}
+        for url, name in renamed.items():
             self.conn.execute(feeds.update().where(feeds.c.url == url).values(name=name))
-        rows = self.conn.execute(
-            sa.select(feeds).where(feeds.c.url.in_([u for u, _ in configured]))
-        )
-        return {r.url: _feed_state(r) for r in rows}
+        if missing or renamed:
+            rows = self._feed_rows(wanted)
+        return {url: _feed_state(row) for url, row in rows.items()}
+
+    def _feed_rows(self, urls: Iterable[str]) -> dict[str, Any]:
+        """The stored feeds among `urls`, by URL."""
+        found = self.conn.execute(sa.select(feeds).where(feeds.c.url.in_(list(urls))))
+        return {row.url: row for row in found}
 
     def record_feed_ok(
         self,
