@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitors.extract.analysis import STOPWORDS, default_idf, facts_of, stem
-from monitors.models import Article, Match, StoryFeatures
+from monitors.models import Article, Kin, Match, StoryFeatures
 from monitors.store import PriorAlert, Tx, utcnow
 from monitors.stories.names import CAPITALS, identity, known, parties_in
 from monitors.text import sentences, tokenize, words
@@ -219,6 +219,7 @@ class Known:
     stems: set[str]
     statuses: set[tuple[str, str]]
     conditions: set[str]
+    terms: tuple[str, ...] = ()  # the conditions' own words, as written
 
     @classmethod
     def of(cls, prior: Sequence[PriorAlert], seen: Iterable[tuple[str, str]] = ()) -> Known:
@@ -230,17 +231,19 @@ class Known:
         stems: set[str] = set()
         statuses: set[tuple[str, str]] = set()
         conditions: set[str] = set()
+        terms: list[str] = []
         for alert in prior:
             for sentence in _sentences_with(alert.title, alert.text, alert.terms):
                 statuses.update(_statuses(sentence, named=True))
         for title, text in [*((a.title, a.text) for a in prior), *seen]:
             body = f"{title}\n{text}"
-            conditions.update(_condition_stems(body))
+            terms.extend(_condition_terms(body))
             parties.update(parties_in(body))
             parties.update(k for f in facts_of(body) if f.kind == "name" for k in identity(f.text))
             numbers.update(_numbers(body))
             stems.update(stem(w) for w in words(body))
-        return cls(parties, numbers, stems, statuses, conditions)
+        conditions = set().union(*map(_content, terms))
+        return cls(parties, numbers, stems, statuses, conditions, tuple(terms))
 
 
 class Held(str):
@@ -264,7 +267,7 @@ def novelty(
     known_.parties.update(parties_in(" ".join(match.terms)))  # the rule's own topic
     year = (article.published or utcnow()).year
     topic = frozenset(w for term in match.terms for w in words(term))
-    news = developments(known_, rule_sentences(article, match), year, topic)
+    news = developments(known_, rule_sentences(article, match), year, topic, match.kin)
     if not news:
         return "nothing new where the rule matched: no new party, number, status or condition"
     last = max(row.published_at or row.fetched_at for row in prior)
@@ -307,14 +310,20 @@ def rule_sentences(article: Article, match: Match) -> list[list[Clause]]:
 
 
 def developments(
-    known_: Known, sentences_: Iterable[list[Clause]], year: int, topic: frozenset[str]
+    known_: Known,
+    sentences_: Iterable[list[Clause]],
+    year: int,
+    topic: frozenset[str],
+    kin: Kin | None = None,
 ) -> list[str]:
     """The clauses of these sentences that state something `known_` lacks, in order.
     Background clauses ("which ...", "while ...", a clause dated before `year`),
     attributions and asides (questions, polls, a sentence opened by an earlier year) say
     nothing new; a number or a status counts only in a clause holding a rule hit (the
     rule's matter: "offered his condolences" says nothing of it), a number not in a
-    toll unless the rule is about one (a word of its `topic`)."""
+    toll unless the rule is about one (a word of its `topic`); a condition's words that
+    are `kin` of a known condition's (the rule's alternatives) are known."""
+    kin_known = _Kin(kin, known_)
     news: list[str] = []
     for clauses in sentences_:
         if _aside(clauses, year, topic):
@@ -327,7 +336,7 @@ def developments(
                 _new_party(text, known_)
                 or (clause.hit and _new_number(text, known_, topic))
                 or (clause.hit and _new_status(text, known_))
-                or _new_condition(text, known_)
+                or _new_condition(text, known_, kin_known)
             ):
                 news.append(_phrase(text))
     return list(dict.fromkeys(n for n in news if n))
@@ -581,10 +590,26 @@ def _new_status(clause: str, known_: Known) -> bool:
     return False
 
 
-def _new_condition(clause: str, known_: Known) -> bool:
+class _Kin:
+    """A rule's kin words, and which of its groups the known conditions hold."""
+
+    def __init__(self, kin: Kin | None, known_: Known) -> None:
+        self.kin = kin
+        self.known = set(kin.found(" ; ".join(known_.terms))) if kin and known_.terms else set()
+
+    def known_words(self, text: str) -> set[str]:
+        """The stems of the words of `text` that are kin of a known condition's."""
+        if self.kin is None or not self.known:
+            return set()
+        found = self.kin.found(text)
+        return {stem(w) for group in self.known & set(found) for w in found[group]}
+
+
+def _new_condition(clause: str, known_: Known, kin: _Kin | None = None) -> bool:
     """Whether the clause sets a condition holding a content word (or a party) that no
-    earlier article held: in what it requires ("only if Kyiv cedes ..."), or in what is
-    offered or threatened for it ("Russia would return Kharkiv if ...")."""
+    earlier article held, nor a kin of a known condition's words ("advice and consent"
+    after "needs Senate ratification"): in what it requires ("only if Kyiv cedes ..."),
+    or in what is offered or threatened for it ("Russia would return Kharkiv if ...")."""
     found = CONDITIONS.search(clause)
     if found is not None:
         terms = clause[found.end() :]
@@ -592,16 +617,19 @@ def _new_condition(clause: str, known_: Known) -> bool:
         terms = clause[found.start() :]
     else:
         return False
-    return bool(_content(terms) - known_.stems) or _new_party(terms, known_)
+    new = _content(terms) - known_.stems
+    if new and kin is not None:
+        new -= kin.known_words(terms)
+    return bool(new) or _new_party(terms, known_)
 
 
-def _condition_stems(text: str) -> set[str]:
-    """The content words of the conditions a text sets."""
-    stems: set[str] = set()
+def _condition_terms(text: str) -> list[str]:
+    """What each condition a text sets requires, as written."""
+    out = []
     for found in CONDITIONS.finditer(text):
         end = re.search(r"[.;]", text[found.end() :])
-        stems |= _content(text[found.end() : found.end() + (end.start() if end else 200)])
-    return stems
+        out.append(text[found.end() : found.end() + (end.start() if end else 200)])
+    return out
 
 
 def _content(text: str) -> set[str]:
