@@ -198,9 +198,16 @@ _COMPASS = re.compile(r"\b(?:west|western|east|eastern|north|northern|south|sout
 APPROXIMATE = 0.1  # a hedged number this close to a known one is that number rounded
 _ORDINAL = re.compile(r"\d(?:st|nd|rd|th)\b")
 _IDENTIFIER = re.compile(
-    r"\b[A-Z][a-z]+ \d+\b|\b\d+-(?:member|point|nation|page|seat)\b|\b[A-Z][\w]*-\d+\b|"
+    r"\b([A-Z][a-z]+) \d+\b|\b\d+-(?:member|point|nation|page|seat)\b|\b[A-Z][\w]*-\d+\b|"
     r"\[\d+\]|\b\d+(?:\.\d+){2,}\b"
 )
+_MONTHS = _wordset(
+    """
+    january february march april may june july august september october november december
+    jan feb mar apr jun jul aug sep sept oct nov dec
+    """
+)
+_HEDGES = _wordset("about around nearly almost roughly some over approximately")
 _TIME = re.compile(
     r"\b\d{1,2}[:.]\d\d(?:\s*[ap]\.?m\b\.?)?|\b\d{1,2}\s*[ap]\.?m\b\.?|"
     r"\b\d{3,4}\s*(?:GMT|UTC|BST|CET|EST|EDT|PST|PDT)\b",
@@ -485,7 +492,7 @@ def _numbers(text: str) -> set[str]:
     the dates set for something ("by February 28", "for March 12"); a number naming
     something ("Article 5", "Resolution 2231") or a clock time is no quantity."""
     dates = {f"@{m.group(1).lower()[:3]} {m.group(2)}" for m in _DATE.finditer(text)}
-    text = _TIME.sub("", _IDENTIFIER.sub("", text))
+    text = _TIME.sub("", _IDENTIFIER.sub(_identifier, text))
     values = {f.key for f in facts_of(text) if f.kind == "number"}
     values.update(
         m.group(1).lower().replace("unanimously", "unanimous").replace("majorities", "majority")
@@ -493,6 +500,13 @@ def _numbers(text: str) -> set[str]:
     )
     values.update(f"#{_COUNTS[m.group(1).lower()]}" for m in _SPELLED_COUNT.finditer(text))
     return values | dates
+
+
+def _identifier(found: re.Match[str]) -> str:
+    """An identifier found, removed ("Article 5"), unless it is a capitalised hedge or
+    month before a number ("Some 35 countries", "January 27")."""
+    name = (found.group(1) or "").lower()
+    return found.group() if name in _MONTHS | _HEDGES else ""
 
 
 def _statuses(clause: str, named: bool = False) -> set[tuple[str, str]]:
