@@ -83,6 +83,23 @@ STATUS_WORDS = {
     r"defer(?:s|red)?",
     "withdrawn": r"withdr(?:aw|aws|ew|awn)|abandon(?:s|ed)?|scrap(?:s|ped)?|collaps(?:e|es|ed)",
 }
+# phrases that say a status in other words, as its one word in the same tense
+_PHRASAL = tuple(
+    (re.compile(pattern, re.IGNORECASE), word)
+    for pattern, word in (
+        (r"\b(?:put|pushed) off\b", "postponed"),
+        (r"\bputs off\b", "postpones"),
+        (r"\bputting off\b", "postponing"),
+        (r"\bpushed back against\b", "rejected"),
+        (r"\bpushed back\b(?! (?:on|at|by|from)\b)", "postponed"),
+        (r"\bheld up\b", "blocked"),
+        (r"\bcalled off\b", "scrapped"),
+        (r"\bsigned off\b", "approved"),
+        (r"\b(?:reached|struck|sealed) (?:an? |the )?(?:deal|agreement|accord)\b", "agreed"),
+        (r"\breached (?:the |his |her |its |their )?(?:\w+ )?"
+         r"(?:committee|desk|floor|senate|congress|parliament)\b", "sent"),
+    )
+)
 # words before a status that make it a wish, a need or a condition, not a fact
 UNASSERTED = _wordset(
     """
@@ -517,6 +534,8 @@ def _statuses(clause: str, named: bool = False) -> set[tuple[str, str]]:
     demand or a condition anywhere before it in the clause ("hope the Senate will
     ratify", "once they are submitted"), or as an infinitive ("to sign", "to be
     ratified"), asserts nothing."""
+    for pattern, word in _PHRASAL:
+        clause = pattern.sub(word, clause)
     tokens = [t.norm for t in tokenize(clause)]
     found = set()
     for i, token in enumerate(tokens):
