@@ -96,8 +96,11 @@ _PHRASAL = tuple(
         (r"\bcalled off\b", "scrapped"),
         (r"\bsigned off\b", "approved"),
         (r"\b(?:reached|struck|sealed) (?:an? |the )?(?:deal|agreement|accord)\b", "agreed"),
-        (r"\breached (?:the |his |her |its |their )?(?:\w+ )?"
-         r"(?:committee|desk|floor|senate|congress|parliament)\b", "sent"),
+        (
+            r"\breached (?:the |his |her |its |their )?(?:\w+ )?"
+            r"(?:committee|desk|floor|senate|congress|parliament)\b",
+            "sent",
+        ),
     )
 )
 # words before a status that make it a wish, a need or a condition, not a fact
@@ -291,7 +294,8 @@ def novelty(
     known_.parties.update(parties_in(" ".join(match.terms)))  # the rule's own topic
     year = (article.published or utcnow()).year
     topic = frozenset(w for term in match.terms for w in words(term))
-    news = developments(known_, rule_sentences(article, match), year, topic, match.kin)
+    matter = _matter([*match.terms, *(t for alert in prior for t in alert.terms)])
+    news = developments(known_, rule_sentences(article, match, matter), year, topic, match.kin)
     if not news:
         return "nothing new where the rule matched: no new party, number, status or condition"
     last = max(row.published_at or row.fetched_at for row in prior)
@@ -311,12 +315,15 @@ class Clause:
     hit: bool
 
 
-def rule_sentences(article: Article, match: Match) -> list[list[Clause]]:
+def rule_sentences(
+    article: Article, match: Match, matter: re.Pattern[str] | None = None
+) -> list[list[Clause]]:
     """The clauses of the article's headline, where an outlet says what is new, when the
     rule matches it or it shares a telling word with the rule's terms ("buffer zone"),
     and of each sentence of its lead (the first LEAD_SENTENCES: news comes first, what
     follows is background) holding one of the rule's hits: its lede when only the
-    headline matched, its passage's when the match gives no hit spans."""
+    headline matched, its passage's when the match gives no hit spans. A clause holds a
+    hit when it holds a hit span or the rule's `matter`."""
     found = []
     if match.in_title:
         found.append(_clauses(article.title, 0, [(0, len(article.title))]))
@@ -329,8 +336,18 @@ def rule_sentences(article: Article, match: Match) -> list[list[Clause]]:
     for start, end in sentences(text)[:LEAD_SENTENCES]:
         inside = [(a, b) for a, b in spans if start <= a and b <= end]
         if inside:
-            found.append(_clauses(text[start:end], start, inside))
+            found.append(_clauses(text[start:end], start, inside, matter))
     return found
+
+
+def _matter(terms: Iterable[str]) -> re.Pattern[str] | None:
+    """The rule's terms that name its matter, not a party or a name ("guarantees",
+    "ratification", not "Senate" or "Ukraine"), as one pattern."""
+    kept = {t.casefold() for t in terms if t.islower() and not parties_in(t)}
+    if not kept:
+        return None
+    alternatives = "|".join(map(re.escape, sorted(kept, key=len, reverse=True)))
+    return re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE)
 
 
 def developments(
@@ -378,10 +395,16 @@ def _aside(clauses: list[Clause], year: int, topic: frozenset[str]) -> bool:
     return bool(tokens & (OPINION - topic))
 
 
-def _clauses(sentence: str, offset: int, hits: list[tuple[int, int]]) -> list[Clause]:
+def _clauses(
+    sentence: str,
+    offset: int,
+    hits: list[tuple[int, int]],
+    matter: re.Pattern[str] | None = None,
+) -> list[Clause]:
     """A sentence cut at commas (not inside a number), semicolons, colons, dashes and
     brackets, except where a piece would be a lone word or two (a list of names stays
-    one clause); `offset` is where the sentence starts among the `hits` spans."""
+    one clause); `offset` is where the sentence starts among the `hits` spans; a piece
+    holding the rule's `matter` holds a hit too."""
     out: list[tuple[str, int, int]] = []
     start = 0
     for cut in [*_CLAUSE.finditer(sentence), None]:
@@ -394,7 +417,12 @@ def _clauses(sentence: str, offset: int, hits: list[tuple[int, int]]) -> list[Cl
             out.append((piece, start, end))
         start = cut.end() if cut else len(sentence)
     return [
-        Clause(text, any(offset + a < e and s < offset + b for s, e in hits)) for text, a, b in out
+        Clause(
+            text,
+            any(offset + a < e and s < offset + b for s, e in hits)
+            or bool(matter and matter.search(text)),
+        )
+        for text, a, b in out
     ]
 
 
