@@ -51,6 +51,7 @@ MAX_CLAUSE_WORDS = 24
 LEAD_SENTENCES = 6  # where a report states what is new
 SUBJECT_WORDS = 2  # a capital this early in a clause is its subject
 CONTENT_IDF = 5.0  # a rarer word can make a condition new
+MIN_ROOT = 5  # letters a stem shares with another form of its word
 
 # where a matter stands, by rank; a turn has no rank
 STATUS_RANKS = {
@@ -117,7 +118,8 @@ CONDITIONS = re.compile(
     r"\b(only if|unless|provided(?: that)?|on (?:the )?condition(?: that)?(?! of anonymity)|"
     r"in exchange for|"
     r"in return for|depend(?:s|ed|ing)? on|contingent (?:on|upon)|conditional on|"
-    r"subject to|as long as|only after|(?:would|will) (?:need|require))\b",
+    r"subject to|as long as|only after|(?:would|will) (?:need|require|have to)|"
+    r"reservations? (?:to|that|stating)|with the proviso)\b",
     re.IGNORECASE,
 )
 COMMENTATORS = _wordset(
@@ -190,7 +192,7 @@ BACKGROUND_NUMBERS = _wordset(
     "casualties killed wounded dead die dies died deaths seats anniversary"
 )
 OPINION = _wordset("poll polls survey surveys respondents pollster")
-_MODAL_IF = re.compile(r"\b(?:would|only)\b[^,;]*?\bif\b", re.IGNORECASE)
+_MODAL_IF = re.compile(r"\b(?:would|could|might|may|will|only)\b[^,;]*?\bif\b", re.IGNORECASE)
 _REFERENCE = re.compile(
     r"\b(?:similar to|like|modell?ed on|akin to|based on|in the style of)\b", re.IGNORECASE
 )
@@ -369,18 +371,27 @@ def developments(
     for clauses in sentences_:
         if _aside(clauses, year, topic):
             continue
-        for clause in clauses:
+        for before, clause in zip([None, *clauses], clauses, strict=False):
             text = clause.text
             if _attribution(text) or _background(text) or _history(text, year):
                 continue
+            fronted = before is not None and _opens_condition(before.text)
             if (
                 _new_party(text, known_)
                 or (clause.hit and _new_number(text, known_, topic))
                 or (clause.hit and _new_status(text, known_))
                 or _new_condition(text, known_, kin_known)
+                or (fronted and _new_condition(f"{before.text} {text}", known_, kin_known))
             ):
                 news.append(_phrase(text))
     return list(dict.fromkeys(n for n in news if n))
+
+
+def _opens_condition(clause: str) -> bool:
+    """Whether a clause is a condition put first ("In return for Ukraine ceding the
+    Donbas, ..."): what the next clause offers is part of it."""
+    found = CONDITIONS.search(clause) or re.match(r"\s*(?:if|unless)\b", clause, re.IGNORECASE)
+    return found is not None and found.start() <= 1
 
 
 def _aside(clauses: list[Clause], year: int, topic: frozenset[str]) -> bool:
@@ -678,10 +689,18 @@ def _new_condition(clause: str, known_: Known, kin: _Kin | None = None) -> bool:
         terms = clause[found.start() :]
     else:
         return False
-    new = _content(terms) - known_.stems
+    new = {s for s in _content(terms) - known_.stems if not _derived(s, known_.stems)}
     if new and kin is not None:
         new -= kin.known_words(terms)
     return bool(new) or _new_party(terms, known_)
+
+
+def _derived(stem_: str, stems: set[str]) -> bool:
+    """Whether a stem is another form of one of `stems`: one starts with the other, both
+    at least MIN_ROOT letters long ("approv" and "approval")."""
+    if len(stem_) < MIN_ROOT:
+        return False
+    return any(len(s) >= MIN_ROOT and (s.startswith(stem_) or stem_.startswith(s)) for s in stems)
 
 
 def _condition_terms(text: str) -> list[str]:
