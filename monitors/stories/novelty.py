@@ -157,8 +157,11 @@ _SPELLED = re.compile(
     r"unanimous(?:ly)?|half)\b",
     re.IGNORECASE,
 )
+_NAME = r"[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*"
+_LIST_COMMA = rf"(?!\s+{_NAME}(?:,|\s+(?:and|or)\s+[A-Z]))"  # "France, Germany and Britain"
 _CLAUSE = re.compile(
-    r"(?<!\d),|,(?!\d)|(?<!\d):|:(?!\d)|[;\u2013\u2014()]| - |(?= while | whereas )"
+    rf"(?:(?<!\d),|,(?!\d)){_LIST_COMMA}|(?<!\d):|:(?!\d)|[;\u2013\u2014()]| - |"
+    r"(?= while | whereas )"
 )
 BACKGROUND = _wordset("which whose where while who whom since")
 STANCE = SPEECH | _wordset(
