@@ -31,6 +31,7 @@ the story silently, with the reason (decision "no update").
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -71,7 +72,7 @@ STATUS_WORDS = {
     r"prepared|willing|contribut(?:e|es|ed)|deploy(?:s|ed)?|pledg(?:e|es|ed)|"
     r"commit(?:s|ted)?|suppl(?:y|ies|ied)|fund(?:s|ed)?",
     "submitted": r"submit(?:s|ted)?|introduc(?:e|es|ed)|schedul(?:e|es|ed)|sent|"
-    r"transmit(?:s|ted)?|referred|forward(?:s|ed)",
+    r"transmit(?:s|ted)?|referred|forward(?:s|ed)|hand(?:s|ed)",
     "agreed": r"agree(?:s|d)?|accept(?:s|ed)?|endors(?:e|es|ed)|approv(?:e|es|ed)|"
     r"finali[sz](?:e|es|ed)|clinch(?:es|ed)?|conclud(?:e|es|ed)|finish(?:es|ed)?|"
     r"complet(?:e|es|ed)",
@@ -183,7 +184,7 @@ ACTS = _wordset(
 INFLECTED = _wordset("sent withdrew withdrawn ready willing prepared")
 BARE_BEFORE = _wordset("will shall can cannot do did not never they we i you")
 PREPOSITIONS = _wordset("for of without after before on at with from into upon under")
-BEGIN = _wordset("began begun begins started starts")
+BEGIN = _wordset("began begun begins started starts starting")
 ONGOING = _wordset("is are was were be been being began begin begins started start starts")
 ROLES = _wordset(
     """
@@ -220,6 +221,15 @@ _DATE = re.compile(
     r"[a-z]*\.? (\d{1,2})\b"
 )
 _COMPASS = re.compile(r"\b(?:west|western|east|eastern|north|northern|south|southern)\b")
+# seats of the chambers a share of votes is counted in, and the shares as fractions
+CHAMBERS = {"senate": 100, "senat": 100, "senators": 100, "rada": 450, "duma": 450}
+SHARES = {
+    "two-thirds": 2 / 3,
+    "three-fifths": 3 / 5,
+    "three-quarters": 3 / 4,
+    "a majority": 0.5,
+    "simple majority": 0.5,
+}
 APPROXIMATE = 0.1  # a hedged number this close to a known one is that number rounded
 _ORDINAL = re.compile(r"\d(?:st|nd|rd|th)\b")
 _IDENTIFIER = re.compile(
@@ -529,13 +539,36 @@ def _new_number(clause: str, known_: Known, topic: frozenset[str]) -> bool:
         return False
     rounded = {_value(m.group(1)) for m in _HEDGED.finditer(clause)}
     near = [_value(k[1:]) for k in known_.numbers if k.startswith("#")]
+    seats = _seats(clause, known_)
     for value in _numbers(_ORDINAL.sub("", clause)) - known_.numbers:
+        if _shares(value, seats) & known_.numbers:
+            continue  # "67 votes" after "two-thirds" of the Senate
         amount = _value(value[1:]) if value.startswith("#") else None
         if amount is None or amount not in rounded:
             return True
         if not any(k and abs(amount - k) <= APPROXIMATE * max(amount, k) for k in near):
             return True
     return False
+
+
+def _seats(clause: str, known_: Known) -> set[int]:
+    """The sizes of the chambers the clause or the earlier articles name."""
+    named = set(words(clause)) | {stem(w) for w in words(clause)} | known_.stems
+    return {size for word, size in CHAMBERS.items() if word in named}
+
+
+def _shares(value: str, seats: set[int]) -> set[str]:
+    """The numbers that say the same as `value` in a chamber of one of these sizes: the
+    votes a share needs ("two-thirds" of 100 seats is 67) and the share some votes are."""
+    out = set()
+    for share, part in SHARES.items():
+        for size in seats:
+            votes = f"#{math.floor(part * size) + 1 if part == 0.5 else math.ceil(part * size)}"
+            if value == share:
+                out.add(votes)
+            elif value == votes:
+                out.add(share)
+    return out
 
 
 def _value(text: str) -> float | None:
