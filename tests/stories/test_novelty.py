@@ -16,6 +16,7 @@ from monitors.stories.names import identity, known, parties_in
 from monitors.stories.novelty import (
     Known,
     _new_party,
+    _numbers,
     _statuses,
     developments,
     novelty,
@@ -236,3 +237,112 @@ def test_the_seeds_as_one_story_make_one_alert_per_rule_and_an_update_at_004(
         "donbas-withdrawal": ["0 alert"],
         "senate-ratification": ["0 alert", "4 update"],
     }
+
+
+def test_a_known_condition_in_the_rule_s_other_words_is_no_news(shipped: RuleSet) -> None:
+    earlier = (
+        "Guarantees for Ukraine need Senate ratification",
+        "The security guarantees for Ukraine would need Senate ratification, officials said.",
+    )
+    (first,) = shipped.select(["senate-ratification"]).match(*earlier)
+    prior = [PriorAlert(1, first.terms, *earlier, T0, T0)]
+    text = "The guarantees for Ukraine would need the advice and consent of the Senate."
+    (match,) = shipped.select(["senate-ratification"]).match("", text)
+    assert isinstance(novelty(prior, match, article("", text), timedelta(0)), str)
+    text = "The guarantees for Ukraine would need the Senate's consent and a referendum in Kyiv."
+    (match,) = shipped.select(["senate-ratification"]).match("", text)
+    assert not isinstance(novelty(prior, match, article("", text), timedelta(0)), str)
+
+
+def test_a_share_of_the_chamber_in_votes_is_known(shipped: RuleSet) -> None:
+    earlier = (
+        "Ukraine treaty needs two-thirds of Senate",
+        "Ratifying the security guarantees for Ukraine would require two-thirds of the Senate.",
+    )
+    (first,) = shipped.select(["senate-ratification"]).match(*earlier)
+    prior = [PriorAlert(1, first.terms, *earlier, T0, T0)]
+    for text, news in [
+        (
+            "The Ukraine security guarantees would need 67 votes in the Senate to be ratified.",
+            False,
+        ),
+        ("The Senate ratified the Ukraine security guarantees by 58 votes to 40.", True),
+    ]:
+        (match,) = shipped.select(["senate-ratification"]).match("", text)
+        verdict = novelty(prior, match, article("", text), timedelta(0))
+        assert isinstance(verdict, str) is not news, text
+
+
+@pytest.mark.parametrize(
+    ("clause", "expected"),
+    [
+        ("Washington has put off signing the guarantees", {("us", "delayed")}),
+        ("the guarantee text had reached his committee", {("", "submitted")}),
+        ("The White House handed the treaty to the Senate", {("us", "submitted")}),
+        ("the two sides reached a deal on the guarantees", {("", "agreed")}),
+        ("Kyiv pushed back against the plan", {("ukraine", "rejected")}),
+    ],
+)
+def test_status_phrases(clause: str, expected: set[tuple[str, str]]) -> None:
+    assert _statuses(clause) == expected
+
+
+def test_a_hedge_or_a_month_before_a_number_is_no_identifier() -> None:
+    assert {"#35"} <= _numbers("Some 35 countries took part.")
+    assert _numbers("It cites Article 5.") == set()
+    assert _numbers("Leaders meet on January 27.") == _numbers("on January 27, leaders meet")
+
+
+def test_a_clause_of_the_rule_s_matter_speaks_of_it(shipped: RuleSet) -> None:
+    earlier = (
+        "US ready to seek Senate ratification of Ukraine guarantees",
+        "Washington is willing to submit the guarantees for Ukraine for ratification by the "
+        "Senate. A treaty needs the votes of two-thirds of senators present.",
+    )
+    (first,) = shipped.select(["senate-ratification"]).match(*earlier)
+    prior = [PriorAlert(1, first.terms, *earlier, T0, T0)]
+    text = (
+        "The administration will put the Ukraine security guarantees to both chambers of "
+        "Congress as an agreement requiring simple majorities, rather than seeking a "
+        "two-thirds vote in the Senate alone."
+    )
+    (match,) = shipped.select(["senate-ratification"]).match("", text)
+    verdict = novelty(prior, match, article("", text), timedelta(0))
+    assert not isinstance(verdict, str)
+    assert "simple majorities" in verdict[2][0]
+
+
+def test_a_condition_put_first_and_what_it_offers(shipped: RuleSet) -> None:
+    earlier = (
+        "Kremlin demands Ukraine cede the Donbas",
+        "Russia wants Ukraine to cede the Donbas.",
+    )
+    prior = [PriorAlert(1, ("Donbas", "cede"), *earlier, T0, T0)]
+    text = (
+        "In return for Ukraine ceding the Donbas, Russian forces would leave the areas they "
+        "hold in the Dnipropetrovsk and Kharkiv regions."
+    )
+    (match,) = shipped.select(["donbas-withdrawal"]).match("", text)
+    assert developments(Known.of(prior), rule_sentences(article("", text), match), 2025, _NONE)
+    text = "Ukraine might pull its forces back from Donetsk if Russian troops retreated as far."
+    (match,) = shipped.select(["donbas-withdrawal"]).match("", text)
+    assert developments(Known.of(prior), rule_sentences(article("", text), match), 2025, _NONE)
+
+
+def test_a_list_of_speakers_stays_one_clause(shipped: RuleSet) -> None:
+    earlier = (
+        "US presses Ukraine to give up the Donbas",
+        "The United States is pressing Ukraine to give up the Donbas for peace.",
+    )
+    prior = [PriorAlert(1, ("Donbas", "give up"), *earlier, T0, T0)]
+    text = (
+        "The leaders of France, Germany and Britain urged the United States not to push "
+        "Ukraine into giving up the Donbas."
+    )
+    (match,) = shipped.select(["donbas-withdrawal"]).match("", text)
+    assert (
+        developments(Known.of(prior), rule_sentences(article("", text), match), 2025, _NONE) == []
+    )
+
+
+_NONE: frozenset[str] = frozenset()
