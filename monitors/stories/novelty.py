@@ -388,13 +388,13 @@ def developments(
             text = clause.text
             if _attribution(text) or _background(text) or _history(text, year):
                 continue
-            fronted = before is not None and _opens_condition(before.text)
+            opening = before.text if before and _opens_condition(before.text) else ""
             if (
                 _new_party(text, known_)
                 or (clause.hit and _new_number(text, known_, topic))
                 or (clause.hit and _new_status(text, known_))
                 or _new_condition(text, known_, kin_known)
-                or (fronted and _new_condition(f"{before.text} {text}", known_, kin_known))
+                or bool(opening and _new_condition(f"{opening} {text}", known_, kin_known))
             ):
                 news.append(_phrase(text))
     return list(dict.fromkeys(n for n in news if n))

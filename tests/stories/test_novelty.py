@@ -203,7 +203,7 @@ def test_a_new_guarantor_and_a_new_number_are(shipped: RuleSet) -> None:
         "up to 30,000 troops to a reassurance force, the two governments said."
     )
     (match,) = shipped.select(["security-guarantees"]).match("", text)
-    kind, follows, news = novelty(prior, match, article("", text), timedelta(0))  # type: ignore[misc]
+    kind, follows, news = novelty(prior, match, article("", text), timedelta(0))  # type: ignore[str-unpack]
     assert (kind, follows) == ("update", 1)
     assert news == [
         "Britain and France would also provide security guarantees for Ukraine",
