@@ -160,10 +160,12 @@ _SPELLED = re.compile(
 )
 _NAME = r"[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*"
 _LIST_COMMA = rf"(?!\s+{_NAME}(?:,|\s+(?:and|or)\s+[A-Z]))"  # "France, Germany and Britain"
+_SINCE = r"(?:days|weeks|hours|months|a day|a week|a month|shortly|soon|just) after"
 _CLAUSE = re.compile(
     rf"(?:(?<!\d),|,(?!\d)){_LIST_COMMA}|(?<!\d):|:(?!\d)|[;\u2013\u2014()]| - |"
-    r"(?= while | whereas )"
+    rf"(?= while | whereas | {_SINCE} )"
 )
+_REFERENCE_TO = re.compile(rf"\s*{_SINCE}\b", re.IGNORECASE)
 BACKGROUND = _wordset("which whose where while who whom since")
 STANCE = SPEECH | _wordset(
     """
@@ -338,10 +340,13 @@ def rule_sentences(
     and of each sentence of its lead (the first LEAD_SENTENCES: news comes first, what
     follows is background) holding one of the rule's hits: its lede when only the
     headline matched, its passage's when the match gives no hit spans. A clause holds a
-    hit when it holds a hit span or the rule's `matter`."""
+    hit when it holds a hit span or the rule's `matter`; the headline's clauses holding
+    its matter, or all of them when none does (its hits have no spans)."""
     found = []
     if match.in_title:
-        found.append(_clauses(article.title, 0, [(0, len(article.title))]))
+        title = _clauses(article.title, 0, [], matter)
+        whole = [(0, len(article.title))]
+        found.append(title if any(c.hit for c in title) else _clauses(article.title, 0, whole))
     spans = match.spans
     text = article.text
     if not spans and match.in_title:  # only the headline matched: its lede tells it
@@ -409,11 +414,16 @@ def _opens_condition(clause: str) -> bool:
 
 def _aside(clauses: list[Clause], year: int, topic: frozenset[str]) -> bool:
     """Whether a sentence asserts nothing of the matter: a question, a sentence opened
-    by an earlier year ("In 1994 Ukraine gave up ..., Britain and Russia"), or an
-    opinion poll's finding when the rule's `topic` is not polls."""
+    by an earlier year ("In 1994 Ukraine gave up ..., Britain and Russia"), a sentence
+    whose rule hits lie only in a reference to an earlier event ("Russia hits Kyiv days
+    after the US guarantee offer"), or an opinion poll's finding when the rule's `topic`
+    is not polls."""
     if not clauses:
         return True
     if clauses[-1].text.rstrip(" \"'”’").endswith("?") or _history(clauses[0].text, year):
+        return True
+    hits = [clause for clause in clauses if clause.hit]
+    if hits and all(_REFERENCE_TO.match(clause.text) for clause in hits):
         return True
     tokens = {t for clause in clauses for t in words(clause.text)}
     return bool(tokens & (OPINION - topic))

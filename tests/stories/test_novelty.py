@@ -346,3 +346,19 @@ def test_a_list_of_speakers_stays_one_clause(shipped: RuleSet) -> None:
 
 
 _NONE: frozenset[str] = frozenset()
+
+
+def test_a_hit_only_in_a_reference_to_the_known_event_is_no_news(shipped: RuleSet) -> None:
+    earlier = ("US offers Ukraine security guarantees", "The US offered Ukraine guarantees.")
+    (first,) = shipped.select(["security-guarantees"]).match(*earlier)
+    prior = [PriorAlert(1, first.terms, *earlier, T0, T0)]
+    title = "Russia hits Kyiv with 650 drones days after US guarantee offer"
+    text = (
+        "Russia launched 653 drones at Ukraine overnight. The attack came days after "
+        "Washington offered Kyiv security guarantees."
+    )
+    (match,) = shipped.select(["security-guarantees"]).match(title, text)
+    assert isinstance(novelty(prior, match, article(title, text), timedelta(0)), str)
+    title = "Britain joins US guarantees for Ukraine days after the offer"
+    (match,) = shipped.select(["security-guarantees"]).match(title, text)
+    assert not isinstance(novelty(prior, match, article(title, text), timedelta(0)), str)
