@@ -13,13 +13,20 @@ silently as nothing new did:
    own, nor is anyone who only speaks ("..., a senior official said");
 2. a number with its unit or context whose value they did not write ("30,000 troops",
    "15 years", "two-thirds"), outside an attribution;
-3. a status, in a clause holding a rule hit, the rule's earlier sentences did not
-   assert: where the matter stands (proposed < submitted < agreed/ready < signed <
-   ratified/approved) or a turn (rejected, blocked, delayed, withdrawn). A status
+3. a status, in a clause holding a rule hit or a word of the rule's matter, the rule's
+   earlier sentences did not assert: where the matter stands (proposed < submitted <
+   agreed/ready < signed < ratified/approved) or a turn (rejected, blocked, delayed,
+   withdrawn), in a word or a phrase ("put off", "reached his committee"). A status
    asserted is one not put as a wish or a condition ("would need to be ratified",
    "hopes to sign", "has yet to");
-4. a condition ("only if", "in exchange for", "depends on", "provided that", ...) whose
-   clause holds a salient word or name the earlier articles did not.
+4. a condition ("only if", "in exchange for", "depends on", "would have to", a
+   reservation, ...) whose clause (or, for one put first, the clause it governs) holds
+   a salient word or name the earlier articles did not, other than a form of a known
+   word or a kin of a known condition's words in the rule's own alternatives
+   ("advice and consent" after "Senate ratification": monitors.rules.kin).
+
+A number of votes that is a known share of the chamber ("67 votes" after "two-thirds"
+of the Senate) is the same number.
 
 Each new fact is said in the words of its clause ("New: Britain and France would also
 provide security guarantees; the document is 100% ready"). An update comes at least
