@@ -91,7 +91,8 @@ CAPITALS = _wordset(
     """
 )
 VENUE_BEFORE = _wordset("in at from to")
-# an institution named by its country ("the Ukrainian parliament") is a party of its own
+# an institution named by its country ("the Ukrainian parliament", "Ukraine's parliament")
+# is a party of its own
 INSTITUTIONS = _wordset(
     """
     parliament parliaments government cabinet court courts central bank duma rada
@@ -125,6 +126,9 @@ def parties_in(text: str) -> list[str]:
             party = table.get(tuple(tokens[i : i + size]))
             if party is not None:
                 after = tokens[i + size] if i + size < len(tokens) else ""
+                if after == "s" and i + size + 1 < len(tokens):  # "Ukraine's parliament"
+                    owned = tokens[i + size + 1]
+                    after = owned if owned in INSTITUTIONS else after
                 following = table.get((after,))
                 if following is not None and following != party:
                     pass  # "US Senate": the Senate's own party follows

@@ -76,7 +76,7 @@ STATUS_RANKS = {
 }
 STATUS_WORDS = {
     "proposed": r"propos(?:e|es|ed)|offer(?:s|ed)?|draft(?:s|ed)?|unveil(?:s|ed)?|ready|"
-    r"prepared|willing|contribut(?:e|es|ed)|deploy(?:s|ed)?|pledg(?:e|es|ed)|"
+    r"prepared|willing|contribut(?:e|es|ed)|deploy(?:s|ed)?|pledg(?:e|es|ed)|provid(?:e|es|ed)|"
     r"commit(?:s|ted)?|suppl(?:y|ies|ied)|fund(?:s|ed)?",
     "submitted": r"submit(?:s|ted)?|introduc(?:e|es|ed)|schedul(?:e|es|ed)|sent|"
     r"transmit(?:s|ted)?|referred|forward(?:s|ed)|hand(?:s|ed)",
@@ -90,7 +90,8 @@ STATUS_WORDS = {
     "blocked": r"block(?:s|ed)?|veto(?:es|ed)?|stall(?:s|ed)?",
     "delayed": r"delay(?:s|ed)?|postpon(?:e|es|ed)|suspend(?:s|ed)?|shelv(?:e|es|ed)|"
     r"defer(?:s|red)?",
-    "withdrawn": r"withdr(?:aw|aws|ew|awn)|abandon(?:s|ed)?|scrap(?:s|ped)?|collaps(?:e|es|ed)",
+    "withdrawn": r"withdr(?:aw|aws|ew|awn)|abandon(?:s|ed)?|scrap(?:s|ped)?|collaps(?:e|es|ed)|"
+    r"drop(?:s|ped)?",
 }
 # phrases that say a status in other words, as its one word in the same tense
 _PHRASAL = tuple(
@@ -102,6 +103,11 @@ _PHRASAL = tuple(
         (r"\bpushed back against\b", "rejected"),
         (r"\bpushed back\b(?! (?:on|at|by|from)\b)", "postponed"),
         (r"\bheld up\b", "blocked"),
+        (r"\bfail(?:s|ed)? to (?:win|pass|clear|secure|get|gain)\b", "rejected"),
+        (r"\bpulled (?:(?:its|their|the|his) (?:troops|forces|army|units) )?(?:back|out)\b",
+         "withdrew"),
+        (r"\bpulls (?:(?:its|their|the|his) (?:troops|forces|army|units) )?(?:back|out)\b",
+         "withdraws"),
         (r"\bcalled off\b", "scrapped"),
         (r"\bsigned off\b", "approved"),
         (r"\b(?:reached|struck|sealed) (?:an? |the )?(?:deal|agreement|accord)\b", "agreed"),
@@ -127,7 +133,7 @@ CONDITIONS = re.compile(
     r"in exchange for|"
     r"in return for|depend(?:s|ed|ing)? on|contingent (?:on|upon)|conditional on|"
     r"subject to|as long as|only after|(?:would|will) (?:need|require|have to)|"
-    r"reservations? (?:to|that|stating)|with the proviso)\b",
+    r"reservations? (?:to|that|stating)|with the proviso|once(?! again| more))\b",
     re.IGNORECASE,
 )
 COMMENTATORS = _wordset(
@@ -193,6 +199,7 @@ ACTS = _wordset(
 INFLECTED = _wordset("sent withdrew withdrawn ready willing prepared")
 BARE_BEFORE = _wordset("will shall can cannot do did not never they we i you")
 PREPOSITIONS = _wordset("for of without after before on at with from into upon under")
+AUXILIARIES = _wordset("is are was were been has have had")
 BEGIN = _wordset("began begun begins started starts starting")
 ONGOING = _wordset("is are was were be been being began begin begins started start starts")
 ROLES = _wordset(
@@ -202,7 +209,10 @@ ROLES = _wordset(
     """
 )
 BACKGROUND_NUMBERS = _wordset(
-    "casualties killed wounded dead die dies died deaths seats anniversary"
+    """
+    casualties killed wounded dead die dies died deaths seats anniversary marched
+    protesters demonstrators rallied
+    """
 )
 OPINION = _wordset("poll polls survey surveys respondents pollster")
 _MODAL_IF = re.compile(r"\b(?:would|could|might|may|will|only)\b[^,;]*?\bif\b", re.IGNORECASE)
@@ -623,9 +633,10 @@ def _statuses(clause: str, named: bool = False) -> set[tuple[str, str]]:
     offer", not "a signing expected"; what an earlier article spoke of is known), each
     with who it is said of (the agent of a passive, else the last party before it, if
     any); a negated one ("did not sign") is a refusal, and one put as a wish, a need, a
-    demand or a condition anywhere before it in the clause ("hope the Senate will
-    ratify", "once they are submitted"), or as an infinitive ("to sign", "to be
-    ratified"), asserts nothing."""
+    demand or a condition before it in the clause ("hope the Senate will ratify", "once
+    they are submitted"; not a noun: "Talks on Russia's demand that Ukraine withdraw
+    have been put off"), as an infinitive ("to sign", "to be ratified") or in
+    a gerund's phrase ("Getting the pact ratified will be hard"), asserts nothing."""
     for pattern, word in _PHRASAL:
         clause = pattern.sub(word, clause)
     tokens = [t.norm for t in tokenize(clause)]
@@ -639,11 +650,30 @@ def _statuses(clause: str, named: bool = False) -> set[tuple[str, str]]:
         if status is None:
             continue
         subject = _agent(tokens[i + 1 : i + 6]) or _subject(tokens[:i])
-        if any(t in UNASSERTED for t in tokens[:i]) or "to" in tokens[max(0, i - 2) : i]:
+        if _wish(tokens[:i]) or "to" in tokens[max(0, i - 2) : i] or _gerund(tokens[:i]):
             continue
         negated = any(t in NEGATION for t in tokens[max(0, i - 3) : i])
         found.add((subject, "rejected" if negated else status))
     return found
+
+
+def _wish(before: list[str]) -> bool:
+    """Whether the words before a status hold a wish, a need, a demand or a condition: as
+    a verb or a conjunction, or as a noun (after a determiner or a possessive: "Russia's
+    demand that Ukraine withdraw") unless the status has an auxiliary of its own, the
+    sentence's verb ("Talks on Russia's demand ... have been put off")."""
+    own = bool(before) and before[-1] in AUXILIARIES
+    return any(
+        token in UNASSERTED and not (own and i and before[i - 1] in DETERMINERS | {"s"})
+        for i, token in enumerate(before)
+    )
+
+
+def _gerund(before: list[str]) -> bool:
+    """Whether the words before a status open with a gerund, whose phrase is a
+    hypothetical ("Getting the pact ratified ...")."""
+    first = before[0] if before else ""
+    return len(first) > 5 and first.endswith("ing") and first not in ONGOING | BEGIN
 
 
 def _refusal(tokens: list[str], i: int) -> bool:
@@ -666,7 +696,9 @@ def _status_of(tokens: list[str], i: int, named: bool = False) -> str | None:
         token = token[:-3]
         if before not in ONGOING:
             return None
-    elif not named and (before in DETERMINERS | PREPOSITIONS or _noun(token, before)):
+    elif not named and (
+        before in DETERMINERS | PREPOSITIONS or _noun(token, before, tokens[max(0, i - 2)])
+    ):
         return None
     after = tokens[i + 1] if i + 1 < len(tokens) else ""
     for status, pattern in _STATUS.items():
@@ -676,12 +708,15 @@ def _status_of(tokens: list[str], i: int, named: bool = False) -> str | None:
     return None
 
 
-def _noun(token: str, before: str) -> bool:
+def _noun(token: str, before: str, earlier: str = "") -> bool:
     """Whether an uninflected status word is a noun: a verb in its bare form follows a
     modal, a pronoun, a plural or a party ("will sign", "they sign", "allies pledge",
-    "Kyiv and Washington sign"), a noun anything else ("a collective-defence pledge")."""
+    "Kyiv and Washington sign"), a noun anything else ("a collective-defence pledge"),
+    a party qualifying it too ("the US pledge": the word `earlier` is a determiner)."""
     if token.endswith(("s", "ed")) or token in INFLECTED:
         return False
+    if parties_in(before) and earlier in DETERMINERS:
+        return True
     return not (before in BARE_BEFORE or before.endswith("s") or parties_in(before))
 
 
