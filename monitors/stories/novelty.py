@@ -104,10 +104,14 @@ _PHRASAL = tuple(
         (r"\bpushed back\b(?! (?:on|at|by|from)\b)", "postponed"),
         (r"\bheld up\b", "blocked"),
         (r"\bfail(?:s|ed)? to (?:win|pass|clear|secure|get|gain)\b", "rejected"),
-        (r"\bpulled (?:(?:its|their|the|his) (?:troops|forces|army|units) )?(?:back|out)\b",
-         "withdrew"),
-        (r"\bpulls (?:(?:its|their|the|his) (?:troops|forces|army|units) )?(?:back|out)\b",
-         "withdraws"),
+        (
+            r"\bpulled (?:(?:its|their|the|his) (?:troops|forces|army|units) )?(?:back|out)\b",
+            "withdrew",
+        ),
+        (
+            r"\bpulls (?:(?:its|their|the|his) (?:troops|forces|army|units) )?(?:back|out)\b",
+            "withdraws",
+        ),
         (r"\bcalled off\b", "scrapped"),
         (r"\bsigned off\b", "approved"),
         (r"\b(?:reached|struck|sealed) (?:an? |the )?(?:deal|agreement|accord)\b", "agreed"),
