@@ -362,3 +362,44 @@ def test_a_hit_only_in_a_reference_to_the_known_event_is_no_news(shipped: RuleSe
     title = "Britain joins US guarantees for Ukraine days after the offer"
     (match,) = shipped.select(["security-guarantees"]).match(title, text)
     assert not isinstance(novelty(prior, match, article(title, text), timedelta(0)), str)
+
+
+@pytest.mark.parametrize(
+    ("clause", "expected"),
+    [
+        ("The treaty failed to win ratification in the Senate", {("", "rejected")}),
+        ("Kyiv pulled its troops back from Kramatorsk", {("ukraine", "withdrawn")}),
+        ("The White House has dropped plans to seek ratification", {("us", "withdrawn")}),
+        ("The United States will provide a backstop", {("us", "proposed")}),
+        ("Sybiha welcomed the US pledge to backstop the guarantees", set()),
+        ("Getting the agreement ratified by the Senate will be hard", set()),
+        ("Moscow's demand that Ukrainian troops withdraw from the Donbas", set()),
+    ],
+)
+def test_status_verbs_nouns_and_hypotheticals(clause: str, expected: set[tuple[str, str]]) -> None:
+    assert _statuses(clause) == expected
+
+
+def test_a_wish_noun_does_not_hold_the_sentence_s_own_verb() -> None:
+    clause = "Talks on Russia's demand that Ukraine withdraw have been put off until January"
+    assert {status for _, status in _statuses(clause)} == {"delayed"}
+
+
+def test_once_sets_a_condition_and_a_crowd_is_background(shipped: RuleSet) -> None:
+    earlier = ("US to backstop guarantees for Ukraine", "The US will backstop the guarantees.")
+    (first,) = shipped.select(["security-guarantees"]).match(*earlier)
+    prior = [PriorAlert(1, first.terms, *earlier, T0, T0)]
+    text = (
+        "The US backstop to security guarantees for Ukraine would only come into force once "
+        "Kyiv ratifies a minerals agreement with Washington."
+    )
+    (match,) = shipped.select(["security-guarantees"]).match("", text)
+    assert not isinstance(novelty(prior, match, article("", text), timedelta(0)), str)
+    text = "About 2,000 people marched as leaders discussed security guarantees for Ukraine."
+    (match,) = shipped.select(["security-guarantees"]).match("", text)
+    assert isinstance(novelty(prior, match, article("", text), timedelta(0)), str)
+
+
+def test_a_country_s_own_institution_is_a_party_of_its_own() -> None:
+    assert parties_in("Ukraine's parliament will vote") == ["ukraine parliament"]
+    assert parties_in("Ukraine's economy grew") == ["ukraine"]
