@@ -137,7 +137,8 @@ CONDITIONS = re.compile(
     r"in exchange for|"
     r"in return for|depend(?:s|ed|ing)? on|contingent (?:on|upon)|conditional on|"
     r"subject to|as long as|only after|(?:would|will) (?:need|require|have to)|"
-    r"reservations? (?:to|that|stating)|with the proviso|once(?! again| more))\b",
+    r"reservations? (?:to|that|stating)|with the proviso|"
+    r"once(?= (?:(?:the|a|an|it|they|he|she|we|its|their|both|all)\b|(?-i:[A-Z]))))\b",
     re.IGNORECASE,
 )
 COMMENTATORS = _wordset(

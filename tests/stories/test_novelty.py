@@ -395,6 +395,9 @@ def test_once_sets_a_condition_and_a_crowd_is_background(shipped: RuleSet) -> No
     )
     (match,) = shipped.select(["security-guarantees"]).match("", text)
     assert not isinstance(novelty(prior, match, article("", text), timedelta(0)), str)
+    text = "The security guarantees for Ukraine once stood on paper alone, Kyiv says."
+    (match,) = shipped.select(["security-guarantees"]).match("", text)
+    assert isinstance(novelty(prior, match, article("", text), timedelta(0)), str)
     text = "About 2,000 people marched as leaders discussed security guarantees for Ukraine."
     (match,) = shipped.select(["security-guarantees"]).match("", text)
     assert isinstance(novelty(prior, match, article("", text), timedelta(0)), str)
