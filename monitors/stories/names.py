@@ -10,6 +10,7 @@ name is also known by its initials ("European Union" is "EU").
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 from monitors.stories.similarity import Roots
@@ -117,7 +118,9 @@ def _by_name() -> dict[tuple[str, ...], str]:
 
 def parties_in(text: str) -> list[str]:
     """The parties a text names, in order (longest names first); a capital named as the
-    venue of talks is left out."""
+    venue of talks is left out. A list ("Denmark, Sweden, Norway and Finland") names each."""
+    if "," in text or ";" in text:
+        return [party for piece in re.split(r"[,;]", text) for party in parties_in(piece)]
     table = _by_name()
     longest = max(map(len, table))
     found, tokens, i = [], words(text), 0

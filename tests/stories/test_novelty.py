@@ -406,3 +406,13 @@ def test_once_sets_a_condition_and_a_crowd_is_background(shipped: RuleSet) -> No
 def test_a_country_s_own_institution_is_a_party_of_its_own() -> None:
     assert parties_in("Ukraine's parliament will vote") == ["ukraine parliament"]
     assert parties_in("Ukraine's economy grew") == ["ukraine"]
+
+
+def test_a_list_of_countries_names_each() -> None:
+    assert parties_in("Denmark, Sweden, Norway and Finland said") == [
+        "denmark",
+        "sweden",
+        "norway",
+        "finland",
+    ]
+    assert parties_in("the US Senate voted") == ["congress"]  # a qualifier, no list
