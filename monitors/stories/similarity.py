@@ -50,6 +50,9 @@ STRONG = 0.5
 ACROSS_SAME = 0.3
 ACROSS_SHARED = 3
 ACROSS_NAMES = 5
+HEADLINE_SAME = 0.2
+HEADLINE_SHARE = 0.2
+HEADLINE_HALF_LIFE = timedelta(hours=12)
 SAME_ROOT = 5
 SHOWN = 5  # shared names listed in a reason
 
@@ -67,6 +70,7 @@ class Candidate:
     span: timedelta | None = None
     across: tuple[str, ...] = ()  # the story's languages and the article's, if compared across
     figures: int = 0  # how many of `shared` are numbers
+    headline: bool = False  # the article has nothing beyond its headline
 
     @property
     def cosine(self) -> float:
@@ -76,10 +80,13 @@ class Candidate:
     def score(self) -> float:
         if self.gap is None:
             return self.cosine
-        return float(self.cosine * 0.5 ** (self.gap / DECAY_HALF_LIFE))
+        half_life = HEADLINE_HALF_LIFE if self.headline else DECAY_HALF_LIFE
+        return float(self.cosine * 0.5 ** (self.gap / half_life))
 
     @property
     def anchored(self) -> bool:
+        if self.headline:
+            return True
         if self.across:
             enough = self.figures > 0 or len(self.shared) >= ACROSS_NAMES
             return len(self.shared) >= ACROSS_SHARED and enough
@@ -87,7 +94,9 @@ class Candidate:
 
     def threshold(self, settings: StoriesConfig) -> float:
         """The score this candidate needs to be joined."""
-        return ACROSS_SAME if self.across else settings.same_story
+        if self.across:
+            return ACROSS_SAME
+        return HEADLINE_SAME if self.headline else settings.same_story
 
 
 @dataclass(frozen=True)
