@@ -11,7 +11,8 @@
    articles are in languages apart from the article's (one of the two written in
    Cyrillic: Ukrainian or Russian and English, or Ukrainian and Russian) is found and
    compared by their marks instead (names, places and numbers keyed alike across
-   scripts: monitors.extract.marks), when the languages are known.
+   scripts: monitors.extract.marks), when the languages are known. An article with
+   nothing beyond its headline is compared as a headline (monitors.stories.similarity).
 4. Anything else starts a new story; the reason names the closest story it was compared
    with and why it did not join, or says that no story of the window shared a rare term.
 

@@ -27,6 +27,13 @@ ACROSS_SAME and an anchor whatever the cosine: ACROSS_SHARED rare marks shared, 
 number among them or ACROSS_NAMES names: the actors of a topic come back in its every
 event, an event's figures seldom do.
 
+A `headline` candidate (the article has nothing beyond its headline: an aggregator's
+item, see monitors.extract.analysis.headline_only) has a few words and seldom three
+names: its terms include its pairs of neighbouring words, its candidates were found by
+terms held by up to HEADLINE_SHARE of the window, and it joins on a score of
+HEADLINE_SAME with no further anchor, the score halved every HEADLINE_HALF_LIFE of gap
+(an aggregator's stories last hours). Every other candidate is judged as above.
+
 `new_facts(seen, article)`: the names, numbers and quoted phrases of an article that the
 earlier ones did not have (a demonym or inflection of a word seen is not new).
 
@@ -50,7 +57,7 @@ STRONG = 0.5
 ACROSS_SAME = 0.3
 ACROSS_SHARED = 3
 ACROSS_NAMES = 5
-HEADLINE_SAME = 0.2
+HEADLINE_SAME = 0.15
 HEADLINE_SHARE = 0.2
 HEADLINE_HALF_LIFE = timedelta(hours=12)
 SAME_ROOT = 5
@@ -85,7 +92,7 @@ class Candidate:
 
     @property
     def anchored(self) -> bool:
-        if self.headline:
+        if self.headline:  # found by a shared term: a headline has no more to give
             return True
         if self.across:
             enough = self.figures > 0 or len(self.shared) >= ACROSS_NAMES

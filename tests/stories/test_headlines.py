@@ -6,9 +6,11 @@ through the pipeline."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 import yaml
 
@@ -110,10 +112,12 @@ def test_a_headline_a_day_later_is_not_joined_on_the_same_words(tmp_path: Path) 
 def test_a_headline_candidate_has_its_own_threshold_and_decay() -> None:
     settings = StoriesConfig()
     gap = HEADLINE_HALF_LIFE
-    full = Candidate(3, member=0.3, centroid=0.2, articles=2, shared=("a", "b", "c"), gap=gap)
-    headline = Candidate(3, member=0.3, centroid=0.2, articles=2, gap=gap, headline=True)
-    assert headline.score == 0.15 and full.score > headline.score
+    full = Candidate(3, member=0.28, centroid=0.2, articles=2, shared=("a", "b", "c"), gap=gap)
+    headline = Candidate(3, member=0.28, centroid=0.2, articles=2, gap=gap, headline=True)
+    assert headline.score == pytest.approx(0.14) and full.score == pytest.approx(0.28 * 0.5**0.25)
     assert headline.threshold(settings) == HEADLINE_SAME != settings.same_story
     decision = decide(headline, settings)
     assert not decision.join
-    assert decision.reason.startswith(f"score 0.15 below the threshold {HEADLINE_SAME:.2f}")
+    assert decision.reason.startswith(f"score 0.14 below the threshold {HEADLINE_SAME:.2f}")
+    assert decide(replace(headline, gap=None), settings).join  # no anchor beyond the score
+    assert not decide(replace(full, gap=None, shared=()), settings).join
