@@ -30,9 +30,11 @@ event, an event's figures seldom do.
 A `headline` candidate (the article has nothing beyond its headline: an aggregator's
 item, see monitors.extract.analysis.headline_only) has a few words and seldom three
 names: its terms include its pairs of neighbouring words, its candidates were found by
-terms held by up to HEADLINE_SHARE of the window, and it joins on a score of
-HEADLINE_SAME with no further anchor, the score halved every HEADLINE_HALF_LIFE of gap
-(an aggregator's stories last hours). Every other candidate is judged as above.
+terms held by up to HEADLINE_SHARE of the window, and its cosine is the centroid's
+alone (a story is all of its headlines: one stray member does not draw the next
+headlines of another story in). It joins on a score of HEADLINE_SAME with no further
+anchor, the score halved every HEADLINE_HALF_LIFE of gap (an aggregator's stories last
+hours). Every other candidate is judged as above.
 
 `new_facts(seen, article)`: the names, numbers and quoted phrases of an article that the
 earlier ones did not have (a demonym or inflection of a word seen is not new).
@@ -57,7 +59,7 @@ STRONG = 0.5
 ACROSS_SAME = 0.3
 ACROSS_SHARED = 3
 ACROSS_NAMES = 5
-HEADLINE_SAME = 0.15
+HEADLINE_SAME = 0.09
 HEADLINE_SHARE = 0.2
 HEADLINE_HALF_LIFE = timedelta(hours=12)
 SAME_ROOT = 5
@@ -81,6 +83,8 @@ class Candidate:
 
     @property
     def cosine(self) -> float:
+        if self.headline:
+            return self.centroid
         return max(self.member, self.centroid)
 
     @property

@@ -109,15 +109,18 @@ def test_a_headline_a_day_later_is_not_joined_on_the_same_words(tmp_path: Path) 
     assert f"below the threshold {HEADLINE_SAME:.2f}" in reason and "2.0 days apart" in reason
 
 
-def test_a_headline_candidate_has_its_own_threshold_and_decay() -> None:
+def test_a_headline_candidate_is_scored_on_the_story_alone_with_its_own_decay() -> None:
+    """A headline's cosine is the story centroid's (not its closest article's), halved
+    every HEADLINE_HALF_LIFE, against HEADLINE_SAME; a full text keeps the better of the
+    two, its 48 h half-life, its threshold and its anchor."""
     settings = StoriesConfig()
     gap = HEADLINE_HALF_LIFE
-    full = Candidate(3, member=0.28, centroid=0.2, articles=2, shared=("a", "b", "c"), gap=gap)
-    headline = Candidate(3, member=0.28, centroid=0.2, articles=2, gap=gap, headline=True)
-    assert headline.score == pytest.approx(0.14) and full.score == pytest.approx(0.28 * 0.5**0.25)
+    full = Candidate(3, member=0.6, centroid=0.16, articles=9, shared=("a", "b", "c"), gap=gap)
+    headline = Candidate(3, member=0.6, centroid=0.16, articles=9, gap=gap, headline=True)
+    assert headline.score == pytest.approx(0.08) and full.score == pytest.approx(0.6 * 0.5**0.25)
     assert headline.threshold(settings) == HEADLINE_SAME != settings.same_story
     decision = decide(headline, settings)
-    assert not decision.join
-    assert decision.reason.startswith(f"score 0.14 below the threshold {HEADLINE_SAME:.2f}")
+    assert not decision.join and decide(full, settings).join
+    assert decision.reason.startswith(f"score 0.08 below the threshold {HEADLINE_SAME:.2f}")
     assert decide(replace(headline, gap=None), settings).join  # no anchor beyond the score
-    assert not decide(replace(full, gap=None, shared=()), settings).join
+    assert not decide(replace(full, gap=None, member=0.3, shared=()), settings).join
