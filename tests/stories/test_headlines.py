@@ -124,3 +124,22 @@ def test_a_headline_candidate_is_scored_on_the_story_alone_with_its_own_decay() 
     assert decision.reason.startswith(f"score 0.08 below the threshold {HEADLINE_SAME:.2f}")
     assert decide(replace(headline, gap=None), settings).join  # no anchor beyond the score
     assert not decide(replace(full, gap=None, member=0.3, shared=()), settings).join
+
+
+def test_a_full_text_article_is_judged_as_before_among_headlines(tmp_path: Path) -> None:
+    """Headline-only items in the window do not change how a full text is judged: its
+    candidates are full-text ones (48 h half-life, `same_story`, three names or 0.5)."""
+    title = "Chiquita to buy Irish fruit firm Fyffes in $1.07 billion deal"
+    text = (
+        "Chiquita Brands International agreed to buy Irish fruit company Fyffes in an "
+        "all-share deal worth $1.07 billion, creating the world's biggest banana supplier, "
+        "the companies said on Monday.\nChiquita shareholders will own 50.7% of the group."
+    )
+    with pipeline(shipped_config(f"sqlite:///{tmp_path / 'h.db'}")) as line:
+        first, _, _ = record(line, 0, "markets.example", title, T0)
+        with line.store.transaction() as tx:
+            found = line.desk.candidates(tx, features(title, text, T0), T0 + timedelta(hours=1))
+    (candidate,) = found
+    assert candidate.story_id == first and not candidate.headline
+    assert candidate.cosine == max(candidate.member, candidate.centroid)
+    assert candidate.threshold(StoriesConfig()) == StoriesConfig().same_story
