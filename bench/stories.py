@@ -210,7 +210,7 @@ def scale(
     if save is not None:
         return [_save(save, pieces[:bulk])]
     tail: list[float] = []
-    parts: Counter[str] = Counter()
+    parts: defaultdict[str, float] = defaultdict(float)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         if saved is not None:
@@ -231,7 +231,8 @@ def scale(
                         first = done.place_ms
                     if n >= count - TIMED:
                         tail.append(done.place_ms)
-                        parts.update(timer.ms)
+                        for part, ms in timer.ms.items():
+                            parts[part] += ms
             held = line.desk.recent.held
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     tail.sort()
@@ -243,8 +244,8 @@ def scale(
         f"the next {min(WARM, count - bulk):,} recorded through the pipeline, the first of "
         f"them reading the window in {first:.0f} ms); placement (`StoryDesk.place`, its SQL "
         f"included) over the last {len(tail):,}: mean {statistics.mean(tail):.2f} ms, median "
-        f"{tail[len(tail) // 2]:.2f} ms, p99 {tail[int(len(tail) * 0.99)]:.2f} ms; per "
-        f"placement, mean ms: {each}; peak RSS "
+        f"{tail[len(tail) // 2]:.2f} ms, p99 {tail[int(len(tail) * 0.99)]:.2f} ms (wall); "
+        f"per placement, mean CPU ms: {each}; peak RSS "
         f"of the process {rss:,.0f} MiB; {time.perf_counter() - started:.0f} s in all.",
     ]
     print("\n".join(lines))
@@ -252,63 +253,61 @@ def scale(
 
 
 class Parts:
-    """Where a recording's time goes, in ms (`ms`, since `clear`): "place" (all of
-    `StoryDesk.place`) and "place cpu" (its CPU time: the machine is shared), "sql" (its
-    statements, cursor time), "scoring" (`candidates` without its SQL) and "signature"
-    (the MinHash signature, wherever computed)."""
+    """Where a recording's CPU time goes (the machine is shared: wall time says more of
+    the others), in ms since `clear` (`ms`): "place cpu" (`StoryDesk.place`), "sql" (its
+    statements, from compiling to the rows read), "scoring" (`candidates` without its
+    SQL) and "signature" (the MinHash signature, wherever computed)."""
 
     def __init__(self, line: Pipeline) -> None:
         self.line = line
-        self.ms: Counter[str] = Counter()
+        self.ms: defaultdict[str, float] = defaultdict(float)
         self._inside: list[str] = []
         self._sql_started = 0.0
 
     def clear(self) -> None:
-        self.ms = Counter()
+        self.ms = defaultdict(float)
 
     def __enter__(self) -> Parts:
         desk = self.line.desk
         self._patched = [
-            (desk, "place", desk.place, "place"),
+            (desk, "place", desk.place, "place cpu"),
             (desk, "candidates", desk.candidates, "scoring"),
             (minhash, "signature", minhash.signature, "signature"),
         ]
         for owner, name, function, part in self._patched:
             setattr(owner, name, self._timed(function, part))
         engine = self.line.store.engine
-        sa.event.listen(engine, "before_cursor_execute", self._before)
-        sa.event.listen(engine, "after_cursor_execute", self._after)
+        sa.event.listen(engine, "before_execute", self._before)
+        sa.event.listen(engine, "after_execute", self._after)
         return self
 
     def __exit__(self, *_: object) -> None:
         for owner, name, function, _part in self._patched:
             setattr(owner, name, function)
         engine = self.line.store.engine
-        sa.event.remove(engine, "before_cursor_execute", self._before)
-        sa.event.remove(engine, "after_cursor_execute", self._after)
+        sa.event.remove(engine, "before_execute", self._before)
+        sa.event.remove(engine, "after_execute", self._after)
 
     def _timed(self, function: Any, part: str) -> Any:
         def timed(*args: Any, **kwargs: Any) -> Any:
-            started, cpu = time.perf_counter(), time.thread_time()
+            started = time.thread_time()
             self._inside.append(part)
             sql = self.ms["sql"]
             try:
                 return function(*args, **kwargs)
             finally:
                 self._inside.pop()
-                spent = (time.perf_counter() - started) * 1000
+                spent = (time.thread_time() - started) * 1000
                 self.ms[part] += spent - (self.ms["sql"] - sql if part == "scoring" else 0)
-                if part == "place":
-                    self.ms["place cpu"] += (time.thread_time() - cpu) * 1000
 
         return timed
 
     def _before(self, *_: object) -> None:
-        self._sql_started = time.perf_counter()
+        self._sql_started = time.thread_time()
 
     def _after(self, *_: object) -> None:
-        if "place" in self._inside:
-            self.ms["sql"] += (time.perf_counter() - self._sql_started) * 1000
+        if "place cpu" in self._inside:
+            self.ms["sql"] += (time.thread_time() - self._sql_started) * 1000
 
 
 def _save(path: Path, pieces: Sequence[stream.Piece]) -> str:
