@@ -45,7 +45,7 @@ from monitors.extract.marks import NUMBER, apart
 from monitors.models import Article, StoryFeatures
 from monitors.store import Tx
 from monitors.stories import minhash, similarity
-from monitors.stories.index import RecentArticles, dump, stored_terms
+from monitors.stories.index import RecentArticles, Vector, dump, stored_terms
 from monitors.stories.similarity import CENTROID_MEMBERS, Candidate, Decision
 
 COPY_KINDS = frozenset({"exact copy", "near duplicate"})
@@ -207,14 +207,11 @@ class StoryDesk:
         and compared by their marks instead (`_across`)."""
         recent = self.recent
         recent.sync(tx, now - self.settings.window)
+        languages = recent.languages()
+        across = language if language and any(o and apart(o, language) for o in languages) else None
         vector = recent.weigh(feats.body)
         rare = recent.rare(chain(feats.body, feats.keys))
-        closest: dict[int, float] = {}
-        for slot in recent.candidates(rare, recent.idf_of(rare)):
-            story = recent.story_of(slot)
-            if language and self._foreign(story, language):
-                continue
-            closest[story] = max(closest.get(story, 0.0), vector.cosine(recent.member(slot)))
+        closest = self._closest(vector, recent.candidates(rare, recent.idf_of(rare)), across)
         ranked = sorted(closest.items(), key=lambda pair: -pair[1])[:MAX_STORIES]
         rare_keys = {recent.word(t) for t in rare if recent.word(t) in feats.keys}
         found = []
@@ -227,7 +224,25 @@ class StoryDesk:
             shared = sorted(k for k in rare_keys if recent.term_id(k) in held)
             gap, span = _gap_and_span(recent.spans[story], feats.published)
             found.append(Candidate(story, member, centroid, len(slots), tuple(shared), gap, span))
-        return found + (self._across(feats, language) if language else [])
+        return found + (self._across(feats, across) if across else [])
+
+    def _closest(self, vector: Vector, slots: list[int], across: str | None) -> dict[int, float]:
+        """The stories of the held `slots` with the best cosine of their articles there
+        with `vector`; those compared by their marks with an article in `across` (when
+        given) left out."""
+        foreign: dict[int, bool] = {}
+        kept = []
+        for slot in slots:
+            story = self.recent.story_of(slot)
+            if across and story not in foreign:
+                foreign[story] = self._foreign(story, across)
+            if not foreign.get(story):
+                kept.append(slot)
+        closest: dict[int, float] = {}
+        for slot, member in zip(kept, self.recent.weighed(kept), strict=True):
+            story = self.recent.story_of(slot)
+            closest[story] = max(closest.get(story, 0.0), vector.cosine(member))
+        return closest
 
     def _foreign(self, story: int, language: str) -> bool:
         """Whether the story's held articles are all in known languages that an article
