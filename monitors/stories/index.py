@@ -250,15 +250,16 @@ class RecentArticles:
     def weigh(self, body: Mapping[str, float]) -> Vector:
         """A newcomer's term vector under the window's IDF (terms no held article has
         get ids of their own, past the vocabulary)."""
+        vocab, known = self._vocab, len(self._words)
         found = sorted(
-            (self._vocab.get(t, len(self._words) + i), t, w)
-            for i, (t, w) in enumerate(sorted(body.items()))
+            (vocab.get(t, known + i), t, w) for i, (t, w) in enumerate(sorted(body.items()))
         )
         ids = np.array([i for i, _, _ in found], np.int32)
-        df = np.array(
-            [self._df[i] if i < len(self._words) else 0 for i in ids.tolist()], np.float64
-        )
-        prior = np.array([default_idf().df.get(t, 1) for _, t, _ in found], np.float64)
+        held = ids < known
+        df = np.zeros(len(ids), np.float64)
+        df[held] = self._df[ids[held]]
+        shipped = default_idf().df
+        prior = np.array([shipped.get(t, 1) for _, t, _ in found], np.float64)
         tf = np.array([w for _, _, w in found], np.float64)
         return _vector(ids, tf * self._idf(df, prior))
 
