@@ -16,10 +16,14 @@ recorded one at a time by `Pipeline.process_entry` on a fresh store, in publicat
    last 1,000 of N synthetic full-text articles, all in the window, and the process's
    peak RSS. All but the last 2,000 are stored in bulk, in the stories of their labels
    (the store a long run leaves, without placing each); the last 2,000 are recorded
-   through the pipeline, the first 1,000 of them untimed.
+   through the pipeline, the first 1,000 of them untimed. `--save FILE` stores the bulk
+   in a SQLite file and stops; `--saved FILE` starts from a copy of it instead (a run at
+   100,000 then takes minutes, not 40). Printed with the wall times: the CPU time of a
+   placement and of its parts (SQL, scoring, MinHash signature), measured in the same run.
 
     python bench/stories.py [--corpora ../shared/corpora] [--thresholds 0.18,0.22]
-                            [--halves] [--only WORD] [--replay] [--scale 100000]
+                            [--halves] [--only WORD] [--replay]
+                            [--scale 100000 [--save FILE | --saved FILE]]
 
 The figures go to bench/RESULTS.md, section "Stories from full text", by hand.
 """
