@@ -416,7 +416,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--replay", action="store_true", help="alerts sent against the ideal")
     parser.add_argument("--scale", type=int, default=0, help="placement cost at N articles")
     parser.add_argument("--save", type=Path, help="--scale: store the bulk in this file, only")
-    parser.add_argument("--saved", type=Path, help="--scale: start from a copy of this file")
+    parser.add_argument(
+        "--saved", type=Path, help="--scale: start from a copy of this file (saved at the same N)"
+    )
     return parser.parse_args(argv)
 
 
