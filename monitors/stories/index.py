@@ -371,6 +371,14 @@ class RecentArticles:
     def marks(self, slot: int) -> set[int]:
         return set(self._marks[slot].tolist())
 
+    def keys_of(self, slots: Sequence[int]) -> set[int]:
+        """The key ids the articles of `slots` hold, all together."""
+        return _union(self._keys, slots)
+
+    def marks_of(self, slots: Sequence[int]) -> set[int]:
+        """The mark ids the articles of `slots` hold, all together."""
+        return _union(self._marks, slots)
+
     def language(self, slot: int) -> str | None:
         """The language of a held article, as detected (None when not known)."""
         return self._language[slot]
@@ -384,6 +392,13 @@ class RecentArticles:
 
     def term_id(self, term: str) -> int | None:
         return self._vocab.get(term)
+
+
+def _union(arrays: list[Ids], slots: Sequence[int]) -> set[int]:
+    """The ids in the `arrays` of `slots`."""
+    if len(slots) == 1:
+        return set(arrays[slots[0]].tolist())
+    return set(np.concatenate([arrays[s] for s in slots]).tolist()) if slots else set()
 
 
 def _vector(ids: Ids, weights: Floats) -> Vector:

@@ -222,7 +222,7 @@ class StoryDesk:
             centroid = member
             if len(slots) > 1:
                 centroid = vector.cosine(recent.centroid(story, CENTROID_MEMBERS))
-            held = set().union(*(recent.keys(s) for s in slots))
+            held = recent.keys_of(slots)
             shared = sorted(k for k in rare_keys if recent.term_id(k) in held)
             gap, span = _gap_and_span(recent.spans[story], feats.published)
             found.append(Candidate(story, member, centroid, len(slots), tuple(shared), gap, span))
@@ -273,7 +273,7 @@ class StoryDesk:
         found = []
         for story, cosine in ranked:
             slots = recent.members(story)
-            held = set().union(*(recent.marks(s) for s in slots))
+            held = recent.marks_of(slots)
             shared = [recent.word(t) for t in rare if t in held]
             languages = {other for s in slots if (other := recent.language(s))} | {language}
             gap, span = _gap_and_span(recent.spans[story], feats.published)
