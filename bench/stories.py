@@ -18,10 +18,14 @@ recorded one at a time by `Pipeline.process_entry` on a fresh store, in publicat
    last 1,000 of N synthetic full-text articles, all in the window, and the process's
    peak RSS. All but the last 2,000 are stored in bulk, in the stories of their labels
    (the store a long run leaves, without placing each); the last 2,000 are recorded
-   through the pipeline, the first 1,000 of them untimed.
+   through the pipeline, the first 1,000 of them untimed. `--save FILE` stores the bulk
+   in a SQLite file and stops; `--saved FILE` starts from a copy of it instead (a run at
+   100,000 then takes minutes, not 40). Printed with the wall times: the CPU time of a
+   placement and of its parts (SQL, scoring, MinHash signature), measured in the same run.
 
     python bench/stories.py [--corpora ../shared/corpora] [--thresholds 0.18,0.22]
-                            [--halves] [--only WORD] [--replay] [--scale 100000]
+                            [--halves] [--only WORD] [--replay]
+                            [--scale 100000 [--save FILE | --saved FILE]]
 
 The figures go to bench/RESULTS.md, section "Stories from full text", by hand.
 """
@@ -32,6 +36,7 @@ import argparse
 import json
 import random
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -41,6 +46,9 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -221,44 +229,129 @@ def _replayed(
     return got
 
 
-def scale(corpora: Path, count: int) -> list[str]:
+def scale(
+    corpora: Path, count: int, save: Path | None = None, saved: Path | None = None
+) -> list[str]:
     """Placement cost at `count` stored articles and peak RSS: synthetic stories of 1 to 8
     write-ups, each a mix of the story's own sentences and names and of the day's other
     sentences, from real page texts. All but the last TIMED + WARM are stored in bulk
     (`preload`); the WARM next are recorded through the pipeline untimed (the first reads
-    the window), the last TIMED timed."""
+    the window), the last TIMED timed. `save`: only store the bulk in this SQLite file;
+    `saved`: start from a copy of such a file instead of storing the bulk."""
     pieces, stories = synthetic(corpora, count)
     bulk = max(0, count - TIMED - WARM)
+    if save is not None:
+        return [_save(save, pieces[:bulk])]
     tail: list[float] = []
+    parts: defaultdict[str, float] = defaultdict(float)
     started = time.perf_counter()
-    with (
-        tempfile.TemporaryDirectory() as folder,
-        pipeline(shipped_config(f"sqlite:///{folder}/s.db")) as line,
-    ):
-        recorder = stream.Recorder(line)
-        preload(line, recorder.feed_id, pieces[:bulk])
-        loaded = time.perf_counter() - started
-        print(f"{bulk:,} stored in bulk, {loaded:.0f} s", flush=True)
-        for n, piece in enumerate(pieces[bulk:], bulk):
-            done = recorder.record(piece, analyse(piece.title, piece.text))
-            if n == bulk:
-                first = done.place_ms
-            if n >= count - TIMED:
-                tail.append(done.place_ms)
-        held = line.desk.recent.held
+    with tempfile.TemporaryDirectory() as folder:
+        if saved is not None:
+            for suffix in ("", "-wal"):
+                if Path(f"{saved}{suffix}").exists():
+                    shutil.copy(f"{saved}{suffix}", f"{folder}/s.db{suffix}")
+        with pipeline(shipped_config(f"sqlite:///{folder}/s.db")) as line:
+            recorder = stream.Recorder(line)
+            if saved is None:
+                preload(line, recorder.feed_id, pieces[:bulk])
+            loaded = time.perf_counter() - started
+            print(f"{bulk:,} stored in bulk, {loaded:.0f} s", flush=True)
+            with Parts(line) as timer:
+                for n, piece in enumerate(pieces[bulk:], bulk):
+                    timer.clear()
+                    done = recorder.record(piece, analyse(piece.title, piece.text))
+                    if n == bulk:
+                        first = done.place_ms
+                    if n >= count - TIMED:
+                        tail.append(done.place_ms)
+                        for part, ms in timer.ms.items():
+                            parts[part] += ms
+            held = line.desk.recent.held
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     tail.sort()
+    how = f"copied from {saved}" if saved else f"stored in bulk in {loaded:.0f} s"
+    each = ", ".join(f"{part} {ms / len(tail):.2f}" for part, ms in sorted(parts.items()))
     lines = [
         f"- {count:,} synthetic articles ({stories:,} stories, all within the window; "
-        f"{held:,} held for placement; the first {bulk:,} stored in bulk in {loaded:.0f} s, "
+        f"{held:,} held for placement; the first {bulk:,} {how}, "
         f"the next {min(WARM, count - bulk):,} recorded through the pipeline, the first of "
         f"them reading the window in {first:.0f} ms); placement (`StoryDesk.place`, its SQL "
         f"included) over the last {len(tail):,}: mean {statistics.mean(tail):.2f} ms, median "
-        f"{tail[len(tail) // 2]:.2f} ms, p99 {tail[int(len(tail) * 0.99)]:.2f} ms; peak RSS "
+        f"{tail[len(tail) // 2]:.2f} ms, p99 {tail[int(len(tail) * 0.99)]:.2f} ms (wall); "
+        f"per placement, mean CPU ms: {each}; peak RSS "
         f"of the process {rss:,.0f} MiB; {time.perf_counter() - started:.0f} s in all.",
     ]
     print("\n".join(lines))
     return lines
+
+
+class Parts:
+    """Where a recording's CPU time goes (the machine is shared: wall time says more of
+    the others), in ms since `clear` (`ms`): "place cpu" (`StoryDesk.place`), "sql" (its
+    statements, from compiling to the rows read), "scoring" (`candidates` without its
+    SQL) and "signature" (the MinHash signature, wherever computed)."""
+
+    def __init__(self, line: Pipeline) -> None:
+        self.line = line
+        self.ms: defaultdict[str, float] = defaultdict(float)
+        self._inside: list[str] = []
+        self._sql_started = 0.0
+
+    def clear(self) -> None:
+        self.ms = defaultdict(float)
+
+    def __enter__(self) -> Parts:
+        desk = self.line.desk
+        self._patched = [
+            (desk, "place", desk.place, "place cpu"),
+            (desk, "candidates", desk.candidates, "scoring"),
+            (minhash, "signature", minhash.signature, "signature"),
+        ]
+        for owner, name, function, part in self._patched:
+            setattr(owner, name, self._timed(function, part))
+        engine = self.line.store.engine
+        sa.event.listen(engine, "before_execute", self._before)
+        sa.event.listen(engine, "after_execute", self._after)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for owner, name, function, _part in self._patched:
+            setattr(owner, name, function)
+        engine = self.line.store.engine
+        sa.event.remove(engine, "before_execute", self._before)
+        sa.event.remove(engine, "after_execute", self._after)
+
+    def _timed(self, function: Any, part: str) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.thread_time()
+            self._inside.append(part)
+            sql = self.ms["sql"]
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self._inside.pop()
+                spent = (time.thread_time() - started) * 1000
+                self.ms[part] += spent - (self.ms["sql"] - sql if part == "scoring" else 0)
+
+        return timed
+
+    def _before(self, *_: object) -> None:
+        self._sql_started = time.thread_time()
+
+    def _after(self, *_: object) -> None:
+        if "place cpu" in self._inside:
+            self.ms["sql"] += (time.thread_time() - self._sql_started) * 1000
+
+
+def _save(path: Path, pieces: Sequence[stream.Piece]) -> str:
+    """`pieces` stored in bulk (`preload`) in a new SQLite file at `path`."""
+    started = time.perf_counter()
+    path.unlink(missing_ok=True)
+    with pipeline(shipped_config(f"sqlite:///{path.resolve()}")) as line:
+        preload(line, stream.Recorder(line).feed_id, pieces)
+    said = f"{len(pieces):,} stored in bulk in {path} in {time.perf_counter() - started:.0f} s"
+    print(said)
+    return said
 
 
 def synthetic(corpora: Path, count: int) -> tuple[list[stream.Piece], int]:
@@ -353,6 +446,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--only", default="", help="the streams whose name has this word")
     parser.add_argument("--replay", action="store_true", help="alerts sent against the ideal")
     parser.add_argument("--scale", type=int, default=0, help="placement cost at N articles")
+    parser.add_argument("--save", type=Path, help="--scale: store the bulk in this file, only")
+    parser.add_argument(
+        "--saved", type=Path, help="--scale: start from a copy of this file (saved at the same N)"
+    )
     return parser.parse_args(argv)
 
 
@@ -362,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.replay:
         replay(corpora)
     elif args.scale:
-        scale(corpora, args.scale)
+        scale(corpora, args.scale, args.save, args.saved)
     else:
         print("| threshold | stream | articles | stories | pair P | pair R | pair F1 | place ms |")
         print("|---|---|---|---|---|---|---|---|")

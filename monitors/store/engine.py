@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -101,7 +102,12 @@ def _missing_driver(module: str) -> str:
 
 def insert_ignore(conn: Connection, table: sa.Table) -> Any:
     """An INSERT that does nothing when a unique constraint is already satisfied."""
-    dialect = conn.dialect.name
+    return insert_ignore_on(conn.dialect.name, table)
+
+
+@cache
+def insert_ignore_on(dialect: str, table: sa.Table) -> Any:
+    """`insert_ignore` on the database `dialect` names, built once."""
     if dialect == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
     if dialect == "postgresql":

@@ -275,18 +275,8 @@ class FeedQueries:
 
     def finish_entry(self, entry_id: int, duplicate: bool, now: datetime) -> None:
         """Mark an entry processed: `done`, or `duplicate` of an article already stored."""
-        self.conn.execute(
-            entries.update()
-            .where(entries.c.id == entry_id)
-            .values(
-                status="duplicate" if duplicate else "done",
-                processed_at=now,
-                attempts=entries.c.attempts + 1,
-                last_error=None,
-                claimed_by=None,
-                claimed_until=None,
-            )
-        )
+        status = "duplicate" if duplicate else "done"
+        self.conn.execute(_FINISH_ENTRY, {"entry": entry_id, "status": status, "now": now})
 
     def entry_for_page(self, feed_id: int, entry: Entry) -> int:
         """The id of the entry of `feed_id` with this entry's key, made (pending) if need be."""
@@ -392,3 +382,17 @@ def _entry_values(feed_id: int, entry: Entry) -> dict[str, Any]:
         "summary": entry.summary,
         "published_at": entry.published,
     }
+
+
+_FINISH_ENTRY = (  # built once: every recorded article runs it
+    entries.update()
+    .where(entries.c.id == sa.bindparam("entry"))
+    .values(
+        status=sa.bindparam("status"),
+        processed_at=sa.bindparam("now"),
+        attempts=entries.c.attempts + 1,
+        last_error=None,
+        claimed_by=None,
+        claimed_until=None,
+    )
+)

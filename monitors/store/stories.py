@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from monitors.models import Article
-from monitors.store.engine import from_row, insert_ignore, to_row
+from monitors.store.engine import from_row, insert_ignore, insert_ignore_on, to_row
 from monitors.store.revisions import SCHEMA_LOCK
 from monitors.store.schema import (
     alerts,
@@ -153,45 +153,25 @@ class StoryQueries:
 
     def lock_story(self, story_id: int) -> str:
         """Lock a story's row until the unit of work ends; its stored features."""
-        return str(
-            self.conn.scalar(
-                sa.select(stories.c.features).where(stories.c.id == story_id).with_for_update()
-            )
-        )
+        return str(self.conn.scalar(_LOCK_STORY, {"story": story_id}))
 
     def original_of(self, canonical_url: str, text_hash: str) -> int | None:
         """The first stored original with this URL or text fingerprint."""
-        return self.conn.scalar(
-            sa.select(articles.c.id)
-            .where(
-                sa.or_(
-                    articles.c.canonical_url == canonical_url,
-                    articles.c.text_hash == text_hash,
-                ),
-                articles.c.duplicate_of.is_(None),
-            )
-            .order_by(articles.c.id)
-            .limit(1)
-        )
+        return self.conn.scalar(_ORIGINAL, {"url": canonical_url, "hash": text_hash})
 
     def insert_article(
         self, entry_id: int, article: Article, duplicate_of: int | None, now: datetime
     ) -> int | None:
         """Store an article; None when one with its canonical URL is stored already."""
-        return self.conn.execute(
-            insert_ignore(self.conn, articles)
-            .values(
-                to_row(
-                    article,
-                    articles,
-                    entry_id=entry_id,
-                    published_at=article.published,
-                    duplicate_of=duplicate_of,
-                    fetched_at=now,
-                )
-            )
-            .returning(articles.c.id)
-        ).scalar()
+        row = to_row(
+            article,
+            articles,
+            entry_id=entry_id,
+            published_at=article.published,
+            duplicate_of=duplicate_of,
+            fetched_at=now,
+        )
+        return self.conn.execute(_insert_article(self.conn.dialect.name), row).scalar()
 
     def article_with_url(self, canonical_url: str) -> tuple[int, int | None]:
         """The id and story of the stored article with this canonical URL."""
@@ -203,28 +183,25 @@ class StoryQueries:
         return int(row.id), row.story_id
 
     def story_of(self, article_id: int) -> int | None:
-        story = self.conn.scalar(sa.select(articles.c.story_id).where(articles.c.id == article_id))
+        story = self.conn.scalar(_STORY_OF, {"article": article_id})
         return int(story) if story is not None else None
 
     def set_story(self, article_id: int, story_id: int) -> None:
-        self.conn.execute(
-            articles.update().where(articles.c.id == article_id).values(story_id=story_id)
-        )
+        self.conn.execute(_SET_STORY, {"article": article_id, "story": story_id})
 
     def new_story(
         self, headline: str, now: datetime, published: datetime | None, features: str
     ) -> int:
         """A story of one article; its id."""
         story_id = self.conn.scalar(
-            stories.insert()
-            .values(
-                headline=headline,
-                first_seen_at=now,
-                last_seen_at=now,
-                published_at=published,
-                features=features,
-            )
-            .returning(stories.c.id)
+            _NEW_STORY,
+            {
+                "headline": headline,
+                "first_seen_at": now,
+                "last_seen_at": now,
+                "published_at": published,
+                "features": features,
+            },
         )
         return int(story_id)
 
@@ -233,14 +210,7 @@ class StoryQueries:
     ) -> None:
         """One more write-up in the story, with its features merged in."""
         self.conn.execute(
-            stories.update()
-            .where(stories.c.id == story_id)
-            .values(
-                features=features,
-                last_seen_at=now,
-                published_at=latest,
-                articles=stories.c.articles + 1,
-            )
+            _GROW_STORY, {"story": story_id, "features": features, "now": now, "latest": latest}
         )
 
     def count_copy(self, story_id: int, now: datetime) -> None:
@@ -254,20 +224,12 @@ class StoryQueries:
     def add_article_terms(self, article_id: int, terms: str) -> None:
         """Keep a placed article's terms (see monitors.stories.index) with the next
         placement revision: call it under `lock_commits`, last."""
-        self.conn.execute(
-            article_terms.insert().values(
-                article_id=article_id, terms=terms, revision=_next(article_terms.c.revision)
-            )
-        )
+        self.conn.execute(_ADD_TERMS, {"article_id": article_id, "terms": terms})
 
     def stamp_story(self, story_id: int) -> None:
         """Give a story written by this unit of work the next story revision: call it
         under `lock_commits`, last."""
-        self.conn.execute(
-            stories.update()
-            .where(stories.c.id == story_id)
-            .values(revision=_next(stories.c.revision))
-        )
+        self.conn.execute(_STAMP_STORY, {"story": story_id})
 
     def placement_revision(self) -> int:
         """The last placement revision committed (0 for none)."""
@@ -308,23 +270,23 @@ class StoryQueries:
     ) -> None:
         """Keep a decision on an article (its placement, or a rule's silence) and why."""
         self.conn.execute(
-            decisions.insert().values(
-                article_id=article_id,
-                story_id=story_id,
-                kind=kind,
-                rule_id=rule_id,
-                other_article_id=other_article_id,
-                score=score,
-                reason=reason,
-                created_at=now,
-            )
+            _ADD_DECISION,
+            {
+                "article_id": article_id,
+                "story_id": story_id,
+                "kind": kind,
+                "rule_id": rule_id,
+                "other_article_id": other_article_id,
+                "score": score,
+                "reason": reason,
+                "created_at": now,
+            },
         )
 
     def add_signature(self, article_id: int, signature: bytes, band_keys: list[int]) -> None:
         """Index an article's MinHash signature under its band keys (again: nothing happens)."""
         self.conn.execute(
-            insert_ignore(self.conn, article_minhash),
-            [{"article_id": article_id, "sig": signature}],
+            insert_ignore(self.conn, article_minhash), {"article_id": article_id, "sig": signature}
         )
         self.conn.execute(
             insert_ignore(self.conn, lsh_bands),
@@ -743,6 +705,56 @@ def _terms_query(where: sa.ColumnElement[bool]) -> sa.Select[Any]:
         .where(where)
         .order_by(article_terms.c.revision)
     )
+
+
+# the statements every placement runs, built once (a statement built anew is compiled
+# from its cache key, which costs more than running it)
+_LOCK_STORY = (
+    sa.select(stories.c.features).where(stories.c.id == sa.bindparam("story")).with_for_update()
+)
+_ORIGINAL = (
+    sa.select(articles.c.id)
+    .where(
+        sa.or_(
+            articles.c.canonical_url == sa.bindparam("url"),
+            articles.c.text_hash == sa.bindparam("hash"),
+        ),
+        articles.c.duplicate_of.is_(None),
+    )
+    .order_by(articles.c.id)
+    .limit(1)
+)
+_STORY_OF = sa.select(articles.c.story_id).where(articles.c.id == sa.bindparam("article"))
+_SET_STORY = (
+    articles.update()
+    .where(articles.c.id == sa.bindparam("article"))
+    .values(story_id=sa.bindparam("story"))
+)
+_NEW_STORY = stories.insert().returning(stories.c.id)
+_GROW_STORY = (
+    stories.update()
+    .where(stories.c.id == sa.bindparam("story"))
+    .values(
+        features=sa.bindparam("features"),
+        last_seen_at=sa.bindparam("now"),
+        published_at=sa.bindparam("latest"),
+        articles=stories.c.articles + 1,
+    )
+)
+_ADD_TERMS = article_terms.insert().values(revision=_next(article_terms.c.revision))
+_STAMP_STORY = (
+    stories.update()
+    .where(stories.c.id == sa.bindparam("story"))
+    .values(revision=_next(stories.c.revision))
+)
+_ADD_DECISION = decisions.insert()
+
+
+@cache
+def _insert_article(dialect: str) -> Any:
+    """The insert of an article (nothing when its canonical URL is stored), returning
+    its id."""
+    return insert_ignore_on(dialect, articles).returning(articles.c.id)
 
 
 @cache

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import json
 from array import array
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -108,6 +109,7 @@ class RecentArticles:
         self._keys: list[Ids] = []
         self._marks: list[Ids] = []
         self._language: list[str | None] = []
+        self._languages: Counter[str | None] = Counter()  # held articles by language
         self._members: dict[int, list[int]] = {}  # story id: its held slots
         self.spans: dict[int, tuple[datetime | None, datetime | None]] = {}
         self._oldest = 0  # slots below are forgotten
@@ -158,6 +160,7 @@ class RecentArticles:
         self._keys.append(np.array(keys, np.int32))
         self._marks.append(np.array(marks, np.int32))
         self._language.append(data.get("lang"))
+        self._languages[data.get("lang")] += 1
         for term in {t for t, _ in body} | set(keys) | set(marks):
             self._df[term] += 1
             self._postings[term].append(slot)
@@ -197,6 +200,7 @@ class RecentArticles:
             if not members:
                 del self._members[story]
                 del self.spans[story]
+            self._languages[self._language[slot]] -= 1
             self._article[slot] = -1
             self._held -= 1
         while self._oldest < len(self._article) and self._article[self._oldest] < 0:
@@ -233,6 +237,7 @@ class RecentArticles:
             self._keys.append(np.array(key_ids, np.int32))
             self._marks.append(np.array(mark_ids, np.int32))
             self._language.append(language[slot])
+            self._languages[language[slot]] += 1
             for term in {t for t, _ in body} | set(key_ids) | set(mark_ids):
                 self._df[term] += 1
                 self._postings[term].append(new)
@@ -245,28 +250,39 @@ class RecentArticles:
     def weigh(self, body: Mapping[str, float]) -> Vector:
         """A newcomer's term vector under the window's IDF (terms no held article has
         get ids of their own, past the vocabulary)."""
+        vocab, known = self._vocab, len(self._words)
         found = sorted(
-            (self._vocab.get(t, len(self._words) + i), t, w)
-            for i, (t, w) in enumerate(sorted(body.items()))
+            (vocab.get(t, known + i), t, w) for i, (t, w) in enumerate(sorted(body.items()))
         )
         ids = np.array([i for i, _, _ in found], np.int32)
-        df = np.array(
-            [self._df[i] if i < len(self._words) else 0 for i in ids.tolist()], np.float64
-        )
-        prior = np.array([default_idf().df.get(t, 1) for _, t, _ in found], np.float64)
+        held = ids < known
+        df = np.zeros(len(ids), np.float64)
+        df[held] = self._df[ids[held]]
+        shipped = default_idf().df
+        prior = np.array([shipped.get(t, 1) for _, t, _ in found], np.float64)
         tf = np.array([w for _, _, w in found], np.float64)
         return _vector(ids, tf * self._idf(df, prior))
 
     def member(self, slot: int) -> Vector:
         """A held article's term vector under the window's IDF (as it was at most
         REWEIGH_EVERY articles ago)."""
-        found = self._weighed.get(slot)
-        if found is None:
-            ids = self._terms[slot]
+        return self.weighed([slot])[0]
+
+    def weighed(self, slots: Sequence[int]) -> list[Vector]:
+        """`member` of each of `slots`: those not weighed yet weighed together (one IDF
+        computation for all their terms)."""
+        missing = [s for s in dict.fromkeys(slots) if s not in self._weighed]
+        if missing:
+            ids = np.concatenate([self._terms[s] for s in missing])
             prior = np.frombuffer(self._prior, np.float64)[ids]
-            found = _vector(ids, self._weights[slot] * self._idf(self._df[ids], prior))
-            self._weighed[slot] = found
-        return found
+            idf = self._idf(self._df[ids], prior)
+            start = 0
+            for slot in missing:
+                terms = self._terms[slot]
+                end = start + len(terms)
+                self._weighed[slot] = _vector(terms, self._weights[slot] * idf[start:end])
+                start = end
+        return [self._weighed[s] for s in slots]
 
     def marked(self, slot: int) -> Vector:
         """A held article's marks vector: each mark weighed by its window IDF."""
@@ -285,7 +301,7 @@ class RecentArticles:
         return found
 
     def _centroid(self, story: int, most: int) -> Vector:
-        parts = [m for m in (self.member(s) for s in self._members[story][-most:]) if m.norm]
+        parts = [m for m in self.weighed(self._members[story][-most:]) if m.norm]
         if not parts:
             return _vector(np.zeros(0, np.int32), np.zeros(0))
         ids = np.concatenate([p.ids for p in parts])
@@ -356,15 +372,34 @@ class RecentArticles:
     def marks(self, slot: int) -> set[int]:
         return set(self._marks[slot].tolist())
 
+    def keys_of(self, slots: Sequence[int]) -> set[int]:
+        """The key ids the articles of `slots` hold, all together."""
+        return _union(self._keys, slots)
+
+    def marks_of(self, slots: Sequence[int]) -> set[int]:
+        """The mark ids the articles of `slots` hold, all together."""
+        return _union(self._marks, slots)
+
     def language(self, slot: int) -> str | None:
         """The language of a held article, as detected (None when not known)."""
         return self._language[slot]
+
+    def languages(self) -> set[str | None]:
+        """The languages of the held articles (None: not known)."""
+        return {language for language, count in self._languages.items() if count}
 
     def word(self, term: int) -> str:
         return self._words[term]
 
     def term_id(self, term: str) -> int | None:
         return self._vocab.get(term)
+
+
+def _union(arrays: list[Ids], slots: Sequence[int]) -> set[int]:
+    """The ids in the `arrays` of `slots`."""
+    if len(slots) == 1:
+        return set(arrays[slots[0]].tolist())
+    return set(np.concatenate([arrays[s] for s in slots]).tolist()) if slots else set()
 
 
 def _vector(ids: Ids, weights: Floats) -> Vector:

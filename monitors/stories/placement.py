@@ -46,7 +46,7 @@ from monitors.extract.marks import NUMBER, apart
 from monitors.models import Article, StoryFeatures
 from monitors.store import Tx
 from monitors.stories import minhash, similarity
-from monitors.stories.index import RARE_SHARE, RecentArticles, dump, stored_terms
+from monitors.stories.index import RARE_SHARE, RecentArticles, Vector, dump, stored_terms
 from monitors.stories.similarity import CENTROID_MEMBERS, HEADLINE_SHARE, Candidate, Decision
 
 COPY_KINDS = frozenset({"exact copy", "near duplicate"})
@@ -216,14 +216,13 @@ class StoryDesk:
         articles have, and its candidates are judged as headlines."""
         recent = self.recent
         recent.sync(tx, now - self.settings.window)
+        languages = recent.languages()
+        across = language if language and any(o and apart(o, language) for o in languages) else None
         vector = recent.weigh(feats.body)
         rare = recent.rare(chain(feats.body, feats.keys), _share(headline))
-        closest: dict[int, float] = {}
-        for slot in recent.candidates(rare, recent.idf_of(rare)):
-            story = recent.story_of(slot)
-            if language and self._foreign(story, language):
-                continue
-            closest[story] = max(closest.get(story, 0.0), vector.cosine(recent.member(slot)))
+        foreign: dict[int, bool] = {}  # `_foreign` of the stories met, by story
+        slots = recent.candidates(rare, recent.idf_of(rare))
+        closest = self._closest(vector, slots, across, foreign)
         ranked = sorted(closest.items(), key=lambda pair: -pair[1])[:MAX_STORIES]
         rare_keys = {recent.word(t) for t in rare if recent.word(t) in feats.keys}
         found = []
@@ -232,7 +231,7 @@ class StoryDesk:
             centroid = member
             if len(slots) > 1:
                 centroid = vector.cosine(recent.centroid(story, CENTROID_MEMBERS))
-            held = set().union(*(recent.keys(s) for s in slots))
+            held = recent.keys_of(slots)
             shared = sorted(k for k in rare_keys if recent.term_id(k) in held)
             gap, span = _gap_and_span(recent.spans[story], feats.published)
             found.append(
@@ -240,30 +239,54 @@ class StoryDesk:
                     story, member, centroid, len(slots), tuple(shared), gap, span, headline=headline
                 )
             )
-        return found + (self._across(feats, language) if language else [])
+        return found + (self._across(feats, across, foreign) if across else [])
 
-    def _foreign(self, story: int, language: str) -> bool:
+    def _closest(
+        self, vector: Vector, slots: list[int], across: str | None, foreign: dict[int, bool]
+    ) -> dict[int, float]:
+        """The stories of the held `slots` with the best cosine of their articles there
+        with `vector`; those compared by their marks with an article in `across` (when
+        given) left out."""
+        kept = [
+            slot
+            for slot in slots
+            if not (across and self._foreign(self.recent.story_of(slot), across, foreign))
+        ]
+        closest: dict[int, float] = {}
+        for slot, member in zip(kept, self.recent.weighed(kept), strict=True):
+            story = self.recent.story_of(slot)
+            closest[story] = max(closest.get(story, 0.0), vector.cosine(member))
+        return closest
+
+    def _foreign(self, story: int, language: str, seen: dict[int, bool]) -> bool:
         """Whether the story's held articles are all in known languages that an article
-        in `language` is compared with by their marks (`apart`)."""
-        held = {self.recent.language(s) for s in self.recent.members(story)}
-        return all(other is not None and apart(other, language) for other in held)
+        in `language` is compared with by their marks (`apart`); kept in `seen`."""
+        found = seen.get(story)
+        if found is None:
+            held = {self.recent.language(s) for s in self.recent.members(story)}
+            found = all(other is not None and apart(other, language) for other in held)
+            seen[story] = found
+        return found
 
-    def _across(self, feats: StoryFeatures, language: str) -> list[Candidate]:
+    def _across(
+        self, feats: StoryFeatures, language: str, foreign: dict[int, bool]
+    ) -> list[Candidate]:
         """The stories in languages apart from the article's whose articles share the
-        most of its rare marks, with the evidence of the marks (at most MAX_STORIES)."""
+        most of its rare marks, with the evidence of the marks (at most MAX_STORIES;
+        `foreign`: `_foreign` of the stories met so far)."""
         recent = self.recent
         marks = recent.weigh(dict.fromkeys(feats.marks, 1.0))
         rare = recent.rare(feats.marks)
         closest: dict[int, float] = {}
         for slot in recent.candidates(rare, recent.idf_of(rare)):
             story = recent.story_of(slot)
-            if self._foreign(story, language):
+            if self._foreign(story, language, foreign):
                 closest[story] = max(closest.get(story, 0.0), marks.cosine(recent.marked(slot)))
         ranked = sorted(closest.items(), key=lambda pair: -pair[1])[:MAX_STORIES]
         found = []
         for story, cosine in ranked:
             slots = recent.members(story)
-            held = set().union(*(recent.marks(s) for s in slots))
+            held = recent.marks_of(slots)
             shared = [recent.word(t) for t in rare if t in held]
             languages = {other for s in slots if (other := recent.language(s))} | {language}
             gap, span = _gap_and_span(recent.spans[story], feats.published)
