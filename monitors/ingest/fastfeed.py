@@ -12,6 +12,7 @@ on, XHTML or base64 content, and elements whose handling it does not mirror.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from feedparser.api import StrictFeedParser
@@ -81,6 +82,14 @@ _KEYS = frozenset(
 _IMAGE_PARTS = frozenset({"title", "link", "description", "url", "href", "width", "height"})
 _TEXTINPUT_PARTS = frozenset({"title", "link", "description", "name"})
 _QUERY_REF = re.compile("&([A-Za-z0-9_]+);")
+_C1 = re.compile("[\x80-\x9f]")  # what feedparser maps to windows-1252's characters
+
+
+@lru_cache(maxsize=8192)
+def _date(text: str) -> Any:
+    """feedparser's parse of a date (a pure function, slow: most items are read again
+    at every change of their feed)."""
+    return _parse_date(text)
 
 
 class _Unsupported(Exception):
@@ -214,17 +223,19 @@ class _Reader:
         output = text.strip()
         if resolve and output:
             output = _urljoin(self.base, output)
+        if output.isascii():
+            return output
         try:  # feedparser's repair of UTF-8 read as ISO-8859-1
             output = output.encode("iso-8859-1").decode("utf-8")
         except (UnicodeEncodeError, UnicodeDecodeError):
             pass
-        return output.translate(_cp1252)
+        return output.translate(_cp1252) if _C1.search(output) else output
 
     def feed(self, root: Any, container: Any, items: list[Any]) -> Any:
         """The feed's title, ttl and links."""
         feed = FeedParserDict()
         links: list[dict[str, str]] = []
-        if _has(container, "lastmod", "href"):
+        if "lastmod" in _attrs(container) or "href" in _attrs(root):
             raise _Unsupported
         for element, aside in _feed_elements(root, container, items):
             name = _name(element)
@@ -301,7 +312,7 @@ class _Reader:
                 self.entry_link(entry, links, element, attrs)
             elif name in _PUBLISHED or name in _UPDATED:
                 key = "published_parsed" if name in _PUBLISHED else "updated_parsed"
-                entry[key] = _parse_date(self.finish(_text(element)))
+                entry[key] = _date(self.finish(_text(element)))
             elif not direct and name in ("title", "guid", "id", *_SUMMARIES, *_CONTENTS):
                 raise _Unsupported
             elif name == "title":
