@@ -65,7 +65,11 @@ _TEXTS = frozenset(
 )  # fmt: skip
 _PUBLISHED = frozenset({"pubdate", "published", "issued", "dcterms_issued"})
 _UPDATED = frozenset({"updated", "modified", "lastbuilddate", "dc_date", "dcterms_modified"})
-_SUMMARIES = frozenset({"description", "summary"})
+_SUMMARIES = frozenset(
+    {"description", "summary", "itunes_summary", "dc_description", "media_description"}
+)
+_DESCRIPTIONS = frozenset({"description", "dc_description", "media_description"})
+_TITLES = frozenset({"title", "dc_title", "media_title"})
 _CONTENTS = frozenset({"content", "content_encoded"})
 # handled elements the feed may hold: they set fields of the feed this module does not read
 _FEED_HARMLESS = (
@@ -112,8 +116,8 @@ def parse(body: bytes, url: str, content_type: str | None) -> Any | None:
         root = etree.fromstring(data, _PARSER)
         reader = _Reader(_base(url))
         version, container, items = _layout(root)
-        feed = reader.feed(root, container, items)
-        entries = [reader.entry(item) for item in items]
+        feed, starts = reader.feed(root, container, items)
+        entries = [reader.entry(item, start) for item, start in zip(items, starts, strict=True)]
     except (etree.XMLSyntaxError, ValueError, _Unsupported):
         return None
     parsed = FeedParserDict(bozo=result["bozo"], entries=entries, feed=feed, version=version)
@@ -152,6 +156,8 @@ def _layout(root: Any) -> tuple[str, Any, list[Any]]:
         if not space or not children or children[0].tag != f"{{{space}}}channel":
             raise _Unsupported
         items = [el for el in children if el.tag == f"{{{space}}}item"]
+        if any(_name(el) not in ("channel", "item", "image", "textinput") for el in children):
+            raise _Unsupported
         return ("rss10" if space == _RSS10 else "rss090"), children[0], items
     raise _Unsupported
 
@@ -231,17 +237,24 @@ class _Reader:
             pass
         return output.translate(_cp1252) if _C1.search(output) else output
 
-    def feed(self, root: Any, container: Any, items: list[Any]) -> Any:
-        """The feed's title, ttl and links."""
+    def feed(self, root: Any, container: Any, items: list[Any]) -> tuple[Any, list[bool]]:
+        """The feed's title, ttl and links, and for each item whether feedparser starts
+        it as if content was seen (a feed-level description after a summary does that)."""
         feed = FeedParserDict()
         links: list[dict[str, str]] = []
+        starts: list[bool] = []
+        has_content = has_summary = False
         if "lastmod" in _attrs(container) or "href" in _attrs(root):
             raise _Unsupported
         for element, aside in _feed_elements(root, container, items):
+            if aside is None:  # an item, which ends with no content seen
+                starts.append(has_content)
+                has_content = False
+                continue
             name = _name(element)
             attrs = _attrs(element)
             if name in _TEXTS and len(element):
-                raise _Unsupported
+                raise _Unsupported(name)
             if name == "title":
                 if element.getparent() is container:
                     if "title" in feed:
@@ -259,11 +272,16 @@ class _Reader:
                 feed["ttl"] = self.finish(_text(element))
             elif name in ("image", "textinput"):
                 self.check_aside(element, name, container)
+            elif name in _SUMMARIES and not aside:
+                if has_summary and not has_content:
+                    has_content = True  # read as content
+                else:
+                    has_summary = has_summary or name not in _DESCRIPTIONS
             elif name in _KEYS or (name in _HANDLED and name not in _FEED_HARMLESS):
-                raise _Unsupported
+                raise _Unsupported(name)
         if links:
             feed["links"] = links
-        return feed
+        return feed, starts
 
     @staticmethod
     def check_aside(element: Any, name: str, container: Any) -> None:
@@ -290,11 +308,12 @@ class _Reader:
             link["href"] = _QUERY_REF.sub(r"&\g<1>", self.finish(_text(element), resolve=True))
         return link
 
-    def entry(self, item: Any) -> dict[str, Any]:
+    def entry(self, item: Any, has_content: bool) -> dict[str, Any]:
         """An item's fields, element by element in document order."""
         entry: dict[str, Any] = {}
         links: list[dict[str, str]] = []
-        has_content = seen_id = False
+        seen_id = False
+        titles = _Titles()
         attrs = _attrs(item)
         if "lastmod" in attrs or "href" in attrs:
             raise _Unsupported
@@ -306,20 +325,18 @@ class _Reader:
             name = _name(element)
             attrs = _attrs(element)
             if name in _TEXTS and len(element):
-                raise _Unsupported
+                raise _Unsupported(name)
             direct = element.getparent() is item
             if name == "link":
                 self.entry_link(entry, links, element, attrs)
             elif name in _PUBLISHED or name in _UPDATED:
                 key = "published_parsed" if name in _PUBLISHED else "updated_parsed"
                 entry[key] = _date(self.finish(_text(element)))
-            elif not direct and name in ("title", "guid", "id", *_SUMMARIES, *_CONTENTS):
-                raise _Unsupported
-            elif name == "title":
-                if "title" in entry:
-                    raise _Unsupported
+            elif name in _TITLES:
                 _text_type(attrs, "text/plain")
-                entry["title"] = self.finish(_text(element))
+                titles.read(entry, name, _depth(element, item), self.finish(_text(element)))
+            elif not direct and name in ("guid", "id", *_SUMMARIES, *_CONTENTS):
+                raise _Unsupported
             elif name in ("guid", "id"):
                 if seen_id:
                     raise _Unsupported
@@ -327,7 +344,7 @@ class _Reader:
             elif name in _SUMMARIES or name in _CONTENTS:
                 has_content = self.summary(entry, name, element, attrs, has_content)
             elif name in _KEYS or (name in _HANDLED and name not in _HARMLESS):
-                raise _Unsupported
+                raise _Unsupported(name)
         if links:
             entry["links"] = links
         return entry
@@ -375,13 +392,43 @@ class _Reader:
             _text_type(attrs, "text/plain")
             _text(element)
             return True
-        _text_type(attrs, "text/html" if name == "description" else "text/plain")
+        _text_type(attrs, "text/html" if name in _DESCRIPTIONS else "text/plain")
         entry["summary"] = self.finish(_text(element))
         return has_content
 
 
+class _Titles:
+    """feedparser's choice among an item's titles: a title is not kept when one was
+    read at its depth or above (`title_depth`), nor over one kept from higher up;
+    media:title leaves `title_depth` as it was."""
+
+    def __init__(self) -> None:
+        self.title_depth = -1
+        self.kept_depth: int | None = None
+
+    def read(self, entry: dict[str, Any], name: str, depth: int, value: str) -> None:
+        if not -1 < self.title_depth <= depth and (
+            self.kept_depth is None or depth <= self.kept_depth
+        ):
+            self.kept_depth = depth
+            entry["title"] = value
+        if value and name != "media_title":
+            self.title_depth = depth
+
+
+def _depth(element: Any, item: Any) -> int:
+    """How deep `element` is in `item` (1 for a child)."""
+    depth = 1
+    parent = element.getparent()
+    while parent is not item:
+        depth += 1
+        parent = parent.getparent()
+    return depth
+
+
 def _feed_elements(root: Any, container: Any, items: list[Any]) -> Any:
-    """The elements outside items, with whether each is inside an image or text input."""
+    """The elements outside items, with whether each is inside an image or text input,
+    and the items themselves (with None), in document order."""
     known = set(items)
     stack = [(child, False) for child in reversed(_elements(root))]
     while stack:
@@ -390,6 +437,7 @@ def _feed_elements(root: Any, container: Any, items: list[Any]) -> Any:
         if name in ("item", "entry"):
             if element not in known:
                 raise _Unsupported
+            yield element, None
             continue
         if name in ("channel", "feed", "rss", "source", "svg") and element is not container:
             raise _Unsupported
