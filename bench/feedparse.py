@@ -13,6 +13,7 @@ items.
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import time
@@ -95,15 +96,17 @@ def main() -> None:
         fast_feeds += 1
         entries += len(fast.entries) if isinstance(fast, ParsedFeed) else 0
         pair = (
-            cpu_time(lambda feed=feed: outcome(feed, True), args.repeat),
-            cpu_time(lambda feed=feed: outcome(feed, False), args.repeat),
+            cpu_time(functools.partial(outcome, feed, True), args.repeat),
+            cpu_time(functools.partial(outcome, feed, False), args.repeat),
         )
         fast_cpu.append(pair[0])
         slow_cpu.append(pair[1])
-        if feed.group == "real feeds" and isinstance(fast, ParsedFeed):
-            if 20 <= len(fast.entries) <= 50:
-                news.append(pair)
-    print(f"feeds {len(feeds)}, fast path {fast_feeds}, their entries {entries}, differences {diffs}")
+        size = len(fast.entries) if isinstance(fast, ParsedFeed) else 0
+        if feed.group == "real feeds" and 20 <= size <= 50:
+            news.append(pair)
+    print(
+        f"feeds {len(feeds)}, fast path {fast_feeds}, their entries {entries}, differences {diffs}"
+    )
     print(
         f"fast-path feeds, parse_feed CPU: fast {sum(fast_cpu):.2f} s (median "
         f"{statistics.median(fast_cpu) * 1000:.2f} ms), feedparser {sum(slow_cpu):.2f} s "

@@ -12,6 +12,7 @@ on, XHTML or base64 content, and elements whose handling it does not mirror.
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from functools import lru_cache
 from typing import Any
 
@@ -24,9 +25,7 @@ from feedparser.urls import _urljoin, make_safe_absolute_uri
 from feedparser.util import FeedParserDict
 from lxml import etree
 
-_PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False
-)
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
 _NAMESPACES = {uri.lower(): prefix for uri, prefix in StrictFeedParser.namespaces.items()}
 _RSS10 = "http://purl.org/rss/1.0/"
 _RSS090 = "http://my.netscape.com/rdf/simple/0.9/"
@@ -151,7 +150,9 @@ def _layout(root: Any) -> tuple[str, Any, list[Any]]:
         return "atom10", root, [el for el in _elements(root) if el.tag == f"{_ATOM}entry"]
     if root.tag == f"{_RDF}RDF":
         namespaces = set(root.nsmap.values())
-        space = _RSS10 if _RSS10 in namespaces else _RSS090 if root.nsmap.get(None) == _RSS090 else ""
+        space = (
+            _RSS10 if _RSS10 in namespaces else _RSS090 if root.nsmap.get(None) == _RSS090 else ""
+        )
         children = _elements(root)
         if not space or not children or children[0].tag != f"{{{space}}}channel":
             raise _Unsupported
@@ -231,10 +232,8 @@ class _Reader:
             output = _urljoin(self.base, output)
         if output.isascii():
             return output
-        try:  # feedparser's repair of UTF-8 read as ISO-8859-1
+        with suppress(UnicodeEncodeError, UnicodeDecodeError):  # UTF-8 read as ISO-8859-1
             output = output.encode("iso-8859-1").decode("utf-8")
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            pass
         return output.translate(_cp1252) if _C1.search(output) else output
 
     def feed(self, root: Any, container: Any, items: list[Any]) -> tuple[Any, list[bool]]:
@@ -288,7 +287,9 @@ class _Reader:
         """An image or text input box holds only what feedparser keeps in it."""
         parts = _IMAGE_PARTS if name == "image" else _TEXTINPUT_PARTS
         if element.getparent() not in (container, container.getparent()) or any(
-            _name(inner) not in parts for inner in element.iterdescendants() if isinstance(inner.tag, str)
+            _name(inner) not in parts
+            for inner in element.iterdescendants()
+            if isinstance(inner.tag, str)
         ):
             raise _Unsupported
 
@@ -350,14 +351,25 @@ class _Reader:
         return entry
 
     def entry_link(
-        self, entry: dict[str, Any], links: list[dict[str, str]], element: Any, attrs: dict[str, str]
+        self,
+        entry: dict[str, Any],
+        links: list[dict[str, str]],
+        element: Any,
+        attrs: dict[str, str],
     ) -> None:
         """feedparser's `_start_link`/`_end_link` in an item."""
         link = self.link(element, attrs)
         links.append(link)
         if "href" in link:
-            kind = attrs.get("type", "application/atom+xml" if link["rel"] == "self" else "text/html")
-            if link["rel"] == "alternate" and kind in ("text/html", "html", "application/xhtml+xml", "xhtml"):
+            kind = attrs.get(
+                "type", "application/atom+xml" if link["rel"] == "self" else "text/html"
+            )
+            if link["rel"] == "alternate" and kind in (
+                "text/html",
+                "html",
+                "application/xhtml+xml",
+                "xhtml",
+            ):
                 entry["link"] = link["href"]
             return
         output = self.finish(_text(element), resolve=True).replace("&amp;", "&")
@@ -377,7 +389,12 @@ class _Reader:
         return True
 
     def summary(
-        self, entry: dict[str, Any], name: str, element: Any, attrs: dict[str, str], has_content: bool
+        self,
+        entry: dict[str, Any],
+        name: str,
+        element: Any,
+        attrs: dict[str, str],
+        has_content: bool,
     ) -> bool:
         """feedparser's summary rules: a description or summary is the summary unless one
         is there already and no content came before (it is then content); content fills
