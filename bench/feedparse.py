@@ -80,11 +80,40 @@ def differences(a: ParsedFeed | str, b: ParsedFeed | str) -> list[str]:
     return found
 
 
+def cycle_feeds(corpora: Path, count: int, repeat: int) -> None:
+    """bench/cycle.py's site of `count` feeds: its mixed cycle's changed feeds and all
+    its feeds, parsed both ways (CPU in all, differences)."""
+    from cycle import build_site  # noqa: PLC0415 (the pipeline's imports, only here)
+
+    site = build_site(corpora, count, "http://127.0.0.1:8000")
+    for label, versions in (
+        ("changed feeds (mixed cycle)", site.changed),
+        ("all feeds", site.feeds),
+    ):
+        feeds = [
+            CorpusFeed("cycle", path, version.body, version.content_type)
+            for path, version in versions.items()
+        ]
+        diffs = sum(len(differences(outcome(f, True), outcome(f, False))) for f in feeds)
+        fast = sum(cpu_time(functools.partial(outcome, f, True), repeat) for f in feeds)
+        slow = sum(cpu_time(functools.partial(outcome, f, False), repeat) for f in feeds)
+        taken = sum(takes_fast_path(f) for f in feeds)
+        print(
+            f"cycle site, {label}: {len(feeds)} feeds, {taken} on the fast path, differences "
+            f"{diffs}, parse_feed CPU: fast {fast:.2f} s, feedparser {slow:.2f} s"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("corpora", nargs="?", default="../shared/corpora", type=Path)
     parser.add_argument("--repeat", type=int, default=3, help="timing runs a feed (least)")
+    parser.add_argument(
+        "--cycle", type=int, default=1000, help="feeds of bench/cycle.py's site (0: skip)"
+    )
     args = parser.parse_args()
+    if args.cycle:
+        cycle_feeds(args.corpora, args.cycle, args.repeat)
     feeds = corpus_feeds(args.corpora)
     diffs = 0
     taken: Counter[str] = Counter()
