@@ -34,23 +34,21 @@ _ATOM = "{http://www.w3.org/2005/Atom}"
 _HANDLED = frozenset(
     name[7:] for name in dir(StrictFeedParser) if name.startswith(("_start_", "_end_"))
 ) | frozenset(name[5:] for name in dir(StrictFeedParser) if name.startswith("_end_"))
-# handled elements that touch no field read here (outside titles, links, ids, texts, dates)
+# handled elements that touch no field read here and on which feedparser does not fail
+# (it can on GeoRSS, GML and chapter times, left to it)
 _HARMLESS = frozenset(
     {
         "author", "category", "cc_license", "cloud", "contributor", "copyright", "created",
-        "creativecommons_license", "dc_author", "dc_contributor", "dc_creator", "dc_language",
-        "dc_publisher", "dc_rights", "dc_subject", "dcterms_created", "dcterms_valid", "email",
-        "enclosure", "expirationdate", "generator", "georss_box", "georss_line", "georss_point",
-        "georss_polygon", "georss_where", "georssgeom", "geom", "gml_exterior",
-        "gml_linearring", "gml_linestring", "gml_point", "gml_polygon", "gml_pos",
-        "gml_poslist", "height", "homepage", "info", "feedburner_browserfriendly",
-        "itunes_author", "itunes_block", "itunes_category", "itunes_email",
+        "dc_author", "dc_contributor", "dc_creator", "dc_language", "dc_publisher",
+        "dc_rights", "dc_subject", "dcterms_created", "dcterms_valid", "email", "enclosure",
+        "expirationdate", "feedburner_browserfriendly", "generator", "height", "homepage",
+        "info", "itunes_author", "itunes_block", "itunes_category", "itunes_email",
         "itunes_explicit", "itunes_image", "itunes_keywords", "itunes_link", "itunes_name",
         "itunes_owner", "itunes_subtitle", "keywords", "language", "managingeditor",
         "media_category", "media_content", "media_credit", "media_group", "media_keywords",
         "media_license", "media_player", "media_rating", "media_restriction",
-        "media_thumbnail", "name", "newlocation", "psc_chapter", "psc_chapters", "rights",
-        "subtitle", "tagline", "tags", "uri", "url", "webmaster", "where", "width",
+        "media_thumbnail", "name", "newlocation", "rights", "subtitle", "tagline", "tags",
+        "uri", "url", "webmaster", "width",
     }
 )  # fmt: skip
 # elements that take markup within as text (an element there is not mirrored)
@@ -238,30 +236,34 @@ class _Reader:
 
     def feed(self, root: Any, container: Any, items: list[Any]) -> tuple[Any, list[bool]]:
         """The feed's title, ttl and links, and for each item whether feedparser starts
-        it as if content was seen (a feed-level description after a summary does that)."""
+        it as if content was seen (a feed-level description after a summary does that).
+
+        Of the feed's titles (title, dc:title, media:title), one that follows a non-empty
+        title or dc:title with no item, image or text input between is not kept."""
         feed = FeedParserDict()
         links: list[dict[str, str]] = []
         starts: list[bool] = []
-        has_content = has_summary = False
+        has_content = has_summary = blocked = False
         if "lastmod" in _attrs(container) or "href" in _attrs(root):
             raise _Unsupported
         for element, aside in _feed_elements(root, container, items):
             if aside is None:  # an item, which ends with no content seen
                 starts.append(has_content)
-                has_content = False
+                has_content = blocked = False
                 continue
             name = _name(element)
             attrs = _attrs(element)
             if name in _TEXTS and len(element):
                 raise _Unsupported(name)
-            if name == "title":
+            if name in _TITLES:
                 if element.getparent() is container:
-                    if "title" in feed:
-                        raise _Unsupported
                     _text_type(attrs, "text/plain")
-                    feed["title"] = self.finish(_text(element))
-                elif not aside:
-                    raise _Unsupported
+                    value = self.finish(_text(element))
+                    if not blocked:  # a title after a title at this depth is not kept
+                        feed["title"] = value
+                    blocked = blocked or bool(value) and name != "media_title"
+                elif not aside or name != "title":
+                    raise _Unsupported(name)
             elif name == "link":
                 if not aside:
                     links.append(self.feed_link(element, attrs))
@@ -271,6 +273,7 @@ class _Reader:
                 feed["ttl"] = self.finish(_text(element))
             elif name in ("image", "textinput"):
                 self.check_aside(element, name, container)
+                blocked = False
             elif name in _SUMMARIES and not aside:
                 if has_summary and not has_content:
                     has_content = True  # read as content
