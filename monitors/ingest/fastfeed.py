@@ -174,13 +174,19 @@ def _name(element: Any) -> str:
     tag = element.tag
     if tag[0] != "{":
         return str(tag).lower()
+    return _qualified(tag, element.prefix)
+
+
+@lru_cache(maxsize=1024)
+def _qualified(tag: str, given: str | None) -> str:
+    """feedparser's name for a tag `{namespace}local` written with prefix `given`."""
     space, local = tag[1:].split("}", 1)
     space = space.lower()
     if "backend.userland.com/rss" in space:
         space = "http://backend.userland.com/rss"
     prefix = _NAMESPACES.get(space)
     if prefix is None:
-        prefix = element.prefix or ""
+        prefix = given or ""
     return f"{prefix}_{local}".lower() if prefix else local.lower()
 
 
@@ -194,8 +200,11 @@ def _attr_name(key: str) -> str:
 
 def _attrs(element: Any) -> dict[str, str]:
     """The attributes as feedparser sees them: names lowercased, rel and type too."""
-    found = {}
-    for key, value in element.attrib.items():
+    found: dict[str, str] = {}
+    attributes = element.attrib
+    if not attributes:
+        return found
+    for key, value in attributes.items():
         name = _attr_name(key)
         found[name] = value.lower() if name in ("rel", "type") else value
     if "base" in found or "xml:base" in found:
