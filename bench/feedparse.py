@@ -6,15 +6,19 @@ the fast path and without it, as served and with no Content-Type. Prints how man
 feeds took the fast path, their entries, every difference between the two ParsedFeed
 results (or FeedErrors), and parse_feed's CPU time per feed both ways: over the
 fast-path feeds, over the others (what trying the fast path first costs them), and
-over the real news feeds of 20-50 items.
+over the real news feeds of 20-50 items. Then random edits of each fast-path feed
+(elements moved, copied, removed, texts and attributes changed), compared the same way;
+and bench/cycle.py's site of 1,000 feeds.
 
-    python bench/feedparse.py [CORPORA] [--repeat N]
+    python bench/feedparse.py [CORPORA] [--repeat N] [--mutations N] [--cycle N]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import functools
+import random
 import statistics
 import sys
 import time
@@ -22,6 +26,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+
+from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -80,6 +86,57 @@ def differences(a: ParsedFeed | str, b: ParsedFeed | str) -> list[str]:
     return found
 
 
+_TEXTS = ("", "  ", "CafÃ© \u0096", "/rel/x?a=1&amp;b", "Tue, 03 Jun 2025 09:39:21 GMT", "<p>x</p>")
+_ATTRIBUTES = (("isPermaLink", "false"), ("rel", "self"), ("type", "html"), ("href", "/h"))
+
+
+def mutated(body: bytes, rng: random.Random) -> bytes | None:
+    """The document with 1-4 random edits: an element moved among its siblings, copied,
+    removed, its text replaced or an attribute set; None if it is not XML."""
+    try:
+        root = etree.fromstring(body, etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError:
+        return None
+    elements = [e for e in root.iter() if isinstance(e.tag, str) and e is not root]
+    for _ in range(rng.randint(1, 4)):
+        if not elements:
+            break
+        element = rng.choice(elements)
+        parent = element.getparent()
+        edit = rng.random()
+        if edit < 0.3:
+            parent.remove(element)
+            parent.insert(rng.randint(0, len(parent)), element)
+        elif edit < 0.5:
+            parent.insert(rng.randint(0, len(parent)), copy.deepcopy(element))
+        elif edit < 0.65:
+            parent.remove(element)
+            elements = [e for e in root.iter() if isinstance(e.tag, str) and e is not root]
+        elif edit < 0.8:
+            element.text = rng.choice(_TEXTS)
+        else:
+            element.set(*rng.choice(_ATTRIBUTES))
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8"))
+
+
+def mutations(feeds: list[CorpusFeed], per_feed: int, seed: int) -> None:
+    """Random edits of the fast-path feeds, parsed both ways: every difference."""
+    rng = random.Random(seed)
+    count = taken = diffs = 0
+    for feed in feeds:
+        for _ in range(per_feed):
+            body = mutated(feed.body, rng)
+            if body is None:
+                break
+            variant = replace(feed, body=body)
+            count += 1
+            taken += takes_fast_path(variant)
+            for line in differences(outcome(variant, True), outcome(variant, False)):
+                diffs += 1
+                print(f"DIFF mutated {feed.group} {feed.name}: {line}")
+    print(f"mutated feeds {count}, on the fast path {taken}, differences {diffs}")
+
+
 def cycle_feeds(corpora: Path, count: int, repeat: int) -> None:
     """bench/cycle.py's site of `count` feeds: its mixed cycle's changed feeds and all
     its feeds, parsed both ways (CPU in all, differences)."""
@@ -108,6 +165,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("corpora", nargs="?", default="../shared/corpora", type=Path)
     parser.add_argument("--repeat", type=int, default=3, help="timing runs a feed (least)")
+    parser.add_argument(
+        "--mutations", type=int, default=6, help="random edits of each fast-path feed"
+    )
     parser.add_argument(
         "--cycle", type=int, default=1000, help="feeds of bench/cycle.py's site (0: skip)"
     )
@@ -153,6 +213,8 @@ def main() -> None:
             f" (median {statistics.median(fast_cpu) * 1000:.2f} ms), feedparser only "
             f"{sum(slow_cpu):.2f} s (median {statistics.median(slow_cpu) * 1000:.2f} ms)"
         )
+    fast_feeds = [feed for feed in feeds if takes_fast_path(feed)]
+    mutations(fast_feeds, args.mutations, seed=1)
     if news:
         fast_ms, slow_ms, warm_ms = (statistics.median(p[i] for p in news) * 1000 for i in range(3))
         print(

@@ -214,3 +214,14 @@ def test_feed_links() -> None:
     feed = both(rss("<title>A</title><link>https://a.example/1</link>", channel=channel))
     assert feed.title == "Wire"
     assert feed.links == (("hub", "https://hub.example/"), ("self", URL))
+
+
+def test_feed_title_among_title_and_dc_title() -> None:
+    item = "<item><title>A</title><link>https://a.example/1</link></item>"
+
+    def feed(titles: str) -> bytes:
+        return RSS.replace("<title>Wire</title>", titles).format(channel="", items=item).encode()
+
+    assert both(feed("<title>Wire</title><dc:title>Dc</dc:title>")).title == "Wire"
+    assert both(feed("<dc:title>Dc</dc:title><title>Wire</title>")).title == "Dc"
+    assert both(feed("<title></title><dc:title>Dc</dc:title>")).title == "Dc"
