@@ -35,7 +35,7 @@ _HANDLED = frozenset(
     name[7:] for name in dir(StrictFeedParser) if name.startswith(("_start_", "_end_"))
 ) | frozenset(name[5:] for name in dir(StrictFeedParser) if name.startswith("_end_"))
 # handled elements that touch no field read here and on which feedparser does not fail
-# (it can on GeoRSS, GML and chapter times, left to it)
+# (it can on GML, a chapter with no start, a licence below another: `_harmless` checks)
 _HARMLESS = frozenset(
     {
         "author", "category", "cc_license", "cloud", "contributor", "copyright", "created",
@@ -48,7 +48,8 @@ _HARMLESS = frozenset(
         "media_category", "media_content", "media_credit", "media_group", "media_keywords",
         "media_license", "media_player", "media_rating", "media_restriction",
         "media_thumbnail", "name", "newlocation", "rights", "subtitle", "tagline", "tags",
-        "uri", "url", "webmaster", "width",
+        "uri", "url", "webmaster", "width", "georss_point", "georss_line", "georss_polygon",
+        "georss_box", "georssgeom", "psc_chapters", "psc_chapter", "creativecommons_license",
     }
 )  # fmt: skip
 # elements that take markup within as text (an element there is not mirrored)
@@ -159,6 +160,15 @@ def _layout(root: Any) -> tuple[str, Any, list[Any]]:
             raise _Unsupported
         return ("rss10" if space == _RSS10 else "rss090"), children[0], items
     raise _Unsupported
+
+
+def _harmless(name: str, attrs: dict[str, str], direct: bool) -> None:
+    """Refuses what feedparser fails on: a chapter with no start time, and in an item a
+    Creative Commons licence that is not a child (it deletes a key it did not set)."""
+    if (name == "psc_chapter" and "start" not in attrs) or (
+        name == "creativecommons_license" and not direct
+    ):
+        raise _Unsupported(name)
 
 
 def _elements(parent: Any) -> list[Any]:
@@ -290,6 +300,8 @@ class _Reader:
                     has_summary = has_summary or name not in _DESCRIPTIONS
             elif name in _KEYS or (name in _HANDLED and name not in _FEED_HARMLESS):
                 raise _Unsupported(name)
+            else:
+                _harmless(name, attrs, True)
         if links:
             feed["links"] = links
         return feed, starts
@@ -358,6 +370,8 @@ class _Reader:
                 has_content = self.summary(entry, name, element, attrs, has_content)
             elif name in _KEYS or (name in _HANDLED and name not in _HARMLESS):
                 raise _Unsupported(name)
+            else:
+                _harmless(name, attrs, direct)
         if links:
             entry["links"] = links
         return entry
