@@ -116,7 +116,7 @@ def parse(body: bytes, url: str, content_type: str | None) -> Any | None:
         version, container, items = _layout(root)
         feed, starts = reader.feed(root, container, items)
         entries = [reader.entry(item, start) for item, start in zip(items, starts, strict=True)]
-    except (etree.XMLSyntaxError, ValueError, _Unsupported):
+    except Exception:  # not well-formed, not mirrored, or unforeseen: feedparser reads it
         return None
     parsed = FeedParserDict(bozo=result["bozo"], entries=entries, feed=feed, version=version)
     if error is not None:
