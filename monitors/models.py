@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 
 @dataclass(frozen=True)
@@ -119,13 +119,23 @@ class Passage:
         return "".join(out)
 
 
+class Kin(Protocol):
+    """The words a rule treats as one (monitors.rules.kin)."""
+
+    def found(self, text: str) -> Mapping[int, set[str]]:
+        """The groups of kin words `text` holds, each with the words that make them."""
+        ...
+
+
 @dataclass(frozen=True)
 class Match:
-    """A rule that matched an article: the terms found, the best passage, and where the
-    rule's hits are: character spans in the text, and whether the title holds one."""
+    """A rule that matched an article: the terms found, the best passage, where the
+    rule's hits are (character spans in the text, and whether the title holds one), and
+    the rule's kin words."""
 
     rule_id: str
     terms: tuple[str, ...]
     passage: Passage = field(default_factory=lambda: Passage(""))
     spans: tuple[tuple[int, int], ...] = field(default=(), compare=False)
     in_title: bool = field(default=False, compare=False)
+    kin: Kin | None = field(default=None, compare=False, repr=False)

@@ -5,7 +5,9 @@ computed once (in an extraction worker when the page comes from one).
    the content terms of its headline and full text (words stemmed lightly, numbers as
    their value), each with its term weight 1 + ln(count), a headline word counting
    HEADLINE_WEIGHT times; the BODY_TERMS of highest weight x IDF are kept (the IDF of
-   the shipped table: placement weighs them again by the store's recent window). Its
+   the shipped table: placement weighs them again by the store's recent window). An
+   article with nothing beyond its headline (`headline_only`) also counts the `pairs` of
+   its neighbouring terms, since a few words alone say little. Its
    `keys`: the terms naming its names (runs of capitalised words) and numbers, the
    KEY_TERMS rarest. And the salient facts of the whole text: names, numbers with their
    unit or the word next to them, quoted phrases; and its `marks`, the names, places
@@ -112,11 +114,14 @@ def features(
     """An article's features: its body terms and keys, salient facts, time."""
     idf = idf or default_idf()
     tokens, spans = tokenize(text), sentences(text)
-    text_terms = terms(text, tokens)
+    title_terms, text_terms = terms(title), terms(text, tokens)
+    counted = (title_terms, text_terms)
+    if headline_only(title, text):
+        counted = (title_terms + pairs(title_terms), text_terms + pairs(text_terms))
     counts: dict[str, int] = {}
-    for term in terms(title):
+    for term in counted[0]:
         counts[term] = counts.get(term, 0) + HEADLINE_WEIGHT
-    for term in text_terms:
+    for term in counted[1]:
         counts[term] = counts.get(term, 0) + 1
     weights = {t: 1.0 + math.log(n) for t, n in counts.items()}
     kept = sorted(weights, key=lambda t: (-weights[t] * idf.idf(t), t))[:BODY_TERMS]
@@ -128,10 +133,21 @@ def features(
         body={t: weights[t] for t in kept},
         keys=frozenset(sorted(named, key=lambda t: (-idf.idf(t), t))[:KEY_TERMS]),
         facts=facts,
-        terms=frozenset(counts) | frozenset(text_terms),
+        terms=frozenset(title_terms) | frozenset(text_terms),
         published=published,
         marks=marks(title, text, tokens, spans),
     )
+
+
+def headline_only(title: str, text: str) -> bool:
+    """Whether an article has nothing beyond its headline: no text, or the headline
+    again (an aggregator's item, a feed entry without a summary)."""
+    return not text.strip() or text.split() == title.split()
+
+
+def pairs(found: list[str]) -> list[str]:
+    """The pairs of neighbouring terms, as terms of their own ("richard sherman")."""
+    return [f"{a} {b}" for a, b in zip(found, found[1:], strict=False)]
 
 
 def analyse(title: str, text: str) -> Analysis:

@@ -55,9 +55,9 @@ from monitors.pipeline.progress import CycleHook, CycleProgress, Progress
 from monitors.pipeline.push import Push, safety_due
 from monitors.pipeline.report import CycleReport, FeedOutcome, ProcessedEntry
 from monitors.pipeline.sender import Sender
-from monitors.rules import release_dictionaries
+from monitors.rules import Matching, release_dictionaries
 from monitors.store import FeedState, PendingEntry, Store, utcnow
-from monitors.stories import StoryDesk, record_article
+from monitors.stories import NotACopy, Recorded, StoryDesk, record_article
 
 log = logging.getLogger(__name__)
 
@@ -455,14 +455,12 @@ class Pipeline:
         noted on its outcome."""
         try:
             article = self.extract(item, page, found)
-            matching = self.ruleset.matching(
-                article.title, article.text, site=article.site, lang=article.language
-            )
-            if matching.cut:
-                log.warning("page %s: matched in part: %s", item.entry.url, matching.cut)
-            recorded = record_article(
-                self.store, self.desk, item.id, article, matching.matches, self.outbox.enqueue
-            )
+            matching = None if self._stored_copy(article) else self._match(item, article)
+            try:
+                recorded = self._record(item, article, matching)
+            except NotACopy:
+                matching = self._match(item, article)
+                recorded = self._record(item, article, matching)
         except Exception as exc:  # one bad entry must not stop the batch
             log.exception("entry %s failed", item.entry.url)
             with self.store.transaction() as tx:
@@ -477,8 +475,26 @@ class Pipeline:
             article.source,
             recorded.alert_ids,
             error=problem,
-            matching_cut=matching.cut,
+            matching_cut=matching.cut if matching is not None else None,
         )
+
+    def _match(self, item: PendingEntry, article: Article) -> Matching:
+        matching = self.ruleset.matching(
+            article.title, article.text, site=article.site, lang=article.language
+        )
+        if matching.cut:
+            log.warning("page %s: matched in part: %s", item.entry.url, matching.cut)
+        return matching
+
+    def _record(self, item: PendingEntry, article: Article, matching: Matching | None) -> Recorded:
+        """Record the entry's article; unmatched (`matching` None), as an exact copy."""
+        matches = matching.matches if matching is not None else None
+        return record_article(self.store, self.desk, item.id, article, matches, self.outbox.enqueue)
+
+    def _stored_copy(self, article: Article) -> bool:
+        """Whether a stored original has the article's text: an exact copy, which needs
+        no matching (False when the store cannot say)."""
+        return bool(article.text) and not self._new_text(article.text_hash)
 
     def extract(
         self, item: PendingEntry, page: FetchResult | None, found: PageText | None = None

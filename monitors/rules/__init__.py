@@ -6,8 +6,9 @@
 3. `prefilter`: every literal of every rule in one Aho-Corasick automaton, run once
    over an article's normalized words (`document`).
 4. `ruleset`: only the rules whose anchor literals occur are evaluated; a match carries
-   its terms and the `passage` that best shows the rule. `limits` bound what one
-   article costs: the characters read, and the CPU time.
+   its terms, the `passage` that best shows the rule and the rule's `kin` words (the
+   plain alternatives of each OR group: "ceding" and "giving up"). `limits` bound what
+   one article costs: the characters read, and the CPU time.
 
 A Cyrillic query word matches its inflected forms (`inflect`, from pymorphy3's
 dictionaries); `release_dictionaries` lets the dictionaries go once the rules are compiled.

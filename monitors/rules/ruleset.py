@@ -21,6 +21,7 @@ from monitors.models import Match
 from monitors.rules.aliases import Aliases
 from monitors.rules.document import TITLE, Document, Span
 from monitors.rules.evaluate import Compiler, Op, Requirement, Scan
+from monitors.rules.kin import Kin
 from monitors.rules.limits import NO_DEADLINE, Deadline, Limits, OutOfTime, cut
 from monitors.rules.parse import parse_query
 from monitors.rules.passage import Hit, best_passage
@@ -72,6 +73,7 @@ class _Compiled:
     rule: Rule
     op: Op
     concepts: tuple[Op, ...]
+    kin: Kin
 
 
 class RuleSet:
@@ -83,7 +85,10 @@ class RuleSet:
         compiler = Compiler()
         self._compiled = [
             _Compiled(
-                rule, compiler.compile(rule.node), tuple(map(compiler.compile, rule.concepts))
+                rule,
+                compiler.compile(rule.node),
+                tuple(map(compiler.compile, rule.concepts)),
+                Kin.of(rule.node),
             )
             for rule in self.rules
         ]
@@ -237,7 +242,8 @@ def _explain(compiled: _Compiled, scan: Scan) -> Match:
     passage = best_passage(doc.title, doc.text, doc.paragraphs, found, concepts)
     spans = tuple((hit.start, hit.end) for hit in found if not hit.in_title)
     in_title = any(hit.in_title for hit in found)
-    return Match(compiled.rule.rule_id, tuple(terms.values()), passage, spans, in_title)
+    rule_id = compiled.rule.rule_id
+    return Match(rule_id, tuple(terms.values()), passage, spans, in_title, compiled.kin)
 
 
 def _outermost(spans: list[Span]) -> list[Span]:

@@ -6,16 +6,18 @@ held for placement (`index`), same-story evidence and decisions (`similarity`), 
 marks) or a new one, every decision kept),
 novelty and alert decisions (`novelty`: one alert per rule and story, an update only for
 something new) and the unit of work that records an article (`record`). It exposes
-`StoryDesk`, `Placement`, `record_article`, `alert_stored`, `Recorded` and `Enqueue`.
+`StoryDesk`, `Placement`, `record_article` (`NotACopy`), `alert_stored`, `Recorded` and
+`Enqueue`.
 Imports the bottom layer, `config`, `store` and `extract` (the text analysis).
 """
 
 from monitors.stories.placement import Placement, StoryDesk
-from monitors.stories.record import Enqueue, Recorded, alert_stored, record_article
+from monitors.stories.record import Enqueue, NotACopy, Recorded, alert_stored, record_article
 
 __all__ = [
     "Enqueue",
     "Placement",
+    "NotACopy",
     "Recorded",
     "StoryDesk",
     "alert_stored",

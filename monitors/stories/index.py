@@ -298,21 +298,22 @@ class RecentArticles:
         docs = default_idf().docs
         return np.log((docs + self._held + 1) / (prior + df + 1)) + 1.0
 
-    def rare(self, terms: Iterable[str]) -> list[int]:
-        """The ids of those of `terms` that few held articles have (at least one)."""
-        cap = self._rare_cap()
+    def rare(self, terms: Iterable[str], share: float = RARE_SHARE) -> list[int]:
+        """The ids of those of `terms` that few held articles have (at least one; at
+        most `share` of them, RARE_LEAST at least)."""
+        cap = self._rare_cap(share)
         ids = (self._vocab.get(t) for t in terms)
         return [i for i in ids if i is not None and 0 < self._df[i] <= cap]
 
-    def anchors(self, terms: Iterable[str]) -> frozenset[str]:
+    def anchors(self, terms: Iterable[str], share: float = RARE_SHARE) -> frozenset[str]:
         """Those of `terms` by which a newcomer could find an article placed after the
-        ones held: the rare ones and those no held article has."""
-        cap = self._rare_cap()
+        ones held: the rare ones (as `rare` counts them) and those no held article has."""
+        cap = self._rare_cap(share)
         ids = ((t, self._vocab.get(t)) for t in terms)
         return frozenset(t for t, i in ids if i is None or self._df[i] <= cap)
 
-    def _rare_cap(self) -> float:
-        return max(RARE_LEAST, RARE_SHARE * self._held)
+    def _rare_cap(self, share: float) -> float:
+        return max(RARE_LEAST, share * self._held)
 
     def candidates(self, rare: list[int], idf: Mapping[int, float]) -> list[int]:
         """The held slots sharing the most IDF of the `rare` term ids, at most

@@ -10,6 +10,7 @@ name is also known by its initials ("European Union" is "EU").
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 from monitors.stories.similarity import Roots
@@ -91,7 +92,8 @@ CAPITALS = _wordset(
     """
 )
 VENUE_BEFORE = _wordset("in at from to")
-# an institution named by its country ("the Ukrainian parliament") is a party of its own
+# an institution named by its country ("the Ukrainian parliament", "Ukraine's parliament")
+# is a party of its own
 INSTITUTIONS = _wordset(
     """
     parliament parliaments government cabinet court courts central bank duma rada
@@ -116,7 +118,9 @@ def _by_name() -> dict[tuple[str, ...], str]:
 
 def parties_in(text: str) -> list[str]:
     """The parties a text names, in order (longest names first); a capital named as the
-    venue of talks is left out."""
+    venue of talks is left out. A list ("Denmark, Sweden, Norway and Finland") names each."""
+    if "," in text or ";" in text:
+        return [party for piece in re.split(r"[,;]", text) for party in parties_in(piece)]
     table = _by_name()
     longest = max(map(len, table))
     found, tokens, i = [], words(text), 0
@@ -125,6 +129,9 @@ def parties_in(text: str) -> list[str]:
             party = table.get(tuple(tokens[i : i + size]))
             if party is not None:
                 after = tokens[i + size] if i + size < len(tokens) else ""
+                if after == "s" and i + size + 1 < len(tokens):  # "Ukraine's parliament"
+                    owned = tokens[i + size + 1]
+                    after = owned if owned in INSTITUTIONS else after
                 following = table.get((after,))
                 if following is not None and following != party:
                     pass  # "US Senate": the Senate's own party follows

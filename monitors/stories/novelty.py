@@ -13,13 +13,20 @@ silently as nothing new did:
    own, nor is anyone who only speaks ("..., a senior official said");
 2. a number with its unit or context whose value they did not write ("30,000 troops",
    "15 years", "two-thirds"), outside an attribution;
-3. a status, in a clause holding a rule hit, the rule's earlier sentences did not
-   assert: where the matter stands (proposed < submitted < agreed/ready < signed <
-   ratified/approved) or a turn (rejected, blocked, delayed, withdrawn). A status
+3. a status, in a clause holding a rule hit or a word of the rule's matter, the rule's
+   earlier sentences did not assert: where the matter stands (proposed < submitted <
+   agreed/ready < signed < ratified/approved) or a turn (rejected, blocked, delayed,
+   withdrawn), in a word or a phrase ("put off", "reached his committee"). A status
    asserted is one not put as a wish or a condition ("would need to be ratified",
    "hopes to sign", "has yet to");
-4. a condition ("only if", "in exchange for", "depends on", "provided that", ...) whose
-   clause holds a salient word or name the earlier articles did not.
+4. a condition ("only if", "in exchange for", "depends on", "would have to", a
+   reservation, ...) whose clause (or, for one put first, the clause it governs) holds
+   a salient word or name the earlier articles did not, other than a form of a known
+   word or a kin of a known condition's words in the rule's own alternatives
+   ("advice and consent" after "Senate ratification": monitors.rules.kin).
+
+A number of votes that is a known share of the chamber ("67 votes" after "two-thirds"
+of the Senate) is the same number.
 
 Each new fact is said in the words of its clause ("New: Britain and France would also
 provide security guarantees; the document is 100% ready"). An update comes at least
@@ -31,13 +38,14 @@ the story silently, with the reason (decision "no update").
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitors.extract.analysis import STOPWORDS, default_idf, facts_of, stem
-from monitors.models import Article, Match, StoryFeatures
+from monitors.models import Article, Kin, Match, StoryFeatures
 from monitors.store import PriorAlert, Tx, utcnow
 from monitors.stories.names import CAPITALS, identity, known, parties_in
 from monitors.text import sentences, tokenize, words
@@ -51,6 +59,7 @@ MAX_CLAUSE_WORDS = 24
 LEAD_SENTENCES = 6  # where a report states what is new
 SUBJECT_WORDS = 2  # a capital this early in a clause is its subject
 CONTENT_IDF = 5.0  # a rarer word can make a condition new
+MIN_ROOT = 5  # letters a stem shares with another form of its word
 
 # where a matter stands, by rank; a turn has no rank
 STATUS_RANKS = {
@@ -67,10 +76,10 @@ STATUS_RANKS = {
 }
 STATUS_WORDS = {
     "proposed": r"propos(?:e|es|ed)|offer(?:s|ed)?|draft(?:s|ed)?|unveil(?:s|ed)?|ready|"
-    r"prepared|willing|contribut(?:e|es|ed)|deploy(?:s|ed)?|pledg(?:e|es|ed)|"
+    r"prepared|willing|contribut(?:e|es|ed)|deploy(?:s|ed)?|pledg(?:e|es|ed)|provid(?:e|es|ed)|"
     r"commit(?:s|ted)?|suppl(?:y|ies|ied)|fund(?:s|ed)?",
     "submitted": r"submit(?:s|ted)?|introduc(?:e|es|ed)|schedul(?:e|es|ed)|sent|"
-    r"transmit(?:s|ted)?|referred|forward(?:s|ed)",
+    r"transmit(?:s|ted)?|referred|forward(?:s|ed)|hand(?:s|ed)",
     "agreed": r"agree(?:s|d)?|accept(?:s|ed)?|endors(?:e|es|ed)|approv(?:e|es|ed)|"
     r"finali[sz](?:e|es|ed)|clinch(?:es|ed)?|conclud(?:e|es|ed)|finish(?:es|ed)?|"
     r"complet(?:e|es|ed)",
@@ -81,8 +90,38 @@ STATUS_WORDS = {
     "blocked": r"block(?:s|ed)?|veto(?:es|ed)?|stall(?:s|ed)?",
     "delayed": r"delay(?:s|ed)?|postpon(?:e|es|ed)|suspend(?:s|ed)?|shelv(?:e|es|ed)|"
     r"defer(?:s|red)?",
-    "withdrawn": r"withdr(?:aw|aws|ew|awn)|abandon(?:s|ed)?|scrap(?:s|ped)?|collaps(?:e|es|ed)",
+    "withdrawn": r"withdr(?:aw|aws|ew|awn)|abandon(?:s|ed)?|scrap(?:s|ped)?|collaps(?:e|es|ed)|"
+    r"drop(?:s|ped)?",
 }
+# phrases that say a status in other words, as its one word in the same tense
+_PHRASAL = tuple(
+    (re.compile(pattern, re.IGNORECASE), word)
+    for pattern, word in (
+        (r"\b(?:put|pushed) off\b", "postponed"),
+        (r"\bputs off\b", "postpones"),
+        (r"\bputting off\b", "postponing"),
+        (r"\bpushed back against\b", "rejected"),
+        (r"\bpushed back\b(?! (?:on|at|by|from)\b)", "postponed"),
+        (r"\bheld up\b", "blocked"),
+        (r"\bfail(?:s|ed)? to (?:win|pass|clear|secure|get|gain)\b", "rejected"),
+        (
+            r"\bpulled (?:(?:its|their|the|his) (?:troops|forces|army|units) )?(?:back|out)\b",
+            "withdrew",
+        ),
+        (
+            r"\bpulls (?:(?:its|their|the|his) (?:troops|forces|army|units) )?(?:back|out)\b",
+            "withdraws",
+        ),
+        (r"\bcalled off\b", "scrapped"),
+        (r"\bsigned off\b", "approved"),
+        (r"\b(?:reached|struck|sealed) (?:an? |the )?(?:deal|agreement|accord)\b", "agreed"),
+        (
+            r"\breached (?:the |his |her |its |their )?(?:\w+ )?"
+            r"(?:committee|desk|floor|senate|congress|parliament)\b",
+            "sent",
+        ),
+    )
+)
 # words before a status that make it a wish, a need or a condition, not a fact
 UNASSERTED = _wordset(
     """
@@ -97,7 +136,9 @@ CONDITIONS = re.compile(
     r"\b(only if|unless|provided(?: that)?|on (?:the )?condition(?: that)?(?! of anonymity)|"
     r"in exchange for|"
     r"in return for|depend(?:s|ed|ing)? on|contingent (?:on|upon)|conditional on|"
-    r"subject to|as long as|only after|(?:would|will) (?:need|require))\b",
+    r"subject to|as long as|only after|(?:would|will) (?:need|require|have to)|"
+    r"reservations? (?:to|that|stating)|with the proviso|"
+    r"once(?= (?:(?:the|a|an|it|they|he|she|we|its|their|both|all)\b|(?-i:[A-Z]))))\b",
     re.IGNORECASE,
 )
 COMMENTATORS = _wordset(
@@ -135,9 +176,14 @@ _SPELLED = re.compile(
     r"unanimous(?:ly)?|half)\b",
     re.IGNORECASE,
 )
+_NAME = r"[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*"
+_LIST_COMMA = rf"(?!\s+{_NAME}(?:,|\s+(?:and|or)\s+[A-Z]))"  # "France, Germany and Britain"
+_SINCE = r"(?:days|weeks|hours|months|a day|a week|a month|shortly|soon|just) after"
 _CLAUSE = re.compile(
-    r"(?<!\d),|,(?!\d)|(?<!\d):|:(?!\d)|[;\u2013\u2014()]| - |(?= while | whereas )"
+    rf"(?:(?<!\d),|,(?!\d)){_LIST_COMMA}|(?<!\d):|:(?!\d)|[;\u2013\u2014()]| - |"
+    rf"(?= while | whereas | {_SINCE} )"
 )
+_REFERENCE_TO = re.compile(rf"\s*{_SINCE}\b", re.IGNORECASE)
 BACKGROUND = _wordset("which whose where while who whom since")
 STANCE = SPEECH | _wordset(
     """
@@ -158,7 +204,8 @@ ACTS = _wordset(
 INFLECTED = _wordset("sent withdrew withdrawn ready willing prepared")
 BARE_BEFORE = _wordset("will shall can cannot do did not never they we i you")
 PREPOSITIONS = _wordset("for of without after before on at with from into upon under")
-BEGIN = _wordset("began begun begins started starts")
+AUXILIARIES = _wordset("is are was were been has have had")
+BEGIN = _wordset("began begun begins started starts starting")
 ONGOING = _wordset("is are was were be been being began begin begins started start starts")
 ROLES = _wordset(
     """
@@ -167,10 +214,13 @@ ROLES = _wordset(
     """
 )
 BACKGROUND_NUMBERS = _wordset(
-    "casualties killed wounded dead die dies died deaths seats anniversary"
+    """
+    casualties killed wounded dead die dies died deaths seats anniversary marched
+    protesters demonstrators rallied
+    """
 )
 OPINION = _wordset("poll polls survey surveys respondents pollster")
-_MODAL_IF = re.compile(r"\b(?:would|only)\b[^,;]*?\bif\b", re.IGNORECASE)
+_MODAL_IF = re.compile(r"\b(?:would|could|might|may|will|only)\b[^,;]*?\bif\b", re.IGNORECASE)
 _REFERENCE = re.compile(
     r"\b(?:similar to|like|modell?ed on|akin to|based on|in the style of)\b", re.IGNORECASE
 )
@@ -195,12 +245,28 @@ _DATE = re.compile(
     r"[a-z]*\.? (\d{1,2})\b"
 )
 _COMPASS = re.compile(r"\b(?:west|western|east|eastern|north|northern|south|southern)\b")
+# seats of the chambers a share of votes is counted in, and the shares as fractions
+CHAMBERS = {"senate": 100, "senat": 100, "senators": 100, "rada": 450, "duma": 450}
+SHARES = {
+    "two-thirds": 2 / 3,
+    "three-fifths": 3 / 5,
+    "three-quarters": 3 / 4,
+    "a majority": 0.5,
+    "simple majority": 0.5,
+}
 APPROXIMATE = 0.1  # a hedged number this close to a known one is that number rounded
 _ORDINAL = re.compile(r"\d(?:st|nd|rd|th)\b")
 _IDENTIFIER = re.compile(
-    r"\b[A-Z][a-z]+ \d+\b|\b\d+-(?:member|point|nation|page|seat)\b|\b[A-Z][\w]*-\d+\b|"
+    r"\b([A-Z][a-z]+) \d+\b|\b\d+-(?:member|point|nation|page|seat)\b|\b[A-Z][\w]*-\d+\b|"
     r"\[\d+\]|\b\d+(?:\.\d+){2,}\b"
 )
+_MONTHS = _wordset(
+    """
+    january february march april may june july august september october november december
+    jan feb mar apr jun jul aug sep sept oct nov dec
+    """
+)
+_HEDGES = _wordset("about around nearly almost roughly some over approximately")
 _TIME = re.compile(
     r"\b\d{1,2}[:.]\d\d(?:\s*[ap]\.?m\b\.?)?|\b\d{1,2}\s*[ap]\.?m\b\.?|"
     r"\b\d{3,4}\s*(?:GMT|UTC|BST|CET|EST|EDT|PST|PDT)\b",
@@ -219,6 +285,7 @@ class Known:
     stems: set[str]
     statuses: set[tuple[str, str]]
     conditions: set[str]
+    terms: tuple[str, ...] = ()  # the conditions' own words, as written
 
     @classmethod
     def of(cls, prior: Sequence[PriorAlert], seen: Iterable[tuple[str, str]] = ()) -> Known:
@@ -230,17 +297,19 @@ class Known:
         stems: set[str] = set()
         statuses: set[tuple[str, str]] = set()
         conditions: set[str] = set()
+        terms: list[str] = []
         for alert in prior:
             for sentence in _sentences_with(alert.title, alert.text, alert.terms):
                 statuses.update(_statuses(sentence, named=True))
         for title, text in [*((a.title, a.text) for a in prior), *seen]:
             body = f"{title}\n{text}"
-            conditions.update(_condition_stems(body))
+            terms.extend(_condition_terms(body))
             parties.update(parties_in(body))
             parties.update(k for f in facts_of(body) if f.kind == "name" for k in identity(f.text))
             numbers.update(_numbers(body))
             stems.update(stem(w) for w in words(body))
-        return cls(parties, numbers, stems, statuses, conditions)
+        conditions = set().union(*map(_content, terms))
+        return cls(parties, numbers, stems, statuses, conditions, tuple(terms))
 
 
 class Held(str):
@@ -264,7 +333,8 @@ def novelty(
     known_.parties.update(parties_in(" ".join(match.terms)))  # the rule's own topic
     year = (article.published or utcnow()).year
     topic = frozenset(w for term in match.terms for w in words(term))
-    news = developments(known_, rule_sentences(article, match), year, topic)
+    matter = _matter([*match.terms, *(t for alert in prior for t in alert.terms)])
+    news = developments(known_, rule_sentences(article, match, matter), year, topic, match.kin)
     if not news:
         return "nothing new where the rule matched: no new party, number, status or condition"
     last = max(row.published_at or row.fetched_at for row in prior)
@@ -284,15 +354,21 @@ class Clause:
     hit: bool
 
 
-def rule_sentences(article: Article, match: Match) -> list[list[Clause]]:
+def rule_sentences(
+    article: Article, match: Match, matter: re.Pattern[str] | None = None
+) -> list[list[Clause]]:
     """The clauses of the article's headline, where an outlet says what is new, when the
     rule matches it or it shares a telling word with the rule's terms ("buffer zone"),
     and of each sentence of its lead (the first LEAD_SENTENCES: news comes first, what
     follows is background) holding one of the rule's hits: its lede when only the
-    headline matched, its passage's when the match gives no hit spans."""
+    headline matched, its passage's when the match gives no hit spans. A clause holds a
+    hit when it holds a hit span or the rule's `matter`; the headline's clauses holding
+    its matter, or all of them when none does (its hits have no spans)."""
     found = []
     if match.in_title:
-        found.append(_clauses(article.title, 0, [(0, len(article.title))]))
+        title = _clauses(article.title, 0, [], matter)
+        whole = [(0, len(article.title))]
+        found.append(title if any(c.hit for c in title) else _clauses(article.title, 0, whole))
     spans = match.spans
     text = article.text
     if not spans and match.in_title:  # only the headline matched: its lede tells it
@@ -302,53 +378,89 @@ def rule_sentences(article: Article, match: Match) -> list[list[Clause]]:
     for start, end in sentences(text)[:LEAD_SENTENCES]:
         inside = [(a, b) for a, b in spans if start <= a and b <= end]
         if inside:
-            found.append(_clauses(text[start:end], start, inside))
+            found.append(_clauses(text[start:end], start, inside, matter))
     return found
 
 
+def _matter(terms: Iterable[str]) -> re.Pattern[str] | None:
+    """The rule's terms that name its matter, not a party or a name ("guarantees",
+    "ratification", not "Senate" or "Ukraine"), as one pattern."""
+    kept = {t.casefold() for t in terms if t.islower() and not parties_in(t)}
+    if not kept:
+        return None
+    alternatives = "|".join(map(re.escape, sorted(kept, key=len, reverse=True)))
+    return re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE)
+
+
 def developments(
-    known_: Known, sentences_: Iterable[list[Clause]], year: int, topic: frozenset[str]
+    known_: Known,
+    sentences_: Iterable[list[Clause]],
+    year: int,
+    topic: frozenset[str],
+    kin: Kin | None = None,
 ) -> list[str]:
     """The clauses of these sentences that state something `known_` lacks, in order.
     Background clauses ("which ...", "while ...", a clause dated before `year`),
     attributions and asides (questions, polls, a sentence opened by an earlier year) say
     nothing new; a number or a status counts only in a clause holding a rule hit (the
     rule's matter: "offered his condolences" says nothing of it), a number not in a
-    toll unless the rule is about one (a word of its `topic`)."""
+    toll unless the rule is about one (a word of its `topic`); a condition's words that
+    are `kin` of a known condition's (the rule's alternatives) are known."""
+    kin_known = _Kin(kin, known_)
     news: list[str] = []
     for clauses in sentences_:
         if _aside(clauses, year, topic):
             continue
-        for clause in clauses:
+        for before, clause in zip([None, *clauses], clauses, strict=False):
             text = clause.text
             if _attribution(text) or _background(text) or _history(text, year):
                 continue
+            opening = before.text if before and _opens_condition(before.text) else ""
             if (
                 _new_party(text, known_)
                 or (clause.hit and _new_number(text, known_, topic))
                 or (clause.hit and _new_status(text, known_))
-                or _new_condition(text, known_)
+                or _new_condition(text, known_, kin_known)
+                or bool(opening and _new_condition(f"{opening} {text}", known_, kin_known))
             ):
                 news.append(_phrase(text))
     return list(dict.fromkeys(n for n in news if n))
 
 
+def _opens_condition(clause: str) -> bool:
+    """Whether a clause is a condition put first ("In return for Ukraine ceding the
+    Donbas, ..."): what the next clause offers is part of it."""
+    found = CONDITIONS.search(clause) or re.match(r"\s*(?:if|unless)\b", clause, re.IGNORECASE)
+    return found is not None and found.start() <= 1
+
+
 def _aside(clauses: list[Clause], year: int, topic: frozenset[str]) -> bool:
     """Whether a sentence asserts nothing of the matter: a question, a sentence opened
-    by an earlier year ("In 1994 Ukraine gave up ..., Britain and Russia"), or an
-    opinion poll's finding when the rule's `topic` is not polls."""
+    by an earlier year ("In 1994 Ukraine gave up ..., Britain and Russia"), a sentence
+    whose rule hits lie only in a reference to an earlier event ("Russia hits Kyiv days
+    after the US guarantee offer"), or an opinion poll's finding when the rule's `topic`
+    is not polls."""
     if not clauses:
         return True
     if clauses[-1].text.rstrip(" \"'”’").endswith("?") or _history(clauses[0].text, year):
+        return True
+    hits = [clause for clause in clauses if clause.hit]
+    if hits and all(_REFERENCE_TO.match(clause.text) for clause in hits):
         return True
     tokens = {t for clause in clauses for t in words(clause.text)}
     return bool(tokens & (OPINION - topic))
 
 
-def _clauses(sentence: str, offset: int, hits: list[tuple[int, int]]) -> list[Clause]:
+def _clauses(
+    sentence: str,
+    offset: int,
+    hits: list[tuple[int, int]],
+    matter: re.Pattern[str] | None = None,
+) -> list[Clause]:
     """A sentence cut at commas (not inside a number), semicolons, colons, dashes and
     brackets, except where a piece would be a lone word or two (a list of names stays
-    one clause); `offset` is where the sentence starts among the `hits` spans."""
+    one clause); `offset` is where the sentence starts among the `hits` spans; a piece
+    holding the rule's `matter` holds a hit too."""
     out: list[tuple[str, int, int]] = []
     start = 0
     for cut in [*_CLAUSE.finditer(sentence), None]:
@@ -361,7 +473,12 @@ def _clauses(sentence: str, offset: int, hits: list[tuple[int, int]]) -> list[Cl
             out.append((piece, start, end))
         start = cut.end() if cut else len(sentence)
     return [
-        Clause(text, any(offset + a < e and s < offset + b for s, e in hits)) for text, a, b in out
+        Clause(
+            text,
+            any(offset + a < e and s < offset + b for s, e in hits)
+            or bool(matter and matter.search(text)),
+        )
+        for text, a, b in out
     ]
 
 
@@ -454,13 +571,36 @@ def _new_number(clause: str, known_: Known, topic: frozenset[str]) -> bool:
         return False
     rounded = {_value(m.group(1)) for m in _HEDGED.finditer(clause)}
     near = [_value(k[1:]) for k in known_.numbers if k.startswith("#")]
+    seats = _seats(clause, known_)
     for value in _numbers(_ORDINAL.sub("", clause)) - known_.numbers:
+        if _shares(value, seats) & known_.numbers:
+            continue  # "67 votes" after "two-thirds" of the Senate
         amount = _value(value[1:]) if value.startswith("#") else None
         if amount is None or amount not in rounded:
             return True
         if not any(k and abs(amount - k) <= APPROXIMATE * max(amount, k) for k in near):
             return True
     return False
+
+
+def _seats(clause: str, known_: Known) -> set[int]:
+    """The sizes of the chambers the clause or the earlier articles name."""
+    named = set(words(clause)) | {stem(w) for w in words(clause)} | known_.stems
+    return {size for word, size in CHAMBERS.items() if word in named}
+
+
+def _shares(value: str, seats: set[int]) -> set[str]:
+    """The numbers that say the same as `value` in a chamber of one of these sizes: the
+    votes a share needs ("two-thirds" of 100 seats is 67) and the share some votes are."""
+    out = set()
+    for share, part in SHARES.items():
+        for size in seats:
+            votes = f"#{math.floor(part * size) + 1 if part == 0.5 else math.ceil(part * size)}"
+            if value == share:
+                out.add(votes)
+            elif value == votes:
+                out.add(share)
+    return out
 
 
 def _value(text: str) -> float | None:
@@ -476,7 +616,7 @@ def _numbers(text: str) -> set[str]:
     the dates set for something ("by February 28", "for March 12"); a number naming
     something ("Article 5", "Resolution 2231") or a clock time is no quantity."""
     dates = {f"@{m.group(1).lower()[:3]} {m.group(2)}" for m in _DATE.finditer(text)}
-    text = _TIME.sub("", _IDENTIFIER.sub("", text))
+    text = _TIME.sub("", _IDENTIFIER.sub(_identifier, text))
     values = {f.key for f in facts_of(text) if f.kind == "number"}
     values.update(
         m.group(1).lower().replace("unanimously", "unanimous").replace("majorities", "majority")
@@ -486,14 +626,24 @@ def _numbers(text: str) -> set[str]:
     return values | dates
 
 
+def _identifier(found: re.Match[str]) -> str:
+    """An identifier found, removed ("Article 5"), unless it is a capitalised hedge or
+    month before a number ("Some 35 countries", "January 27")."""
+    name = (found.group(1) or "").lower()
+    return found.group() if name in _MONTHS | _HEDGES else ""
+
+
 def _statuses(clause: str, named: bool = False) -> set[tuple[str, str]]:
     """The statuses a clause asserts (or, if `named`, names too: "the offer", "on
     offer", not "a signing expected"; what an earlier article spoke of is known), each
     with who it is said of (the agent of a passive, else the last party before it, if
     any); a negated one ("did not sign") is a refusal, and one put as a wish, a need, a
-    demand or a condition anywhere before it in the clause ("hope the Senate will
-    ratify", "once they are submitted"), or as an infinitive ("to sign", "to be
-    ratified"), asserts nothing."""
+    demand or a condition before it in the clause ("hope the Senate will ratify", "once
+    they are submitted"; not a noun: "Talks on Russia's demand that Ukraine withdraw
+    have been put off"), as an infinitive ("to sign", "to be ratified") or in
+    a gerund's phrase ("Getting the pact ratified will be hard"), asserts nothing."""
+    for pattern, word in _PHRASAL:
+        clause = pattern.sub(word, clause)
     tokens = [t.norm for t in tokenize(clause)]
     found = set()
     for i, token in enumerate(tokens):
@@ -505,11 +655,30 @@ def _statuses(clause: str, named: bool = False) -> set[tuple[str, str]]:
         if status is None:
             continue
         subject = _agent(tokens[i + 1 : i + 6]) or _subject(tokens[:i])
-        if any(t in UNASSERTED for t in tokens[:i]) or "to" in tokens[max(0, i - 2) : i]:
+        if _wish(tokens[:i]) or "to" in tokens[max(0, i - 2) : i] or _gerund(tokens[:i]):
             continue
         negated = any(t in NEGATION for t in tokens[max(0, i - 3) : i])
         found.add((subject, "rejected" if negated else status))
     return found
+
+
+def _wish(before: list[str]) -> bool:
+    """Whether the words before a status hold a wish, a need, a demand or a condition: as
+    a verb or a conjunction, or as a noun (after a determiner or a possessive: "Russia's
+    demand that Ukraine withdraw") unless the status has an auxiliary of its own, the
+    sentence's verb ("Talks on Russia's demand ... have been put off")."""
+    own = bool(before) and before[-1] in AUXILIARIES
+    return any(
+        token in UNASSERTED and not (own and i and before[i - 1] in DETERMINERS | {"s"})
+        for i, token in enumerate(before)
+    )
+
+
+def _gerund(before: list[str]) -> bool:
+    """Whether the words before a status open with a gerund, whose phrase is a
+    hypothetical ("Getting the pact ratified ...")."""
+    first = before[0] if before else ""
+    return len(first) > 5 and first.endswith("ing") and first not in ONGOING | BEGIN
 
 
 def _refusal(tokens: list[str], i: int) -> bool:
@@ -532,7 +701,9 @@ def _status_of(tokens: list[str], i: int, named: bool = False) -> str | None:
         token = token[:-3]
         if before not in ONGOING:
             return None
-    elif not named and (before in DETERMINERS | PREPOSITIONS or _noun(token, before)):
+    elif not named and (
+        before in DETERMINERS | PREPOSITIONS or _noun(token, before, tokens[max(0, i - 2)])
+    ):
         return None
     after = tokens[i + 1] if i + 1 < len(tokens) else ""
     for status, pattern in _STATUS.items():
@@ -542,12 +713,15 @@ def _status_of(tokens: list[str], i: int, named: bool = False) -> str | None:
     return None
 
 
-def _noun(token: str, before: str) -> bool:
+def _noun(token: str, before: str, earlier: str = "") -> bool:
     """Whether an uninflected status word is a noun: a verb in its bare form follows a
     modal, a pronoun, a plural or a party ("will sign", "they sign", "allies pledge",
-    "Kyiv and Washington sign"), a noun anything else ("a collective-defence pledge")."""
+    "Kyiv and Washington sign"), a noun anything else ("a collective-defence pledge"),
+    a party qualifying it too ("the US pledge": the word `earlier` is a determiner)."""
     if token.endswith(("s", "ed")) or token in INFLECTED:
         return False
+    if parties_in(before) and earlier in DETERMINERS:
+        return True
     return not (before in BARE_BEFORE or before.endswith("s") or parties_in(before))
 
 
@@ -581,10 +755,26 @@ def _new_status(clause: str, known_: Known) -> bool:
     return False
 
 
-def _new_condition(clause: str, known_: Known) -> bool:
+class _Kin:
+    """A rule's kin words, and which of its groups the known conditions hold."""
+
+    def __init__(self, kin: Kin | None, known_: Known) -> None:
+        self.kin = kin
+        self.known = set(kin.found(" ; ".join(known_.terms))) if kin and known_.terms else set()
+
+    def known_words(self, text: str) -> set[str]:
+        """The stems of the words of `text` that are kin of a known condition's."""
+        if self.kin is None or not self.known:
+            return set()
+        found = self.kin.found(text)
+        return {stem(w) for group in self.known & set(found) for w in found[group]}
+
+
+def _new_condition(clause: str, known_: Known, kin: _Kin | None = None) -> bool:
     """Whether the clause sets a condition holding a content word (or a party) that no
-    earlier article held: in what it requires ("only if Kyiv cedes ..."), or in what is
-    offered or threatened for it ("Russia would return Kharkiv if ...")."""
+    earlier article held, nor a kin of a known condition's words ("advice and consent"
+    after "needs Senate ratification"): in what it requires ("only if Kyiv cedes ..."),
+    or in what is offered or threatened for it ("Russia would return Kharkiv if ...")."""
     found = CONDITIONS.search(clause)
     if found is not None:
         terms = clause[found.end() :]
@@ -592,16 +782,27 @@ def _new_condition(clause: str, known_: Known) -> bool:
         terms = clause[found.start() :]
     else:
         return False
-    return bool(_content(terms) - known_.stems) or _new_party(terms, known_)
+    new = {s for s in _content(terms) - known_.stems if not _derived(s, known_.stems)}
+    if new and kin is not None:
+        new -= kin.known_words(terms)
+    return bool(new) or _new_party(terms, known_)
 
 
-def _condition_stems(text: str) -> set[str]:
-    """The content words of the conditions a text sets."""
-    stems: set[str] = set()
+def _derived(stem_: str, stems: set[str]) -> bool:
+    """Whether a stem is another form of one of `stems`: one starts with the other, both
+    at least MIN_ROOT letters long ("approv" and "approval")."""
+    if len(stem_) < MIN_ROOT:
+        return False
+    return any(len(s) >= MIN_ROOT and (s.startswith(stem_) or stem_.startswith(s)) for s in stems)
+
+
+def _condition_terms(text: str) -> list[str]:
+    """What each condition a text sets requires, as written."""
+    out = []
     for found in CONDITIONS.finditer(text):
         end = re.search(r"[.;]", text[found.end() :])
-        stems |= _content(text[found.end() : found.end() + (end.start() if end else 200)])
-    return stems
+        out.append(text[found.end() : found.end() + (end.start() if end else 200)])
+    return out
 
 
 def _content(text: str) -> set[str]:

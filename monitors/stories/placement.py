@@ -11,7 +11,8 @@
    articles are in languages apart from the article's (one of the two written in
    Cyrillic: Ukrainian or Russian and English, or Ukrainian and Russian) is found and
    compared by their marks instead (names, places and numbers keyed alike across
-   scripts: monitors.extract.marks), when the languages are known.
+   scripts: monitors.extract.marks), when the languages are known. An article with
+   nothing beyond its headline is compared as a headline (monitors.stories.similarity).
 4. Anything else starts a new story; the reason names the closest story it was compared
    with and why it did not join, or says that no story of the window shared a rare term.
 
@@ -39,14 +40,14 @@ from datetime import datetime, timedelta
 from itertools import chain
 
 from monitors.config import StoriesConfig
-from monitors.extract.analysis import features_of
+from monitors.extract.analysis import features_of, headline_only
 from monitors.extract.language import UNKNOWN
 from monitors.extract.marks import NUMBER, apart
 from monitors.models import Article, StoryFeatures
 from monitors.store import Tx
 from monitors.stories import minhash, similarity
-from monitors.stories.index import RecentArticles, dump, stored_terms
-from monitors.stories.similarity import CENTROID_MEMBERS, Candidate, Decision
+from monitors.stories.index import RARE_SHARE, RecentArticles, dump, stored_terms
+from monitors.stories.similarity import CENTROID_MEMBERS, HEADLINE_SHARE, Candidate, Decision
 
 COPY_KINDS = frozenset({"exact copy", "near duplicate"})
 MAX_STORIES = 6  # candidate stories scored, by their closest article
@@ -178,10 +179,11 @@ class StoryDesk:
     ) -> tuple[Placement, Draft]:
         """Join the best-scoring story `decide` allows (on a tie, the one compared first),
         else start a story saying why the closest one was not joined."""
+        headline = headline_only(article.title, article.text)
         with self._reading:
-            found = self.candidates(tx, feats, now, _known(article.language))
+            found = self.candidates(tx, feats, now, _known(article.language), headline)
             read_point = self.recent.read_point
-            anchors = self.recent.anchors(chain(feats.body, feats.keys))
+            anchors = self.recent.anchors(chain(feats.body, feats.keys), _share(headline))
         decided = [(similarity.decide(c, self.settings), c) for c in found]
         joinable = [(d, c) for d, c in decided if d.join]
         if joinable:
@@ -199,16 +201,23 @@ class StoryDesk:
         return placement, draft
 
     def candidates(
-        self, tx: Tx, feats: StoryFeatures, now: datetime, language: str | None = None
+        self,
+        tx: Tx,
+        feats: StoryFeatures,
+        now: datetime,
+        language: str | None = None,
+        headline: bool = False,
     ) -> list[Candidate]:
         """The stories of the window whose articles share the most of the article's rare
         terms (at most MAX_STORIES, by their closest article), with the evidence; for an
         article in a known `language`, the stories in languages apart from it are found
-        and compared by their marks instead (`_across`)."""
+        and compared by their marks instead (`_across`). A `headline` (an article with
+        nothing beyond it) counts as rare a term that up to HEADLINE_SHARE of the held
+        articles have, and its candidates are judged as headlines."""
         recent = self.recent
         recent.sync(tx, now - self.settings.window)
         vector = recent.weigh(feats.body)
-        rare = recent.rare(chain(feats.body, feats.keys))
+        rare = recent.rare(chain(feats.body, feats.keys), _share(headline))
         closest: dict[int, float] = {}
         for slot in recent.candidates(rare, recent.idf_of(rare)):
             story = recent.story_of(slot)
@@ -226,7 +235,11 @@ class StoryDesk:
             held = set().union(*(recent.keys(s) for s in slots))
             shared = sorted(k for k in rare_keys if recent.term_id(k) in held)
             gap, span = _gap_and_span(recent.spans[story], feats.published)
-            found.append(Candidate(story, member, centroid, len(slots), tuple(shared), gap, span))
+            found.append(
+                Candidate(
+                    story, member, centroid, len(slots), tuple(shared), gap, span, headline=headline
+                )
+            )
         return found + (self._across(feats, language) if language else [])
 
     def _foreign(self, story: int, language: str) -> bool:
@@ -276,6 +289,11 @@ class StoryDesk:
         started = _earliest(_time(stored.get("started")), feats.published)
         latest = _latest(_time(stored.get("latest")), feats.published)
         tx.grow_story(story_id, _span(started, latest), now, latest)
+
+
+def _share(headline: bool) -> float:
+    """The share of the held articles a term may have and still count as rare."""
+    return HEADLINE_SHARE if headline else RARE_SHARE
 
 
 def _known(language: str | None) -> str | None:

@@ -23,6 +23,12 @@ from monitors.stories.novelty import decide_alert
 from monitors.stories.placement import Conflict, StoryDesk
 
 MAX_ATTEMPTS = 20  # a placement done again at most this many times
+UNSIGNED = minhash.signature("")  # what an expected exact copy is locked and placed with
+
+
+class NotACopy(Exception):
+    """An article recorded unmatched as an exact copy of a stored text is none (its
+    original is gone, or has no story): it must be matched and recorded again."""
 
 
 class Enqueue(Protocol):
@@ -47,13 +53,16 @@ def record_article(
     desk: StoryDesk,
     entry_id: int,
     article: Article,
-    matches: Sequence[Match],
+    matches: Sequence[Match] | None,
     enqueue: Enqueue,
 ) -> Recorded:
     """Store an article, and unless it duplicates one already stored, an alert per match
-    that deserves one, with its deliveries; mark the entry done. StoreError when its
-    placement was made stale MAX_ATTEMPTS times (the entry stays pending)."""
-    sig = minhash.signature(article.text)
+    that deserves one, with its deliveries; mark the entry done. `matches` is None for
+    an article whose text a stored original has: an exact copy joins its original's
+    story and alerts on nothing, so it needs no matching nor signature (NotACopy, with
+    nothing stored, if it is none after all). StoreError when its placement was made
+    stale MAX_ATTEMPTS times (the entry stays pending)."""
+    sig = UNSIGNED if matches is None else minhash.signature(article.text)
     for _ in range(MAX_ATTEMPTS):
         try:
             recorded = _record_once(store, desk, entry_id, article, sig, matches, enqueue)
@@ -73,7 +82,7 @@ def _record_once(
     entry_id: int,
     article: Article,
     sig: minhash.Signature,
-    matches: Sequence[Match],
+    matches: Sequence[Match] | None,
     enqueue: Enqueue,
 ) -> Recorded:
     """`record_article` in one unit of work; Conflict when its placement is stale."""
@@ -82,6 +91,8 @@ def _record_once(
     with store.transaction() as tx:
         tx.lock_keys(desk.keys(article, sig))
         duplicate_of = tx.original_of(article.canonical_url, article.text_hash)
+        if matches is None and duplicate_of is None:
+            raise NotACopy(f"entry {entry_id}: no stored original has its text")
         article_id = tx.insert_article(entry_id, article, duplicate_of, now)
         if article_id is None:
             duplicate_of, story_id = _same_url(tx, entry_id, article, now)
@@ -91,7 +102,9 @@ def _record_once(
             story_id = placement.story_id
             if placement.is_copy:
                 duplicate_of = duplicate_of or placement.other_article_id
-            if feats is not None:
+            if feats is not None and matches is None:
+                raise NotACopy(f"entry {entry_id}: its stored original has no story")
+            if feats is not None and matches is not None:
                 gap = desk.settings.update_gap
                 for match in matches:
                     alert_id = decide_alert(

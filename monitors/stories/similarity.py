@@ -27,6 +27,15 @@ ACROSS_SAME and an anchor whatever the cosine: ACROSS_SHARED rare marks shared, 
 number among them or ACROSS_NAMES names: the actors of a topic come back in its every
 event, an event's figures seldom do.
 
+A `headline` candidate (the article has nothing beyond its headline: an aggregator's
+item, see monitors.extract.analysis.headline_only) has a few words and seldom three
+names: its terms include its pairs of neighbouring words, its candidates were found by
+terms held by up to HEADLINE_SHARE of the window, and its cosine is the centroid's
+alone (a story is all of its headlines: one stray member does not draw the next
+headlines of another story in). It joins on a score of HEADLINE_SAME with no further
+anchor, the score halved every HEADLINE_HALF_LIFE of gap (an aggregator's stories last
+hours). Every other candidate is judged as above.
+
 `new_facts(seen, article)`: the names, numbers and quoted phrases of an article that the
 earlier ones did not have (a demonym or inflection of a word seen is not new).
 
@@ -50,6 +59,9 @@ STRONG = 0.5
 ACROSS_SAME = 0.3
 ACROSS_SHARED = 3
 ACROSS_NAMES = 5
+HEADLINE_SAME = 0.09
+HEADLINE_SHARE = 0.2
+HEADLINE_HALF_LIFE = timedelta(hours=12)
 SAME_ROOT = 5
 SHOWN = 5  # shared names listed in a reason
 
@@ -67,19 +79,25 @@ class Candidate:
     span: timedelta | None = None
     across: tuple[str, ...] = ()  # the story's languages and the article's, if compared across
     figures: int = 0  # how many of `shared` are numbers
+    headline: bool = False  # the article has nothing beyond its headline
 
     @property
     def cosine(self) -> float:
+        if self.headline:
+            return self.centroid
         return max(self.member, self.centroid)
 
     @property
     def score(self) -> float:
         if self.gap is None:
             return self.cosine
-        return float(self.cosine * 0.5 ** (self.gap / DECAY_HALF_LIFE))
+        half_life = HEADLINE_HALF_LIFE if self.headline else DECAY_HALF_LIFE
+        return float(self.cosine * 0.5 ** (self.gap / half_life))
 
     @property
     def anchored(self) -> bool:
+        if self.headline:  # found by a shared term: a headline has no more to give
+            return True
         if self.across:
             enough = self.figures > 0 or len(self.shared) >= ACROSS_NAMES
             return len(self.shared) >= ACROSS_SHARED and enough
@@ -87,7 +105,9 @@ class Candidate:
 
     def threshold(self, settings: StoriesConfig) -> float:
         """The score this candidate needs to be joined."""
-        return ACROSS_SAME if self.across else settings.same_story
+        if self.across:
+            return ACROSS_SAME
+        return HEADLINE_SAME if self.headline else settings.same_story
 
 
 @dataclass(frozen=True)

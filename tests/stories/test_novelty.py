@@ -16,6 +16,7 @@ from monitors.stories.names import identity, known, parties_in
 from monitors.stories.novelty import (
     Known,
     _new_party,
+    _numbers,
     _statuses,
     developments,
     novelty,
@@ -202,7 +203,7 @@ def test_a_new_guarantor_and_a_new_number_are(shipped: RuleSet) -> None:
         "up to 30,000 troops to a reassurance force, the two governments said."
     )
     (match,) = shipped.select(["security-guarantees"]).match("", text)
-    kind, follows, news = novelty(prior, match, article("", text), timedelta(0))  # type: ignore[misc]
+    kind, follows, news = novelty(prior, match, article("", text), timedelta(0))  # type: ignore[str-unpack]
     assert (kind, follows) == ("update", 1)
     assert news == [
         "Britain and France would also provide security guarantees for Ukraine",
@@ -236,3 +237,182 @@ def test_the_seeds_as_one_story_make_one_alert_per_rule_and_an_update_at_004(
         "donbas-withdrawal": ["0 alert"],
         "senate-ratification": ["0 alert", "4 update"],
     }
+
+
+def test_a_known_condition_in_the_rule_s_other_words_is_no_news(shipped: RuleSet) -> None:
+    earlier = (
+        "Guarantees for Ukraine need Senate ratification",
+        "The security guarantees for Ukraine would need Senate ratification, officials said.",
+    )
+    (first,) = shipped.select(["senate-ratification"]).match(*earlier)
+    prior = [PriorAlert(1, first.terms, *earlier, T0, T0)]
+    text = "The guarantees for Ukraine would need the advice and consent of the Senate."
+    (match,) = shipped.select(["senate-ratification"]).match("", text)
+    assert isinstance(novelty(prior, match, article("", text), timedelta(0)), str)
+    text = "The guarantees for Ukraine would need the Senate's consent and a referendum in Kyiv."
+    (match,) = shipped.select(["senate-ratification"]).match("", text)
+    assert not isinstance(novelty(prior, match, article("", text), timedelta(0)), str)
+
+
+def test_a_share_of_the_chamber_in_votes_is_known(shipped: RuleSet) -> None:
+    earlier = (
+        "Ukraine treaty needs two-thirds of Senate",
+        "Ratifying the security guarantees for Ukraine would require two-thirds of the Senate.",
+    )
+    (first,) = shipped.select(["senate-ratification"]).match(*earlier)
+    prior = [PriorAlert(1, first.terms, *earlier, T0, T0)]
+    for text, news in [
+        (
+            "The Ukraine security guarantees would need 67 votes in the Senate to be ratified.",
+            False,
+        ),
+        ("The Senate ratified the Ukraine security guarantees by 58 votes to 40.", True),
+    ]:
+        (match,) = shipped.select(["senate-ratification"]).match("", text)
+        verdict = novelty(prior, match, article("", text), timedelta(0))
+        assert isinstance(verdict, str) is not news, text
+
+
+@pytest.mark.parametrize(
+    ("clause", "expected"),
+    [
+        ("Washington has put off signing the guarantees", {("us", "delayed")}),
+        ("the guarantee text had reached his committee", {("", "submitted")}),
+        ("The White House handed the treaty to the Senate", {("us", "submitted")}),
+        ("the two sides reached a deal on the guarantees", {("", "agreed")}),
+        ("Kyiv pushed back against the plan", {("ukraine", "rejected")}),
+    ],
+)
+def test_status_phrases(clause: str, expected: set[tuple[str, str]]) -> None:
+    assert _statuses(clause) == expected
+
+
+def test_a_hedge_or_a_month_before_a_number_is_no_identifier() -> None:
+    assert {"#35"} <= _numbers("Some 35 countries took part.")
+    assert _numbers("It cites Article 5.") == set()
+    assert _numbers("Leaders meet on January 27.") == _numbers("on January 27, leaders meet")
+
+
+def test_a_clause_of_the_rule_s_matter_speaks_of_it(shipped: RuleSet) -> None:
+    earlier = (
+        "US ready to seek Senate ratification of Ukraine guarantees",
+        "Washington is willing to submit the guarantees for Ukraine for ratification by the "
+        "Senate. A treaty needs the votes of two-thirds of senators present.",
+    )
+    (first,) = shipped.select(["senate-ratification"]).match(*earlier)
+    prior = [PriorAlert(1, first.terms, *earlier, T0, T0)]
+    text = (
+        "The administration will put the Ukraine security guarantees to both chambers of "
+        "Congress as an agreement requiring simple majorities, rather than seeking a "
+        "two-thirds vote in the Senate alone."
+    )
+    (match,) = shipped.select(["senate-ratification"]).match("", text)
+    verdict = novelty(prior, match, article("", text), timedelta(0))
+    assert not isinstance(verdict, str)
+    assert "simple majorities" in verdict[2][0]
+
+
+def test_a_condition_put_first_and_what_it_offers(shipped: RuleSet) -> None:
+    earlier = (
+        "Kremlin demands Ukraine cede the Donbas",
+        "Russia wants Ukraine to cede the Donbas.",
+    )
+    prior = [PriorAlert(1, ("Donbas", "cede"), *earlier, T0, T0)]
+    text = (
+        "In return for Ukraine ceding the Donbas, Russian forces would leave the areas they "
+        "hold in the Dnipropetrovsk and Kharkiv regions."
+    )
+    (match,) = shipped.select(["donbas-withdrawal"]).match("", text)
+    assert developments(Known.of(prior), rule_sentences(article("", text), match), 2025, _NONE)
+    text = "Ukraine might pull its forces back from Donetsk if Russian troops retreated as far."
+    (match,) = shipped.select(["donbas-withdrawal"]).match("", text)
+    assert developments(Known.of(prior), rule_sentences(article("", text), match), 2025, _NONE)
+
+
+def test_a_list_of_speakers_stays_one_clause(shipped: RuleSet) -> None:
+    earlier = (
+        "US presses Ukraine to give up the Donbas",
+        "The United States is pressing Ukraine to give up the Donbas for peace.",
+    )
+    prior = [PriorAlert(1, ("Donbas", "give up"), *earlier, T0, T0)]
+    text = (
+        "The leaders of France, Germany and Britain urged the United States not to push "
+        "Ukraine into giving up the Donbas."
+    )
+    (match,) = shipped.select(["donbas-withdrawal"]).match("", text)
+    assert (
+        developments(Known.of(prior), rule_sentences(article("", text), match), 2025, _NONE) == []
+    )
+
+
+_NONE: frozenset[str] = frozenset()
+
+
+def test_a_hit_only_in_a_reference_to_the_known_event_is_no_news(shipped: RuleSet) -> None:
+    earlier = ("US offers Ukraine security guarantees", "The US offered Ukraine guarantees.")
+    (first,) = shipped.select(["security-guarantees"]).match(*earlier)
+    prior = [PriorAlert(1, first.terms, *earlier, T0, T0)]
+    title = "Russia hits Kyiv with 650 drones days after US guarantee offer"
+    text = (
+        "Russia launched 653 drones at Ukraine overnight. The attack came days after "
+        "Washington offered Kyiv security guarantees."
+    )
+    (match,) = shipped.select(["security-guarantees"]).match(title, text)
+    assert isinstance(novelty(prior, match, article(title, text), timedelta(0)), str)
+    title = "Britain joins US guarantees for Ukraine days after the offer"
+    (match,) = shipped.select(["security-guarantees"]).match(title, text)
+    assert not isinstance(novelty(prior, match, article(title, text), timedelta(0)), str)
+
+
+@pytest.mark.parametrize(
+    ("clause", "expected"),
+    [
+        ("The treaty failed to win ratification in the Senate", {("", "rejected")}),
+        ("Kyiv pulled its troops back from Kramatorsk", {("ukraine", "withdrawn")}),
+        ("The White House has dropped plans to seek ratification", {("us", "withdrawn")}),
+        ("The United States will provide a backstop", {("us", "proposed")}),
+        ("Sybiha welcomed the US pledge to backstop the guarantees", set()),
+        ("Getting the agreement ratified by the Senate will be hard", set()),
+        ("Moscow's demand that Ukrainian troops withdraw from the Donbas", set()),
+    ],
+)
+def test_status_verbs_nouns_and_hypotheticals(clause: str, expected: set[tuple[str, str]]) -> None:
+    assert _statuses(clause) == expected
+
+
+def test_a_wish_noun_does_not_hold_the_sentence_s_own_verb() -> None:
+    clause = "Talks on Russia's demand that Ukraine withdraw have been put off until January"
+    assert {status for _, status in _statuses(clause)} == {"delayed"}
+
+
+def test_once_sets_a_condition_and_a_crowd_is_background(shipped: RuleSet) -> None:
+    earlier = ("US to backstop guarantees for Ukraine", "The US will backstop the guarantees.")
+    (first,) = shipped.select(["security-guarantees"]).match(*earlier)
+    prior = [PriorAlert(1, first.terms, *earlier, T0, T0)]
+    text = (
+        "The US backstop to security guarantees for Ukraine would only come into force once "
+        "Kyiv ratifies a minerals agreement with Washington."
+    )
+    (match,) = shipped.select(["security-guarantees"]).match("", text)
+    assert not isinstance(novelty(prior, match, article("", text), timedelta(0)), str)
+    text = "The security guarantees for Ukraine once stood on paper alone, Kyiv says."
+    (match,) = shipped.select(["security-guarantees"]).match("", text)
+    assert isinstance(novelty(prior, match, article("", text), timedelta(0)), str)
+    text = "About 2,000 people marched as leaders discussed security guarantees for Ukraine."
+    (match,) = shipped.select(["security-guarantees"]).match("", text)
+    assert isinstance(novelty(prior, match, article("", text), timedelta(0)), str)
+
+
+def test_a_country_s_own_institution_is_a_party_of_its_own() -> None:
+    assert parties_in("Ukraine's parliament will vote") == ["ukraine parliament"]
+    assert parties_in("Ukraine's economy grew") == ["ukraine"]
+
+
+def test_a_list_of_countries_names_each() -> None:
+    assert parties_in("Denmark, Sweden, Norway and Finland said") == [
+        "denmark",
+        "sweden",
+        "norway",
+        "finland",
+    ]
+    assert parties_in("the US Senate voted") == ["congress"]  # a qualifier, no list
