@@ -86,6 +86,7 @@ def test_run_the_playground_and_see_the_highlight(tab: tuple[Page, str, list[str
     page.fill("textarea[name=query]", "allies NEAR/3 guarantees")
     page.click("button:has-text('Test')")
     verdicts = page.locator("article.verdict")
+    verdicts.last.wait_for()  # the answer's page, not the form's, before reading it
     assert verdicts.locator("h3").all_inner_texts() == [
         "security-guarantees: matches Security guarantees",
         "(query): matches the query written",
