@@ -41,7 +41,15 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.cycle import SHIPPED_CONFIG, _serve, build_site, control, free_port, wait_up  # noqa: E402
+from bench.cycle import (  # noqa: E402
+    SHIPPED_CONFIG,
+    _serve,
+    build_site,
+    control,
+    free_port,
+    process_cpu,
+    wait_up,
+)
 from monitors.store import Store, Tx  # noqa: E402
 from monitors.store.schema import alerts, articles, entries  # noqa: E402
 
@@ -179,11 +187,6 @@ def postgres_cpu() -> float:
         if text.split("(", 1)[1].rsplit(")", 1)[0].startswith("postgres"):
             total += _cpu(text)
     return total
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds used so far by process `pid` and its ended children."""
-    return _cpu(Path(f"/proc/{pid}/stat").read_text())
 
 
 def _cpu(stat: str) -> float:

@@ -102,9 +102,9 @@ def _record_once(
             story_id = placement.story_id
             if placement.is_copy:
                 duplicate_of = duplicate_of or placement.other_article_id
-            if feats is not None and matches is None:
-                raise NotACopy(f"entry {entry_id}: its stored original has no story")
-            if feats is not None and matches is not None:
+            if feats is not None:
+                if matches is None:
+                    raise NotACopy(f"entry {entry_id}: its stored original has no story")
                 gap = desk.settings.update_gap
                 for match in matches:
                     alert_id = decide_alert(

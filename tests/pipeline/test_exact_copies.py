@@ -17,6 +17,7 @@ from monitors.store import Store
 from monitors.stories import NotACopy, StoryDesk, record_article
 from tests.replay import pipeline, record_page, shipped_config
 
+FEED = "https://news.example/feed"
 WIRE = (
     "Washington was now willing to submit a security package for Senate ratification, "
     "officials said on Tuesday, as talks on security guarantees for Ukraine resumed in "
@@ -27,6 +28,12 @@ WIRE = (
 def entry(n: int) -> Entry:
     url = f"https://outlet{n}.example/wire-story"
     return Entry(f"k{n}", url, url, "US ready to send Ukraine guarantees to the Senate", "")
+
+
+def news_feed(store: Store) -> int:
+    """The id of the one feed the tests' entries come from."""
+    with store.transaction() as tx:
+        return tx.sync_feeds([(FEED, "News")])[FEED].id
 
 
 def counting(line: Pipeline) -> list[str]:
@@ -44,10 +51,7 @@ def counting(line: Pipeline) -> list[str]:
 
 def test_a_copy_of_a_stored_text_is_neither_matched_nor_alerted(tmp_path: Path) -> None:
     with pipeline(shipped_config(f"sqlite:///{tmp_path / 'n.db'}")) as line:
-        with line.store.transaction() as tx:
-            feed_id = tx.sync_feeds([("https://news.example/feed", "News")])[
-                "https://news.example/feed"
-            ].id
+        feed_id = news_feed(line.store)
         first = record_page(line, feed_id, entry(1), "outlet1.example", WIRE)
         matched = counting(line)
         copy = record_page(line, feed_id, entry(2), "outlet2.example", WIRE)
@@ -58,10 +62,7 @@ def test_a_copy_of_a_stored_text_is_neither_matched_nor_alerted(tmp_path: Path) 
 
 def test_a_text_the_store_only_seemed_to_hold_is_matched_and_alerted(tmp_path: Path) -> None:
     with pipeline(shipped_config(f"sqlite:///{tmp_path / 'n.db'}")) as line:
-        with line.store.transaction() as tx:
-            feed_id = tx.sync_feeds([("https://news.example/feed", "News")])[
-                "https://news.example/feed"
-            ].id
+        feed_id = news_feed(line.store)
         line.store.holds_text("")  # the fingerprints are read, then one is wrongly known
         line.store.remember_text(text_hash(WIRE))
         matched = counting(line)
@@ -73,10 +74,8 @@ def test_a_text_the_store_only_seemed_to_hold_is_matched_and_alerted(tmp_path: P
 def test_recording_an_unmatched_copy_that_is_none_stores_nothing(tmp_path: Path) -> None:
     store = Store.open(f"sqlite:///{tmp_path / 'n.db'}")
     try:
+        feed_id = news_feed(store)
         with store.transaction() as tx:
-            feed_id = tx.sync_feeds([("https://news.example/feed", "News")])[
-                "https://news.example/feed"
-            ].id
             entry_id = tx.entry_for_page(feed_id, entry(1))
         url = entry(1).url
         article = Article(url, url, "t", WIRE, "outlet1.example", "page", text_hash=text_hash(WIRE))
