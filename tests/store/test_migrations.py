@@ -257,3 +257,23 @@ def test_a_role_that_cannot_create_pg_trgm_still_gets_a_store(postgres_url: str)
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(sa.text(f'DROP ROLE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+def test_the_migration_files_name_alembics_chain_of_revisions() -> None:
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(migrations.alembic_config())
+    chain = [r.revision for r in reversed(list(scripts.walk_revisions()))]
+    assert migrations.known_revisions() == chain
+    assert migrations.head() == scripts.get_current_head()
+
+
+def test_a_store_at_the_newest_revision_opens_without_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    Store.open(url).close()  # created and migrated
+    code = OPEN_STORE + "; print(any(m.startswith('alembic') for m in sys.modules))"
+    opened = subprocess.run(
+        [sys.executable, "-c", code, url], capture_output=True, text=True, check=True
+    )
+    assert opened.stdout.strip() == "False"
+    assert revisions(url) == [migrations.head()]
