@@ -9,13 +9,15 @@ Two ways to fetch: by default one coarse task polls every feed, retrying within 
 cycle; with `feed_tasks`, each feed fetch is a Prefect task of its own, retried by
 Prefect on timeouts, connection errors, 429 and 5xx and visible in the UI, at a cost: a
 task run costs 12-40 ms here, so 200 feeds that answer 304 in 1.2 s took 8.7 s as tasks
-(bench/RESULTS.md). Processing and delivery are one coarse task each. Each run
+(bench/RESULTS.md). Processing is one coarse task, run alongside polling: a feed's new
+entries are processed while the other feeds poll; delivery is one coarse task. Each run
 publishes a markdown artifact and a `newsmon.alert.sent` event per sent alert; a failed
 or crashed run notifies the config's `ops` channel, when it has one.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -34,6 +36,7 @@ from monitors.pipeline import (
     Every,
     FeedOutcome,
     HubOutcome,
+    PageQueue,
     Pipeline,
     ProcessedEntry,
     open_pipeline,
@@ -61,18 +64,21 @@ async def fetch_feed(pipeline: Pipeline, feed: FeedConfig, state: FeedState) -> 
 
 
 @task(name="poll-feeds", cache_policy=NO_CACHE)
-async def poll_feeds(pipeline: Pipeline, due_only: bool) -> list[FeedOutcome]:
-    """Fetch the feeds that may be polled now and store their new entries."""
-    return await pipeline.poll(pipeline.config.feeds, due_only)
+async def poll_feeds(pipeline: Pipeline, due_only: bool, queue: PageQueue) -> list[FeedOutcome]:
+    """Fetch the feeds that may be polled now and store their new entries, each feed's
+    added to `queue` at once (closed at the end)."""
+    return await pipeline.poll(pipeline.config.feeds, due_only, queue=queue)
 
 
-async def poll_feeds_in_tasks(pipeline: Pipeline, due_only: bool) -> list[FeedOutcome]:
+async def poll_feeds_in_tasks(
+    pipeline: Pipeline, due_only: bool, queue: PageQueue
+) -> list[FeedOutcome]:
     """The same, each feed fetched in a `fetch-feed` task."""
 
     async def in_task(feed: FeedConfig, state: FeedState) -> FetchResult:
         return await fetch_feed(pipeline, feed, state)
 
-    return await pipeline.poll(pipeline.config.feeds, due_only, fetch=in_task)
+    return await pipeline.poll(pipeline.config.feeds, due_only, fetch=in_task, queue=queue)
 
 
 @task(name="keep-subscriptions", cache_policy=NO_CACHE)
@@ -82,10 +88,11 @@ async def keep_subscriptions(pipeline: Pipeline) -> list[HubOutcome]:
 
 
 @task(name="process-entries", cache_policy=NO_CACHE)
-async def process_entries(pipeline: Pipeline) -> list[ProcessedEntry]:
-    """Fetch, extract, deduplicate, match and record the pending entries (those beyond a
-    host's page budget are reported deferred, left for the next run)."""
-    return await pipeline.process()
+async def process_entries(pipeline: Pipeline, queue: PageQueue) -> list[ProcessedEntry]:
+    """Fetch, extract, deduplicate, match and record the pending entries, as the polls
+    add them to `queue` (those beyond a host's page budget are reported deferred, left
+    for the next run)."""
+    return await pipeline.process(queue=queue)
 
 
 @task(name="deliver-alerts", cache_policy=NO_CACHE)
@@ -105,13 +112,13 @@ async def poll(
     async with open_pipeline(cfg, secrets=prefect_secret) as pipeline:
         pipeline.on_progress = Every(get_run_logger().info)  # a line every few seconds
         report = CycleReport()
-        if feed_tasks:
-            report.feeds = await poll_feeds_in_tasks(pipeline, due_only)
-        else:
-            report.feeds = await poll_feeds(pipeline, due_only)
+        queue = pipeline.pages(adding=True)
+        polling = (poll_feeds_in_tasks if feed_tasks else poll_feeds)(pipeline, due_only, queue)
+        report.feeds, report.entries = await asyncio.gather(
+            polling, process_entries(pipeline, queue)
+        )
         if pipeline.push.enabled:
             report.hubs = await keep_subscriptions(pipeline)
-        report.entries = await process_entries(pipeline)
         report.deliveries = deliver_alerts(pipeline)
         ids = report.alert_ids + [d.alert_id for d in report.deliveries if d.alert_id is not None]
         alerts = alert_rows(pipeline.outbox, ids)

@@ -29,7 +29,7 @@ def cycle_progress(console: Console) -> Iterator[CycleHook]:
 
     def update(p: CycleProgress) -> None:
         _show(bars, feeds, p.feeds)
-        if p.stage != "poll":
+        if p.stage != "poll" or p.entries.total or p.entries.done:
             bars.start_task(entries)
             _show(bars, entries, p.entries)
 

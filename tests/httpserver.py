@@ -73,18 +73,19 @@ class Route:
 
 
 class LoopbackServer:
-    """A threaded HTTP server on 127.0.0.1 and a free port; a context manager."""
+    """A threaded HTTP server on `host` (a loopback address) and a free port; a context
+    manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self._routes: dict[str, Route] = {}
         self._dirs: dict[str, tuple[Path, dict[str, str] | None]] = {}
         self._requests: list[Request] = []
         self._lock = threading.Lock()
         self.stopping = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server((host, 0), _Handler)
         self._server.owner = self
         self.port: int = self._server.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.base_url = f"http://{host}:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,))
         self._thread.daemon = True
 

@@ -84,7 +84,7 @@ USER_AGENT = f"newsmon/{_version()} (+https://github.com/newsmon/newsmon; news m
 class FetchLimits:
     """Bounds on one fetch, as a FetchConfig states them with the private networks it
     allows read (and NEWSMON_ALLOW_PRIVATE_NETWORKS applied). Sizes are counted after
-    decompression; waiting for a host's slot is outside `timeout`."""
+    decompression; waiting for a slot (of the host, of all requests) is outside `timeout`."""
 
     timeout: float
     connect_timeout: float
@@ -92,6 +92,7 @@ class FetchLimits:
     max_bytes: int
     max_redirects: int
     per_host: int
+    concurrency: int
     user_agent: str
     allowed_networks: tuple[Network, ...]
     allow_all_private: bool
@@ -109,7 +110,7 @@ class FetchLimits:
             raise ConfigError([Problem("environment", where, str(exc))]) from None
         bounds = ("timeout", "connect_timeout", "read_timeout", "max_bytes", "max_redirects")
         return cls(
-            **config.model_dump(include={*bounds, "per_host"}),
+            **config.model_dump(include={*bounds, "per_host", "concurrency"}),
             user_agent=config.user_agent or USER_AGENT,
             allowed_networks=networks,
             allow_all_private=allow_all,
@@ -430,6 +431,7 @@ class Fetcher:
         )
         self._on_close: list[Callable[[], None]] = []
         self._hosts: dict[str, anyio.Semaphore] = {}
+        self._slots = anyio.Semaphore(limits.concurrency)  # requests at once, in all
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -465,7 +467,9 @@ class Fetcher:
         timeout: float | None = None,
     ) -> FetchResult:
         """GET `url`, following redirects: a body (2xx) or nothing new (304), within
-        `timeout` seconds (default: limits.timeout) once a slot for its host is free.
+        `timeout` seconds (default: limits.timeout) once a slot for its host, then one
+        of all requests' (fetch.concurrency: feeds and pages polled at once share them),
+        is free.
 
         With `only`, a 2xx answer whose Content-Type holds none of those strings is
         refused before its body is read. Raises a FetchError subclass on anything
@@ -480,7 +484,7 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        async with self._host_slot(url):
+        async with self._host_slot(url), self._slots:
             started = time.monotonic()
             result = await self._within_deadline(url, headers, only, timeout)
         if result.not_modified:
@@ -499,7 +503,7 @@ class Fetcher:
         its status, with at most MAX_ANSWER bytes of body. Raises FetchError when no
         answer comes."""
         seconds = self.limits.timeout if timeout is None else max(timeout, 0.0)
-        async with self._host_slot(url):
+        async with self._host_slot(url), self._slots:
             try:
                 with anyio.fail_after(seconds):
                     return await self._post(url, dict(form))

@@ -3,8 +3,9 @@
 `open_pipeline(config)` wires the stages to a config: the store, a fetcher, the
 extraction workers, the rules, the story desk, the outbox and the channels.
 `run_cycle(pipeline)` polls the feeds, keeps their WebSub subscriptions (`push`),
-processes the pending entries (page, text, story, rules, alerts; pages fetched fairly
-across hosts, `pages`) and delivers what is due, returning one `CycleReport`; a push
+processes the pending entries while the feeds poll (page, text, story, rules, alerts;
+pages fetched fairly across hosts from a `PageQueue` the polls add to, `pages`) and
+delivers what is due, returning one `CycleReport`; a push
 (`Pipeline.push`) goes through the same stages at once;
 `run_backfill(pipeline, request)` replays history through the same stages
 (`backfill`). The CLI, the Prefect flows, the demo and the benches all run cycles
@@ -25,6 +26,7 @@ from monitors.ingest import Fetcher
 from monitors.pipeline.backfill import Backfill, Fired, Outcome
 from monitors.pipeline.cycle import Pipeline, held_back
 from monitors.pipeline.memory import tune_allocator
+from monitors.pipeline.pages import PageQueue
 from monitors.pipeline.progress import CycleHook, CycleProgress, Every, Progress, ProgressHook
 from monitors.pipeline.push import Push, PushAnswer
 from monitors.pipeline.report import CycleReport, FeedOutcome, HubOutcome, ProcessedEntry
@@ -40,6 +42,7 @@ __all__ = [
     "Fired",
     "HubOutcome",
     "Outcome",
+    "PageQueue",
     "Pipeline",
     "ProcessedEntry",
     "Progress",

@@ -8,6 +8,11 @@
    fetched fairly across hosts, each host within a page budget a cycle
    (monitors.pipeline.pages).
 3. `deliver`: send every due delivery; a failure stays queued for the next run.
+
+In a cycle the first two overlap: a feed's new entries join the page queue as soon as
+they are stored, so pages are fetched and extracted while the other feeds poll; the
+fetcher keeps feeds and pages within one fetch.concurrency, and each host within its
+fetch.per_host.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ from monitors.ingest import (
     parse_feed,
 )
 from monitors.models import Article, FetchResult
-from monitors.pipeline.pages import Deferred, PageQueue, Turn, plan
+from monitors.pipeline.pages import PageQueue, Turn, plan
 from monitors.pipeline.progress import CycleHook, CycleProgress, Progress
 from monitors.pipeline.push import Push, safety_due
 from monitors.pipeline.report import CycleReport, FeedOutcome, ProcessedEntry
@@ -123,10 +128,19 @@ class Pipeline:
         if progress is not None:
             self.on_progress = progress
         report = CycleReport()
-        report.feeds = await self.poll(feeds if feeds is not None else self.config.feeds, due_only)
-        report.hubs = await self.push.maintain()
         sender = Sender(self.deliver)
-        report.entries = await self.process(on_alert=sender.wake)
+        queue = self.pages(adding=True)
+        processing = asyncio.create_task(self.process(on_alert=sender.wake, queue=queue))
+        try:
+            report.feeds = await self.poll(
+                feeds if feeds is not None else self.config.feeds, due_only, queue=queue
+            )
+            report.hubs = await self.push.maintain()
+        except BaseException:
+            processing.cancel()
+            await asyncio.gather(processing, return_exceptions=True)
+            raise
+        report.entries = await processing
         self.progress.stage = "deliver"
         self.tell()
         report.deliveries = await sender.finish()
@@ -140,10 +154,16 @@ class Pipeline:
             return tx.sync_feeds((f.url, f.name) for f in feeds)
 
     async def poll(
-        self, feeds: Sequence[FeedConfig], due_only: bool = False, fetch: FeedFetch | None = None
+        self,
+        feeds: Sequence[FeedConfig],
+        due_only: bool = False,
+        fetch: FeedFetch | None = None,
+        queue: PageQueue | None = None,
     ) -> list[FeedOutcome]:
         """Poll feeds concurrently; each result is recorded, failures included. `fetch`
-        gets a feed (default: a conditional GET retried within one deadline).
+        gets a feed (default: a conditional GET retried within one deadline). A feed's
+        new entries are added to the open `queue`, if any, whose pages on a host wait for
+        the feeds on that host; it is closed at the end.
 
         A feed whose server asked to wait (429, 503) waits; with `due_only`, so does
         every feed backing off or not due yet (within DUE_GRACE). Each feed is claimed
@@ -167,10 +187,21 @@ class Pipeline:
             while claimed or self._claim_batch(todo, claimed, now, due_by):
                 feed = todo.pop(claimed.pop())
                 state = states[feed.url]
-                outcomes[feed.url] = polled = await self._poll_claimed(feed, state, now, fetch)
+                polled = await self._poll_claimed(feed, state, now, fetch, queue)
+                outcomes[feed.url] = polled
+                if queue is not None:
+                    await queue.polled(feed.url)
                 self._count(self.progress.feeds, polled.status == "failed")
 
-        await asyncio.gather(*(runner() for _ in range(self.config.fetch.concurrency)))
+        if queue is not None:
+            queue.expect(f.url for f in todo.values())
+
+        try:
+            await asyncio.gather(*(runner() for _ in range(self.config.fetch.concurrency)))
+        finally:
+            if queue is not None:
+                await queue.close()
+                self.progress.stage = "process"
         elsewhere = [FeedOutcome(f.url, f.label, "claimed elsewhere") for f in todo.values()]
         outcomes.update((o.url, o) for o in elsewhere)
         return [o for f in feeds if (o := outcomes[f.url]) is not None]
@@ -195,10 +226,15 @@ class Pipeline:
         return self.config.fetch.timeout * 3
 
     async def _poll_claimed(
-        self, feed: FeedConfig, state: FeedState, started: datetime, fetch: FeedFetch | None
+        self,
+        feed: FeedConfig,
+        state: FeedState,
+        started: datetime,
+        fetch: FeedFetch | None,
+        queue: PageQueue | None,
     ) -> FeedOutcome:
         try:
-            return await self.poll_feed(feed, state, started, fetch)
+            return await self.poll_feed(feed, state, started, fetch, queue)
         except Exception as exc:  # one feed's bug must not stop the others
             log.exception("feed %s failed unexpectedly", feed.label)
             failed = FeedOutcome(feed.url, feed.label, "failed", error=repr(exc))
@@ -212,14 +248,16 @@ class Pipeline:
         state: FeedState,
         started: datetime | None = None,
         fetch: FeedFetch | None = None,
+        queue: PageQueue | None = None,
     ) -> FeedOutcome:
-        """Fetch (with `fetch`, default: retrying transient errors) and ingest one feed;
-        never raises NewsmonError. Its next poll is timed from `started` (default: now)."""
+        """Fetch (with `fetch`, default: retrying transient errors) and ingest one feed,
+        its new entries added to `queue`; never raises NewsmonError. Its next poll is
+        timed from `started` (default: now)."""
         try:
             result = await (fetch or self.fetch_with_retries)(feed, state)
         except FetchError as exc:
             return self.record_failure(feed, state, exc)
-        return await self.ingest(feed, state, result, started)
+        return await self.ingest(feed, state, result, started, queue)
 
     async def fetch_feed(
         self, feed: FeedConfig, state: FeedState, timeout: float | None = None
@@ -255,11 +293,13 @@ class Pipeline:
         state: FeedState,
         result: FetchResult,
         started: datetime | None = None,
+        queue: PageQueue | None = None,
     ) -> FeedOutcome:
         """Parse a fetched feed unless unchanged (in a thread, so that the other fetches
-        go on meanwhile) and store its new entries as pending, and the WebSub hub it names
-        when push is on; its next poll is timed from `started` (default: now), or at
-        push.safety_interval while its push subscription is active."""
+        go on meanwhile) and store its new entries as pending, added to `queue` if any,
+        and the WebSub hub it names when push is on; its next poll is timed from
+        `started` (default: now), or at push.safety_interval while its push
+        subscription is active."""
         name = feed.label
         body_hash = (
             state.body_hash if result.not_modified else hashlib.sha256(result.body).hexdigest()
@@ -298,14 +338,17 @@ class Pipeline:
             if hub is not None:
                 tx.note_hub(state.id, hub.hub, hub.topic, new_callback_id())
             hints = [h for h in (parsed.ttl, result.max_age) if h]
-            polled = Polled(len(parsed.entries), added, max(hints, default=None))
+            polled = Polled(len(parsed.entries), len(added), max(hints, default=None))
             tx.schedule_feed(state.id, *self._next_poll(feed, state, polled, started, pushed))
         if added:  # entries to record: the workers and the language model get ready
             self.extractor.start()  # while the other feeds poll
             load_model_in_background()
+            if queue is not None:
+                await queue.add(added)
+                self._sync_total(queue)
         for reason in parsed.skipped:
             log.info("%s: skipped %s", name, reason)
-        return FeedOutcome(feed.url, name, "new", added, skipped=parsed.skipped)
+        return FeedOutcome(feed.url, name, "new", len(added), skipped=parsed.skipped)
 
     def _next_poll(
         self,
@@ -339,20 +382,37 @@ class Pipeline:
 
     # 2. process
 
+    def pages(self, feed_ids: Iterable[int] | None = None, adding: bool = False) -> PageQueue:
+        """The queue of the pending entries due now (of these feeds) whose pages to fetch
+        (monitors.pipeline.pages); with `adding`, open to the entries polls store."""
+        with self.store.transaction() as tx:
+            due = tx.due_entries(feed_ids)
+        budget = self.config.fetch.pages_per_host_per_cycle
+        return PageQueue(
+            plan(due, budget),
+            self.config.fetch.per_host,
+            self._claim,
+            self._release,
+            budget if adding else None,
+        )
+
     async def process(
         self,
         feed_ids: Iterable[int] | None = None,
         on_alert: Callable[[], None] | None = None,
+        queue: PageQueue | None = None,
     ) -> list[ProcessedEntry]:
-        """Process the pending entries due now, each recorded on its own; those left for
-        a later cycle are reported `deferred`.
+        """Process the pending entries due now (of these feeds), or those `queue` hands
+        out, each recorded on its own; those left for a later cycle are reported
+        `deferred`.
 
         Pages are fetched fairly across hosts and feeds (monitors.pipeline.pages): each
         host gets at most fetch.pages_per_host_per_cycle pages a cycle and fetch.per_host
         at once, and one whose pages never answer holds only its own slots. A fixed
         number of entries is in flight at once (fetch concurrency plus two per extractor
         worker), so memory does not grow with the backlog: pages are fetched
-        concurrently, extracted in the extractor's worker processes within its deadline
+        concurrently (within the fetcher's fetch.concurrency, shared with feeds polled
+        meanwhile), extracted in the extractor's worker processes within its deadline
         (a page that runs out of time leaves its entry the feed's summary), and recorded
         one at a time in a thread, so that the event loop goes on fetching meanwhile.
         Entries are recorded as their pages come, but after the entry before them on
@@ -360,31 +420,28 @@ class Pipeline:
         an outlet's first report of a story makes its first alert, and its later one an
         update, whichever page loads first. `on_alert` is called each time an entry made
         alerts."""
-        with self.store.transaction() as tx:
-            due = tx.due_entries(feed_ids)
-        planned = plan(due, self.config.fetch.pages_per_host_per_cycle)
-        queue = PageQueue(planned, self.config.fetch.per_host, self._claim, self._release)
+        if queue is None:
+            queue = self.pages(feed_ids)
         runners = self.config.fetch.concurrency + 2 * self.extractor.workers
-        fetching = asyncio.Semaphore(self.config.fetch.concurrency)
         extracting = asyncio.Semaphore(self.extractor.workers)
         recording = asyncio.Lock()
         done: list[ProcessedEntry] = []
-        self.progress.entries = Progress(total=planned.size)
-        self.progress.stage = "process"
+        self.progress.entries = Progress(total=queue.size)
+        if self.progress.stage != "poll" or not queue.adding:
+            self.progress.stage = "process"
         self.tell()
 
         async def fetch() -> tuple[Turn, FetchResult | None] | None:
-            async with fetching:
-                turn = await queue.take()
-                if turn is None:
-                    return None
-                answered = True  # unless the fetch finds its host silent
-                try:
-                    page, answered = await self._fetch_page(turn.entry)
-                finally:
-                    left = await queue.done(turn, answered)
-                self._forgo(left)
-                return turn, page
+            turn = await queue.take()
+            if turn is None:
+                return None
+            answered = True  # unless the fetch finds its host silent
+            try:
+                page, answered = await self._fetch_page(turn.entry)
+            finally:
+                await queue.done(turn, answered)
+            self._sync_total(queue)
+            return turn, page
 
         async def handle(turn: Turn, page: FetchResult | None) -> ProcessedEntry:
             item, found = turn.entry, None
@@ -418,11 +475,13 @@ class Pipeline:
         progress.total = max(progress.total or 0, progress.done)
         self.tell()
 
-    def _forgo(self, deferred: Sequence[Deferred]) -> None:
-        """Entries left for a later cycle leave this one's count."""
-        if deferred:
-            total = self.progress.entries.total or 0
-            self.progress.entries.total = max(total - len(deferred), self.progress.entries.done)
+    def _sync_total(self, queue: PageQueue) -> None:
+        """The entries to process this cycle, as the queue now counts them (added by polls,
+        less those deferred)."""
+        entries = self.progress.entries
+        total = max(queue.size, entries.done)
+        if total != entries.total:
+            entries.total = total
             self.tell()
 
     def _claim(self, ids: list[int]) -> list[PendingEntry]:

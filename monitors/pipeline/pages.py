@@ -16,13 +16,24 @@ Within a host, pages start in order of publication, and each entry is recorded a
 the one before it on its host (waiting at most the pipeline's in-turn wait): a first
 report and its update from one outlet keep their order, while the hosts' pages are
 recorded as they complete.
+
+A cycle's queue is open while its feeds poll: each feed's new entries are added
+(`add`) as soon as they are stored, so pages are fetched and extracted while the
+other feeds are polled, and `take` waits for more until the queue is `close`d. A
+host's pages start once every feed on that host is polled (`expect`, `polled`): its
+entries are then all known, planned as `plan` does, and recorded in order of
+publication as before. Entries on a host with no feed of its own (a feed hosted
+elsewhere) start as they come; one added later may take the place of one planned but
+not yet claimed, its feeds taking turns within the budget (the one it takes is
+deferred; one claimed keeps its place).
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import itertools
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,17 +66,35 @@ class Plan:
 def plan(due: Iterable[DueEntry], budget: int) -> Plan:
     """Up to `budget` entries of each host, its feeds taking turns (each feed's entries
     oldest first), in order of publication; the rest deferred."""
-    by_host: dict[str, dict[int, list[DueEntry]]] = {}
-    for entry in due:
-        by_host.setdefault(host_of(entry.url), {}).setdefault(entry.feed_id, []).append(entry)
     hosts: dict[str, list[DueEntry]] = {}
     deferred: list[Deferred] = []
-    for host, feeds in by_host.items():
-        turns = [e for row in itertools.zip_longest(*feeds.values()) for e in row if e]
-        hosts[host] = sorted(turns[:budget], key=publication_order)
-        reason = f"{host or 'no host'}: page budget of {budget} a cycle spent"
-        deferred += [Deferred(e.id, e.url, reason) for e in turns[budget:]]
+    for host, feeds in by_host(due).items():
+        kept, over = in_turns(feeds, budget)
+        hosts[host] = sorted(kept, key=publication_order)
+        deferred += [Deferred(e.id, e.url, over_budget(host, budget)) for e in over]
     return Plan(hosts, deferred)
+
+
+def by_host(due: Iterable[DueEntry]) -> dict[str, dict[int, list[DueEntry]]]:
+    """The entries by host, then by feed, in the order given."""
+    hosts: dict[str, dict[int, list[DueEntry]]] = {}
+    for entry in due:
+        hosts.setdefault(host_of(entry.url), {}).setdefault(entry.feed_id, []).append(entry)
+    return hosts
+
+
+def in_turns(
+    feeds: dict[int, list[DueEntry]], room: int, taken: frozenset[int] = frozenset()
+) -> tuple[list[DueEntry], list[DueEntry]]:
+    """Up to `room` of the feeds' entries not `taken`, the feeds taking turns (an entry
+    taken keeps its feed's turn), and the rest."""
+    turns = [e for row in itertools.zip_longest(*feeds.values()) for e in row if e]
+    free = [e for e in turns if e.id not in taken]
+    return free[:room], free[room:]
+
+
+def over_budget(host: str, budget: int) -> str:
+    return f"{host or 'no host'}: page budget of {budget} a cycle spent"
 
 
 def publication_order(entry: DueEntry | PendingEntry) -> tuple[bool, datetime, int]:
@@ -74,12 +103,19 @@ def publication_order(entry: DueEntry | PendingEntry) -> tuple[bool, datetime, i
     return published is None, published or datetime.min.replace(tzinfo=UTC), entry.id
 
 
+Order = tuple[bool, datetime, int]  # publication_order's key
+
+
 @dataclass
 class _Host:
-    """One host's entries: planned (unclaimed), claimed and waiting, and in flight."""
+    """One host's entries: planned (unclaimed; a heap in order of publication), claimed
+    and waiting, and in flight; by feed, every entry planned this cycle (claimed, handed
+    out or not), and their ids."""
 
     name: str
-    planned: deque[DueEntry]
+    planned: list[tuple[Order, DueEntry]] = field(default_factory=list)
+    feeds: dict[int, list[DueEntry]] = field(default_factory=dict)
+    known: set[int] = field(default_factory=set)
     claimed: deque[PendingEntry] = field(default_factory=deque)
     busy: int = 0
     silent: int = 0  # pages in a row that did not answer
@@ -88,6 +124,35 @@ class _Host:
 
     def __post_init__(self) -> None:
         self.last.set()
+
+    def plan(self, entries: Iterable[DueEntry]) -> None:
+        """Plan these entries, new to the host."""
+        for entry in entries:
+            heapq.heappush(self.planned, (publication_order(entry), entry))
+            self.feeds.setdefault(entry.feed_id, []).append(entry)
+            self.known.add(entry.id)
+
+    def next_planned(self) -> DueEntry:
+        """The planned entry published first, taken out of the plan."""
+        return heapq.heappop(self.planned)[1]
+
+    def replan(self, budget: int) -> list[DueEntry]:
+        """Keep up to `budget` entries in all, its feeds taking turns, those taken
+        (claimed or handed out) kept; the others leave the plan and are returned."""
+        planned = {e.id for _, e in self.planned}
+        taken = frozenset(self.known - planned)
+        kept, over = in_turns(self.feeds, budget - len(taken), taken)
+        self.planned = [(publication_order(e), e) for e in kept]
+        heapq.heapify(self.planned)
+        self.forget(over)
+        return over
+
+    def forget(self, entries: list[DueEntry]) -> None:
+        """These entries leave the host's feeds (they are deferred)."""
+        ids = {e.id for e in entries}
+        self.known -= ids
+        for feed_id, planned in self.feeds.items():
+            self.feeds[feed_id] = [e for e in planned if e.id not in ids]
 
     @property
     def waiting(self) -> int:
@@ -111,25 +176,95 @@ Release = Callable[[list[int]], None]  # lets go of claimed entries left unproce
 
 class PageQueue:
     """Hands out the planned entries (see the module's doc); `take` waits for a turn,
-    `done` gives the host's slot back once the page is fetched."""
+    `done` gives the host's slot back once the page is fetched. With a `budget`, the
+    queue is open: `add` plans more entries, each host taking at most `budget` in all,
+    until `close`."""
 
-    def __init__(self, planned: Plan, per_host: int, claim: Claim, release: Release) -> None:
+    def __init__(
+        self,
+        planned: Plan,
+        per_host: int,
+        claim: Claim,
+        release: Release,
+        budget: int | None = None,
+    ) -> None:
         self.per_host = per_host
+        self.budget = budget
         self._claim, self._release = claim, release
-        self._hosts = {h: _Host(h, deque(due)) for h, due in planned.hosts.items() if due}
+        self._hosts: dict[str, _Host] = {}
+        for name, due in planned.hosts.items():
+            self._hosts[name] = _Host(name)
+            self._hosts[name].plan(due)
         self._turns = itertools.count()
         self._last_turn: dict[str, int] = {}
         self._changed = asyncio.Condition()
+        self._open = budget is not None
+        self._polling: Counter[str] = Counter()  # feeds still to poll, by host
+        self._handed_out = 0
         self.deferred: list[Deferred] = list(planned.deferred)
+
+    @property
+    def adding(self) -> bool:
+        """Whether entries may still be added."""
+        return self._open
+
+    @property
+    def size(self) -> int:
+        """Entries handed out so far and still to hand out (the deferred left out)."""
+        return self._handed_out + sum(h.waiting for h in self._hosts.values())
+
+    async def add(self, due: Iterable[DueEntry]) -> list[Deferred]:
+        """Plan more entries (a feed's new ones); those over their host's budget, or
+        taking the place of planned ones, are deferred and returned."""
+        assert self._open and self.budget is not None, "entries added to a closed queue"
+        deferred: list[Deferred] = []
+        for name, feeds in by_host(due).items():
+            host = self._hosts.setdefault(name, _Host(name))
+            deferred += self._replan(host, feeds, self.budget)
+        self.deferred += deferred
+        async with self._changed:
+            self._changed.notify_all()
+        return deferred
+
+    def expect(self, feed_urls: Iterable[str]) -> None:
+        """These feeds are to poll: their hosts' pages wait for them."""
+        self._polling.update(host_of(url) for url in feed_urls)
+
+    async def polled(self, feed_url: str) -> None:
+        """A feed expected is polled (or failed)."""
+        host = host_of(feed_url)
+        self._polling[host] -= 1
+        if self._polling[host] <= 0:
+            del self._polling[host]
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def close(self) -> None:
+        """No more entries, nor feeds to wait for: `take` returns None once every
+        planned entry is handed out."""
+        self._open = False
+        self._polling.clear()
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _replan(self, host: _Host, new: dict[int, list[DueEntry]], budget: int) -> list[Deferred]:
+        """Take `new` entries into the host's plan within its budget, its feeds in turn."""
+        fresh = [e for entries in new.values() for e in entries if e.id not in host.known]
+        if host.given_up:
+            return [Deferred(e.id, e.url, _silent(host.name, self.per_host)) for e in fresh]
+        host.plan(fresh)
+        if len(host.known) <= budget:
+            return []
+        return [Deferred(e.id, e.url, over_budget(host.name, budget)) for e in host.replan(budget)]
 
     async def take(self) -> Turn | None:
         """The next entry whose page to fetch, once a host has one and a free slot; None
-        when every planned entry is handed out or deferred."""
+        when the queue is closed and every planned entry is handed out or deferred."""
         async with self._changed:
             while True:
                 host = self._next_host()
                 if host is None:
-                    if not any(h.busy for h in self._hosts.values()):
+                    if not self._open and not any(h.busy for h in self._hosts.values()):
                         return None
                     await self._changed.wait()
                     continue
@@ -154,10 +289,19 @@ class PageQueue:
     def _next_host(self) -> _Host | None:
         """The host with work and a free slot that has the fewest pages in flight, the
         one whose turn came longest ago among equals."""
-        ready = [h for h in self._hosts.values() if h.waiting and h.busy < self._slots(h)]
+        ready = [h for h in self._hosts.values() if self._ready(h) and h.busy < self._slots(h)]
         if not ready:
             return None
         return min(ready, key=lambda h: (h.busy, self._last_turn.get(h.name, -1)))
+
+    def _ready(self, host: _Host) -> bool:
+        """Whether the host has an entry claimed, or one it may claim now."""
+        return not host.given_up and bool(host.claimed or self._claimable(host))
+
+    def _claimable(self, host: _Host) -> int:
+        """How many of the host's planned entries may be claimed now: none while a feed
+        on the host is still to poll."""
+        return 0 if self._polling[host.name] else len(host.planned)
 
     def _slots(self, host: _Host) -> int:
         """The host's slots: one fewer for each page in a row that did not answer."""
@@ -168,8 +312,8 @@ class PageQueue:
         wanted: dict[int, _Host] = {}
         for host in self._hosts.values():
             room = 0 if host.given_up else 2 * self._slots(host) - host.busy - len(host.claimed)
-            for _ in range(min(room, len(host.planned))):
-                wanted[host.planned.popleft().id] = host
+            for _ in range(min(room, self._claimable(host))):
+                wanted[host.next_planned().id] = host
         if wanted:
             for entry in sorted(self._claim(list(wanted)), key=publication_order):
                 wanted[entry.id].claimed.append(entry)
@@ -177,6 +321,7 @@ class PageQueue:
     def _hand_out(self, host: _Host) -> Turn:
         entry = host.claimed.popleft()
         host.busy += 1
+        self._handed_out += 1
         self._last_turn[host.name] = next(self._turns)
         before, host.last = host.last, asyncio.Event()
         return Turn(entry, host.name, before, host.last)
@@ -184,13 +329,17 @@ class PageQueue:
     def _give_up(self, host: _Host) -> list[Deferred]:
         """Defer the host's remaining entries, letting go of those claimed."""
         host.given_up = True
-        reason = f"{host.name or 'no host'}: {self.per_host} pages in a row did not answer"
+        reason = _silent(host.name, self.per_host)
         claimed = [p.id for p in host.claimed]
         if claimed:
             self._release(claimed)
         left = [Deferred(p.id, p.entry.url, reason) for p in host.claimed]
-        left += [Deferred(e.id, e.url, reason) for e in host.planned]
+        left += [Deferred(e.id, e.url, reason) for _, e in sorted(host.planned)]
         host.claimed.clear()
         host.planned.clear()
         self.deferred += left
         return left
+
+
+def _silent(host: str, per_host: int) -> str:
+    return f"{host or 'no host'}: {per_host} pages in a row did not answer"

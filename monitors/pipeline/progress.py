@@ -50,17 +50,20 @@ ProgressHook = Callable[[Progress], None]
 
 @dataclass
 class CycleProgress:
-    """A cycle's progress: `feeds` polled, then `entries` processed (the pending ones
-    counted when processing starts)."""
+    """A cycle's progress: `feeds` polled and `entries` processed (processing starts
+    with the feeds' polling, each feed's new entries counted as they are stored)."""
 
     feeds: Progress = field(default_factory=Progress)
     entries: Progress = field(default_factory=Progress)
-    stage: str = "poll"  # then "process", then "deliver"
+    stage: str = "poll"  # entries processed meanwhile; then "process", then "deliver"
 
     def line(self) -> str:
         """One line for a log: the stage under way and its counts."""
         if self.stage == "poll":
-            return self.feeds.line("feeds", "polled")
+            polling = self.feeds.line("feeds", "polled")
+            if not (self.entries.total or self.entries.done):
+                return polling
+            return f"{polling}; {self.entries.line('entries', 'processed')}"
         polled = f"feeds {self.feeds.done} polled; "
         if self.stage == "process":
             return polled + self.entries.line("entries", "processed")

@@ -92,13 +92,13 @@ class FeedQueries:
         body_hash: str | None,
         new_entries: Sequence[Entry] = (),
         skipped: Sequence[str] | None = None,
-    ) -> int:
+    ) -> list[DueEntry]:
         """Store a successful poll: the validators, the new entries and (for a parsed body)
         why any entries were skipped.
 
         An entry is new unless its feed already had its key or any feed had its
         canonical URL; those are recorded as duplicates, never fetched. Returns
-        how many entries are pending.
+        the entries now pending, unclaimed.
         """
         now = utcnow()
         parsed = {} if skipped is None else {"skipped": json.dumps(list(skipped))}
@@ -114,7 +114,7 @@ class FeedQueries:
             last_status=status,
             last_error=None,
             error_streak=0,
-            entries_seen=feeds.c.entries_seen + added,
+            entries_seen=feeds.c.entries_seen + len(added),
             claimed_by=None,
             claimed_until=None,
         )
@@ -311,14 +311,14 @@ class FeedQueries:
 
 def add_entries(
     conn: Connection, feed_id: int, new: Sequence[Entry], now: datetime, via: str = "poll"
-) -> int:
+) -> list[DueEntry]:
     """Store the entries the feed did not have yet, seen `via` a poll or a push: pending,
-    or `duplicate` when any feed already had the canonical URL. How many are pending."""
+    or `duplicate` when any feed already had the canonical URL. Those pending."""
     unique: dict[str, Entry] = {}
     for entry in new:
         unique.setdefault(entry.key, entry)
     if not unique:
-        return 0
+        return []
     keys = list(unique)
     known = set(
         conn.scalars(
@@ -330,7 +330,7 @@ def add_entries(
     seen_urls = set(
         conn.scalars(sa.select(entries.c.canonical_url).where(entries.c.canonical_url.in_(urls)))
     )
-    added = 0
+    added: list[DueEntry] = []
     for entry in fresh:
         status = "duplicate" if entry.canonical_url in seen_urls else "pending"
         seen_urls.add(entry.canonical_url)
@@ -345,7 +345,8 @@ def add_entries(
             )
             .returning(entries.c.id)
         )
-        added += int(status == "pending" and entry_id is not None)
+        if status == "pending" and entry_id is not None:
+            added.append(DueEntry(entry_id, feed_id, entry.url, entry.published))
     return added
 
 

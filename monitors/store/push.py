@@ -228,7 +228,7 @@ class PushQueries:
         )
         if not fresh.rowcount:
             return None
-        added = add_entries(self.conn, feed_id, new_entries, now, via="push")
+        added = len(add_entries(self.conn, feed_id, new_entries, now, via="push"))
         self.conn.execute(
             feeds.update()
             .where(feeds.c.id == feed_id)

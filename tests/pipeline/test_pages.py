@@ -160,3 +160,84 @@ def test_each_entry_of_a_host_waits_for_the_one_before_it() -> None:
     by_id = {t.entry.id: t for t in turns}
     assert by_id[1].before.is_set() and by_id[4].before.is_set()
     assert by_id[2].before is by_id[1].recorded and by_id[3].before is by_id[2].recorded
+
+
+def test_an_open_queue_waits_for_entries_until_it_is_closed() -> None:
+    first = [due(1, "a.test", 1)]
+    later = [due(2, "b.test", 2), due(3, "a.test", 3)]
+    store = Store(first + later)
+
+    async def go() -> tuple[list[int], int]:
+        queue = PageQueue(plan(first, 100), 6, store.claim, store.release, budget=100)
+        one = await queue.take()
+        assert one is not None
+        await queue.done(one, answered=True)
+        with pytest.raises(TimeoutError):  # nothing planned, but more may come
+            await asyncio.wait_for(queue.take(), 0.1)
+        waiting = asyncio.create_task(queue.take())
+        await asyncio.sleep(0)
+        assert await queue.add(later) == []
+        two = await asyncio.wait_for(waiting, 1)
+        three = await asyncio.wait_for(queue.take(), 1)
+        assert two is not None and three is not None
+        size = queue.size
+        for turn in (two, three):
+            await queue.done(turn, answered=True)
+        await queue.close()
+        assert await asyncio.wait_for(queue.take(), 1) is None
+        return [t.entry.id for t in (one, two, three)], size
+
+    ids, size = asyncio.run(go())
+    assert sorted(ids) == [1, 2, 3] and size == 3
+
+
+def test_a_hosts_pages_wait_for_every_feed_on_that_host() -> None:
+    """Two feeds on a.test, one on b.test: a.test's entries start once both its feeds
+    are polled, then in order of publication across them, shared in turns within the
+    budget as `plan` shares them; b.test's start at once."""
+    first = [due(i, "a.test", 1, 10 * i) for i in range(1, 6)]
+    second = [due(i, "a.test", 2, 10 * i - 45) for i in (6, 7)]
+    elsewhere = [due(9, "b.test", 3)]
+    store = Store(first + second + elsewhere)
+    feeds = ["https://a.test/one.xml", "https://a.test/two.xml", "https://b.test/feed.xml"]
+
+    async def go() -> tuple[list[int], list[int]]:
+        queue = PageQueue(plan([], 4), 6, store.claim, store.release, budget=4)
+        queue.expect(feeds)
+        await queue.add(first)
+        await queue.add(elsewhere)
+        await queue.polled(feeds[2])
+        early = []
+        with pytest.raises(TimeoutError):
+            while True:
+                turn = await asyncio.wait_for(queue.take(), 0.1)
+                assert turn is not None
+                early.append(turn.entry.id)
+        await queue.polled(feeds[0])
+        await queue.add(second)
+        await queue.polled(feeds[1])
+        later = [t.entry.id for t in [await queue.take() for _ in range(4)] if t is not None]
+        return early, later
+
+    early, later = asyncio.run(go())
+    assert early == [9]
+    assert later == [1, 6, 2, 7]  # in order of publication
+    assert later == [e.id for e in plan(first + second, 4).hosts["a.test"]]
+
+
+def test_entries_added_for_a_host_left_for_later_are_deferred() -> None:
+    entries = [due(i, "silent.test", 1) for i in range(1, 4)]
+    store = Store(entries + [due(9, "silent.test", 2)])
+
+    async def go() -> list[str]:
+        queue = PageQueue(plan(entries, 100), 3, store.claim, store.release, budget=100)
+        turns = [await queue.take() for _ in range(3)]
+        for turn in turns:
+            assert turn is not None
+            await queue.done(turn, answered=False)
+        later = await queue.add([due(9, "silent.test", 2)])
+        await queue.close()
+        assert await queue.take() is None
+        return [d.reason for d in later]
+
+    assert asyncio.run(go()) == ["silent.test: 3 pages in a row did not answer"]

@@ -253,6 +253,43 @@ def test_an_alert_goes_out_while_the_batch_is_still_processed(store_url: str, st
     assert len(posted) == 1 and ended - posted[0] > 1.0
 
 
+def test_entries_are_processed_while_other_feeds_still_poll(store_url: str, store: Store) -> None:
+    """One host's feed answers at once, another host's after 10 s (a slow server, within
+    the fetch timeout): the first feed's alert is sent before the slow feed is polled
+    (the extraction worker's start leaves a margin for a loaded machine), and the slow
+    feed's entry is processed in the same cycle."""
+    page = "<html><head><title>{0}</title></head><body><article><p>{1}</p></article></body></html>"
+    text = "Allies offered Kyiv security guarantees modelled on Article 5, officials said. " * 4
+    rss = "<rss><channel><title>N</title><item><title>{0}</title><link>{1}</link></item>"
+    rss += "</channel></rss>"
+    posted: list[float] = []
+
+    def hook_body(_request: object) -> bytes:
+        posted.append(time.monotonic())
+        return b""
+
+    with (
+        LoopbackServer() as fast,
+        LoopbackServer("127.0.0.2") as slow,
+        LoopbackServer() as hook,
+    ):
+        hook.add("/hook", hook_body)
+        title = "Kyiv offered security guarantees"
+        fast.add("/a.html", page.format(title, text).encode())
+        fast.add("/feed.xml", rss.format(title, fast.url("/a.html")).encode())
+        slow.add("/b.html", page.format("Harbour fair", "Boats and stalls. " * 30).encode())
+        slow.add("/feed.xml", rss.format("Harbour fair", slow.url("/b.html")).encode(), delay=10.0)
+        channel = "json://" + hook.url("/hook").removeprefix("http://")
+        urls = [fast.url("/feed.xml"), slow.url("/feed.xml")]
+        fetch = {"allow_private_networks": "127.0.0.0/30", "retries": 0, "timeout": 20}
+        report = run_cycle(make_config(store_url, urls, channel, fetch=fetch), store)
+        ended = time.monotonic()
+    assert [f.status for f in report.feeds] == ["new", "new"]
+    assert sorted(e.outcome for e in report.entries) == ["article", "article"]
+    assert [d.status for d in report.deliveries] == ["sent"]
+    assert len(posted) == 1 and ended - posted[0] > 5.0
+
+
 def test_pages_are_analysed_in_the_extraction_workers(
     store_url: str, store: Store, site: LoopbackServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -87,7 +87,7 @@ def test_a_push_adds_entries_once_and_its_replay_nothing(store: Store) -> None:
         )
         [pushed] = tx.subscriptions()
         pending = tx.pending_entries([fid])
-    assert added == 0 and pushed.pushes == 2 and pushed.last_push_hash == "h2"
+    assert added == [] and pushed.pushes == 2 and pushed.last_push_hash == "h2"
     assert sorted(p.entry.key for p in pending) == ["e1", "e2", "e3"]
 
 
