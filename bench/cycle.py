@@ -16,7 +16,11 @@ fresh SQLite store with the shipped rules and a loopback json:// channel:
 - a bare asyncio httpx poller doing the steady cycle's conditional GETs;
 - the Prefect `poll` flow on the same steady cycle.
 
-    python bench/cycle.py [CORPORA] [--feeds 1000] [--items 2 2] [--no-prefect]
+With `--hosts N` the feeds are spread over N loopback hosts (127.0.0.1 to 127.0.0.N,
+each feed's pages on its host, contiguous groups of feeds as a config lists an outlet's
+feeds together), standing for N outlets; by default every feed and page is on one host.
+
+    python bench/cycle.py [CORPORA] [--feeds 1000] [--items 2 2] [--hosts 1] [--no-prefect]
 """
 
 from __future__ import annotations
@@ -107,15 +111,26 @@ def _cut(body: bytes, keep: int) -> tuple[bytes, list[bytes]]:
     return body[: found[keep].start()] + body[found[-1].end() :], [m.group(0) for m in found[:keep]]
 
 
+def feed_base(base: str, number: int, count: int, hosts: int = 1) -> str:
+    """The address of feed `number` of `count` and of its pages: `base` (on 127.0.0.1)
+    moved to the feed's host, one of `hosts` loopback hosts, in contiguous groups."""
+    return base.replace("127.0.0.1", f"127.0.0.{1 + number * hosts // count}")
+
+
+def feed_url(base: str, number: int, count: int, hosts: int = 1) -> str:
+    return f"{feed_base(base, number, count, hosts)}/feed/{number}.xml"
+
+
 def build_site(
     corpora: Path,
     count: int,
     base: str,
     seed: int = 7,
     items: tuple[int, int] = (MIN_ITEMS, MAX_ITEMS),
+    hosts: int = 1,
 ) -> Site:
     """`count` feeds from the corpora's real feeds that have at least 20 items, each cut to
-    a number of items drawn from `items`."""
+    a number of items drawn from `items`, spread over `hosts` loopback hosts."""
     rng = random.Random(seed)
     sources = []
     for feed in all_feeds(corpora):
@@ -129,7 +144,8 @@ def build_site(
     for number in range(count):
         feed, raw = sources[number % len(sources)]
         body, kept = _cut(raw, rng.randint(*items))
-        body = LinkRewriter(f"{base}/f{number}").rewrite(body)
+        home = feed_base(base, number, count, hosts)
+        body = LinkRewriter(f"{home}/f{number}").rewrite(body)
         site.items += len(kept)
         path = f"/feed/{number}.xml"
         modified = formatdate(1_700_000_000 + number, usegmt=True)
@@ -137,7 +153,7 @@ def build_site(
             body, f'"{sha1(body).hexdigest()[:16]}"', modified, feed.content_type
         )
         if number in changed:
-            fresh = LinkRewriter(f"{base}/f{number}v2").rewrite(b"".join(kept[:NEW_ITEMS]))
+            fresh = LinkRewriter(f"{home}/f{number}v2").rewrite(b"".join(kept[:NEW_ITEMS]))
             fresh = _GUID.sub(
                 lambda m: m.group(1) + m.group(2).strip() + b"-v2" + m.group(3), fresh
             )
@@ -257,14 +273,15 @@ class _Server:
         finally:
             writer.close()
 
-    async def serve(self, port: int) -> None:
-        server = await asyncio.start_server(self.handle, "127.0.0.1", port, backlog=1024)
+    async def serve(self, port: int, hosts: int) -> None:
+        addresses = [f"127.0.0.{n}" for n in range(1, hosts + 1)]
+        server = await asyncio.start_server(self.handle, addresses, port, backlog=1024)
         async with server:
             await server.serve_forever()
 
 
-def _serve(site: Site, corpora: Path, port: int) -> None:
-    asyncio.run(_Server(site, load_pages(corpora)).serve(port))
+def _serve(site: Site, corpora: Path, port: int, hosts: int = 1) -> None:
+    asyncio.run(_Server(site, load_pages(corpora)).serve(port, hosts))
 
 
 def free_port() -> int:
@@ -483,19 +500,21 @@ class Cycle:
         )
 
 
-def write_config(folder: Path, base: str, count: int) -> Path:
+def write_config(folder: Path, base: str, count: int, hosts: int = 1) -> Path:
     shipped = yaml.safe_load(SHIPPED_CONFIG.read_text(encoding="utf-8"))
     config = {
         "store": f"sqlite:///{folder / 'cycle.db'}",
-        # every feed and page is on one loopback host, standing for many sites: its slots
-        # and its page budget (none here) are theirs
+        # a loopback host stands for many sites (one host: every site): its slots and its
+        # page budget (none here) are theirs
         "fetch": {
-            "allow_private_networks": "127.0.0.1/32",
+            "allow_private_networks": "127.0.0.0/8",
             "concurrency": 16,
             "per_host": 16,
             "pages_per_host_per_cycle": 10**9,
         },
-        "feeds": [{"name": f"feed {n}", "url": f"{base}/feed/{n}.xml"} for n in range(count)],
+        "feeds": [
+            {"name": f"feed {n}", "url": feed_url(base, n, count, hosts)} for n in range(count)
+        ],
         "channels": {"desk": "json://" + base.removeprefix("http://") + "/hook"},
         "rules": [{**rule, "notify": ["desk"]} for rule in shipped["rules"]],
     }
@@ -729,6 +748,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--profile-feeds", type=int, default=20, help="feeds in the cProfile run (0: none)"
     )
+    parser.add_argument(
+        "--hosts", type=int, default=1, help="loopback hosts the feeds are spread over (1-250)"
+    )
     parser.add_argument("--no-prefect", action="store_true")
     parser.add_argument(
         "--no-floor", action="store_true", help="skip the floor (its ratio is then not printed)"
@@ -741,10 +763,14 @@ def main(argv: list[str] | None = None) -> None:
     corpora = args.corpora if args.corpora.is_absolute() else (REPO / args.corpora).resolve()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    site = build_site(corpora, args.feeds, base, items=tuple(args.items))
-    print(f"{len(site.feeds)} feeds, {site.items} items, {len(site.changed)} change in mixed")
+    hosts = max(1, min(args.hosts, 250, args.feeds))
+    site = build_site(corpora, args.feeds, base, items=tuple(args.items), hosts=hosts)
+    print(
+        f"{len(site.feeds)} feeds on {hosts} host(s), {site.items} items, "
+        f"{len(site.changed)} change in mixed"
+    )
     server = multiprocessing.get_context("fork").Process(
-        target=_serve, args=(site, corpora, port), daemon=True
+        target=_serve, args=(site, corpora, port, hosts), daemon=True
     )
     server.start()
     assert server.pid is not None
@@ -752,8 +778,8 @@ def main(argv: list[str] | None = None) -> None:
         wait_up(base)
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            config_path = write_config(folder, base, args.feeds)
-            urls = [f"{base}{path}" for path in site.feeds]
+            config_path = write_config(folder, base, args.feeds, hosts)
+            urls = [feed_url(base, n, args.feeds, hosts) for n in range(args.feeds)]
             workers = config_mod.load(config_path).extract.workers
             floor = math.nan
             if not args.no_floor:
@@ -774,7 +800,8 @@ def main(argv: list[str] | None = None) -> None:
                 )
             steady, _ = cycle_apart("steady", config_path, base, server.pid)
             print(steady.line())
-            validators = {f"{base}{p}": (v.etag, v.last_modified) for p, v in site.feeds.items()}
+            versions = site.feeds.values()
+            validators = {u: (v.etag, v.last_modified) for u, v in zip(urls, versions, strict=True)}
             bare, bare_304 = asyncio.run(bare_poll(urls, validators))
             control(base, "stats")
             print(
@@ -800,7 +827,7 @@ def main(argv: list[str] | None = None) -> None:
             if args.profile_feeds:
                 profile_dir = folder / "profile"
                 profile_dir.mkdir()
-                profile_config = write_config(profile_dir, base, args.feeds)
+                profile_config = write_config(profile_dir, base, args.feeds, hosts)
                 print(f"\n--- cProfile, first cycle over {args.profile_feeds} feeds ---")
                 print(profile_first(profile_config, base, server.pid, args.profile_feeds))
     finally:
