@@ -88,6 +88,7 @@ _ASCII_WORD = re.compile(r"[a-z0-9]+")
 _ASCII_DOT = re.compile(r"\.(?=[a-z](?![a-z0-9]))(?<=(?<![a-z0-9])[a-z]\.)")
 _ASCII_SPAN = re.compile(r"[A-Za-z](?:\.[A-Za-z])+(?![A-Za-z0-9])|[A-Za-z0-9]+")
 _NOT_WORD = re.compile("[\\W_\u02bc]+")
+_BEYOND_ASCII = re.compile(f"(?![\\x00-\\x7f])\\w|{_JOINERS}")  # a word's part, not ASCII
 _LINE = re.compile(r"[^\r\n]+")
 _STOP = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019\u00bb)\]]*\s+")
 _LAST_WORD = re.compile(r"[^\W_]+$")
@@ -148,20 +149,38 @@ def one_script(word: str) -> str:
 
 def words(text: str) -> list[str]:
     """The normalized words of `text`: the `norm` of each of its tokens, found faster."""
-    if text.isascii():
+    if _ascii_words(text):
         return _ASCII_WORD.findall(_ASCII_DOT.sub("", text.lower()))
     return list(map(normalize, _FAST_WORD.findall(_DOT.sub("", text))))
 
 
 def word_spans(text: str) -> list[tuple[int, int]]:
     """The (start, end) offsets of the words of `text`: the spans of its tokens, found faster."""
-    pattern = _ASCII_SPAN if text.isascii() else _WORD
+    pattern = _ASCII_SPAN if _ascii_words(text) else _WORD
     return [found.span() for found in pattern.finditer(text)]
 
 
 def tokenize(text: str) -> list[Token]:
     """The words of `text`, normalized, with their offsets into `text`."""
+    if not _ascii_words(text):
+        return any_tokens(text)
+    lowered, tokens = text.lower(), []
+    for found in _ASCII_SPAN.finditer(text):
+        start, end = found.span()
+        norm = lowered[start:end]
+        tokens.append(Token(norm.replace(".", "") if "." in norm else norm, start, end))
+    return tokens
+
+
+def any_tokens(text: str) -> list[Token]:
+    """`tokenize` for any text: the general patterns, whatever its characters."""
     return [Token(normalize(m.group()), m.start(), m.end()) for m in _WORD.finditer(text)]
+
+
+def _ascii_words(text: str) -> bool:
+    """Whether every part of a word in `text` is ASCII (its quotes, dashes and spaces
+    need not be): the ASCII patterns, several times faster, then find its words."""
+    return text.isascii() or _BEYOND_ASCII.search(text) is None
 
 
 def sentences(text: str, pos: int = 0, endpos: int | None = None) -> list[tuple[int, int]]:

@@ -31,7 +31,15 @@ from monitors.rules import (
 from monitors.rules.inflect import forms
 from monitors.rules.passage import MAX_PASSAGE
 from monitors.rules.translit import romanize, transliterations
-from monitors.text import Token, normalize, sentences, tokenize, word_spans, words
+from monitors.text import (
+    Token,
+    any_tokens,
+    normalize,
+    sentences,
+    tokenize,
+    word_spans,
+    words,
+)
 from tests.conftest import DATA
 
 NEAR_NEEDS = (
@@ -140,6 +148,21 @@ def test_acronyms_and_invisible_characters_tokenize_alike_everywhere(text: str) 
     ascii_text = text.encode("ascii", "ignore").decode()
     assert words(ascii_text) == [token.norm for token in tokenize(ascii_text)]
     assert word_spans(ascii_text) == [(t.start, t.end) for t in tokenize(ascii_text)]
+
+
+@given(
+    st.text(
+        alphabet="aZ1 .-'\n\u2019\u201c\u201d\u2014\u2026\u00a0\u00abé\u0301\u00ad\u02bcЖ٣",
+        max_size=40,
+    )
+)
+def test_the_ascii_patterns_find_the_words_of_text_whose_words_are_ascii(text: str) -> None:
+    """Quotes, dashes and spaces beyond ASCII leave the fast patterns in use; a letter,
+    digit or joiner beyond ASCII does not: either way, the words of the general ones."""
+    tokens = any_tokens(text)
+    assert tokenize(text) == tokens
+    assert words(text) == [token.norm for token in tokens]
+    assert word_spans(text) == [(token.start, token.end) for token in tokens]
 
 
 def test_tokenize_keeps_unicode_words_whole() -> None:
