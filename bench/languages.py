@@ -8,11 +8,18 @@ with its page's declared language right (`<html lang>` agreeing), and with it wr
 (declared "en", or "ru" for English). The cost is CPU time per call, on the samples and
 on the seed write-ups (real pages, 3-10 KB).
 
-    python bench/languages.py
+With `--corpora DIR`, plain English (told without the model) is checked on real pages
+nobody here labelled: the text trafilatura extracts from the HTML pages of the
+trafilatura evaluation set (many languages), Mozilla's readability test pages and the
+scrapinghub benchmark. For each text, the model's answer is compared with the shortcut's
+where the shortcut is taken: a page it calls English that the model does not is a miss.
+
+    python bench/languages.py [--corpora ../shared/corpora]
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections import Counter
@@ -24,6 +31,7 @@ if str(REPO) not in sys.path:
 
 import yaml  # noqa: E402
 
+from monitors.extract import language  # noqa: E402
 from monitors.extract.language import detect_language  # noqa: E402
 
 DATA = REPO / "tests" / "data"
@@ -69,7 +77,62 @@ def cost_ms(items: list[str]) -> float:
     return best / len(items) * 1000
 
 
+def corpus_texts(corpora: Path) -> dict[str, list[str]]:
+    """The texts trafilatura extracts from the corpora's HTML pages, by corpus."""
+    import trafilatura
+
+    folders = {
+        "trafilatura eval": corpora / "trafilatura-eval" / "tests" / "cache",
+        "readability": corpora / "mozilla-readability-test-pages" / "test-pages",
+        "scrapinghub": corpora / "scrapinghub-article-extraction-benchmark" / "html",
+    }
+    texts: dict[str, list[str]] = {}
+    for name, folder in folders.items():
+        for path in sorted(folder.rglob("*")):
+            if not path.is_file() or path.suffix not in (".html", ".gz"):
+                continue
+            if path.name.startswith("expected"):  # readability's answer, not a page
+                continue
+            raw = path.read_bytes()
+            if path.suffix == ".gz":
+                import gzip
+
+                raw = gzip.decompress(raw)
+            text = trafilatura.extract(raw.decode("utf-8", "replace")) or ""
+            if text:
+                texts.setdefault(name, []).append(text)
+    return texts
+
+
+def plain_english(corpora: Path) -> None:
+    """How often plain English is told without the model, and whether the model agrees."""
+    print("plain English without the model, on real pages (model's answer for comparison)")
+    for name, texts in corpus_texts(corpora).items():
+        taken, missed, english = 0, [], 0
+        for text in texts:
+            sample = text[: language.SAMPLE_CHARS]
+            model = dict(language._identifier().rank(sample))
+            best = max(model, key=model.__getitem__)
+            english += best == "en"
+            if language.plainly_english(sample):
+                taken += 1
+                if best != "en":
+                    missed.append((best, sample[:80].replace("\n", " ")))
+        print(
+            f"  {name:<17} {len(texts):>4} texts, model says English for {english}; "
+            f"plain English for {taken}, of which the model says otherwise for {len(missed)}"
+        )
+        for best, start in missed:
+            print(f"    model: {best}: {start!r}")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpora", type=Path, help="check plain English on real pages")
+    args = parser.parse_args()
+    if args.corpora is not None:
+        plain_english(args.corpora)
+        print()
     detect_language("warm up")
     sets = samples()
     langs = ["en", "uk", "ru", "de", "fr", "pl"]

@@ -149,20 +149,20 @@ def one_script(word: str) -> str:
 
 def words(text: str) -> list[str]:
     """The normalized words of `text`: the `norm` of each of its tokens, found faster."""
-    if _ascii_words(text):
+    if ascii_words(text):
         return _ASCII_WORD.findall(_ASCII_DOT.sub("", text.lower()))
     return list(map(normalize, _FAST_WORD.findall(_DOT.sub("", text))))
 
 
 def word_spans(text: str) -> list[tuple[int, int]]:
     """The (start, end) offsets of the words of `text`: the spans of its tokens, found faster."""
-    pattern = _ASCII_SPAN if _ascii_words(text) else _WORD
+    pattern = _ASCII_SPAN if ascii_words(text) else _WORD
     return [found.span() for found in pattern.finditer(text)]
 
 
 def tokenize(text: str) -> list[Token]:
     """The words of `text`, normalized, with their offsets into `text`."""
-    if not _ascii_words(text):
+    if not ascii_words(text):
         return any_tokens(text)
     lowered, tokens = text.lower(), []
     for found in _ASCII_SPAN.finditer(text):
@@ -177,7 +177,7 @@ def any_tokens(text: str) -> list[Token]:
     return [Token(normalize(m.group()), m.start(), m.end()) for m in _WORD.finditer(text)]
 
 
-def _ascii_words(text: str) -> bool:
+def ascii_words(text: str) -> bool:
     """Whether every part of a word in `text` is ASCII (its quotes, dashes and spaces
     need not be): the ASCII patterns, several times faster, then find its words."""
     return text.isascii() or _BEYOND_ASCII.search(text) is None

@@ -19,7 +19,7 @@ from monitors.extract.analysis import (
     stem,
     terms,
 )
-from monitors.extract.language import load_model_in_background
+from monitors.extract.language import load_model_in_background, needs_model
 from monitors.extract.page import PageText, article_from, extract_article, page_text, text_hash
 from monitors.extract.workers import Extractor
 
@@ -36,6 +36,7 @@ __all__ = [
     "features",
     "features_of",
     "load_model_in_background",
+    "needs_model",
     "page_text",
     "stem",
     "terms",

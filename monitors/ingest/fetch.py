@@ -409,12 +409,11 @@ class Fetcher:
         config: FetchConfig,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
-        max_connections: int = 50,
+        max_connections: int = 100,
     ) -> None:
         self.limits = limits = FetchLimits.of(config)
-        pool_limits = httpx.Limits(
-            max_connections=max_connections,
-            max_keepalive_connections=min(20, max_connections),
+        pool_limits = httpx.Limits(  # connections kept open to every host polled lately
+            max_connections=max_connections, max_keepalive_connections=max_connections
         )
         self._client = httpx.AsyncClient(
             transport=transport or GuardedTransport(limits, pool_limits),

@@ -43,7 +43,13 @@ from monitors.errors import (
     HTTPStatusError,
     NewsmonError,
 )
-from monitors.extract import Extractor, PageText, article_from, load_model_in_background
+from monitors.extract import (
+    Extractor,
+    PageText,
+    article_from,
+    load_model_in_background,
+    needs_model,
+)
 from monitors.ingest import (
     Fetcher,
     Polled,
@@ -340,9 +346,10 @@ class Pipeline:
             hints = [h for h in (parsed.ttl, result.max_age) if h]
             polled = Polled(len(parsed.entries), len(added), max(hints, default=None))
             tx.schedule_feed(state.id, *self._next_poll(feed, state, polled, started, pushed))
-        if added:  # entries to record: the workers and the language model get ready
-            self.extractor.start()  # while the other feeds poll
-            load_model_in_background()
+        if added:  # entries to record: the workers (and the language model, for text
+            self.extractor.start()  # beyond plain English) get ready while feeds poll
+            if needs_model(e.title for e in parsed.entries):
+                load_model_in_background()
             if queue is not None:
                 await queue.add(added)
                 self._sync_total(queue)

@@ -31,13 +31,13 @@ class OutOfTime(Exception):
     """An article's matching reached its time limit (caught by the rule set)."""
 
 
-CHECK_EVERY = 0.001  # seconds of wall time between two reads of the CPU time
+CLOCK_EVERY = 0.001  # seconds of wall time between two reads of the CPU time
 
 
 class Deadline:
     """The CPU time by which one article's matching must end; `check()` raises
     `OutOfTime` once it has passed. The thread's CPU time (a system call, 0.6 µs here)
-    is read at most every CHECK_EVERY seconds of wall time (a cheap clock): a thread
+    is read at most every CLOCK_EVERY seconds of wall time (a cheap clock): a thread
     spends no more CPU time than wall time, so the deadline is overrun by at most that."""
 
     __slots__ = ("at", "_next")
@@ -52,7 +52,7 @@ class Deadline:
         now = time.perf_counter()
         if now < self._next:
             return
-        self._next = now + CHECK_EVERY
+        self._next = now + CLOCK_EVERY
         if time.thread_time() > self.at:
             raise OutOfTime
 

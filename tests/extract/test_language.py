@@ -128,3 +128,35 @@ def test_the_model_loads_once_in_the_background() -> None:
     assert len(loading) <= 1
     assert detect_language("Zelensky says Kyiv will not give up the Donbas") == "en"
     assert language._load_identifier.cache_info().misses == 1
+
+
+ENGLISH = (
+    "The Senate would have to ratify the security guarantees for Ukraine, which were "
+    "drafted by the United States and its European allies after talks in Geneva, officials "
+    "said on Tuesday. The text has not been published, but two people who have seen it said "
+    "that it would commit Washington to respond within 24 hours to a renewed attack."
+)
+
+
+def test_plain_english_is_told_without_the_model() -> None:
+    assert language.plainly_english(ENGLISH)
+    assert language.plainly_english(ENGLISH.replace("'", "\u2019").replace(",", " \u2014"))
+    assert not language.plainly_english(ENGLISH[:120])  # too few words to be sure
+    assert language.plainly_english(ENGLISH.replace("Geneva", "Genève"))  # a name's accent
+    assert not language.plainly_english(ENGLISH.replace("e", "é"))  # many letters beyond ASCII
+    german = (
+        "Die Regierung in Berlin hat am Dienstag erklaert, dass die Gespraeche ueber die "
+        "Sicherheitsgarantien fuer die Ukraine in Genf fortgesetzt werden, was die Opposition "
+        "als Erfolg wertete. Der Text wird nicht veroeffentlicht, sagten zwei Diplomaten, "
+        "die ihn gesehen haben, und die Frist fuer eine Antwort sei nicht festgelegt."
+    )
+    assert not language.plainly_english(german)
+    assert detect_language(german) == "de"
+    texts = [t for lang, items in TEXTS.items() if lang != "en" for t in items]
+    assert not any(language.plainly_english(text) for text in texts)
+
+
+def test_the_model_loads_early_only_for_headlines_beyond_ascii() -> None:
+    assert not language.needs_model(["Kyiv\u2019s \u201cplan\u201d \u2014 a draft", "U.S. envoy"])
+    assert language.needs_model(["Kyiv plan", "Київ ухвалив план"])
+    assert language.needs_model(["Café talks in Genève"])
