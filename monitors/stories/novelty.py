@@ -48,6 +48,7 @@ from monitors.extract.analysis import STOPWORDS, default_idf, facts_of, stem
 from monitors.models import Article, Kin, Match, StoryFeatures
 from monitors.store import PriorAlert, Tx, utcnow
 from monitors.stories.names import CAPITALS, identity, known, parties_in
+from monitors.stories.weights import BIAS, WEIGHTS
 from monitors.text import sentences, tokenize, words
 
 
@@ -329,14 +330,14 @@ def novelty(
     update gap holds back what is new)."""
     if not prior:
         return "new", None, []
-    known_ = Known.of(prior, seen)
-    known_.parties.update(parties_in(" ".join(match.terms)))  # the rule's own topic
-    year = (article.published or utcnow()).year
-    topic = frozenset(w for term in match.terms for w in words(term))
-    matter = _matter([*match.terms, *(t for alert in prior for t in alert.terms)])
-    news = developments(known_, rule_sentences(article, match, matter), year, topic, match.kin)
-    if not news:
+    weighed = weigh(prior, match, article, seen)
+    if not weighed:
         return "nothing new where the rule matched: no new party, number, status or condition"
+    news = list(dict.fromkeys(f.text for f, weight in weighed if weight >= 0))
+    if not news:
+        best = max(weight for _, weight in weighed)
+        said = "; ".join(dict.fromkeys(f.text for f, _ in weighed))
+        return f"nothing that weighs as new where the rule matched (best {best:.2f}): {said}"
     last = max(row.published_at or row.fetched_at for row in prior)
     if abs((article.published or utcnow()) - last) < gap:
         minutes = gap / timedelta(minutes=1)
@@ -346,12 +347,89 @@ def novelty(
     return "update", int(prior[0].id), news
 
 
+def weigh(
+    prior: Sequence[PriorAlert],
+    match: Match,
+    article: Article,
+    seen: Iterable[tuple[str, str]] = (),
+) -> list[tuple[Fact, float]]:
+    """The facts of the article's rule sentences the rule's earlier alerts (and the
+    story's silent matches, `seen`) did not state, each with the fitted log-odds that
+    it is a development (at least 0: it is one)."""
+    known_ = Known.of(prior, seen)
+    known_.parties.update(parties_in(" ".join(match.terms)))  # the rule's own topic
+    year = (article.published or utcnow()).year
+    topic = frozenset(w for term in match.terms for w in words(term))
+    matter = _matter([*match.terms, *(t for alert in prior for t in alert.terms)])
+    found = facts(known_, rule_sentences(article, match, matter), year, topic, match.kin)
+    return [(f, score(evidence(f, known_))) for f in found]
+
+
+KINDS = ("party", "number", "status", "condition")
+ASIDES = ("attribution", "background", "history", "aside")
+COMMENTARY = _wordset(
+    """
+    analyst analysts scholar scholars fellow professor researcher researchers expert
+    experts commentator commentators institute
+    """
+)
+MODALS = _wordset("would could may might should")
+FIRST_PERSON = _wordset("i we our us my")
+
+
+def evidence(fact: Fact, known_: Known) -> dict[str, float]:
+    """What weighs for a fact being a development, by name (see
+    monitors.stories.weights): its kinds and how many; its sentence's place (headline,
+    lede, lead); why it stands aside, if it does; whether it holds a rule hit; whether
+    it is quoted, spoken in the first person, hedged by a modal, negated, attributed in
+    its own words or holds a commentator; its length; and the share (by IDF) of its
+    words, and the number of its rare words, the earlier articles did not write."""
+    tokens = words(fact.text)
+    present = set(tokens)
+    out = {f"is {kind}": float(kind in fact.kinds) for kind in KINDS}
+    out |= {f"in {name}": float(fact.place == place) for place, name in enumerate(PLACES)}
+    out |= {f"aside: {why}": float(fact.aside == why) for why in ASIDES}
+    out["kinds"] = float(len(fact.kinds))
+    out["hit"] = float(fact.hit)
+    out["quoted"] = float(bool(re.search("[\"“”]", fact.text)))
+    out["first person"] = float(bool(present & FIRST_PERSON))
+    out["hedged"] = float(bool(present & MODALS))
+    out["negated"] = float(bool(present & NEGATION))
+    out["speech"] = float(bool(present & SPEECH))
+    out["commentator"] = float(bool(present & COMMENTARY))
+    out["length"] = min(len(tokens), MAX_CLAUSE_WORDS) / MAX_CLAUSE_WORDS
+    out["fresh"] = _fresh(tokens, known_)
+    out["new rare words"] = math.log1p(len(_content(fact.text) - known_.stems))
+    return out
+
+
+def _fresh(tokens: Sequence[str], known_: Known) -> float:
+    """The share of the IDF weight of these words (stop words left out) whose stems the
+    earlier articles did not write."""
+    idf = default_idf()
+    weights = {stem(w): idf.idf(stem(w)) for w in tokens if w not in STOPWORDS and not w.isdigit()}
+    total = sum(weights.values())
+    return sum(v for s, v in weights.items() if s not in known_.stems) / total if total else 0.0
+
+
+def score(found: dict[str, float]) -> float:
+    """The fitted log-odds that a fact with this evidence is a development."""
+    return BIAS + sum(WEIGHTS.get(name, 0.0) * value for name, value in found.items())
+
+
 @dataclass(frozen=True)
 class Clause:
-    """A piece of a rule sentence, and whether it holds one of the rule's hits."""
+    """A piece of a rule sentence, whether it holds one of the rule's hits, and where
+    its sentence stands: the headline (HEADLINE), the text's first sentence (LEDE) or
+    the rest of the lead (LEAD)."""
 
     text: str
     hit: bool
+    place: int = 2
+
+
+HEADLINE, LEDE, LEAD = 0, 1, 2
+PLACES = ("headline", "lede", "lead")
 
 
 def rule_sentences(
@@ -366,19 +444,21 @@ def rule_sentences(
     its matter, or all of them when none does (its hits have no spans)."""
     found = []
     if match.in_title:
-        title = _clauses(article.title, 0, [], matter)
+        title = _clauses(article.title, 0, [], matter, HEADLINE)
         whole = [(0, len(article.title))]
-        found.append(title if any(c.hit for c in title) else _clauses(article.title, 0, whole))
+        if not any(c.hit for c in title):
+            title = _clauses(article.title, 0, whole, None, HEADLINE)
+        found.append(title)
     spans = match.spans
     text = article.text
     if not spans and match.in_title:  # only the headline matched: its lede tells it
         spans = tuple(sentences(text)[:1])
     elif not spans and match.passage.text:
         text, spans = match.passage.text, ((0, len(match.passage.text)),)
-    for start, end in sentences(text)[:LEAD_SENTENCES]:
+    for n, (start, end) in enumerate(sentences(text)[:LEAD_SENTENCES]):
         inside = [(a, b) for a, b in spans if start <= a and b <= end]
         if inside:
-            found.append(_clauses(text[start:end], start, inside, matter))
+            found.append(_clauses(text[start:end], start, inside, matter, LEDE if n == 0 else LEAD))
     return found
 
 
@@ -392,6 +472,74 @@ def _matter(terms: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class Fact:
+    """A clause of a rule sentence that states something the earlier alerts did not:
+    its `kinds` (party, number, status, condition), its sentence's place, and `aside`,
+    why it may say nothing of the matter ("attribution", "background", "history",
+    "aside": a question, a poll, a reference to an earlier event), or ""."""
+
+    text: str
+    kinds: frozenset[str]
+    place: int
+    aside: str = ""
+    hit: bool = False
+
+
+def facts(
+    known_: Known,
+    sentences_: Iterable[list[Clause]],
+    year: int,
+    topic: frozenset[str],
+    kin: Kin | None = None,
+) -> list[Fact]:
+    """The clauses of these sentences that state something `known_` lacks, in order,
+    each with what it states and whether it stands aside: background clauses ("which
+    ...", "while ...", a clause dated before `year`), attributions and asides
+    (questions, polls, a sentence opened by an earlier year). A number or a status counts
+    only in a clause holding a rule hit (the rule's matter: "offered his condolences"
+    says nothing of it), a number not in a toll unless the rule is about one (a word of
+    its `topic`); a condition's words that are `kin` of a known condition's (the rule's
+    alternatives) are known."""
+    kin_known = _Kin(kin, known_)
+    found: list[Fact] = []
+    for clauses in sentences_:
+        aside = "aside" if _aside(clauses, year, topic) else ""
+        for before, clause in zip([None, *clauses], clauses, strict=False):
+            text = clause.text
+            opening = before.text if before and _opens_condition(before.text) else ""
+            kinds = {
+                kind
+                for kind, new in (
+                    ("party", _new_party(text, known_)),
+                    ("number", clause.hit and _new_number(text, known_, topic)),
+                    ("status", clause.hit and _new_status(text, known_)),
+                    (
+                        "condition",
+                        _new_condition(text, known_, kin_known)
+                        or bool(opening and _new_condition(f"{opening} {text}", known_, kin_known)),
+                    ),
+                )
+                if new
+            }
+            if kinds and _phrase(text):
+                why = aside or _why_aside(text, year)
+                found.append(Fact(_phrase(text), frozenset(kinds), clause.place, why, clause.hit))
+    return found
+
+
+def _why_aside(clause: str, year: int) -> str:
+    """Why a clause says nothing new of its own: an attribution, background or history."""
+    for why, test in (
+        ("attribution", _attribution(clause)),
+        ("background", _background(clause)),
+        ("history", _history(clause, year)),
+    ):
+        if test:
+            return why
+    return ""
+
+
 def developments(
     known_: Known,
     sentences_: Iterable[list[Clause]],
@@ -399,32 +547,9 @@ def developments(
     topic: frozenset[str],
     kin: Kin | None = None,
 ) -> list[str]:
-    """The clauses of these sentences that state something `known_` lacks, in order.
-    Background clauses ("which ...", "while ...", a clause dated before `year`),
-    attributions and asides (questions, polls, a sentence opened by an earlier year) say
-    nothing new; a number or a status counts only in a clause holding a rule hit (the
-    rule's matter: "offered his condolences" says nothing of it), a number not in a
-    toll unless the rule is about one (a word of its `topic`); a condition's words that
-    are `kin` of a known condition's (the rule's alternatives) are known."""
-    kin_known = _Kin(kin, known_)
-    news: list[str] = []
-    for clauses in sentences_:
-        if _aside(clauses, year, topic):
-            continue
-        for before, clause in zip([None, *clauses], clauses, strict=False):
-            text = clause.text
-            if _attribution(text) or _background(text) or _history(text, year):
-                continue
-            opening = before.text if before and _opens_condition(before.text) else ""
-            if (
-                _new_party(text, known_)
-                or (clause.hit and _new_number(text, known_, topic))
-                or (clause.hit and _new_status(text, known_))
-                or _new_condition(text, known_, kin_known)
-                or bool(opening and _new_condition(f"{opening} {text}", known_, kin_known))
-            ):
-                news.append(_phrase(text))
-    return list(dict.fromkeys(n for n in news if n))
+    """What the clauses of these sentences state that `known_` lacks, in order, as a
+    desk reads it: the facts (see `facts`) that do not stand aside."""
+    return list(dict.fromkeys(f.text for f in facts(known_, sentences_, year, topic, kin) if not f.aside))
 
 
 def _opens_condition(clause: str) -> bool:
@@ -456,11 +581,12 @@ def _clauses(
     offset: int,
     hits: list[tuple[int, int]],
     matter: re.Pattern[str] | None = None,
+    place: int = LEAD,
 ) -> list[Clause]:
     """A sentence cut at commas (not inside a number), semicolons, colons, dashes and
     brackets, except where a piece would be a lone word or two (a list of names stays
     one clause); `offset` is where the sentence starts among the `hits` spans; a piece
-    holding the rule's `matter` holds a hit too."""
+    holding the rule's `matter` holds a hit too; `place` is the sentence's."""
     out: list[tuple[str, int, int]] = []
     start = 0
     for cut in [*_CLAUSE.finditer(sentence), None]:
@@ -477,6 +603,7 @@ def _clauses(
             text,
             any(offset + a < e and s < offset + b for s, e in hits)
             or bool(matter and matter.search(text)),
+            place,
         )
         for text, a, b in out
     ]
