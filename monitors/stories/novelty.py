@@ -287,6 +287,7 @@ class Known:
     statuses: set[tuple[str, str]]
     conditions: set[str]
     terms: tuple[str, ...] = ()  # the conditions' own words, as written
+    lines: tuple[frozenset[str], ...] = ()  # the stems of each of their sentences
 
     @classmethod
     def of(cls, prior: Sequence[PriorAlert], seen: Iterable[tuple[str, str]] = ()) -> Known:
@@ -299,6 +300,7 @@ class Known:
         statuses: set[tuple[str, str]] = set()
         conditions: set[str] = set()
         terms: list[str] = []
+        lines: list[frozenset[str]] = []
         for alert in prior:
             for sentence in _sentences_with(alert.title, alert.text, alert.terms):
                 statuses.update(_statuses(sentence, named=True))
@@ -309,8 +311,10 @@ class Known:
             parties.update(k for f in facts_of(body) if f.kind == "name" for k in identity(f.text))
             numbers.update(_numbers(body))
             stems.update(stem(w) for w in words(body))
+            lines.append(_stems(title))
+            lines.extend(_stems(text[a:b]) for a, b in sentences(text))
         conditions = set().union(*map(_content, terms))
-        return cls(parties, numbers, stems, statuses, conditions, tuple(terms))
+        return cls(parties, numbers, stems, statuses, conditions, tuple(terms), tuple(lines))
 
 
 class Held(str):
@@ -330,7 +334,7 @@ def novelty(
     update gap holds back what is new)."""
     if not prior:
         return "new", None, []
-    weighed = weigh(prior, match, article, seen)
+    weighed = [(f, weight) for f, weight in weigh(prior, match, article, seen) if not f.aside]
     if not weighed:
         return "nothing new where the rule matched: no new party, number, status or condition"
     news = list(dict.fromkeys(f.text for f, weight in weighed if weight >= 0))
@@ -355,32 +359,32 @@ def weigh(
 ) -> list[tuple[Fact, float]]:
     """The facts of the article's rule sentences the rule's earlier alerts (and the
     story's silent matches, `seen`) did not state, each with the fitted log-odds that
-    it is a development (at least 0: it is one)."""
+    it is a development (at least 0: it is one; a fact that stands aside is none)."""
     known_ = Known.of(prior, seen)
     known_.parties.update(parties_in(" ".join(match.terms)))  # the rule's own topic
     year = (article.published or utcnow()).year
     topic = frozenset(w for term in match.terms for w in words(term))
     matter = _matter([*match.terms, *(t for alert in prior for t in alert.terms)])
     found = facts(known_, rule_sentences(article, match, matter), year, topic, match.kin)
-    return [(f, score(evidence(f, known_))) for f in found]
+    return [(f, -math.inf if f.aside else score(evidence(f, known_))) for f in found]
 
 
 KINDS = ("party", "number", "status", "condition")
-ASIDES = ("attribution", "background", "history", "aside")
-COMMENTARY = _wordset(
-    """
-    analyst analysts scholar scholars fellow professor researcher researchers expert
-    experts commentator commentators institute
-    """
-)
 MODALS = _wordset("would could may might should")
+FUTURE = _wordset("will ll shall going")
+# a speaker described after what is said: "said Jane Roe, a fellow at ...", "said Jane
+# Roe of the Marshall Fund"
+_DESCRIBED = re.compile(
+    r"\b(?:said|says|told|wrote|argued|according to)\s+(?:[A-Z][\w'’.-]*\s*){1,3}"
+    r"(?:,\s+(?:a|an|who)\b|\s+of\s+the\s+[A-Z])"
+)
 FIRST_PERSON = _wordset("i we our us my")
 
 
 def evidence(fact: Fact, known_: Known) -> dict[str, float]:
     """What weighs for a fact being a development, by name (see
     monitors.stories.weights): its kinds and how many; its sentence's place (headline,
-    lede, lead); why it stands aside, if it does; whether it holds a rule hit; whether
+    lede, lead); whether it holds a rule hit; whether
     it is quoted, spoken in the first person, hedged by a modal, negated, attributed in
     its own words or holds a commentator; its length; and the share (by IDF) of its
     words, and the number of its rare words, the earlier articles did not write."""
@@ -388,7 +392,11 @@ def evidence(fact: Fact, known_: Known) -> dict[str, float]:
     present = set(tokens)
     out = {f"is {kind}": float(kind in fact.kinds) for kind in KINDS}
     out |= {f"in {name}": float(fact.place == place) for place, name in enumerate(PLACES)}
-    out |= {f"aside: {why}": float(fact.aside == why) for why in ASIDES}
+    out |= {
+        f"{kind} in {name}": float(kind in fact.kinds and fact.place == place)
+        for kind in KINDS
+        for place, name in enumerate(PLACES)
+    }
     out["kinds"] = float(len(fact.kinds))
     out["hit"] = float(fact.hit)
     out["quoted"] = float(bool(re.search("[\"“”]", fact.text)))
@@ -396,11 +404,26 @@ def evidence(fact: Fact, known_: Known) -> dict[str, float]:
     out["hedged"] = float(bool(present & MODALS))
     out["negated"] = float(bool(present & NEGATION))
     out["speech"] = float(bool(present & SPEECH))
-    out["commentator"] = float(bool(present & COMMENTARY))
+    out["future"] = float(bool(present & FUTURE))
+    out["sentence quoted"] = float(bool(re.search("[\"“”]", fact.sentence)))
+    out["speaker described"] = float(bool(_DESCRIBED.search(fact.sentence)))
+    out["overlap"] = _overlap(fact.text, known_)
+    out["sentence overlap"] = _overlap(fact.sentence, known_)
     out["length"] = min(len(tokens), MAX_CLAUSE_WORDS) / MAX_CLAUSE_WORDS
     out["fresh"] = _fresh(tokens, known_)
     out["new rare words"] = math.log1p(len(_content(fact.text) - known_.stems))
     return out
+
+
+def _stems(text: str) -> frozenset[str]:
+    """The stems of a text's words, stop words left out."""
+    return frozenset(stem(w) for w in words(text) if w not in STOPWORDS)
+
+
+def _overlap(text: str, known_: Known) -> float:
+    """The largest share of a text's stems one earlier sentence holds."""
+    own = _stems(text)
+    return max((len(own & line) / len(own) for line in known_.lines), default=0.0) if own else 0.0
 
 
 def _fresh(tokens: Sequence[str], known_: Known) -> float:
@@ -484,6 +507,7 @@ class Fact:
     place: int
     aside: str = ""
     hit: bool = False
+    sentence: str = ""
 
 
 def facts(
@@ -505,6 +529,7 @@ def facts(
     found: list[Fact] = []
     for clauses in sentences_:
         aside = "aside" if _aside(clauses, year, topic) else ""
+        whole = ", ".join(c.text for c in clauses)
         for before, clause in zip([None, *clauses], clauses, strict=False):
             text = clause.text
             opening = before.text if before and _opens_condition(before.text) else ""
@@ -524,7 +549,9 @@ def facts(
             }
             if kinds and _phrase(text):
                 why = aside or _why_aside(text, year)
-                found.append(Fact(_phrase(text), frozenset(kinds), clause.place, why, clause.hit))
+                found.append(
+                    Fact(_phrase(text), frozenset(kinds), clause.place, why, clause.hit, whole)
+                )
     return found
 
 
