@@ -670,7 +670,7 @@ def _new_party(clause: str, known_: Known) -> bool:
     demonym that only qualifies a thing or people ("European astronomers")."""
     acting = _REFERENCE.split(_before_stance(clause))[0]
     acting = _OBJECT.sub(" ", _COMPASS.sub(" ", acting))
-    named = _DEMONYM_MODIFIER.sub(" ", acting)
+    named = _DEMONYM_MODIFIER.sub(_demonym, acting)
     for party in parties_in(_capitals_as_subjects(named)):
         if not known(frozenset({party}), known_.parties):
             return True
@@ -680,6 +680,13 @@ def _new_party(clause: str, known_: Known) -> bool:
         if not known(identity(fact.text), known_.parties) and not _variant(fact.text, known_):
             return True
     return False
+
+
+def _demonym(found: re.Match[str]) -> str:
+    """A demonym qualifying a thing or people ("European astronomers"), removed; a
+    country's own name that looks like one kept ("Japan will join", "Iran says")."""
+    word = found.group().strip().lower()
+    return found.group() if parties_in(word) == [word] else " "
 
 
 def _capitals_as_subjects(clause: str) -> str:
