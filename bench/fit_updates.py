@@ -47,9 +47,7 @@ from updates import T0, article, load, rule_match, rules_for, shipped  # noqa: E
 from monitors.extract.analysis import STOPWORDS, stem  # noqa: E402
 from monitors.rules import RuleSet  # noqa: E402
 from monitors.store import PriorAlert  # noqa: E402
-from monitors.stories.novelty import Known, evidence, facts, rule_sentences  # noqa: E402
-from monitors.stories.novelty import _matter  # noqa: E402
-from monitors.stories.names import parties_in  # noqa: E402
+from monitors.stories.novelty import evidence, new_facts  # noqa: E402
 from monitors.text import words  # noqa: E402
 
 PENALTIES = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
@@ -101,15 +99,11 @@ def case_of(rules: RuleSet, file: str, case: dict[str, Any], share: float = SHAR
     if match is None:
         return None
     new = article(later["title"], later["text"], T0 + timedelta(days=1))
-    known_ = Known.of(prior)
-    known_.parties.update(parties_in(" ".join(match.terms)))
-    topic = frozenset(w for term in match.terms for w in words(term))
-    matter = _matter([*match.terms, *(t for alert in prior for t in alert.terms)])
-    found = facts(known_, rule_sentences(new, match, matter), T0.year, topic, match.kin)
+    stated, known_ = new_facts(prior, match, new)
     update = bool(case["update"])
-    texts = [f.text for f in found]
-    said = labels(texts, case.get("new") or [], share) if update else [False] * len(found)
-    kept = [(f, label) for f, label in zip(found, said, strict=True) if not f.aside]
+    texts = [f.text for f in stated]
+    said = labels(texts, case.get("new") or [], share) if update else [False] * len(stated)
+    kept = [(f, label) for f, label in zip(stated, said, strict=True) if not f.aside]
     return Case(
         file, case["id"], [evidence(f, known_) for f, _ in kept], [lb for _, lb in kept], update
     )
@@ -161,7 +155,12 @@ def decide(data: list[Case], names: list[str], w: np.ndarray | None) -> list[boo
         if w is None:
             out.append(bool(c.evidence))
         else:
-            out.append(any(w[0] + sum(w[i + 1] * e[n] for i, n in enumerate(names)) >= 0 for e in c.evidence))
+            out.append(
+                any(
+                    w[0] + sum(w[i + 1] * e[n] for i, n in enumerate(names)) >= 0
+                    for e in c.evidence
+                )
+            )
     return out
 
 
@@ -199,7 +198,7 @@ def write(
         '"""The weights of the update decision (monitors.stories.novelty.evidence): a logistic',
         "regression fitted by bench/fit_updates.py on the labelled development cases",
         f"(tests/data/updates less {', '.join(sorted(held))}: {facts_} facts of {cases} cases;",
-        f"L2 penalty {penalty:g}). Refit with `python bench/fit_updates.py --write`.\"\"\"",
+        f'L2 penalty {penalty:g}). Refit with `python bench/fit_updates.py --write`."""',
         "",
         f"BIAS = {w[0]:.4f}",
         "WEIGHTS = {",
@@ -228,8 +227,10 @@ def main() -> int:
     data = cases(args.cases, held, args.share)
     names = sorted(next(e for c in data for e in c.evidence))
     x, y = matrix(data, names)
-    print(f"cases: {len(data)} ({len({c.file for c in data})} files), facts: {len(y)}, "
-          f"developments among them: {int(y.sum())}")
+    print(
+        f"cases: {len(data)} ({len({c.file for c in data})} files), facts: {len(y)}, "
+        f"developments among them: {int(y.sum())}"
+    )
     print(f"the rules (a fact not aside): {figures(data, decide(data, names, None))}")
     best = (-1.0, -1.0, args.penalty or PENALTIES[0])
     for penalty in [args.penalty] if args.penalty else PENALTIES:

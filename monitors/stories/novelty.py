@@ -360,13 +360,25 @@ def weigh(
     """The facts of the article's rule sentences the rule's earlier alerts (and the
     story's silent matches, `seen`) did not state, each with the fitted log-odds that
     it is a development (at least 0: it is one; a fact that stands aside is none)."""
+    found, known_ = new_facts(prior, match, article, seen)
+    return [(f, -math.inf if f.aside else score(evidence(f, known_))) for f in found]
+
+
+def new_facts(
+    prior: Sequence[PriorAlert],
+    match: Match,
+    article: Article,
+    seen: Iterable[tuple[str, str]] = (),
+) -> tuple[list[Fact], Known]:
+    """The facts of the article's rule sentences the rule's earlier alerts (and `seen`)
+    did not state, and what those said."""
     known_ = Known.of(prior, seen)
     known_.parties.update(parties_in(" ".join(match.terms)))  # the rule's own topic
     year = (article.published or utcnow()).year
     topic = frozenset(w for term in match.terms for w in words(term))
     matter = _matter([*match.terms, *(t for alert in prior for t in alert.terms)])
     found = facts(known_, rule_sentences(article, match, matter), year, topic, match.kin)
-    return [(f, -math.inf if f.aside else score(evidence(f, known_))) for f in found]
+    return found, known_
 
 
 KINDS = ("party", "number", "status", "condition")
@@ -399,16 +411,15 @@ def evidence(fact: Fact, known_: Known) -> dict[str, float]:
     }
     out["kinds"] = float(len(fact.kinds))
     out["hit"] = float(fact.hit)
-    out["quoted"] = float(bool(re.search("[\"“”]", fact.text)))
+    out["quoted"] = float(bool(re.search('["“”]', fact.text)))
     out["first person"] = float(bool(present & FIRST_PERSON))
     out["hedged"] = float(bool(present & MODALS))
     out["negated"] = float(bool(present & NEGATION))
     out["speech"] = float(bool(present & SPEECH))
     out["future"] = float(bool(present & FUTURE))
-    out["sentence quoted"] = float(bool(re.search("[\"“”]", fact.sentence)))
+    out["sentence quoted"] = float(bool(re.search('["“”]', fact.sentence)))
     out["speaker described"] = float(bool(_DESCRIBED.search(fact.sentence)))
     out["overlap"] = _overlap(fact.text, known_)
-    out["sentence overlap"] = _overlap(fact.sentence, known_)
     out["length"] = min(len(tokens), MAX_CLAUSE_WORDS) / MAX_CLAUSE_WORDS
     out["fresh"] = _fresh(tokens, known_)
     out["new rare words"] = math.log1p(len(_content(fact.text) - known_.stems))
@@ -576,7 +587,9 @@ def developments(
 ) -> list[str]:
     """What the clauses of these sentences state that `known_` lacks, in order, as a
     desk reads it: the facts (see `facts`) that do not stand aside."""
-    return list(dict.fromkeys(f.text for f in facts(known_, sentences_, year, topic, kin) if not f.aside))
+    return list(
+        dict.fromkeys(f.text for f in facts(known_, sentences_, year, topic, kin) if not f.aside)
+    )
 
 
 def _opens_condition(clause: str) -> bool:
