@@ -28,8 +28,13 @@ silently as nothing new did:
 A number of votes that is a known share of the chamber ("67 votes" after "two-thirds"
 of the Senate) is the same number.
 
-Each new fact is said in the words of its clause ("New: Britain and France would also
-provide security guarantees; the document is 100% ready"). An update comes at least
+Each such fact (a clause; none in an attribution, background, a clause dated earlier,
+a question or a poll) is then weighed: a logistic regression over its evidence (its
+kinds and place, a quote, a hedge, a described speaker, its length and new words, ...;
+see `evidence`), fitted on labelled cases by bench/fit_updates.py (weights in
+monitors.stories.weights), says whether it is a development. Each development is said
+in the words of its clause ("New: Britain and France would also provide security
+guarantees; the document is 100% ready"). An update comes at least
 `stories.update_gap` (by publication time) after the rule's last alert in the story: a
 burst of write-ups of one development makes one update, and what a held one brought
 (decision "update held") stays new for the next. Otherwise the article is recorded on
