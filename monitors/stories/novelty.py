@@ -28,8 +28,13 @@ silently as nothing new did:
 A number of votes that is a known share of the chamber ("67 votes" after "two-thirds"
 of the Senate) is the same number.
 
-Each new fact is said in the words of its clause ("New: Britain and France would also
-provide security guarantees; the document is 100% ready"). An update comes at least
+Each such fact (a clause; none in an attribution, background, a clause dated earlier,
+a question or a poll) is then weighed: a logistic regression over its evidence (its
+kinds and place, a quote, a hedge, a described speaker, its length and new words, ...;
+see `evidence`), fitted on labelled cases by bench/fit_updates.py (weights in
+monitors.stories.weights), says whether it is a development. Each development is said
+in the words of its clause ("New: Britain and France would also provide security
+guarantees; the document is 100% ready"). An update comes at least
 `stories.update_gap` (by publication time) after the rule's last alert in the story: a
 burst of write-ups of one development makes one update, and what a held one brought
 (decision "update held") stays new for the next. Otherwise the article is recorded on
@@ -48,6 +53,7 @@ from monitors.extract.analysis import STOPWORDS, default_idf, facts_of, stem
 from monitors.models import Article, Kin, Match, StoryFeatures
 from monitors.store import PriorAlert, Tx, utcnow
 from monitors.stories.names import CAPITALS, identity, known, parties_in
+from monitors.stories.weights import BIAS, WEIGHTS
 from monitors.text import sentences, tokenize, words
 
 
@@ -286,6 +292,7 @@ class Known:
     statuses: set[tuple[str, str]]
     conditions: set[str]
     terms: tuple[str, ...] = ()  # the conditions' own words, as written
+    lines: tuple[frozenset[str], ...] = ()  # the stems of each of their sentences
 
     @classmethod
     def of(cls, prior: Sequence[PriorAlert], seen: Iterable[tuple[str, str]] = ()) -> Known:
@@ -298,6 +305,7 @@ class Known:
         statuses: set[tuple[str, str]] = set()
         conditions: set[str] = set()
         terms: list[str] = []
+        lines: list[frozenset[str]] = []
         for alert in prior:
             for sentence in _sentences_with(alert.title, alert.text, alert.terms):
                 statuses.update(_statuses(sentence, named=True))
@@ -308,8 +316,10 @@ class Known:
             parties.update(k for f in facts_of(body) if f.kind == "name" for k in identity(f.text))
             numbers.update(_numbers(body))
             stems.update(stem(w) for w in words(body))
+            lines.append(_stems(title))
+            lines.extend(_stems(text[a:b]) for a, b in sentences(text))
         conditions = set().union(*map(_content, terms))
-        return cls(parties, numbers, stems, statuses, conditions, tuple(terms))
+        return cls(parties, numbers, stems, statuses, conditions, tuple(terms), tuple(lines))
 
 
 class Held(str):
@@ -329,14 +339,14 @@ def novelty(
     update gap holds back what is new)."""
     if not prior:
         return "new", None, []
-    known_ = Known.of(prior, seen)
-    known_.parties.update(parties_in(" ".join(match.terms)))  # the rule's own topic
-    year = (article.published or utcnow()).year
-    topic = frozenset(w for term in match.terms for w in words(term))
-    matter = _matter([*match.terms, *(t for alert in prior for t in alert.terms)])
-    news = developments(known_, rule_sentences(article, match, matter), year, topic, match.kin)
-    if not news:
+    weighed = [(f, weight) for f, weight in weigh(prior, match, article, seen) if not f.aside]
+    if not weighed:
         return "nothing new where the rule matched: no new party, number, status or condition"
+    news = list(dict.fromkeys(f.text for f, weight in weighed if weight >= 0))
+    if not news:
+        best = max(weight for _, weight in weighed)
+        said = "; ".join(dict.fromkeys(f.text for f, _ in weighed))
+        return f"nothing that weighs as new where the rule matched (best {best:.2f}): {said}"
     last = max(row.published_at or row.fetched_at for row in prior)
     if abs((article.published or utcnow()) - last) < gap:
         minutes = gap / timedelta(minutes=1)
@@ -346,12 +356,119 @@ def novelty(
     return "update", int(prior[0].id), news
 
 
+def weigh(
+    prior: Sequence[PriorAlert],
+    match: Match,
+    article: Article,
+    seen: Iterable[tuple[str, str]] = (),
+) -> list[tuple[Fact, float]]:
+    """The facts of the article's rule sentences the rule's earlier alerts (and the
+    story's silent matches, `seen`) did not state, each with the fitted log-odds that
+    it is a development (at least 0: it is one; a fact that stands aside is none)."""
+    found, known_ = new_facts(prior, match, article, seen)
+    return [(f, -math.inf if f.aside else score(evidence(f, known_))) for f in found]
+
+
+def new_facts(
+    prior: Sequence[PriorAlert],
+    match: Match,
+    article: Article,
+    seen: Iterable[tuple[str, str]] = (),
+) -> tuple[list[Fact], Known]:
+    """The facts of the article's rule sentences the rule's earlier alerts (and `seen`)
+    did not state, and what those said."""
+    known_ = Known.of(prior, seen)
+    known_.parties.update(parties_in(" ".join(match.terms)))  # the rule's own topic
+    year = (article.published or utcnow()).year
+    topic = frozenset(w for term in match.terms for w in words(term))
+    matter = _matter([*match.terms, *(t for alert in prior for t in alert.terms)])
+    found = facts(known_, rule_sentences(article, match, matter), year, topic, match.kin)
+    return found, known_
+
+
+KINDS = ("party", "number", "status", "condition")
+MODALS = _wordset("would could may might should")
+FUTURE = _wordset("will ll shall going")
+# a speaker described after what is said: "said Jane Roe, a fellow at ...", "said Jane
+# Roe of the Marshall Fund"
+_DESCRIBED = re.compile(
+    r"\b(?:said|says|told|wrote|argued|according to)\s+(?:[A-Z][\w'’.-]*\s*){1,3}"
+    r"(?:,\s+(?:a|an|who)\b|\s+of\s+the\s+[A-Z])"
+)
+FIRST_PERSON = _wordset("i we our us my")
+
+
+def evidence(fact: Fact, known_: Known) -> dict[str, float]:
+    """What weighs for a fact being a development, by name (see
+    monitors.stories.weights): its kinds and how many; its sentence's place (headline,
+    lede, lead); whether it holds a rule hit; whether
+    it is quoted, spoken in the first person, hedged by a modal, negated, attributed in
+    its own words or holds a commentator; its length; and the share (by IDF) of its
+    words, and the number of its rare words, the earlier articles did not write."""
+    tokens = words(fact.text)
+    present = set(tokens)
+    out = {f"is {kind}": float(kind in fact.kinds) for kind in KINDS}
+    out |= {f"in {name}": float(fact.place == place) for place, name in enumerate(PLACES)}
+    out |= {
+        f"{kind} in {name}": float(kind in fact.kinds and fact.place == place)
+        for kind in KINDS
+        for place, name in enumerate(PLACES)
+    }
+    out["kinds"] = float(len(fact.kinds))
+    out["hit"] = float(fact.hit)
+    out["quoted"] = float(bool(re.search('["“”]', fact.text)))
+    out["first person"] = float(bool(present & FIRST_PERSON))
+    out["hedged"] = float(bool(present & MODALS))
+    out["negated"] = float(bool(present & NEGATION))
+    out["speech"] = float(bool(present & SPEECH))
+    out["future"] = float(bool(present & FUTURE))
+    out["sentence quoted"] = float(bool(re.search('["“”]', fact.sentence)))
+    out["speaker described"] = float(bool(_DESCRIBED.search(fact.sentence)))
+    out["overlap"] = _overlap(fact.text, known_)
+    out["length"] = min(len(tokens), MAX_CLAUSE_WORDS) / MAX_CLAUSE_WORDS
+    out["fresh"] = _fresh(tokens, known_)
+    out["new rare words"] = math.log1p(len(_content(fact.text) - known_.stems))
+    return out
+
+
+def _stems(text: str) -> frozenset[str]:
+    """The stems of a text's words, stop words left out."""
+    return frozenset(stem(w) for w in words(text) if w not in STOPWORDS)
+
+
+def _overlap(text: str, known_: Known) -> float:
+    """The largest share of a text's stems one earlier sentence holds."""
+    own = _stems(text)
+    return max((len(own & line) / len(own) for line in known_.lines), default=0.0) if own else 0.0
+
+
+def _fresh(tokens: Sequence[str], known_: Known) -> float:
+    """The share of the IDF weight of these words (stop words left out) whose stems the
+    earlier articles did not write."""
+    idf = default_idf()
+    weights = {stem(w): idf.idf(stem(w)) for w in tokens if w not in STOPWORDS and not w.isdigit()}
+    total = sum(weights.values())
+    return sum(v for s, v in weights.items() if s not in known_.stems) / total if total else 0.0
+
+
+def score(found: dict[str, float]) -> float:
+    """The fitted log-odds that a fact with this evidence is a development."""
+    return BIAS + sum(WEIGHTS.get(name, 0.0) * value for name, value in found.items())
+
+
 @dataclass(frozen=True)
 class Clause:
-    """A piece of a rule sentence, and whether it holds one of the rule's hits."""
+    """A piece of a rule sentence, whether it holds one of the rule's hits, and where
+    its sentence stands: the headline (HEADLINE), the text's first sentence (LEDE) or
+    the rest of the lead (LEAD)."""
 
     text: str
     hit: bool
+    place: int = 2
+
+
+HEADLINE, LEDE, LEAD = 0, 1, 2
+PLACES = ("headline", "lede", "lead")
 
 
 def rule_sentences(
@@ -366,19 +483,21 @@ def rule_sentences(
     its matter, or all of them when none does (its hits have no spans)."""
     found = []
     if match.in_title:
-        title = _clauses(article.title, 0, [], matter)
+        title = _clauses(article.title, 0, [], matter, HEADLINE)
         whole = [(0, len(article.title))]
-        found.append(title if any(c.hit for c in title) else _clauses(article.title, 0, whole))
+        if not any(c.hit for c in title):
+            title = _clauses(article.title, 0, whole, None, HEADLINE)
+        found.append(title)
     spans = match.spans
     text = article.text
     if not spans and match.in_title:  # only the headline matched: its lede tells it
         spans = tuple(sentences(text)[:1])
     elif not spans and match.passage.text:
         text, spans = match.passage.text, ((0, len(match.passage.text)),)
-    for start, end in sentences(text)[:LEAD_SENTENCES]:
+    for n, (start, end) in enumerate(sentences(text)[:LEAD_SENTENCES]):
         inside = [(a, b) for a, b in spans if start <= a and b <= end]
         if inside:
-            found.append(_clauses(text[start:end], start, inside, matter))
+            found.append(_clauses(text[start:end], start, inside, matter, LEDE if n == 0 else LEAD))
     return found
 
 
@@ -392,6 +511,78 @@ def _matter(terms: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class Fact:
+    """A clause of a rule sentence that states something the earlier alerts did not:
+    its `kinds` (party, number, status, condition), its sentence's place, and `aside`,
+    why it may say nothing of the matter ("attribution", "background", "history",
+    "aside": a question, a poll, a reference to an earlier event), or ""."""
+
+    text: str
+    kinds: frozenset[str]
+    place: int
+    aside: str = ""
+    hit: bool = False
+    sentence: str = ""
+
+
+def facts(
+    known_: Known,
+    sentences_: Iterable[list[Clause]],
+    year: int,
+    topic: frozenset[str],
+    kin: Kin | None = None,
+) -> list[Fact]:
+    """The clauses of these sentences that state something `known_` lacks, in order,
+    each with what it states and whether it stands aside: background clauses ("which
+    ...", "while ...", a clause dated before `year`), attributions and asides
+    (questions, polls, a sentence opened by an earlier year). A number or a status counts
+    only in a clause holding a rule hit (the rule's matter: "offered his condolences"
+    says nothing of it), a number not in a toll unless the rule is about one (a word of
+    its `topic`); a condition's words that are `kin` of a known condition's (the rule's
+    alternatives) are known."""
+    kin_known = _Kin(kin, known_)
+    found: list[Fact] = []
+    for clauses in sentences_:
+        aside = "aside" if _aside(clauses, year, topic) else ""
+        whole = ", ".join(c.text for c in clauses)
+        for before, clause in zip([None, *clauses], clauses, strict=False):
+            text = clause.text
+            opening = before.text if before and _opens_condition(before.text) else ""
+            kinds = {
+                kind
+                for kind, new in (
+                    ("party", _new_party(text, known_)),
+                    ("number", clause.hit and _new_number(text, known_, topic)),
+                    ("status", clause.hit and _new_status(text, known_)),
+                    (
+                        "condition",
+                        _new_condition(text, known_, kin_known)
+                        or bool(opening and _new_condition(f"{opening} {text}", known_, kin_known)),
+                    ),
+                )
+                if new
+            }
+            if kinds and _phrase(text):
+                why = aside or _why_aside(text, year)
+                found.append(
+                    Fact(_phrase(text), frozenset(kinds), clause.place, why, clause.hit, whole)
+                )
+    return found
+
+
+def _why_aside(clause: str, year: int) -> str:
+    """Why a clause says nothing new of its own: an attribution, background or history."""
+    for why, test in (
+        ("attribution", _attribution(clause)),
+        ("background", _background(clause)),
+        ("history", _history(clause, year)),
+    ):
+        if test:
+            return why
+    return ""
+
+
 def developments(
     known_: Known,
     sentences_: Iterable[list[Clause]],
@@ -399,32 +590,11 @@ def developments(
     topic: frozenset[str],
     kin: Kin | None = None,
 ) -> list[str]:
-    """The clauses of these sentences that state something `known_` lacks, in order.
-    Background clauses ("which ...", "while ...", a clause dated before `year`),
-    attributions and asides (questions, polls, a sentence opened by an earlier year) say
-    nothing new; a number or a status counts only in a clause holding a rule hit (the
-    rule's matter: "offered his condolences" says nothing of it), a number not in a
-    toll unless the rule is about one (a word of its `topic`); a condition's words that
-    are `kin` of a known condition's (the rule's alternatives) are known."""
-    kin_known = _Kin(kin, known_)
-    news: list[str] = []
-    for clauses in sentences_:
-        if _aside(clauses, year, topic):
-            continue
-        for before, clause in zip([None, *clauses], clauses, strict=False):
-            text = clause.text
-            if _attribution(text) or _background(text) or _history(text, year):
-                continue
-            opening = before.text if before and _opens_condition(before.text) else ""
-            if (
-                _new_party(text, known_)
-                or (clause.hit and _new_number(text, known_, topic))
-                or (clause.hit and _new_status(text, known_))
-                or _new_condition(text, known_, kin_known)
-                or bool(opening and _new_condition(f"{opening} {text}", known_, kin_known))
-            ):
-                news.append(_phrase(text))
-    return list(dict.fromkeys(n for n in news if n))
+    """What the clauses of these sentences state that `known_` lacks, in order, as a
+    desk reads it: the facts (see `facts`) that do not stand aside."""
+    return list(
+        dict.fromkeys(f.text for f in facts(known_, sentences_, year, topic, kin) if not f.aside)
+    )
 
 
 def _opens_condition(clause: str) -> bool:
@@ -456,11 +626,12 @@ def _clauses(
     offset: int,
     hits: list[tuple[int, int]],
     matter: re.Pattern[str] | None = None,
+    place: int = LEAD,
 ) -> list[Clause]:
     """A sentence cut at commas (not inside a number), semicolons, colons, dashes and
     brackets, except where a piece would be a lone word or two (a list of names stays
     one clause); `offset` is where the sentence starts among the `hits` spans; a piece
-    holding the rule's `matter` holds a hit too."""
+    holding the rule's `matter` holds a hit too; `place` is the sentence's."""
     out: list[tuple[str, int, int]] = []
     start = 0
     for cut in [*_CLAUSE.finditer(sentence), None]:
@@ -477,6 +648,7 @@ def _clauses(
             text,
             any(offset + a < e and s < offset + b for s, e in hits)
             or bool(matter and matter.search(text)),
+            place,
         )
         for text, a, b in out
     ]
@@ -516,7 +688,7 @@ def _new_party(clause: str, known_: Known) -> bool:
     demonym that only qualifies a thing or people ("European astronomers")."""
     acting = _REFERENCE.split(_before_stance(clause))[0]
     acting = _OBJECT.sub(" ", _COMPASS.sub(" ", acting))
-    named = _DEMONYM_MODIFIER.sub(" ", acting)
+    named = _DEMONYM_MODIFIER.sub(_demonym, acting)
     for party in parties_in(_capitals_as_subjects(named)):
         if not known(frozenset({party}), known_.parties):
             return True
@@ -526,6 +698,13 @@ def _new_party(clause: str, known_: Known) -> bool:
         if not known(identity(fact.text), known_.parties) and not _variant(fact.text, known_):
             return True
     return False
+
+
+def _demonym(found: re.Match[str]) -> str:
+    """A demonym qualifying a thing or people ("European astronomers"), removed; a
+    country's own name that looks like one kept ("Japan will join", "Iran says")."""
+    word = found.group().strip().lower()
+    return found.group() if parties_in(word) == [word] else " "
 
 
 def _capitals_as_subjects(clause: str) -> str:

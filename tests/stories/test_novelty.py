@@ -158,6 +158,8 @@ def test_a_deadline_is_news_but_only_in_the_lead(shipped: RuleSet) -> None:
         ("the British and French parliaments would be asked to ratify it", True),
         ("Budapest will join the guarantees", True),
         ("Britain and Hungary would also provide troops", True),
+        ("Japan will join the guarantees", True),  # a country's name, not a demonym
+        ("Italian troops would take part", False),
     ],
 )
 def test_who_is_a_new_party(clause: str, new: bool) -> None:
