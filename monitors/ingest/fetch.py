@@ -396,6 +396,9 @@ def parse_retry_after(
     return min(max(0.0, (when - (now or datetime.now(UTC))).total_seconds()), ceiling)
 
 
+KEPT_OPEN = 20  # idle connections kept for the next request to their host
+
+
 class Fetcher:
     """Fetches URLs over one pooled HTTP/1.1 client. Use as an async context manager.
 
@@ -409,11 +412,12 @@ class Fetcher:
         config: FetchConfig,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
-        max_connections: int = 100,
+        max_connections: int = 50,
     ) -> None:
         self.limits = limits = FetchLimits.of(config)
-        pool_limits = httpx.Limits(  # connections kept open to every host polled lately
-            max_connections=max_connections, max_keepalive_connections=max_connections
+        pool_limits = httpx.Limits(  # more kept open cost more: httpcore checks each of them
+            max_connections=max_connections,  # at every request (bench/RESULTS.md, "Cycle")
+            max_keepalive_connections=min(KEPT_OPEN, max_connections),
         )
         self._client = httpx.AsyncClient(
             transport=transport or GuardedTransport(limits, pool_limits),

@@ -41,7 +41,6 @@ from monitors.ingest.fetch import (
     parse_retry_after,
 )
 from monitors.models import FetchResult
-from tests.conftest import free_port
 from tests.httpserver import LoopbackServer
 
 pytestmark = pytest.mark.anyio
@@ -634,27 +633,3 @@ async def test_a_304_leaves_its_connection_open_for_the_next_poll() -> None:
         ]
     assert [p.status for p in polls] == [304] * 5
     assert connections == 1
-
-
-async def test_connections_to_many_hosts_stay_open_for_the_next_cycle() -> None:
-    """A cycle polling feeds on 40 hosts: the next cycle reuses each host's connection
-    (a pool that kept 20 would open 20 again every cycle)."""
-    connections = 0
-
-    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
-        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-            while await reader.readuntil(b"\r\n\r\n"):
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n<rss/>")
-                await writer.drain()
-        writer.close()
-
-    hosts = [f"127.0.0.{n}" for n in range(1, 41)]
-    port = free_port()
-    server = await asyncio.start_server(answer, hosts, port)
-    async with server, Fetcher(LOCAL) as fetcher:
-        for _ in range(2):  # two cycles
-            for host in hosts:
-                await fetcher.fetch(f"http://{host}:{port}/feed.xml")
-    assert connections == len(hosts)
