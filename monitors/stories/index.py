@@ -29,7 +29,6 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -70,22 +69,22 @@ class Vector:
     weights: Floats
     norm: float
 
-    @cached_property
-    def dense(self) -> Floats:
-        """The weights indexed by term id (zero for the terms it lacks)."""
-        found = np.zeros(int(self.ids[-1]) + 1 if len(self.ids) else 0)
-        found[self.ids] = self.weights
-        return found
 
-    def cosine(self, other: Vector) -> float:
-        """The cosine with `other`, read off this vector's dense weights (three numpy calls
-        whatever the sizes: the newcomer's vector is compared with many)."""
-        if not (self.norm and other.norm):
-            return 0.0
-        dense = self.dense
-        within = int(np.searchsorted(other.ids, len(dense)))
-        dot = float(dense[other.ids[:within]] @ other.weights[:within])
-        return min(1.0, dot / (self.norm * other.norm))
+def cosines(vector: Vector, others: Sequence[Vector]) -> Floats:
+    """The cosine of `vector` with each of `others`, computed together: a dozen numpy
+    calls whatever their number (the newcomer's vector is compared with many)."""
+    count = len(others)
+    if not (count and vector.norm and len(vector.ids)):
+        return np.zeros(count)
+    ids = np.concatenate([o.ids for o in others])
+    at = np.minimum(np.searchsorted(vector.ids, ids), len(vector.ids) - 1)
+    found = np.flatnonzero(vector.ids[at] == ids)
+    products = vector.weights[at[found]] * np.concatenate([o.weights for o in others])[found]
+    which = np.repeat(np.arange(count), [len(o.ids) for o in others])[found]
+    dots = np.bincount(which, products, minlength=count)
+    norms = np.array([o.norm for o in others]) * vector.norm
+    scaled = np.divide(dots, norms, out=np.zeros(count), where=norms > 0)
+    return np.minimum(1.0, scaled)
 
 
 class RecentArticles:
@@ -263,25 +262,23 @@ class RecentArticles:
         tf = np.array([w for _, _, w in found], np.float64)
         return _vector(ids, tf * self._idf(df, prior))
 
-    def member(self, slot: int) -> Vector:
-        """A held article's term vector under the window's IDF (as it was at most
-        REWEIGH_EVERY articles ago)."""
-        return self.weighed([slot])[0]
-
     def weighed(self, slots: Sequence[int]) -> list[Vector]:
-        """`member` of each of `slots`: those not weighed yet weighed together (one IDF
+        """Held articles' term vectors under the window's IDF (as it was at most
+        REWEIGH_EVERY articles ago): those not weighed yet weighed together (one IDF
         computation for all their terms)."""
         missing = [s for s in dict.fromkeys(slots) if s not in self._weighed]
         if missing:
-            ids = np.concatenate([self._terms[s] for s in missing])
+            parts = [self._terms[s] for s in missing]
+            ids = np.concatenate(parts)
             prior = np.frombuffer(self._prior, np.float64)[ids]
             idf = self._idf(self._df[ids], prior)
-            start = 0
-            for slot in missing:
-                terms = self._terms[slot]
-                end = start + len(terms)
-                self._weighed[slot] = _vector(terms, self._weights[slot] * idf[start:end])
-                start = end
+            weights = np.concatenate([self._weights[s] for s in missing]) * idf
+            lengths = [len(terms) for terms in parts]
+            norms = _norms(weights, lengths)
+            end = 0
+            for slot, terms, length, norm in zip(missing, parts, lengths, norms, strict=True):
+                end += length
+                self._weighed[slot] = Vector(terms, weights[end - length : end], norm)
         return [self._weighed[s] for s in slots]
 
     def marked(self, slot: int) -> Vector:
@@ -293,22 +290,36 @@ class RecentArticles:
             found = self._marked[slot] = _vector(ids, self._idf(self._df[ids], prior))
         return found
 
-    def centroid(self, story: int, most: int) -> Vector:
-        """The sum of the unit vectors of the story's last `most` held articles."""
-        found = self._weighed.get(-1 - story)
-        if found is None:
-            found = self._weighed[-1 - story] = self._centroid(story, most)
-        return found
+    def centroids(self, stories: Sequence[int], most: int) -> list[Vector]:
+        """For each of `stories`, the sum of the unit vectors of its last `most` held
+        articles; those not kept from an earlier lookup summed together."""
+        missing = [s for s in dict.fromkeys(stories) if -1 - s not in self._weighed]
+        if missing:
+            for story, found in zip(missing, self._centroids(missing, most), strict=True):
+                self._weighed[-1 - story] = found
+        return [self._weighed[-1 - s] for s in stories]
 
-    def _centroid(self, story: int, most: int) -> Vector:
-        parts = [m for m in self.weighed(self._members[story][-most:]) if m.norm]
-        if not parts:
-            return _vector(np.zeros(0, np.int32), np.zeros(0))
-        ids = np.concatenate([p.ids for p in parts])
-        weights = np.concatenate([p.weights / p.norm for p in parts])
-        unique, inverse = np.unique(ids, return_inverse=True)
-        summed = np.bincount(inverse, weights).astype(np.float64)
-        return _vector(unique.astype(np.int32), summed)
+    def _centroids(self, stories: list[int], most: int) -> list[Vector]:
+        members = [self._members[s][-most:] for s in stories]
+        owner = np.repeat(np.arange(len(stories)), [len(held) for held in members])
+        weighed = self.weighed([slot for held in members for slot in held])
+        kept = [n for n, v in enumerate(weighed) if v.norm]
+        vectors = [weighed[n] for n in kept]
+        lengths = [len(v.ids) for v in vectors]
+        ids = np.concatenate([v.ids for v in vectors] or [np.zeros(0, np.int32)]).astype(np.int64)
+        norms = np.repeat([v.norm for v in vectors], lengths)
+        weights = np.concatenate([v.weights for v in vectors] or [np.zeros(0)]) / norms
+        span = int(ids.max()) + 1 if len(ids) else 1
+        keys, inverse = np.unique(np.repeat(owner[kept], lengths) * span + ids, return_inverse=True)
+        summed = np.bincount(inverse, weights, minlength=len(keys))
+        story = keys // span
+        bounds = np.searchsorted(story, np.arange(len(stories) + 1)).tolist()
+        terms = (keys % span).astype(np.int32)
+        totals = np.sqrt(np.bincount(story, summed * summed, minlength=len(stories))).tolist()
+        return [
+            Vector(terms[start:end], summed[start:end], totals[n])
+            for n, (start, end) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))
+        ]
 
     def _idf(self, df: npt.NDArray[np.int32] | Floats, prior: Floats) -> Floats:
         docs = default_idf().docs
@@ -337,19 +348,24 @@ class RecentArticles:
         MAX_POSTINGS slots are read."""
         if not rare:
             return []
-        looked, lists, read = [], [], 0
-        for term in sorted(rare, key=lambda t: len(self._postings[t])):
-            if read >= MAX_POSTINGS:
-                break
-            looked.append(term)
-            lists.append(np.frombuffer(self._postings[term], np.int32))
-            read += len(lists[-1])
-        slots = np.concatenate(lists)
-        weights = np.repeat([idf[t] for t in looked], [len(p) for p in lists])
-        unique, inverse = np.unique(slots, return_inverse=True)
-        totals = np.bincount(inverse, weights)
+        postings = self._postings
+        lengths = np.array([len(postings[t]) for t in rare], np.int64)
+        order = np.argsort(lengths, kind="stable")  # the rarest first
+        lengths = lengths[order]
+        read_before = np.cumsum(lengths) - lengths
+        looked = [rare[i] for i in order[: np.searchsorted(read_before, MAX_POSTINGS)].tolist()]
+        slots = np.frombuffer(b"".join([postings[t] for t in looked]), np.int32)
+        weights = np.repeat([idf[t] for t in looked], lengths[: len(looked)])
+        ordered = np.sort(slots)
+        first = np.ones(len(ordered), bool)
+        np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+        unique = ordered[first]
+        totals = np.bincount(slots, weights)[unique]  # summed in the order read
         alive = np.frombuffer(self._article, np.int64)[unique] >= 0
         unique, totals = unique[alive], totals[alive]
+        if len(totals) > MAX_CANDIDATES:  # those tied with the last kept, too
+            least = np.partition(totals, len(totals) - MAX_CANDIDATES)[-MAX_CANDIDATES]
+            unique, totals = unique[totals >= least], totals[totals >= least]
         best = np.argsort(-totals, kind="stable")[:MAX_CANDIDATES]
         return [int(s) for s in unique[best]]
 
@@ -400,6 +416,12 @@ def _union(arrays: list[Ids], slots: Sequence[int]) -> set[int]:
     if len(slots) == 1:
         return set(arrays[slots[0]].tolist())
     return set(np.concatenate([arrays[s] for s in slots]).tolist()) if slots else set()
+
+
+def _norms(weights: Floats, lengths: Sequence[int]) -> list[float]:
+    """The norm of each run of `weights`, cut into `lengths`."""
+    which = np.repeat(np.arange(len(lengths)), lengths)
+    return np.sqrt(np.bincount(which, weights * weights, minlength=len(lengths))).tolist()
 
 
 def _vector(ids: Ids, weights: Floats) -> Vector:

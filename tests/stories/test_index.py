@@ -93,6 +93,10 @@ def test_a_lookup_reads_the_rarest_terms_postings_first(
 def test_cosine_of_two_term_vectors() -> None:
     one = index._vector(np.array([1, 2, 5], np.int32), np.array([1.0, 2.0, 3.0]))
     other = index._vector(np.array([2, 5, 7], np.int32), np.array([1.0, 1.0, 1.0]))
-    assert one.cosine(other) == pytest.approx(5 / math.sqrt(14 * 3))
-    assert other.cosine(one) == pytest.approx(one.cosine(other))
-    assert one.cosine(index._vector(np.array([9], np.int32), np.array([1.0]))) == 0.0
+    none = index._vector(np.array([9], np.int32), np.array([1.0]))
+    found = index.cosines(one, [other, none, one])
+    assert found.tolist() == pytest.approx([5 / math.sqrt(14 * 3), 0.0, 1.0])
+    assert index.cosines(other, [one])[0] == pytest.approx(found[0])
+    empty = index._vector(np.zeros(0, np.int32), np.zeros(0))
+    assert index.cosines(one, [empty]).tolist() == [0.0] and index.cosines(empty, [one]) == [0.0]
+    assert len(index.cosines(one, [])) == 0
