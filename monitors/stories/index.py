@@ -147,22 +147,27 @@ class RecentArticles:
 
     def _add(self, row: TermsRow) -> None:
         data = json.loads(row.terms)
-        body = sorted((self._id(t), w) for t, w in data["body"])
-        keys = sorted({self._id(t) for t in data["keys"]})
-        marks = sorted({self._id(t) for t in data.get("marks", ())})
+        ident = self._id
+        pairs = data["body"]
+        body = np.array([ident(t) for t, _ in pairs], np.int32)
+        keys = np.unique(np.array([ident(t) for t in data["keys"]], np.int32))
+        marks = np.unique(np.array([ident(t) for t in data.get("marks", ())], np.int32))
+        order = np.argsort(body)
         slot = len(self._article)
         self._article.append(row.article_id)
         self._story.append(row.story_id)
         self._fetched.append(row.fetched_at.timestamp())
-        self._terms.append(np.array([t for t, _ in body], np.int32))
-        self._weights.append(np.array([w for _, w in body], np.float32))
-        self._keys.append(np.array(keys, np.int32))
-        self._marks.append(np.array(marks, np.int32))
+        self._terms.append(body[order])
+        self._weights.append(np.array([w for _, w in pairs], np.float32)[order])
+        self._keys.append(keys)
+        self._marks.append(marks)
         self._language.append(data.get("lang"))
         self._languages[data.get("lang")] += 1
-        for term in {t for t, _ in body} | set(keys) | set(marks):
-            self._df[term] += 1
-            self._postings[term].append(slot)
+        held = np.unique(np.concatenate([body, keys, marks]))
+        self._df[held] += 1
+        postings = self._postings
+        for term in held.tolist():
+            postings[term].append(slot)
         self._members.setdefault(row.story_id, []).append(slot)
         story = json.loads(row.story_features)
         self.spans[row.story_id] = (_time(story.get("started")), _time(story.get("latest")))
@@ -191,8 +196,8 @@ class RecentArticles:
 
     def _drop(self, slot: int) -> None:
         if self._article[slot] >= 0:
-            for term in set(self._terms[slot].tolist()) | self.keys(slot) | self.marks(slot):
-                self._df[term] -= 1
+            held = (self._terms[slot], self._keys[slot], self._marks[slot])
+            self._df[np.unique(np.concatenate(held))] -= 1
             story = self._story[slot]
             members = self._members[story]
             members.remove(slot)
@@ -250,16 +255,20 @@ class RecentArticles:
         """A newcomer's term vector under the window's IDF (terms no held article has
         get ids of their own, past the vocabulary)."""
         vocab, known = self._vocab, len(self._words)
-        found = sorted(
-            (vocab.get(t, known + i), t, w) for i, (t, w) in enumerate(sorted(body.items()))
-        )
-        ids = np.array([i for i, _, _ in found], np.int32)
+        items = sorted(body.items())
+        found = np.fromiter((vocab.get(t, -1) for t, _ in items), np.int64, len(items))
+        new = np.flatnonzero(found < 0)
+        found[new] = known + new
+        order = np.argsort(found)
+        ids = found[order].astype(np.int32)
         held = ids < known
         df = np.zeros(len(ids), np.float64)
         df[held] = self._df[ids[held]]
+        prior = np.ones(len(ids), np.float64)
+        prior[held] = np.frombuffer(self._prior, np.float64)[ids[held]]
         shipped = default_idf().df
-        prior = np.array([shipped.get(t, 1) for _, t, _ in found], np.float64)
-        tf = np.array([w for _, _, w in found], np.float64)
+        prior[~held] = [shipped.get(items[i][0], 1) for i in order[~held].tolist()]
+        tf = np.array([w for _, w in items], np.float64)[order]
         return _vector(ids, tf * self._idf(df, prior))
 
     def weighed(self, slots: Sequence[int]) -> list[Vector]:
@@ -328,16 +337,18 @@ class RecentArticles:
     def rare(self, terms: Iterable[str], share: float = RARE_SHARE) -> list[int]:
         """The ids of those of `terms` that few held articles have (at least one; at
         most `share` of them, RARE_LEAST at least)."""
-        cap = self._rare_cap(share)
-        ids = (self._vocab.get(t) for t in terms)
-        return [i for i in ids if i is not None and 0 < self._df[i] <= cap]
+        vocab = self._vocab
+        ids = np.array([i for t in terms if (i := vocab.get(t)) is not None], np.int64)
+        df = self._df[ids]
+        return ids[(df > 0) & (df <= self._rare_cap(share))].tolist()
 
     def anchors(self, terms: Iterable[str], share: float = RARE_SHARE) -> frozenset[str]:
         """Those of `terms` by which a newcomer could find an article placed after the
         ones held: the rare ones (as `rare` counts them) and those no held article has."""
-        cap = self._rare_cap(share)
-        ids = ((t, self._vocab.get(t)) for t in terms)
-        return frozenset(t for t, i in ids if i is None or self._df[i] <= cap)
+        vocab, listed = self._vocab, list(terms)
+        ids = np.fromiter((vocab.get(t, -1) for t in listed), np.int64, len(listed))
+        df = np.where(ids >= 0, self._df[np.maximum(ids, 0)], 0)
+        return frozenset(listed[i] for i in np.flatnonzero(df <= self._rare_cap(share)).tolist())
 
     def _rare_cap(self, share: float) -> float:
         return max(RARE_LEAST, share * self._held)
@@ -381,12 +392,6 @@ class RecentArticles:
     def members(self, story: int) -> list[int]:
         """The story's held slots, first placed first."""
         return self._members.get(story, [])
-
-    def keys(self, slot: int) -> set[int]:
-        return set(self._keys[slot].tolist())
-
-    def marks(self, slot: int) -> set[int]:
-        return set(self._marks[slot].tolist())
 
     def keys_of(self, slots: Sequence[int]) -> set[int]:
         """The key ids the articles of `slots` hold, all together."""
