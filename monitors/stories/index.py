@@ -147,11 +147,11 @@ class RecentArticles:
 
     def _add(self, row: TermsRow) -> None:
         data = json.loads(row.terms)
-        ident = self._id
+        vocab, ident = self._vocab, self._id  # a new term gets the next id, in order
         pairs = data["body"]
-        body = np.array([ident(t) for t, _ in pairs], np.int32)
-        keys = np.unique(np.array([ident(t) for t in data["keys"]], np.int32))
-        marks = np.unique(np.array([ident(t) for t in data.get("marks", ())], np.int32))
+        body = np.array([vocab.get(t) or ident(t) for t, _ in pairs], np.int32)
+        keys = sorted({vocab.get(t) or ident(t) for t in data["keys"]})
+        marks = sorted({vocab.get(t) or ident(t) for t in data.get("marks", ())})
         order = np.argsort(body)
         slot = len(self._article)
         self._article.append(row.article_id)
@@ -159,14 +159,14 @@ class RecentArticles:
         self._fetched.append(row.fetched_at.timestamp())
         self._terms.append(body[order])
         self._weights.append(np.array([w for _, w in pairs], np.float32)[order])
-        self._keys.append(keys)
-        self._marks.append(marks)
+        self._keys.append(np.array(keys, np.int32))
+        self._marks.append(np.array(marks, np.int32))
         self._language.append(data.get("lang"))
         self._languages[data.get("lang")] += 1
-        held = np.unique(np.concatenate([body, keys, marks]))
-        self._df[held] += 1
+        held = set(body.tolist()).union(keys, marks)
+        self._df[np.fromiter(held, np.int64, len(held))] += 1
         postings = self._postings
-        for term in held.tolist():
+        for term in held:
             postings[term].append(slot)
         self._members.setdefault(row.story_id, []).append(slot)
         story = json.loads(row.story_features)
@@ -367,13 +367,16 @@ class RecentArticles:
         looked = [rare[i] for i in order[: np.searchsorted(read_before, MAX_POSTINGS)].tolist()]
         slots = np.frombuffer(b"".join([postings[t] for t in looked]), np.int32)
         weights = np.repeat([idf[t] for t in looked], lengths[: len(looked)])
-        ordered = np.sort(slots)
+        order = np.argsort(slots, kind="stable")
+        ordered = slots[order]
         first = np.ones(len(ordered), bool)
         np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
-        unique = ordered[first]
-        totals = np.bincount(slots, weights)[unique]  # summed in the order read
-        alive = np.frombuffer(self._article, np.int64)[unique] >= 0
-        unique, totals = unique[alive], totals[alive]
+        starts = np.flatnonzero(first)
+        unique = ordered[starts]
+        totals = np.add.reduceat(weights[order], starts)  # summed in the order read
+        if self._held < len(self._article):  # some are forgotten
+            alive = np.frombuffer(self._article, np.int64)[unique] >= 0
+            unique, totals = unique[alive], totals[alive]
         if len(totals) > MAX_CANDIDATES:  # those tied with the last kept, too
             least = np.partition(totals, len(totals) - MAX_CANDIDATES)[-MAX_CANDIDATES]
             unique, totals = unique[totals >= least], totals[totals >= least]
