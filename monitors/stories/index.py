@@ -319,8 +319,14 @@ class RecentArticles:
         norms = np.repeat([v.norm for v in vectors], lengths)
         weights = np.concatenate([v.weights for v in vectors] or [np.zeros(0)]) / norms
         span = int(ids.max()) + 1 if len(ids) else 1
-        keys, inverse = np.unique(np.repeat(owner[kept], lengths) * span + ids, return_inverse=True)
-        summed = np.bincount(inverse, weights, minlength=len(keys))
+        keys = np.repeat(owner[kept], lengths) * span + ids  # by story, then term
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        first = np.ones(len(keys), bool)
+        np.not_equal(keys[1:], keys[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        keys = keys[starts]
+        summed = np.add.reduceat(weights[order], starts) if len(starts) else np.zeros(0)
         story = keys // span
         bounds = np.searchsorted(story, np.arange(len(stories) + 1)).tolist()
         terms = (keys % span).astype(np.int32)
@@ -414,9 +420,6 @@ class RecentArticles:
 
     def word(self, term: int) -> str:
         return self._words[term]
-
-    def term_id(self, term: str) -> int | None:
-        return self._vocab.get(term)
 
 
 def _union(arrays: list[Ids], slots: Sequence[int]) -> set[int]:

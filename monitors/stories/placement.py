@@ -231,7 +231,7 @@ class StoryDesk:
         slots = recent.candidates(rare, recent.idf_of(rare))
         closest = self._closest(vector, slots, across, foreign)
         ranked = sorted(closest.items(), key=lambda pair: -pair[1])[:MAX_STORIES]
-        rare_keys = {recent.word(t) for t in rare if recent.word(t) in feats.keys}
+        rare_keys = {t: word for t in rare if (word := recent.word(t)) in feats.keys}
         grown = [story for story, _ in ranked if len(recent.members(story)) > 1]
         centroids = cosines(vector, recent.centroids(grown, CENTROID_MEMBERS)).tolist()
         centroid_of = dict(zip(grown, centroids, strict=True))
@@ -240,7 +240,7 @@ class StoryDesk:
             slots = recent.members(story)
             centroid = centroid_of.get(story, member)
             held = recent.keys_of(slots)
-            shared = sorted(k for k in rare_keys if recent.term_id(k) in held)
+            shared = sorted(word for t, word in rare_keys.items() if t in held)
             gap, span = _gap_and_span(recent.spans[story], feats.published)
             found.append(
                 Candidate(
