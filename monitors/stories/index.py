@@ -18,7 +18,10 @@ document frequencies count as a prior: a fresh store does not take its first art
 words for rare); `candidates` the held articles sharing the most of its rare terms (held
 by at most RARE_SHARE of the articles, RARE_LEAST at least): only a term that few
 articles hold is looked up, the rarest first and at most MAX_POSTINGS slots in all, so a
-lookup stays cheap however many are held.
+lookup stays cheap however many are held. `weighed` and `centroids` give held articles'
+and stories' vectors, and `cosines` compares a vector with many: each computes all of
+its vectors together, in a few numpy calls whatever their number (a placement at 100,000
+held weighs some 30 articles and 6 stories).
 """
 
 from __future__ import annotations
