@@ -349,7 +349,8 @@ class RecentArticles:
         vocab = self._vocab
         ids = np.array([i for t in terms if (i := vocab.get(t)) is not None], np.int64)
         df = self._df[ids]
-        return ids[(df > 0) & (df <= self._rare_cap(share))].tolist()
+        found: list[int] = ids[(df > 0) & (df <= self._rare_cap(share))].tolist()
+        return found
 
     def anchors(self, terms: Iterable[str], share: float = RARE_SHARE) -> frozenset[str]:
         """Those of `terms` by which a newcomer could find an article placed after the
@@ -435,7 +436,10 @@ def _union(arrays: list[Ids], slots: Sequence[int]) -> set[int]:
 def _norms(weights: Floats, lengths: Sequence[int]) -> list[float]:
     """The norm of each run of `weights`, cut into `lengths`."""
     which = np.repeat(np.arange(len(lengths)), lengths)
-    return np.sqrt(np.bincount(which, weights * weights, minlength=len(lengths))).tolist()
+    norms: list[float] = np.sqrt(
+        np.bincount(which, weights * weights, minlength=len(lengths))
+    ).tolist()
+    return norms
 
 
 def _vector(ids: Ids, weights: Floats) -> Vector:
