@@ -243,6 +243,7 @@ def scale(
     if save is not None:
         return [_save(save, pieces[:bulk])]
     tail: list[float] = []
+    cpu: list[float] = []  # CPU ms of each timed placement
     parts: defaultdict[str, float] = defaultdict(float)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
@@ -264,11 +265,13 @@ def scale(
                         first = done.place_ms
                     if n >= count - TIMED:
                         tail.append(done.place_ms)
+                        cpu.append(timer.ms["place cpu"])
                         for part, ms in timer.ms.items():
                             parts[part] += ms
             held = line.desk.recent.held
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     tail.sort()
+    cpu.sort()
     how = f"copied from {saved}" if saved else f"stored in bulk in {loaded:.0f} s"
     each = ", ".join(f"{part} {ms / len(tail):.2f}" for part, ms in sorted(parts.items()))
     lines = [
@@ -278,7 +281,8 @@ def scale(
         f"them reading the window in {first:.0f} ms); placement (`StoryDesk.place`, its SQL "
         f"included) over the last {len(tail):,}: mean {statistics.mean(tail):.2f} ms, median "
         f"{tail[len(tail) // 2]:.2f} ms, p99 {tail[int(len(tail) * 0.99)]:.2f} ms (wall); "
-        f"per placement, mean CPU ms: {each}; peak RSS "
+        f"per placement, mean CPU ms: {each}; CPU of a placement: median {cpu[len(cpu) // 2]:.2f}, "
+        f"p99 {cpu[int(len(cpu) * 0.99)]:.2f} ms; peak RSS "
         f"of the process {rss:,.0f} MiB; {time.perf_counter() - started:.0f} s in all.",
     ]
     print("\n".join(lines))

@@ -46,7 +46,14 @@ from monitors.extract.marks import NUMBER, apart
 from monitors.models import Article, StoryFeatures
 from monitors.store import Tx
 from monitors.stories import minhash, similarity
-from monitors.stories.index import RARE_SHARE, RecentArticles, Vector, dump, stored_terms
+from monitors.stories.index import (
+    RARE_SHARE,
+    RecentArticles,
+    Vector,
+    cosines,
+    dump,
+    stored_terms,
+)
 from monitors.stories.similarity import CENTROID_MEMBERS, HEADLINE_SHARE, Candidate, Decision
 
 COPY_KINDS = frozenset({"exact copy", "near duplicate"})
@@ -224,15 +231,16 @@ class StoryDesk:
         slots = recent.candidates(rare, recent.idf_of(rare))
         closest = self._closest(vector, slots, across, foreign)
         ranked = sorted(closest.items(), key=lambda pair: -pair[1])[:MAX_STORIES]
-        rare_keys = {recent.word(t) for t in rare if recent.word(t) in feats.keys}
+        rare_keys = {t: word for t in rare if (word := recent.word(t)) in feats.keys}
+        grown = [story for story, _ in ranked if len(recent.members(story)) > 1]
+        centroids = cosines(vector, recent.centroids(grown, CENTROID_MEMBERS)).tolist()
+        centroid_of = dict(zip(grown, centroids, strict=True))
         found = []
         for story, member in ranked:
             slots = recent.members(story)
-            centroid = member
-            if len(slots) > 1:
-                centroid = vector.cosine(recent.centroid(story, CENTROID_MEMBERS))
+            centroid = centroid_of.get(story, member)
             held = recent.keys_of(slots)
-            shared = sorted(k for k in rare_keys if recent.term_id(k) in held)
+            shared = sorted(word for t, word in rare_keys.items() if t in held)
             gap, span = _gap_and_span(recent.spans[story], feats.published)
             found.append(
                 Candidate(
@@ -253,9 +261,10 @@ class StoryDesk:
             if not (across and self._foreign(self.recent.story_of(slot), across, foreign))
         ]
         closest: dict[int, float] = {}
-        for slot, member in zip(kept, self.recent.weighed(kept), strict=True):
+        found = cosines(vector, self.recent.weighed(kept)).tolist()
+        for slot, cosine in zip(kept, found, strict=True):
             story = self.recent.story_of(slot)
-            closest[story] = max(closest.get(story, 0.0), vector.cosine(member))
+            closest[story] = max(closest.get(story, 0.0), cosine)
         return closest
 
     def _foreign(self, story: int, language: str, seen: dict[int, bool]) -> bool:
@@ -277,11 +286,16 @@ class StoryDesk:
         recent = self.recent
         marks = recent.weigh(dict.fromkeys(feats.marks, 1.0))
         rare = recent.rare(feats.marks)
+        slots = [
+            slot
+            for slot in recent.candidates(rare, recent.idf_of(rare))
+            if self._foreign(recent.story_of(slot), language, foreign)
+        ]
         closest: dict[int, float] = {}
-        for slot in recent.candidates(rare, recent.idf_of(rare)):
+        scores = cosines(marks, [recent.marked(slot) for slot in slots]).tolist()
+        for slot, cosine in zip(slots, scores, strict=True):
             story = recent.story_of(slot)
-            if self._foreign(story, language, foreign):
-                closest[story] = max(closest.get(story, 0.0), marks.cosine(recent.marked(slot)))
+            closest[story] = max(closest.get(story, 0.0), cosine)
         ranked = sorted(closest.items(), key=lambda pair: -pair[1])[:MAX_STORIES]
         found = []
         for story, cosine in ranked:
