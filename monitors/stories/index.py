@@ -322,14 +322,7 @@ class RecentArticles:
         norms = np.repeat([v.norm for v in vectors], lengths)
         weights = np.concatenate([v.weights for v in vectors] or [np.zeros(0)]) / norms
         span = int(ids.max()) + 1 if len(ids) else 1
-        keys = np.repeat(owner[kept], lengths) * span + ids  # by story, then term
-        order = np.argsort(keys, kind="stable")
-        keys = keys[order]
-        first = np.ones(len(keys), bool)
-        np.not_equal(keys[1:], keys[:-1], out=first[1:])
-        starts = np.flatnonzero(first)
-        keys = keys[starts]
-        summed = np.add.reduceat(weights[order], starts) if len(starts) else np.zeros(0)
+        keys, summed = sum_by(np.repeat(owner[kept], lengths) * span + ids, weights)
         story = keys // span
         bounds = np.searchsorted(story, np.arange(len(stories) + 1)).tolist()
         terms = (keys % span).astype(np.int32)
@@ -377,13 +370,7 @@ class RecentArticles:
         looked = [rare[i] for i in order[: np.searchsorted(read_before, MAX_POSTINGS)].tolist()]
         slots = np.frombuffer(b"".join([postings[t] for t in looked]), np.int32)
         weights = np.repeat([idf[t] for t in looked], lengths[: len(looked)])
-        order = np.argsort(slots, kind="stable")
-        ordered = slots[order]
-        first = np.ones(len(ordered), bool)
-        np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
-        starts = np.flatnonzero(first)
-        unique = ordered[starts]
-        totals = np.add.reduceat(weights[order], starts)  # summed in the order read
+        unique, totals = sum_by(slots, weights)  # summed in the order read
         if self._held < len(self._article):  # some are forgotten
             alive = np.frombuffer(self._article, np.int64)[unique] >= 0
             unique, totals = unique[alive], totals[alive]
@@ -448,3 +435,15 @@ def _vector(ids: Ids, weights: Floats) -> Vector:
 
 def _time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+def sum_by(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct `keys`, ascending, and the `values` of each summed in the order given
+    (a stable sort: the sums of adding them one by one, bit for bit)."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    first = np.ones(len(ordered), bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    sums = np.add.reduceat(values[order], starts) if len(starts) else np.zeros(0)
+    return ordered[starts], sums
