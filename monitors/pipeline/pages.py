@@ -97,13 +97,13 @@ def over_budget(host: str, budget: int) -> str:
     return f"{host or 'no host'}: page budget of {budget} a cycle spent"
 
 
-def publication_order(entry: DueEntry | PendingEntry) -> tuple[bool, datetime, int]:
+Order = tuple[bool, datetime, int]  # publication_order's key
+
+
+def publication_order(entry: DueEntry | PendingEntry) -> Order:
     """Sort key: published first to last, undated ones after, then as found."""
     published = entry.published if isinstance(entry, DueEntry) else entry.entry.published
     return published is None, published or datetime.min.replace(tzinfo=UTC), entry.id
-
-
-Order = tuple[bool, datetime, int]  # publication_order's key
 
 
 @dataclass
@@ -273,18 +273,16 @@ class PageQueue:
                 if host.claimed:
                     return self._hand_out(host)
 
-    async def done(self, turn: Turn, answered: bool) -> list[Deferred]:
+    async def done(self, turn: Turn, answered: bool) -> None:
         """The page of `turn` was fetched (or failed); `answered` is False when its host
-        did not answer at all. The entries deferred because of it, if any."""
+        did not answer at all (its entries are deferred after `per_host` such pages)."""
         host = self._hosts[turn.host]
         host.busy -= 1
         host.silent = 0 if answered else host.silent + 1
-        deferred = []
         if host.silent >= self.per_host and not host.given_up:
-            deferred = self._give_up(host)
+            self._give_up(host)
         async with self._changed:
             self._changed.notify_all()
-        return deferred
 
     def _next_host(self) -> _Host | None:
         """The host with work and a free slot that has the fewest pages in flight, the
@@ -326,7 +324,7 @@ class PageQueue:
         before, host.last = host.last, asyncio.Event()
         return Turn(entry, host.name, before, host.last)
 
-    def _give_up(self, host: _Host) -> list[Deferred]:
+    def _give_up(self, host: _Host) -> None:
         """Defer the host's remaining entries, letting go of those claimed."""
         host.given_up = True
         reason = _silent(host.name, self.per_host)
@@ -338,7 +336,6 @@ class PageQueue:
         host.claimed.clear()
         host.planned.clear()
         self.deferred += left
-        return left
 
 
 def _silent(host: str, per_host: int) -> str:

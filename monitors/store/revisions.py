@@ -5,7 +5,7 @@ advisory lock for the transaction, SQLite its write lock (BEGIN IMMEDIATE). A st
 already at the newest revision opens without Alembic: its migrations are numbered one
 after the other (`0017_what.py` is revision "0017"), so the store's revision is read
 with one query and compared with the newest file's. Alembic and the migration scripts
-(24 MB in every process) are loaded only to migrate.
+(8 MB in a process that opens a store) are loaded only to migrate.
 """
 
 from __future__ import annotations
