@@ -11,9 +11,11 @@ import ipaddress
 import os
 import re
 import socket
+import ssl
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -237,8 +239,9 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport (HTTP/1.1, HTTP/2 where offered) with its connection pool
     on a GuardedBackend."""
 
-    def __init__(self, limits: FetchLimits, pool_limits: httpx.Limits) -> None:
-        ssl_context = httpx.create_ssl_context()
+    def __init__(
+        self, limits: FetchLimits, pool_limits: httpx.Limits, ssl_context: ssl.SSLContext
+    ) -> None:
         super().__init__(verify=ssl_context, limits=pool_limits)
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=ssl_context,
@@ -249,6 +252,99 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             http2=True,  # where the server offers it (ALPN), else HTTP/1.1
             network_backend=GuardedBackend(limits),
         )
+
+
+Origin = tuple[str, str, int | None]
+
+
+class HostPools(httpx.AsyncBaseTransport):
+    """One GuardedTransport a host (scheme, host, port), each keeping up to `kept_open`
+    idle connections; a host's pool is closed once it is idle and either unused for
+    longer than its connections are kept or beyond the `kept_hosts` most recently used.
+
+    One pool for every host makes each request look at every kept connection (httpcore
+    checks them all) and, when pages go round many hosts, closes a host's connection
+    before its next page: a pool a host keeps its connections for that host, and costs
+    a request only its own (bench/RESULTS.md, "A connection pool a host").
+    """
+
+    def __init__(self, limits: FetchLimits, kept_hosts: int, kept_open: int) -> None:
+        self._limits = limits
+        self._kept_hosts = kept_hosts
+        self._pool_limits = httpx.Limits(
+            max_connections=limits.per_host, max_keepalive_connections=kept_open
+        )
+        self._pools: OrderedDict[Origin, GuardedTransport] = OrderedDict()  # oldest first
+        self._used: dict[Origin, float] = {}
+        self._busy: Counter[Origin] = Counter()
+        self._ssl = httpx.create_ssl_context()  # the CA bundle loaded once, for every pool
+
+    @property
+    def hosts(self) -> int:
+        """How many hosts have a pool now."""
+        return len(self._pools)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        origin = (request.url.scheme, request.url.host, request.url.port)
+        pool = self._pools.pop(origin, None) or GuardedTransport(
+            self._limits, self._pool_limits, self._ssl
+        )
+        self._pools[origin] = pool
+        self._used[origin] = time.monotonic()
+        self._busy[origin] += 1
+        try:
+            response = await pool.handle_async_request(request)
+        except BaseException:
+            await self._done(origin)
+            raise
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_Tracked(response.stream, lambda: self._done(origin)),
+            extensions=response.extensions,
+        )
+
+    async def _done(self, origin: Origin) -> None:
+        """A request to `origin` ended: close the pools due to close (httpcore expires an
+        idle connection only when its pool is next used)."""
+        self._busy[origin] -= 1
+        if self._busy[origin] <= 0:
+            del self._busy[origin]
+        expired = time.monotonic() - (self._pool_limits.keepalive_expiry or 0.0)
+        for oldest in list(self._pools):
+            if oldest in self._busy:
+                continue
+            if len(self._pools) <= self._kept_hosts and self._used[oldest] > expired:
+                break  # the pools after it were used later still
+            del self._used[oldest]
+            await self._pools.pop(oldest).aclose()
+
+    async def aclose(self) -> None:
+        while self._pools:
+            origin, pool = self._pools.popitem()
+            del self._used[origin]
+            await pool.aclose()
+
+
+class _Tracked(httpx.AsyncByteStream):
+    """A response's body that tells `closed` once it is closed."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, closed: Callable[[], Awaitable[None]]):
+        self._stream = stream
+        self._closed: Callable[[], Awaitable[None]] | None = closed
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            closed, self._closed = self._closed, None
+            if closed is not None:
+                await closed()
 
 
 class _Decoder(Protocol):
@@ -396,31 +492,25 @@ def parse_retry_after(
     return min(max(0.0, (when - (now or datetime.now(UTC))).total_seconds()), ceiling)
 
 
-KEPT_OPEN = 20  # idle connections kept for the next request to their host
+KEPT_HOSTS = 128  # hosts whose connections are kept between their requests
+KEPT_OPEN = 6  # idle connections kept a host (fetch.per_host's default)
 
 
 class Fetcher:
-    """Fetches URLs over one pooled HTTP/1.1 client. Use as an async context manager.
+    """Fetches URLs over pooled HTTP connections (a pool a host). Use as an async
+    context manager.
 
-    Without `transport`, connections go through a GuardedTransport enforcing the
+    Without `transport`, connections go through GuardedTransports enforcing the
     private-address policy of the config; a given transport is used as is (tests).
     Cookies are never kept: every fetch is stateless.
     """
 
     def __init__(
-        self,
-        config: FetchConfig,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        max_connections: int = 50,
+        self, config: FetchConfig, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self.limits = limits = FetchLimits.of(config)
-        pool_limits = httpx.Limits(  # more kept open cost more: httpcore checks each of them
-            max_connections=max_connections,  # at every request (bench/RESULTS.md, "Cycle")
-            max_keepalive_connections=min(KEPT_OPEN, max_connections),
-        )
         self._client = httpx.AsyncClient(
-            transport=transport or GuardedTransport(limits, pool_limits),
+            transport=transport or HostPools(limits, KEPT_HOSTS, min(KEPT_OPEN, limits.per_host)),
             timeout=httpx.Timeout(
                 connect=limits.connect_timeout,
                 read=limits.read_timeout,

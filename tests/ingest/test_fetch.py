@@ -633,3 +633,62 @@ async def test_a_304_leaves_its_connection_open_for_the_next_poll() -> None:
         ]
     assert [p.status for p in polls] == [304] * 5
     assert connections == 1
+
+
+async def _counting_server(hosts: list[str]) -> tuple[list[asyncio.Server], int, list[str]]:
+    """A keep-alive server answering 200 on each of `hosts` (one port), and the list of
+    hosts each connection it accepted was made to."""
+    accepted: list[str] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer.get_extra_info("sockname")[0])
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+        writer.close()
+
+    first = await asyncio.start_server(answer, hosts[0], 0)
+    port = first.sockets[0].getsockname()[1]
+    servers = [first] + [await asyncio.start_server(answer, h, port) for h in hosts[1:]]
+    return servers, port, accepted
+
+
+async def test_pages_going_round_many_hosts_keep_each_hosts_connection() -> None:
+    """Requests taking 40 hosts in turn, three rounds: one connection a host, where one
+    pool for all hosts (20 kept in all) opened one a request."""
+    hosts = [f"127.0.0.{n}" for n in range(1, 41)]
+    servers, port, accepted = await _counting_server(hosts)
+    async with contextlib.AsyncExitStack() as stack:
+        for server in servers:
+            await stack.enter_async_context(server)
+        fetcher = await stack.enter_async_context(Fetcher(LOCAL))
+        for round_ in range(3):
+            for host in hosts:
+                assert (await fetcher.fetch(f"http://{host}:{port}/{round_}")).body == b"ok"
+    assert sorted(accepted) == sorted(hosts)
+
+
+async def test_idle_pools_beyond_the_kept_hosts_or_past_their_expiry_are_closed() -> None:
+    """A host's pool (and its kept connection) is closed once more recently used hosts
+    exceed `kept_hosts`, or once it has been idle past the connections' expiry; a pool
+    with a request in flight is never closed."""
+    hosts = [f"127.0.0.{n}" for n in range(1, 6)]
+    servers, port, accepted = await _counting_server(hosts)
+    pools = fetch.HostPools(fetch.FetchLimits.of(LOCAL), kept_hosts=2, kept_open=1)
+    async with contextlib.AsyncExitStack() as stack:
+        for server in servers:
+            await stack.enter_async_context(server)
+        client = await stack.enter_async_context(httpx.AsyncClient(transport=pools))
+        async with client.stream("GET", f"http://{hosts[0]}:{port}/") as held:
+            for host in hosts[1:]:
+                assert (await client.get(f"http://{host}:{port}/")).content == b"ok"
+            assert pools.hosts == 2  # the busy first host, and the most recent
+            assert await held.aread() == b"ok"
+        assert pools.hosts == 2
+        assert (await client.get(f"http://{hosts[4]}:{port}/")).content == b"ok"
+        assert accepted.count(hosts[4]) == 1  # kept, and used again
+        pools._used = {origin: 0.0 for origin in pools._used}  # long idle
+        assert (await client.get(f"http://{hosts[3]}:{port}/")).content == b"ok"
+        assert pools.hosts == 1
+    assert pools.hosts == 0
