@@ -8,9 +8,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from prefect.artifacts import acreate_markdown_artifact
-from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.objects import FlowRun, State
 from prefect.events import emit_event
-from prefect.states import State
 
 from flows.secrets import prefect_secret
 from monitors import config as config_mod

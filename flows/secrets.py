@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import cast
 
 from monitors.config import Config, SecretChannel, channel_problem
 from monitors.errors import DeliveryError, Problem
@@ -14,7 +15,10 @@ def prefect_secret(name: str) -> str:
     try:
         from prefect.blocks.system import Secret
 
-        value = Secret.load(name).get()
+        secret = cast(
+            "Secret[str]", Secret.load(name)
+        )  # called outside an event loop: no coroutine
+        value = secret.get()
     except Exception as exc:  # a missing block or an unreachable Prefect API
         raise DeliveryError(f"cannot read Prefect secret {name!r}: {_why(exc)}") from None
     return str(value)

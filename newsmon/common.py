@@ -58,7 +58,7 @@ def _plain_help(params: list[Any]) -> list[Any]:
     argument its name."""
     for param in params:
         if isinstance(param, TyperArgument):
-            param.display_type_rich = lambda ctx: None
+            param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
         elif param.metavar is None:
             param.metavar = "" if getattr(param, "is_flag", False) else (param.name or "").upper()
     return params

@@ -128,15 +128,11 @@ def _report(ruleset: RuleSet, samples: Iterable[Sample | SourceError], as_json: 
             typer.echo(f"error: {sample}", err=True)
             failed += 1
             continue
-        result = ruleset.matching(**_fields(sample))
+        result = ruleset.matching(sample.title, sample.text, site=sample.site, lang=sample.lang)
         lines = _json_lines(sample, ruleset, result) if as_json else _text_lines(sample, result)
         for line in lines:
             typer.echo(line)
     return failed
-
-
-def _fields(sample: Sample) -> dict[str, str | None]:
-    return {"title": sample.title, "text": sample.text, "site": sample.site, "lang": sample.lang}
 
 
 def _json_lines(sample: Sample, ruleset: RuleSet, result: Matching) -> Iterator[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
@@ -41,7 +41,7 @@ def deployments(config_path: Path) -> list[RunnerDeployment]:
     from flows.poll import poll
 
     params: dict[str, Any] = {"config_path": str(config_path)}
-    return [
+    made = [  # called outside an event loop, so Prefect makes them at once (no coroutines)
         poll.to_deployment(
             name=NAME, schedules=[Interval(POLL_EVERY)], parameters={**params, "due_only": True}
         ),
@@ -54,6 +54,7 @@ def deployments(config_path: Path) -> list[RunnerDeployment]:
             ],
         ),
     ]
+    return [cast("RunnerDeployment", deployment) for deployment in made]
 
 
 def serve(
@@ -125,7 +126,7 @@ async def _serve(served: list[RunnerDeployment], api: str) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     # The runner installs `handle_sigterm` when it starts: route it to the same stop.
-    runner.handle_sigterm = lambda *_: loop.call_soon_threadsafe(stop.set)  # type: ignore[method-assign]
+    runner.handle_sigterm = lambda *_: loop.call_soon_threadsafe(stop.set)  # type: ignore[method-assign,assignment]
     loop.add_signal_handler(signal.SIGINT, stop.set)
     running = asyncio.create_task(runner.start())
     stopping = asyncio.create_task(stop.wait())
