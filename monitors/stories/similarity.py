@@ -59,9 +59,9 @@ STRONG = 0.5
 ACROSS_SAME = 0.3
 ACROSS_SHARED = 3
 ACROSS_NAMES = 5
-HEADLINE_SAME = 0.09
+HEADLINE_SAME = 0.12
 HEADLINE_SHARE = 0.2
-HEADLINE_HALF_LIFE = timedelta(hours=12)
+HEADLINE_HALF_LIFE = timedelta(hours=6)
 SAME_ROOT = 5
 SHOWN = 5  # shared names listed in a reason
 
