@@ -32,8 +32,10 @@ europe: europe|european|europeans
 nato: nato|north atlantic treaty organization|atlantic alliance
 un: un|united nations
 west: west|western|westerners
-congress: congress|congressional|capitol hill|lawmakers|legislators|house of representatives|
-    senate|senators|senator|upper chamber
+congress: congress|congressional|capitol hill|lawmakers|legislators
+senate: senate|senators|senator|upper chamber|upper house
+house: house of representatives|lower chamber|lower house|house speaker|speaker of the house|
+    house republicans|house democrats|house majority|house minority|house vote
 china: china|chinese|beijing
 france: france|french|paris|elysee
 germany: germany|german|germans|berlin|bundestag
@@ -93,17 +95,20 @@ CAPITALS = _wordset(
 )
 VENUE_BEFORE = _wordset("in at from to")
 # an institution named by its country ("the Ukrainian parliament", "Ukraine's parliament")
-# is a party of its own
-INSTITUTIONS = _wordset(
-    """
-    parliament parliaments government cabinet court courts central bank duma rada
-    assembly
-    """
-)
+# is a party of its own; its government or cabinet is the country itself
+INSTITUTIONS = _wordset("parliament parliaments court courts central bank duma rada assembly")
 VENUE_AFTER = _wordset("talks summit meeting meetings conference format process round")
 # a bloc named earlier stands for these named later ("European troops" after "Western
 # troops" is no news; "Britain and France" after "European partners" is)
-MEMBERS = {"west": ("us", "europe", "eu", "nato"), "europe": ("eu",), "eu": ("europe",)}
+MEMBERS = {
+    "west": ("us", "europe", "eu", "nato"),
+    "europe": ("eu",),
+    "eu": ("europe",),
+    "congress": ("senate", "house"),
+}
+# a chamber named earlier makes its whole known ("Congress" after "the Senate"; "the House"
+# after "the Senate" is news)
+WHOLES = {"senate": "congress", "house": "congress"}
 
 
 @cache
@@ -169,8 +174,10 @@ def identity(name: str) -> frozenset[str]:
 
 def known(keys: frozenset[str], seen: set[str]) -> bool:
     """Whether a name of these keys was seen, spelt the same up to an ending ("Donbass"
-    after "Donbas"), or a bloc standing for it."""
+    after "Donbas"), a bloc standing for it, or, for a whole, one of its parts."""
     if keys & seen or any(member in keys for b in seen for member in MEMBERS.get(b, ())):
+        return True
+    if any(WHOLES.get(part) in keys for part in seen):
         return True
     roots = Roots(seen)
     return any(roots.seen(key) for key in keys if key.isalpha())
