@@ -9,21 +9,27 @@ silently as nothing new did:
 
 1. a party: a country, bloc or institution none of the earlier articles named under any
    of its names ("US", "U.S.", "United States", "America", "Washington" and "American"
-   are one party; see monitors.stories.names). A person's name is no development on its
-   own, nor is anyone who only speaks ("..., a senior official said");
+   are one party, as are "Germany" and "the German government"; the House is news after
+   the Senate, Congress is not; see monitors.stories.names). A person's name is no
+   development on its own, nor is anyone who only speaks ("..., a senior official said");
 2. a number with its unit or context whose value they did not write ("30,000 troops",
-   "15 years", "two-thirds"), outside an attribution;
+   "15 years", "four frigates", "two-thirds"), outside an attribution;
 3. a status, in a clause holding a rule hit or a word of the rule's matter, the rule's
    earlier sentences did not assert: where the matter stands (proposed < submitted <
    agreed/ready < signed < ratified/approved) or a turn (rejected, blocked, delayed,
-   withdrawn), in a word or a phrase ("put off", "reached his committee"). A status
+   withdrawn, paused), in a word or a phrase ("put off", "on hold", "reached his
+   committee"); a refusal that restates a known demand as its condition ("will not agree
+   unless Ukraine withdraws") is none. A status
    asserted is one not put as a wish or a condition ("would need to be ratified",
    "hopes to sign", "has yet to");
 4. a condition ("only if", "in exchange for", "depends on", "would have to", a
    reservation, ...) whose clause (or, for one put first, the clause it governs) holds
    a salient word or name the earlier articles did not, other than a form of a known
    word or a kin of a known condition's words in the rule's own alternatives
-   ("advice and consent" after "Senate ratification": monitors.rules.kin).
+   ("advice and consent" after "Senate ratification": monitors.rules.kin);
+5. a place (a region, port, city, air base: "the Kherson region", "the port of
+   Constanta") none of the earlier articles named, nor the area it is part of (the
+   Donetsk region after the Donbas), in a clause holding a rule hit.
 
 A number of votes that is a known share of the chamber ("67 votes" after "two-thirds"
 of the Senate) is the same number.
