@@ -12,8 +12,8 @@ half of the salient words of a line of the case's `new` (or, when none does, the
 that shares most).
 
 The cases fitted on are those of tests/data/updates less the sets held out (`--held`, by
-default held_fresh4.yaml and held_fresh5.yaml: they are for measuring only). Cross-
-validation by case file (each file out in turn, fitted on the others) prints, per
+default held_fresh4.yaml and held_fresh5.yaml: they are for measuring only).
+Cross-validation by case file (each file out in turn, fitted on the others) prints, per
 penalty, precision and recall of "update" per case (a case without facts is "no update")
 overall and per file, beside the rules' plain decision (any fact not aside). The penalty
 is chosen by the F1, out of fold, on the files of `--validate` (by default the three
