@@ -121,11 +121,16 @@ def _by_name() -> dict[tuple[str, ...], str]:
     return table
 
 
+_PAIR = re.compile(r"(?<=[\w.])-(?=[A-Z])")
+
+
 def parties_in(text: str) -> list[str]:
     """The parties a text names, in order (longest names first); a capital named as the
-    venue of talks is left out. A list ("Denmark, Sweden, Norway and Finland") names each."""
-    if "," in text or ";" in text:
-        return [party for piece in re.split(r"[,;]", text) for party in parties_in(piece)]
+    venue of talks is left out. A list ("Denmark, Sweden, Norway and Finland") names each,
+    as does a pair joined by a hyphen ("the US-Ukraine treaty")."""
+    if "," in text or ";" in text or _PAIR.search(text):
+        pieces = [part for piece in re.split(r"[,;]", text) for part in _PAIR.split(piece)]
+        return [party for piece in pieces for party in parties_in(piece)]
     table = _by_name()
     longest = max(map(len, table))
     found, tokens, i = [], words(text), 0

@@ -152,7 +152,7 @@ CONDITIONS = re.compile(
     r"in exchange for|"
     r"in return for|depend(?:s|ed|ing)? on|contingent (?:on|upon)|conditional on|"
     r"subject to|as long as|only after|(?:would|will) (?:need|require|have to)|"
-    r"reservations? (?:to|that|stating)|with the proviso|"
+    r"reservations? (?:to|that|stating|barring|requiring|limiting|on)|with the proviso|"
     r"once(?= (?:(?:the|a|an|it|they|he|she|we|its|their|both|all)\b|(?-i:[A-Z]))))\b",
     re.IGNORECASE,
 )
@@ -209,10 +209,11 @@ _UNITS = [
 ]
 _TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 # a count in words of things: "four frigates", "sixty-one senators", "two Patriot air
-# defence batteries" (a plural within four words; not "one", which is rarely a count)
+# defence batteries" (a plural within four words; not "one", which is rarely a count, nor
+# the decades of history)
 _SPELLED_PLURAL = re.compile(
     rf"\b((?:{'|'.join(_TENS)})(?:[ -](?:{'|'.join(_UNITS[:9])}))?|{'|'.join(_UNITS[1:])})"
-    r"(?=\s+(?:[\w-]+\s+){0,3}?[a-z]+[^s\W]s\b)",
+    r"(?!\s+(?:decades|centuries|generations)\b)(?=\s+(?:[\w-]+\s+){0,3}?[a-z]+[^s\W]s\b)",
     re.IGNORECASE,
 )
 _SPELLED = re.compile(
