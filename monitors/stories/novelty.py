@@ -346,6 +346,7 @@ class Known:
     conditions: set[str]
     terms: tuple[str, ...] = ()  # the conditions' own words, as written
     lines: tuple[frozenset[str], ...] = ()  # the stems of each of their sentences
+    hits: tuple[str, ...] = ()  # the rule's hits in the alerts, as written
 
     @classmethod
     def of(cls, prior: Sequence[PriorAlert], seen: Iterable[tuple[str, str]] = ()) -> Known:
@@ -372,7 +373,8 @@ class Known:
             lines.append(_stems(title))
             lines.extend(_stems(text[a:b]) for a, b in sentences(text))
         conditions = set().union(*map(_content, terms))
-        return cls(parties, numbers, stems, statuses, conditions, tuple(terms), tuple(lines))
+        hits = tuple(t for alert in prior for t in alert.terms)
+        return cls(parties, numbers, stems, statuses, conditions, tuple(terms), tuple(lines), hits)
 
 
 class Held(str):
@@ -607,7 +609,7 @@ def facts(
                 for kind, new in (
                     ("party", _new_party(text, known_)),
                     ("number", clause.hit and _new_number(text, known_, topic)),
-                    ("status", clause.hit and _new_status(text, known_)),
+                    ("status", clause.hit and _new_status(text, known_, kin_known)),
                     ("place", clause.hit and _new_place(text, known_)),
                     (
                         "condition",
@@ -986,14 +988,14 @@ def _subject(before: list[str]) -> str:
     return parties[-1] if parties else ""
 
 
-def _new_status(clause: str, known_: Known) -> bool:
+def _new_status(clause: str, known_: Known, kin: _Kin | None = None) -> bool:
     """Whether the clause asserts a status the earlier rule sentences did not assert of
     the same party: a turn not seen, or a rank above every one seen; a refusal that only
     restates a known demand as its condition is none."""
     for subject, status in _statuses(clause):
         said = [s for who, s in known_.statuses if who == subject or not (who and subject)]
         rank = STATUS_RANKS[status]
-        if status in said or (status == "rejected" and _restated(clause, known_)):
+        if status in said or (status == "rejected" and _restated(clause, known_, kin)):
             continue
         if rank == 0 or rank > max((STATUS_RANKS[s] for s in said), default=0):
             return True
@@ -1007,16 +1009,19 @@ _RESTRICTION = re.compile(
 )
 
 
-def _restated(clause: str, known_: Known) -> bool:
+def _restated(clause: str, known_: Known, kin: _Kin | None = None) -> bool:
     """Whether a refusal in the clause is a known demand put as its condition ("will
     not agree to a ceasefire unless Ukraine withdraws", "will reject any deal that does
     not require ..."): what it requires holds no party or content word the earlier
-    articles did not write."""
+    articles did not write, nor a `kin` of the rule's hits in them ("quits" after
+    "withdraw")."""
     found = _RESTRICTION.search(clause)
     if found is None:
         return False
     terms = clause[found.end() :]
     new = {s for s in _content(terms) - known_.stems if not _derived(s, known_.stems)}
+    if new and kin is not None:
+        new -= kin.hit_words(terms)
     return not new and not _new_party(terms, known_)
 
 
@@ -1046,11 +1051,20 @@ def _area(stem_: str) -> str:
 
 
 class _Kin:
-    """A rule's kin words, and which of its groups the known conditions hold."""
+    """A rule's kin words, and which of its groups the known conditions and the earlier
+    alerts' hits hold."""
 
     def __init__(self, kin: Kin | None, known_: Known) -> None:
         self.kin = kin
         self.known = set(kin.found(" ; ".join(known_.terms))) if kin and known_.terms else set()
+        self.hits = set(kin.found(" ; ".join(known_.hits))) if kin and known_.hits else set()
+
+    def hit_words(self, text: str) -> set[str]:
+        """The stems of the words of `text` that are kin of an earlier alert's hit."""
+        if self.kin is None or not self.hits:
+            return set()
+        found = self.kin.found(text)
+        return {stem(w) for group in self.hits & set(found) for w in found[group]}
 
     def known_words(self, text: str) -> set[str]:
         """The stems of the words of `text` that are kin of a known condition's."""
@@ -1063,8 +1077,10 @@ class _Kin:
 def _new_condition(clause: str, known_: Known, kin: _Kin | None = None) -> bool:
     """Whether the clause sets a condition holding a content word (or a party) that no
     earlier article held, nor a kin of a known condition's words ("advice and consent"
-    after "needs Senate ratification"): in what it requires ("only if Kyiv cedes ..."),
-    or in what is offered or threatened for it ("Russia would return Kharkiv if ...")."""
+    after "needs Senate ratification") or of the earlier alerts' hits ("unless Kyiv
+    quits the Donbas" after "withdraw from the Donbas"): in what it requires ("only if
+    Kyiv cedes ..."), or in what is offered or threatened for it ("Russia would return
+    Kharkiv if ...")."""
     found = CONDITIONS.search(clause)
     if found is not None:
         terms = clause[found.end() :]
@@ -1074,7 +1090,7 @@ def _new_condition(clause: str, known_: Known, kin: _Kin | None = None) -> bool:
         return False
     new = {s for s in _content(terms) - known_.stems if not _derived(s, known_.stems)}
     if new and kin is not None:
-        new -= kin.known_words(terms)
+        new -= kin.known_words(terms) | kin.hit_words(terms)
     return bool(new) or _new_party(terms, known_)
 
 
