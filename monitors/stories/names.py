@@ -32,8 +32,10 @@ europe: europe|european|europeans
 nato: nato|north atlantic treaty organization|atlantic alliance
 un: un|united nations
 west: west|western|westerners
-congress: congress|congressional|capitol hill|lawmakers|legislators|house of representatives|
-    senate|senators|senator|upper chamber
+congress: congress|congressional|capitol hill|lawmakers|legislators
+senate: senate|senators|senator|upper chamber|upper house
+house: house of representatives|lower chamber|lower house|house speaker|speaker of the house|
+    house republicans|house democrats|house majority|house minority|house vote
 china: china|chinese|beijing
 france: france|french|paris|elysee
 germany: germany|german|germans|berlin|bundestag
@@ -93,17 +95,20 @@ CAPITALS = _wordset(
 )
 VENUE_BEFORE = _wordset("in at from to")
 # an institution named by its country ("the Ukrainian parliament", "Ukraine's parliament")
-# is a party of its own
-INSTITUTIONS = _wordset(
-    """
-    parliament parliaments government cabinet court courts central bank duma rada
-    assembly
-    """
-)
+# is a party of its own; its government or cabinet is the country itself
+INSTITUTIONS = _wordset("parliament parliaments court courts central bank duma rada assembly")
 VENUE_AFTER = _wordset("talks summit meeting meetings conference format process round")
 # a bloc named earlier stands for these named later ("European troops" after "Western
 # troops" is no news; "Britain and France" after "European partners" is)
-MEMBERS = {"west": ("us", "europe", "eu", "nato"), "europe": ("eu",), "eu": ("europe",)}
+MEMBERS = {
+    "west": ("us", "europe", "eu", "nato"),
+    "europe": ("eu",),
+    "eu": ("europe",),
+    "congress": ("senate", "house"),
+}
+# a chamber named earlier makes its whole known ("Congress" after "the Senate"; "the House"
+# after "the Senate" is news)
+WHOLES = {"senate": "congress", "house": "congress"}
 
 
 @cache
@@ -116,11 +121,16 @@ def _by_name() -> dict[tuple[str, ...], str]:
     return table
 
 
+_PAIR = re.compile(r"(?<=[\w.])-(?=[A-Z])")
+
+
 def parties_in(text: str) -> list[str]:
     """The parties a text names, in order (longest names first); a capital named as the
-    venue of talks is left out. A list ("Denmark, Sweden, Norway and Finland") names each."""
-    if "," in text or ";" in text:
-        return [party for piece in re.split(r"[,;]", text) for party in parties_in(piece)]
+    venue of talks is left out. A list ("Denmark, Sweden, Norway and Finland") names each,
+    as does a pair joined by a hyphen ("the US-Ukraine treaty")."""
+    if "," in text or ";" in text or _PAIR.search(text):
+        pieces = [part for piece in re.split(r"[,;]", text) for part in _PAIR.split(piece)]
+        return [party for piece in pieces for party in parties_in(piece)]
     table = _by_name()
     longest = max(map(len, table))
     found, tokens, i = [], words(text), 0
@@ -169,8 +179,10 @@ def identity(name: str) -> frozenset[str]:
 
 def known(keys: frozenset[str], seen: set[str]) -> bool:
     """Whether a name of these keys was seen, spelt the same up to an ending ("Donbass"
-    after "Donbas"), or a bloc standing for it."""
+    after "Donbas"), a bloc standing for it, or, for a whole, one of its parts."""
     if keys & seen or any(member in keys for b in seen for member in MEMBERS.get(b, ())):
+        return True
+    if any(WHOLES.get(part) in keys for part in seen):
         return True
     roots = Roots(seen)
     return any(roots.seen(key) for key in keys if key.isalpha())

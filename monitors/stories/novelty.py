@@ -9,21 +9,27 @@ silently as nothing new did:
 
 1. a party: a country, bloc or institution none of the earlier articles named under any
    of its names ("US", "U.S.", "United States", "America", "Washington" and "American"
-   are one party; see monitors.stories.names). A person's name is no development on its
-   own, nor is anyone who only speaks ("..., a senior official said");
+   are one party, as are "Germany" and "the German government"; the House is news after
+   the Senate, Congress is not; see monitors.stories.names). A person's name is no
+   development on its own, nor is anyone who only speaks ("..., a senior official said");
 2. a number with its unit or context whose value they did not write ("30,000 troops",
-   "15 years", "two-thirds"), outside an attribution;
+   "15 years", "four frigates", "two-thirds"), outside an attribution;
 3. a status, in a clause holding a rule hit or a word of the rule's matter, the rule's
    earlier sentences did not assert: where the matter stands (proposed < submitted <
    agreed/ready < signed < ratified/approved) or a turn (rejected, blocked, delayed,
-   withdrawn), in a word or a phrase ("put off", "reached his committee"). A status
+   withdrawn, paused), in a word or a phrase ("put off", "on hold", "reached his
+   committee"); a refusal that restates a known demand as its condition ("will not agree
+   unless Ukraine withdraws") is none. A status
    asserted is one not put as a wish or a condition ("would need to be ratified",
    "hopes to sign", "has yet to");
 4. a condition ("only if", "in exchange for", "depends on", "would have to", a
    reservation, ...) whose clause (or, for one put first, the clause it governs) holds
    a salient word or name the earlier articles did not, other than a form of a known
    word or a kin of a known condition's words in the rule's own alternatives
-   ("advice and consent" after "Senate ratification": monitors.rules.kin).
+   ("advice and consent" after "Senate ratification": monitors.rules.kin);
+5. a place (a region, port, city, air base: "the Kherson region", "the port of
+   Constanta") none of the earlier articles named, nor the area it is part of (the
+   Donetsk region after the Donbas), in a clause holding a rule hit.
 
 A number of votes that is a known share of the chamber ("67 votes" after "two-thirds"
 of the Senate) is the same number.
@@ -48,6 +54,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from monitors.extract.analysis import STOPWORDS, default_idf, facts_of, stem
 from monitors.models import Article, Kin, Match, StoryFeatures
@@ -95,7 +102,7 @@ STATUS_WORDS = {
     r"spurn(?:s|ed)?",
     "blocked": r"block(?:s|ed)?|veto(?:es|ed)?|stall(?:s|ed)?",
     "delayed": r"delay(?:s|ed)?|postpon(?:e|es|ed)|suspend(?:s|ed)?|shelv(?:e|es|ed)|"
-    r"defer(?:s|red)?",
+    r"defer(?:s|red)?|paus(?:e|es|ed)",
     "withdrawn": r"withdr(?:aw|aws|ew|awn)|abandon(?:s|ed)?|scrap(?:s|ped)?|collaps(?:e|es|ed)|"
     r"drop(?:s|ped)?",
 }
@@ -119,6 +126,8 @@ _PHRASAL = tuple(
             "withdraws",
         ),
         (r"\bcalled off\b", "scrapped"),
+        (r"\b(?:put|placed|kept) on hold\b", "suspended"),
+        (r"\bon hold\b", "suspended"),
         (r"\bsigned off\b", "approved"),
         (r"\b(?:reached|struck|sealed) (?:an? |the )?(?:deal|agreement|accord)\b", "agreed"),
         (
@@ -143,7 +152,7 @@ CONDITIONS = re.compile(
     r"in exchange for|"
     r"in return for|depend(?:s|ed|ing)? on|contingent (?:on|upon)|conditional on|"
     r"subject to|as long as|only after|(?:would|will) (?:need|require|have to)|"
-    r"reservations? (?:to|that|stating)|with the proviso|"
+    r"reservations? (?:to|that|stating|barring|requiring|limiting|on)|with the proviso|"
     r"once(?= (?:(?:the|a|an|it|they|he|she|we|its|their|both|all)\b|(?-i:[A-Z]))))\b",
     re.IGNORECASE,
 )
@@ -173,8 +182,38 @@ _COUNTS = {w: str(i) for i, w in enumerate(_SMALL.split())} | {
     "hundred": "100",
 }
 _SPELLED_COUNT = re.compile(
-    r"\b(" + "|".join(_COUNTS) + r")[ -](years?|months?|weeks?|days?|hours?|countries|"
+    r"(?<!-)\b(" + "|".join(_COUNTS) + r")[ -](years?|months?|weeks?|days?|hours?|countries|"
     r"nations|brigades|battalions|divisions|jets|aircraft|ships|senators|votes|points)\b",
+    re.IGNORECASE,
+)
+_UNITS = [
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+# a count in words of things: "four frigates", "sixty-one senators", "two Patriot air
+# defence batteries" (a plural within four words; not "one", which is rarely a count, nor
+# the decades of history)
+_SPELLED_PLURAL = re.compile(
+    rf"\b((?:{'|'.join(_TENS)})(?:[ -](?:{'|'.join(_UNITS[:9])}))?|{'|'.join(_UNITS[1:])})"
+    r"(?!\s+(?:decades|centuries|generations)\b)(?=\s+(?:[\w-]+\s+){0,3}?[a-z]+[^s\W]s\b)",
     re.IGNORECASE,
 )
 _SPELLED = re.compile(
@@ -251,6 +290,20 @@ _DATE = re.compile(
     r"[a-z]*\.? (\d{1,2})\b"
 )
 _COMPASS = re.compile(r"\b(?:west|western|east|eastern|north|northern|south|southern)\b")
+# a place: a name before a word for a place ("the Odesa region", "Rzeszow airport"), after
+# one ("the port of Constanta"), or a region of Ukraine the coverage names bare
+_NAMED = r"[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)?"
+_PLACE_WORDS = r"region|oblast|province|district|coast|port|city|town|airport|air base|front"
+_PLACE_BEFORE = re.compile(rf"\b({_NAMED})\s+(?:{_PLACE_WORDS})\b")
+_PLACE_AFTER = re.compile(rf"\b(?:{_PLACE_WORDS}) of\s+({_NAMED})")
+REGIONS = _wordset(
+    """
+    donbas donbass donetsk luhansk zaporizhzhia kherson kharkiv sumy chernihiv
+    dnipropetrovsk dnipro mykolaiv odesa crimea kramatorsk sloviansk pokrovsk
+    """
+)
+# places that are one area: a part of the Donbas names the Donbas
+AREAS = {"donbas": "donbas donbass donetsk luhansk kramatorsk sloviansk"}
 # seats of the chambers a share of votes is counted in, and the shares as fractions
 CHAMBERS = {"senate": 100, "senat": 100, "senators": 100, "rada": 450, "duma": 450}
 SHARES = {
@@ -293,6 +346,7 @@ class Known:
     conditions: set[str]
     terms: tuple[str, ...] = ()  # the conditions' own words, as written
     lines: tuple[frozenset[str], ...] = ()  # the stems of each of their sentences
+    hits: tuple[str, ...] = ()  # the rule's hits in the alerts, as written
 
     @classmethod
     def of(cls, prior: Sequence[PriorAlert], seen: Iterable[tuple[str, str]] = ()) -> Known:
@@ -319,7 +373,8 @@ class Known:
             lines.append(_stems(title))
             lines.extend(_stems(text[a:b]) for a, b in sentences(text))
         conditions = set().union(*map(_content, terms))
-        return cls(parties, numbers, stems, statuses, conditions, tuple(terms), tuple(lines))
+        hits = tuple(t for alert in prior for t in alert.terms)
+        return cls(parties, numbers, stems, statuses, conditions, tuple(terms), tuple(lines), hits)
 
 
 class Held(str):
@@ -386,7 +441,7 @@ def new_facts(
     return found, known_
 
 
-KINDS = ("party", "number", "status", "condition")
+KINDS = ("party", "number", "status", "condition", "place")
 MODALS = _wordset("would could may might should")
 FUTURE = _wordset("will ll shall going")
 # a speaker described after what is said: "said Jane Roe, a fellow at ...", "said Jane
@@ -554,7 +609,8 @@ def facts(
                 for kind, new in (
                     ("party", _new_party(text, known_)),
                     ("number", clause.hit and _new_number(text, known_, topic)),
-                    ("status", clause.hit and _new_status(text, known_)),
+                    ("status", clause.hit and _new_status(text, known_, kin_known)),
+                    ("place", clause.hit and _new_place(text, known_)),
                     (
                         "condition",
                         _new_condition(text, known_, kin_known)
@@ -802,7 +858,16 @@ def _numbers(text: str) -> set[str]:
         for m in _SPELLED.finditer(text)
     )
     values.update(f"#{_COUNTS[m.group(1).lower()]}" for m in _SPELLED_COUNT.finditer(text))
+    values.update(f"#{_spelled(m.group(1))}" for m in _SPELLED_PLURAL.finditer(text))
     return values | dates
+
+
+def _spelled(count: str) -> int:
+    """The value of a count in words ("sixty-one" is 61)."""
+    value = 0
+    for word in re.split(r"[ -]", count.lower()):
+        value += 10 * (_TENS.index(word) + 2) if word in _TENS else _UNITS.index(word) + 1
+    return value
 
 
 def _identifier(found: re.Match[str]) -> str:
@@ -844,11 +909,13 @@ def _statuses(clause: str, named: bool = False) -> set[tuple[str, str]]:
 def _wish(before: list[str]) -> bool:
     """Whether the words before a status hold a wish, a need, a demand or a condition: as
     a verb or a conjunction, or as a noun (after a determiner or a possessive: "Russia's
-    demand that Ukraine withdraw") unless the status has an auxiliary of its own, the
-    sentence's verb ("Talks on Russia's demand ... have been put off")."""
+    demand that Ukraine withdraw") or a participle ("The mission planned under the
+    guarantees") unless the status has an auxiliary of its own, the sentence's verb
+    ("Talks on Russia's demand ... have been put off", "... has been put on hold")."""
     own = bool(before) and before[-1] in AUXILIARIES
     return any(
-        token in UNASSERTED and not (own and i and before[i - 1] in DETERMINERS | {"s"})
+        token in UNASSERTED
+        and not (own and (token.endswith("ed") or i and before[i - 1] in DETERMINERS | {"s"}))
         for i, token in enumerate(before)
     )
 
@@ -921,25 +988,83 @@ def _subject(before: list[str]) -> str:
     return parties[-1] if parties else ""
 
 
-def _new_status(clause: str, known_: Known) -> bool:
+def _new_status(clause: str, known_: Known, kin: _Kin | None = None) -> bool:
     """Whether the clause asserts a status the earlier rule sentences did not assert of
-    the same party: a turn not seen, or a rank above every one seen."""
+    the same party: a turn not seen, or a rank above every one seen; a refusal that only
+    restates a known demand as its condition is none."""
     for subject, status in _statuses(clause):
         said = [s for who, s in known_.statuses if who == subject or not (who and subject)]
         rank = STATUS_RANKS[status]
-        if status in said:
+        if status in said or (status == "rejected" and _restated(clause, known_, kin)):
             continue
         if rank == 0 or rank > max((STATUS_RANKS[s] for s in said), default=0):
             return True
     return False
 
 
+_RESTRICTION = re.compile(
+    r"\b(?:unless|until|(?:that|which) (?:does|do|did|would|will) not|"
+    r"(?:that|which) (?:doesn'?t|don'?t|won'?t))\b",
+    re.IGNORECASE,
+)
+
+
+def _restated(clause: str, known_: Known, kin: _Kin | None = None) -> bool:
+    """Whether a refusal in the clause is a known demand put as its condition ("will
+    not agree to a ceasefire unless Ukraine withdraws", "will reject any deal that does
+    not require ..."): what it requires holds no party or content word the earlier
+    articles did not write, nor a `kin` of the rule's hits in them ("quits" after
+    "withdraw")."""
+    found = _RESTRICTION.search(clause)
+    if found is None:
+        return False
+    terms = clause[found.end() :]
+    new = {s for s in _content(terms) - known_.stems if not _derived(s, known_.stems)}
+    if new and kin is not None:
+        new -= kin.hit_words(terms)
+    return not new and not _new_party(terms, known_)
+
+
+def _places(clause: str) -> set[str]:
+    """The places a clause names (see _PLACE_BEFORE, _PLACE_AFTER, REGIONS), in lower
+    case; a country, a capital or a demonym is a party, not a place."""
+    found = {m.group(1) for p in (_PLACE_BEFORE, _PLACE_AFTER) for m in p.finditer(clause)}
+    found.update(w for w in words(clause) if w in REGIONS)
+    return {name.lower() for name in found if not parties_in(name)}
+
+
+def _new_place(clause: str, known_: Known) -> bool:
+    """Whether the clause names a place the earlier articles did not, nor its area (the
+    Donetsk region after the Donbas)."""
+    areas = {_area(s) for s in known_.stems}
+    for place in _places(clause):
+        own = [stem(w) for w in words(place)]
+        if not all(s in known_.stems for s in own) and _area(own[0]) not in areas:
+            return True
+    return False
+
+
+@cache
+def _area(stem_: str) -> str:
+    """The area a place's stem is part of (see AREAS), else the stem."""
+    return next((a for a, parts in AREAS.items() if stem_ in map(stem, parts.split())), stem_)
+
+
 class _Kin:
-    """A rule's kin words, and which of its groups the known conditions hold."""
+    """A rule's kin words, and which of its groups the known conditions and the earlier
+    alerts' hits hold."""
 
     def __init__(self, kin: Kin | None, known_: Known) -> None:
         self.kin = kin
         self.known = set(kin.found(" ; ".join(known_.terms))) if kin and known_.terms else set()
+        self.hits = set(kin.found(" ; ".join(known_.hits))) if kin and known_.hits else set()
+
+    def hit_words(self, text: str) -> set[str]:
+        """The stems of the words of `text` that are kin of an earlier alert's hit."""
+        if self.kin is None or not self.hits:
+            return set()
+        found = self.kin.found(text)
+        return {stem(w) for group in self.hits & set(found) for w in found[group]}
 
     def known_words(self, text: str) -> set[str]:
         """The stems of the words of `text` that are kin of a known condition's."""
@@ -952,8 +1077,10 @@ class _Kin:
 def _new_condition(clause: str, known_: Known, kin: _Kin | None = None) -> bool:
     """Whether the clause sets a condition holding a content word (or a party) that no
     earlier article held, nor a kin of a known condition's words ("advice and consent"
-    after "needs Senate ratification"): in what it requires ("only if Kyiv cedes ..."),
-    or in what is offered or threatened for it ("Russia would return Kharkiv if ...")."""
+    after "needs Senate ratification") or of the earlier alerts' hits ("unless Kyiv
+    quits the Donbas" after "withdraw from the Donbas"): in what it requires ("only if
+    Kyiv cedes ..."), or in what is offered or threatened for it ("Russia would return
+    Kharkiv if ...")."""
     found = CONDITIONS.search(clause)
     if found is not None:
         terms = clause[found.end() :]
@@ -963,7 +1090,7 @@ def _new_condition(clause: str, known_: Known, kin: _Kin | None = None) -> bool:
         return False
     new = {s for s in _content(terms) - known_.stems if not _derived(s, known_.stems)}
     if new and kin is not None:
-        new -= kin.known_words(terms)
+        new -= kin.known_words(terms) | kin.hit_words(terms)
     return bool(new) or _new_party(terms, known_)
 
 
@@ -985,9 +1112,10 @@ def _condition_terms(text: str) -> list[str]:
 
 
 def _content(text: str) -> set[str]:
-    """The stems of the content words of a text: not stop words, not common (IDF)."""
+    """The stems of the content words of a text: not stop words, not a lone letter (the
+    "s" of "Ukraine's"), not common (IDF)."""
     idf = default_idf()
-    stems = {stem(w) for w in words(text) if w not in STOPWORDS and not w.isdigit()}
+    stems = {stem(w) for w in words(text) if w not in STOPWORDS and not w.isdigit() and w[1:]}
     return {s for s in stems if idf.idf(s) >= CONTENT_IDF}
 
 

@@ -15,8 +15,10 @@ from monitors.store import PriorAlert
 from monitors.stories.names import identity, known, parties_in
 from monitors.stories.novelty import (
     Known,
+    _new_condition,
     _new_party,
     _numbers,
+    _places,
     _statuses,
     developments,
     novelty,
@@ -45,16 +47,16 @@ def test_one_party_under_many_names() -> None:
     assert parties_in("talks in Washington") == []  # a venue
     assert parties_in("the Ukrainian parliament and the US Senate") == [
         "ukraine parliament",
-        "congress",
+        "senate",
     ]
     assert known(identity("Donbass"), {"donbas"})  # the same name, spelt otherwise
-    assert not known(frozenset({"ukraine parliament"}), {"ukraine", "congress"})
+    assert not known(frozenset({"ukraine parliament"}), {"ukraine", "senate"})
 
 
 @pytest.mark.parametrize(
     ("clause", "expected"),
     [
-        ("The Senate ratified the security pact on Tuesday", {("congress", "ratified")}),
+        ("The Senate ratified the security pact on Tuesday", {("senate", "ratified")}),
         ("Officials hope the Senate will ratify the pact quickly", set()),
         ("the guarantees would need to be ratified by the Senate", set()),
         ("Washington will not send the pact to the Senate", {("us", "rejected")}),
@@ -417,4 +419,99 @@ def test_a_list_of_countries_names_each() -> None:
         "norway",
         "finland",
     ]
-    assert parties_in("the US Senate voted") == ["congress"]  # a qualifier, no list
+    assert parties_in("the US Senate voted") == ["senate"]  # a qualifier, no list
+
+
+def test_each_chamber_is_a_party_and_a_government_is_its_country() -> None:
+    assert parties_in("House Speaker Mike Johnson said") == ["house"]
+    assert parties_in("the lower chamber wants a vote") == ["house"]
+    assert parties_in("the upper chamber of Congress") == ["senate", "congress"]
+    assert parties_in("the White House said") == ["us"]
+    assert known(identity("Congress"), {"senate"})  # the whole, after a chamber
+    assert known(identity("the Senate"), {"congress"})  # a chamber, after the whole
+    assert not known(identity("the House of Representatives"), {"senate"})
+    assert parties_in("The German government is prepared") == ["germany"]
+    assert parties_in("the German parliament") == ["germany parliament"]
+    assert parties_in("the US-Ukraine security treaty") == ["us", "ukraine"]  # a pair
+    assert parties_in("an Anglo-French force") == ["france"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Norway will send four frigates", {"#4"}),
+        ("sixty-one senators are ready", {"#61"}),
+        ("two Patriot air defence batteries", {"#2"}),
+        ("Twenty-six countries signed", {"#26"}),
+        ("one of the allies", set()),
+        ("three-way talks", set()),
+        ("two-thirds of senators", {"two-thirds"}),
+        ("armies that have shrunk for three decades", set()),
+    ],
+)
+def test_counts_in_words(text: str, expected: set[str]) -> None:
+    assert _numbers(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("clause", "expected"),
+    [
+        ("Work on the guarantees has been paused", {("", "delayed")}),
+        ("The Senate paused its hearings on the pact", {("senate", "delayed")}),
+        ("The mission planned under the pact has been put on hold", {("", "delayed")}),
+        ("Talks were on hold", {("", "delayed")}),
+        ("The mission planned under the pact would start in May", set()),
+    ],
+)
+def test_a_pause_is_a_turn(clause: str, expected: set[tuple[str, str]]) -> None:
+    assert _statuses(clause) == expected
+
+
+def test_places() -> None:
+    assert _places("the Odesa region and the port of Constanta") == {"odesa", "constanta"}
+    assert _places("a Romanian port, the Kyiv region and Rzeszow airport") == {"rzeszow"}
+    assert _places("troops would withdraw from Kherson") == {"kherson"}
+
+
+DEMAND = (
+    "Russia demands Ukraine withdraw from the Donbas",
+    "Russia demands that Ukraine withdraw its forces from the Donbas as part of any peace "
+    "agreement, Foreign Minister Sergei Lavrov said.",
+)
+
+
+def _after_demand(shipped: RuleSet, text: str) -> object:
+    rules = shipped.select(["donbas-withdrawal"])
+    (first,) = rules.match(*DEMAND)
+    prior = [PriorAlert(1, first.terms, *DEMAND, T0, T0)]
+    (match,) = rules.match("", text)
+    return novelty(prior, match, article("", text), timedelta(0))
+
+
+def test_a_new_region_is_news_a_part_of_a_known_one_is_not(shipped: RuleSet) -> None:
+    text = (
+        "Russia now demands that Ukraine withdraw its forces from the Donbas and also from "
+        "the Kherson region."
+    )
+    assert not isinstance(_after_demand(shipped, text), str)
+    text = "Ukraine must withdraw its forces from the Donetsk and Luhansk regions, Lavrov said."
+    assert isinstance(_after_demand(shipped, text), str)
+
+
+def test_a_demand_restated_as_a_refusal_is_no_news_a_new_refusal_is(shipped: RuleSet) -> None:
+    for text in (
+        "Russia will not sign any peace agreement unless Ukraine withdraws its forces from "
+        "the Donbas, Lavrov said.",
+        "Moscow will reject any peace agreement that does not include the withdrawal of "
+        "Ukraine's forces from the Donbas, Lavrov said.",
+        "Russia will not sign a peace deal unless Kyiv quits the Donbas, Lavrov said.",  # kin
+    ):
+        assert isinstance(_after_demand(shipped, text), str), text
+    text = "Ukraine refused to withdraw its forces from the Donbas, calling it an ultimatum."
+    assert not isinstance(_after_demand(shipped, text), str)
+
+
+def test_a_reservation_barring_something_is_a_condition() -> None:
+    known_ = Known.of([PriorAlert(1, ("ratification",), "Treaty sent", "Treaty sent.", T0, T0)])
+    clause = "Senators added a reservation barring combat troops in Ukraine"
+    assert _new_condition(clause, known_)
