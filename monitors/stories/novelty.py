@@ -52,7 +52,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
 
@@ -397,10 +397,10 @@ def novelty(
     weighed = [(f, weight) for f, weight in weigh(prior, match, article, seen) if not f.aside]
     if not weighed:
         return "nothing new where the rule matched: no new party, number, status or condition"
-    news = list(dict.fromkeys(f.text for f, weight in weighed if weight >= 0))
+    news = list(dict.fromkeys(f.shown for f, weight in weighed if weight >= 0))
     if not news:
         best = max(weight for _, weight in weighed)
-        said = "; ".join(dict.fromkeys(f.text for f, _ in weighed))
+        said = "; ".join(dict.fromkeys(f.shown for f, _ in weighed))
         return f"nothing that weighs as new where the rule matched (best {best:.2f}): {said}"
     last = max(row.published_at or row.fetched_at for row in prior)
     if abs((article.published or utcnow()) - last) < gap:
@@ -569,7 +569,7 @@ def _matter(terms: Iterable[str]) -> re.Pattern[str] | None:
 @dataclass(frozen=True)
 class Fact:
     """A clause of a rule sentence that states something the earlier alerts did not:
-    its `kinds` (party, number, status, condition), its sentence's place, and `aside`,
+    its `kinds` (party, number, status, condition, place), its sentence's place, and `aside`,
     why it may say nothing of the matter ("attribution", "background", "history",
     "aside": a question, a poll, a reference to an earlier event), or ""."""
 
@@ -579,6 +579,7 @@ class Fact:
     aside: str = ""
     hit: bool = False
     sentence: str = ""
+    shown: str = ""  # what the desk reads: the clause's words around what is new
 
 
 def facts(
@@ -621,9 +622,8 @@ def facts(
             }
             if kinds and _phrase(text):
                 why = aside or _why_aside(text, year)
-                found.append(
-                    Fact(_phrase(text), frozenset(kinds), clause.place, why, clause.hit, whole)
-                )
+                fact = Fact(_phrase(text), frozenset(kinds), clause.place, why, clause.hit, whole)
+                found.append(replace(fact, shown=_shown(text, known_.stems)))
     return found
 
 
@@ -649,7 +649,7 @@ def developments(
     """What the clauses of these sentences state that `known_` lacks, in order, as a
     desk reads it: the facts (see `facts`) that do not stand aside."""
     return list(
-        dict.fromkeys(f.text for f in facts(known_, sentences_, year, topic, kin) if not f.aside)
+        dict.fromkeys(f.shown for f in facts(known_, sentences_, year, topic, kin) if not f.aside)
     )
 
 
@@ -1119,16 +1119,38 @@ def _content(text: str) -> set[str]:
     return {s for s in stems if idf.idf(s) >= CONTENT_IDF}
 
 
+def _unattributed(clause: str) -> str:
+    """A clause without its trailing attribution ("..., officials said")."""
+    head, _, tail = clause.rpartition(",")
+    return head if head and _attribution(tail) else clause
+
+
 def _phrase(clause: str) -> str:
     """A clause as a desk reads it: without a trailing attribution ("..., officials
     said"), at most MAX_CLAUSE_WORDS words."""
-    head, _, tail = clause.rpartition(",")
-    if head and _attribution(tail):
-        clause = head
+    clause = _unattributed(clause)
     spans = [m.span() for m in re.finditer(r"\S+", clause)]
     if len(spans) <= MAX_CLAUSE_WORDS:
         return clause.strip(" .")
     return clause[: spans[MAX_CLAUSE_WORDS - 1][1]].strip(" .") + "…"
+
+
+def _shown(clause: str, known_stems: set[str]) -> str:
+    """The clause's `_phrase` as the desk reads it in an update: of a clause longer than
+    MAX_CLAUSE_WORDS, the run of that many words holding the most words the earlier alerts
+    did not write (what is new, not the clause's opening)."""
+    clause = _unattributed(clause)
+    spans = [m.span() for m in re.finditer(r"\S+", clause)]
+    if len(spans) <= MAX_CLAUSE_WORDS:
+        return clause.strip(" .")
+    new = [bool(_content(clause[a:b]) - known_stems) for a, b in spans]
+    first = max(
+        range(len(spans) - MAX_CLAUSE_WORDS + 1),
+        key=lambda i: (sum(new[i : i + MAX_CLAUSE_WORDS]), -i),
+    )
+    last = first + MAX_CLAUSE_WORDS - 1
+    phrase = clause[spans[first][0] : spans[last][1]].strip(" .,;")
+    return ("…" if first else "") + phrase + ("…" if last < len(spans) - 1 else "")
 
 
 def _sentences_with(title: str, text: str, terms: Iterable[str]) -> list[str]:

@@ -515,3 +515,28 @@ def test_a_reservation_barring_something_is_a_condition() -> None:
     known_ = Known.of([PriorAlert(1, ("ratification",), "Treaty sent", "Treaty sent.", T0, T0)])
     clause = "Senators added a reservation barring combat troops in Ukraine"
     assert _new_condition(clause, known_)
+
+
+def test_a_long_clause_shows_the_words_that_are_new(shipped: RuleSet) -> None:
+    """Of a clause longer than the desk reads, the update shows the words around what is
+    new (here the condition at its end), not its opening the earlier alert already said."""
+    earlier = (
+        "Geneva talks yield draft framework to end Ukraine war",
+        "Negotiators in Geneva agreed on Friday a draft framework to end the war in Ukraine "
+        "under which the United States and its European partners would extend security "
+        "guarantees to Kyiv.",
+    )
+    prior = [PriorAlert(1, ("security guarantees", "Kyiv"), *earlier, T0, T0)]
+    text = (
+        "Diplomats in Geneva have agreed on a draft framework for ending the war in Ukraine "
+        "that would see Washington and its European allies offer Kyiv NATO-style security "
+        "guarantees in exchange for painful territorial concessions, officials said."
+    )
+    (match,) = shipped.select(["security-guarantees"]).match("", text)
+    news = developments(
+        Known.of(prior), rule_sentences(article("", text), match), 2025, frozenset()
+    )
+    assert news == [
+        "…ending the war in Ukraine that would see Washington and its European allies offer "
+        "Kyiv NATO-style security guarantees in exchange for painful territorial concessions"
+    ]
