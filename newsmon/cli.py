@@ -19,6 +19,7 @@ from newsmon.common import (
     ConfigOption,
     VerboseOption,
     add_row,
+    counted,
     err,
     load_config,
     out,
@@ -301,8 +302,8 @@ def check(config: ConfigOption = None) -> None:
         print_problems(problems)
         raise typer.Exit(EXIT_CONFIG)
     out.print(
-        f"[green]OK[/] {escape(str(cfg.source))}: {len(cfg.feeds)} feeds, {len(cfg.rules)} rules, "
-        f"{len(cfg.channels)} channels",
+        f"[green]OK[/] {escape(str(cfg.source))}: {counted(len(cfg.feeds), 'feed')}, "
+        f"{counted(len(cfg.rules), 'rule')}, {counted(len(cfg.channels), 'channel')}",
         highlight=False,
     )
 

@@ -95,6 +95,11 @@ class App(typer.Typer):
         return super().command(*args, cls=kwargs.pop("cls", Command), **kwargs)
 
 
+def counted(n: int, noun: str) -> str:
+    """`n` and its noun, plural unless one ("1 feed", "2 feeds")."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def add_row(table: Table, *cells: str | None) -> None:
     """Add a row shown as it is: text from feeds and servers is never read as markup, and
     its control characters (bidirectional ones too) are dropped."""
@@ -155,7 +160,7 @@ def shipped_config_path() -> Path:
 
 
 def print_problems(problems: list[Problem]) -> None:
-    err.print(f"[bold red]The config has {len(problems)} problem(s):[/]")
+    err.print(f"[bold red]The config has {counted(len(problems), 'problem')}:[/]")
     for problem in problems:
         err.print(f"  {problem}", markup=False, highlight=False)
 

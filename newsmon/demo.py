@@ -59,6 +59,8 @@ def run_demo(out: Console, keep: Path | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="newsmon-demo-") as tmp:
         folder = keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
+        if _clear_store(folder / "newsmon.db"):
+            out.print(f"replaced the store an earlier demo kept in {folder}", highlight=False)
         with StaticSite(SITE) as site, WebhookReceiver() as desk:
             cfg = demo_config(site.base, desk.apprise_url, f"sqlite:///{folder / 'newsmon.db'}")
             store = Store.open(cfg.store)
@@ -77,6 +79,7 @@ def run_demo(out: Console, keep: Path | None = None) -> None:
         if keep:
             kept = keep_config(cfg, folder)
             out.print(f"store and config kept: newsmon web --config {kept}", highlight=False)
+            out.print("(its feeds and channel were the demo's own servers, gone now)")
     out.rule(f"done in {time.monotonic() - started:.1f} s")
 
 
@@ -86,8 +89,29 @@ def keep_config(cfg: Config, folder: Path) -> Path:
     raw = cfg.model_dump(mode="json", exclude_defaults=True, exclude={"source"})
     raw["store"] = "sqlite:///newsmon.db"  # beside the config file
     path = folder / "newsmon.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    text = yaml.dump(raw, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True)
+    path.write_text(text, encoding="utf-8")
     return path
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Writes a string of several lines (a rule's query) as a block, as a desk would."""
+
+
+def _block(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _block)
+
+
+def _clear_store(path: Path) -> bool:
+    """Remove an earlier demo's SQLite store (and its journal files); whether there was one."""
+    found = path.exists()
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm", f"{path.name}-journal"):
+        (path.parent / name).unlink(missing_ok=True)
+    return found
 
 
 async def _cycle(cfg: Config, store: Store) -> CycleReport:

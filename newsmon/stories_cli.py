@@ -10,7 +10,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from newsmon.common import App, ConfigOption, add_row, load_config, out, parse_since, store_for
+from newsmon.common import (
+    App,
+    ConfigOption,
+    add_row,
+    counted,
+    load_config,
+    out,
+    parse_since,
+    store_for,
+)
 
 stories_app = App(
     help="Stories: articles grouped as one piece of news, with every decision explained.",
@@ -54,7 +63,8 @@ def stories_list(
         listed = row["members"]
         outlets = len({a.site for a in listed})
         out.print(
-            f"[bold]story {row['id']}[/] ({row['articles']} articles, {outlets} outlets, "
+            f"[bold]story {row['id']}[/] ({counted(row['articles'], 'article')}, "
+            f"{counted(outlets, 'outlet')}, "
             f"last seen {row['last_seen_at']:%Y-%m-%d %H:%M} UTC): {escape(row['headline'])}",
             highlight=False,
         )

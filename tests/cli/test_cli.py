@@ -38,7 +38,7 @@ def test_check_accepts_a_good_config(tmp_path: Path) -> None:
     path = write_config(tmp_path, ["https://example.com/feed.xml"], "json://127.0.0.1:9/")
     result = runner.invoke(app, ["check", "--config", str(path)])
     assert result.exit_code == 0, result.output
-    assert "OK" in result.output and "1 feeds, 2 rules, 1 channels" in result.output
+    assert "OK" in result.output and "1 feed, 2 rules, 1 channel" in result.output
 
 
 def test_check_lists_problems_without_traceback(tmp_path: Path) -> None:
@@ -180,6 +180,20 @@ def test_demo_prints_one_alert_per_rule_and_story(tmp_path: Path) -> None:
     assert "feeds: 5 polled, 0 with news, 5 unchanged, 0 failed" in text
     assert "alerts sent in the second cycle: 0" in text
     assert "URL: http://127.0.0.1:" in text and "Site: " in text
+
+
+def test_a_demo_kept_again_in_its_folder_starts_afresh(tmp_path: Path) -> None:
+    """Run again with the same --keep folder, the demo replaces the store it kept (its
+    entries are not taken for duplicates), and keeps a config whose rules read as written."""
+    run_demo(Console(file=open(tmp_path / "first.txt", "w")), tmp_path)  # noqa: SIM115
+    console = Console(record=True, width=200, soft_wrap=True)
+    run_demo(console, tmp_path)
+    text = console.export_text()
+    assert "replaced the store an earlier demo kept" in text
+    received = int(re.search(r"(\d+) alerts received by the desk", text).group(1))  # type: ignore[union-attr]
+    assert received >= 3
+    kept = (tmp_path / "newsmon.yaml").read_text(encoding="utf-8")
+    assert "query: |" in kept and "\\n" not in kept
 
 
 def test_alerts_listing_retry_deliver_and_digest(tmp_path: Path) -> None:
