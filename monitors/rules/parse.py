@@ -104,6 +104,21 @@ def lex(query: str) -> list[Lexeme]:
     return out
 
 
+_SYNTAX = re.compile(r"\n|\s(?:OR|AND|NOT|NEAR/\d+s?)\s|[()]")
+
+
+def _astray(lexed: list[Lexeme]) -> str:
+    """Where a quote is likely missing: the first phrase lexed that holds query syntax
+    (a line break, an operator, a bracket) was opened by the closing quote of another."""
+    for lexeme in lexed:
+        if lexeme.kind in ("phrase", "proximity") and _SYNTAX.search(lexeme.text):
+            return (
+                f" (a quote is likely missing near position {lexeme.pos}: the quotes pair up"
+                " wrongly from there)"
+            )
+    return ""
+
+
 def _starts_operand(query: str, pos: int) -> bool:
     """Whether something a `-` or `+` can apply to starts at `pos`."""
     return pos < len(query) and not query[pos].isspace() and query[pos] != ")"
@@ -113,7 +128,7 @@ def _lex_phrase(query: str, pos: int, out: list[Lexeme]) -> int:
     """Lex the quoted phrase at `pos` and its "~n"; the position after them."""
     close = query.find('"', pos + 1)
     if close < 0:
-        raise QueryError(f"unbalanced quotes: '\"' at position {pos} is not closed")
+        raise QueryError(f"unbalanced quotes: '\"' at position {pos} is not closed{_astray(out)}")
     after = close + 1
     kind, number = "phrase", 0
     if query.startswith("~", after):

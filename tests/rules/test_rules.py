@@ -231,6 +231,11 @@ def test_and_binds_tighter_than_or() -> None:
         ("x AND", "unexpected end of query at position 5"),
         ("()", "unexpected ')' at position 1"),
         ('kyiv "open phrase', "unbalanced quotes: '\"' at position 5 is not closed"),
+        (
+            '"a b" OR c d" OR "e f"',
+            "unbalanced quotes: '\"' at position 21 is not closed (a quote is likely missing "
+            "near position 12: the quotes pair up wrongly from there)",
+        ),
         ("a*", "wildcard too broad at position 0: at least 3 letters before '*'"),
         ('"security g*"', "wildcard too broad at position 10: at least 3 letters before '*'"),
         ("*", "'*' at position 0 holds no word"),
