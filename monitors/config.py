@@ -11,7 +11,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -91,15 +91,23 @@ def check_http_url(url: str) -> str:
     """The URL if it is an absolute http(s) URL with a host, else ValueError."""
     from urllib.parse import urlsplit
 
+    if not url:
+        raise ValueError("the URL is empty")
     if "\\" in url or any(c.isspace() for c in url):
         raise ValueError("a URL may not hold backslashes or spaces")
     parts = urlsplit(url)
+    if not parts.scheme and not url.startswith(("/", "$")):
+        raise ValueError(f"no scheme: write the URL in full, e.g. https://{url}")
     if parts.scheme not in ("http", "https"):
         raise ValueError(f"scheme {parts.scheme or '(none)'!r} is not allowed: use http or https")
     if not parts.hostname:
         raise ValueError("the URL has no host")
     if parts.username or parts.password:
         raise ValueError("credentials in a feed URL are not allowed")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port when asked for it
+    except ValueError:
+        raise ValueError("the port is not a number from 0 to 65535") from None
     return url
 
 
@@ -464,6 +472,23 @@ def load(
     return from_dict(
         raw, name, env, base_dir=path.parent, channels_needed=channels_needed, where=where
     )
+
+
+def locate(problems: Iterable[Problem]) -> list[Problem]:
+    """`problems` with the line of each one's key in its config file where it can be
+    read again (problems found after loading: the store, a secret channel)."""
+    found: dict[str, _Where | None] = {}
+    out = []
+    for problem in problems:
+        if problem.line is None and problem.path and problem.file not in found:
+            try:
+                found[problem.file] = _Where.parse(Path(problem.file).read_text("utf-8"))[1]
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                found[problem.file] = None
+        where = found.get(problem.file)
+        line = where.line(problem.path) if where and problem.line is None else problem.line
+        out.append(replace(problem, line=line))
+    return out
 
 
 def _read(path: Path, name: str) -> str:

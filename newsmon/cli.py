@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -40,6 +41,7 @@ from newsmon.web.command import web
 # `--help` and `check` start fast.
 if TYPE_CHECKING:
     from monitors.config import Config
+    from monitors.errors import Problem
     from monitors.pipeline import CycleHook, CycleReport
     from monitors.store import DeliveryRow, Store, Subscription
 
@@ -288,24 +290,36 @@ def check(config: ConfigOption = None) -> None:
 
     Once the file is valid, the store is opened (without creating or changing it) and
     the channels kept in Prefect Secret blocks are read, as `run` would."""
+    from monitors import config as config_mod
     from monitors.errors import Problem, StoreError
     from monitors.store import probe
 
     cfg = load_config(config)
-    problems = list(secret_problems(cfg))
+    problems = list(secret_problems(cfg)) + list(_refused_feeds(cfg))
     try:
         probe(cfg.store)
     except StoreError as exc:
         where = ("environment", "NEWSMON_STORE") if cfg.store_from_env else (cfg.source, "store")
         problems.insert(0, Problem(*where, str(exc)))
     if problems:
-        print_problems(problems)
+        print_problems(config_mod.locate(problems))
         raise typer.Exit(EXIT_CONFIG)
     out.print(
         f"[green]OK[/] {escape(str(cfg.source))}: {counted(len(cfg.feeds), 'feed')}, "
         f"{counted(len(cfg.rules), 'rule')}, {counted(len(cfg.channels), 'channel')}",
         highlight=False,
     )
+
+
+def _refused_feeds(cfg: Config) -> Iterator[Problem]:
+    """Each feed whose URL names an address the fetcher will refuse (a private one)."""
+    from monitors.errors import Problem
+    from monitors.ingest.fetch import FetchLimits, refused_address
+
+    limits = FetchLimits.of(cfg.fetch)
+    for i, feed in enumerate(cfg.feeds):
+        if reason := refused_address(feed.url, limits):
+            yield Problem(cfg.source, f"feeds[{i}].url", f"refused when fetched: {reason}")
 
 
 @app.command()

@@ -170,6 +170,17 @@ def check_url(url: str) -> None:
         raise BlockedURL(url, "no host")
 
 
+def refused_address(url: str, limits: FetchLimits) -> str | None:
+    """Why fetching `url` is refused before any lookup: its host is an address (or
+    localhost) the limits do not allow; None otherwise (a name is checked when fetched)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        address = ipaddress.ip_address("127.0.0.1" if host == "localhost" else host)
+    except ValueError:
+        return None
+    return None if address_allowed(address, limits) else _private(str(address))
+
+
 def _private(address: str) -> str:
     """Why a connection to `address` is refused, and the setting that allows it."""
     network = ipaddress.ip_network(address)

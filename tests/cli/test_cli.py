@@ -52,6 +52,24 @@ def test_check_lists_problems_without_traceback(tmp_path: Path) -> None:
     assert f"{path}:3: foo: unknown key" in result.output
 
 
+def test_check_refuses_a_feed_at_a_private_address_at_its_line(tmp_path: Path) -> None:
+    """A feed the fetcher would refuse (a private address the config does not allow) is
+    a problem `check` names, at the feed's line; allowed, it is not."""
+    path = tmp_path / "private.yaml"
+    text = (
+        "feeds:\n  - url: https://example.com/rss\n  - url: http://10.1.2.3/feed\n"
+        "channels: {desk: 'json://127.0.0.1:9/'}\n"
+        "rules: [{id: a, query: kyiv, notify: [desk]}]\n"
+    )
+    path.write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["check", "--config", str(path)])
+    assert result.exit_code == 2, result.output
+    assert f"{path}:3: feeds[1].url: refused when fetched:" in result.output
+    assert "10.1.2.3" in result.output and "fetch.allow_private_networks" in result.output
+    path.write_text(text + "fetch: {allow_private_networks: 10.0.0.0/8}\n", encoding="utf-8")
+    assert runner.invoke(app, ["check", "--config", str(path)]).exit_code == 0
+
+
 def test_config_from_environment(tmp_path: Path, monkeypatch: object) -> None:
     path = write_config(tmp_path, ["https://example.com/feed.xml"], "json://127.0.0.1:9/")
     result = runner.invoke(app, ["check"], env={"NEWSMON_CONFIG": str(path)})

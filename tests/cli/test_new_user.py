@@ -128,7 +128,7 @@ def test_check_reports_a_store_folder_that_does_not_exist(tmp_path: Path) -> Non
     checked = invoke("check", "-c", str(path))
     reason = f"the SQLite store's folder {tmp_path / 'nowhere'} does not exist: create it"
     assert checked.exit_code == 2
-    assert f"{path}: store: {reason}" in checked.output
+    assert re.search(rf"{re.escape(str(path))}:\d+: store: {re.escape(reason)}", checked.output)
     ran = invoke("run", "-c", str(path))
     assert ran.exit_code == 3 and reason in ran.output
 

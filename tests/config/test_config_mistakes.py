@@ -278,3 +278,15 @@ def test_nested_yaml_aliases_cost_no_more_than_the_text(tmp_path: Path) -> None:
     found = problems_of(tmp_path, text)
     assert time.monotonic() - started < 5
     assert "x-laughs: unknown key" in [f"{p.path}: {p.reason}" for p in found]
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("''", "the URL is empty"),
+        ("example.com/rss", "no scheme: write the URL in full, e.g. https://example.com/rss"),
+        ("https://example.com:99999/rss", "the port is not a number from 0 to 65535"),
+    ],
+)
+def test_a_feed_url_a_user_mistyped(tmp_path: Path, url: str, reason: str) -> None:
+    assert reasons(tmp_path, f"feeds: [{{url: {url}}}]\n{RULE}") == [f"feeds[0].url: {reason}"]
