@@ -326,7 +326,10 @@ def _refused_feeds(cfg: Config) -> Iterator[Problem]:
 def demo(
     keep: Annotated[
         Path | None,
-        typer.Option(help="Keep the demo's SQLite store, and a config to read it, in this folder."),
+        typer.Option(
+            help="Keep the demo's SQLite store, and a config to read it, in this folder.",
+            metavar="DIR",
+        ),
     ] = None,
     verbose: VerboseOption = False,
 ) -> None:

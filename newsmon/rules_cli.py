@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -29,6 +30,10 @@ rules_app = App(
     no_args_is_help=True,
 )
 
+STDIN_HINT = (
+    " (to test a text, give it on standard input: printf 'Headline\\nText' | newsmon rules test -)"
+)
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -50,7 +55,9 @@ def test(
     sources: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Text or HTML files, or http(s) URLs.", metavar="SOURCE", show_default=False
+            help="Text or HTML files (- for standard input), or http(s) URLs.",
+            metavar="SOURCE",
+            show_default=False,
         ),
     ] = None,
     config: ConfigOption = None,
@@ -212,11 +219,14 @@ async def _fetch_all(cfg: Config, urls: list[str]) -> dict[str, Sample | SourceE
 
 
 def _read_file(cfg: Config, source: str) -> Sample:
+    """The sample in a file, or on standard input for "-": a headline line then the text,
+    or an HTML page."""
     path = Path(source)
     try:
-        data = path.read_bytes()
+        data = sys.stdin.buffer.read() if source == "-" else path.read_bytes()
     except OSError as exc:
-        raise SourceError(f"{source}: {exc.strerror or exc}") from None
+        hint = STDIN_HINT if isinstance(exc, FileNotFoundError) and " " in source else ""
+        raise SourceError(f"{source}: {exc.strerror or exc}{hint}") from None
     if path.suffix.lower() in HTML_SUFFIXES or data.lstrip()[:15].lower().startswith(
         (b"<!doctype html", b"<html")
     ):

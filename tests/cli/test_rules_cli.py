@@ -183,6 +183,19 @@ def test_unreadable_sources_exit_1_after_the_others(tmp_path: Path) -> None:
     assert [j["source"] for j in json_lines(result.output)] == [str(text), str(text)]
 
 
+def test_a_text_on_standard_input_and_a_text_given_as_a_file_name(tmp_path: Path) -> None:
+    """`-` reads a headline line and the text from standard input; a text given where a
+    file was expected is told how to give it."""
+    config = str(write_config(tmp_path))
+    piped = runner.invoke(app, ["rules", "test", "-c", config, "--json", "-"], input=SENATE_TEXT)
+    assert piped.exit_code == 0, piped.output
+    assert {j["source"] for j in json_lines(piped.output)} == {"-"}
+    assert any(j["matched"] for j in json_lines(piped.output))
+    typed = invoke("-c", config, "Senate ratifies the pact")
+    assert typed.exit_code == 1
+    assert "Senate ratifies the pact: No such file or directory (to test a text" in typed.output
+
+
 def test_a_bad_config_exits_2_naming_the_rule_and_position(tmp_path: Path) -> None:
     config = write_config(tmp_path, rules=[{"id": "bad", "query": "Senate NEAR ratify"}])
     result = invoke("-c", str(config), str(config))
