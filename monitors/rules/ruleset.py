@@ -12,6 +12,7 @@ ran out of time before evaluating all of them.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from monitors.rules.query import And, Node, Not
 MAX_REQUIREMENTS = 3
 SHOWN_RULES = 5  # rule ids a cut's reason names
 NO_LIMITS = Limits()
+_INITIALISM = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # "U.S", "E.U"
 
 
 class RuleError(QueryError):
@@ -236,14 +238,22 @@ def _explain(compiled: _Compiled, scan: Scan) -> Match:
     found = [hit for hit in hits if hit is not None]
     terms: dict[str, str] = {}
     for hit in found:
-        source = doc.title if hit.in_title else doc.text
-        terms.setdefault(hit.key, source[hit.start : hit.end])
+        terms.setdefault(hit.key, _surface(doc.title if hit.in_title else doc.text, hit))
     concepts = [_text_spans(doc, concept.spans(scan)) for concept in compiled.concepts]
     passage = best_passage(doc.title, doc.text, doc.paragraphs, found, concepts)
     spans = tuple((hit.start, hit.end) for hit in found if not hit.in_title)
     in_title = any(hit.in_title for hit in found)
     rule_id = compiled.rule.rule_id
     return Match(rule_id, tuple(terms.values()), passage, spans, in_title, compiled.kin)
+
+
+def _surface(source: str, hit: Hit) -> str:
+    """A hit as written, an initialism with its last full stop ("U.S.", where the word
+    ends before it)."""
+    surface = source[hit.start : hit.end]
+    if source.startswith(".", hit.end) and _INITIALISM.fullmatch(surface):
+        return surface + "."
+    return surface
 
 
 def _outermost(spans: list[Span]) -> list[Span]:

@@ -532,6 +532,12 @@ def test_terms_deduplicated_case_and_accent_insensitively() -> None:
     assert found.terms == ("KYIV", "Donbás")
 
 
+def test_an_initialism_keeps_its_last_full_stop_in_the_terms() -> None:
+    found = match('"U.S." NEAR/5 guarantee*', text="The U.S. offered guarantees. Kyiv U.S.A")
+    assert found is not None
+    assert found.terms == ("U.S.", "guarantees")
+
+
 def test_not_parts_never_give_hits() -> None:
     found = match("Kyiv -(Moscow AND Sochi)", text="Kyiv and Moscow.")
     assert found is not None
