@@ -19,9 +19,26 @@ def prefect_secret(name: str) -> str:
             "Secret[str]", Secret.load(name)
         )  # called outside an event loop: no coroutine
         value = secret.get()
-    except Exception as exc:  # a missing block or an unreachable Prefect API
+    except ValueError as exc:  # Prefect's "Unable to find block document named ..."
+        reason = f"{_why(exc)} on {_server()}; create it: {CREATE_HINT.format(name=name)}"
+        raise DeliveryError(f"cannot read Prefect secret {name!r}: {reason}") from None
+    except Exception as exc:  # an unreachable Prefect API
         raise DeliveryError(f"cannot read Prefect secret {name!r}: {_why(exc)}") from None
     return str(value)
+
+
+CREATE_HINT = (
+    'python -c "from prefect.blocks.system import Secret; '
+    "Secret(value='APPRISE_URL').save('{name}')\", or in the Prefect UI (Blocks)"
+)
+
+
+def _server() -> str:
+    """The Prefect server the blocks are read from."""
+    from prefect.settings import get_current_settings
+
+    api = get_current_settings().api.url
+    return api or "the local Prefect server (no PREFECT_API_URL set)"
 
 
 def _why(exc: Exception) -> str:

@@ -283,10 +283,14 @@ def test_check_reads_the_secret_channels_and_says_why_one_cannot_be(
     path.write_text(yaml.safe_dump(raw))
     result = CliRunner().invoke(app, ["check", "-c", str(path)], env={"COLUMNS": "300"})
     assert result.exit_code == 2
-    assert result.output.splitlines()[1:] == [  # in the file's order (safe_dump sorts keys)
-        f"  {path}: channels.garbled: Prefect secret 'desk-garbled' holds not a valid apprise "
-        "URL (scheme '(none)')",
-        f"  {path}: channels.missing: cannot read Prefect secret 'desk-missing': "
-        "Unable to find block document named desk-missing for block type secret",
-    ]
+    lines = result.output.splitlines()[1:]  # in the file's order (safe_dump sorts keys)
+    assert lines[0] == (
+        f"  {path}:2: channels.garbled: Prefect secret 'desk-garbled' holds not a valid "
+        "apprise URL (scheme '(none)')"
+    )
+    assert lines[1].startswith(
+        f"  {path}:6: channels.missing: cannot read Prefect secret 'desk-missing': "
+        "Unable to find block document named desk-missing for block type secret on http"
+    )
+    assert "create it: python -c" in lines[1] and ".save('desk-missing')" in lines[1]
     assert "not an apprise URL" not in result.output  # a secret's value is never shown
