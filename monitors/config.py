@@ -723,17 +723,32 @@ def _parent(path: str) -> str:
 def _yaml_problem(name: str, exc: yaml.YAMLError, hint: str) -> Problem:
     """Not YAML: the reason, at the line where the broken construct starts."""
     problem = str(getattr(exc, "problem", None) or exc).replace("'<stream end>'", "end of file")
+    indent = _indent_hint(problem)
+    hint = indent + hint
     mark: yaml.Mark | None = getattr(exc, "problem_mark", None)
     context: str | None = getattr(exc, "context", None)
     start: yaml.Mark | None = getattr(exc, "context_mark", None)
     if mark is None:
         return Problem(name, "", f"not valid YAML: {problem}{hint}")
     at = f"line {mark.line + 1}, column {mark.column + 1}"
+    if indent:  # where the key out of line is, not where its mapping began
+        context = None
     if context and start is not None and (start.line, start.column) < (mark.line, mark.column):
         since = f"line {start.line + 1}, column {start.column + 1}"
         reason = f"{since}: {context} here: {problem} at {at}"
         return Problem(name, "", f"not valid YAML: {reason}{hint}", start.line + 1)
     return Problem(name, "", f"not valid YAML: {at}: {problem}{hint}", mark.line + 1)
+
+
+def _indent_hint(problem: str) -> str:
+    """What a YAML parser's complaint most often means in a config file."""
+    if "'\\t'" in problem:
+        return " (YAML indents with spaces, not tabs)"
+    if problem.startswith(("expected <block end>", "mapping values are not allowed")) or (
+        "could not find expected ':'" in problem or "did not find expected key" in problem
+    ):
+        return " (check the indentation: a key lines up with the keys of its section)"
+    return ""
 
 
 def _toml_hint(path: Path, text: str) -> str:

@@ -157,6 +157,23 @@ def test_a_yaml_error_is_given_at_the_line_where_it_starts(tmp_path: Path) -> No
     assert problem.reason.startswith("not valid YAML: line 2, column 8: while parsing a flow")
 
 
+@pytest.mark.parametrize(
+    ("text", "line", "hint"),
+    [
+        ("feeds:\n  - url: https://x.example/rss\n notify: [a]\n", 3, "check the indentation"),
+        ("feeds:\n  - url: https://x.example/rss\n      name: x\n", 3, "check the indentation"),
+        ("feeds:\n\t- url: https://x.example/rss\n", 2, "spaces, not tabs"),
+    ],
+)
+def test_an_indentation_mistake_is_told_at_its_line(
+    tmp_path: Path, text: str, line: int, hint: str
+) -> None:
+    [problem] = problems_of(tmp_path, text)
+    assert problem.line == line
+    assert problem.reason.startswith(f"not valid YAML: line {line}, column ")
+    assert hint in problem.reason
+
+
 def test_an_unclosed_quote_is_given_where_it_opens(tmp_path: Path) -> None:
     [problem] = problems_of(tmp_path, "store: 'sqlite:///x.db\nfeeds: []\nrules: []\n")
     assert problem.line == 1
