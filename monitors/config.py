@@ -550,7 +550,8 @@ def _expansion_problems(
     for path, var in expansion.unset:
         if channels_needed or not path.startswith("channels."):
             hint = f"set it, or write ${{{var}:-default}} for a default"
-            problems.append(Problem(name, path, f"environment variable {var} is not set ({hint})"))
+            state = "is empty" if expansion.env.get(var) == "" else "is not set"
+            problems.append(Problem(name, path, f"environment variable {var} {state} ({hint})"))
         else:
             raw["channels"][_channel_key(path)] = ""
     return problems

@@ -307,3 +307,14 @@ def test_nested_yaml_aliases_cost_no_more_than_the_text(tmp_path: Path) -> None:
 )
 def test_a_feed_url_a_user_mistyped(tmp_path: Path, url: str, reason: str) -> None:
     assert reasons(tmp_path, f"feeds: [{{url: {url}}}]\n{RULE}") == [f"feeds[0].url: {reason}"]
+
+
+@pytest.mark.parametrize(("env", "state"), [({"HOOK": ""}, "is empty"), ({}, "is not set")])
+def test_a_channel_variable_empty_or_unset_is_told_which(
+    tmp_path: Path, env: dict[str, str], state: str
+) -> None:
+    text = 'channels: {desk: "${HOOK}"}\nrules: [{id: a, query: kyiv, notify: [desk]}]\n'
+    assert reasons(tmp_path, text, env=env) == [
+        f"channels.desk: environment variable HOOK {state} (set it, or write ${{HOOK:-default}} "
+        "for a default)"
+    ]
