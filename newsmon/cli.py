@@ -85,7 +85,8 @@ def run(
     """Run one poll cycle over every configured feed, then deliver due alerts.
 
     A feed whose server asked to wait (429, 503) waits its turn; with --due, so does
-    every feed backing off after errors or not due yet."""
+    every feed backing off after errors or not due yet. Exits 1 when every feed polled
+    failed, so that cron tells of it."""
     import asyncio
 
     setup_logging(verbose)
@@ -93,6 +94,8 @@ def run(
     with store_for(cfg) as store, cycle_progress(err) as progress:
         report = asyncio.run(_cycle(cfg, store, due, progress))
     print_report(report, verbose=verbose)
+    if report.all_failed:
+        raise typer.Exit(1)
 
 
 async def _cycle(cfg: Config, store: Store, due_only: bool, progress: CycleHook) -> CycleReport:

@@ -80,6 +80,12 @@ class CycleReport:
         return sum(f.status in POLLED for f in self.feeds)
 
     @property
+    def all_failed(self) -> bool:
+        """Whether feeds were polled and every one failed (the network or a proxy, more
+        likely than each feed)."""
+        return self.polled > 0 and self.feeds_in("failed") == self.polled
+
+    @property
     def new_entries(self) -> int:
         return sum(f.new_entries for f in self.feeds)
 

@@ -263,7 +263,7 @@ def test_a_refused_private_feed_names_the_setting(tmp_path: Path, site: Loopback
     raw = yaml.safe_load(path.read_text())
     del raw["fetch"]["allow_private_networks"]
     path.write_text(yaml.safe_dump(raw))
-    assert invoke("run", "-c", str(path)).exit_code == 0
+    assert invoke("run", "-c", str(path)).exit_code == 1  # every feed polled failed
     store = Store.open(config_mod.load(path).store)
     with store.transaction() as tx:
         [row] = tx.feed_rows()
