@@ -28,16 +28,22 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import trafilatura
 from lxml.html import HtmlElement
 
+from monitors.extract import stopwords
 from monitors.extract.language import detect_language, primary_tag
 from monitors.ingest.urls import site_of
 from monitors.models import Analysis, Article, Entry
 from monitors.text import safe_text, words
 
 FULL_BELOW = 1000  # characters: a shorter fast extraction is done again with fallbacks
+OUT_OF_MEMORY = "extraction ran out of memory"
+NEAR_CAP = 1 / 16  # share of a capped address space left when a failure is taken for want of it
+
+stopwords.install()  # the justext fallback's stop words in 4 MB instead of 33
 _LAST_PART = re.compile(r"(.*\S)\s+[-|–—·]\s+(\S.*)")  # a title and its part after the last " - "
 
 
@@ -96,6 +102,15 @@ def article_from(found: PageText, entry: Entry, url: str, min_chars: int) -> Art
 def page_text(page: bytes, url: str) -> PageText:
     """Steps 1-3 for one page; any failure is reported in `problem`, never raised."""
     try:
+        return _page_text(page, url)
+    except MemoryError:  # raised again while the failure was told: the memory still held
+        pass  # by the failed extraction's frames is let go on leaving this handler
+    return PageText(problem=OUT_OF_MEMORY)
+
+
+def _page_text(page: bytes, url: str) -> PageText:
+    """`page_text`, which may raise MemoryError when a failure happens at the memory cap."""
+    try:
         tree = trafilatura.load_html(page)
         if tree is None:
             return PageText()
@@ -105,7 +120,7 @@ def page_text(page: bytes, url: str) -> PageText:
         if len(text) < FULL_BELOW:
             text = _main_text(trafilatura.load_html(page), url, fast=False)
     except Exception as exc:  # trafilatura raises many kinds on odd pages
-        return PageText(problem=f"extraction failed ({type(exc).__name__}: {exc})"[:300])
+        return PageText(problem=_failure(exc))
     site = site_of(site) if "://" in site else site  # some give their URL
     title = safe_text(title or _title(tree, site, url) or _only_h1(tree))
     return PageText(
@@ -115,6 +130,29 @@ def page_text(page: bytes, url: str) -> PageText:
         declared=declared,
         text_hash=text_hash(text) if text else "",
     )
+
+
+def _failure(exc: Exception) -> str:
+    """The problem a failed extraction reports: `OUT_OF_MEMORY` for a MemoryError, or for
+    any failure while the process's address space is within `NEAR_CAP` of its cap (lxml
+    reports some failed allocations as its own errors, e.g. an XPath "unknown error")."""
+    if isinstance(exc, MemoryError) or _near_memory_cap():
+        return OUT_OF_MEMORY
+    return f"extraction failed ({type(exc).__name__}: {exc})"[:300]
+
+
+def _near_memory_cap() -> bool:
+    """Whether this process's address space is capped and within `NEAR_CAP` of the cap."""
+    try:
+        import resource
+
+        cap = resource.getrlimit(resource.RLIMIT_AS)[0]
+        pages = int(Path("/proc/self/statm").read_text().split()[0])
+    except (ImportError, OSError, ValueError):  # not Linux
+        return False
+    if cap == resource.RLIM_INFINITY:
+        return False
+    return pages * resource.getpagesize() >= cap * (1 - NEAR_CAP)
 
 
 def _main_text(tree: HtmlElement | None, url: str, fast: bool) -> str:

@@ -253,9 +253,9 @@ def serve() -> None:
     ("page", page, url) with the PageText fields but the analysis; ("analyse", title)
     with the plain analysis of the last page's text under `title`. An alarm kills the
     worker if a request runs well past the deadline, even when nobody is left to kill
-    it; a page that needs more memory than the cap fails with MemoryError, reported as
-    its problem. A worker whose parent is gone (its requests end, or its answer finds no
-    reader) exits quietly."""
+    it; a page that needs more memory than the cap fails, reported as running out of
+    memory (monitors.extract.page). A worker whose parent is gone (its requests end, or
+    its answer finds no reader) exits quietly."""
     limit = math.ceil(float(sys.argv[1])) + WORKER_GRACE
     analyse("Warm up", "Loads the IDF table before the cap.")
     _cap_memory(int(sys.argv[2]))
