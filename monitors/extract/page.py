@@ -20,7 +20,10 @@
 
 Pages come from anyone, and trafilatura spends seconds to minutes on some (a few MiB
 of bare paragraphs or links): the pipeline runs steps 1-3 in worker processes
-(monitors.extract.workers).
+(monitors.extract.workers). trafilatura is imported on the first page extracted (32 MB
+with courlan, htmldate and justext), so the recording process, which extracts none,
+never loads it; with it, the compact stop words of its justext fallback
+(monitors.extract.stopwords).
 """
 
 from __future__ import annotations
@@ -28,12 +31,12 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from types import ModuleType
 
-import trafilatura
 from lxml.html import HtmlElement
 
-from monitors.extract import stopwords
 from monitors.extract.language import detect_language, primary_tag
 from monitors.ingest.urls import site_of
 from monitors.models import Analysis, Article, Entry
@@ -42,8 +45,6 @@ from monitors.text import safe_text, words
 FULL_BELOW = 1000  # characters: a shorter fast extraction is done again with fallbacks
 OUT_OF_MEMORY = "extraction ran out of memory"
 NEAR_CAP = 1 / 16  # share of a capped address space left when a failure is taken for want of it
-
-stopwords.install()  # the justext fallback's stop words in 4 MB instead of 33
 _LAST_PART = re.compile(r"(.*\S)\s+[-|–—·]\s+(\S.*)")  # a title and its part after the last " - "
 
 
@@ -111,6 +112,7 @@ def page_text(page: bytes, url: str) -> PageText:
 def _page_text(page: bytes, url: str) -> PageText:
     """`page_text`, which may raise MemoryError when a failure happens at the memory cap."""
     try:
+        trafilatura = _trafilatura()
         tree = trafilatura.load_html(page)
         if tree is None:
             return PageText()
@@ -130,6 +132,17 @@ def _page_text(page: bytes, url: str) -> PageText:
         declared=declared,
         text_hash=text_hash(text) if text else "",
     )
+
+
+@cache
+def _trafilatura() -> ModuleType:
+    """trafilatura, imported on first use, its justext fallback given compact stop words."""
+    import trafilatura
+
+    from monitors.extract import stopwords
+
+    stopwords.install()
+    return trafilatura
 
 
 def _failure(exc: Exception) -> str:
@@ -157,7 +170,7 @@ def _near_memory_cap() -> bool:
 
 def _main_text(tree: HtmlElement | None, url: str, fast: bool) -> str:
     """The page's main text; `fast` skips trafilatura's fallback extractors."""
-    doc = trafilatura.bare_extraction(
+    doc = _trafilatura().bare_extraction(
         tree,
         url=url,
         fast=fast,

@@ -303,6 +303,24 @@ def test_workers_start_ahead_without_waiting_and_only_once() -> None:
         pool.close()
 
 
+def test_the_recording_process_loads_no_trafilatura() -> None:
+    """Only the workers extract pages: the pipeline, its store and the CLI leave
+    trafilatura (and courlan, htmldate, justext) out of the recording process."""
+    loaded = (
+        "import newsmon.cli, monitors.pipeline, monitors.store, monitors.extract; "
+        "print(sorted({'trafilatura', 'courlan', 'htmldate', 'justext'} & set(sys.modules)))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", f"import sys; {loaded}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert found.stdout.strip() == "[]"
+
+
 def test_a_worker_loads_no_language_model_nor_numpy() -> None:
     """The workers never tell a language: trafilatura's language filter and numpy stay
     out of their memory."""
