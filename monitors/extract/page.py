@@ -16,7 +16,7 @@
    page), the article is the entry's title and summary, marked `source="summary"`.
    Its language is told from the words of its headline and text, the page's declared
    language a hint (monitors.extract.language), in the process that records it: only
-   that process loads the language model (74 MB), not each extraction worker.
+   that process loads the language model (59 MB), not each extraction worker.
 
 Pages come from anyone, and trafilatura spends seconds to minutes on some (a few MiB
 of bare paragraphs or links): the pipeline runs steps 1-3 in worker processes
