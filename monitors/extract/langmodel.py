@@ -1,5 +1,5 @@
 """py3langid's model with its byte automaton in 16 bits: the same language scores in
-20 MB less.
+14 MB less (59 MB), and a load that peaks 40 MB lower.
 
 py3langid counts a text's byte n-grams by walking a DFA of 104,583 states whose
 transition table (38,346 distinct 256-byte rows) holds 32-bit state numbers: 39 MB. Here

@@ -3,8 +3,8 @@
 trafilatura's fallback classifies a page's paragraphs with justext and, not told the
 page's language, by the stop words of all of justext's languages together: 154,484
 words, held as a tuple and again as justext's frozenset, 33 MB in each extraction
-worker. `Stopwords` answers the same membership from a few thousand strings, each the
-words of one hash bucket between newlines (2-3 MB); `install` makes trafilatura and
+worker. `Stopwords` answers the same membership from 16,384 strings, each the
+words of one hash bucket between newlines (3.7 MB); `install` makes trafilatura and
 justext use it, built on the fallback's first use as before. Which words are stop words
 is unchanged, so the extracted text is too.
 """
