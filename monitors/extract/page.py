@@ -16,11 +16,13 @@
    page), the article is the entry's title and summary, marked `source="summary"`.
    Its language is told from the words of its headline and text, the page's declared
    language a hint (monitors.extract.language), in the process that records it: only
-   that process loads the language model (74 MB), not each extraction worker.
+   that process loads the language model (59 MB), not each extraction worker.
 
 Pages come from anyone, and trafilatura spends seconds to minutes on some (a few MiB
 of bare paragraphs or links): the pipeline runs steps 1-3 in worker processes
-(monitors.extract.workers).
+(monitors.extract.workers). trafilatura is imported on the first page extracted, so the
+recording process, which extracts none, never loads it (3.6 MB there); with it, the
+compact stop words of its justext fallback (monitors.extract.stopwords).
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from types import ModuleType
 
-import trafilatura
 from lxml.html import HtmlElement
 
 from monitors.extract.language import detect_language, primary_tag
@@ -38,6 +42,8 @@ from monitors.models import Analysis, Article, Entry
 from monitors.text import safe_text, words
 
 FULL_BELOW = 1000  # characters: a shorter fast extraction is done again with fallbacks
+OUT_OF_MEMORY = "extraction ran out of memory"
+NEAR_CAP = 1 / 16  # share of a capped address space left when a failure is taken for want of it
 _LAST_PART = re.compile(r"(.*\S)\s+[-|–—·]\s+(\S.*)")  # a title and its part after the last " - "
 
 
@@ -96,6 +102,16 @@ def article_from(found: PageText, entry: Entry, url: str, min_chars: int) -> Art
 def page_text(page: bytes, url: str) -> PageText:
     """Steps 1-3 for one page; any failure is reported in `problem`, never raised."""
     try:
+        return _page_text(page, url)
+    except MemoryError:  # raised again while the failure was told: the memory still held
+        pass  # by the failed extraction's frames is let go on leaving this handler
+    return PageText(problem=OUT_OF_MEMORY)
+
+
+def _page_text(page: bytes, url: str) -> PageText:
+    """`page_text`, which may raise MemoryError when a failure happens at the memory cap."""
+    try:
+        trafilatura = _trafilatura()
         tree = trafilatura.load_html(page)
         if tree is None:
             return PageText()
@@ -105,7 +121,7 @@ def page_text(page: bytes, url: str) -> PageText:
         if len(text) < FULL_BELOW:
             text = _main_text(trafilatura.load_html(page), url, fast=False)
     except Exception as exc:  # trafilatura raises many kinds on odd pages
-        return PageText(problem=f"extraction failed ({type(exc).__name__}: {exc})"[:300])
+        return PageText(problem=_failure(exc))
     site = site_of(site) if "://" in site else site  # some give their URL
     title = safe_text(title or _title(tree, site, url) or _only_h1(tree))
     return PageText(
@@ -117,9 +133,43 @@ def page_text(page: bytes, url: str) -> PageText:
     )
 
 
+@cache
+def _trafilatura() -> ModuleType:
+    """trafilatura, imported on first use, its justext fallback given compact stop words."""
+    import trafilatura
+
+    from monitors.extract import stopwords
+
+    stopwords.install()
+    return trafilatura
+
+
+def _failure(exc: Exception) -> str:
+    """The problem a failed extraction reports: `OUT_OF_MEMORY` for a MemoryError, or for
+    any failure while the process's address space is within `NEAR_CAP` of its cap (lxml
+    reports some failed allocations as its own errors, e.g. an XPath "unknown error")."""
+    if isinstance(exc, MemoryError) or _near_memory_cap():
+        return OUT_OF_MEMORY
+    return f"extraction failed ({type(exc).__name__}: {exc})"[:300]
+
+
+def _near_memory_cap() -> bool:
+    """Whether this process's address space is capped and within `NEAR_CAP` of the cap."""
+    try:
+        import resource
+
+        cap = resource.getrlimit(resource.RLIMIT_AS)[0]
+        pages = int(Path("/proc/self/statm").read_text().split()[0])
+    except (ImportError, OSError, ValueError):  # not Linux
+        return False
+    if cap == resource.RLIM_INFINITY:
+        return False
+    return pages * resource.getpagesize() >= cap * (1 - NEAR_CAP)
+
+
 def _main_text(tree: HtmlElement | None, url: str, fast: bool) -> str:
     """The page's main text; `fast` skips trafilatura's fallback extractors."""
-    doc = trafilatura.bare_extraction(
+    doc = _trafilatura().bare_extraction(
         tree,
         url=url,
         fast=fast,

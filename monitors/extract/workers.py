@@ -44,6 +44,7 @@ WORKER_CODE = (
 WORKER_GRACE = 5  # seconds a worker gives itself past the deadline before it dies
 START_TIMEOUT = 60.0  # seconds a new worker has to get ready
 READY = "ready"
+WARM_UP_PAGE = b"<html><body><p>Imports trafilatura and its stop words.</p></body></html>"
 _HEADER = struct.Struct(">I")
 _ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -253,11 +254,12 @@ def serve() -> None:
     ("page", page, url) with the PageText fields but the analysis; ("analyse", title)
     with the plain analysis of the last page's text under `title`. An alarm kills the
     worker if a request runs well past the deadline, even when nobody is left to kill
-    it; a page that needs more memory than the cap fails with MemoryError, reported as
-    its problem. A worker whose parent is gone (its requests end, or its answer finds no
-    reader) exits quietly."""
+    it; a page that needs more memory than the cap fails, reported as running out of
+    memory (monitors.extract.page). A worker whose parent is gone (its requests end, or
+    its answer finds no reader) exits quietly."""
     limit = math.ceil(float(sys.argv[1])) + WORKER_GRACE
     analyse("Warm up", "Loads the IDF table before the cap.")
+    page_text(WARM_UP_PAGE, "https://example.com/")  # imports trafilatura before the cap
     _cap_memory(int(sys.argv[2]))
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but answers may reach the answer pipe
