@@ -414,7 +414,8 @@ class RecentArticles:
         parts = [[self._keys[slot] for slot in slots] for slots in members]
         held = np.concatenate([ids for part in parts for ids in part])
         owner = np.repeat(np.arange(len(stories)), [sum(map(len, part)) for part in parts])
-        hit = np.isin(held, np.fromiter(keys, np.int64, len(keys)))
+        wanted = np.sort(np.fromiter(keys, np.int64, len(keys)))
+        hit = wanted[np.minimum(np.searchsorted(wanted, held), len(wanted) - 1)] == held
         for story, key in zip(owner[hit].tolist(), held[hit].tolist(), strict=True):
             found[story].add(key)
         return found
