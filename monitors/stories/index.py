@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -100,8 +100,9 @@ class RecentArticles:
     def _reset(self) -> None:
         self._vocab: dict[str, int] = {}
         self._words: list[str] = []
-        self._prior: array[float] = array("d")  # the shipped table's document frequency
         self._df = np.zeros(1024, np.int32)
+        # by term: the shipped table's document frequency + `_df` + 1, the IDF's divisor
+        self._divisor = np.ones(1024, np.float64)
         self._postings: list[array[int]] = []
         self._article: array[int] = array("q")  # by slot: the article id, -1 once forgotten
         self._story: array[int] = array("q")
@@ -150,24 +151,24 @@ class RecentArticles:
 
     def _add(self, row: TermsRow) -> None:
         data = json.loads(row.terms)
-        vocab, ident = self._vocab, self._id  # a new term gets the next id, in order
-        pairs = data["body"]
-        body = np.array([vocab.get(t) or ident(t) for t, _ in pairs], np.int32)
-        keys = sorted({vocab.get(t) or ident(t) for t in data["keys"]})
-        marks = sorted({vocab.get(t) or ident(t) for t in data.get("marks", ())})
+        terms, weights = zip(*data["body"], strict=True) if data["body"] else ((), ())
+        body_ids = self._ids(terms)  # a new term gets the next id, in order
+        keys = sorted(set(self._ids(data["keys"])))
+        marks = sorted(set(self._ids(data.get("marks", ()))))
+        body = np.array(body_ids, np.int32)
         order = np.argsort(body)
         slot = len(self._article)
         self._article.append(row.article_id)
         self._story.append(row.story_id)
         self._fetched.append(row.fetched_at.timestamp())
         self._terms.append(body[order])
-        self._weights.append(np.array([w for _, w in pairs], np.float32)[order])
+        self._weights.append(np.array(weights, np.float32)[order])
         self._keys.append(np.array(keys, np.int32))
         self._marks.append(np.array(marks, np.int32))
         self._language.append(data.get("lang"))
         self._languages[data.get("lang")] += 1
-        held = set(body.tolist()).union(keys, marks)
-        self._df[np.fromiter(held, np.int64, len(held))] += 1
+        held = set(body_ids).union(keys, marks)
+        self._count(np.fromiter(held, np.int64, len(held)), 1)
         postings = self._postings
         for term in held:
             postings[term].append(slot)
@@ -178,16 +179,29 @@ class RecentArticles:
         if self._held > MAX_ARTICLES:
             self._drop(self._oldest)
 
+    def _ids(self, terms: Sequence[str]) -> list[int]:
+        """The ids of `terms`, a new one given the next id (in the order given)."""
+        found = list(map(self._vocab.get, terms))
+        if None in found:
+            found = [self._id(t) if i is None else i for t, i in zip(terms, found, strict=True)]
+        return found
+
     def _id(self, term: str) -> int:
         found = self._vocab.get(term)
         if found is None:
             found = self._vocab[term] = len(self._words)
             self._words.append(term)
-            self._prior.append(default_idf().df.get(term, 1))
             self._postings.append(array("i"))
             if found >= len(self._df):
                 self._df = np.concatenate([self._df, np.zeros(len(self._df), np.int32)])
+                self._divisor = np.concatenate([self._divisor, np.ones(len(self._divisor))])
+            self._divisor[found] = default_idf().df.get(term, 1) + 1
         return found
+
+    def _count(self, terms: npt.NDArray[np.int64], change: int) -> None:
+        """Add `change` to the document frequency of the distinct `terms`."""
+        self._df[terms] += change
+        self._divisor[terms] += change
 
     def _forget(self, since: float) -> None:
         """Drop the articles fetched before `since` (fetch order is slot order but for a
@@ -200,7 +214,7 @@ class RecentArticles:
     def _drop(self, slot: int) -> None:
         if self._article[slot] >= 0:
             held = (self._terms[slot], self._keys[slot], self._marks[slot])
-            self._df[np.unique(np.concatenate(held))] -= 1
+            self._count(np.unique(np.concatenate(held)), -1)
             story = self._story[slot]
             members = self._members[story]
             members.remove(slot)
@@ -245,8 +259,9 @@ class RecentArticles:
             self._marks.append(np.array(mark_ids, np.int32))
             self._language.append(language[slot])
             self._languages[language[slot]] += 1
-            for term in {t for t, _ in body} | set(key_ids) | set(mark_ids):
-                self._df[term] += 1
+            held = {t for t, _ in body} | set(key_ids) | set(mark_ids)
+            self._count(np.fromiter(held, np.int64, len(held)), 1)
+            for term in held:
                 self._postings[term].append(new)
             self._members.setdefault(story[slot], []).append(new)
             self._held += 1
@@ -264,15 +279,12 @@ class RecentArticles:
         found[new] = known + new
         order = np.argsort(found)
         ids = found[order].astype(np.int32)
-        held = ids < known
-        df = np.zeros(len(ids), np.float64)
-        df[held] = self._df[ids[held]]
-        prior = np.ones(len(ids), np.float64)
-        prior[held] = np.frombuffer(self._prior, np.float64)[ids[held]]
-        shipped = default_idf().df
-        prior[~held] = [shipped.get(items[i][0], 1) for i in order[~held].tolist()]
+        divisor = self._divisor[np.minimum(ids, known - 1)] if known else np.ones(len(ids))
+        if len(new):  # as for a held term with no document frequency
+            shipped = default_idf().df
+            divisor[len(ids) - len(new) :] = [shipped.get(items[i][0], 1) + 1 for i in new]
         tf = np.array([w for _, w in items], np.float64)[order]
-        return _vector(ids, tf * self._idf(df, prior))
+        return _vector(ids, tf * self._idf(divisor))
 
     def weighed(self, slots: Sequence[int]) -> list[Vector]:
         """Held articles' term vectors under the window's IDF (as it was at most
@@ -282,8 +294,7 @@ class RecentArticles:
         if missing:
             parts = [self._terms[s] for s in missing]
             ids = np.concatenate(parts)
-            prior = np.frombuffer(self._prior, np.float64)[ids]
-            idf = self._idf(self._df[ids], prior)
+            idf = self._idf(self._divisor[ids])
             weights = np.concatenate([self._weights[s] for s in missing]) * idf
             lengths = [len(terms) for terms in parts]
             norms = _norms(weights, lengths)
@@ -298,8 +309,7 @@ class RecentArticles:
         found = self._marked.get(slot)
         if found is None:
             ids = self._marks[slot]
-            prior = np.frombuffer(self._prior, np.float64)[ids]
-            found = self._marked[slot] = _vector(ids, self._idf(self._df[ids], prior))
+            found = self._marked[slot] = _vector(ids, self._idf(self._divisor[ids]))
         return found
 
     def centroids(self, stories: Sequence[int], most: int) -> list[Vector]:
@@ -332,9 +342,11 @@ class RecentArticles:
             for n, (start, end) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))
         ]
 
-    def _idf(self, df: npt.NDArray[np.int32] | Floats, prior: Floats) -> Floats:
+    def _idf(self, divisor: Floats) -> Floats:
+        """The IDF of terms by their `_divisor`s: the shipped table's documents and the
+        held articles over the documents having each (both plus one)."""
         docs = default_idf().docs
-        return np.log((docs + self._held + 1) / (prior + df + 1)) + 1.0
+        return np.log((docs + self._held + 1) / divisor) + 1.0
 
     def rare(self, terms: Iterable[str], share: float = RARE_SHARE) -> list[int]:
         """The ids of those of `terms` that few held articles have (at least one; at
@@ -383,8 +395,7 @@ class RecentArticles:
     def idf_of(self, ids: Iterable[int]) -> dict[int, float]:
         """The window's IDF of held term ids."""
         ids = list(ids)
-        prior = np.frombuffer(self._prior, np.float64)[ids]
-        return dict(zip(ids, self._idf(self._df[ids], prior).tolist(), strict=True))
+        return dict(zip(ids, self._idf(self._divisor[ids]).tolist(), strict=True))
 
     def story_of(self, slot: int) -> int:
         return self._story[slot]
@@ -393,9 +404,21 @@ class RecentArticles:
         """The story's held slots, first placed first."""
         return self._members.get(story, [])
 
-    def keys_of(self, slots: Sequence[int]) -> set[int]:
-        """The key ids the articles of `slots` hold, all together."""
-        return _union(self._keys, slots)
+    def keys_held(self, stories: Sequence[int], keys: Collection[int]) -> list[set[int]]:
+        """For each of `stories`, those of the key ids `keys` its held articles have
+        (looked for among all their keys at once)."""
+        members = [self._members.get(story, []) for story in stories]
+        found: list[set[int]] = [set() for _ in stories]
+        if not keys or not any(members):
+            return found
+        parts = [[self._keys[slot] for slot in slots] for slots in members]
+        held = np.concatenate([ids for part in parts for ids in part])
+        owner = np.repeat(np.arange(len(stories)), [sum(map(len, part)) for part in parts])
+        wanted = np.sort(np.fromiter(keys, np.int64, len(keys)))
+        hit = wanted[np.minimum(np.searchsorted(wanted, held), len(wanted) - 1)] == held
+        for story, key in zip(owner[hit].tolist(), held[hit].tolist(), strict=True):
+            found[story].add(key)
+        return found
 
     def marks_of(self, slots: Sequence[int]) -> set[int]:
         """The mark ids the articles of `slots` hold, all together."""

@@ -189,13 +189,14 @@ class StoryDesk:
         headline = headline_only(article.title, article.text)
         with self._reading:
             found = self.candidates(tx, feats, now, _known(article.language), headline)
+            spans = {c.story_id: self.recent.spans[c.story_id] for c in found}
             read_point = self.recent.read_point
             anchors = self.recent.anchors(chain(feats.body, feats.keys), _share(headline))
         decided = [(similarity.decide(c, self.settings), c) for c in found]
         joinable = [(d, c) for d, c in decided if d.join]
         if joinable:
             decision, chosen = max(joinable, key=lambda pair: pair[0].score)
-            self._grow(tx, chosen.story_id, feats, now)
+            self._grow(tx, chosen.story_id, spans[chosen.story_id], feats, now)
             placement = Placement(chosen.story_id, "same story", decision.score, decision.reason)
         else:
             closest = max(decided, key=lambda pair: pair[0].score, default=None)
@@ -236,10 +237,10 @@ class StoryDesk:
         centroids = cosines(vector, recent.centroids(grown, CENTROID_MEMBERS)).tolist()
         centroid_of = dict(zip(grown, centroids, strict=True))
         found = []
-        for story, member in ranked:
+        stories = [story for story, _ in ranked]
+        for (story, member), held in zip(ranked, recent.keys_held(stories, rare_keys), strict=True):
             slots = recent.members(story)
             centroid = centroid_of.get(story, member)
-            held = recent.keys_of(slots)
             shared = sorted(word for t, word in rare_keys.items() if t in held)
             gap, span = _gap_and_span(recent.spans[story], feats.published)
             found.append(
@@ -319,12 +320,20 @@ class StoryDesk:
             )
         return found
 
-    def _grow(self, tx: Tx, story_id: int, feats: StoryFeatures, now: datetime) -> None:
-        """Add a write-up to the story it joined (its row locked, its span as stored):
-        its span stretched."""
-        stored = json.loads(tx.lock_story(story_id))
-        started = _earliest(_time(stored.get("started")), feats.published)
-        latest = _latest(_time(stored.get("latest")), feats.published)
+    def _grow(
+        self,
+        tx: Tx,
+        story_id: int,
+        span: tuple[datetime | None, datetime | None],
+        feats: StoryFeatures,
+        now: datetime,
+    ) -> None:
+        """Add a write-up to the story it joined, whose `span` the window read: its span
+        stretched, its row locked by the update. The span is the stored one: had another
+        write-up joined the story since the window was read, `settle` would roll this
+        unit of work back."""
+        started = _earliest(span[0], feats.published)
+        latest = _latest(span[1], feats.published)
         tx.grow_story(story_id, _span(started, latest), now, latest)
 
 
@@ -383,10 +392,6 @@ def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
 
 def _iso(when: datetime | None) -> str | None:
     return when.isoformat() if when else None
-
-
-def _time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
 
 
 def _span(started: datetime | None, latest: datetime | None) -> str:

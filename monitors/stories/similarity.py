@@ -112,22 +112,30 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Decision:
-    """Whether an article joins a story, its score, and why, in words."""
+    """Whether an article joins a candidate story, its score, and why: the first
+    condition that failed (None for a join); `reason` words it with the evidence
+    (written only when asked: a placement reads one decision's of the several made)."""
 
     join: bool
     score: float
-    reason: str
+    failed: str | None
+    candidate: Candidate
+    threshold: float
+
+    @property
+    def reason(self) -> str:
+        evidence = _evidence(self.candidate)
+        if self.failed:
+            return f"{self.failed} ({evidence})"
+        return f"score {self.score:.2f} >= {self.threshold:.2f}: {evidence}"
 
 
 def decide(candidate: Candidate, settings: StoriesConfig) -> Decision:
     """Whether the article joins the candidate story under the settings' threshold,
     window and span, and why: the first condition that fails, with the evidence."""
-    c, threshold = candidate, candidate.threshold(settings)
-    failed = _failure(c, settings)
-    evidence = _evidence(c)
-    if failed:
-        return Decision(False, c.score, f"{failed} ({evidence})")
-    return Decision(True, c.score, f"score {c.score:.2f} >= {threshold:.2f}: {evidence}")
+    failed = _failure(candidate, settings)
+    score = candidate.score
+    return Decision(not failed, score, failed, candidate, candidate.threshold(settings))
 
 
 def _failure(c: Candidate, settings: StoriesConfig) -> str | None:
