@@ -159,6 +159,17 @@ class StoryQueries:
         """The first stored original with this URL or text fingerprint."""
         return self.conn.scalar(_ORIGINAL, {"url": canonical_url, "hash": text_hash})
 
+    def insert_found_article(
+        self, entry_id: int, article: Article, now: datetime
+    ) -> tuple[int | None, int | None]:
+        """Store an article as a copy of the first stored original with its URL or text
+        fingerprint (`original_of`), if any, in one statement: its id and that original's;
+        (None, None) when one with its canonical URL is stored already."""
+        row = to_row(article, articles, entry_id=entry_id, published_at=article.published)
+        row |= {"fetched_at": now, "url_of": article.canonical_url, "hash_of": article.text_hash}
+        found = self.conn.execute(_insert_found(self.conn.dialect.name), row).first()
+        return (None, None) if found is None else (found.id, found.duplicate_of)
+
     def insert_article(
         self, entry_id: int, article: Article, duplicate_of: int | None, now: datetime
     ) -> int | None:
@@ -231,6 +242,18 @@ class StoryQueries:
         under `lock_commits`, last."""
         self.conn.execute(_STAMP_STORY, {"story": story_id})
 
+    def place_terms(self, after: int, article_id: int, terms: str, story_id: int) -> list[TermsRow]:
+        """The terms of the articles placed after placement revision `after` (as
+        `article_terms_after`), then `add_article_terms` and `stamp_story`: one statement
+        on PostgreSQL. Call it under `lock_commits`, last."""
+        if self.conn.dialect.name == "postgresql":
+            found = {"after": after, "article_id": article_id, "terms": terms, "story": story_id}
+            return [TermsRow(*row) for row in self.conn.execute(_place_terms(), found)]
+        rows = self.article_terms_after(after)
+        self.add_article_terms(article_id, terms)
+        self.stamp_story(story_id)
+        return rows
+
     def placement_revision(self) -> int:
         """The last placement revision committed (0 for none)."""
         return int(self.conn.scalar(sa.select(sa.func.max(article_terms.c.revision))) or 0)
@@ -284,7 +307,13 @@ class StoryQueries:
         )
 
     def add_signature(self, article_id: int, signature: bytes, band_keys: list[int]) -> None:
-        """Index an article's MinHash signature under its band keys (again: nothing happens)."""
+        """Index an article's MinHash signature under its band keys (again: nothing happens):
+        one statement on PostgreSQL."""
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execute(
+                _ADD_SIGNATURE, {"id": article_id, "sig": signature, "keys": band_keys}
+            )
+            return
         self.conn.execute(
             insert_ignore(self.conn, article_minhash), {"article_id": article_id, "sig": signature}
         )
@@ -748,6 +777,11 @@ _STAMP_STORY = (
     .values(revision=_next(stories.c.revision))
 )
 _ADD_DECISION = decisions.insert()
+_ADD_SIGNATURE = sa.text(  # PostgreSQL: the signature and its band keys in one statement
+    "WITH added AS (INSERT INTO article_minhash (article_id, sig) VALUES (:id, :sig) "
+    "ON CONFLICT DO NOTHING) INSERT INTO lsh_bands (band_key, article_id) "
+    "SELECT unnest(CAST(:keys AS bigint[])), :id ON CONFLICT DO NOTHING"
+)
 
 
 @cache
@@ -755,6 +789,35 @@ def _insert_article(dialect: str) -> Any:
     """The insert of an article (nothing when its canonical URL is stored), returning
     its id."""
     return insert_ignore_on(dialect, articles).returning(articles.c.id)
+
+
+@cache
+def _insert_found(dialect: str) -> Any:
+    """`insert_article` with its duplicate_of the first stored original with the `url_of`
+    URL or `hash_of` text fingerprint, returning its id and duplicate_of."""
+    original = (
+        sa.select(articles.c.id)
+        .where(
+            sa.or_(
+                articles.c.canonical_url == sa.bindparam("url_of"),
+                articles.c.text_hash == sa.bindparam("hash_of"),
+            ),
+            articles.c.duplicate_of.is_(None),
+        )
+        .order_by(articles.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    inserted = insert_ignore_on(dialect, articles).values(duplicate_of=original)
+    return inserted.returning(articles.c.id, articles.c.duplicate_of)
+
+
+@cache
+def _place_terms() -> sa.Select[Any]:
+    """PostgreSQL's `Tx.place_terms`: the read, the insert and the update in one
+    statement (data-modifying CTEs; the read does not see the insert)."""
+    added = _ADD_TERMS.values(article_id=sa.bindparam("article_id"), terms=sa.bindparam("terms"))
+    return _terms_after().add_cte(added.cte("added"), _STAMP_STORY.cte("stamped"))
 
 
 @cache
