@@ -1,6 +1,8 @@
 """Workers placing articles at once on PostgreSQL (docs/architecture.md, "Concurrency"):
 those of different stories do not wait on each other; two placing write-ups of one new
-event make one story; a placement committed after a later-numbered one is still read."""
+event make one story; an unrelated placement committed meanwhile, even one sharing a
+term, does not make a placement be done again; a placement committed after a
+later-numbered one is still read."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from monitors.config import StoriesConfig
+from monitors.extract.analysis import features_of
+from monitors.models import Article
 from monitors.store import Store, utcnow
 from monitors.store.schema import article_terms, stories
 from monitors.stories import StoryDesk
@@ -32,6 +36,12 @@ BUDGET = (
     "Diet passes record spending bill",
     "Japanese lawmakers approved a 115 trillion yen budget on Monday, with defence and "
     "childcare outlays at new highs.",
+)
+# another event, sharing words with ERUPTION ("overnight", "plant", "town"), no more
+BLACKOUT = (
+    "Drone strike cuts power in Kharkiv",
+    "A drone hit a power plant in Kharkiv overnight, leaving the town's hospitals on "
+    "generators, the regional governor said.",
 )
 WAIT = 10  # seconds a thread waits for another before the test fails
 
@@ -125,6 +135,25 @@ def test_two_workers_placing_one_new_event_at_once_make_one_story(stores: list[S
     assert (kind, joined_kind) == ("new story", "same story") and joined == story, reason
     assert other.desk.placements == 2  # the stale placement was done again
     assert count(stores[0], lambda: sa.select(stories.c.id)) == [(story,)]
+
+
+def test_an_unrelated_placement_committed_meanwhile_does_not_force_a_redo(
+    stores: list[Store],
+) -> None:
+    eruption, blackout = (
+        features_of(Article("u", "u", title, text, "s", "page", "en", T0, "h"), T0)
+        for title, text in (ERUPTION, BLACKOUT)
+    )
+    shared = set(eruption.body) & set(blackout.body)
+    assert shared  # every term is an anchor in an empty window: this one bears on it ...
+    one = Worker(stores[0], 1, "vedur.example", ERUPTION).start()
+    assert one.inside()  # placed in a new story, not committed ...
+    other = Worker(stores[1], 2, "kharkiv.example", BLACKOUT).start()
+    (second, second_kind, _) = other.done()  # ... while the other event commits first
+    first, first_kind, _ = one.done()
+    assert first != second and first_kind == second_kind == "new story"
+    assert one.desk.placements == 1  # ... but does not change its placement: not done again
+    assert one.desk.recent.held == 1  # deciding it again read the other's from the settle
 
 
 def test_a_placement_committed_after_a_later_numbered_one_is_read(stores: list[Store]) -> None:
