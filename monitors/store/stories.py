@@ -155,15 +155,11 @@ class StoryQueries:
         """Lock a story's row until the unit of work ends; its stored features."""
         return str(self.conn.scalar(_LOCK_STORY, {"story": story_id}))
 
-    def original_of(self, canonical_url: str, text_hash: str) -> int | None:
-        """The first stored original with this URL or text fingerprint."""
-        return self.conn.scalar(_ORIGINAL, {"url": canonical_url, "hash": text_hash})
-
     def insert_found_article(
         self, entry_id: int, article: Article, now: datetime
     ) -> tuple[int | None, int | None]:
         """Store an article as a copy of the first stored original with its URL or text
-        fingerprint (`original_of`), if any, in one statement: its id and that original's;
+        fingerprint, if any, in one statement: its id and that original's;
         (None, None) when one with its canonical URL is stored already."""
         row = to_row(article, articles, entry_id=entry_id, published_at=article.published)
         row |= {"fetched_at": now, "url_of": article.canonical_url, "hash_of": article.text_hash}
@@ -740,18 +736,6 @@ def _terms_query(where: sa.ColumnElement[bool]) -> sa.Select[Any]:
 # from its cache key, which costs more than running it)
 _LOCK_STORY = (
     sa.select(stories.c.features).where(stories.c.id == sa.bindparam("story")).with_for_update()
-)
-_ORIGINAL = (
-    sa.select(articles.c.id)
-    .where(
-        sa.or_(
-            articles.c.canonical_url == sa.bindparam("url"),
-            articles.c.text_hash == sa.bindparam("hash"),
-        ),
-        articles.c.duplicate_of.is_(None),
-    )
-    .order_by(articles.c.id)
-    .limit(1)
 )
 _STORY_OF = sa.select(articles.c.story_id).where(articles.c.id == sa.bindparam("article"))
 _SET_STORY = (

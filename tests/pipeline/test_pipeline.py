@@ -16,7 +16,7 @@ from monitors.delivery import Outbox
 from monitors.extract import Extractor, analysis
 from monitors.ingest.fetch import Fetcher
 from monitors.pipeline import CycleReport, Pipeline
-from monitors.store import Store
+from monitors.store import Store, utcnow
 from monitors.store.schema import alerts, articles, deliveries, entries, feeds
 from tests.conftest import free_port, make_config
 from tests.httpserver import LoopbackServer
@@ -119,6 +119,31 @@ def test_unchanged_feeds_cost_a_304_and_send_nothing(
     assert all("if-none-match" in r.headers for r in feed_requests)
     assert [r.path for r in site.requests] == [r.path for r in feed_requests]
     assert report.entries == [] and report.deliveries == []
+
+
+def test_a_feed_another_run_polled_since_this_one_started_is_not_polled_again(
+    store_url: str, store: Store, site: LoopbackServer
+) -> None:
+    """Runs started together: the other polled the feed before this one's cycle began."""
+    url = site.url("/site/world.xml")
+    cfg = make_config(store_url, [url], "json://127.0.0.1:9/hook")
+    started = utcnow()
+    other = Store.open(store_url)
+    other.worker = "another-host:4242"
+    with other.transaction() as tx:
+        state = tx.sync_feeds([(url, None)])[url]
+        assert tx.claim_feeds([state.id], started, lease=60) == [state.id]
+        tx.record_feed_ok(state.id, status=200, etag=None, last_modified=None, body_hash="x")
+    other.close()
+
+    async def go() -> CycleReport:
+        async with Fetcher(cfg.fetch) as fetcher:
+            return await Pipeline(cfg, store, fetcher).run_cycle(since=started)
+
+    report = asyncio.run(go())
+    assert [f.status for f in report.feeds] == ["claimed elsewhere"]
+    assert not site.requests
+    assert [f.status for f in run_cycle(cfg, store).feeds] == ["new"]  # a later run polls it
 
 
 def test_relisted_item_alerts_nobody(store_url: str, store: Store) -> None:
