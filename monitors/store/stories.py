@@ -302,6 +302,34 @@ class StoryQueries:
             },
         )
 
+    def place_article(
+        self,
+        article_id: int,
+        story_id: int,
+        kind: str,
+        reason: str,
+        now: datetime,
+        score: float | None = None,
+        other_article_id: int | None = None,
+    ) -> None:
+        """Set an article's story and keep the decision that placed it there (`set_story`
+        and `add_decision`): one statement on PostgreSQL."""
+        if self.conn.dialect.name != "postgresql":
+            self.set_story(article_id, story_id)
+            self.add_decision(article_id, story_id, kind, reason, now, score, other_article_id)
+            return
+        decision = {
+            "article_id": article_id,
+            "story_id": story_id,
+            "kind": kind,
+            "rule_id": None,
+            "other_article_id": other_article_id,
+            "score": score,
+            "reason": reason,
+            "created_at": now,
+        }
+        self.conn.execute(_PLACE_ARTICLE, decision | {"article": article_id, "story": story_id})
+
     def add_signature(self, article_id: int, signature: bytes, band_keys: list[int]) -> None:
         """Index an article's MinHash signature under its band keys (again: nothing happens):
         one statement on PostgreSQL."""
@@ -761,6 +789,7 @@ _STAMP_STORY = (
     .values(revision=_next(stories.c.revision))
 )
 _ADD_DECISION = decisions.insert()
+_PLACE_ARTICLE = _ADD_DECISION.add_cte(_SET_STORY.cte("placed"))  # PostgreSQL
 _ADD_SIGNATURE = sa.text(  # PostgreSQL: the signature and its band keys in one statement
     "WITH added AS (INSERT INTO article_minhash (article_id, sig) VALUES (:id, :sig) "
     "ON CONFLICT DO NOTHING) INSERT INTO lsh_bands (band_key, article_id) "

@@ -154,7 +154,6 @@ class StoryDesk:
                     tx.add_signature(article_id, sig.to_bytes(), keys)
         if placement.is_copy:
             tx.count_copy(placement.story_id, now)
-        tx.set_story(article_id, placement.story_id)
         record(tx, article_id, placement, now)
         return placement, feats, draft or Draft(article_id, placement.story_id)
 
@@ -416,8 +415,8 @@ def _gap_and_span(
 
 
 def record(tx: Tx, article_id: int, placement: Placement, now: datetime) -> None:
-    """Keep a placement decision with its reason and score."""
-    tx.add_decision(
+    """Set the article's story and keep the placement decision with its reason and score."""
+    tx.place_article(
         article_id,
         placement.story_id,
         placement.kind,
