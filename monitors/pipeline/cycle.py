@@ -227,9 +227,11 @@ class Pipeline:
         since: datetime,
         due_by: datetime | None,
     ) -> bool:
-        """Claim up to `fetch.concurrency` more of the `todo` feeds into `claimed`;
-        whether any was left."""
-        batch = self.config.fetch.concurrency
+        """Claim more of the `todo` feeds into `claimed`: one for each `fetch.concurrency`
+        of them left, at most `fetch.concurrency`, so that workers polling at once share
+        the last feeds out instead of one taking them all; whether any was left."""
+        concurrency = self.config.fetch.concurrency
+        batch = min(concurrency, -(-len(todo) // concurrency))
         with self.store.transaction() as tx:
             claimed.extend(tx.claim_feeds(todo.keys(), since, self.feed_lease, batch, due_by))
         return bool(claimed)
