@@ -146,6 +146,32 @@ def test_a_feed_another_run_polled_since_this_one_started_is_not_polled_again(
     assert [f.status for f in run_cycle(cfg, store).feeds] == ["new"]  # a later run polls it
 
 
+def test_a_worker_claims_a_share_of_the_feeds_left(store_url: str, store: Store) -> None:
+    """One feed for each fetch.concurrency still to poll: a worker polling beside others
+    does not take all of the last feeds."""
+    feeds = [f"https://feeds{n}.example/rss" for n in range(40)]
+    cfg = make_config(store_url, feeds, "json://127.0.0.1:9/hook")
+    concurrency = cfg.fetch.concurrency
+
+    async def claims() -> list[int]:
+        async with Fetcher(cfg.fetch) as fetcher:
+            pipeline = Pipeline(cfg, store, fetcher)
+        states = pipeline.feed_states(cfg.feeds)
+        todo = {states[f.url].id: f for f in cfg.feeds}
+        sizes: list[int] = []
+        while todo:
+            claimed: list[int] = []
+            assert pipeline._claim_batch(todo, claimed, utcnow(), None)
+            sizes.append(len(claimed))
+            for feed_id in claimed:
+                del todo[feed_id]
+        return sizes
+
+    sizes = asyncio.run(claims())
+    assert sizes[0] == -(-40 // concurrency) < concurrency and sizes[-1] == 1
+    assert sizes == sorted(sizes, reverse=True) and sum(sizes) == 40
+
+
 def test_relisted_item_alerts_nobody(store_url: str, store: Store) -> None:
     item = (
         "<item><title>{title}</title><link>{base}/p{n}.html</link>"
