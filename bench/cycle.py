@@ -370,7 +370,7 @@ class Stages:
         self.wrap(pipeline_mod, "parse_feed", "parse")
         self.wrap(Extractor, "page_text", "extract")
         self.wrap(pipeline_mod, "article_from", "extract (article_from)")
-        self.wrap(Tx, "original_of", "dedup/stories")
+        self.wrap(Tx, "insert_found_article", "dedup/stories")
         self.wrap(StoryDesk, "place", "dedup/stories")
         self.wrap(pipeline_mod, "record_article", "store (record_article, incl. dedup)")
         self.wrap(Tx, "record_feed_ok", "store")

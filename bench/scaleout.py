@@ -7,7 +7,9 @@ database is polled first by one `newsmon run` process, then (fresh again) by
 process ended, entries processed, articles, alerts, the checks of scale-out (every
 feed fetched once, every entry processed once, every page fetched once), and the time
 spent in the store-wide section of recording (`Tx.lock_commits`, from taking the lock to
-the commit): per article, and the cluster ceiling it implies (one section at a time).
+the commit): per article, and the cluster ceiling it implies (one section at a time);
+the SQL statements and commits each side ran (counted by SQLAlchemy's events in each
+process), per entry and the most frequent; the placements done again after a conflict.
 
 With `--pin`, each process and its one extraction worker (`extract.workers: 1`) are held
 to one core of their own (os.sched_setaffinity: process k on core k), so that K
@@ -28,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -52,6 +55,8 @@ from bench.cycle import (  # noqa: E402
 )
 from monitors.store import Store, Tx  # noqa: E402
 from monitors.store.schema import alerts, articles, entries  # noqa: E402
+from monitors.stories import StoryDesk  # noqa: E402
+from monitors.stories.placement import Conflict  # noqa: E402
 
 # the store-wide lock of recording: `lock_commits`; `lock_stories` on commits before it,
 # where it was held for the whole of an article's unit of work (a before/after)
@@ -59,6 +64,8 @@ STORE_WIDE_LOCKS = ("lock_commits", "lock_stories")
 LOCKS = (*STORE_WIDE_LOCKS, "lock_keys", "lock_story")  # recording's locks, waits timed
 
 DATABASE = "newsmon_bench_scaleout"
+STATEMENT_KEY = 60  # characters of a statement's text that name it in the counts
+SHOWN_STATEMENTS = 25  # the most frequent statements printed
 
 
 def fresh_database(admin_url: str) -> str:
@@ -120,22 +127,54 @@ def timed_run(config: str, timings: str) -> None:
     seconds, slowest, and the seconds waited in each lock."""
     held: dict[str, float] = {"sections": 0, "seconds": 0.0, "slowest": 0.0}
     held |= {f"waited in {name}": 0.0 for name in LOCKS}
-    held |= {"started": time.time(), "first unit": 0.0}
+    held |= {"started": time.time(), "first unit": 0.0, "redone": 0}
+    statements: Counter[str] = Counter()
+    _count_statements(statements)
+    StoryDesk.settle = _counting_conflicts(StoryDesk.settle, held)  # type: ignore[method-assign]
     for name in LOCKS:
         if hasattr(Tx, name):
             setattr(Tx, name, _noting(getattr(Tx, name), held, name in STORE_WIDE_LOCKS))
     Store.transaction = _timed(Store.transaction, held)  # type: ignore[method-assign]
-    atexit.register(_write_timings, held, Path(timings))
+    atexit.register(_write_timings, held, statements, Path(timings))
     from newsmon.cli import app
 
     app(["run", "--config", config])
 
 
-def _write_timings(held: dict[str, float], path: Path) -> None:
-    """Add when this process ended and the CPU it and its workers used; write `held`."""
+def _count_statements(statements: Counter[str]) -> None:
+    """Count in `statements` every SQL statement this process runs (an executemany is
+    one), by its first words, and every commit (as "COMMIT")."""
+
+    def executed(*args: Any) -> None:
+        statements[" ".join(args[2].split())[:STATEMENT_KEY]] += 1
+
+    def committed(_conn: Any) -> None:
+        statements["COMMIT"] += 1
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", executed)
+    sa.event.listen(sa.engine.Engine, "commit", committed)
+
+
+def _counting_conflicts(settle: Callable[..., Any], held: dict[str, float]) -> Any:
+    """`StoryDesk.settle`, counting in `held` the placements it finds stale."""
+
+    def counted(desk: StoryDesk, *args: Any) -> Any:
+        try:
+            return settle(desk, *args)
+        except Conflict:
+            held["redone"] += 1
+            raise
+
+    return counted
+
+
+def _write_timings(held: dict[str, Any], statements: Counter[str], path: Path) -> None:
+    """Add when this process ended, the CPU it and its workers used and the statements
+    it ran; write `held`."""
     cpu = os.times()
     held |= {"ended": time.time(), "cpu": cpu.user + cpu.system}
     held["workers cpu"] = cpu.children_user + cpu.children_system
+    held["statements"] = dict(statements)
     path.write_text(json.dumps(held))
 
 
@@ -250,6 +289,7 @@ def measure(
         f"  {waited:.2f} s waiting for recording's locks, all processes together: "
         f"{1000 * waited / done:.2f} ms an entry ({each})"
     )
+    _print_statements(held, done)
     if sections:
         mean = seconds / sections
         print(
@@ -259,6 +299,24 @@ def measure(
             f"articles/s for the cluster"
         )
     return wall
+
+
+def _print_statements(held: list[dict[str, Any]], done: int) -> None:
+    """The statements and commits all processes ran, per entry, the placements done
+    again, and the most frequent statements."""
+    statements: Counter[str] = Counter()
+    for h in held:
+        statements.update(h.get("statements", {}))
+    commits = statements.pop("COMMIT", 0)
+    total = sum(statements.values())
+    redone = sum(h.get("redone", 0) for h in held)
+    print(
+        f"  {total} statements and {commits} commits, all processes together: "
+        f"{total / done:.1f} and {commits / done:.2f} an entry; {redone} placements done "
+        f"again after a conflict"
+    )
+    for text, number in statements.most_common(SHOWN_STATEMENTS):
+        print(f"    {number:6d}  {text}")
 
 
 def main(argv: list[str] | None = None) -> None:

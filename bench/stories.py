@@ -421,7 +421,6 @@ def preload(line: Pipeline, feed_id: int, pieces: Sequence[stream.Piece]) -> Non
             else:
                 tx.grow_story(story, span, now, piece.published)
                 kind = "same story"
-            tx.set_story(article_id, story)
             tx.add_article_terms(article_id, dump(feats))
             sig = minhash.signature(piece.text)
             tx.add_signature(article_id, sig.to_bytes(), sig.bands(desk.lsh))

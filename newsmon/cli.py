@@ -85,24 +85,29 @@ def run(
     """Run one poll cycle over every configured feed, then deliver due alerts.
 
     A feed whose server asked to wait (429, 503) waits its turn; with --due, so does
-    every feed backing off after errors or not due yet. Exits 1 when every feed polled
-    failed, so that cron tells of it."""
+    every feed backing off after errors or not due yet. A feed another run polled since
+    this one started is not polled again (runs started together share the feeds). Exits 1
+    when every feed polled failed, so that cron tells of it."""
     import asyncio
+    from datetime import UTC
 
+    started = datetime.now(UTC)
     setup_logging(verbose)
     cfg = load_config(config)
     with store_for(cfg) as store, cycle_progress(err) as progress:
-        report = asyncio.run(_cycle(cfg, store, due, progress))
+        report = asyncio.run(_cycle(cfg, store, due, progress, started))
     print_report(report, verbose=verbose)
     if report.all_failed:
         raise typer.Exit(1)
 
 
-async def _cycle(cfg: Config, store: Store, due_only: bool, progress: CycleHook) -> CycleReport:
+async def _cycle(
+    cfg: Config, store: Store, due_only: bool, progress: CycleHook, started: datetime
+) -> CycleReport:
     from monitors.pipeline import open_pipeline, run_cycle
 
     async with open_pipeline(cfg, store, secrets=prefect_secret) as pipeline:
-        return await run_cycle(pipeline, due_only=due_only, progress=progress)
+        return await run_cycle(pipeline, due_only=due_only, progress=progress, since=started)
 
 
 @app.command()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from monitors.backfill import Request
 from monitors.config import Config, FeedConfig
@@ -83,11 +84,13 @@ async def run_cycle(
     feeds: Sequence[FeedConfig] | None = None,
     due_only: bool = False,
     progress: CycleHook | None = None,
+    since: datetime | None = None,
 ) -> CycleReport:
-    """One cycle: poll the feeds (all, or these; with `due_only`, those due), process
-    the pending entries (within each host's page budget: the rest are deferred),
-    deliver every due alert; `progress` is told how far it is."""
-    return await pipeline.run_cycle(feeds, due_only, progress)
+    """One cycle: poll the feeds (all, or these; with `due_only`, those due; not those
+    another worker polled since `since`, default: the cycle's start), process the
+    pending entries (within each host's page budget: the rest are deferred), deliver
+    every due alert; `progress` is told how far it is."""
+    return await pipeline.run_cycle(feeds, due_only, progress, since)
 
 
 async def run_backfill(

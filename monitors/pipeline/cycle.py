@@ -121,10 +121,12 @@ class Pipeline:
         feeds: Sequence[FeedConfig] | None = None,
         due_only: bool = False,
         progress: CycleHook | None = None,
+        since: datetime | None = None,
     ) -> CycleReport:
-        """Poll the feeds, ask their WebSub hubs what is due, process the pending entries
-        (within each host's page budget), deliver every due alert; `progress` is told of
-        each feed polled and each entry processed.
+        """Poll the feeds (those polled since `since` are claimed elsewhere: see `poll`),
+        ask their WebSub hubs what is due, process the pending entries (within each
+        host's page budget), deliver every due alert; `progress` is told of each feed
+        polled and each entry processed.
 
         Pages are fetched fairly across hosts (see `process`), each within
         fetch.timeout: a slow host delays only its own pages, at most
@@ -139,7 +141,10 @@ class Pipeline:
         processing = asyncio.create_task(self.process(on_alert=sender.wake, queue=queue))
         try:
             report.feeds = await self.poll(
-                feeds if feeds is not None else self.config.feeds, due_only, queue=queue
+                feeds if feeds is not None else self.config.feeds,
+                due_only,
+                queue=queue,
+                since=since,
             )
             report.hubs = await self.push.maintain()
         except BaseException:
@@ -165,6 +170,7 @@ class Pipeline:
         due_only: bool = False,
         fetch: FeedFetch | None = None,
         queue: PageQueue | None = None,
+        since: datetime | None = None,
     ) -> list[FeedOutcome]:
         """Poll feeds concurrently; each result is recorded, failures included. `fetch`
         gets a feed (default: a conditional GET retried within one deadline). A feed's
@@ -174,7 +180,9 @@ class Pipeline:
         A feed whose server asked to wait (429, 503) waits; with `due_only`, so does
         every feed backing off or not due yet (within DUE_GRACE). Each feed is claimed
         before it is polled, so workers running at once share the feeds; a feed another
-        worker holds, or polled during this cycle, is `claimed elsewhere`. The next poll
+        worker holds, or polled during this cycle (or since `since`: a worker started
+        together with others, which may have polled a feed before its cycle began), is
+        `claimed elsewhere`. The next poll
         is timed from this cycle's start, so that a feed polled at the schedule's own
         interval is due at every run. Push subscriptions whose lease ended lapse first,
         making their feeds due."""
@@ -190,7 +198,7 @@ class Pipeline:
         self.tell()
 
         async def runner() -> None:
-            while claimed or self._claim_batch(todo, claimed, now, due_by):
+            while claimed or self._claim_batch(todo, claimed, min(since or now, now), due_by):
                 feed = todo.pop(claimed.pop())
                 state = states[feed.url]
                 polled = await self._poll_claimed(feed, state, now, fetch, queue)
@@ -219,9 +227,11 @@ class Pipeline:
         since: datetime,
         due_by: datetime | None,
     ) -> bool:
-        """Claim up to `fetch.concurrency` more of the `todo` feeds into `claimed`;
-        whether any was left."""
-        batch = self.config.fetch.concurrency
+        """Claim more of the `todo` feeds into `claimed`: one for each `fetch.concurrency`
+        of them left, at most `fetch.concurrency`, so that workers polling at once share
+        the last feeds out instead of one taking them all; whether any was left."""
+        concurrency = self.config.fetch.concurrency
+        batch = min(concurrency, -(-len(todo) // concurrency))
         with self.store.transaction() as tx:
             claimed.extend(tx.claim_feeds(todo.keys(), since, self.feed_lease, batch, due_by))
         return bool(claimed)

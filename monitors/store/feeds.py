@@ -330,24 +330,28 @@ def add_entries(
     seen_urls = set(
         conn.scalars(sa.select(entries.c.canonical_url).where(entries.c.canonical_url.in_(urls)))
     )
-    added: list[DueEntry] = []
+    rows = []
     for entry in fresh:
         status = "duplicate" if entry.canonical_url in seen_urls else "pending"
         seen_urls.add(entry.canonical_url)
-        entry_id = conn.scalar(
-            insert_ignore(conn, entries)
-            .values(
-                **_entry_values(feed_id, entry),
-                status=status,
-                first_seen_at=now,
-                seen_via=via,
-                processed_at=now if status == "duplicate" else None,
-            )
-            .returning(entries.c.id)
+        rows.append(
+            _entry_values(feed_id, entry)
+            | {
+                "status": status,
+                "first_seen_at": now,
+                "seen_via": via,
+                "processed_at": now if status == "duplicate" else None,
+            }
         )
-        if status == "pending" and entry_id is not None:
-            added.append(DueEntry(entry_id, feed_id, entry.url, entry.published))
-    return added
+    if not rows:
+        return []
+    inserted = insert_ignore(conn, entries).returning(entries.c.key, entries.c.id)
+    ids = dict(conn.execute(inserted, rows).tuples().all())  # one statement for them all
+    return [
+        DueEntry(ids[row["key"]], feed_id, row["url"], row["published_at"])
+        for row in rows
+        if row["status"] == "pending" and row["key"] in ids
+    ]
 
 
 def claimable(conn: Connection, table: sa.Table, now: datetime) -> sa.ColumnElement[bool]:

@@ -4,7 +4,7 @@
 `Tx` whose methods are the store's statements, committed together at the end of the
 block (or rolled back on an error). SQLite serialises units of work (BEGIN IMMEDIATE);
 on PostgreSQL, the ones that place articles lock what they bear on (`Tx.lock_keys`,
-a story's row) and commit through a short store-wide section (`Tx.lock_commits`):
+`Tx.lock_story`) and commit through a short store-wide section (`Tx.lock_commits`):
 see docs/architecture.md, "Concurrency". `store.reading()` is a unit of work that only
 reads (no write lock on SQLite, a read-only transaction on PostgreSQL). `store.scratch()`
 is a store whose units of work are savepoints in one transaction rolled back at the end:

@@ -155,9 +155,16 @@ class StoryQueries:
         """Lock a story's row until the unit of work ends; its stored features."""
         return str(self.conn.scalar(_LOCK_STORY, {"story": story_id}))
 
-    def original_of(self, canonical_url: str, text_hash: str) -> int | None:
-        """The first stored original with this URL or text fingerprint."""
-        return self.conn.scalar(_ORIGINAL, {"url": canonical_url, "hash": text_hash})
+    def insert_found_article(
+        self, entry_id: int, article: Article, now: datetime
+    ) -> tuple[int | None, int | None]:
+        """Store an article as a copy of the first stored original with its URL or text
+        fingerprint, if any, in one statement: its id and that original's;
+        (None, None) when one with its canonical URL is stored already."""
+        row = to_row(article, articles, entry_id=entry_id, published_at=article.published)
+        row |= {"fetched_at": now, "url_of": article.canonical_url, "hash_of": article.text_hash}
+        found = self.conn.execute(_insert_found(self.conn.dialect.name), row).first()
+        return (None, None) if found is None else (found.id, found.duplicate_of)
 
     def insert_article(
         self, entry_id: int, article: Article, duplicate_of: int | None, now: datetime
@@ -231,6 +238,18 @@ class StoryQueries:
         under `lock_commits`, last."""
         self.conn.execute(_STAMP_STORY, {"story": story_id})
 
+    def place_terms(self, after: int, article_id: int, terms: str, story_id: int) -> list[TermsRow]:
+        """The terms of the articles placed after placement revision `after` (as
+        `article_terms_after`), then `add_article_terms` and `stamp_story`: one statement
+        on PostgreSQL. Call it under `lock_commits`, last."""
+        if self.conn.dialect.name == "postgresql":
+            found = {"after": after, "article_id": article_id, "terms": terms, "story": story_id}
+            return [TermsRow(*row) for row in self.conn.execute(_place_terms(), found)]
+        rows = self.article_terms_after(after)
+        self.add_article_terms(article_id, terms)
+        self.stamp_story(story_id)
+        return rows
+
     def placement_revision(self) -> int:
         """The last placement revision committed (0 for none)."""
         return int(self.conn.scalar(sa.select(sa.func.max(article_terms.c.revision))) or 0)
@@ -283,8 +302,42 @@ class StoryQueries:
             },
         )
 
+    def place_article(
+        self,
+        article_id: int,
+        story_id: int,
+        kind: str,
+        reason: str,
+        now: datetime,
+        score: float | None = None,
+        other_article_id: int | None = None,
+    ) -> None:
+        """Set an article's story and keep the decision that placed it there (`set_story`
+        and `add_decision`): one statement on PostgreSQL."""
+        if self.conn.dialect.name != "postgresql":
+            self.set_story(article_id, story_id)
+            self.add_decision(article_id, story_id, kind, reason, now, score, other_article_id)
+            return
+        decision = {
+            "article_id": article_id,
+            "story_id": story_id,
+            "kind": kind,
+            "rule_id": None,
+            "other_article_id": other_article_id,
+            "score": score,
+            "reason": reason,
+            "created_at": now,
+        }
+        self.conn.execute(_PLACE_ARTICLE, decision | {"article": article_id, "story": story_id})
+
     def add_signature(self, article_id: int, signature: bytes, band_keys: list[int]) -> None:
-        """Index an article's MinHash signature under its band keys (again: nothing happens)."""
+        """Index an article's MinHash signature under its band keys (again: nothing happens):
+        one statement on PostgreSQL."""
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execute(
+                _ADD_SIGNATURE, {"id": article_id, "sig": signature, "keys": band_keys}
+            )
+            return
         self.conn.execute(
             insert_ignore(self.conn, article_minhash), {"article_id": article_id, "sig": signature}
         )
@@ -712,18 +765,6 @@ def _terms_query(where: sa.ColumnElement[bool]) -> sa.Select[Any]:
 _LOCK_STORY = (
     sa.select(stories.c.features).where(stories.c.id == sa.bindparam("story")).with_for_update()
 )
-_ORIGINAL = (
-    sa.select(articles.c.id)
-    .where(
-        sa.or_(
-            articles.c.canonical_url == sa.bindparam("url"),
-            articles.c.text_hash == sa.bindparam("hash"),
-        ),
-        articles.c.duplicate_of.is_(None),
-    )
-    .order_by(articles.c.id)
-    .limit(1)
-)
 _STORY_OF = sa.select(articles.c.story_id).where(articles.c.id == sa.bindparam("article"))
 _SET_STORY = (
     articles.update()
@@ -748,6 +789,12 @@ _STAMP_STORY = (
     .values(revision=_next(stories.c.revision))
 )
 _ADD_DECISION = decisions.insert()
+_PLACE_ARTICLE = _ADD_DECISION.add_cte(_SET_STORY.cte("placed"))  # PostgreSQL
+_ADD_SIGNATURE = sa.text(  # PostgreSQL: the signature and its band keys in one statement
+    "WITH added AS (INSERT INTO article_minhash (article_id, sig) VALUES (:id, :sig) "
+    "ON CONFLICT DO NOTHING) INSERT INTO lsh_bands (band_key, article_id) "
+    "SELECT unnest(CAST(:keys AS bigint[])), :id ON CONFLICT DO NOTHING"
+)
 
 
 @cache
@@ -755,6 +802,35 @@ def _insert_article(dialect: str) -> Any:
     """The insert of an article (nothing when its canonical URL is stored), returning
     its id."""
     return insert_ignore_on(dialect, articles).returning(articles.c.id)
+
+
+@cache
+def _insert_found(dialect: str) -> Any:
+    """`insert_article` with its duplicate_of the first stored original with the `url_of`
+    URL or `hash_of` text fingerprint, returning its id and duplicate_of."""
+    original = (
+        sa.select(articles.c.id)
+        .where(
+            sa.or_(
+                articles.c.canonical_url == sa.bindparam("url_of"),
+                articles.c.text_hash == sa.bindparam("hash_of"),
+            ),
+            articles.c.duplicate_of.is_(None),
+        )
+        .order_by(articles.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    inserted = insert_ignore_on(dialect, articles).values(duplicate_of=original)
+    return inserted.returning(articles.c.id, articles.c.duplicate_of)
+
+
+@cache
+def _place_terms() -> sa.Select[Any]:
+    """PostgreSQL's `Tx.place_terms`: the read, the insert and the update in one
+    statement (data-modifying CTEs; the read does not see the insert)."""
+    added = _ADD_TERMS.values(article_id=sa.bindparam("article_id"), terms=sa.bindparam("terms"))
+    return _terms_after().add_cte(added.cte("added"), _STAMP_STORY.cte("stamped"))
 
 
 @cache

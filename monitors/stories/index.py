@@ -134,10 +134,19 @@ class RecentArticles:
         """Read the articles stored since the last sync (the `since` window's, the first
         time), and forget those fetched before `since`."""
         if self._last is None:  # the window's, up to the last revision (not older ones)
-            self._last = tx.placement_revision()
-            rows = tx.article_terms_since(since, MAX_ARTICLES, self._last)
+            upto = tx.placement_revision()
+            self._hold(tx.article_terms_since(since, MAX_ARTICLES, upto), since)
+            self._last = upto
         else:
-            rows = tx.article_terms_after(self._last)
+            self._hold(tx.article_terms_after(self._last), since)
+
+    def take(self, rows: Iterable[TermsRow], since: datetime) -> None:
+        """`sync` from rows already read: those of `rows` (placements after a revision
+        up to `read_point`, in revision order) not held yet."""
+        self._hold((row for row in rows if row.revision > self.read_point), since)
+
+    def _hold(self, rows: Iterable[TermsRow], since: datetime) -> None:
+        """Add `rows` (in revision order), and forget the articles fetched before `since`."""
         for row in rows:
             self._add(row)
             self._last = row.revision

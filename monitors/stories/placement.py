@@ -24,8 +24,9 @@ Workers place articles side by side (docs/architecture.md, "Concurrency"): a uni
 first locks the article's `keys` (its text fingerprint and MinHash band keys, so that
 copies and near-duplicates of one text are placed one after the other), and a story's row
 while it grows; `settle`, just before it commits, checks that no article placed meanwhile
-would have changed its placement (one sharing a term it looked up by or could have, or
-joining a story it compared with), else raises `Conflict` and the unit of work is done
+changes its placement: when one bears on it (shares a term it looked up by or could have,
+or joined a story it compared with), the placement is decided again with the window as it
+now is, and only if the story differs does it raise `Conflict`, the unit of work done
 again.
 """
 
@@ -44,7 +45,7 @@ from monitors.extract.analysis import features_of, headline_only
 from monitors.extract.language import UNKNOWN
 from monitors.extract.marks import NUMBER, apart
 from monitors.models import Article, StoryFeatures
-from monitors.store import Tx
+from monitors.store import TermsRow, Tx
 from monitors.stories import minhash, similarity
 from monitors.stories.index import (
     RARE_SHARE,
@@ -80,7 +81,8 @@ class Draft:
     """What a placement leaves for `StoryDesk.settle`: the article, its story, its terms
     to store (an original placed by its text), and what the placement read: the
     placement revision its window was read at, the terms by which an article placed
-    since could have been found (`anchors`) and the stories compared with."""
+    since could have been found (`anchors`) and the stories compared with; and what
+    deciding it again takes (`Lookup`) and the story it joined (None: it started one)."""
 
     article_id: int
     story_id: int
@@ -88,6 +90,19 @@ class Draft:
     read_point: int = 0
     anchors: frozenset[str] = frozenset()
     compared: frozenset[int] = frozenset()
+    lookup: Lookup | None = None
+    joined: int | None = None
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """An article's features as placement compares them with the window's stories, at
+    `now`, in its known `language`, as a `headline` or not."""
+
+    feats: StoryFeatures
+    now: datetime
+    language: str | None
+    headline: bool
 
 
 class Conflict(Exception):
@@ -139,26 +154,44 @@ class StoryDesk:
                     tx.add_signature(article_id, sig.to_bytes(), keys)
         if placement.is_copy:
             tx.count_copy(placement.story_id, now)
-        tx.set_story(article_id, placement.story_id)
         record(tx, article_id, placement, now)
         return placement, feats, draft or Draft(article_id, placement.story_id)
 
     def settle(self, tx: Tx, draft: Draft) -> None:
         """Last in a unit of work that placed an article: enter the store-wide commit
-        section (held until the commit); Conflict if an article placed since the draft
-        read the window shares one of its anchors or joined a story it compared with;
-        else store the article's terms and stamp its story with the next revisions."""
+        section (held until the commit), store the article's terms and stamp its story
+        with the next revisions; Conflict (the unit of work rolled back) if articles
+        placed since the draft read the window change its placement (`_changed`)."""
         tx.lock_commits()
-        if draft.anchors or draft.compared:
-            for row in tx.article_terms_after(draft.read_point):
-                if row.story_id in draft.compared or _shares(draft.anchors, row.terms):
-                    raise Conflict(
-                        f"article {row.article_id}, placed meanwhile in story "
-                        f"{row.story_id}, bears on article {draft.article_id}'s placement"
-                    )
-        if draft.terms is not None:
-            tx.add_article_terms(draft.article_id, draft.terms)
-        tx.stamp_story(draft.story_id)
+        if draft.terms is None:
+            tx.stamp_story(draft.story_id)
+            return
+        rows = tx.place_terms(draft.read_point, draft.article_id, draft.terms, draft.story_id)
+        if changed := self._changed(draft, rows):
+            raise Conflict(
+                f"article {changed.article_id}, placed meanwhile in story {changed.story_id}, "
+                f"changes article {draft.article_id}'s placement"
+            )
+
+    def _changed(self, draft: Draft, rows: list[TermsRow]) -> TermsRow | None:
+        """The first of `rows` (placed after the draft read the window) that bears on
+        it (shares one of its anchors, or joined a story it compared with), if deciding
+        it again with them held (under the IDF of now) joins another story than it did
+        or starts none; else None (most often, none bears on it)."""
+        bearing = [
+            row
+            for row in rows
+            if row.story_id in draft.compared or _shares(draft.anchors, row.terms)
+        ]
+        if not bearing or draft.lookup is None:
+            return None
+        lookup = draft.lookup
+        with self._reading:
+            self.recent.take(rows, lookup.now - self.settings.window)
+            again = self._compare(lookup.feats, lookup.language, lookup.headline)
+        chosen = _best(self._decide(again))
+        joined = chosen[1].story_id if chosen else None
+        return bearing[0] if joined != draft.joined else None
 
     def _exact_copy(self, tx: Tx, duplicate_of: int | None) -> Placement | None:
         story = tx.story_of(duplicate_of) if duplicate_of is not None else None
@@ -186,27 +219,34 @@ class StoryDesk:
     ) -> tuple[Placement, Draft]:
         """Join the best-scoring story `decide` allows (on a tie, the one compared first),
         else start a story saying why the closest one was not joined."""
-        headline = headline_only(article.title, article.text)
+        lookup = Lookup(
+            feats, now, _known(article.language), headline_only(article.title, article.text)
+        )
         with self._reading:
-            found = self.candidates(tx, feats, now, _known(article.language), headline)
-            spans = {c.story_id: self.recent.spans[c.story_id] for c in found}
+            found = self.candidates(tx, feats, now, lookup.language, lookup.headline)
             read_point = self.recent.read_point
-            anchors = self.recent.anchors(chain(feats.body, feats.keys), _share(headline))
-        decided = [(similarity.decide(c, self.settings), c) for c in found]
-        joinable = [(d, c) for d, c in decided if d.join]
-        if joinable:
-            decision, chosen = max(joinable, key=lambda pair: pair[0].score)
-            self._grow(tx, chosen.story_id, spans[chosen.story_id], feats, now)
-            placement = Placement(chosen.story_id, "same story", decision.score, decision.reason)
+            anchors = self.recent.anchors(chain(feats.body, feats.keys), _share(lookup.headline))
+        decided = self._decide(found)
+        chosen = _best(decided)
+        if chosen:
+            decision, candidate = chosen
+            self._grow(tx, candidate.story_id, feats, now)
+            placement = Placement(candidate.story_id, "same story", decision.score, decision.reason)
         else:
             closest = max(decided, key=lambda pair: pair[0].score, default=None)
             span = _span(feats.published, feats.published)
             story_id = tx.new_story(article.title, now, feats.published, span)
             placement = Placement(story_id, "new story", None, _new_reason(closest, len(decided)))
         compared = frozenset(c.story_id for c in found)
-        terms = dump(feats, _known(article.language))
-        draft = Draft(article_id, placement.story_id, terms, read_point, anchors, compared)
+        terms = dump(feats, lookup.language)
+        joined = chosen[1].story_id if chosen else None
+        draft = Draft(
+            article_id, placement.story_id, terms, read_point, anchors, compared, lookup, joined
+        )
         return placement, draft
+
+    def _decide(self, found: list[Candidate]) -> list[tuple[Decision, Candidate]]:
+        return [(similarity.decide(c, self.settings), c) for c in found]
 
     def candidates(
         self,
@@ -222,8 +262,14 @@ class StoryDesk:
         and compared by their marks instead (`_across`). A `headline` (an article with
         nothing beyond it) counts as rare a term that up to HEADLINE_SHARE of the held
         articles have, and its candidates are judged as headlines."""
+        self.recent.sync(tx, now - self.settings.window)
+        return self._compare(feats, language, headline)
+
+    def _compare(
+        self, feats: StoryFeatures, language: str | None, headline: bool
+    ) -> list[Candidate]:
+        """`candidates` with the window as held now."""
         recent = self.recent
-        recent.sync(tx, now - self.settings.window)
         languages = recent.languages()
         across = language if language and any(o and apart(o, language) for o in languages) else None
         vector = recent.weigh(feats.body)
@@ -320,21 +366,21 @@ class StoryDesk:
             )
         return found
 
-    def _grow(
-        self,
-        tx: Tx,
-        story_id: int,
-        span: tuple[datetime | None, datetime | None],
-        feats: StoryFeatures,
-        now: datetime,
-    ) -> None:
-        """Add a write-up to the story it joined, whose `span` the window read: its span
-        stretched, its row locked by the update. The span is the stored one: had another
-        write-up joined the story since the window was read, `settle` would roll this
-        unit of work back."""
-        started = _earliest(span[0], feats.published)
-        latest = _latest(span[1], feats.published)
+    def _grow(self, tx: Tx, story_id: int, feats: StoryFeatures, now: datetime) -> None:
+        """Add a write-up to the story it joined (its row locked, its span as stored, so
+        that a write-up joining it meanwhile, which `settle` lets stand when the decision
+        holds, keeps its part of the span): its span stretched."""
+        stored = json.loads(tx.lock_story(story_id))
+        started = _earliest(_time(stored.get("started")), feats.published)
+        latest = _latest(_time(stored.get("latest")), feats.published)
         tx.grow_story(story_id, _span(started, latest), now, latest)
+
+
+def _best(decided: list[tuple[Decision, Candidate]]) -> tuple[Decision, Candidate] | None:
+    """The best-scoring candidate the article may join (on a tie, the one compared
+    first), with its decision; None when it may join none."""
+    joinable = [(d, c) for d, c in decided if d.join]
+    return max(joinable, key=lambda pair: pair[0].score) if joinable else None
 
 
 def _share(headline: bool) -> float:
@@ -370,8 +416,8 @@ def _gap_and_span(
 
 
 def record(tx: Tx, article_id: int, placement: Placement, now: datetime) -> None:
-    """Keep a placement decision with its reason and score."""
-    tx.add_decision(
+    """Set the article's story and keep the placement decision with its reason and score."""
+    tx.place_article(
         article_id,
         placement.story_id,
         placement.kind,
@@ -392,6 +438,10 @@ def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
 
 def _iso(when: datetime | None) -> str | None:
     return when.isoformat() if when else None
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 def _span(started: datetime | None, latest: datetime | None) -> str:

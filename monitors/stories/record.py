@@ -90,13 +90,12 @@ def _record_once(
     made: list[int] = []
     with store.transaction() as tx:
         tx.lock_keys(desk.keys(article, sig))
-        duplicate_of = tx.original_of(article.canonical_url, article.text_hash)
-        if matches is None and duplicate_of is None:
-            raise NotACopy(f"entry {entry_id}: no stored original has its text")
-        article_id = tx.insert_article(entry_id, article, duplicate_of, now)
+        article_id, duplicate_of = tx.insert_found_article(entry_id, article, now)
         if article_id is None:
             duplicate_of, story_id = _same_url(tx, entry_id, article, now)
             tx.finish_entry(entry_id, True, now)
+        elif matches is None and duplicate_of is None:  # rolled back with the unit of work
+            raise NotACopy(f"entry {entry_id}: no stored original has its text")
         else:
             placement, feats, draft = desk.place(tx, article_id, article, duplicate_of, now, sig)
             story_id = placement.story_id

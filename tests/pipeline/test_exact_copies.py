@@ -83,7 +83,7 @@ def test_recording_an_unmatched_copy_that_is_none_stores_nothing(tmp_path: Path)
         with pytest.raises(NotACopy):
             record_article(store, desk, entry_id, article, None, lambda *_: None)
         with store.transaction() as tx:
-            assert tx.original_of(url, text_hash(WIRE)) is None
+            assert tx.stored_article_by_url(url) is None
             [pending] = tx.pending_entries()
         assert pending.id == entry_id
     finally:

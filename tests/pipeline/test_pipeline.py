@@ -16,7 +16,7 @@ from monitors.delivery import Outbox
 from monitors.extract import Extractor, analysis
 from monitors.ingest.fetch import Fetcher
 from monitors.pipeline import CycleReport, Pipeline
-from monitors.store import Store
+from monitors.store import Store, utcnow
 from monitors.store.schema import alerts, articles, deliveries, entries, feeds
 from tests.conftest import free_port, make_config
 from tests.httpserver import LoopbackServer
@@ -119,6 +119,57 @@ def test_unchanged_feeds_cost_a_304_and_send_nothing(
     assert all("if-none-match" in r.headers for r in feed_requests)
     assert [r.path for r in site.requests] == [r.path for r in feed_requests]
     assert report.entries == [] and report.deliveries == []
+
+
+def test_a_feed_another_run_polled_since_this_one_started_is_not_polled_again(
+    store_url: str, store: Store, site: LoopbackServer
+) -> None:
+    """Runs started together: the other polled the feed before this one's cycle began."""
+    url = site.url("/site/world.xml")
+    cfg = make_config(store_url, [url], "json://127.0.0.1:9/hook")
+    started = utcnow()
+    other = Store.open(store_url)
+    other.worker = "another-host:4242"
+    with other.transaction() as tx:
+        state = tx.sync_feeds([(url, None)])[url]
+        assert tx.claim_feeds([state.id], started, lease=60) == [state.id]
+        tx.record_feed_ok(state.id, status=200, etag=None, last_modified=None, body_hash="x")
+    other.close()
+
+    async def go() -> CycleReport:
+        async with Fetcher(cfg.fetch) as fetcher:
+            return await Pipeline(cfg, store, fetcher).run_cycle(since=started)
+
+    report = asyncio.run(go())
+    assert [f.status for f in report.feeds] == ["claimed elsewhere"]
+    assert not site.requests
+    assert [f.status for f in run_cycle(cfg, store).feeds] == ["new"]  # a later run polls it
+
+
+def test_a_worker_claims_a_share_of_the_feeds_left(store_url: str, store: Store) -> None:
+    """One feed for each fetch.concurrency still to poll: a worker polling beside others
+    does not take all of the last feeds."""
+    feeds = [f"https://feeds{n}.example/rss" for n in range(40)]
+    cfg = make_config(store_url, feeds, "json://127.0.0.1:9/hook")
+    concurrency = cfg.fetch.concurrency
+
+    async def claims() -> list[int]:
+        async with Fetcher(cfg.fetch) as fetcher:
+            pipeline = Pipeline(cfg, store, fetcher)
+        states = pipeline.feed_states(cfg.feeds)
+        todo = {states[f.url].id: f for f in cfg.feeds}
+        sizes: list[int] = []
+        while todo:
+            claimed: list[int] = []
+            assert pipeline._claim_batch(todo, claimed, utcnow(), None)
+            sizes.append(len(claimed))
+            for feed_id in claimed:
+                del todo[feed_id]
+        return sizes
+
+    sizes = asyncio.run(claims())
+    assert sizes[0] == -(-40 // concurrency) < concurrency and sizes[-1] == 1
+    assert sizes == sorted(sizes, reverse=True) and sum(sizes) == 40
 
 
 def test_relisted_item_alerts_nobody(store_url: str, store: Store) -> None:
