@@ -29,7 +29,7 @@ _CHUNK = 1 << 20  # table entries renumbered at a time (bounds the copies made o
 _PARTS = ("ptc", "pc", "classes", "nextmove_row", "out_feat")  # the model's other arrays
 
 
-class CompactIdentifier(LanguageIdentifier):
+class CompactIdentifier(LanguageIdentifier):  # type: ignore[misc]
     """py3langid's identifier walking the 16-bit table (see the module's doc)."""
 
     def __init__(self, *args: Any, escapes: dict[int, int], **kwargs: Any) -> None:

@@ -48,14 +48,15 @@ def all_languages() -> Stopwords:
 
 def install() -> None:
     """Make trafilatura's justext fallback use `all_languages`, built on first use."""
-    trafilatura.external.jt_stoplist_init = _init
+    trafilatura.external.jt_stoplist_init = _init  # type: ignore[assignment]
     justext.core.define_stoplist = _define(justext.core.define_stoplist)
 
 
 def _init() -> Stopwords:
     """trafilatura's `jt_stoplist_init`, with `Stopwords` for its tuple."""
-    trafilatura.external.JT_STOPLIST = all_languages()
-    return trafilatura.external.JT_STOPLIST
+    words = all_languages()
+    trafilatura.external.JT_STOPLIST = words  # type: ignore[assignment]
+    return words
 
 
 def _define(define: Any) -> Any:

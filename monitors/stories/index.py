@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -192,8 +193,8 @@ class RecentArticles:
         """The ids of `terms`, a new one given the next id (in the order given)."""
         found = list(map(self._vocab.get, terms))
         if None in found:
-            found = [self._id(t) if i is None else i for t, i in zip(terms, found, strict=True)]
-        return found
+            return [self._id(t) if i is None else i for t, i in zip(terms, found, strict=True)]
+        return cast(list[int], found)
 
     def _id(self, term: str) -> int:
         found = self._vocab.get(term)
