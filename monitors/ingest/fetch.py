@@ -323,13 +323,16 @@ class HostPools(httpx.AsyncBaseTransport):
         if self._busy[origin] <= 0:
             del self._busy[origin]
         expired = time.monotonic() - (self._pool_limits.keepalive_expiry or 0.0)
+        closing = []  # taken out before any is closed: closing lets other requests run
         for oldest in list(self._pools):
             if oldest in self._busy:
                 continue
             if len(self._pools) <= self._kept_hosts and self._used[oldest] > expired:
                 break  # the pools after it were used later still
             del self._used[oldest]
-            await self._pools.pop(oldest).aclose()
+            closing.append(self._pools.pop(oldest))
+        for pool in closing:
+            await pool.aclose()
 
     async def aclose(self) -> None:
         while self._pools:

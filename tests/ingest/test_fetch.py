@@ -692,3 +692,23 @@ async def test_idle_pools_beyond_the_kept_hosts_or_past_their_expiry_are_closed(
         assert (await client.get(f"http://{hosts[3]}:{port}/")).content == b"ok"
         assert pools.hosts == 1
     assert pools.hosts == 0
+
+
+async def test_pools_closed_while_other_requests_end_lose_no_request() -> None:
+    """Requests to many hosts at once, far more hosts than are kept: pools are closed
+    while other requests end (and close pools) meanwhile; every request gets its answer."""
+    hosts = [f"127.0.0.{n}" for n in range(1, 31)]
+    servers, port, _ = await _counting_server(hosts)
+    pools = fetch.HostPools(fetch.FetchLimits.of(LOCAL), kept_hosts=2, kept_open=1)
+    async with contextlib.AsyncExitStack() as stack:
+        for server in servers:
+            await stack.enter_async_context(server)
+        client = await stack.enter_async_context(httpx.AsyncClient(transport=pools))
+        slots = asyncio.Semaphore(16)
+
+        async def get(n: int) -> bytes:
+            async with slots:
+                return (await client.get(f"http://{hosts[n % 30]}:{port}/{n}")).content
+
+        answers = await asyncio.gather(*(get(n) for n in range(300)))
+    assert answers == [b"ok"] * 300
