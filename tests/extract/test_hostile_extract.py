@@ -310,27 +310,24 @@ def test_the_recording_process_loads_no_trafilatura() -> None:
         "import newsmon.cli, monitors.pipeline, monitors.store, monitors.extract; "
         "print(sorted({'trafilatura', 'courlan', 'htmldate', 'justext'} & set(sys.modules)))"
     )
-    found = subprocess.run(
-        [sys.executable, "-c", f"import sys; {loaded}"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=60,
-    )
-    assert found.stdout.strip() == "[]"
+    assert _printed(f"import sys; {loaded}") == "[]"
 
 
 def test_a_worker_loads_no_language_model_nor_numpy() -> None:
     """The workers never tell a language: trafilatura's language filter and numpy stay
     out of their memory."""
     loaded = "print(sorted({'numpy', 'py3langid'} & {m for m, v in sys.modules.items() if v}))"
+    assert _printed(WORKER_CODE.replace("serve()", loaded)) == "[]"
+
+
+def _printed(code: str) -> str:
+    """What Python code prints, run in a fresh interpreter."""
     found = subprocess.run(
-        [sys.executable, "-c", WORKER_CODE.replace("serve()", loaded)],
+        [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         check=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         timeout=60,
     )
-    assert found.stdout.strip() == "[]"
+    return found.stdout.strip()

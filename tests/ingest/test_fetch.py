@@ -669,17 +669,27 @@ async def test_pages_going_round_many_hosts_keep_each_hosts_connection() -> None
     assert sorted(accepted) == sorted(hosts)
 
 
-async def test_idle_pools_beyond_the_kept_hosts_or_past_their_expiry_are_closed() -> None:
-    """A host's pool (and its kept connection) is closed once more recently used hosts
-    exceed `kept_hosts`, or once it has been idle past the connections' expiry; a pool
-    with a request in flight is never closed."""
-    hosts = [f"127.0.0.{n}" for n in range(1, 6)]
+@contextlib.asynccontextmanager
+async def _kept_pools(
+    hosts: list[str],
+) -> AsyncIterator[tuple[httpx.AsyncClient, fetch.HostPools, int, list[str]]]:
+    """A client over pools keeping two hosts, one connection each, and the counting
+    server on `hosts`: the client, its pools, the port and the hosts connected to."""
     servers, port, accepted = await _counting_server(hosts)
     pools = fetch.HostPools(fetch.FetchLimits.of(LOCAL), kept_hosts=2, kept_open=1)
     async with contextlib.AsyncExitStack() as stack:
         for server in servers:
             await stack.enter_async_context(server)
         client = await stack.enter_async_context(httpx.AsyncClient(transport=pools))
+        yield client, pools, port, accepted
+
+
+async def test_idle_pools_beyond_the_kept_hosts_or_past_their_expiry_are_closed() -> None:
+    """A host's pool (and its kept connection) is closed once more recently used hosts
+    exceed `kept_hosts`, or once it has been idle past the connections' expiry; a pool
+    with a request in flight is never closed."""
+    hosts = [f"127.0.0.{n}" for n in range(1, 6)]
+    async with _kept_pools(hosts) as (client, pools, port, accepted):
         async with client.stream("GET", f"http://{hosts[0]}:{port}/") as held:
             for host in hosts[1:]:
                 assert (await client.get(f"http://{host}:{port}/")).content == b"ok"
@@ -698,12 +708,7 @@ async def test_pools_closed_while_other_requests_end_lose_no_request() -> None:
     """Requests to many hosts at once, far more hosts than are kept: pools are closed
     while other requests end (and close pools) meanwhile; every request gets its answer."""
     hosts = [f"127.0.0.{n}" for n in range(1, 31)]
-    servers, port, _ = await _counting_server(hosts)
-    pools = fetch.HostPools(fetch.FetchLimits.of(LOCAL), kept_hosts=2, kept_open=1)
-    async with contextlib.AsyncExitStack() as stack:
-        for server in servers:
-            await stack.enter_async_context(server)
-        client = await stack.enter_async_context(httpx.AsyncClient(transport=pools))
+    async with _kept_pools(hosts) as (client, _, port, _):
         slots = asyncio.Semaphore(16)
 
         async def get(n: int) -> bytes:
