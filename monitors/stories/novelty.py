@@ -52,7 +52,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
@@ -620,10 +620,12 @@ def facts(
                 )
                 if new
             }
-            if kinds and _phrase(text):
+            if kinds and (phrase := _phrase(text)):
                 why = aside or _why_aside(text, year)
-                fact = Fact(_phrase(text), frozenset(kinds), clause.place, why, clause.hit, whole)
-                found.append(replace(fact, shown=_shown(text, known_.stems)))
+                shown = _shown(text, known_.stems)
+                found.append(
+                    Fact(phrase, frozenset(kinds), clause.place, why, clause.hit, whole, shown)
+                )
     return found
 
 
@@ -1119,17 +1121,18 @@ def _content(text: str) -> set[str]:
     return {s for s in stems if idf.idf(s) >= CONTENT_IDF}
 
 
-def _unattributed(clause: str) -> str:
-    """A clause without its trailing attribution ("..., officials said")."""
+def _worded(clause: str) -> tuple[str, list[tuple[int, int]]]:
+    """A clause without its trailing attribution ("..., officials said"), and the spans
+    of its words."""
     head, _, tail = clause.rpartition(",")
-    return head if head and _attribution(tail) else clause
+    clause = head if head and _attribution(tail) else clause
+    return clause, [m.span() for m in re.finditer(r"\S+", clause)]
 
 
 def _phrase(clause: str) -> str:
     """A clause as a desk reads it: without a trailing attribution ("..., officials
     said"), at most MAX_CLAUSE_WORDS words."""
-    clause = _unattributed(clause)
-    spans = [m.span() for m in re.finditer(r"\S+", clause)]
+    clause, spans = _worded(clause)
     if len(spans) <= MAX_CLAUSE_WORDS:
         return clause.strip(" .")
     return clause[: spans[MAX_CLAUSE_WORDS - 1][1]].strip(" .") + "…"
@@ -1139,8 +1142,7 @@ def _shown(clause: str, known_stems: set[str]) -> str:
     """The clause's `_phrase` as the desk reads it in an update: of a clause longer than
     MAX_CLAUSE_WORDS, the run of that many words holding the most words the earlier alerts
     did not write (what is new, not the clause's opening)."""
-    clause = _unattributed(clause)
-    spans = [m.span() for m in re.finditer(r"\S+", clause)]
+    clause, spans = _worded(clause)
     if len(spans) <= MAX_CLAUSE_WORDS:
         return clause.strip(" .")
     new = [bool(_content(clause[a:b]) - known_stems) for a, b in spans]
