@@ -323,14 +323,17 @@ class HostPools(httpx.AsyncBaseTransport):
         if self._busy[origin] <= 0:
             del self._busy[origin]
         expired = time.monotonic() - (self._pool_limits.keepalive_expiry or 0.0)
-        closing = []  # taken out before any is closed: closing lets other requests run
-        for oldest in list(self._pools):
+        due: list[Origin] = []
+        for oldest in self._pools:
             if oldest in self._busy:
                 continue
-            if len(self._pools) <= self._kept_hosts and self._used[oldest] > expired:
+            if len(self._pools) - len(due) <= self._kept_hosts and self._used[oldest] > expired:
                 break  # the pools after it were used later still
-            del self._used[oldest]
-            closing.append(self._pools.pop(oldest))
+            due.append(oldest)
+        closing = []  # all taken out before any is closed: closing lets other requests run
+        for origin in due:
+            del self._used[origin]
+            closing.append(self._pools.pop(origin))
         for pool in closing:
             await pool.aclose()
 
