@@ -15,10 +15,8 @@ def prefect_secret(name: str) -> str:
     try:
         from prefect.blocks.system import Secret
 
-        secret = cast(
-            "Secret[str]", Secret.load(name)
-        )  # called outside an event loop: no coroutine
-        value = secret.get()
+        # called outside an event loop, Secret.load returns the block (no coroutine)
+        value = cast("Secret[str]", Secret.load(name)).get()
     except ValueError as exc:  # Prefect's "Unable to find block document named ..."
         reason = f"{_why(exc)} on {_server()}; create it: {CREATE_HINT.format(name=name)}"
         raise DeliveryError(f"cannot read Prefect secret {name!r}: {reason}") from None
