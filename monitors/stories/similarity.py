@@ -116,11 +116,14 @@ class Decision:
     condition that failed (None for a join); `reason` words it with the evidence
     (written only when asked: a placement reads one decision's of the several made)."""
 
-    join: bool
     score: float
     failed: str | None
     candidate: Candidate
     threshold: float
+
+    @property
+    def join(self) -> bool:
+        return self.failed is None
 
     @property
     def reason(self) -> str:
@@ -133,9 +136,8 @@ class Decision:
 def decide(candidate: Candidate, settings: StoriesConfig) -> Decision:
     """Whether the article joins the candidate story under the settings' threshold,
     window and span, and why: the first condition that fails, with the evidence."""
-    failed = _failure(candidate, settings)
-    score = candidate.score
-    return Decision(not failed, score, failed, candidate, candidate.threshold(settings))
+    threshold = candidate.threshold(settings)
+    return Decision(candidate.score, _failure(candidate, settings), candidate, threshold)
 
 
 def _failure(c: Candidate, settings: StoriesConfig) -> str | None:
