@@ -144,7 +144,18 @@ def _network(text: str) -> Network:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+MIN_EVERY = 60.0  # seconds: more often burdens a publisher and seldom brings news sooner
 Span = Annotated[timedelta, BeforeValidator(lambda v: timedelta(seconds=parse_duration(v)))]
+
+
+def _not_too_often(seconds: float) -> float:
+    """A feed's polling interval, refused under a minute."""
+    if seconds < MIN_EVERY:
+        raise ValueError(
+            f"{seconds:g}s is too often: poll a feed at most once a minute (1m or more);"
+            " for news within seconds, a feed with a WebSub hub pushes (push.base_url)"
+        )
+    return seconds
 
 
 class _Strict(BaseModel):
@@ -211,6 +222,11 @@ class PollConfig(_Strict):
     min_interval: Duration = 300.0
     max_interval: Duration = 7200.0
     error_backoff: Duration = 120.0
+
+    @field_validator("min_interval")
+    @classmethod
+    def _min_interval(cls, value: float) -> float:
+        return _not_too_often(value)
 
     @model_validator(mode="after")
     def _bounds(self) -> PollConfig:
@@ -373,6 +389,11 @@ class FeedConfig(_Strict):
     @classmethod
     def _url(cls, value: str) -> str:
         return check_http_url(value)
+
+    @field_validator("every")
+    @classmethod
+    def _every(cls, value: float | None) -> float | None:
+        return None if value is None else _not_too_often(value)
 
     @property
     def label(self) -> str:

@@ -318,3 +318,22 @@ def test_a_channel_variable_empty_or_unset_is_told_which(
         f"channels.desk: environment variable HOOK {state} (set it, or write ${{HOOK:-default}} "
         "for a default)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("feeds:\n  - {url: 'https://a.example/x', every: 1s}\n", "feeds[0].every"),
+        ("feeds: [{url: 'https://a.example/x'}]\npoll: {min_interval: 30s}\n", "poll.min_interval"),
+    ],
+)
+def test_polling_more_than_once_a_minute_is_refused(tmp_path: Path, text: str, key: str) -> None:
+    [problem] = problems_of(tmp_path, text + RULE)
+    assert problem.path == key
+    assert " is too often: poll a feed at most once a minute" in problem.reason
+    assert "WebSub" in problem.reason
+
+
+def test_polling_once_a_minute_is_accepted(tmp_path: Path) -> None:
+    config = load(tmp_path, "feeds:\n  - {url: 'https://a.example/x', every: 1m}\n" + RULE)
+    assert config.feeds[0].every == 60.0
