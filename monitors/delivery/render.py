@@ -227,7 +227,7 @@ def render_alert(
         fmt.link(alert.url, fmt.bold(fmt.text(update + alert.headline))),
         *_update_lines(alert, fmt),
         fmt.quote(fmt.marked(Passage(alert.passage, alert.marks))),
-        f"Matched: {fmt.text(', '.join(alert.terms))}",
+        fmt.text(matched_line(alert.terms, alert.passage, alert.marks)),
         *[fmt.text(line) for line in _language_lines(alert)],
         f"{outlets} outlet{'s' if outlets != 1 else ''}: "
         + ", ".join(fmt.link(url, fmt.text(site)) for site, url in sources),
@@ -237,6 +237,24 @@ def render_alert(
     if isinstance(fmt, _Html):  # the URL in view, so the plain-text part keeps it
         lines.append(fmt.link(alert.url, fmt.text(safe_url(alert.url))))
     return Message(title, fmt.join(lines), fmt.body_format.value)
+
+
+def matched_line(terms: Iterable[str], passage: str, marks: Iterable[tuple[int, int]]) -> str:
+    """The matched terms, those marked in the passage first, the others said to be
+    elsewhere in the article (its headline or another paragraph)."""
+    shown = [passage[start:end].casefold() for start, end in marks]
+    terms = list(terms)
+    inside = [term for term in terms if any(_bare(term) in mark for mark in shown)]
+    elsewhere = [term for term in terms if term not in inside]
+    line = "Matched: " + ", ".join(inside or elsewhere)
+    if inside and elsewhere:
+        line += "; elsewhere in the article: " + ", ".join(elsewhere)
+    return line
+
+
+def _bare(term: str) -> str:
+    """A term as a mark holds it: folded, without an initialism's last full stop."""
+    return term.casefold().rstrip(".")
 
 
 def _language_lines(alert: AlertRow) -> list[str]:
@@ -275,7 +293,7 @@ def _plain_alert(
         "",
         _Text().marked(Passage(alert.passage, alert.marks)),
         "",
-        f"Matched: {one_line(', '.join(alert.terms))}",
+        one_line(matched_line(alert.terms, alert.passage, alert.marks)),
         *[one_line(line) for line in _language_lines(alert)],
         f"Outlets: {outlets}",
         *[f"Also: {o}" for o in others],

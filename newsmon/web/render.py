@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse
 
 from monitors.config import Config
 from monitors.delivery import secrets_of
+from monitors.delivery.render import matched_line
 from monitors.pipeline.latency import alert_latency
 from newsmon.web import present
 
@@ -37,6 +38,7 @@ class Renderer:
             href=present.href,
             pieces=present.pieces,
             skipped=present.skipped,
+            matched=matched_line,
             latency=alert_latency,
             redact=present.Redactor(secrets),
             query=_query,

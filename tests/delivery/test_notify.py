@@ -18,6 +18,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from monitors.delivery import Message, Notifier, render, render_alert, secrets_of
+from monitors.delivery.render import matched_line
 from monitors.errors import DeliveryError
 from monitors.store import AlertRow, DeliveryRow
 from tests.httpserver import LoopbackServer
@@ -39,7 +40,7 @@ def alert(**changes: Any) -> AlertRow:
         headline="Allies offer Kyiv security guarantees in draft accord",
         url=URL,
         site="Harbour Gazette",
-        terms=("security guarantee*", "Article 5"),
+        terms=("security guarantees", "Article 5"),
         passage=PASSAGE,
         marks=(span(PASSAGE, "security guarantees"), span(PASSAGE, "Article 5")),
         sources=(),
@@ -112,7 +113,8 @@ def test_markdown() -> None:
         "treaty." in body
     )
     assert "Harbour Gazette" in body
-    assert "security guarantee\\*" in body  # the term's wildcard is not emphasis
+    starred = rendered("markdown", alert(terms=("Article 5", "guarantee*"))).body
+    assert "guarantee\\*" in starred  # a star in a term is not emphasis
 
 
 def test_html() -> None:
@@ -399,3 +401,30 @@ def test_digest_of_one_alert_says_one_alert() -> None:
     )
     message = render(delivery, {"security-guarantees": RULE}, NOTIFIER.format("email"))
     assert message.title == "[newsmon] Digest: 1 alert"
+
+
+@pytest.mark.parametrize("channel", ["text", "markdown", "html", "slack"])
+def test_matched_terms_in_the_passage_come_first_the_others_said_to_be_elsewhere(
+    channel: str,
+) -> None:
+    item = alert(terms=("Ukraine", "security guarantees", "Article 5"))
+    body = rendered(channel, item).body
+    assert "Matched: security guarantees, Article 5; elsewhere in the article: Ukraine" in body
+
+
+def test_matched_terms_all_in_the_passage_are_one_list() -> None:
+    assert "Matched: security guarantees, Article 5\n" in rendered("text").body
+
+
+@pytest.mark.parametrize(
+    ("terms", "passage", "marks", "line"),
+    [
+        (("U.S.", "Senate"), "The U.S Senate", ((4, 7), (8, 14)), "Matched: U.S., Senate"),
+        (("senate",), "The Senate voted", ((4, 10),), "Matched: senate"),
+        (("Kyiv",), "A headline only", (), "Matched: Kyiv"),
+    ],
+)
+def test_matched_line(
+    terms: tuple[str, ...], passage: str, marks: tuple[tuple[int, int], ...], line: str
+) -> None:
+    assert matched_line(terms, passage, marks) == line

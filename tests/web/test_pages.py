@@ -207,7 +207,9 @@ def test_playground_highlights_the_passage_and_explains(client: TestClient) -> N
         "(query): matches the query written",
     ]
     assert texts(verdicts[0], ".//blockquote/mark") == ["security guarantees", "Ukraine"]
-    assert "Matched: Kyiv, security guarantees, Ukraine" in texts(verdicts[0], "p")
+    assert "Matched: security guarantees, Ukraine; elsewhere in the article: Kyiv" in texts(
+        verdicts[0], "p"
+    )
     assert texts(verdicts[2], ".//blockquote/mark") == ["allies", "guarantees"]
 
 
