@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import cast
 
@@ -12,6 +13,10 @@ from monitors.errors import DeliveryError, Problem
 def prefect_secret(name: str) -> str:
     """The value of the Prefect Secret block `name`; Prefect is imported only when needed.
     DeliveryError says why it cannot be read (the value is never part of the reason)."""
+    # Without PREFECT_API_URL, Prefect starts a local server in this process; its usage
+    # reports race its first migration on SQLite ("database is locked", a traceback, then
+    # a timeout): they are off unless the environment says otherwise.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     try:
         from prefect.blocks.system import Secret
 
@@ -21,7 +26,8 @@ def prefect_secret(name: str) -> str:
         reason = f"{_why(exc)} on {_server()}; create it: {CREATE_HINT.format(name=name)}"
         raise DeliveryError(f"cannot read Prefect secret {name!r}: {reason}") from None
     except Exception as exc:  # an unreachable Prefect API
-        raise DeliveryError(f"cannot read Prefect secret {name!r}: {_why(exc)}") from None
+        reason = f"{_why(exc)} ({_server()})"
+        raise DeliveryError(f"cannot read Prefect secret {name!r}: {reason}") from None
     return str(value)
 
 

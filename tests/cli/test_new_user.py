@@ -323,3 +323,29 @@ def test_stories_json_gives_each_story_its_articles_and_their_decisions(
         assert listed["url"] == site.url("/site/world.xml") and listed["first_listed"]
     rules = sorted(a["rule"] for s in stories for a in s["alerts"])
     assert rules == ["donbas-withdrawal", "security-guarantees"]
+
+
+def test_check_without_a_prefect_server_reads_secrets_quietly(tmp_path: Path) -> None:
+    """No PREFECT_API_URL: Prefect's local server starts in the process and the missing
+    block is told, with no traceback from the server's usage reports."""
+    path = tmp_path / "newsmon.yaml"
+    path.write_text(
+        f"store: sqlite:///{tmp_path / 'db.db'}\n"
+        "channels: {desk: {secret: desk-nowhere}}\n"
+        "rules: [{id: a, query: kyiv, notify: [desk]}]\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PYTHONPATH": str(ROOT), "PREFECT_HOME": str(tmp_path / "prefect"), **WIDE}
+    done = subprocess.run(
+        [sys.executable, "-m", "newsmon.cli", "check", "-c", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "cannot read Prefect secret 'desk-nowhere': Unable to find block document" in (
+        done.stdout + done.stderr
+    )
+    assert "the local Prefect server (no PREFECT_API_URL set)" in done.stdout + done.stderr
