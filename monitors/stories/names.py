@@ -23,7 +23,8 @@ def _wordset(text: str) -> frozenset[str]:
 
 _TABLE = """
 us: us|usa|america|american|americans|washington|white house|trump administration|
-    biden administration|state department|pentagon|united states|united states of america
+    biden administration|state department|secretary of state|pentagon|united states|
+    united states of america
 uk: uk|britain|british|briton|united kingdom|great britain|london|downing street|whitehall
 ukraine: ukraine|ukrainian|ukrainians|kyiv|kiev
 russia: russia|russian|russians|moscow|kremlin|russian federation
