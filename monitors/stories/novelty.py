@@ -260,6 +260,8 @@ INFLECTED = _wordset("sent withdrew withdrawn ready willing prepared")
 BARE_BEFORE = _wordset("will shall can cannot do did not never they we i you")
 PREPOSITIONS = _wordset("for of without after before on at with from into upon under")
 AUXILIARIES = _wordset("is are was were been has have had")
+# the words that open a verb phrase after its subject
+PREDICATES = AUXILIARIES | _wordset("will would could can may might shall should must")
 BEGIN = _wordset("began begun begins started starts starting")
 ONGOING = _wordset("is are was were be been being began begin begins started start starts")
 ROLES = _wordset(
@@ -267,6 +269,10 @@ ROLES = _wordset(
     top head chair chairman chairwoman leader member members spokesman spokeswoman
     minister secretary senator ranking former
     """
+)
+# a speaker's title opening the clause that describes her
+TITLES = _wordset(
+    "chairman chairwoman head director fellow researcher professor spokesman spokeswoman"
 )
 BACKGROUND_NUMBERS = _wordset(
     """
@@ -314,7 +320,10 @@ _DATE = re.compile(
     r"\b(by|for|until|before|on) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)"
     r"[a-z]*\.? (\d{1,2})\b"
 )
-_COMPASS = re.compile(r"\b(?:west|western|east|eastern|north|northern|south|southern)\b")
+# a direction and the name it qualifies are a place ("west London", "southern France")
+_COMPASS = re.compile(
+    r"\b(?:west|western|east|eastern|north|northern|south|southern)\b(?:\s+[A-Z][\w'’-]*)*"
+)
 # a place: a name before a word for a place ("the Odesa region", "Rzeszow airport"), after
 # one ("the port of Constanta"), or a region of Ukraine the coverage names bare
 _NAMED = r"[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)?"
@@ -371,8 +380,8 @@ ROOTS = {
 APPROXIMATE = 0.1  # a hedged number this close to a known one is that number rounded
 _ORDINAL = re.compile(r"\d(?:st|nd|rd|th)\b")
 _IDENTIFIER = re.compile(
-    r"\b([A-Z][a-z]+) \d+\b|\b\d+-(?:member|point|nation|page|seat)\b|\b[A-Z][\w]*-\d+\b|"
-    r"\[\d+\]|\b\d+(?:\.\d+){2,}\b"
+    r"\b((?:[A-Z][a-z]+ )?[A-Z][a-z]+) \d+\b|\b\d+-(?:member|point|nation|page|seat)\b|"
+    r"\b[A-Z][\w]*-\d+\b|\[\d+\]|\b\d+(?:\.\d+){2,}\b"
 )
 _MONTHS = _wordset(
     """
@@ -764,6 +773,7 @@ def _clauses(
         elif piece:
             out.append((piece, start, end))
         start = cut.end() if cut else len(sentence)
+    out = _subjects_rejoined(out)
     return [
         Clause(
             text,
@@ -773,6 +783,19 @@ def _clauses(
         )
         for text, a, b in out
     ]
+
+
+def _subjects_rejoined(pieces: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """The pieces of a sentence with a short subject cut from its verb by a relative
+    clause given back to the verb ("Iceland, which has no armed forces, will pay ...":
+    "Iceland will pay ...")."""
+    out = list(pieces)
+    for i in range(len(out) - 2):
+        (subject, a, _), (aside, _, _), (rest, _, b) = out[i : i + 3]
+        opens = [words(aside)[:1], words(rest)[:1]]
+        if len(words(subject)) < 3 and set(opens[0]) & BACKGROUND and set(opens[1]) & PREDICATES:
+            out[i + 2] = (f"{subject} {rest}", a, b)
+    return out
 
 
 def _attribution(clause: str) -> bool:
@@ -785,6 +808,8 @@ def _attribution(clause: str) -> bool:
         return True  # "critics say ...": an opinion
     if tokens and tokens[0] in DETERMINERS and len(tokens) <= 10 and set(tokens) & ROLES:
         return True  # "the top Democrat on the Foreign Relations Committee"
+    if tokens and tokens[0] in TITLES and len(tokens) <= 12:
+        return True  # "(said Jane Roe,) chairman of the foreign affairs committee"
     said = [i for i, t in enumerate(tokens) if t in SPEECH]
     return bool(said) and said[-1] <= 6 and len(tokens) - said[-1] <= 4  # "officials said"
 
@@ -988,9 +1013,11 @@ def _spelled(count: str) -> int:
 
 def _identifier(found: re.Match[str]) -> str:
     """An identifier found, removed ("Article 5"), unless it is a capitalised hedge or
-    month before a number ("Some 35 countries", "January 27")."""
-    name = (found.group(1) or "").lower()
-    return found.group() if name in _MONTHS | _HEDGES else ""
+    month before a number ("Some 35 countries", "January 27") or a party given it
+    ("gives Ukraine 60 days", "gives the United States 72 hours")."""
+    name = found.group(1) or ""
+    last = name.split()[-1].lower() if name else ""
+    return found.group() if last in _MONTHS | _HEDGES or parties_in(name) else ""
 
 
 def _statuses(clause: str, named: bool = False) -> set[tuple[str, str]]:

@@ -15,6 +15,7 @@ from monitors.store import PriorAlert
 from monitors.stories.names import identity, known, parties_in
 from monitors.stories.novelty import (
     Known,
+    _attribution,
     _new_condition,
     _new_party,
     _numbers,
@@ -634,3 +635,31 @@ def test_a_country_before_a_known_name_only_says_where_it_is_from() -> None:
 def test_the_secretary_of_state_is_the_united_states() -> None:
     assert parties_in("Secretary of State Marco Rubio told reporters") == ["us"]
     assert known(identity("Washington"), set(parties_in("Secretary of State Marco Rubio")))
+
+
+def test_a_party_given_a_number_is_no_identifier() -> None:
+    assert _numbers("The draft gives the United States 72 hours, rather than 24") >= {"#72"}
+    assert "#60" in _numbers("The memorandum gives Ukraine 60 days to withdraw")
+    assert _numbers("Resolution 2231 was cited") == set()
+
+
+def test_a_speaker_s_title_and_a_place_in_a_country_are_no_party() -> None:
+    known_ = Known.of([PriorAlert(1, ("fire",), "Fire", "A fire near Marseille.", T0, T0)])
+    assert _attribution("chairman of the foreign affairs committee of Ukraine's parliament")
+    assert not _new_party("the longer fire seasons southern France now faces", known_)
+    assert _new_party("France will send water bombers", known_)
+
+
+def test_a_subject_cut_from_its_verb_by_a_relative_clause_is_given_back(
+    shipped: RuleSet,
+) -> None:
+    text = (
+        "Iceland, which has no armed forces, will pay for the radar systems of the air "
+        "defence squadron backing security guarantees for Ukraine, its minister said."
+    )
+    (match,) = shipped.select(["security-guarantees"]).match("", text)
+    (clauses,) = rule_sentences(article("", text), match)
+    assert ("Iceland will pay for the radar systems", True) in [
+        (c.text[:38], c.hit) for c in clauses
+    ]
+    assert parties_in("Iceland will pay") == ["iceland"]
