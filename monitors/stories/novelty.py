@@ -378,7 +378,7 @@ ROOTS = {
     for form in forms.split()
 }
 APPROXIMATE = 0.1  # a hedged number this close to a known one is that number rounded
-_ORDINAL = re.compile(r"\d(?:st|nd|rd|th)\b")
+_ORDINAL = re.compile(r"\b\d+(?:st|nd|rd|th)\b")
 _IDENTIFIER = re.compile(
     r"\b((?:[A-Z][a-z]+ )?[A-Z][a-z]+) \d+\b|\b\d+-(?:member|point|nation|page|seat)\b|"
     r"\b[A-Z][\w]*-\d+\b|\[\d+\]|\b\d+(?:\.\d+){2,}\b"

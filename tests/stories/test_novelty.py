@@ -17,6 +17,7 @@ from monitors.stories.novelty import (
     Known,
     _attribution,
     _new_condition,
+    _new_number,
     _new_party,
     _numbers,
     _places,
@@ -663,3 +664,9 @@ def test_a_subject_cut_from_its_verb_by_a_relative_clause_is_given_back(
         (c.text[:38], c.hit) for c in clauses
     ]
     assert parties_in("Iceland will pay") == ["iceland"]
+
+
+def test_an_ordinal_is_no_number_whole() -> None:
+    known_ = Known.of([PriorAlert(1, ("Davie",), "Davie dies", "Alan Davie died.", T0, T0)])
+    assert not _new_number("Davie was one of the great 20th-century painters", known_, frozenset())
+    assert _new_number("Davie left 300 paintings", known_, frozenset())
