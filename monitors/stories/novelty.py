@@ -32,7 +32,10 @@ silently as nothing new did:
    Donetsk region after the Donbas), in a clause holding a rule hit.
 
 A number of votes that is a known share of the chamber ("67 votes" after "two-thirds"
-of the Senate) is the same number.
+of the Senate) is the same number, as is a span of time in other units ("two days" after
+"48 hours"); a date counts when set for a decisive act ("a vote on March 3"), not when
+something was said on it. In a condition, another form of a known word ("withdrew" after
+"withdraw") or a word a desk reads as it ("a freeze" after "a ceasefire") is known.
 
 Each such fact (a clause; none in an attribution, background, a clause dated earlier,
 a question or a poll) is then weighed: a logistic regression over its evidence (its
