@@ -23,7 +23,8 @@ def _wordset(text: str) -> frozenset[str]:
 
 _TABLE = """
 us: us|usa|america|american|americans|washington|white house|trump administration|
-    biden administration|state department|pentagon|united states|united states of america
+    biden administration|state department|secretary of state|pentagon|united states|
+    united states of america
 uk: uk|britain|british|briton|united kingdom|great britain|london|downing street|whitehall
 ukraine: ukraine|ukrainian|ukrainians|kyiv|kiev
 russia: russia|russian|russians|moscow|kremlin|russian federation
@@ -83,6 +84,46 @@ south africa: south africa|south african|pretoria
 greece: greece|greek|athens
 portugal: portugal|portuguese|lisbon
 ireland: ireland|irish|dublin
+iceland: iceland|icelandic|reykjavik
+luxembourg: luxembourg|luxembourgish
+croatia: croatia|croatian|zagreb
+slovenia: slovenia|slovenian|ljubljana
+bulgaria: bulgaria|bulgarian|sofia
+serbia: serbia|serbian|belgrade
+albania: albania|albanian|tirana
+montenegro: montenegro|montenegrin
+north macedonia: north macedonia|macedonian|skopje
+bosnia: bosnia|bosnian|sarajevo
+kosovo: kosovo|kosovan|pristina
+cyprus: cyprus|cypriot|nicosia
+malta: malta|maltese|valletta
+kazakhstan: kazakhstan|kazakh|astana
+uzbekistan: uzbekistan|uzbek|tashkent
+pakistan: pakistan|pakistani|islamabad
+bangladesh: bangladesh|bangladeshi|dhaka
+indonesia: indonesia|indonesian|jakarta
+vietnam: vietnam|vietnamese|hanoi
+thailand: thailand|thai|bangkok
+philippines: philippines|filipino|manila
+malaysia: malaysia|malaysian|kuala lumpur
+singapore: singapore|singaporean
+new zealand: new zealand|wellington
+iraq: iraq|iraqi|baghdad
+syria: syria|syrian|damascus
+lebanon: lebanon|lebanese|beirut
+jordan: jordan|jordanian|amman
+kuwait: kuwait|kuwaiti
+oman: oman|omani|muscat
+bahrain: bahrain|bahraini
+morocco: morocco|moroccan|rabat
+algeria: algeria|algerian|algiers
+nigeria: nigeria|nigerian|abuja
+kenya: kenya|kenyan|nairobi
+ethiopia: ethiopia|ethiopian|addis ababa
+argentina: argentina|argentine|argentinian|buenos aires
+chile: chile|chilean|santiago
+colombia: colombia|colombian|bogota
+venezuela: venezuela|venezuelan|caracas
 """
 CAPITALS = _wordset(
     """

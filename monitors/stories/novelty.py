@@ -32,7 +32,10 @@ silently as nothing new did:
    Donetsk region after the Donbas), in a clause holding a rule hit.
 
 A number of votes that is a known share of the chamber ("67 votes" after "two-thirds"
-of the Senate) is the same number.
+of the Senate) is the same number, as is a span of time in other units ("two days" after
+"48 hours"); a date counts when set for a decisive act ("a vote on March 3"), not when
+something was said on it. In a condition, another form of a known word ("withdrew" after
+"withdraw") or a word a desk reads as it ("a freeze" after "a ceasefire") is known.
 
 Each such fact (a clause; none in an attribution, background, a clause dated earlier,
 a question or a poll) is then weighed: a logistic regression over its evidence (its
@@ -90,7 +93,7 @@ STATUS_RANKS = {
 STATUS_WORDS = {
     "proposed": r"propos(?:e|es|ed)|offer(?:s|ed)?|draft(?:s|ed)?|unveil(?:s|ed)?|ready|"
     r"prepared|willing|contribut(?:e|es|ed)|deploy(?:s|ed)?|pledg(?:e|es|ed)|provid(?:e|es|ed)|"
-    r"commit(?:s|ted)?|suppl(?:y|ies|ied)|fund(?:s|ed)?",
+    r"commit(?:s|ted)?|suppl(?:y|ies|ied)|fund(?:s|ed)?|launch(?:es|ed)?",
     "submitted": r"submit(?:s|ted)?|introduc(?:e|es|ed)|schedul(?:e|es|ed)|sent|"
     r"transmit(?:s|ted)?|referred|forward(?:s|ed)|hand(?:s|ed)",
     "agreed": r"agree(?:s|d)?|accept(?:s|ed)?|endors(?:e|es|ed)|approv(?:e|es|ed)|"
@@ -145,6 +148,11 @@ UNASSERTED = _wordset(
     expected aim aims intend intends ask asks asked call calls urge urges urged demand
     demands demanded once when before until
     """
+)
+# of those, the modals and conjunctions: a wish even before a status with its own
+# auxiliary ("would have been ratified", "once it has been signed")
+CONJUNCTIVE = _wordset(
+    "would could might may should must if unless whether yet once when before until"
 )
 NEGATION = _wordset("not never no nor without")
 CONDITIONS = re.compile(
@@ -211,6 +219,11 @@ _TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ni
 # a count in words of things: "four frigates", "sixty-one senators", "two Patriot air
 # defence batteries" (a plural within four words; not "one", which is rarely a count, nor
 # the decades of history)
+HOURS = {"hour": 1, "day": 24, "week": 168, "month": 730, "year": 8760}
+_DURATION = re.compile(
+    r"(?<![\d.,])\b(\d+|" + "|".join(_COUNTS) + r")[ -](hours?|days?|weeks?|months?|years?)\b",
+    re.IGNORECASE,
+)
 _SPELLED_PLURAL = re.compile(
     rf"\b((?:{'|'.join(_TENS)})(?:[ -](?:{'|'.join(_UNITS[:9])}))?|{'|'.join(_UNITS[1:])})"
     r"(?!\s+(?:decades|centuries|generations)\b)(?=\s+(?:[\w-]+\s+){0,3}?[a-z]+[^s\W]s\b)",
@@ -250,6 +263,8 @@ INFLECTED = _wordset("sent withdrew withdrawn ready willing prepared")
 BARE_BEFORE = _wordset("will shall can cannot do did not never they we i you")
 PREPOSITIONS = _wordset("for of without after before on at with from into upon under")
 AUXILIARIES = _wordset("is are was were been has have had")
+# the words that open a verb phrase after its subject
+PREDICATES = AUXILIARIES | _wordset("will would could can may might shall should must")
 BEGIN = _wordset("began begun begins started starts starting")
 ONGOING = _wordset("is are was were be been being began begin begins started start starts")
 ROLES = _wordset(
@@ -257,6 +272,10 @@ ROLES = _wordset(
     top head chair chairman chairwoman leader member members spokesman spokeswoman
     minister secretary senator ranking former
     """
+)
+# a speaker's title opening the clause that describes her
+TITLES = _wordset(
+    "chairman chairwoman head director fellow researcher professor spokesman spokeswoman"
 )
 BACKGROUND_NUMBERS = _wordset(
     """
@@ -275,6 +294,7 @@ _OBJECT = re.compile(
 )
 _YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
 _PAST = re.compile(r"\b(?:last year|years ago|a year ago|decades? ago)\b", re.IGNORECASE)
+_OWNER = re.compile(r"\b([A-Z][a-z]+(?: [A-Z][a-z]+)?)['’]s\s+([A-Z][\w-]*(?:\s+[A-Z][\w-]*)*)")
 _DEMONYM_MODIFIER = re.compile(  # not of an institution: "the British and French parliaments"
     r"\b[A-Z][a-z]+(?:an|ian|ese|ish|i|ch)\s+(?=[a-z])(?!(?:and|or|"
     + "|".join(sorted(INSTITUTION_WORDS))
@@ -285,11 +305,28 @@ _HEDGED = re.compile(
     r"approximately|just under|just over)\s+\$?([\d][\d,.]*)",
     re.IGNORECASE,
 )
+# acts whose date, once set, is news ("a vote on March 3"), as stems, and how many words
+# before "on" one may stand
+DECISIVE = frozenset(
+    map(
+        stem,
+        _wordset(
+            """
+            vote votes voting ballot referendum deadline sign signing ratify ratification
+            expire expires effect
+            """
+        ),
+    )
+)
+DATE_REACH = 8
 _DATE = re.compile(
-    r"\b(?:by|for|until|before) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)"
+    r"\b(by|for|until|before|on) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)"
     r"[a-z]*\.? (\d{1,2})\b"
 )
-_COMPASS = re.compile(r"\b(?:west|western|east|eastern|north|northern|south|southern)\b")
+# a direction and the name it qualifies are a place ("west London", "southern France")
+_COMPASS = re.compile(
+    r"\b(?:west|western|east|eastern|north|northern|south|southern)\b(?:\s+[A-Z][\w'’-]*)*"
+)
 # a place: a name before a word for a place ("the Odesa region", "Rzeszow airport"), after
 # one ("the port of Constanta"), or a region of Ukraine the coverage names bare
 _NAMED = r"[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)?"
@@ -313,11 +350,41 @@ SHARES = {
     "a majority": 0.5,
     "simple majority": 0.5,
 }
+# one root for the irregular forms of a verb and for the words a desk reads as one
+# (a freeze of the fighting is a ceasefire), by stem
+ROOTS = {
+    stem(form): stem(root)
+    for root, forms in {
+        "withdraw": "withdrew withdrawn",
+        "draw": "drew drawn",
+        "give": "gave given",
+        "take": "took taken",
+        "leave": "left",
+        "send": "sent",
+        "hold": "held",
+        "strike": "struck",
+        "fight": "fought",
+        "win": "won",
+        "make": "made",
+        "break": "broke broken",
+        "begin": "began begun",
+        "choose": "chose chosen",
+        "fall": "fell fallen",
+        "rise": "rose risen",
+        "sell": "sold",
+        "bring": "brought",
+        "keep": "kept",
+        "seek": "sought",
+        "go": "went gone",
+        "ceasefire": "freeze froze frozen truce armistice",
+    }.items()
+    for form in forms.split()
+}
 APPROXIMATE = 0.1  # a hedged number this close to a known one is that number rounded
-_ORDINAL = re.compile(r"\d(?:st|nd|rd|th)\b")
+_ORDINAL = re.compile(r"\b\d+(?:st|nd|rd|th)\b")
 _IDENTIFIER = re.compile(
-    r"\b([A-Z][a-z]+) \d+\b|\b\d+-(?:member|point|nation|page|seat)\b|\b[A-Z][\w]*-\d+\b|"
-    r"\[\d+\]|\b\d+(?:\.\d+){2,}\b"
+    r"\b((?:[A-Z][a-z]+ )?[A-Z][a-z]+) \d+\b|\b\d+-(?:member|point|nation|page|seat)\b|"
+    r"\b[A-Z][\w]*-\d+\b|\[\d+\]|\b\d+(?:\.\d+){2,}\b"
 )
 _MONTHS = _wordset(
     """
@@ -325,9 +392,17 @@ _MONTHS = _wordset(
     jan feb mar apr jun jul aug sep sept oct nov dec
     """
 )
+WHEN = _wordset(
+    """
+    monday tuesday wednesday thursday friday saturday sunday today tomorrow tonight next
+    this on in from at
+    """
+)
 _HEDGES = _wordset("about around nearly almost roughly some over approximately")
 _TIME = re.compile(
-    r"\b\d{1,2}[:.]\d\d(?:\s*[ap]\.?m\b\.?)?|\b\d{1,2}\s*[ap]\.?m\b\.?|"
+    r"(?<![$£€.\d])\b\d{1,2}:[0-5]\d(?:\s*[ap]\.?m\b\.?)?|"
+    r"(?<![$£€.\d])\b\d{1,2}\.[0-5]\d(?![\d%]|\s*(?:per ?cent|percent|(?:b|m|tr)illion|bn)\b)"
+    r"(?:\s*[ap]\.?m\b\.?)?|\b\d{1,2}\s*[ap]\.?m\b\.?|"
     r"\b\d{3,4}\s*(?:GMT|UTC|BST|CET|EST|EDT|PST|PDT)\b",
     re.IGNORECASE,
 )
@@ -701,6 +776,7 @@ def _clauses(
         elif piece:
             out.append((piece, start, end))
         start = cut.end() if cut else len(sentence)
+    out = _subjects_rejoined(out)
     return [
         Clause(
             text,
@@ -710,6 +786,19 @@ def _clauses(
         )
         for text, a, b in out
     ]
+
+
+def _subjects_rejoined(pieces: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """The pieces of a sentence with a short subject cut from its verb by a relative
+    clause given back to the verb ("Iceland, which has no armed forces, will pay ...":
+    "Iceland will pay ...")."""
+    out = list(pieces)
+    for i in range(len(out) - 2):
+        (subject, a, _), (aside, _, _), (rest, _, b) = out[i : i + 3]
+        opens = [words(aside)[:1], words(rest)[:1]]
+        if len(words(subject)) < 3 and set(opens[0]) & BACKGROUND and set(opens[1]) & PREDICATES:
+            out[i + 2] = (f"{subject} {rest}", a, b)
+    return out
 
 
 def _attribution(clause: str) -> bool:
@@ -722,6 +811,8 @@ def _attribution(clause: str) -> bool:
         return True  # "critics say ...": an opinion
     if tokens and tokens[0] in DETERMINERS and len(tokens) <= 10 and set(tokens) & ROLES:
         return True  # "the top Democrat on the Foreign Relations Committee"
+    if tokens and tokens[0] in TITLES and len(tokens) <= 12:
+        return True  # "(said Jane Roe,) chairman of the foreign affairs committee"
     said = [i for i, t in enumerate(tokens) if t in SPEECH]
     return bool(said) and said[-1] <= 6 and len(tokens) - said[-1] <= 4  # "officials said"
 
@@ -746,6 +837,7 @@ def _new_party(clause: str, known_: Known) -> bool:
     demonym that only qualifies a thing or people ("European astronomers")."""
     acting = _REFERENCE.split(_before_stance(clause))[0]
     acting = _OBJECT.sub(" ", _COMPASS.sub(" ", acting))
+    acting = _OWNER.sub(lambda found: _owner(found, known_), acting)
     named = _DEMONYM_MODIFIER.sub(_demonym, acting)
     for party in parties_in(_capitals_as_subjects(named)):
         if not known(frozenset({party}), known_.parties):
@@ -756,6 +848,16 @@ def _new_party(clause: str, known_: Known) -> bool:
         if not known(identity(fact.text), known_.parties) and not _variant(fact.text, known_):
             return True
     return False
+
+
+def _owner(found: re.Match[str], known_: Known) -> str:
+    """A country's possessive before a name the earlier articles wrote, removed: it only
+    says where that one is from ("Germany's Commerzbank" after "Commerzbank"); kept
+    before an institution or a name not written ("Russia's parliament", "China's Xi")."""
+    name = found.group(2)
+    if _institution(name) or not all(stem(w) in known_.stems for w in words(name)):
+        return found.group()
+    return name
 
 
 def _demonym(found: re.Match[str]) -> str:
@@ -785,12 +887,23 @@ def _variant(name: str, known_: Known) -> bool:
 
 
 def _before_stance(clause: str) -> str:
-    """The clause less whatever comes before a speech or stance verb (its speaker)."""
+    """The clause less whatever comes before a speech or stance verb (its speaker),
+    unless the speaker says what it will do itself ("France and Germany said on
+    Wednesday they would support the proposal"; not "Japan said it welcomed ...")."""
     tokens = tokenize(clause)
-    for token in tokens:
+    for i, token in enumerate(tokens):
         if token.norm in STANCE:
-            return clause[token.end :]
+            own = _own_act([t.norm for t in tokens[i + 1 :]])
+            return clause if own else clause[token.end :]
     return clause
+
+
+def _own_act(said: list[str]) -> bool:
+    """Whether what a speaker says opens with its own act ("on Wednesday they would
+    support", "it will send"): "it" or "they", then a word that is no stance."""
+    while said and (said[0] in WHEN or said[0] == "that"):
+        said = said[1:]
+    return said[:1] in (["it"], ["they"]) and len(said) > 1 and said[1] not in STANCE
 
 
 def _institution(name: str) -> bool:
@@ -809,9 +922,12 @@ def _new_number(clause: str, known_: Known, topic: frozenset[str]) -> bool:
     rounded = {_value(m.group(1)) for m in _HEDGED.finditer(clause)}
     near = [_value(k[1:]) for k in known_.numbers if k.startswith("#")]
     seats = _seats(clause, known_)
+    spans = _durations(clause)
     for value in _numbers(_ORDINAL.sub("", clause)) - known_.numbers:
-        if _shares(value, seats) & known_.numbers:
+        if _shares(value, seats) & known_.numbers or value.startswith("~"):
             continue  # "67 votes" after "two-thirds" of the Senate
+        if value in spans and f"~{spans[value]:g}h" in known_.numbers:
+            continue  # "two days" after "48 hours"
         amount = _value(value[1:]) if value.startswith("#") else None
         if amount is None or amount not in rounded:
             return True
@@ -850,9 +966,9 @@ def _value(text: str) -> float | None:
 
 def _numbers(text: str) -> set[str]:
     """The values of the numbers of a text (with their unit), spelled fractions too, and
-    the dates set for something ("by February 28", "for March 12"); a number naming
+    the dates set for something ("by February 28", "a vote on March 3"); a number naming
     something ("Article 5", "Resolution 2231") or a clock time is no quantity."""
-    dates = {f"@{m.group(1).lower()[:3]} {m.group(2)}" for m in _DATE.finditer(text)}
+    dates = {f"@{m.group(2).lower()[:3]} {m.group(3)}" for m in _DATE.finditer(text) if _set(m)}
     text = _TIME.sub("", _IDENTIFIER.sub(_identifier, text))
     values = {f.key for f in facts_of(text) if f.kind == "number"}
     values.update(
@@ -861,7 +977,33 @@ def _numbers(text: str) -> set[str]:
     )
     values.update(f"#{_COUNTS[m.group(1).lower()]}" for m in _SPELLED_COUNT.finditer(text))
     values.update(f"#{_spelled(m.group(1))}" for m in _SPELLED_PLURAL.finditer(text))
-    return values | dates
+    spans = {f"~{hours:g}h" for hours in _durations(text).values()}
+    return values | dates | spans
+
+
+def _durations(text: str) -> dict[str, float]:
+    """The spans of time a text gives, in hours, by their number's key ("48-hour" and
+    "two days" are both 48)."""
+    out = {}
+    for found in _DURATION.finditer(text):
+        count, unit = found.group(1).lower(), found.group(2).lower().rstrip("s")
+        value = int(count) if count.isdigit() else int(_COUNTS[count])
+        out[f"#{value}"] = value * HOURS[unit]
+    return out
+
+
+def _set(date: re.Match[str]) -> bool:
+    """Whether a date is one set for something ("by February 28"; "on March 3" after a
+    decisive act: "would hold its ratification vote on March 3"), not the day something
+    was said or done ("said on March 3", "talks will resume on January 23", "the
+    ratification first promised on December 15")."""
+    if date.group(1) != "on":
+        return True
+    before = words(date.string[: date.start()])[-DATE_REACH:]
+    acts = [i for i, w in enumerate(before) if stem(w) in DECISIVE]
+    if not acts or set(before[-3:]) & STANCE:
+        return False
+    return not any(w.endswith("ed") for w in before[acts[-1] + 1 :])  # "... promised by"
 
 
 def _spelled(count: str) -> int:
@@ -874,9 +1016,11 @@ def _spelled(count: str) -> int:
 
 def _identifier(found: re.Match[str]) -> str:
     """An identifier found, removed ("Article 5"), unless it is a capitalised hedge or
-    month before a number ("Some 35 countries", "January 27")."""
-    name = (found.group(1) or "").lower()
-    return found.group() if name in _MONTHS | _HEDGES else ""
+    month before a number ("Some 35 countries", "January 27") or a party given it
+    ("gives Ukraine 60 days", "gives the United States 72 hours")."""
+    name = found.group(1) or ""
+    last = name.split()[-1].lower() if name else ""
+    return found.group() if last in _MONTHS | _HEDGES or parties_in(name) else ""
 
 
 def _statuses(clause: str, named: bool = False) -> set[tuple[str, str]]:
@@ -896,8 +1040,10 @@ def _statuses(clause: str, named: bool = False) -> set[tuple[str, str]]:
         status = _status_of(tokens, i, named)
         if status is None and _refusal(tokens, i):
             status = "rejected"
-        elif status is None and token in BEGIN and i + 1 < len(tokens):
-            status = "begun"  # "began withdrawing", "started pulling back"
+        elif (
+            status is None and token in BEGIN and tokens[i + 1 : i + 2] and not _when(tokens[i + 1])
+        ):
+            status = "begun"  # "began withdrawing", not "starting Monday"
         if status is None:
             continue
         subject = _agent(tokens[i + 1 : i + 6]) or _subject(tokens[:i])
@@ -908,18 +1054,21 @@ def _statuses(clause: str, named: bool = False) -> set[tuple[str, str]]:
     return found
 
 
+def _when(token: str) -> bool:
+    """Whether a word says when ("Monday", "next", "on"): after "starting" or "from", a
+    date, not a matter begun."""
+    return token in WHEN or token in _MONTHS
+
+
 def _wish(before: list[str]) -> bool:
     """Whether the words before a status hold a wish, a need, a demand or a condition: as
-    a verb or a conjunction, or as a noun (after a determiner or a possessive: "Russia's
-    demand that Ukraine withdraw") or a participle ("The mission planned under the
-    guarantees") unless the status has an auxiliary of its own, the sentence's verb
-    ("Talks on Russia's demand ... have been put off", "... has been put on hold")."""
+    a verb or a conjunction; as a noun ("Russia's demand that Ukraine withdraw", "the
+    peace plan") or a participle ("The mission planned under the guarantees") only
+    unless the status has an auxiliary of its own, the sentence's verb ("Talks on
+    Russia's demand ... have been put off", "Talks under the US peace plan have been put
+    on hold"): then only a modal or a conjunction makes it one."""
     own = bool(before) and before[-1] in AUXILIARIES
-    return any(
-        token in UNASSERTED
-        and not (own and (token.endswith("ed") or i and before[i - 1] in DETERMINERS | {"s"}))
-        for i, token in enumerate(before)
-    )
+    return any(token in (CONJUNCTIVE if own else UNASSERTED) for token in before)
 
 
 def _gerund(before: list[str]) -> bool:
@@ -1097,11 +1246,16 @@ def _new_condition(clause: str, known_: Known, kin: _Kin | None = None) -> bool:
 
 
 def _derived(stem_: str, stems: set[str]) -> bool:
-    """Whether a stem is another form of one of `stems`: one starts with the other, both
-    at least MIN_ROOT letters long ("approv" and "approval")."""
-    if len(stem_) < MIN_ROOT:
+    """Whether a stem is another form of one of `stems`, or the same thing in a word of
+    the news's own (see ROOTS: "withdrew" and "withdraw", "freeze" and "ceasefire"): one
+    starts with the other, both at least MIN_ROOT letters long ("approv" and
+    "approval")."""
+    root = ROOTS.get(stem_, stem_)
+    if any(ROOTS.get(s, s) == root for s in stems):
+        return True
+    if len(root) < MIN_ROOT:
         return False
-    return any(len(s) >= MIN_ROOT and (s.startswith(stem_) or stem_.startswith(s)) for s in stems)
+    return any(len(s) >= MIN_ROOT and (s.startswith(root) or root.startswith(s)) for s in stems)
 
 
 def _condition_terms(text: str) -> list[str]:

@@ -15,7 +15,9 @@ from monitors.store import PriorAlert
 from monitors.stories.names import identity, known, parties_in
 from monitors.stories.novelty import (
     Known,
+    _attribution,
     _new_condition,
+    _new_number,
     _new_party,
     _numbers,
     _places,
@@ -540,3 +542,131 @@ def test_a_long_clause_shows_the_words_that_are_new(shipped: RuleSet) -> None:
         "…ending the war in Ukraine that would see Washington and its European allies offer "
         "Kyiv NATO-style security guarantees in exchange for painful territorial concessions"
     ]
+
+
+def test_a_decimal_is_no_clock_time() -> None:
+    assert _numbers("The bank cut its deposit rate to 1.75% on Thursday") == {"#1.75"}
+    assert _numbers("rates of 2.25 per cent") == {"#2.25"}
+    assert _numbers("The vote was called at 10.20 local time") == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The chamber would hold its ratification vote on the pact on March 3", {"@mar 3"}),
+        ("The vote is set for March 3", {"@mar 3"}),
+        ("Thune said on March 3 that the vote would be close", set()),
+        ("Talks on the guarantees will resume in Geneva on January 23", set()),
+        ("the ratification first promised by US officials on December 15", set()),
+    ],
+)
+def test_a_date_set_for_a_decisive_act_is_a_number(text: str, expected: set[str]) -> None:
+    assert _numbers(text) == expected
+
+
+STRIKE = RuleSet.compile([("port-strike", "(strike* OR walkout*) NEAR/12s (port OR dockers)")])
+STRIKE_CALLED = (
+    "Antwerp dockers to strike for 48 hours",
+    "Dockers at the port of Antwerp will stage a 48-hour strike from Monday, the union said.",
+)
+
+
+def _after_strike(text: str) -> object:
+    (first,) = STRIKE.match(*STRIKE_CALLED)
+    prior = [PriorAlert(1, first.terms, *STRIKE_CALLED, T0, T0)]
+    (match,) = STRIKE.match("", text)
+    return novelty(prior, match, article("", text), timedelta(0))
+
+
+def test_a_span_of_time_in_other_units_is_known() -> None:
+    text = "Dockers at the Antwerp port will strike for two days starting Monday, the union said."
+    assert isinstance(_after_strike(text), str)
+    text = "Dockers at the Antwerp port will extend the strike to 72 hours, the union said."
+    assert not isinstance(_after_strike(text), str)
+
+
+def test_an_irregular_form_and_a_freeze_say_what_is_known() -> None:
+    known_ = Known.of(
+        [
+            PriorAlert(
+                1,
+                ("withdraw", "Donbas"),
+                "Ukraine must withdraw from Donbas",
+                "Ukraine must withdraw its troops from the Donbas in return for a ceasefire "
+                "along the front line, Putin said.",
+                T0,
+                T0,
+            )
+        ]
+    )
+    assert not _new_condition("a truce is impossible unless Ukraine withdrew its troops", known_)
+    assert not _new_condition("in return for a freeze along the front line", known_)
+    assert _new_condition("in return for a referendum on the deal", known_)
+
+
+@pytest.mark.parametrize(
+    ("clause", "expected"),
+    [
+        ("Talks under the US peace plan have been put on hold", {("us", "delayed")}),
+        ("Talks under the plan would have been put on hold", set()),
+        ("Dockers will walk out for two days starting Monday", set()),
+        ("Ukrainian units began withdrawing", {("ukraine", "begun"), ("ukraine", "withdrawn")}),
+        ("UniCredit launched a takeover offer for Commerzbank", {("", "proposed")}),
+    ],
+)
+def test_a_noun_of_wish_a_date_and_a_launch(clause: str, expected: set[tuple[str, str]]) -> None:
+    assert _statuses(clause) == expected
+
+
+def test_a_speaker_who_says_what_it_will_do_acts() -> None:
+    known_ = Known.of([PriorAlert(1, ("plan",), "US plan", "The US plan for Ukraine.", T0, T0)])
+    assert _new_party("France and Germany said on Wednesday they would support the plan", known_)
+    assert not _new_party("Japan said it welcomed the plan", known_)
+    assert not _new_party("Japan said the plan was welcome", known_)
+
+
+def test_a_country_before_a_known_name_only_says_where_it_is_from() -> None:
+    stake = "UniCredit has raised its stake in Commerzbank to 29%, the Italian bank said."
+    known_ = Known.of([PriorAlert(1, ("stake",), "UniCredit stake", stake, T0, T0)])
+    assert not _new_party("Italy's UniCredit now controls 29% of Germany's Commerzbank", known_)
+    assert _new_party("Germany's Finance Ministry opposes a bid for Commerzbank", known_)
+    assert _new_party("China's Xi Jinping backs a bid for Commerzbank", known_)
+
+
+def test_the_secretary_of_state_is_the_united_states() -> None:
+    assert parties_in("Secretary of State Marco Rubio told reporters") == ["us"]
+    assert known(identity("Washington"), set(parties_in("Secretary of State Marco Rubio")))
+
+
+def test_a_party_given_a_number_is_no_identifier() -> None:
+    assert _numbers("The draft gives the United States 72 hours, rather than 24") >= {"#72"}
+    assert "#60" in _numbers("The memorandum gives Ukraine 60 days to withdraw")
+    assert _numbers("Resolution 2231 was cited") == set()
+
+
+def test_a_speaker_s_title_and_a_place_in_a_country_are_no_party() -> None:
+    known_ = Known.of([PriorAlert(1, ("fire",), "Fire", "A fire near Marseille.", T0, T0)])
+    assert _attribution("chairman of the foreign affairs committee of Ukraine's parliament")
+    assert not _new_party("the longer fire seasons southern France now faces", known_)
+    assert _new_party("France will send water bombers", known_)
+
+
+def test_a_subject_cut_from_its_verb_by_a_relative_clause_is_given_back(
+    shipped: RuleSet,
+) -> None:
+    text = (
+        "Iceland, which has no armed forces, will pay for the radar systems of the air "
+        "defence squadron backing security guarantees for Ukraine, its minister said."
+    )
+    (match,) = shipped.select(["security-guarantees"]).match("", text)
+    (clauses,) = rule_sentences(article("", text), match)
+    assert ("Iceland will pay for the radar systems", True) in [
+        (c.text[:38], c.hit) for c in clauses
+    ]
+    assert parties_in("Iceland will pay") == ["iceland"]
+
+
+def test_an_ordinal_is_no_number_whole() -> None:
+    known_ = Known.of([PriorAlert(1, ("Davie",), "Davie dies", "Alan Davie died.", T0, T0)])
+    assert not _new_number("Davie was one of the great 20th-century painters", known_, frozenset())
+    assert _new_number("Davie left 300 paintings", known_, frozenset())
