@@ -15,10 +15,24 @@ from typer.testing import CliRunner
 
 from newsmon.cli import app
 from newsmon.demo import run_demo
-from tests.conftest import TEST_RULES
+from tests.conftest import ROOT, TEST_RULES
 from tests.httpserver import LoopbackServer
 
 runner = CliRunner()
+
+
+def run_newsmon(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`newsmon ARGS` in a process of its own, this checkout first on its path."""
+    env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "newsmon.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def write_config(tmp_path: Path, feeds: list[str], channel: str, store: str | None = None) -> Path:

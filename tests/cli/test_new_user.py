@@ -8,8 +8,6 @@ import json
 import os
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ from typer.testing import CliRunner
 from monitors import config as config_mod
 from monitors.store import Store
 from newsmon.cli import app
-from tests.cli.test_cli import write_config
+from tests.cli.test_cli import run_newsmon, write_config
 from tests.conftest import ROOT
 from tests.httpserver import LoopbackServer
 
@@ -241,14 +239,7 @@ def test_run_prints_a_feed_failure_once_and_retried_deliveries_as_to_retry(
         hook.add("/hook", b"", status=500)
         channel = "json://" + hook.url("/hook").removeprefix("http://")
         path = write_config(tmp_path, [site.url("/site/world.xml"), site.url("/gone.xml")], channel)
-        env = {**os.environ, "PYTHONPATH": str(ROOT), **WIDE}
-        done = subprocess.run(
-            [sys.executable, "-m", "newsmon.cli", "run", "-c", str(path)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
+        done = run_newsmon("run", "-c", str(path), env=WIDE)
     printed = done.stdout + done.stderr
     assert done.returncode == 0, printed
     assert printed.count("HTTP 404") == 1, printed
@@ -334,15 +325,12 @@ def test_check_without_a_prefect_server_reads_secrets_quietly(tmp_path: Path) ->
         "channels: {desk: {secret: desk-nowhere}}\n"
         "rules: [{id: a, query: kyiv, notify: [desk]}]\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env |= {"PYTHONPATH": str(ROOT), "PREFECT_HOME": str(tmp_path / "prefect"), **WIDE}
-    done = subprocess.run(
-        [sys.executable, "-m", "newsmon.cli", "check", "-c", str(path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    unset = [name for name in os.environ if name.startswith("PREFECT_")]
+    with pytest.MonkeyPatch.context() as patch:
+        for name in unset:
+            patch.delenv(name)
+        home = {"PREFECT_HOME": str(tmp_path / "prefect"), **WIDE}
+        done = run_newsmon("check", "-c", str(path), env=home)
     assert done.returncode == 2
     assert "Traceback" not in done.stdout + done.stderr
     assert "cannot read Prefect secret 'desk-nowhere': Unable to find block document" in (

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +13,7 @@ from typer.testing import CliRunner
 from monitors.store import Store
 from monitors.store.schema import articles, entries, feeds
 from newsmon.cli import app
-from tests.conftest import ROOT
+from tests.cli.test_cli import run_newsmon
 from tests.httpserver import LoopbackServer
 
 runner = CliRunner()
@@ -322,14 +319,7 @@ def test_a_literal_of_600000_characters_exits_2_instead_of_crashing(tmp_path: Pa
         rules=[{"id": "huge", "query": "a" * 600_000}, {"id": "big", "query": "Big"}],
         aliases={"Big": ["b" * 600_000]},
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-m", "newsmon.cli", "check", "--config", str(path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_newsmon("check", "--config", str(path), timeout=60)
     assert done.returncode == 2, done.stderr
     assert "rule 'huge': query of 600,000 characters (at most 20,000)" in done.stderr
     assert (
