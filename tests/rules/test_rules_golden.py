@@ -2,11 +2,11 @@
 
 golden.yaml, watches.yaml, watches-uk.yaml and watches-ru.yaml are the cases the rules
 were written and tuned on: every one must get its verdicts. heldout.yaml (written before
-the rules were tuned), heldout2.yaml and heldout3.yaml (written after), heldout-uk.yaml and
-heldout-ru.yaml (written before the Ukrainian and Russian tuning) are held to precision and
-recall of at least 0.95 per rule over all the labelled cases together, and per language
-(English, Ukrainian, Russian), not case by case (python bench/watches.py lists the misses
-and the figures per file and per language).
+the rules were tuned), heldout2.yaml, heldout3.yaml and heldout4.yaml (written after),
+heldout-uk.yaml and heldout-ru.yaml (written before the Ukrainian and Russian tuning) are
+held to precision and recall of at least 0.95 per rule over all the labelled cases
+together, and per language (English, Ukrainian, Russian), not case by case (python
+bench/watches.py lists the misses and the figures per file and per language).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ HELDOUT: list[dict[str, Any]] = [
         "heldout.yaml",
         "heldout2.yaml",
         "heldout3.yaml",
+        "heldout4.yaml",
         "heldout-uk.yaml",
         "heldout-ru.yaml",
     )
