@@ -26,8 +26,9 @@ import gzip
 import json
 import math
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, lru_cache
 from importlib import resources
@@ -88,10 +89,16 @@ class IdfTable:
 
     docs: int
     df: Mapping[str, int]
+    _by_df: dict[int, float] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        counts = {*self.df.values(), 1}  # the IDF of each document frequency, computed once
+        by_df = {n: math.log((1 + self.docs) / (1 + n)) + 1.0 for n in counts}
+        object.__setattr__(self, "_by_df", by_df)
 
     def idf(self, term: str) -> float:
         """Smoothed inverse document frequency; an unknown term counts as seen once."""
-        return math.log((1 + self.docs) / (1 + self.df.get(term, 1))) + 1.0
+        return self._by_df[self.df.get(term, 1)]
 
     @classmethod
     def load(cls, path: Path | None = None) -> IdfTable:
@@ -171,19 +178,28 @@ def facts_of(text: str) -> tuple[Fact, ...]:
 def terms(text: str, tokens: list[Token] | None = None) -> list[str]:
     """The content terms of `text` (its `tokens`, when already found) in order: words
     stemmed, a number as "#value"."""
-    numbers = [(m.start(), m.end(), _number_key(m)) for m in _NUMBER.finditer(text)]
+    tokens = tokenize(text) if tokens is None else tokens
+    starts = [t.start for t in tokens]
     out: list[str] = []
-    current, emitted = 0, -1
-    for token in tokenize(text) if tokens is None else tokens:
-        while current < len(numbers) and numbers[current][1] <= token.start:
-            current += 1
-        if current < len(numbers) and numbers[current][0] <= token.start:
-            if emitted != current:
-                out.append(numbers[current][2])
-                emitted = current
-        elif token.norm not in STOPWORDS and len(token.norm) > 1 and not token.norm.isdigit():
-            out.append(stem(token.norm))
+    done = 0  # the tokens before are in `out`
+    for m in _NUMBER.finditer(text):  # a number's tokens are one term, its value
+        first = bisect_left(starts, m.start(), done)
+        last = bisect_left(starts, m.end(), first)
+        if first < last:
+            out += _word_terms(tokens[done:first])
+            out.append(_number_key(m))
+            done = last
+    out += _word_terms(tokens[done:])
     return out
+
+
+def _word_terms(tokens: list[Token]) -> list[str]:
+    """The stemmed content words among `tokens`."""
+    return [
+        stem(norm)
+        for norm, _, _ in tokens
+        if norm not in STOPWORDS and len(norm) > 1 and not norm.isdigit()
+    ]
 
 
 @lru_cache(maxsize=65536)
@@ -228,9 +244,11 @@ def _names(
     text also writes it capitalised inside a sentence."""
     starts = {start for start, _ in spans}
     title_case = headline and _is_title_case(text, tokens)
-    inner = {t.norm for t in tokens if t.start not in starts and text[t.start].isupper()}
+    capitalised = [i for i, t in enumerate(tokens) if text[t.start].isupper()]
+    inner = {tokens[i].norm for i in capitalised if tokens[i].start not in starts}
     runs: list[list[Token]] = []
-    for i, token in enumerate(tokens):
+    for i in capitalised:  # a name word is capitalised (`_name_word`)
+        token = tokens[i]
         surface = text[token.start : token.end]
         if title_case and not _is_acronym(surface):
             continue

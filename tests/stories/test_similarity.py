@@ -3,13 +3,14 @@ wire-style write-ups recorded through the pipeline's record path."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 
 import sqlalchemy as sa
 
 from monitors.config import StoriesConfig
-from monitors.extract.analysis import default_idf, features, stem, terms
+from monitors.extract.analysis import IdfTable, default_idf, features, stem, terms
 from monitors.store import Store, utcnow
 from monitors.store.schema import decisions
 from monitors.stories.similarity import Candidate, decide, new_facts
@@ -94,6 +95,25 @@ def test_terms_are_stemmed_content_words_and_numbers() -> None:
         "#6.2",
     ]
     assert stem("companies") == "company" and stem("updated") == stem("update")
+
+
+def test_a_numbers_words_make_one_term_wherever_it_stands() -> None:
+    assert terms("12 ships, $50 billion and 3 per cent fell; U.S. 7") == [
+        "#12",
+        "ship",
+        "#50",
+        "#3",
+        "fell",
+        "us",
+        "#7",
+    ]
+    assert terms("") == [] and terms("no numbers here") == ["number"]
+
+
+def test_the_idf_is_the_smoothed_formula_of_the_document_frequency() -> None:
+    idf = IdfTable(docs=9, df={"rare": 1, "common": 8})
+    assert idf.idf("common") == math.log(10 / 9) + 1.0
+    assert idf.idf("rare") == idf.idf("unseen") == math.log(10 / 2) + 1.0
 
 
 def test_the_shipped_idf_table_is_small_and_sane() -> None:
