@@ -9,11 +9,12 @@ computed once (in an extraction worker when the page comes from one).
    article with nothing beyond its headline (`headline_only`) also counts the `pairs` of
    its neighbouring terms, since a few words alone say little. Its
    `keys`: the terms naming its names (runs of capitalised words) and numbers, the
-   KEY_TERMS rarest. And the salient facts of the whole text: names, numbers with their
-   unit or the word next to them, quoted phrases; and its `marks`, the names, places
-   and numbers as keys shared across languages (monitors.extract.marks).
+   KEY_TERMS rarest; and its `marks`, the names, places and numbers as keys shared
+   across languages (monitors.extract.marks).
 2. `analyse(title, text)`: those features, without a time, as an `Analysis`;
    `features_of(article, published)` uses the article's analysis when it has one.
+3. `facts_of(text)`: the salient facts of a short text (a sentence): names, numbers
+   with their unit or the word next to them, quoted phrases.
 
 The IDF table ships as `monitors/extract/data/idf.json.gz` (built by `bench/build_idf.py`
 from ~1,300 news and web page texts): document frequencies of `terms`; a term it lacks
@@ -27,7 +28,7 @@ import json
 import math
 import re
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, lru_cache
@@ -132,15 +133,11 @@ def features(
         counts[term] = counts.get(term, 0) + 1
     weights = {t: 1.0 + math.log(n) for t, n in counts.items()}
     kept = sorted(weights, key=lambda t: (-weights[t] * idf.idf(t), t))[:BODY_TERMS]
-    facts = unique_facts(
-        _facts(title, idf, headline=True) + _facts(text, idf, False, tokens, spans)
-    )
-    named = {f.key for f in facts if f.kind in ("name", "number")}
+    named = _named(title, idf, True, tokenize(title), sentences(title))
+    named |= _named(text, idf, False, tokens, spans)
     return StoryFeatures(
         body={t: weights[t] for t in kept},
         keys=frozenset(sorted(named, key=lambda t: (-idf.idf(t), t))[:KEY_TERMS]),
-        facts=facts,
-        terms=frozenset(title_terms) | frozenset(text_terms),
         published=published,
         marks=marks(title, text, tokens, spans),
     )
@@ -233,6 +230,14 @@ def _facts(
     spans = sentences(text) if spans is None else spans
     found = [*_names(text, idf, headline, tokens, spans), *_numbers(text), *_quotes(text)]
     return tuple(fact for _, fact in sorted(found, key=lambda pair: pair[0]))
+
+
+def _named(
+    text: str, idf: IdfTable, headline: bool, tokens: list[Token], spans: list[tuple[int, int]]
+) -> set[str]:
+    """The keys of the names and numbers among the facts of `text` (`_facts`)."""
+    found = {fact.key for _, fact in _names(text, idf, headline, tokens, spans)}
+    return found | {_number_key(m) for m in _NUMBER.finditer(text) if not _is_date_or_year(text, m)}
 
 
 def _names(
@@ -379,13 +384,3 @@ def _quotes(text: str) -> list[tuple[int, Fact]]:
         if len(norms) >= QUOTE_WORDS and len(content) >= 2:
             found.append((m.start(), Fact("quote", " ".join(norms), quoted)))
     return found
-
-
-def unique_facts(facts: Iterable[Fact]) -> tuple[Fact, ...]:
-    """One fact per (kind, key), where it first appears, written the longest way seen."""
-    seen: dict[tuple[str, str], Fact] = {}
-    for fact in facts:
-        known = seen.setdefault((fact.kind, fact.key), fact)
-        if len(fact.text) > len(known.text):
-            seen[fact.kind, fact.key] = fact
-    return tuple(seen.values())
