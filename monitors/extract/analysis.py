@@ -119,7 +119,7 @@ def default_idf() -> IdfTable:
 def features(
     title: str, text: str, published: datetime | None = None, idf: IdfTable | None = None
 ) -> StoryFeatures:
-    """An article's features: its body terms and keys, salient facts, time."""
+    """An article's features: its body terms, keys, marks and time."""
     idf = idf or default_idf()
     tokens, spans = tokenize(text), sentences(text)
     title_terms, text_terms = terms(title), terms(text, tokens)
