@@ -28,6 +28,7 @@ import json
 import math
 import re
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -126,13 +127,12 @@ def features(
     counted = (title_terms, text_terms)
     if headline_only(title, text):
         counted = (title_terms + pairs(title_terms), text_terms + pairs(text_terms))
-    counts: dict[str, int] = {}
+    counts = Counter(counted[1])
     for term in counted[0]:
-        counts[term] = counts.get(term, 0) + HEADLINE_WEIGHT
-    for term in counted[1]:
-        counts[term] = counts.get(term, 0) + 1
+        counts[term] += HEADLINE_WEIGHT
     weights = {t: 1.0 + math.log(n) for t, n in counts.items()}
-    kept = sorted(weights, key=lambda t: (-weights[t] * idf.idf(t), t))[:BODY_TERMS]
+    ranked = sorted([(-w * idf.idf(t), t) for t, w in weights.items()])[:BODY_TERMS]
+    kept = [t for _, t in ranked]
     named = _named(title, idf, True, tokenize(title), sentences(title))
     named |= _named(text, idf, False, tokens, spans)
     return StoryFeatures(
