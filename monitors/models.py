@@ -50,19 +50,17 @@ class Fact(NamedTuple):
 
 @dataclass(frozen=True)
 class StoryFeatures:
-    """What same-story decisions and novelty checks need from an article.
+    """What same-story decisions need from an article.
 
     `body` holds its most telling terms (headline and full text) with their term
     weights (not yet weighted by IDF: that is the store's recent window's); `keys` the
-    terms that name its names and numbers; `facts` and `terms` (every term of the full
-    text) what was said, `published` when; `marks` its names, places and numbers as
-    language-neutral keys, each with how it was written (monitors.extract.marks).
+    terms that name its names and numbers; `published` when it was published; `marks`
+    its names, places and numbers as language-neutral keys, each with how it was
+    written (monitors.extract.marks).
     """
 
     body: Mapping[str, float]
     keys: frozenset[str] = frozenset()
-    facts: tuple[Fact, ...] = ()
-    terms: frozenset[str] = frozenset()
     published: datetime | None = None
     marks: Mapping[str, str] = field(default_factory=dict)
 

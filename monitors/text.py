@@ -87,6 +87,7 @@ _DOT = re.compile(f"\\.(?={_ALPHA}{_END})(?<={_ALONE}{_ALPHA}\\.)")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 _ASCII_DOT = re.compile(r"\.(?=[a-z](?![a-z0-9]))(?<=(?<![a-z0-9])[a-z]\.)")
 _ASCII_SPAN = re.compile(r"[A-Za-z](?:\.[A-Za-z])+(?![A-Za-z0-9])|[A-Za-z0-9]+")
+_LOWER_SPAN = re.compile(r"[a-z](?:\.[a-z])+(?![a-z0-9])|[a-z0-9]+")  # _ASCII_SPAN, lower case
 _NOT_WORD = re.compile("[\\W_\u02bc]+")
 _BEYOND_ASCII = re.compile(f"(?![\\x00-\\x7f])\\w|{_JOINERS}")  # a word's part, not ASCII
 _LINE = re.compile(r"[^\r\n]+")
@@ -117,6 +118,9 @@ class Token(NamedTuple):
     norm: str
     start: int
     end: int
+
+
+_token = tuple.__new__  # a Token from its fields, without the keywords' handling
 
 
 @lru_cache(maxsize=65536)
@@ -161,20 +165,21 @@ def word_spans(text: str) -> list[tuple[int, int]]:
 
 
 def tokenize(text: str) -> list[Token]:
-    """The words of `text`, normalized, with their offsets into `text`."""
+    """The words of `text`, normalized, with their offsets into `text` (an ASCII text's
+    found in its lower case, which keeps its offsets)."""
     if not ascii_words(text):
         return any_tokens(text)
-    lowered, tokens = text.lower(), []
-    for found in _ASCII_SPAN.finditer(text):
+    tokens = []
+    for found in _LOWER_SPAN.finditer(text.lower()):
+        norm = found.group()
         start, end = found.span()
-        norm = lowered[start:end]
-        tokens.append(Token(norm.replace(".", "") if "." in norm else norm, start, end))
+        tokens.append(_token(Token, (norm.replace(".", "") if "." in norm else norm, start, end)))
     return tokens
 
 
 def any_tokens(text: str) -> list[Token]:
     """`tokenize` for any text: the general patterns, whatever its characters."""
-    return [Token(normalize(m.group()), m.start(), m.end()) for m in _WORD.finditer(text)]
+    return [_token(Token, (normalize(m.group()), *m.span())) for m in _WORD.finditer(text)]
 
 
 def ascii_words(text: str) -> bool:

@@ -3,8 +3,9 @@
 Owns page text (`page`: trafilatura, the page's own title and site, the entry's summary
 as the fallback), the language of an article's words (`language`), the worker pool that
 runs it within a deadline and a memory cap (`workers`), and the text analysis story
-placement needs (`analysis`: IDF weighted terms, salient terms, names, numbers and
-quotes; `marks`: names, places and numbers keyed alike across Latin and Cyrillic).
+placement needs (`analysis`: IDF weighted terms, the keys of names and numbers; the
+facts novelty reads in a sentence: names, numbers and quotes; `marks`: names, places
+and numbers keyed alike across Latin and Cyrillic).
 Imports the bottom layer, `rules` (transliteration), `config` and `ingest` (URLs).
 """
 

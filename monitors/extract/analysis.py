@@ -9,11 +9,12 @@ computed once (in an extraction worker when the page comes from one).
    article with nothing beyond its headline (`headline_only`) also counts the `pairs` of
    its neighbouring terms, since a few words alone say little. Its
    `keys`: the terms naming its names (runs of capitalised words) and numbers, the
-   KEY_TERMS rarest. And the salient facts of the whole text: names, numbers with their
-   unit or the word next to them, quoted phrases; and its `marks`, the names, places
-   and numbers as keys shared across languages (monitors.extract.marks).
+   KEY_TERMS rarest; and its `marks`, the names, places and numbers as keys shared
+   across languages (monitors.extract.marks).
 2. `analyse(title, text)`: those features, without a time, as an `Analysis`;
    `features_of(article, published)` uses the article's analysis when it has one.
+3. `facts_of(text)`: the salient facts of a short text (a sentence): names, numbers
+   with their unit or the word next to them, quoted phrases.
 
 The IDF table ships as `monitors/extract/data/idf.json.gz` (built by `bench/build_idf.py`
 from ~1,300 news and web page texts): document frequencies of `terms`; a term it lacks
@@ -26,8 +27,10 @@ import gzip
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, lru_cache
 from importlib import resources
@@ -88,10 +91,16 @@ class IdfTable:
 
     docs: int
     df: Mapping[str, int]
+    _by_df: dict[int, float] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        counts = {*self.df.values(), 1}  # the IDF of each document frequency, computed once
+        by_df = {n: math.log((1 + self.docs) / (1 + n)) + 1.0 for n in counts}
+        object.__setattr__(self, "_by_df", by_df)
 
     def idf(self, term: str) -> float:
         """Smoothed inverse document frequency; an unknown term counts as seen once."""
-        return math.log((1 + self.docs) / (1 + self.df.get(term, 1))) + 1.0
+        return self._by_df[self.df.get(term, 1)]
 
     @classmethod
     def load(cls, path: Path | None = None) -> IdfTable:
@@ -111,29 +120,24 @@ def default_idf() -> IdfTable:
 def features(
     title: str, text: str, published: datetime | None = None, idf: IdfTable | None = None
 ) -> StoryFeatures:
-    """An article's features: its body terms and keys, salient facts, time."""
+    """An article's features: its body terms, keys, marks and time."""
     idf = idf or default_idf()
     tokens, spans = tokenize(text), sentences(text)
     title_terms, text_terms = terms(title), terms(text, tokens)
     counted = (title_terms, text_terms)
     if headline_only(title, text):
         counted = (title_terms + pairs(title_terms), text_terms + pairs(text_terms))
-    counts: dict[str, int] = {}
+    counts = Counter(counted[1])
     for term in counted[0]:
-        counts[term] = counts.get(term, 0) + HEADLINE_WEIGHT
-    for term in counted[1]:
-        counts[term] = counts.get(term, 0) + 1
+        counts[term] += HEADLINE_WEIGHT
     weights = {t: 1.0 + math.log(n) for t, n in counts.items()}
-    kept = sorted(weights, key=lambda t: (-weights[t] * idf.idf(t), t))[:BODY_TERMS]
-    facts = unique_facts(
-        _facts(title, idf, headline=True) + _facts(text, idf, False, tokens, spans)
-    )
-    named = {f.key for f in facts if f.kind in ("name", "number")}
+    ranked = sorted([(-w * idf.idf(t), t) for t, w in weights.items()])[:BODY_TERMS]
+    kept = [t for _, t in ranked]
+    named = _named(title, idf, True, tokenize(title), sentences(title))
+    named |= _named(text, idf, False, tokens, spans)
     return StoryFeatures(
         body={t: weights[t] for t in kept},
         keys=frozenset(sorted(named, key=lambda t: (-idf.idf(t), t))[:KEY_TERMS]),
-        facts=facts,
-        terms=frozenset(title_terms) | frozenset(text_terms),
         published=published,
         marks=marks(title, text, tokens, spans),
     )
@@ -171,19 +175,28 @@ def facts_of(text: str) -> tuple[Fact, ...]:
 def terms(text: str, tokens: list[Token] | None = None) -> list[str]:
     """The content terms of `text` (its `tokens`, when already found) in order: words
     stemmed, a number as "#value"."""
-    numbers = [(m.start(), m.end(), _number_key(m)) for m in _NUMBER.finditer(text)]
+    tokens = tokenize(text) if tokens is None else tokens
+    starts = [t.start for t in tokens]
     out: list[str] = []
-    current, emitted = 0, -1
-    for token in tokenize(text) if tokens is None else tokens:
-        while current < len(numbers) and numbers[current][1] <= token.start:
-            current += 1
-        if current < len(numbers) and numbers[current][0] <= token.start:
-            if emitted != current:
-                out.append(numbers[current][2])
-                emitted = current
-        elif token.norm not in STOPWORDS and len(token.norm) > 1 and not token.norm.isdigit():
-            out.append(stem(token.norm))
+    done = 0  # the tokens before are in `out`
+    for m in _NUMBER.finditer(text):  # a number's tokens are one term, its value
+        first = bisect_left(starts, m.start(), done)
+        last = bisect_left(starts, m.end(), first)
+        if first < last:
+            out += _word_terms(tokens[done:first])
+            out.append(_number_key(m))
+            done = last
+    out += _word_terms(tokens[done:])
     return out
+
+
+def _word_terms(tokens: list[Token]) -> list[str]:
+    """The stemmed content words among `tokens`."""
+    return [
+        stem(norm)
+        for norm, _, _ in tokens
+        if norm not in STOPWORDS and len(norm) > 1 and not norm.isdigit()
+    ]
 
 
 @lru_cache(maxsize=65536)
@@ -219,6 +232,14 @@ def _facts(
     return tuple(fact for _, fact in sorted(found, key=lambda pair: pair[0]))
 
 
+def _named(
+    text: str, idf: IdfTable, headline: bool, tokens: list[Token], spans: list[tuple[int, int]]
+) -> set[str]:
+    """The keys of the names and numbers among the facts of `text` (`_facts`)."""
+    found = {fact.key for _, fact in _names(text, idf, headline, tokens, spans)}
+    return found | {_number_key(m) for m in _NUMBER.finditer(text) if not _is_date_or_year(text, m)}
+
+
 def _names(
     text: str, idf: IdfTable, headline: bool, tokens: list[Token], spans: list[tuple[int, int]]
 ) -> list[tuple[int, Fact]]:
@@ -228,9 +249,11 @@ def _names(
     text also writes it capitalised inside a sentence."""
     starts = {start for start, _ in spans}
     title_case = headline and _is_title_case(text, tokens)
-    inner = {t.norm for t in tokens if t.start not in starts and text[t.start].isupper()}
+    capitalised = [i for i, t in enumerate(tokens) if text[t.start].isupper()]
+    inner = {tokens[i].norm for i in capitalised if tokens[i].start not in starts}
     runs: list[list[Token]] = []
-    for i, token in enumerate(tokens):
+    for i in capitalised:  # a name word is capitalised (`_name_word`)
+        token = tokens[i]
         surface = text[token.start : token.end]
         if title_case and not _is_acronym(surface):
             continue
@@ -361,13 +384,3 @@ def _quotes(text: str) -> list[tuple[int, Fact]]:
         if len(norms) >= QUOTE_WORDS and len(content) >= 2:
             found.append((m.start(), Fact("quote", " ".join(norms), quoted)))
     return found
-
-
-def unique_facts(facts: Iterable[Fact]) -> tuple[Fact, ...]:
-    """One fact per (kind, key), where it first appears, written the longest way seen."""
-    seen: dict[tuple[str, str], Fact] = {}
-    for fact in facts:
-        known = seen.setdefault((fact.kind, fact.key), fact)
-        if len(fact.text) > len(known.text):
-            seen[fact.kind, fact.key] = fact
-    return tuple(seen.values())

@@ -107,8 +107,9 @@ def _name_marks(
     text: str, tokens: list[Token], spans: list[tuple[int, int]] | None
 ) -> list[tuple[str, str]]:
     starts = {start for start, _ in (sentences(text) if spans is None else spans)}
-    inner = {t.norm for t in tokens if t.start not in starts and text[t.start].isupper()}
-    named = [t for t in tokens if _name_word(text, t, starts, inner)]
+    capitalised = [t for t in tokens if text[t.start].isupper()]  # as name words are
+    inner = {t.norm for t in capitalised if t.start not in starts}
+    named = [t for t in capitalised if _name_word(text, t, starts, inner)]
     last = [
         t
         for t, after in zip(named, [*named[1:], None], strict=False)

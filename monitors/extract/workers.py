@@ -28,7 +28,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from monitors.extract.analysis import analyse
 from monitors.extract.page import PageText, page_text
-from monitors.models import Analysis, Fact, StoryFeatures
+from monitors.models import Analysis, StoryFeatures
 
 if TYPE_CHECKING:
     from monitors.config import ExtractConfig
@@ -312,24 +312,10 @@ def _cap_memory(mib: int) -> None:
 def _plain(analysis: Analysis) -> tuple[Any, ...]:
     """An analysis as marshallable values (the text is not sent back)."""
     f = analysis.features
-    return (
-        analysis.title,
-        dict(f.body),
-        f.keys,
-        [tuple(fact) for fact in f.facts],
-        f.terms,
-        dict(f.marks),
-    )
+    return (analysis.title, dict(f.body), f.keys, dict(f.marks))
 
 
 def _from_plain(values: tuple[Any, ...], text: str) -> Analysis:
     """The analysis `_plain` gave, of `text`."""
-    title, body, keys, facts, terms, marks = values
-    features = StoryFeatures(
-        body=body,
-        keys=frozenset(keys),
-        facts=tuple(Fact(*fact) for fact in facts),
-        terms=frozenset(terms),
-        marks=marks,
-    )
-    return Analysis(title, text, features)
+    title, body, keys, marks = values
+    return Analysis(title, text, StoryFeatures(body=body, keys=frozenset(keys), marks=marks))

@@ -280,7 +280,8 @@ class Backfill:
                 alert_ids = alert_stored(store, desk, stored, matches, outbox.enqueue)
             else:
                 entry_id = self._entry_id(store, item)
-                made = record_article(store, desk, entry_id, article, matches, outbox.enqueue)
+                enqueue, found = outbox.enqueue, matching.text_words
+                made = record_article(store, desk, entry_id, article, matches, enqueue, found)
                 story_id, alert_ids = made.story_id, made.alert_ids
             with store.transaction() as tx:
                 alerts = tx.alert_kinds(alert_ids)

@@ -563,9 +563,13 @@ class Pipeline:
         return matching
 
     def _record(self, item: PendingEntry, article: Article, matching: Matching | None) -> Recorded:
-        """Record the entry's article; unmatched (`matching` None), as an exact copy."""
+        """Record the entry's article; unmatched (`matching` None), as an exact copy. The
+        words matching found spare its signature finding them again."""
         matches = matching.matches if matching is not None else None
-        return record_article(self.store, self.desk, item.id, article, matches, self.outbox.enqueue)
+        found = matching.text_words if matching is not None else None
+        return record_article(
+            self.store, self.desk, item.id, article, matches, self.outbox.enqueue, found
+        )
 
     def _stored_copy(self, article: Article) -> bool:
         """Whether a stored original has the article's text: an exact copy, which needs

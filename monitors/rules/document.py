@@ -77,6 +77,12 @@ class Document:
         """The positions of the words of `field` (its break excluded)."""
         return self.first_word[field], self.first_word[field + 1] - 1
 
+    def text_words(self) -> list[str]:
+        """The normalized words of the text, as `monitors.text.words` finds them (a
+        word never crosses a line break)."""
+        first, last = self.field_words(TEXT)
+        return self.words[first:last]
+
     def key(self, span: Span) -> str:
         """The normalized words of `span`."""
         return " ".join(self.words[span[0] : span[1]])

@@ -63,11 +63,13 @@ class Rule:
 class Matching:
     """What matching one article gave: the rules it matches, in rule order; `unevaluated`,
     those the time limit left undecided; `cut`, why not all of the article was read or
-    not every rule decided (None when all was)."""
+    not every rule decided (None when all was); `text_words`, the normalized words of
+    the text (`monitors.text.words`) when all of it was read, else None."""
 
     matches: list[Match]
     unevaluated: tuple[str, ...] = ()
     cut: str | None = None
+    text_words: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,8 @@ class RuleSet:
             except OutOfTime:
                 left = tuple(self.rules[i].rule_id for i in candidates[done:])
                 break
-        return Matching(matches, left, _why_cut(read, (title, text), left, self.limits))
+        whole = scan.doc.text_words() if read[1] == text else None
+        return Matching(matches, left, _why_cut(read, (title, text), left, self.limits), whole)
 
 
 def _why_cut(

@@ -129,12 +129,13 @@ def signature_of_words(
     words: Sequence[str], num_perm: int = NUM_PERM, k: int = SHINGLE_WORDS
 ) -> Signature:
     """The MinHash signature of the `k`-word shingles of already normalized words."""
-    hashes = np.unique(shingle_hashes(words, k))  # a repeated shingle moves no minimum
+    hashes = shingle_hashes(words, k)  # a repeated shingle moves no minimum: kept
     if not len(hashes):
         return Signature(np.full(num_perm, _UNSET, dtype=np.uint32))
     a, b = _permutations(num_perm)
-    mixed = _fmix32(hashes).reshape(-1, 1)
-    values: npt.NDArray[np.uint32] = (mixed * a + b).min(axis=0)
+    permuted = np.multiply.outer(a, _fmix32(hashes))  # a row a permutation, in place
+    permuted += b[:, np.newaxis]
+    values: npt.NDArray[np.uint32] = permuted.min(axis=1)
     return Signature(values)
 
 

@@ -55,14 +55,21 @@ def record_article(
     article: Article,
     matches: Sequence[Match] | None,
     enqueue: Enqueue,
+    text_words: Sequence[str] | None = None,
 ) -> Recorded:
     """Store an article, and unless it duplicates one already stored, an alert per match
     that deserves one, with its deliveries; mark the entry done. `matches` is None for
     an article whose text a stored original has: an exact copy joins its original's
     story and alerts on nothing, so it needs no matching nor signature (NotACopy, with
-    nothing stored, if it is none after all). StoreError when its placement was made
-    stale MAX_ATTEMPTS times (the entry stays pending)."""
-    sig = UNSIGNED if matches is None else minhash.signature(article.text)
+    nothing stored, if it is none after all). `text_words`, the words of its text when
+    already found (by matching), spare finding them again for its signature.
+    StoreError when its placement was made stale MAX_ATTEMPTS times (the entry stays
+    pending)."""
+    sig = UNSIGNED
+    if matches is not None and text_words is not None:
+        sig = minhash.signature_of_words(text_words)
+    elif matches is not None:
+        sig = minhash.signature(article.text)
     for _ in range(MAX_ATTEMPTS):
         try:
             recorded = _record_once(store, desk, entry_id, article, sig, matches, enqueue)

@@ -36,9 +36,6 @@ headlines of another story in). It joins on a score of HEADLINE_SAME with no fur
 anchor, the score halved every HEADLINE_HALF_LIFE of gap (an aggregator's stories last
 hours). Every other candidate is judged as above.
 
-`new_facts(seen, article)`: the names, numbers and quoted phrases of an article that the
-earlier ones did not have (a demonym or inflection of a word seen is not new).
-
 The constants were measured on the WikiNews events and the UCI headlines
 (bench/stories.py, bench/RESULTS.md).
 """
@@ -50,7 +47,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from monitors.config import StoriesConfig
-from monitors.models import Fact, StoryFeatures
 
 CENTROID_MEMBERS = 30
 DECAY_HALF_LIFE = timedelta(hours=48)
@@ -197,34 +193,6 @@ def _when(c: Candidate) -> str:
     if c.gap is None:
         return "time unknown"
     return "within the story's span" if not c.gap else f"{_hours(c.gap)} apart"
-
-
-def new_facts(seen: Iterable[StoryFeatures], article: StoryFeatures) -> list[Fact]:
-    """The names, numbers and quoted phrases of `article` that none of `seen` had.
-
-    A name is old when its rarest word, or a word with the same root ("Russian" after
-    "Russia"), was written before; a number when its value was; a quotation when it is
-    part of an earlier one. A new name that is part of another new name is left out.
-    """
-    words: set[str] = set()
-    quotes: list[str] = []
-    for earlier in seen:
-        words.update(earlier.terms)
-        quotes.extend(f.key for f in earlier.facts if f.kind == "quote")
-    roots = Roots(words)
-    fresh = [
-        fact
-        for fact in article.facts
-        if not (
-            fact.key in words
-            or (fact.kind == "name" and roots.seen(fact.key))
-            or any(fact.key in quote for quote in quotes)
-        )
-    ]
-    names = [f.text for f in fresh if f.kind == "name"]
-    return [
-        f for f in fresh if f.kind != "name" or not any(f.text != n and f.text in n for n in names)
-    ]
 
 
 class Roots:

@@ -27,6 +27,7 @@ from monitors.rules import (
 from monitors.rules.limits import cut
 from monitors.rules.parse import MAX_DEPTH
 from monitors.rules.translit import MAX_SPELLINGS, transliterations
+from monitors.text import words
 from tests.conftest import ROOT
 from tests.rules.adversarial import adversarial_text, literals
 
@@ -149,6 +150,15 @@ def test_a_headline_past_the_cap_is_cut_too() -> None:
     found = rules.matching("Kyiv " + "talks " * 300, "")
     assert [m.rule_id for m in found.matches] == ["r"]
     assert found.cut is not None and found.cut == "headline cut at character 1,000 of 1,805"
+
+
+def test_matching_gives_the_texts_words_only_when_it_read_all_of_it() -> None:
+    text = "U.S. envoys met in Kyiv.\nTalks on the Donbas went on " + "for hours " * 150
+    whole = RuleSet.compile([("r", "Kyiv")]).matching("Talks", text)
+    assert whole.text_words == words(text) and whole.text_words[:4] == ["us", "envoys", "met", "in"]
+    capped = RuleSet.compile([("r", "Kyiv")], limits=Limits(max_chars=1_000))
+    assert capped.matching("Talks", text[:900]).text_words == words(text[:900])
+    assert capped.matching("Talks", text).text_words is None
 
 
 def rules_of(ruleset: RuleSet) -> list[tuple[str, str]]:

@@ -28,6 +28,7 @@ from monitors.rules import (
     parse_query,
     release_dictionaries,
 )
+from monitors.rules.document import Document
 from monitors.rules.inflect import forms
 from monitors.rules.passage import MAX_PASSAGE
 from monitors.rules.translit import romanize, transliterations
@@ -148,6 +149,12 @@ def test_acronyms_and_invisible_characters_tokenize_alike_everywhere(text: str) 
     ascii_text = text.encode("ascii", "ignore").decode()
     assert words(ascii_text) == [token.norm for token in tokenize(ascii_text)]
     assert word_spans(ascii_text) == [(t.start, t.end) for t in tokenize(ascii_text)]
+
+
+@given(st.text(alphabet="aZé1Ж .-\n\u00ad\u200b\u0301", max_size=60))
+def test_a_documents_text_words_are_the_words_of_the_whole_text(text: str) -> None:
+    """Tokenized line by line, the text has the words `words` finds in all of it."""
+    assert Document("A title", text).text_words() == words(text)
 
 
 @given(

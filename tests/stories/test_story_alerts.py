@@ -19,8 +19,8 @@ from monitors.extract.analysis import analyse
 from monitors.models import Article, Entry
 from monitors.rules import RuleSet
 from monitors.store import Store
-from monitors.store.schema import alerts, articles, decisions, entries, stories
-from monitors.stories import Recorded, StoryDesk, record_article
+from monitors.store.schema import alerts, article_minhash, articles, decisions, entries, stories
+from monitors.stories import Recorded, StoryDesk, minhash, record_article
 from monitors.stories.placement import Conflict
 from monitors.stories.record import MAX_ATTEMPTS
 
@@ -61,6 +61,7 @@ class Desk:
     entries: int = 0
     sites: dict[str, int] = field(default_factory=dict)
     analysed: bool = False
+    worded: bool = False  # the words matching found passed on for the signature
 
     def record(self, site: str, title: str, paragraphs: list[str], at: datetime) -> Recorded:
         self.entries += 1
@@ -80,8 +81,11 @@ class Desk:
             (item,) = tx.pending_entries([feed.id])
         analysis = analyse(title, text) if self.analysed else None
         article = Article(url, url, title, text, site, "page", "en", at, text_hash(text), analysis)
-        matches = RULES.match(title, text, site=site)
-        return record_article(self.store, self.desk, item.id, article, matches, lambda *_: None)
+        matching = RULES.matching(title, text, site=site)
+        found = matching.text_words if self.worded else None
+        return record_article(
+            self.store, self.desk, item.id, article, matching.matches, lambda *_: None, found
+        )
 
     def alerts(self) -> list[sa.Row[tuple[int, str, str, int, str, int | None]]]:
         with self.store.engine.begin() as conn:
@@ -312,3 +316,14 @@ def test_names_far_from_the_match_are_not_news_for_the_rule(desk: Desk) -> None:
     assert not later.alert_ids
     (reason,) = [d.reason for d in desk.decisions("no update")]
     assert "Petrenko" not in reason
+
+
+def test_the_signature_of_the_words_matching_found_is_the_texts(store: Store) -> None:
+    desk = Desk(store, worded=True)
+    text = ["Russia struck Odesa overnight.", "U.S. envoys met in Kyiv; talks went on."]
+    made = desk.record("wire.example", "Odesa struck", text, T0)
+    with store.engine.begin() as conn:
+        stored = conn.execute(
+            sa.select(article_minhash.c.sig).where(article_minhash.c.article_id == made.article_id)
+        ).scalar_one()
+    assert stored == minhash.signature("\n".join(text)).to_bytes()
