@@ -126,8 +126,9 @@ class Pipeline:
     ) -> CycleReport:
         """Poll the feeds (those polled since `since` are claimed elsewhere: see `poll`),
         ask their WebSub hubs what is due, process the pending entries (within each
-        host's page budget), deliver every due alert; `progress` is told of each feed
-        polled and each entry processed.
+        host's page budget; once its own run out, those other workers polled since
+        `since` or the cycle's start and left unclaimed), deliver every due alert;
+        `progress` is told of each feed polled and each entry processed.
 
         Pages are fetched fairly across hosts (see `process`), each within
         fetch.timeout: a slow host delays only its own pages, at most

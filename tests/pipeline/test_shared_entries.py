@@ -12,8 +12,9 @@ import sqlalchemy as sa
 
 from monitors.config import Config
 from monitors.ingest.fetch import Fetcher
+from monitors.models import Entry
 from monitors.pipeline import CycleReport, Pipeline
-from monitors.store import Store, utcnow
+from monitors.store import Store, Tx, utcnow
 from monitors.store.schema import articles, entries
 from tests.conftest import make_config
 from tests.hostile import story, story_feed
@@ -119,3 +120,25 @@ def test_entries_a_dead_worker_claimed_stay_due_until_its_lease_ends(
     with store.engine.connect() as conn:
         statuses = Counter(conn.scalars(sa.select(entries.c.status)))
     assert statuses == {"done": ENTRIES}
+
+
+def test_only_this_cycles_untried_entries_are_taken_from_others(store: Store) -> None:
+    """An entry seen before the cycle, or tried (and failed) in it, is not taken from
+    the worker that polled it; its next cycle plans it."""
+
+    def poll(tx: Tx, state: int, keys: list[str]) -> list[int]:
+        new = [Entry(k, f"https://a.test/{k}", f"https://a.test/{k}") for k in keys]
+        added = tx.record_feed_ok(
+            state, status=200, etag=None, last_modified=None, body_hash=None, new_entries=new
+        )
+        return [e.id for e in added]
+
+    with store.transaction() as tx:
+        feed = tx.sync_feeds([("https://a.test/rss", None)])["https://a.test/rss"].id
+        poll(tx, feed, ["old"])
+    since = utcnow()
+    with store.transaction() as tx:
+        failed, fresh = poll(tx, feed, ["failed", "fresh"])
+        tx.record_entry_error(failed, "an error")
+        assert [e.id for e in tx.due_entries(new_since=since)] == [fresh]
+        assert len(tx.due_entries()) == 3
