@@ -9,7 +9,9 @@ feed fetched once, every entry processed once, every page fetched once), and the
 spent in the store-wide section of recording (`Tx.lock_commits`, from taking the lock to
 the commit): per article, and the cluster ceiling it implies (one section at a time);
 the SQL statements and commits each side ran (counted by SQLAlchemy's events in each
-process), per entry and the most frequent; the placements done again after a conflict.
+process), per entry and the most frequent; the placements done again after a conflict;
+for each process, the feeds it polled, the entries they added and the articles it
+recorded (an idle process takes entries others polled).
 
 With `--pin`, each process and its one extraction worker (`extract.workers: 1`) are held
 to one core of their own (os.sched_setaffinity: process k on core k), so that K
@@ -128,9 +130,11 @@ def timed_run(config: str, timings: str) -> None:
     held: dict[str, float] = {"sections": 0, "seconds": 0.0, "slowest": 0.0}
     held |= {f"waited in {name}": 0.0 for name in LOCKS}
     held |= {"started": time.time(), "first unit": 0.0, "redone": 0}
+    held |= {"feeds polled": 0, "entries added": 0}
     statements: Counter[str] = Counter()
     _count_statements(statements)
     StoryDesk.settle = _counting_conflicts(StoryDesk.settle, held)  # type: ignore[method-assign]
+    Tx.record_feed_ok = _counting_polls(Tx.record_feed_ok, held)  # type: ignore[method-assign]
     for name in LOCKS:
         if hasattr(Tx, name):
             setattr(Tx, name, _noting(getattr(Tx, name), held, name in STORE_WIDE_LOCKS))
@@ -164,6 +168,18 @@ def _counting_conflicts(settle: Callable[..., Any], held: dict[str, float]) -> A
         except Conflict:
             held["redone"] += 1
             raise
+
+    return counted
+
+
+def _counting_polls(record: Callable[..., Any], held: dict[str, float]) -> Any:
+    """`Tx.record_feed_ok`, counting in `held` the feeds polled and the entries added."""
+
+    def counted(tx: Tx, *args: Any, **kwargs: Any) -> Any:
+        added = record(tx, *args, **kwargs)
+        held["feeds polled"] += 1
+        held["entries added"] += len(added)
+        return added
 
     return counted
 
@@ -277,7 +293,8 @@ def measure(
             f"  process {k}: started {h['started'] - h['launched']:.1f} s after launch, "
             f"first unit of work at {h['first unit'] - h['launched']:.1f} s, ended at "
             f"{h['ended'] - h['launched']:.1f} s; CPU {h['cpu']:.1f} s, its worker "
-            f"{h['workers cpu']:.1f} s"
+            f"{h['workers cpu']:.1f} s; polled {h.get('feeds polled', '?')} feeds adding "
+            f"{h.get('entries added', '?')} entries, recorded {h['sections']} articles"
         )
     print(f"  CPU of PostgreSQL {postgres:.1f} s, of the loopback site {site:.1f} s")
     sections = sum(h["sections"] for h in held)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import time
@@ -67,7 +68,7 @@ from monitors.pipeline.push import Push, safety_due
 from monitors.pipeline.report import CycleReport, FeedOutcome, ProcessedEntry
 from monitors.pipeline.sender import Sender
 from monitors.rules import Matching, release_dictionaries
-from monitors.store import FeedState, PendingEntry, Store, utcnow
+from monitors.store import DueEntry, FeedState, PendingEntry, Store, utcnow
 from monitors.stories import NotACopy, Recorded, StoryDesk, record_article
 
 log = logging.getLogger(__name__)
@@ -125,8 +126,9 @@ class Pipeline:
     ) -> CycleReport:
         """Poll the feeds (those polled since `since` are claimed elsewhere: see `poll`),
         ask their WebSub hubs what is due, process the pending entries (within each
-        host's page budget), deliver every due alert; `progress` is told of each feed
-        polled and each entry processed.
+        host's page budget; once its own run out, those other workers polled since
+        `since` or the cycle's start and left unclaimed), deliver every due alert;
+        `progress` is told of each feed polled and each entry processed.
 
         Pages are fetched fairly across hosts (see `process`), each within
         fetch.timeout: a slow host delays only its own pages, at most
@@ -137,7 +139,8 @@ class Pipeline:
             self.on_progress = progress
         report = CycleReport()
         sender = Sender(self.deliver)
-        queue = self.pages(adding=True)
+        started = utcnow()
+        queue = self.pages(adding=True, since=min(since or started, started))
         processing = asyncio.create_task(self.process(on_alert=sender.wake, queue=queue))
         try:
             report.feeds = await self.poll(
@@ -399,9 +402,15 @@ class Pipeline:
 
     # 2. process
 
-    def pages(self, feed_ids: Iterable[int] | None = None, adding: bool = False) -> PageQueue:
+    def pages(
+        self,
+        feed_ids: Iterable[int] | None = None,
+        adding: bool = False,
+        since: datetime | None = None,
+    ) -> PageQueue:
         """The queue of the pending entries due now (of these feeds) whose pages to fetch
-        (monitors.pipeline.pages); with `adding`, open to the entries polls store."""
+        (monitors.pipeline.pages); with `adding`, open to the entries polls store, and
+        then, with `since`, to those other workers polled since then and left unclaimed."""
         with self.store.transaction() as tx:
             due = tx.due_entries(feed_ids)
         budget = self.config.fetch.pages_per_host_per_cycle
@@ -411,6 +420,7 @@ class Pipeline:
             self._claim,
             self._release,
             budget if adding else None,
+            functools.partial(self._new_entries, since) if since is not None else None,
         )
 
     async def process(
@@ -504,6 +514,15 @@ class Pipeline:
     def _claim(self, ids: list[int]) -> list[PendingEntry]:
         with self.store.transaction() as tx:
             return tx.pending_entries(ids=ids)
+
+    def _new_entries(self, since: datetime) -> list[DueEntry]:
+        """The entries first seen since `since`, never tried, that no worker holds; the
+        extraction workers get ready if there are any."""
+        with self.store.transaction() as tx:
+            due = tx.due_entries(new_since=since)
+        if due:
+            self.extractor.start()
+        return due
 
     def _release(self, ids: list[int]) -> None:
         with self.store.transaction() as tx:

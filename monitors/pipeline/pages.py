@@ -26,6 +26,13 @@ publication as before. Entries on a host with no feed of its own (a feed hosted
 elsewhere) start as they come; one added later may take the place of one planned but
 not yet claimed, its feeds taking turns within the budget (the one it takes is
 deferred; one claimed keeps its place).
+
+Workers share a cycle's entries, not only its feeds: once its feeds are polled and
+its own entries handed out, a queue given a way to find `more` plans the entries other
+workers polled this cycle and have not claimed yet (within each host's budget, in order
+of publication), and the claims share them out; an entry claimed elsewhere meanwhile is
+skipped by whichever queue comes second. It looks again each time those run out, and
+once more when its last page is done, before it ends.
 """
 
 from __future__ import annotations
@@ -172,13 +179,15 @@ class Turn:
 
 Claim = Callable[[list[int]], list[PendingEntry]]  # claims those of these entries still due
 Release = Callable[[list[int]], None]  # lets go of claimed entries left unprocessed
+More = Callable[[], list[DueEntry]]  # the cycle's entries other workers left unclaimed
 
 
 class PageQueue:
     """Hands out the planned entries (see the module's doc); `take` waits for a turn,
     `done` gives the host's slot back once the page is fetched. With a `budget`, the
     queue is open: `add` plans more entries, each host taking at most `budget` in all,
-    until `close`."""
+    until `close`; then, with `more`, it takes other workers' entries when its own run
+    out (see the module's doc)."""
 
     def __init__(
         self,
@@ -187,10 +196,13 @@ class PageQueue:
         claim: Claim,
         release: Release,
         budget: int | None = None,
+        more: More | None = None,
     ) -> None:
         self.per_host = per_host
         self.budget = budget
         self._claim, self._release = claim, release
+        self._more = more if budget is not None else None
+        self._more_found = True  # whether the last look for more found any
         self._hosts: dict[str, _Host] = {}
         for name, due in planned.hosts.items():
             self._hosts[name] = _Host(name)
@@ -202,6 +214,8 @@ class PageQueue:
         self._polling: Counter[str] = Counter()  # feeds still to poll, by host
         self._handed_out = 0
         self.deferred: list[Deferred] = list(planned.deferred)
+        self._seen = {e.id for due in planned.hosts.values() for e in due}
+        self._seen.update(d.id for d in planned.deferred)
 
     @property
     def adding(self) -> bool:
@@ -216,14 +230,22 @@ class PageQueue:
     async def add(self, due: Iterable[DueEntry]) -> list[Deferred]:
         """Plan more entries (a feed's new ones); those over their host's budget, or
         taking the place of planned ones, are deferred and returned."""
-        assert self._open and self.budget is not None, "entries added to a closed queue"
-        deferred: list[Deferred] = []
-        for name, feeds in by_host(due).items():
-            host = self._hosts.setdefault(name, _Host(name))
-            deferred += self._replan(host, feeds, self.budget)
+        assert self._open, "entries added to a closed queue"
+        deferred = self._plan_more(due)
         self.deferred += deferred
         async with self._changed:
             self._changed.notify_all()
+        return deferred
+
+    def _plan_more(self, due: Iterable[DueEntry]) -> list[Deferred]:
+        """Plan these entries within each host's budget; those deferred."""
+        assert self.budget is not None, "entries added to a queue without a budget"
+        deferred: list[Deferred] = []
+        due = list(due)
+        self._seen.update(e.id for e in due)
+        for name, feeds in by_host(due).items():
+            host = self._hosts.setdefault(name, _Host(name))
+            deferred += self._replan(host, feeds, self.budget)
         return deferred
 
     def expect(self, feed_urls: Iterable[str]) -> None:
@@ -264,7 +286,9 @@ class PageQueue:
             while True:
                 host = self._next_host()
                 if host is None:
-                    if not self._open and not any(h.busy for h in self._hosts.values()):
+                    if self._took_more():
+                        continue
+                    if not self._open and not self._busy:
                         return None
                     await self._changed.wait()
                     continue
@@ -283,6 +307,27 @@ class PageQueue:
             self._give_up(host)
         async with self._changed:
             self._changed.notify_all()
+
+    @property
+    def _busy(self) -> bool:
+        """Whether a page is in flight."""
+        return any(h.busy for h in self._hosts.values())
+
+    def _took_more(self) -> bool:
+        """Once the queue is closed and its entries handed out, plan the cycle's entries
+        that other workers left unclaimed (those over a host's budget are left to them);
+        whether any was new. It looks again only after a look that found some, or when
+        no page is in flight: a last look, after which it looks no more."""
+        if self._more is None or self._open or any(h.waiting for h in self._hosts.values()):
+            return False
+        if not self._more_found and self._busy:
+            return False
+        fresh = [e for e in self._more() if e.id not in self._seen]
+        self._more_found = bool(fresh)
+        if not fresh and not self._busy:
+            self._more = None
+        self._plan_more(fresh)
+        return bool(fresh)
 
     def _next_host(self) -> _Host | None:
         """The host with work and a free slot that has the fewest pages in flight, the

@@ -210,9 +210,12 @@ class FeedQueries:
         """Every feed with its polling state, by name."""
         return list(self.conn.execute(sa.select(feeds).order_by(feeds.c.name, feeds.c.url)))
 
-    def due_entries(self, feed_ids: Iterable[int] | None = None) -> list[DueEntry]:
-        """The pending entries (of these feeds) no live worker holds, oldest first, as
-        the scheduler of page fetches needs them; nothing is claimed."""
+    def due_entries(
+        self, feed_ids: Iterable[int] | None = None, new_since: datetime | None = None
+    ) -> list[DueEntry]:
+        """The pending entries (of these feeds; with `new_since`, only those first seen
+        since then and never tried) no live worker holds, oldest first, as the scheduler
+        of page fetches needs them; nothing is claimed."""
         query = (
             sa.select(entries.c.id, entries.c.feed_id, entries.c.url, entries.c.published_at)
             .where(entries.c.status == "pending", claimable(self.conn, entries, utcnow()))
@@ -220,6 +223,8 @@ class FeedQueries:
         )
         if feed_ids is not None:
             query = query.where(entries.c.feed_id.in_(list(feed_ids)))
+        if new_since is not None:
+            query = query.where(entries.c.first_seen_at >= new_since, entries.c.attempts == 0)
         return [DueEntry(*row) for row in self.conn.execute(query)]
 
     def pending_entries(

@@ -241,3 +241,60 @@ def test_entries_added_for_a_host_left_for_later_are_deferred() -> None:
         return [d.reason for d in later]
 
     assert asyncio.run(go()) == ["silent.test: 3 pages in a row did not answer"]
+
+
+def test_a_queue_whose_entries_ran_out_takes_those_others_left_unclaimed() -> None:
+    """Once closed and its own entries handed out: the store's entries it has not seen,
+    less those claimed elsewhere meanwhile; then a last look, and it ends."""
+    own = [due(1, "a.test", 1)]
+    others = [due(2, "a.test", 2), due(3, "b.test", 3), due(4, "b.test", 3)]
+    store = Store(own + others, taken={3})
+    looks: list[int] = []
+
+    def more() -> list[DueEntry]:
+        looks.append(len(looks))
+        return own + others  # every entry no worker holds, its own among them
+
+    async def go() -> list[int]:
+        queue = PageQueue(plan(own, 100), 6, store.claim, store.release, budget=100, more=more)
+        await queue.add([])
+        assert not looks, "an open queue waits for its own feeds' entries"
+        await queue.close()
+        ids = []
+        while (turn := await queue.take()) is not None:
+            ids.append(turn.entry.id)
+            await queue.done(turn, answered=True)
+        return ids
+
+    assert sorted(asyncio.run(go())) == [1, 2, 4]
+    assert len(looks) == 2
+    assert [1] in store.claims and sorted(sum(store.claims[1:], [])) == [2, 3, 4]
+
+
+def test_after_a_fruitless_look_a_queue_looks_again_once_its_pages_are_done() -> None:
+    own, later = [due(1, "a.test", 1)], due(2, "b.test", 2)
+    store = Store([*own, later])
+    answers: list[list[DueEntry]] = [[], [later]]  # nothing yet; then another's entry
+    looks: list[int] = []
+
+    def more() -> list[DueEntry]:
+        looks.append(len(looks))
+        return answers.pop(0) if answers else []
+
+    async def go() -> int:
+        queue = PageQueue(plan(own, 100), 6, store.claim, store.release, budget=100, more=more)
+        await queue.close()
+        first = await queue.take()
+        assert first is not None
+        waiting = asyncio.create_task(queue.take())
+        await asyncio.sleep(0.01)
+        assert not waiting.done() and len(looks) == 1  # a page in flight: it waits
+        await queue.done(first, answered=True)
+        second = await waiting
+        assert second is not None
+        await queue.done(second, answered=True)
+        assert await queue.take() is None
+        return second.entry.id
+
+    assert asyncio.run(go()) == 2
+    assert len(looks) == 3
