@@ -60,7 +60,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from monitors.extract.analysis import STOPWORDS, default_idf, facts_of, stem
-from monitors.models import Article, Kin, Match, StoryFeatures
+from monitors.models import Article, Kin, Match
 from monitors.store import PriorAlert, Tx, utcnow
 from monitors.stories.names import CAPITALS, identity, known, parties_in
 from monitors.stories.weights import BIAS, WEIGHTS
@@ -984,7 +984,7 @@ def _numbers(text: str) -> set[str]:
 def _durations(text: str) -> dict[str, float]:
     """The spans of time a text gives, in hours, by their number's key ("48-hour" and
     "two days" are both 48)."""
-    out = {}
+    out: dict[str, float] = {}
     for found in _DURATION.finditer(text):
         count, unit = found.group(1).lower(), found.group(2).lower().rstrip("s")
         value = int(count) if count.isdigit() else int(_COUNTS[count])
@@ -1322,7 +1322,6 @@ def decide_alert(
     article: Article,
     match: Match,
     story_id: int,
-    feats: StoryFeatures,
     now: datetime,
     gap: timedelta,
 ) -> int | None:

@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Protocol
 
 from monitors.errors import StoreError
-from monitors.extract.analysis import features_of
 from monitors.models import Article, Match
 from monitors.store import Store, StoredArticle, Tx, utcnow
 from monitors.stories import minhash
@@ -113,9 +112,7 @@ def _record_once(
                     raise NotACopy(f"entry {entry_id}: its stored original has no story")
                 gap = desk.settings.update_gap
                 for match in matches:
-                    alert_id = decide_alert(
-                        tx, article_id, article, match, story_id, feats, now, gap
-                    )
+                    alert_id = decide_alert(tx, article_id, article, match, story_id, now, gap)
                     if alert_id is not None:
                         enqueue(tx, alert_id, match.rule_id, now)
                         made.append(alert_id)
@@ -136,15 +133,12 @@ def alert_stored(
     if stored.story_id is None or not matches:
         return ()
     now = utcnow()
-    feats = features_of(stored.article, stored.article.published or now)
     made: list[int] = []
     with store.transaction() as tx:
         tx.lock_story(stored.story_id)
         for match in matches:
             gap = desk.settings.update_gap
-            alert_id = decide_alert(
-                tx, stored.id, stored.article, match, stored.story_id, feats, now, gap
-            )
+            alert_id = decide_alert(tx, stored.id, stored.article, match, stored.story_id, now, gap)
             if alert_id is not None:
                 enqueue(tx, alert_id, match.rule_id, now)
                 made.append(alert_id)
