@@ -57,7 +57,8 @@ from monitors.stories.index import (
 )
 from monitors.stories.similarity import CENTROID_MEMBERS, HEADLINE_SHARE, Candidate, Decision
 
-COPY_KINDS = frozenset({"exact copy", "near duplicate"})
+EXACT_COPY = "exact copy"
+COPY_KINDS = frozenset({EXACT_COPY, "near duplicate"})
 MAX_STORIES = 6  # candidate stories scored, by their closest article
 
 
@@ -74,6 +75,10 @@ class Placement:
     @property
     def is_copy(self) -> bool:
         return self.kind in COPY_KINDS
+
+    @property
+    def is_exact_copy(self) -> bool:
+        return self.kind == EXACT_COPY
 
 
 @dataclass(frozen=True)
@@ -138,24 +143,22 @@ class StoryDesk:
         duplicate_of: int | None,
         now: datetime,
         sig: minhash.Signature,
-    ) -> tuple[Placement, StoryFeatures | None, Draft]:
+    ) -> tuple[Placement, Draft]:
         """Record the article's story and the decision, the article's `keys` locked;
-        return them, with the article's features unless it is an exact copy, and what
-        `settle` needs."""
-        feats: StoryFeatures | None = None
+        return them with what `settle` needs."""
         draft = None
         placement = self._exact_copy(tx, duplicate_of)
         if placement is None:
             placement = self._near_duplicate(tx, sig)
-            feats = features_of(article, article.published or now)
             if placement is None:
+                feats = features_of(article, article.published or now)
                 placement, draft = self._same_or_new(tx, article_id, article, feats, now)
                 if keys := sig.bands(self.lsh):  # an empty signature is not indexed
                     tx.add_signature(article_id, sig.to_bytes(), keys)
         if placement.is_copy:
             tx.count_copy(placement.story_id, now)
         record(tx, article_id, placement, now)
-        return placement, feats, draft or Draft(article_id, placement.story_id)
+        return placement, draft or Draft(article_id, placement.story_id)
 
     def settle(self, tx: Tx, draft: Draft) -> None:
         """Last in a unit of work that placed an article: enter the store-wide commit
@@ -198,7 +201,7 @@ class StoryDesk:
         if story is None:
             return None
         reason = f"same URL or same text as article {duplicate_of}"
-        return Placement(story, "exact copy", 1.0, reason, duplicate_of)
+        return Placement(story, EXACT_COPY, 1.0, reason, duplicate_of)
 
     def _near_duplicate(self, tx: Tx, sig: minhash.Signature) -> Placement | None:
         threshold = self.settings.near_duplicate

@@ -103,11 +103,11 @@ def _record_once(
         elif matches is None and duplicate_of is None:  # rolled back with the unit of work
             raise NotACopy(f"entry {entry_id}: no stored original has its text")
         else:
-            placement, feats, draft = desk.place(tx, article_id, article, duplicate_of, now, sig)
+            placement, draft = desk.place(tx, article_id, article, duplicate_of, now, sig)
             story_id = placement.story_id
             if placement.is_copy:
                 duplicate_of = duplicate_of or placement.other_article_id
-            if feats is not None:
+            if not placement.is_exact_copy:
                 if matches is None:
                     raise NotACopy(f"entry {entry_id}: its stored original has no story")
                 gap = desk.settings.update_gap
