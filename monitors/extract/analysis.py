@@ -122,8 +122,8 @@ def features(
 ) -> StoryFeatures:
     """An article's features: its body terms, keys, marks and time."""
     idf = idf or default_idf()
-    tokens, spans = tokenize(text), sentences(text)
-    title_terms, text_terms = terms(title), terms(text, tokens)
+    tokens, spans, title_tokens = tokenize(text), sentences(text), tokenize(title)
+    title_terms, text_terms = terms(title, title_tokens), terms(text, tokens)
     counted = (title_terms, text_terms)
     if headline_only(title, text):
         counted = (title_terms + pairs(title_terms), text_terms + pairs(text_terms))
@@ -133,7 +133,7 @@ def features(
     weights = {t: 1.0 + math.log(n) for t, n in counts.items()}
     ranked = sorted([(-w * idf.idf(t), t) for t, w in weights.items()])[:BODY_TERMS]
     kept = [t for _, t in ranked]
-    named = _named(title, idf, True, tokenize(title), sentences(title))
+    named = _named(title, idf, True, title_tokens, sentences(title))
     named |= _named(text, idf, False, tokens, spans)
     return StoryFeatures(
         body={t: weights[t] for t in kept},
@@ -237,7 +237,7 @@ def _named(
 ) -> set[str]:
     """The keys of the names and numbers among the facts of `text` (`_facts`)."""
     found = {fact.key for _, fact in _names(text, idf, headline, tokens, spans)}
-    return found | {_number_key(m) for m in _NUMBER.finditer(text) if not _is_date_or_year(text, m)}
+    return found | {_number_key(m) for m in _amounts(text)}
 
 
 def _names(
@@ -328,12 +328,15 @@ def _numbers(text: str) -> list[tuple[int, Fact]]:
     """Amounts, counts and percentages, each written with its unit or the word next to it
     ("12 people", "killed 12", "$50 billion"); not bare years, dates or clock times."""
     found = []
-    for m in _NUMBER.finditer(text):
-        if _is_date_or_year(text, m):
-            continue
+    for m in _amounts(text):
         start, end = _context(text, m)
         found.append((start, Fact("number", _number_key(m), text[start:end].strip())))
     return found
+
+
+def _amounts(text: str) -> list[re.Match[str]]:
+    """The numbers of `text` that are not bare years, dates or clock times."""
+    return [m for m in _NUMBER.finditer(text) if not _is_date_or_year(text, m)]
 
 
 def _context(text: str, m: re.Match[str]) -> tuple[int, int]:
