@@ -78,9 +78,10 @@ def detect_language(text: str, declared: str | None = None) -> str:
     sample = text[:SAMPLE_CHARS]
     if _garbled(sample):
         return UNKNOWN
-    if plainly_english(sample):
+    found = words(sample)
+    if plainly_english(sample, found):
         return "en"
-    short = len(words(sample)) < PLAIN_WORDS
+    short = len(found) < PLAIN_WORDS
     ranked = dict(_identifier().rank(sample.lower() if short else sample))
     best = max(ranked, key=ranked.__getitem__)
     best = _by_letters(sample, best, ranked)
@@ -103,13 +104,14 @@ def _short_latin(ranked: dict[str, float], best: str) -> str:
     return best if ranked[best] >= max(SURE, LEAD * second) else UNKNOWN
 
 
-def plainly_english(sample: str) -> bool:
-    """Whether `sample` is English beyond doubt (see the module's doc, step 2)."""
+def plainly_english(sample: str, found: list[str] | None = None) -> bool:
+    """Whether `sample` is English beyond doubt (see the module's doc, step 2); `found`,
+    its words, when already found."""
     if not ascii_words(sample):
         letters = sum(c.isalpha() for c in sample)
         if sum(c.isalpha() and not c.isascii() for c in sample) > BEYOND_ASCII * letters:
             return False
-    found = words(sample)
+    found = words(sample) if found is None else found
     if len(found) < PLAIN_WORDS:
         return False
     own = sum(word in ENGLISH_WORDS for word in found)
