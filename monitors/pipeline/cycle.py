@@ -197,11 +197,12 @@ class Pipeline:
         todo = {states[f.url].id: f for f in feeds if outcomes[f.url] is None}
         claimed: list[int] = []  # claimed a batch at a time, polled by the runners
         due_by = now + DUE_GRACE if due_only else None
+        polled_since = min(since or now, now)  # a feed polled since then is claimed elsewhere
         self.progress = CycleProgress(feeds=Progress(total=len(todo)))
         self.tell()
 
         async def runner() -> None:
-            while claimed or self._claim_batch(todo, claimed, min(since or now, now), due_by):
+            while claimed or self._claim_batch(todo, claimed, polled_since, due_by):
                 feed = todo.pop(claimed.pop())
                 state = states[feed.url]
                 polled = await self._poll_claimed(feed, state, now, fetch, queue)
