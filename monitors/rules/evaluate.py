@@ -2,7 +2,11 @@
 
 Literals become indexes into a table of `Needle`s (what the prefilter searches, and which
 fields count; a literal whose first word has inflected forms has one per form); `And`,
-`Or`, `Not` and `Near` become `AllOf`, `AnyOf`, `Without` and `Within`.
+`Or`, `Not` and `Near` become `AllOf`, `AnyOf`, `Without` and `Within`; an `And` with a
+`NOT` part inside a `NEAR` becomes `Except`, which drops only the occurrences the `NOT`
+part overlaps (`cede -"cede ground"` inside a `NEAR` still finds "cede the Donbas" in an
+article that also says "ceded ground" elsewhere), where a `NOT` elsewhere asks the whole
+article.
 Each operator answers three questions about a `Scan`: does it match (`test`), where
 (`spans`: word spans, for `Within` and for passages), and on which literal occurrences
 (`hits`: what an explanation marks). The answers of every operator but a literal are
@@ -237,6 +241,35 @@ class Without(Memo):
         return []
 
 
+class Except(Memo):
+    """The stretches where `keep` matches, less those overlapping a stretch where one of
+    `drop` matches: an `And` with `NOT` parts, as a `NEAR`'s operand."""
+
+    __slots__ = ("keep", "drop")
+
+    def __init__(self, keep: Op, drop: tuple[Op, ...]) -> None:
+        self.keep = keep
+        self.drop = drop
+
+    def _test(self, scan: Scan) -> bool:
+        return bool(self.spans(scan))
+
+    def _spans(self, scan: Scan) -> list[Span]:
+        kept = self.keep.spans(scan)
+        if not kept:
+            return []
+        dropped = union(op.spans(scan) for op in self.drop if op.test(scan))
+        if not dropped:
+            return kept
+        ends = [end for _, end in dropped]
+        return [span for span in kept if not _overlaps(span, dropped, ends)]
+
+    def _hits(self, scan: Scan) -> list[Span]:
+        cover = union([self.spans(scan)], merge=True)
+        starts = [start for start, _ in cover]
+        return [hit for hit in self.keep.hits(scan) if _inside(hit, cover, starts)]
+
+
 class Within(Memo):
     """Every child matches in one stretch of a field with at most `slop` other words, and
     with `sentence`, in one sentence."""
@@ -288,6 +321,14 @@ def _inside(span: Span, cover: list[Span], starts: list[int]) -> bool:
     """Whether `span` lies in one of the disjoint sorted spans `cover` (`starts` their starts)."""
     i = bisect_right(starts, span[0]) - 1
     return i >= 0 and span[1] <= cover[i][1]
+
+
+def _overlaps(span: Span, spans: list[Span], ends: list[int]) -> bool:
+    """Whether `span` shares a word with one of the sorted `spans` (`ends` their ends,
+    ascending as the spans are distinct stretches of one kind)."""
+    start, end = span
+    i = bisect_right(ends, start)
+    return any(other_start < end for other_start, _ in spans[i:])
 
 
 def union(groups: Iterator[list[Span]] | list[list[Span]], merge: bool = False) -> list[Span]:
@@ -360,34 +401,52 @@ class Compiler:
         self.prefilter = Prefilter()
         self.needles: list[Needle] = []
         self._indexes: dict[Needle, int] = {}
-        self._ops: dict[Node, Op] = {}
+        self._ops: dict[tuple[Node, bool], Op] = {}
         self._literals: dict[Literal, tuple[int, ...]] = {}
 
-    def compile(self, node: Node) -> Op:
-        """The operator of `node`, shared by every equal node of the rule set (so its
-        answers about an article are computed once for all the rules holding it)."""
-        op = self._ops.get(node)
+    def compile(self, node: Node, near: bool = False) -> Op:
+        """The operator of `node` (`near`: inside a `NEAR`'s operand), shared by every
+        equal node of the rule set in the same place (so its answers about an article are
+        computed once for all the rules holding it)."""
+        key = (node, near)
+        op = self._ops.get(key)
         if op is None:
-            op = self._ops[node] = self._compile(node)
+            op = self._ops[key] = self._compile(node, near)
         return op
 
-    def _compile(self, node: Node) -> Op:
+    def _compile(self, node: Node, near: bool) -> Op:
         if isinstance(node, Literal):
             return Lit(self.literal(node), node.positional)
         if isinstance(node, And):
-            children = tuple(self.compile(child) for child in node.children)
-            positional = tuple(
-                op for op, child in zip(children, node.children, strict=True) if child.positional
-            )
-            return AllOf(children, positional)
+            return self._all_of(node, near)
         if isinstance(node, Or):
-            return AnyOf(tuple(self.compile(child) for child in node.children))
+            return AnyOf(tuple(self.compile(child, near) for child in node.children))
         if isinstance(node, Not):
             return Without(self.compile(node.child))
         if isinstance(node, Near):
-            children = tuple(self.compile(child) for child in node.children)
+            children = tuple(self.compile(child, True) for child in node.children)
             return Within(children, node.slop, node.sentence)
         raise TypeError(f"not a query node: {node!r}")
+
+    def _all_of(self, node: And, near: bool) -> Op:
+        """An `AllOf`; inside a `NEAR`'s operand, with `NOT` parts that have positions, an
+        `Except` dropping the stretches those parts overlap."""
+        drops = tuple(
+            child.child
+            for child in node.children
+            if near and isinstance(child, Not) and child.child.positional
+        )
+        rest = tuple(
+            child
+            for child in node.children
+            if not (isinstance(child, Not) and child.child in drops)
+        )
+        children = tuple(self.compile(child, near) for child in rest)
+        positional = tuple(op for op, child in zip(children, rest, strict=True) if child.positional)
+        kept = AllOf(children, positional)
+        if not drops:
+            return kept
+        return Except(kept, tuple(self.compile(drop) for drop in drops))
 
     def requirements(self, node: Node) -> list[Requirement]:
         """Sets of search strings an article must hold one of, each, to match `node`,
