@@ -302,7 +302,10 @@ class Within(Memo):
 
     def _hits(self, scan: Scan) -> list[Span]:
         """The children's hits lying in a matching stretch widened by the words it could
-        still take in on either side."""
+        still take in on either side; across sentences, those of the later children only
+        in a sentence holding one of the first child's (the first says what matched, the
+        others where: "Ukraine" in the sentence before "They pledged guarantees" is not
+        marked)."""
         doc = scan.doc
         reach = []
         for (start, end), extra in self._windows(scan):
@@ -313,8 +316,15 @@ class Within(Memo):
             reach.append((max(low, start - spare), min(high, end + spare)))
         cover = union([reach], merge=True)
         starts = [start for start, _ in cover]
-        hits = union(child.hits(scan) for child in self.children)
-        return [hit for hit in hits if _inside(hit, cover, starts)]
+        first, *rest = (
+            [hit for hit in child.hits(scan) if _inside(hit, cover, starts)]
+            for child in self.children
+        )
+        if self.sentence:
+            return union([first, *rest])
+        sentences = {doc.sentence_of(start) for start, _ in first}
+        later = (hit for hits in rest for hit in hits if doc.sentence_of(hit[0]) in sentences)
+        return union([first, list(later)])
 
 
 def _inside(span: Span, cover: list[Span], starts: list[int]) -> bool:

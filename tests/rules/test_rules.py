@@ -695,10 +695,46 @@ def test_proximity_phrase_of_three_words_counts_all_extra_words() -> None:
     assert not matches(query, text="Treaty: the Senate, they say, will ratify.")
 
 
-def test_near_with_a_not_inside_a_group() -> None:
-    query = "(Donbas -village) NEAR/3 withdraw*"
+def test_a_not_inside_a_near_operand_drops_only_the_occurrences_it_overlaps() -> None:
+    query = '(Donbas -"Donbas village") NEAR/3 withdraw*'
     assert matches(query, text="A withdrawal from the Donbas.")
     assert not matches(query, text="A withdrawal from the Donbas village.")
+    assert matches(query, text="The Donbas village is quiet. Kyiv may withdraw from the Donbas.")
+
+
+def test_a_not_inside_a_near_operand_that_overlaps_nothing_excludes_nothing() -> None:
+    query = "(Donbas -village) NEAR/3 withdraw*"
+    assert matches(query, text="A withdrawal from the Donbas village.")
+    assert not matches(
+        "(Donbas NEAR/3 withdraw*) -village", text="A withdrawal from the Donbas village."
+    )
+
+
+def test_a_near_operand_keeps_a_not_inside_its_not_for_the_whole_article() -> None:
+    query = '("security assurance*" -(("security assurance*" NEAR/s 1994) -talks)) NEAR/10 Ukraine'
+    assert not matches(query, text="Ukraine got security assurances in 1994.")
+    assert matches(query, text="Ukraine got security assurances in 1994. Talks resume today.")
+
+
+def test_across_sentences_the_later_operands_are_marked_only_beside_the_first() -> None:
+    text = "Zelensky flew to Berlin for Ukraine. They discussed security guarantees for Kyiv."
+    found = match('"security guarantee*" NEAR/20 (Ukraine OR Kyiv)', text=text)
+    assert found is not None
+    assert found.terms == ("security guarantees", "Kyiv")
+    found = match('"security guarantee*" NEAR/20 Zelensky', text=text)
+    assert found is not None
+    assert found.terms == ("security guarantees",)
+
+
+def test_a_near_operand_marks_only_the_occurrences_kept() -> None:
+    found = match(
+        '(cede -"cede ground") NEAR/6 Donbas', text="Kyiv will cede ground but not cede the Donbas."
+    )
+    assert found is not None
+    assert found.passage.marked("[", "]") == "Kyiv will cede ground but not [cede] the [Donbas]."
+    assert not matches(
+        '(cede -"cede ground") NEAR/6 Donbas', text="Kyiv will cede ground in Donbas."
+    )
 
 
 # Fields
