@@ -222,11 +222,7 @@ class StoryQueries:
 
     def count_copy(self, story_id: int, now: datetime) -> None:
         """One more copy in the story (its features stay)."""
-        self.conn.execute(
-            stories.update()
-            .where(stories.c.id == story_id)
-            .values(last_seen_at=now, articles=stories.c.articles + 1)
-        )
+        self.conn.execute(_COUNT_COPY, {"story": story_id, "now": now})
 
     def add_article_terms(self, article_id: int, terms: str) -> None:
         """Keep a placed article's terms (see monitors.stories.index) with the next
@@ -781,6 +777,11 @@ _GROW_STORY = (
         published_at=sa.bindparam("latest"),
         articles=stories.c.articles + 1,
     )
+)
+_COUNT_COPY = (
+    stories.update()
+    .where(stories.c.id == sa.bindparam("story"))
+    .values(last_seen_at=sa.bindparam("now"), articles=stories.c.articles + 1)
 )
 _ADD_TERMS = article_terms.insert().values(revision=_next(article_terms.c.revision))
 _STAMP_STORY = (

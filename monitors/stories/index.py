@@ -115,6 +115,7 @@ class RecentArticles:
         self._language: list[str | None] = []
         self._languages: Counter[str | None] = Counter()  # held articles by language
         self._members: dict[int, list[int]] = {}  # story id: its held slots
+        self._story_languages: dict[int, Counter[str | None]] = {}  # story id: its held languages
         self.spans: dict[int, tuple[datetime | None, datetime | None]] = {}
         self._oldest = 0  # slots below are forgotten
         self._held = 0
@@ -177,6 +178,7 @@ class RecentArticles:
         self._marks.append(np.array(marks, np.int32))
         self._language.append(data.get("lang"))
         self._languages[data.get("lang")] += 1
+        self._story_languages.setdefault(row.story_id, Counter())[data.get("lang")] += 1
         held = set(body_ids).union(keys, marks)
         self._count(np.fromiter(held, np.int64, len(held)), 1)
         postings = self._postings
@@ -228,10 +230,14 @@ class RecentArticles:
             story = self._story[slot]
             members = self._members[story]
             members.remove(slot)
+            language = self._language[slot]
             if not members:
                 del self._members[story]
+                del self._story_languages[story]
                 del self.spans[story]
-            self._languages[self._language[slot]] -= 1
+            else:
+                _discount(self._story_languages[story], language)
+            self._languages[language] -= 1
             self._article[slot] = -1
             self._held -= 1
         while self._oldest < len(self._article) and self._article[self._oldest] < 0:
@@ -269,6 +275,7 @@ class RecentArticles:
             self._marks.append(np.array(mark_ids, np.int32))
             self._language.append(language[slot])
             self._languages[language[slot]] += 1
+            self._story_languages.setdefault(story[slot], Counter())[language[slot]] += 1
             held = {t for t, _ in body} | set(key_ids) | set(mark_ids)
             self._count(np.fromiter(held, np.int64, len(held)), 1)
             for term in held:
@@ -410,6 +417,15 @@ class RecentArticles:
     def story_of(self, slot: int) -> int:
         return self._story[slot]
 
+    def stories_of(self, slots: Iterable[int]) -> list[int]:
+        """The story of each of the held `slots`."""
+        story = self._story
+        return [story[slot] for slot in slots]
+
+    def story_languages(self, story: int) -> Collection[str | None]:
+        """The languages of the story's held articles (None: not known)."""
+        return self._story_languages.get(story, {}).keys()
+
     def members(self, story: int) -> list[int]:
         """The story's held slots, first placed first."""
         return self._members.get(story, [])
@@ -434,16 +450,19 @@ class RecentArticles:
         """The mark ids the articles of `slots` hold, all together."""
         return _union(self._marks, slots)
 
-    def language(self, slot: int) -> str | None:
-        """The language of a held article, as detected (None when not known)."""
-        return self._language[slot]
-
     def languages(self) -> set[str | None]:
         """The languages of the held articles (None: not known)."""
         return {language for language, count in self._languages.items() if count}
 
     def word(self, term: int) -> str:
         return self._words[term]
+
+
+def _discount(counts: Counter[str | None], language: str | None) -> None:
+    """One article fewer in `language`, which leaves `counts` when none is left."""
+    counts[language] -= 1
+    if not counts[language]:
+        del counts[language]
 
 
 def _union(arrays: list[Ids], slots: Sequence[int]) -> set[int]:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property, lru_cache
@@ -45,6 +46,8 @@ SHINGLE_WORDS = 3
 SEED = 1
 MAX_MISS = 0.01
 
+BLOCK = 2048  # shingles permuted at once (128 x 2048 values: 1 MiB, kept by each thread)
+_SCRATCH = threading.local()
 _SIG_DTYPE = np.dtype("<u4")
 _UNSET = np.uint32(0xFFFFFFFF)
 _FMIX32 = tuple(np.uint32(c) for c in (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16))
@@ -133,10 +136,25 @@ def signature_of_words(
     if not len(hashes):
         return Signature(np.full(num_perm, _UNSET, dtype=np.uint32))
     a, b = _permutations(num_perm)
-    permuted = np.multiply.outer(a, _fmix32(hashes))  # a row a permutation, in place
-    permuted += b[:, np.newaxis]
-    values: npt.NDArray[np.uint32] = permuted.min(axis=1)
+    mixed = _fmix32(hashes)
+    values = np.full(num_perm, _UNSET, dtype=np.uint32)
+    for start in range(0, len(mixed), BLOCK):
+        part = mixed[start : start + BLOCK]
+        permuted = _scratch(num_perm)[:, : len(part)]  # a row a permutation, in place
+        np.multiply.outer(a, part, out=permuted)
+        permuted += b[:, np.newaxis]
+        np.minimum(values, permuted.min(axis=1), out=values)
     return Signature(values)
+
+
+def _scratch(num_perm: int) -> npt.NDArray[np.uint32]:
+    """This thread's array of `num_perm` rows of BLOCK values, kept between signatures:
+    one of a long text's size would be mapped and unmapped at each (the allocator hands
+    blocks of 128 KiB and more straight back: monitors.pipeline.memory)."""
+    found: npt.NDArray[np.uint32] | None = getattr(_SCRATCH, "array", None)
+    if found is None or len(found) != num_perm:
+        found = _SCRATCH.array = np.empty((num_perm, BLOCK), dtype=np.uint32)
+    return found
 
 
 def _fmix32(hashes: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:

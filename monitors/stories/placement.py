@@ -305,15 +305,17 @@ class StoryDesk:
         """The stories of the held `slots` with the best cosine of their articles there
         with `vector`; those compared by their marks with an article in `across` (when
         given) left out."""
-        kept = [
-            slot
-            for slot in slots
-            if not (across and self._foreign(self.recent.story_of(slot), across, foreign))
-        ]
+        stories = self.recent.stories_of(slots)
+        if across:
+            kept = [
+                (slot, story)
+                for slot, story in zip(slots, stories, strict=True)
+                if not self._foreign(story, across, foreign)
+            ]
+            slots, stories = [slot for slot, _ in kept], [story for _, story in kept]
         closest: dict[int, float] = {}
-        found = cosines(vector, self.recent.weighed(kept)).tolist()
-        for slot, cosine in zip(kept, found, strict=True):
-            story = self.recent.story_of(slot)
+        found = cosines(vector, self.recent.weighed(slots)).tolist()
+        for story, cosine in zip(stories, found, strict=True):
             closest[story] = max(closest.get(story, 0.0), cosine)
         return closest
 
@@ -322,7 +324,7 @@ class StoryDesk:
         in `language` is compared with by their marks (`apart`); kept in `seen`."""
         found = seen.get(story)
         if found is None:
-            held = {self.recent.language(s) for s in self.recent.members(story)}
+            held = self.recent.story_languages(story)
             found = all(other is not None and apart(other, language) for other in held)
             seen[story] = found
         return found
@@ -334,17 +336,19 @@ class StoryDesk:
         most of its rare marks, with the evidence of the marks (at most MAX_STORIES;
         `foreign`: `_foreign` of the stories met so far)."""
         recent = self.recent
-        marks = recent.weigh(dict.fromkeys(feats.marks, 1.0))
         rare = recent.rare(feats.marks)
-        slots = [
-            slot
-            for slot in recent.candidates(rare, recent.idf_of(rare))
-            if self._foreign(recent.story_of(slot), language, foreign)
+        near = recent.candidates(rare, recent.idf_of(rare))
+        kept = [
+            (slot, story)
+            for slot, story in zip(near, recent.stories_of(near), strict=True)
+            if self._foreign(story, language, foreign)
         ]
+        if not kept:  # most often: the stories met are in the article's script
+            return []
+        marks = recent.weigh(dict.fromkeys(feats.marks, 1.0))
         closest: dict[int, float] = {}
-        scores = cosines(marks, [recent.marked(slot) for slot in slots]).tolist()
-        for slot, cosine in zip(slots, scores, strict=True):
-            story = recent.story_of(slot)
+        scores = cosines(marks, [recent.marked(slot) for slot, _ in kept]).tolist()
+        for (_, story), cosine in zip(kept, scores, strict=True):
             closest[story] = max(closest.get(story, 0.0), cosine)
         ranked = sorted(closest.items(), key=lambda pair: -pair[1])[:MAX_STORIES]
         found = []
@@ -352,7 +356,7 @@ class StoryDesk:
             slots = recent.members(story)
             held = recent.marks_of(slots)
             shared = [recent.word(t) for t in rare if t in held]
-            languages = {other for s in slots if (other := recent.language(s))} | {language}
+            languages = {other for other in recent.story_languages(story) if other} | {language}
             gap, span = _gap_and_span(recent.spans[story], feats.published)
             found.append(
                 Candidate(
