@@ -258,7 +258,7 @@ class Except(Memo):
         kept = self.keep.spans(scan)
         if not kept:
             return []
-        dropped = union(op.spans(scan) for op in self.drop if op.test(scan))
+        dropped = union((op.spans(scan) for op in self.drop if op.test(scan)), merge=True)
         if not dropped:
             return kept
         ends = [end for _, end in dropped]
@@ -334,8 +334,8 @@ def _inside(span: Span, cover: list[Span], starts: list[int]) -> bool:
 
 
 def _overlaps(span: Span, spans: list[Span], ends: list[int]) -> bool:
-    """Whether `span` shares a word with one of the sorted `spans` (`ends` their ends,
-    ascending as the spans are distinct stretches of one kind)."""
+    """Whether `span` shares a word with one of the disjoint sorted `spans` (`ends` their
+    ends)."""
     start, end = span
     i = bisect_right(ends, start)
     return any(other_start < end for other_start, _ in spans[i:])
