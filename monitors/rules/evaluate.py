@@ -337,8 +337,8 @@ def _overlaps(span: Span, spans: list[Span], ends: list[int]) -> bool:
     """Whether `span` shares a word with one of the disjoint sorted `spans` (`ends` their
     ends)."""
     start, end = span
-    i = bisect_right(ends, start)
-    return any(other_start < end for other_start, _ in spans[i:])
+    i = bisect_right(ends, start)  # the first of `spans` ending after `span` starts
+    return i < len(spans) and spans[i][0] < end
 
 
 def union(groups: Iterator[list[Span]] | list[list[Span]], merge: bool = False) -> list[Span]:
