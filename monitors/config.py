@@ -812,10 +812,11 @@ def _cross_problems(raw: dict[str, Any], where: _Where) -> Iterator[tuple[str, s
     except AliasError as exc:
         yield f"aliases.{exc.name}", exc.reason
     rules: list[Any] = _section(raw, "rules", list)
+    queries = _queries(rules)
     seen_ids: set[str] = set()
     for i, rule in enumerate(rules):
         if isinstance(rule, dict):
-            yield from _rule_problems(i, rule, channels, seen_ids, aliases, where)
+            yield from _rule_problems(i, rule, channels, seen_ids, aliases, queries, where)
     fetch: dict[str, Any] = _section(raw, "fetch", dict)
     try:
         parse_private_networks(fetch.get("allow_private_networks"))
@@ -919,12 +920,22 @@ def _alias_section(raw: dict[str, Any]) -> dict[str, list[str]]:
     }
 
 
+def _queries(rules: list[Any]) -> list[tuple[str, str]]:
+    """The (id, query) of each rule that has both, for `rule:ID` to refer to."""
+    return [
+        (str(rule["id"]), rule["query"])
+        for rule in rules
+        if isinstance(rule, dict) and "id" in rule and isinstance(rule.get("query"), str)
+    ]
+
+
 def _rule_problems(
     i: int,
     rule: dict[str, Any],
     channels: dict[str, Any],
     seen_ids: set[str],
     aliases: Aliases | None,
+    queries: list[tuple[str, str]],
     where: _Where,
 ) -> Iterator[tuple[str, str]]:
     rule_id = str(rule.get("id", f"#{i + 1}"))
@@ -947,7 +958,7 @@ def _rule_problems(
     query = rule.get("query")
     if isinstance(query, str):
         try:
-            RuleSet.compile([(rule_id, query)], aliases=aliases)
+            RuleSet.compile([(rule_id, query)], aliases=aliases, library=queries)
         except QueryError as exc:
             yield f"rules[{i}].query", _located(str(exc), f"rules[{i}].query", where)
 

@@ -5,16 +5,18 @@
     unary   := ("NOT" | "-") unary | "+" unary | near
     near    := primary ("NEAR/" (n | "s" | n "s") (primary | unary))*
                                                left to right: (a NEAR/3 b) NEAR/5 c
-    primary := field ":" primary | "(" query ")" | '"words"' ["~" n] | word
+    primary := field ":" primary | "rule:" id | "(" query ")" | '"words"' ["~" n] | word
 
 Operators are upper case; lower-case "and" is a word, lower-case "near/5" an error. A word
 with a trailing `*` is a prefix. Aliases replace a word or an exact phrase by the
-alternatives they list.
+alternatives they list. `rule:ID` stands for another rule's whole query, as `references`
+gives it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from monitors.errors import QueryError
@@ -72,11 +74,17 @@ class Lexeme:
         return f"{self.text!r} at position {self.pos}"
 
 
-def parse_query(query: str, aliases: Aliases | None = None) -> Node:
-    """`query` parsed; raises `QueryError` saying why it cannot be, and where."""
+References = Callable[[str], Node]  # a rule's id to its parsed query; QueryError if none
+
+
+def parse_query(
+    query: str, aliases: Aliases | None = None, references: References | None = None
+) -> Node:
+    """`query` parsed, each `rule:ID` as `references` gives that rule; raises `QueryError`
+    saying why it cannot be, and where."""
     if len(query) > MAX_QUERY:
         raise QueryError(f"query of {len(query):,} characters (at most {MAX_QUERY:,})")
-    node = _Parser(query, aliases).parse()
+    node = _Parser(query, aliases, references).parse()
     if not node.needs_literal:
         raise QueryError("query can match articles holding none of its terms (only NOT parts?)")
     return node
@@ -150,7 +158,9 @@ def _lex_bare(query: str, pos: int, out: list[Lexeme]) -> int:
         end += 1
     text = query[pos:end]
     field = _FIELD.match(text)
-    if field:
+    if field and field.group(1).lower() == "rule":
+        out.append(_reference(text[field.end() :], pos))
+    elif field:
         out.append(_field(field.group(1), pos))
         rest = text[field.end() :]
         if rest:
@@ -170,9 +180,15 @@ def _lex_bare(query: str, pos: int, out: list[Lexeme]) -> int:
 
 def _field(name: str, pos: int) -> Lexeme:
     if name.lower() not in FIELDS:
-        known = ", ".join(f"{f}:" for f in FIELDS)
+        known = ", ".join(f"{f}:" for f in (*FIELDS, "rule"))
         raise QueryError(f"unknown field '{name}:' at position {pos} (fields: {known})")
     return Lexeme("field", pos, name.lower())
+
+
+def _reference(rule_id: str, pos: int) -> Lexeme:
+    if not rule_id:
+        raise QueryError(f"'rule:' at position {pos} names no rule: write rule:ID")
+    return Lexeme("rule", pos, rule_id)
 
 
 def _near(text: str, pos: int) -> Lexeme:
@@ -213,12 +229,13 @@ def _word(text: str, pos: int) -> Lexeme:
 class _Parser:
     """One query's lexemes, read left to right."""
 
-    def __init__(self, query: str, aliases: Aliases | None) -> None:
+    def __init__(self, query: str, aliases: Aliases | None, references: References | None) -> None:
         self.lexemes = lex(query)
         self.index = 0
         self.depth = 0
         self.literals = 0
         self.aliases = aliases
+        self.references = references
 
     @property
     def peek(self) -> Lexeme:
@@ -291,12 +308,26 @@ class _Parser:
             return self.phrase(lexeme, field)
         if lexeme.kind == "word":
             return self.literal(lexeme.text, lexeme.pos, field)
+        if lexeme.kind == "rule":
+            return self.reference(lexeme, field)
         raise QueryError(f"unexpected {lexeme.describe()}")
+
+    def reference(self, lexeme: Lexeme, field: str | None) -> Node:
+        """The query of the rule `rule:ID` names."""
+        written = f"'rule:{lexeme.text}' at position {lexeme.pos}"
+        if field is not None:
+            raise QueryError(f"{written} inside '{field}:'")
+        if self.references is None:
+            raise QueryError(f"{written}: there are no other rules here to refer to")
+        try:
+            return self.references(lexeme.text)
+        except QueryError as exc:
+            raise QueryError(f"{written}: {exc}") from None
 
     def scoped(self, lexeme: Lexeme, field: str | None) -> Node:
         if field is not None:
             raise QueryError(f"field '{lexeme.text}:' at position {lexeme.pos} inside '{field}:'")
-        if self.peek.kind not in ("(", "phrase", "proximity", "word"):
+        if self.peek.kind not in ("(", "phrase", "proximity", "word", "rule"):
             raise QueryError(f"field '{lexeme.text}:' at position {lexeme.pos} scopes nothing")
         return self.primary(lexeme.text)
 

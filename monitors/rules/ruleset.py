@@ -126,20 +126,23 @@ class RuleSet:
         *,
         aliases: Aliases | Mapping[str, Sequence[str]] | None = None,
         limits: Limits = NO_LIMITS,
+        library: Iterable[tuple[str, str]] = (),
     ) -> RuleSet:
         """Compile (rule_id, query) pairs with `aliases` (name to spellings), each article
-        matched within `limits`; raises `AliasError` for a bad alias, `RuleError` on the
-        first rule that fails."""
+        matched within `limits`; a query's `rule:ID` stands for the query of rule ID, one of
+        `rules` or of `library` (other rules, not compiled themselves). Raises `AliasError`
+        for a bad alias, `RuleError` on the first rule that fails."""
         if aliases is not None and not isinstance(aliases, Aliases):
             aliases = Aliases.compile(aliases)
+        rules = list(rules)
+        queries = dict(library)
+        queries.update(rules)
+        parsed = _Parsed(queries, aliases)
         compiled: dict[str, Rule] = {}
         for rule_id, query in rules:
             if rule_id in compiled:
                 raise RuleError(rule_id, "duplicate rule id")
-            try:
-                compiled[rule_id] = Rule(rule_id, query, parse_query(query, aliases))
-            except QueryError as exc:
-                raise RuleError(rule_id, str(exc)) from exc
+            compiled[rule_id] = Rule(rule_id, query, parsed.node(rule_id))
         return cls(list(compiled.values()), limits)
 
     def __len__(self) -> int:
@@ -211,6 +214,44 @@ class RuleSet:
                 break
         whole = scan.doc.text_words() if read[1] == text else None
         return Matching(matches, left, _why_cut(read, (title, text), left, self.limits), whole)
+
+
+class _Parsed:
+    """Rules' queries by id, each parsed once, as compiled or as another's `rule:ID`."""
+
+    def __init__(self, queries: Mapping[str, str], aliases: Aliases | None) -> None:
+        self.queries = queries
+        self.aliases = aliases
+        self.nodes: dict[str, Node] = {}
+        self.open: list[str] = []  # the rules being parsed, each referring to the next
+        self.circle = ""  # rules found referring to each other in a circle: "a -> b -> a"
+
+    def node(self, rule_id: str) -> Node:
+        """Rule `rule_id`'s query parsed; `RuleError` when it cannot be."""
+        if rule_id not in self.nodes:
+            self.open.append(rule_id)
+            try:
+                self.nodes[rule_id] = parse_query(self.queries[rule_id], self.aliases, self.refer)
+            except QueryError as exc:
+                raise RuleError(rule_id, str(exc)) from exc
+            finally:
+                self.open.pop()
+        return self.nodes[rule_id]
+
+    def refer(self, rule_id: str) -> Node:
+        """The query a `rule:ID` stands for; `QueryError` saying why there is none."""
+        if rule_id not in self.queries:
+            known = ", ".join(sorted(self.queries)) or "none"
+            raise QueryError(f"no rule {rule_id!r} (rules: {known})")
+        if rule_id in self.open:
+            self.circle = " -> ".join([*self.open[self.open.index(rule_id) :], rule_id])
+        if not self.circle:
+            try:
+                return self.node(rule_id)
+            except RuleError:
+                if not self.circle:
+                    raise QueryError(f"rule {rule_id!r} has an error of its own") from None
+        raise QueryError(f"rules refer to each other in a circle ({self.circle})")
 
 
 def _why_cut(

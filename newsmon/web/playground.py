@@ -101,7 +101,10 @@ class Playground:
             raise TrialError("pick a rule or write a query")
         try:
             return RuleSet.compile(
-                picked, aliases=self.config.aliases, limits=self.config.matching.limits()
+                picked,
+                aliases=self.config.aliases,
+                limits=self.config.matching.limits(),
+                library=[(r.id, r.query) for r in self.config.rules],
             )
         except QueryError as exc:
             raise TrialError(str(exc)) from None

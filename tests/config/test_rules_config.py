@@ -61,7 +61,7 @@ def test_aliases_of_the_wrong_shape_fail_validation() -> None:
         ("(kyiv", "unbalanced parenthesis: '(' at position 0 is not closed"),
         (
             "kyiv author:x",
-            "unknown field 'author:' at position 5 (fields: title:, text:, site:, lang:)",
+            "unknown field 'author:' at position 5 (fields: title:, text:, site:, lang:, rule:)",
         ),
         (
             "Senate NEAR ratify",
@@ -74,3 +74,40 @@ def test_query_problems_name_the_rule_and_the_position(query: str, reason: str) 
     assert problems(rules=[{"id": "ok", "query": "kyiv"}, {"id": "senate", "query": query}]) == [
         f"newsmon.yaml: rules[1].query: rule 'senate': {reason}"
     ]
+
+
+def test_a_rule_may_refer_to_another_before_or_after_it() -> None:
+    cfg = load(
+        rules=[
+            {"id": "ratified", "query": "Senate NEAR/8s ratif* AND rule:guarantees"},
+            {"id": "guarantees", "query": "guarantee* NEAR/5 (Ukraine OR Kyiv)"},
+        ]
+    )
+    ruleset = cfg.ruleset()
+    found = ruleset.match("", "The Senate must ratify it. Guarantees for Kyiv were offered.")
+    assert [m.rule_id for m in found] == ["ratified", "guarantees"]
+    assert ruleset.match("", "The Senate must ratify it. Nothing else was said.") == []
+
+
+@pytest.mark.parametrize(
+    ("queries", "reason"),
+    [
+        (["x AND rule:nope"], "rule 'r0': 'rule:nope' at position 6: no rule 'nope' (rules: r0)"),
+        (
+            ["x OR rule:r1", "y OR rule:r0"],
+            "rule 'r0': 'rule:r1' at position 5: rules refer to each other in a circle "
+            "(r0 -> r1 -> r0)",
+        ),
+        (
+            ["x AND rule:r1", "(y"],
+            "rule 'r0': 'rule:r1' at position 6: rule 'r1' has an error of its own",
+        ),
+        (["title:(rule:r1)", "y"], "rule 'r0': 'rule:r1' at position 7 inside 'title:'"),
+        (["x AND rule:"], "rule 'r0': 'rule:' at position 6 names no rule: write rule:ID"),
+    ],
+)
+def test_a_wrong_reference_is_reported_under_the_rule_that_makes_it(
+    queries: list[str], reason: str
+) -> None:
+    rules = [{"id": f"r{i}", "query": query} for i, query in enumerate(queries)]
+    assert f"newsmon.yaml: rules[0].query: {reason}" in problems(rules=rules)

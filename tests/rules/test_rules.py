@@ -251,8 +251,14 @@ def test_and_binds_tighter_than_or() -> None:
         ("Kyiv=", "'=' at position 4 must start a word"),
         ('"with=draw"', "'=' at position 5 must start a word"),
         ("kyiv -", "'-' at position 5 holds no word"),
-        ("foo:bar", "unknown field 'foo:' at position 0 (fields: title:, text:, site:, lang:)"),
-        ("kyiv url:x", "unknown field 'url:' at position 5 (fields: title:, text:, site:, lang:)"),
+        (
+            "foo:bar",
+            "unknown field 'foo:' at position 0 (fields: title:, text:, site:, lang:, rule:)",
+        ),
+        (
+            "kyiv url:x",
+            "unknown field 'url:' at position 5 (fields: title:, text:, site:, lang:, rule:)",
+        ),
         ("title:(text:x)", "field 'text:' at position 7 inside 'title:'"),
         ("kyiv title:", "field 'title:' at position 5 scopes nothing"),
         ("Senate NEAR ratify", NEAR_NEEDS),
@@ -1122,3 +1128,11 @@ def test_compiled_rules_match_inflected_forms_after_the_dictionaries_are_release
     matched = rules.match("Новини", "Війська з Донбасу; у Сенате спорят.", site="x", lang="uk")
     assert [m.rule_id for m in matched] == ["donbas", "senate"]
     assert "ратифікує" in forms("ратифікувати")  # a word inflected later loads them again
+
+
+def test_a_reference_stands_for_the_other_rules_query_and_needs_rules_to_refer_to() -> None:
+    other = parse_query("guarantee* NEAR/3 Ukraine")
+    node = parse_query("Senate AND rule:g", references={"g": other}.__getitem__)
+    assert node == parse_query("Senate AND (guarantee* NEAR/3 Ukraine)")
+    with pytest.raises(QueryError, match=r"'rule:g' at position 11: there are no other rules"):
+        parse_query("Senate AND rule:g")

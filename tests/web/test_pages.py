@@ -213,6 +213,25 @@ def test_playground_highlights_the_passage_and_explains(client: TestClient) -> N
     assert texts(verdicts[2], ".//blockquote/mark") == ["allies", "guarantees"]
 
 
+def test_the_query_written_may_refer_to_a_rule_not_ticked(client: TestClient) -> None:
+    answer = client.post(
+        "/playground",
+        data={
+            "csrf": csrf_of(client.get("/playground").text),
+            "text": "The allies weigh security guarantees for Ukraine. The Senate may vote.",
+            "rule": ["donbas-withdrawal"],
+            "query": "Senate AND rule:security-guarantees",
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    verdicts = html.fromstring(answer.text).xpath("//article[contains(@class,'verdict')]")
+    heads = [" ".join(v.xpath("h3")[0].text_content().split()) for v in verdicts]
+    assert heads == [
+        "donbas-withdrawal: no match donbas-withdrawal",
+        "(query): matches the query written",
+    ]
+
+
 def test_playground_reports_a_bad_query_and_an_empty_form(client: TestClient) -> None:
     token = csrf_of(client.get("/playground").text)
     bad = client.post("/playground", data={"csrf": token, "text": "x", "query": "(Kyiv OR"})
