@@ -94,8 +94,16 @@ class Scan:
             starts.append(start)
             start = haystack.find(found.search, start + 1)
         if found.rest:
-            return [start for start in starts if self._rest_matches(start, found)]
+            starts = [start for start in starts if self._rest_matches(start, found)]
+        if found.length > 1:
+            starts = [start for start in starts if self._in_one_sentence(start, found.length)]
         return starts
+
+    def _in_one_sentence(self, start: int, length: int) -> bool:
+        """Whether the `length` words from haystack offset `start` lie in one sentence (a
+        phrase is not read across "... as Russian. Security: ...")."""
+        first = self.doc.word_at(start)
+        return first + length <= self.doc.sentence_of(first)[1]
 
     def _rest_matches(self, start: int, found: Needle) -> bool:
         """Whether the words after the searched ones match (a field's break never does)."""

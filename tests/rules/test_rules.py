@@ -1136,3 +1136,11 @@ def test_a_reference_stands_for_the_other_rules_query_and_needs_rules_to_refer_t
     assert node == parse_query("Senate AND (guarantee* NEAR/3 Ukraine)")
     with pytest.raises(QueryError, match=r"'rule:g' at position 11: there are no other rules"):
         parse_query("Senate AND rule:g")
+
+
+def test_a_phrase_is_read_within_one_sentence() -> None:
+    rules = RuleSet.compile([("p", '"Russian security"'), ("w", '"security guarantee*"')])
+    assert rules.match("", "They stay Russian. Security: the US offers guarantees.") == []
+    assert rules.match("", "They stay Russian.\nSecurity guarantees: none.")[0].rule_id == "w"
+    assert [m.rule_id for m in rules.match("Russian security pact", "")] == ["p"]
+    assert [m.rule_id for m in rules.match("", "The Russian security services.")] == ["p"]
