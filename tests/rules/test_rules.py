@@ -941,20 +941,26 @@ QUERIES = [
 ]
 
 
-def oracle_spans(node: Node, fields: list[list[str]]) -> set[tuple[int, int, int]]:
-    """Where `node` matches, as (field, start, end), found by brute force: for `And` and
-    `Near`, the shortest stretches of one field holding a span of each child."""
+Fields = tuple[list[list[str]], list[list[int]]]  # each field's words, and each word's line
+
+
+def oracle_spans(node: Node, fields: Fields) -> set[tuple[int, int, int]]:
+    """Where `node` matches, as (field, start, end), found by brute force: a phrase in one
+    line; for `And` and `Near`, the shortest stretches of one field holding a span of each
+    child."""
     if isinstance(node, Term | Phrase):
         parts = node.parts
         allowed = {None: (0, 1), "title": (0,), "text": (1,)}[node.field]
+        found, lines = fields
         return {
             (f, i, i + len(parts))
             for f in allowed
-            for i in range(len(fields[f]) - len(parts) + 1)
+            for i in range(len(found[f]) - len(parts) + 1)
             if all(
-                fields[f][i + k].startswith(p.word) if p.prefix else fields[f][i + k] == p.word
+                found[f][i + k].startswith(p.word) if p.prefix else found[f][i + k] == p.word
                 for k, p in enumerate(parts)
             )
+            and lines[f][i] == lines[f][i + len(parts) - 1]
         }
     if isinstance(node, Or):
         return set().union(*(oracle_spans(child, fields) for child in node.children))
@@ -978,7 +984,7 @@ def oracle_spans(node: Node, fields: list[list[str]]) -> set[tuple[int, int, int
     return {window for window in shortest if slop is None or stretches[window] <= slop}
 
 
-def oracle_matches(node: Node, fields: list[list[str]]) -> bool:
+def oracle_matches(node: Node, fields: Fields) -> bool:
     if isinstance(node, Not):
         return not oracle_matches(node.child, fields)
     if isinstance(node, And):
@@ -994,7 +1000,11 @@ def oracle_matches(node: Node, fields: list[list[str]]) -> bool:
 )
 def test_matches_agree_with_brute_force(title: list[str], text: list[str]) -> None:
     rules = RuleSet.compile([(str(i), query) for i, query in enumerate(QUERIES)])
-    fields = [words(" ".join(title)), words(" ".join(text))]
+    lines = [words(line) for line in " ".join(text).split("\n")]
+    fields = (
+        [words(" ".join(title)), [word for line in lines for word in line]],
+        [[0] * len(words(" ".join(title))), [n for n, line in enumerate(lines) for _ in line]],
+    )
     expected = [rule.rule_id for rule in rules.rules if oracle_matches(rule.node, fields)]
     assert [m.rule_id for m in rules.match(" ".join(title), " ".join(text))] == expected
     assert set(expected) <= set(rules.candidates(" ".join(title), " ".join(text)))
