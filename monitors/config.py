@@ -475,7 +475,8 @@ def load(
     """Read, expand and validate a config file; raise ConfigError with every problem.
 
     Without `channels_needed` (for commands that send nothing), a channel naming an
-    unset environment variable is left empty instead of being a problem."""
+    unset environment variable, or whose value is no apprise URL, is left empty instead of
+    being a problem."""
     path = Path(path) if path is not None else default_path()
     name = str(path)
     text = _read(path, name)
@@ -539,7 +540,7 @@ def from_dict(
     expansion = _Expansion(env)
     raw = expansion.expand(raw, "")
     problems += _expansion_problems(expansion, raw, name, channels_needed)
-    skipped = expansion.paths()
+    skipped = expansion.paths() | (set() if channels_needed else _blank_unusable_channels(raw))
     from_env = bool(env.get(ENV_STORE))
     if from_env:
         raw["store"] = env[ENV_STORE]
@@ -576,6 +577,19 @@ def _expansion_problems(
         else:
             raw["channels"][_channel_key(path)] = ""
     return problems
+
+
+def _blank_unusable_channels(raw: dict[str, Any]) -> set[str]:
+    """Each channel whose value is no apprise URL left empty, as a command that sends
+    nothing does not use it (`newsmon check` and the commands that send still refuse);
+    their paths."""
+    channels = raw.get("channels")
+    blanked = set()
+    for key, value in channels.items() if isinstance(channels, dict) else ():
+        if _channel_value_problem(value):
+            channels[key] = ""
+            blanked.add(f"channels.{key}")
+    return blanked
 
 
 def _channel_key(path: str) -> str:

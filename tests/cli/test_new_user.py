@@ -199,6 +199,16 @@ def test_a_command_that_sends_nothing_needs_no_channel_variable(
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.parametrize("command", [["rules", "test", "{tmp}/text.txt"], ["check"]], ids=" ".join)
+def test_a_channel_that_is_no_url_stops_only_the_commands_that_check_or_send(
+    tmp_path: Path, command: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(UNSET, "garbage")
+    path = unset_channel_config(tmp_path)
+    result = invoke(*[a.format(tmp=tmp_path) for a in command], "-c", str(path))
+    assert result.exit_code == (2 if command == ["check"] else 0), result.output
+
+
 @pytest.mark.parametrize("command", SENDING, ids=" ".join)
 def test_a_command_that_sends_names_each_unset_variable(
     tmp_path: Path, command: list[str], monkeypatch: pytest.MonkeyPatch

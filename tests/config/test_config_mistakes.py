@@ -276,6 +276,17 @@ def test_channels_naming_unset_variables_when_nothing_is_sent() -> None:
     assert [p.path for p in info.value.problems] == ["channels.slack", "channels.email"]
 
 
+def test_a_channel_that_is_no_url_is_left_empty_when_nothing_is_sent(tmp_path: Path) -> None:
+    text = 'channels: {desk: "${HOOK}"}\nrules: [{id: a, query: kyiv, notify: [desk]}]\n'
+    path = tmp_path / "newsmon.yaml"
+    path.write_text(text)
+    cfg = config_mod.load(path, env={"HOOK": "garbage"}, channels_needed=False)
+    assert cfg.channels == {"desk": ""}
+    assert reasons(tmp_path, text, env={"HOOK": "garbage"}) == [
+        "channels.desk: not a valid apprise URL (scheme '(none)')"
+    ]
+
+
 def test_other_unset_variables_are_problems_even_when_nothing_is_sent(tmp_path: Path) -> None:
     text = "store: ${DB_URL}\n" + RULE
     found = reasons(tmp_path, text, env={}, channels_needed=False)
