@@ -32,11 +32,13 @@ from monitors.rules.query import (
     Phrase,
     Term,
     parse_words,
+    size,
 )
 
 MAX_QUERY = 20_000  # characters of a query
 MAX_DEPTH = 40
 MAX_LITERALS = 2000
+MAX_WRITTEN_OUT = 20_000  # terms with the rules referred to written out (`rule:ID`)
 MAX_SLOP = 1000
 MAX_EXPANDED = 1000  # characters of a word or phrase once aliases are expanded
 OPERATORS = frozenset({"AND", "OR", "NOT"})
@@ -234,6 +236,7 @@ class _Parser:
         self.index = 0
         self.depth = 0
         self.literals = 0
+        self.written_out = 0  # the terms of the rules referred to, each time referred to
         self.aliases = aliases
         self.references = references
 
@@ -320,9 +323,16 @@ class _Parser:
         if self.references is None:
             raise QueryError(f"{written}: there are no other rules here to refer to")
         try:
-            return self.references(lexeme.text)
+            node = self.references(lexeme.text)
         except QueryError as exc:
             raise QueryError(f"{written}: {exc}") from None
+        self.written_out += size(node)
+        if self.literals + self.written_out > MAX_WRITTEN_OUT:
+            raise QueryError(
+                f"query too large: more than {MAX_WRITTEN_OUT:,} terms once the rules it "
+                "refers to are written out"
+            )
+        return node
 
     def scoped(self, lexeme: Lexeme, field: str | None) -> Node:
         if field is not None:

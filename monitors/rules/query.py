@@ -205,3 +205,17 @@ def _term(value: str, token: Token, stars: set[int], exact: set[int]) -> Term:
     if token.start - 1 in exact:
         return Term(token.norm)
     return Term(token.norm, forms=forms(value[token.start : token.end]))
+
+
+def size(node: Node, sizes: dict[int, int] | None = None) -> int:
+    """The number of literals of `node` written out in full, a part it holds several
+    times (another rule's query referred to twice) counted each time; each distinct part
+    is visited once."""
+    sizes = {} if sizes is None else sizes
+    if id(node) not in sizes:
+        if isinstance(node, Not):
+            parts: tuple[Node, ...] = (node.child,)
+        else:
+            parts = getattr(node, "children", ())
+        sizes[id(node)] = sum(size(part, sizes) for part in parts) if parts else 1
+    return sizes[id(node)]

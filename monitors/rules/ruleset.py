@@ -135,15 +135,13 @@ class RuleSet:
         if aliases is not None and not isinstance(aliases, Aliases):
             aliases = Aliases.compile(aliases)
         rules = list(rules)
-        queries = dict(library)
-        queries.update(rules)
-        parsed = _Parsed(queries, aliases)
-        compiled: dict[str, Rule] = {}
-        for rule_id, query in rules:
-            if rule_id in compiled:
+        seen: set[str] = set()
+        for rule_id, _ in rules:
+            if rule_id in seen:
                 raise RuleError(rule_id, "duplicate rule id")
-            compiled[rule_id] = Rule(rule_id, query, parsed.node(rule_id))
-        return cls(list(compiled.values()), limits)
+            seen.add(rule_id)
+        parsed = _Parsed(dict(library) | dict(rules), aliases)
+        return cls([Rule(rule_id, query, parsed.node(rule_id)) for rule_id, query in rules], limits)
 
     def __len__(self) -> int:
         return len(self.rules)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -111,3 +112,16 @@ def test_a_wrong_reference_is_reported_under_the_rule_that_makes_it(
 ) -> None:
     rules = [{"id": f"r{i}", "query": query} for i, query in enumerate(queries)]
     assert f"newsmon.yaml: rules[0].query: {reason}" in problems(rules=rules)
+
+
+def test_rules_referring_to_each_other_many_times_over_are_refused_at_once() -> None:
+    """Each rule refers to the one before twice: written out, the last holds 2^40 terms."""
+    rules = [{"id": "r0", "query": "kyiv OR donbas"}]
+    rules += [{"id": f"r{i}", "query": f"rule:r{i - 1} OR rule:r{i - 1}"} for i in range(1, 41)]
+    started = time.monotonic()
+    found = problems(rules=rules)
+    assert time.monotonic() - started < 5
+    assert (
+        "newsmon.yaml: rules[14].query: rule 'r14': query too large: more than 20,000 terms "
+        "once the rules it refers to are written out"
+    ) in found

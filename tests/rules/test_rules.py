@@ -316,6 +316,8 @@ def test_bad_queries_name_the_rule_and_the_position(query: str, message: str) ->
 def test_duplicate_rule_ids_are_refused() -> None:
     with pytest.raises(RuleError, match="rule 'r': duplicate rule id"):
         RuleSet.compile([("r", "kyiv"), ("r", "moscow")])
+    with pytest.raises(RuleError, match="rule 'r': duplicate rule id"):
+        RuleSet.compile([("r", "kyiv"), ("r", "(moscow")])
 
 
 # Operators
