@@ -583,9 +583,9 @@ def _blank_unusable_channels(raw: dict[str, Any]) -> set[str]:
     """Each channel whose value is no apprise URL left empty, as a command that sends
     nothing does not use it (`newsmon check` and the commands that send still refuse);
     their paths."""
-    channels = raw.get("channels")
+    channels: dict[str, Any] = _section(raw, "channels", dict)
     blanked = set()
-    for key, value in channels.items() if isinstance(channels, dict) else ():
+    for key, value in channels.items():
         if _channel_value_problem(value):
             channels[key] = ""
             blanked.add(f"channels.{key}")
