@@ -689,6 +689,31 @@ def test_near_never_spans_title_and_text() -> None:
     assert matches("talks AND Donbas", title="Peace talks", text="Donbas first.")
 
 
+def test_near_counts_only_words_in_no_occurrence_of_a_side() -> None:
+    """A longer spelling of a side is not counted as words between (the sweep once took the
+    shorter one starting there), nor a word that one side finds and another reuses."""
+    rules = RuleSet.compile(
+        [("r", "Donbas NEAR/1 withdrawal")], aliases={"Donbas": ["Donbass", "Donbas region"]}
+    )
+    assert rules.match("", "Kyiv rejects a Donbas region troop withdrawal.")
+    assert not rules.match("", "Kyiv rejects a Donbas region troop pull-out and withdrawal.")
+    assert matches('"Senate ratif* ratify"~0', text="A Senate ratification ratify vote.")
+
+
+def test_an_inner_near_counts_from_its_tightest_stretches_only() -> None:
+    """Its stretch is "Senate vote", whichever way round, and the second "vote" is then a
+    word between it and "today"."""
+    assert matches("(Senate NEAR/3 vote) NEAR/0 today", text="The Senate vote today.")
+    assert not matches("(Senate NEAR/3 vote) NEAR/0 today", text="The Senate vote, vote today.")
+    assert not matches("today NEAR/0 (Senate NEAR/3 vote)", text="Today Senate, Senate vote.")
+
+
+def test_an_and_spanning_headline_and_text_adds_no_words_to_a_near() -> None:
+    query = "(Kyiv NEAR/0 talks) NEAR/0 (truce AND truce)"
+    assert not matches(query, title="Truce", text="Kyiv talks on a truce.")
+    assert matches(query, title="Truce", text="Kyiv talks truce.")
+
+
 def test_proximity_phrase_of_three_words_counts_all_extra_words() -> None:
     query = '"Senate ratify treaty"~2'
     assert matches(query, text="The treaty the Senate may ratify.")
