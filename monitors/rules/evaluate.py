@@ -479,12 +479,13 @@ class Compiler:
         raise TypeError(f"not a query node: {node!r}")
 
     def _all_of(self, node: And, near: bool) -> Op:
-        """An `AllOf`; inside a `NEAR`'s operand, with `NOT` parts that have positions, an
-        `Except` dropping the stretches those parts overlap."""
+        """An `AllOf`; inside a `NEAR`'s operand, with parts that have positions and `NOT`
+        parts that have too, an `Except` dropping the stretches those parts overlap (with
+        no other part that has positions, its `NOT` parts ask the whole article)."""
         drops = tuple(
             child.child
             for child in node.children
-            if near and isinstance(child, Not) and child.child.positional
+            if near and node.positional and isinstance(child, Not) and child.child.positional
         )
         rest = tuple(
             child

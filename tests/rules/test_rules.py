@@ -762,6 +762,23 @@ def test_a_near_operand_marks_only_the_occurrences_kept() -> None:
     )
 
 
+def test_a_not_leaves_out_what_overlaps_the_rest_of_its_own_bracket() -> None:
+    """`a AND (b -c)` inside a NEAR is not `a b -c`: the NOT sets aside the loan guarantees,
+    not every stretch from "Ukraine" that passes them."""
+    query = '(Ukraine AND (guarantee* -"loan guarantee*")) NEAR/3 security'
+    text = "Ukraine, beyond loan guarantees, wants guarantees for its security."
+    assert matches(query, text=text)
+    assert not matches('(Ukraine guarantee* -"loan guarantee*") NEAR/3 security', text=text)
+    assert parse_query("a AND (b -c)") == And((word("a"), And((word("b"), Not(word("c"))))))
+
+
+def test_not_parts_beside_no_words_inside_a_near_operand_ask_the_whole_article() -> None:
+    query = "(talks AND (Kyiv OR (-Moscow -Minsk))) NEAR/5 Donbas"
+    assert matches(query, text="Talks on the Donbas resumed.")
+    assert not matches(query, text="Talks on the Donbas resumed in Minsk.")
+    assert matches(query, text="Talks on the Donbas resumed in Kyiv, not Minsk.")
+
+
 # Fields
 
 
