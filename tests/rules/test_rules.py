@@ -979,7 +979,8 @@ QUERIES = [
 
 def oracle_spans(node: Node, fields: list[list[str]]) -> set[tuple[int, int, int]]:
     """Where `node` matches, as (field, start, end), found by brute force: for `And` and
-    `Near`, the shortest stretches of one field holding a span of each child."""
+    `Near`, the shortest stretches of one field holding a span of each child (for `Near`,
+    with at most its slop of words in no span of a child)."""
     if isinstance(node, Term | Phrase):
         parts = node.parts
         allowed = {None: (0, 1), "title": (0,), "text": (1,)}[node.field]
@@ -1000,12 +1001,14 @@ def oracle_spans(node: Node, fields: list[list[str]]) -> set[tuple[int, int, int
     slop = node.slop if isinstance(node, Near) else None
     if isinstance(node, And) and not all(oracle_matches(c, fields) for c in node.children):
         return set()
+    ours = {(f, i) for group in groups for f, s, e in group for i in range(s, e)}
     stretches = {}
     for combo in product(*groups):
         if len({f for f, _, _ in combo}) == 1:
+            field = combo[0][0]
             start, end = min(s for _, s, _ in combo), max(e for _, _, e in combo)
-            covered = len({i for _, s, e in combo for i in range(s, e)})
-            stretches[(combo[0][0], start, end)] = end - start - covered
+            others = sum((field, i) not in ours for i in range(start, end))
+            stretches[(field, start, end)] = others
     shortest = [
         (f, s, e)
         for f, s, e in stretches
