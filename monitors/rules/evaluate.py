@@ -18,9 +18,10 @@ before each answer is computed and as the loops over an article's spans go.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import accumulate, chain
 from typing import TypeVar, cast
 
 from monitors.rules.document import BREAK, LANG, SITE, TEXT, TITLE, Document, Span
@@ -32,6 +33,7 @@ FIELD_RANGES = {None: (TITLE, TEXT), "title": (TITLE, TITLE), "text": (TEXT, TEX
 FIELD_RANGES |= {"site": (SITE, SITE), "lang": (LANG, LANG)}
 
 Requirement = tuple[float, frozenset[int]]
+_NOWHERE: Span = (-1, -1)  # no stretch
 T = TypeVar("T")
 
 
@@ -364,16 +366,28 @@ def union(groups: Iterator[list[Span]] | list[list[Span]], merge: bool = False) 
 
 
 def windows(groups: list[list[Span]], slop: int | None, scan: Scan) -> Iterator[tuple[Span, int]]:
-    """The shortest stretches holding a span of each group, one per end position, with
-    how many of their words belong to no chosen span; with a `slop`, only those within one
-    field of the scanned article where that number is at most `slop`."""
+    """The tightest stretches holding a span of each group (holding no other such
+    stretch), with how many of their words lie in no span of any group (the other words);
+    with a `slop`, only those within one field of the scanned article where that number is
+    at most `slop`."""
+    ours = Coverage(union(groups, merge=True))
+    doc = scan.doc
+    for window in _tightest(_shortest(groups, scan)):
+        extra = window[1] - window[0] - ours.words_in(window)
+        if slop is None or (extra <= slop and _one_field(window, doc)):
+            yield window, extra
+
+
+def _shortest(groups: list[list[Span]], scan: Scan) -> Iterator[Span]:
+    """Span by span, by end, the shortest stretch up to it holding a span of each group
+    (their starts and ends never decreasing), each once."""
     events = sorted(
         (end, start, group) for group, spans in enumerate(groups) for start, end in spans
     )
     latest: list[Span | None] = [None] * len(groups)
     missing = len(groups)
     previous = None
-    doc, check = scan.doc, scan.deadline.check
+    check = scan.deadline.check
     for step, (end, start, group) in enumerate(events):
         if not step % CHECK_EVERY:
             check()
@@ -386,12 +400,38 @@ def windows(groups: list[list[Span]], slop: int | None, scan: Scan) -> Iterator[
             continue
         chosen = [span for span in latest if span is not None]
         window = (min(s for s, _ in chosen), max(e for _, e in chosen))
-        if window == previous:
-            continue
-        previous = window
-        extra = window[1] - window[0] - sum(e - s for s, e in union([chosen], merge=True))
-        if slop is None or (extra <= slop and _one_field(window, doc)):
-            yield window, extra
+        if window != previous:
+            previous = window
+            yield window
+
+
+def _tightest(stretches: Iterator[Span]) -> Iterator[Span]:
+    """`stretches` (their starts and ends never decreasing) less those holding another: the
+    one before them when it has their start, or the one after when it has their end."""
+    before = held = _NOWHERE
+    for stretch in chain(stretches, [_NOWHERE]):
+        if held != _NOWHERE and stretch[1] != held[1] and before[0] != held[0]:
+            yield held
+        before, held = held, stretch
+
+
+class Coverage:
+    """Disjoint sorted spans, told how many words of a stretch they cover."""
+
+    def __init__(self, spans: list[Span]) -> None:
+        self.starts = [start for start, _ in spans]
+        self.ends = [end for _, end in spans]
+        self.before = list(accumulate((end - start for start, end in spans), initial=0))
+
+    def words_in(self, stretch: Span) -> int:
+        """How many words of `stretch` lie in one of the spans."""
+        start, end = stretch
+        first = bisect_right(self.ends, start)  # the first span ending after `start`
+        last = bisect_left(self.starts, end)  # past the last span starting before `end`
+        if first >= last:
+            return 0
+        words = self.before[last] - self.before[first]
+        return words - max(0, start - self.starts[first]) - max(0, self.ends[last - 1] - end)
 
 
 def _one_field(window: Span, doc: Document) -> bool:
@@ -447,12 +487,13 @@ class Compiler:
         raise TypeError(f"not a query node: {node!r}")
 
     def _all_of(self, node: And, near: bool) -> Op:
-        """An `AllOf`; inside a `NEAR`'s operand, with `NOT` parts that have positions, an
-        `Except` dropping the stretches those parts overlap."""
+        """An `AllOf`; inside a `NEAR`'s operand, with parts that have positions and `NOT`
+        parts that have too, an `Except` dropping the stretches those parts overlap (with
+        no other part that has positions, its `NOT` parts ask the whole article)."""
         drops = tuple(
             child.child
             for child in node.children
-            if near and isinstance(child, Not) and child.child.positional
+            if near and node.positional and isinstance(child, Not) and child.child.positional
         )
         rest = tuple(
             child

@@ -396,10 +396,15 @@ def _make_literal(words: tuple[Term, ...], field: str | None) -> Node:
 
 
 def _flatten(children: list[Node], kind: type[And] | type[Or]) -> tuple[Node, ...]:
-    """`children` with those of the same kind replaced by their own children."""
+    """`children` with those of the same kind replaced by their own children, but for a
+    bracketed `AND` with a `NOT` part: inside a `NEAR`, that `NOT` leaves out only what
+    overlaps the rest of its bracket (`a AND (b -c)` is not `a b -c`)."""
     out: list[Node] = []
     for child in children:
-        out.extend(child.children if isinstance(child, kind) else (child,))
+        if isinstance(child, kind) and not any(isinstance(c, Not) for c in child.children):
+            out.extend(child.children)
+        else:
+            out.append(child)
     return tuple(out)
 
 

@@ -697,6 +697,31 @@ def test_near_never_spans_title_and_text() -> None:
     assert matches("talks AND Donbas", title="Peace talks", text="Donbas first.")
 
 
+def test_near_counts_only_words_in_no_occurrence_of_a_side() -> None:
+    """A longer spelling of a side is not counted as words between (the sweep once took the
+    shorter one starting there), nor a word that one side finds and another reuses."""
+    rules = RuleSet.compile(
+        [("r", "Donbas NEAR/1 withdrawal")], aliases={"Donbas": ["Donbass", "Donbas region"]}
+    )
+    assert rules.match("", "Kyiv rejects a Donbas region troop withdrawal.")
+    assert not rules.match("", "Kyiv rejects a Donbas region troop pull-out and withdrawal.")
+    assert matches('"Senate ratif* ratify"~0', text="A Senate ratification ratify vote.")
+
+
+def test_an_inner_near_counts_from_its_tightest_stretches_only() -> None:
+    """Its stretch is "Senate vote", whichever way round, and the second "vote" is then a
+    word between it and "today"."""
+    assert matches("(Senate NEAR/3 vote) NEAR/0 today", text="The Senate vote today.")
+    assert not matches("(Senate NEAR/3 vote) NEAR/0 today", text="The Senate vote, vote today.")
+    assert not matches("today NEAR/0 (Senate NEAR/3 vote)", text="Today Senate, Senate vote.")
+
+
+def test_an_and_spanning_headline_and_text_adds_no_words_to_a_near() -> None:
+    query = "(Kyiv NEAR/0 talks) NEAR/0 (truce AND truce)"
+    assert not matches(query, title="Truce", text="Kyiv talks on a truce.")
+    assert matches(query, title="Truce", text="Kyiv talks truce.")
+
+
 def test_proximity_phrase_of_three_words_counts_all_extra_words() -> None:
     query = '"Senate ratify treaty"~2'
     assert matches(query, text="The treaty the Senate may ratify.")
@@ -743,6 +768,23 @@ def test_a_near_operand_marks_only_the_occurrences_kept() -> None:
     assert not matches(
         '(cede -"cede ground") NEAR/6 Donbas', text="Kyiv will cede ground in Donbas."
     )
+
+
+def test_a_not_leaves_out_what_overlaps_the_rest_of_its_own_bracket() -> None:
+    """`a AND (b -c)` inside a NEAR is not `a b -c`: the NOT sets aside the loan guarantees,
+    not every stretch from "Ukraine" that passes them."""
+    query = '(Ukraine AND (guarantee* -"loan guarantee*")) NEAR/3 security'
+    text = "Ukraine, beyond loan guarantees, wants guarantees for its security."
+    assert matches(query, text=text)
+    assert not matches('(Ukraine guarantee* -"loan guarantee*") NEAR/3 security', text=text)
+    assert parse_query("a AND (b -c)") == And((word("a"), And((word("b"), Not(word("c"))))))
+
+
+def test_not_parts_beside_no_words_inside_a_near_operand_ask_the_whole_article() -> None:
+    query = "(talks AND (Kyiv OR (-Moscow -Minsk))) NEAR/5 Donbas"
+    assert matches(query, text="Talks on the Donbas resumed.")
+    assert not matches(query, text="Talks on the Donbas resumed in Minsk.")
+    assert matches(query, text="Talks on the Donbas resumed in Kyiv, not Minsk.")
 
 
 # Fields
@@ -949,7 +991,7 @@ Fields = tuple[list[list[str]], list[list[int]]]  # each field's words, and each
 def oracle_spans(node: Node, fields: Fields) -> set[tuple[int, int, int]]:
     """Where `node` matches, as (field, start, end), found by brute force: a phrase in one
     line; for `And` and `Near`, the shortest stretches of one field holding a span of each
-    child."""
+    child (for `Near`, with at most its slop of words in no span of a child)."""
     if isinstance(node, Term | Phrase):
         parts = node.parts
         allowed = {None: (0, 1), "title": (0,), "text": (1,)}[node.field]
@@ -972,12 +1014,14 @@ def oracle_spans(node: Node, fields: Fields) -> set[tuple[int, int, int]]:
     slop = node.slop if isinstance(node, Near) else None
     if isinstance(node, And) and not all(oracle_matches(c, fields) for c in node.children):
         return set()
+    ours = {(f, i) for group in groups for f, s, e in group for i in range(s, e)}
     stretches = {}
     for combo in product(*groups):
         if len({f for f, _, _ in combo}) == 1:
+            field = combo[0][0]
             start, end = min(s for _, s, _ in combo), max(e for _, _, e in combo)
-            covered = len({i for _, s, e in combo for i in range(s, e)})
-            stretches[(combo[0][0], start, end)] = end - start - covered
+            others = sum((field, i) not in ours for i in range(start, end))
+            stretches[(field, start, end)] = others
     shortest = [
         (f, s, e)
         for f, s, e in stretches
