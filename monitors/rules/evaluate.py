@@ -291,10 +291,11 @@ class Within(Memo):
         self.slop = slop
         self.sentence = sentence
 
-    def _windows(self, scan: Scan) -> Iterator[tuple[Span, int]]:
+    def _windows(self, scan: Scan, tight: bool = True) -> Iterator[tuple[Span, int]]:
         if not all(child.test(scan) for child in self.children):
             return iter(())
-        found = windows([child.spans(scan) for child in self.children], self.slop, scan)
+        groups = [child.spans(scan) for child in self.children]
+        found = windows(groups, self.slop, scan, tight)
         if not self.sentence:
             return found
         doc = scan.doc
@@ -311,14 +312,15 @@ class Within(Memo):
         return [window for window, _ in self._windows(scan)]
 
     def _hits(self, scan: Scan) -> list[Span]:
-        """The children's hits lying in a matching stretch widened by the words it could
-        still take in on either side; across sentences, those of the later children only
+        """The children's hits lying in a matching stretch (the shortest up to each of
+        their spans, not only the tightest) widened by the words it could still take in on
+        either side; across sentences, those of the later children only
         in a sentence holding one of the first child's (the first says what matched, the
         others where: "Ukraine" in the sentence before "They pledged guarantees" is not
         marked)."""
         doc = scan.doc
         reach = []
-        for (start, end), extra in self._windows(scan):
+        for (start, end), extra in self._windows(scan, tight=False):
             low, high = (
                 doc.sentence_of(start) if self.sentence else doc.field_words(doc.field_of(start))
             )
@@ -365,14 +367,17 @@ def union(groups: Iterator[list[Span]] | list[list[Span]], merge: bool = False) 
     return merged
 
 
-def windows(groups: list[list[Span]], slop: int | None, scan: Scan) -> Iterator[tuple[Span, int]]:
+def windows(
+    groups: list[list[Span]], slop: int | None, scan: Scan, tight: bool = True
+) -> Iterator[tuple[Span, int]]:
     """The tightest stretches holding a span of each group (holding no other such
-    stretch), with how many of their words lie in no span of any group (the other words);
-    with a `slop`, only those within one field of the scanned article where that number is
-    at most `slop`."""
+    stretch; without `tight`, the shortest up to each span), with how many of their words
+    lie in no span of any group (the other words); with a `slop`, only those within one
+    field of the scanned article where that number is at most `slop`."""
     ours = Coverage(union(groups, merge=True))
     doc = scan.doc
-    for window in _tightest(_shortest(groups, scan)):
+    shortest = _shortest(groups, scan)
+    for window in _tightest(shortest) if tight else shortest:
         extra = window[1] - window[0] - ours.words_in(window)
         if slop is None or (extra <= slop and _one_field(window, doc)):
             yield window, extra
