@@ -277,6 +277,11 @@ class HostPools(httpx.AsyncBaseTransport):
     checks them all) and, when pages go round many hosts, closes a host's connection
     before its next page: a pool a host keeps its connections for that host, and costs
     a request only its own (bench/RESULTS.md, "A connection pool a host").
+
+    The Fetcher keeps `fetch.per_host` a host: httpcore (1.0.x) closes each connection
+    that turns idle while its pool holds more than `kept_open` connections in all, busy
+    ones included, so fewer would reopen a connection for nearly every request once more
+    than that many run at once to one host.
     """
 
     def __init__(self, limits: FetchLimits, kept_hosts: int, kept_open: int) -> None:
@@ -510,7 +515,6 @@ def parse_retry_after(
 
 
 KEPT_HOSTS = 128  # hosts whose connections are kept between their requests
-KEPT_OPEN = 6  # idle connections kept a host (fetch.per_host's default)
 
 
 class Fetcher:
@@ -527,7 +531,7 @@ class Fetcher:
     ) -> None:
         self.limits = limits = FetchLimits.of(config)
         self._client = httpx.AsyncClient(
-            transport=transport or HostPools(limits, KEPT_HOSTS, min(KEPT_OPEN, limits.per_host)),
+            transport=transport or HostPools(limits, KEPT_HOSTS, limits.per_host),
             timeout=httpx.Timeout(
                 connect=limits.connect_timeout,
                 read=limits.read_timeout,
