@@ -7,6 +7,7 @@ one overall deadline. Every failure is raised as a `monitors.errors.FetchError`.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
 import re
@@ -544,8 +545,8 @@ class Fetcher:
             cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         )
         self._on_close: list[Callable[[], None]] = []
-        self._hosts: dict[str, anyio.Semaphore] = {}
-        self._slots = anyio.Semaphore(limits.concurrency)  # requests at once, in all
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._slots = asyncio.Semaphore(limits.concurrency)  # requests at once, in all
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -619,7 +620,7 @@ class Fetcher:
         seconds = self.limits.timeout if timeout is None else max(timeout, 0.0)
         async with self._host_slot(url), self._slots:
             try:
-                with anyio.fail_after(seconds):
+                async with asyncio.timeout(seconds):
                     return await self._post(url, dict(form))
             except TimeoutError:
                 raise FetchTimeout(url, f"no answer within {round(seconds, 2):g} s") from None
@@ -645,11 +646,11 @@ class Fetcher:
                 raise _fetch_error(url, exc, self.limits) from None
         raise TooManyRedirects(url, f"more than {self.limits.max_redirects} redirects")
 
-    def _host_slot(self, url: str) -> anyio.Semaphore:
+    def _host_slot(self, url: str) -> asyncio.Semaphore:
         """The semaphore that bounds requests at once to the host of `url`."""
         host = host_of(url)
         if host not in self._hosts:
-            self._hosts[host] = anyio.Semaphore(self.limits.per_host)
+            self._hosts[host] = asyncio.Semaphore(self.limits.per_host)
         return self._hosts[host]
 
     async def _within_deadline(
@@ -657,7 +658,7 @@ class Fetcher:
     ) -> FetchResult:
         seconds = self.limits.timeout if timeout is None else max(timeout, 0.0)
         try:
-            with anyio.fail_after(seconds):
+            async with asyncio.timeout(seconds):
                 return await self._follow(url, headers, only)
         except TimeoutError:
             raise FetchTimeout(url, f"no complete answer within {round(seconds, 2):g} s") from None
