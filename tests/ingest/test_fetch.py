@@ -684,6 +684,27 @@ async def test_a_hosts_connections_are_kept_up_to_its_slots() -> None:
     assert len(accepted) == 12
 
 
+async def test_a_kept_connection_the_server_closed_is_not_used_again() -> None:
+    """A server that closes each connection after one answer, unannounced: the next
+    request sees the kept connection readable (its end), drops it and connects anew."""
+    accepted: list[int] = []
+
+    async def answer_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(1)
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer_once, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, Fetcher(LOCAL) as fetcher:
+        for n in range(3):
+            assert (await fetcher.fetch(f"http://127.0.0.1:{port}/{n}")).body == b"ok"
+            await asyncio.sleep(0.05)  # the server's close arrives
+    assert len(accepted) == 3
+
+
 @contextlib.asynccontextmanager
 async def _kept_pools(
     hosts: list[str],
