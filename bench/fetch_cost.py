@@ -1,17 +1,22 @@
 """CPU of one page fetch: newsmon's `Fetcher.fetch` against a plain `client.get`.
 
-Serves `bench/cycle.py`'s pages from a loopback server in its own process (no latency)
-and fetches the same pages both ways in this process, `--concurrency` at a time,
-alternating the two over `--rounds` passes; prints the CPU of this process per request
-(`time.process_time`), best and median of the passes.
+Serves `bench/cycle.py`'s pages from a loopback server in its own process (answers after
+`--latency`) and fetches the same pages each way in this process, `--concurrency` at a
+time, the ways taken in turn over `--rounds` passes; prints the CPU of this process a
+request (`time.process_time`), best and median of the passes, and the connections the
+server accepted. With `--against`, also the Fetcher of another copy of
+`monitors/ingest/fetch.py` (a snapshot of main, say), and the median difference by pass.
 
-    python bench/fetch_cost.py ../shared/corpora --pages 2000 --rounds 5
+    python bench/fetch_cost.py ../shared/corpora --latency 0.02 0.08 --rounds 8 \
+        --against ../snapshot/monitors/ingest/fetch.py
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import importlib.util
 import multiprocessing
 import statistics
 import sys
@@ -60,24 +65,41 @@ async def _pass(get: Get, urls: list[str], concurrency: int) -> float:
     return time.process_time() - started
 
 
+def _fetcher_from(path: Path) -> type[Fetcher]:
+    """The Fetcher class of another copy of monitors/ingest/fetch.py."""
+    spec = importlib.util.spec_from_file_location("other_fetch", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["other_fetch"] = module
+    spec.loader.exec_module(module)
+    return module.Fetcher  # type: ignore[no-any-return]
+
+
 async def _measure(
-    base: str, pages: int, rounds: int, concurrency: int
+    base: str, pages: int, rounds: int, concurrency: int, other: type[Fetcher] | None
 ) -> tuple[dict[str, list[float]], dict[str, int]]:
     """CPU seconds a request of each way, by pass; connections each opened in all."""
     urls = [f"{base}/f{n % 97}/page/{n}.html" for n in range(pages)]
     config = FetchConfig(allow_private_networks="127.0.0.0/8", concurrency=16, per_host=16)
     limits = httpx.Limits(max_connections=50, max_keepalive_connections=20)
-    spent: dict[str, list[float]] = {"client.get": [], "Fetcher.fetch": []}
-    opened: dict[str, int] = {name: 0 for name in spent}
-    async with httpx.AsyncClient(limits=limits, trust_env=False) as client, Fetcher(config) as f:
+    async with contextlib.AsyncExitStack() as stack:
+        client = await stack.enter_async_context(httpx.AsyncClient(limits=limits, trust_env=False))
 
         async def plain(url: str) -> int:
             return len((await client.get(url)).content)
 
-        async def newsmon(url: str) -> int:
-            return len((await f.fetch(url, accept=PAGE_ACCEPT, only=PAGE_TYPES)).body)
+        def fetching(fetcher: Fetcher) -> Get:
+            async def get(url: str) -> int:
+                return len((await fetcher.fetch(url, accept=PAGE_ACCEPT, only=PAGE_TYPES)).body)
 
-        ways: dict[str, Get] = {"client.get": plain, "Fetcher.fetch": newsmon}
+            return get
+
+        ways: dict[str, Get] = {"client.get": plain}
+        ways["Fetcher.fetch"] = fetching(await stack.enter_async_context(Fetcher(config)))
+        if other is not None:
+            ways["other Fetcher"] = fetching(await stack.enter_async_context(other(config)))
+        spent: dict[str, list[float]] = {name: [] for name in ways}
+        opened: dict[str, int] = {name: 0 for name in ways}
         for get in ways.values():  # warm: connections open, code paths run
             await _pass(get, urls[:200], concurrency)
         for n in range(rounds):
@@ -95,6 +117,7 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--against", type=Path, help="another copy of monitors/ingest/fetch.py")
     parser.add_argument(
         "--latency",
         type=float,
@@ -112,7 +135,10 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         bench_cycle.wait_up(base)
-        spent, opened = asyncio.run(_measure(base, args.pages, args.rounds, args.concurrency))
+        other = _fetcher_from(args.against) if args.against else None
+        spent, opened = asyncio.run(
+            _measure(base, args.pages, args.rounds, args.concurrency, other)
+        )
     finally:
         server.terminate()
     for name, seconds in spent.items():
@@ -121,6 +147,10 @@ def main() -> None:
             f"{name:>14}: best {min(ms):.3f} ms, median {statistics.median(ms):.3f} ms a "
             f"request; {opened[name]} connections for {args.rounds * args.pages} requests"
         )
+    if "other Fetcher" in spent:
+        pairs = zip(spent["Fetcher.fetch"], spent["other Fetcher"], strict=True)
+        differences = [(ours - other) * 1000 for ours, other in pairs]
+        print(f"Fetcher.fetch - other Fetcher: median {statistics.median(differences):+.3f} ms")
 
 
 if __name__ == "__main__":
