@@ -476,8 +476,9 @@ class Pipeline:
             if page is not None and page.body and _is_html(page):
                 async with extracting:
                     found = await asyncio.to_thread(self.page_text, page, item.entry.title)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(turn.before.wait(), IN_TURN_WAIT)
+            if not turn.before.is_set():  # wait_for would make a task even so
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(turn.before.wait(), IN_TURN_WAIT)
             async with recording:
                 return await asyncio.to_thread(self.process_entry, item, page, found)
 

@@ -635,15 +635,18 @@ async def test_a_304_leaves_its_connection_open_for_the_next_poll() -> None:
     assert connections == 1
 
 
-async def _counting_server(hosts: list[str]) -> tuple[list[asyncio.Server], int, list[str]]:
-    """A keep-alive server answering 200 on each of `hosts` (one port), and the list of
-    hosts each connection it accepted was made to."""
+async def _counting_server(
+    hosts: list[str], delay: float = 0.0
+) -> tuple[list[asyncio.Server], int, list[str]]:
+    """A keep-alive server answering 200 on each of `hosts` (one port) after `delay`
+    seconds, and the list of hosts each connection it accepted was made to."""
     accepted: list[str] = []
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         accepted.append(writer.get_extra_info("sockname")[0])
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
             while await reader.readuntil(b"\r\n\r\n"):
+                await asyncio.sleep(delay)
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
                 await writer.drain()
         writer.close()
@@ -667,6 +670,39 @@ async def test_pages_going_round_many_hosts_keep_each_hosts_connection() -> None
             for host in hosts:
                 assert (await fetcher.fetch(f"http://{host}:{port}/{round_}")).body == b"ok"
     assert sorted(accepted) == sorted(hosts)
+
+
+async def test_a_hosts_connections_are_kept_up_to_its_slots() -> None:
+    """Twelve requests at once to one host (fetch.per_host 16), three rounds: its
+    twelve connections are kept for the next round, not reopened."""
+    servers, port, accepted = await _counting_server(["127.0.0.1"], delay=0.05)
+    async with servers[0], Fetcher(LOCAL.model_copy(update={"per_host": 16})) as fetcher:
+        for round_ in range(3):
+            urls = [f"http://127.0.0.1:{port}/{round_}/{n}" for n in range(12)]
+            answers = await asyncio.gather(*(fetcher.fetch(url) for url in urls))
+            assert [a.body for a in answers] == [b"ok"] * 12
+    assert len(accepted) == 12
+
+
+async def test_a_kept_connection_the_server_closed_is_not_used_again() -> None:
+    """A server that closes each connection after one answer, unannounced: the next
+    request sees the kept connection readable (its end), drops it and connects anew."""
+    accepted: list[int] = []
+
+    async def answer_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(1)
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer_once, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, Fetcher(LOCAL) as fetcher:
+        for n in range(3):
+            assert (await fetcher.fetch(f"http://127.0.0.1:{port}/{n}")).body == b"ok"
+            await asyncio.sleep(0.05)  # the server's close arrives
+    assert len(accepted) == 3
 
 
 @contextlib.asynccontextmanager
