@@ -1188,7 +1188,7 @@ def test_compiled_rules_match_inflected_forms_after_the_dictionaries_are_release
 
 def test_a_reference_stands_for_the_other_rules_query_and_needs_rules_to_refer_to() -> None:
     other = parse_query("guarantee* NEAR/3 Ukraine")
-    node = parse_query("Senate AND rule:g", references={"g": other}.__getitem__)
+    node = parse_query("Senate AND rule:g", references=lambda rule_id, _: {"g": other}[rule_id])
     assert node == parse_query("Senate AND (guarantee* NEAR/3 Ukraine)")
     with pytest.raises(QueryError, match=r"'rule:g' at position 11: there are no other rules"):
         parse_query("Senate AND rule:g")
