@@ -175,7 +175,9 @@ def _lex_bare(query: str, pos: int, out: list[Lexeme]) -> int:
     elif field:
         out.append(_field(field.group(1), pos))
         rest = text[field.end() :]
-        if rest:
+        if rest.lower().startswith("rule:"):  # refused in the field's scope, as "title:(rule:x)"
+            out.append(_reference(rest[5:], pos + field.end()))
+        elif rest:
             out.append(_word(rest, pos + field.end()))
     elif text in OPERATORS:
         out.append(Lexeme(text, pos, text))

@@ -104,6 +104,7 @@ def test_a_rule_may_refer_to_another_before_or_after_it() -> None:
             "rule 'r0': 'rule:r1' at position 6: rule 'r1' has an error of its own",
         ),
         (["title:(rule:r1)", "y"], "rule 'r0': 'rule:r1' at position 7 inside 'title:'"),
+        (["x title:rule:r1", "y"], "rule 'r0': 'rule:r1' at position 8 inside 'title:'"),
         (["x AND rule:"], "rule 'r0': 'rule:' at position 6 names no rule: write rule:ID"),
     ],
 )
