@@ -76,17 +76,27 @@ class Lexeme:
         return f"{self.text!r} at position {self.pos}"
 
 
-References = Callable[[str], Node]  # a rule's id to its parsed query; QueryError if none
+# a rule's id, and the levels of nesting around the `rule:ID`, to its parsed query;
+# QueryError if none
+References = Callable[[str, int], Node]
+
+
+class TooDeep(QueryError):
+    """A query nested more than `MAX_DEPTH` levels."""
 
 
 def parse_query(
-    query: str, aliases: Aliases | None = None, references: References | None = None
+    query: str,
+    aliases: Aliases | None = None,
+    references: References | None = None,
+    depth: int = 0,
 ) -> Node:
-    """`query` parsed, each `rule:ID` as `references` gives that rule; raises `QueryError`
+    """`query` parsed, each `rule:ID` as `references` gives that rule, the query nested in
+    `depth` levels already (those around a `rule:ID` standing for it); raises `QueryError`
     saying why it cannot be, and where."""
     if len(query) > MAX_QUERY:
         raise QueryError(f"query of {len(query):,} characters (at most {MAX_QUERY:,})")
-    node = _Parser(query, aliases, references).parse()
+    node = _Parser(query, aliases, references, depth).parse()
     if not node.needs_literal:
         raise QueryError("query can match articles holding none of its terms (only NOT parts?)")
     return node
@@ -165,7 +175,9 @@ def _lex_bare(query: str, pos: int, out: list[Lexeme]) -> int:
     elif field:
         out.append(_field(field.group(1), pos))
         rest = text[field.end() :]
-        if rest:
+        if rest.lower().startswith("rule:"):  # refused in the field's scope, as "title:(rule:x)"
+            out.append(_reference(rest[5:], pos + field.end()))
+        elif rest:
             out.append(_word(rest, pos + field.end()))
     elif text in OPERATORS:
         out.append(Lexeme(text, pos, text))
@@ -231,10 +243,12 @@ def _word(text: str, pos: int) -> Lexeme:
 class _Parser:
     """One query's lexemes, read left to right."""
 
-    def __init__(self, query: str, aliases: Aliases | None, references: References | None) -> None:
+    def __init__(
+        self, query: str, aliases: Aliases | None, references: References | None, depth: int
+    ) -> None:
         self.lexemes = lex(query)
         self.index = 0
-        self.depth = 0
+        self.depth = depth
         self.literals = 0
         self.written_out = 0  # the terms of the rules referred to, each time referred to
         self.aliases = aliases
@@ -316,16 +330,18 @@ class _Parser:
         raise QueryError(f"unexpected {lexeme.describe()}")
 
     def reference(self, lexeme: Lexeme, field: str | None) -> Node:
-        """The query of the rule `rule:ID` names."""
+        """The query of the rule `rule:ID` names, one more level of nesting."""
         written = f"'rule:{lexeme.text}' at position {lexeme.pos}"
         if field is not None:
             raise QueryError(f"{written} inside '{field}:'")
         if self.references is None:
             raise QueryError(f"{written}: there are no other rules here to refer to")
+        self.descend(lexeme)
         try:
-            node = self.references(lexeme.text)
+            node = self.references(lexeme.text, self.depth)
         except QueryError as exc:
             raise QueryError(f"{written}: {exc}") from None
+        self.depth -= 1
         self.written_out += size(node)
         if self.literals + self.written_out > MAX_WRITTEN_OUT:
             raise QueryError(
@@ -381,7 +397,7 @@ class _Parser:
     def descend(self, lexeme: Lexeme) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise QueryError(
+            raise TooDeep(
                 f"nested too deeply at position {lexeme.pos} (at most {MAX_DEPTH} levels)"
             )
 

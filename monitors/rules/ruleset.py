@@ -24,7 +24,7 @@ from monitors.rules.document import TITLE, Document, Span
 from monitors.rules.evaluate import Compiler, Op, Requirement, Scan
 from monitors.rules.kin import Kin
 from monitors.rules.limits import NO_DEADLINE, Deadline, Limits, OutOfTime, cut
-from monitors.rules.parse import parse_query
+from monitors.rules.parse import MAX_DEPTH, TooDeep, parse_query
 from monitors.rules.passage import Hit, best_passage
 from monitors.rules.query import And, Node, Not
 
@@ -215,41 +215,52 @@ class RuleSet:
 
 
 class _Parsed:
-    """Rules' queries by id, each parsed once, as compiled or as another's `rule:ID`."""
+    """Rules' queries by id, each parsed once, as compiled or as another's `rule:ID` (again
+    only when referred to inside more levels of nesting than it was parsed in)."""
 
     def __init__(self, queries: Mapping[str, str], aliases: Aliases | None) -> None:
         self.queries = queries
         self.aliases = aliases
-        self.nodes: dict[str, Node] = {}
+        self.nodes: dict[str, tuple[Node, int]] = {}  # each with the levels it was parsed in
         self.open: list[str] = []  # the rules being parsed, each referring to the next
-        self.circle = ""  # rules found referring to each other in a circle: "a -> b -> a"
+        self.chain = ""  # why the rules being parsed fail together (a circle, too deep)
 
-    def node(self, rule_id: str) -> Node:
-        """Rule `rule_id`'s query parsed; `RuleError` when it cannot be."""
-        if rule_id not in self.nodes:
+    def node(self, rule_id: str, depth: int = 0) -> Node:
+        """Rule `rule_id`'s query parsed inside `depth` levels of nesting; `RuleError` when
+        it cannot be."""
+        parsed = self.nodes.get(rule_id)
+        if parsed is None or parsed[1] < depth:
             self.open.append(rule_id)
             try:
-                self.nodes[rule_id] = parse_query(self.queries[rule_id], self.aliases, self.refer)
+                node = parse_query(self.queries[rule_id], self.aliases, self.refer, depth)
             except QueryError as exc:
+                if depth and isinstance(exc, TooDeep):
+                    self.chain = self.chain or (
+                        "nested too deeply once the rules it refers to are written out "
+                        f"(at most {MAX_DEPTH} levels)"
+                    )
                 raise RuleError(rule_id, str(exc)) from exc
             finally:
                 self.open.pop()
-        return self.nodes[rule_id]
+            self.nodes[rule_id] = parsed = (node, depth)
+        return parsed[0]
 
-    def refer(self, rule_id: str) -> Node:
-        """The query a `rule:ID` stands for; `QueryError` saying why there is none."""
+    def refer(self, rule_id: str, depth: int) -> Node:
+        """The query a `rule:ID` inside `depth` levels of nesting stands for; `QueryError`
+        saying why there is none."""
         if rule_id not in self.queries:
             known = ", ".join(sorted(self.queries)) or "none"
             raise QueryError(f"no rule {rule_id!r} (rules: {known})")
         if rule_id in self.open:
-            self.circle = " -> ".join([*self.open[self.open.index(rule_id) :], rule_id])
-        if not self.circle:
+            circle = " -> ".join([*self.open[self.open.index(rule_id) :], rule_id])
+            self.chain = f"rules refer to each other in a circle ({circle})"
+        if not self.chain:
             try:
-                return self.node(rule_id)
+                return self.node(rule_id, depth)
             except RuleError:
-                if not self.circle:
+                if not self.chain:
                     raise QueryError(f"rule {rule_id!r} has an error of its own") from None
-        raise QueryError(f"rules refer to each other in a circle ({self.circle})")
+        raise QueryError(self.chain)
 
 
 def _why_cut(

@@ -104,6 +104,7 @@ def test_a_rule_may_refer_to_another_before_or_after_it() -> None:
             "rule 'r0': 'rule:r1' at position 6: rule 'r1' has an error of its own",
         ),
         (["title:(rule:r1)", "y"], "rule 'r0': 'rule:r1' at position 7 inside 'title:'"),
+        (["x title:rule:r1", "y"], "rule 'r0': 'rule:r1' at position 8 inside 'title:'"),
         (["x AND rule:"], "rule 'r0': 'rule:' at position 6 names no rule: write rule:ID"),
     ],
 )
@@ -125,3 +126,22 @@ def test_rules_referring_to_each_other_many_times_over_are_refused_at_once() -> 
         "newsmon.yaml: rules[14].query: rule 'r14': query too large: more than 20,000 terms "
         "once the rules it refers to are written out"
     ) in found
+
+
+def test_rules_nested_ever_deeper_through_references_are_refused() -> None:
+    """A reference is a level of nesting, and the rule referred to brings its own: written
+    out, at most 40 levels (not a RecursionError, however long the chain)."""
+    deep = [{"id": "r0", "query": "kyiv"}]
+    deep += [{"id": f"r{i}", "query": "(" * 30 + f"x AND rule:r{i - 1}" + ")" * 30} for i in (1, 2)]
+    assert problems(rules=deep) == [
+        "newsmon.yaml: rules[2].query: rule 'r2': 'rule:r1' at position 36: nested too deeply "
+        "once the rules it refers to are written out (at most 40 levels)"
+    ]
+    long = [{"id": "r0", "query": "kyiv"}]
+    long += [{"id": f"r{i}", "query": f"x AND rule:r{i - 1}"} for i in range(1, 201)]
+    found = problems(rules=long)
+    assert found[0] == (
+        "newsmon.yaml: rules[41].query: rule 'r41': 'rule:r40' at position 6: nested too "
+        "deeply once the rules it refers to are written out (at most 40 levels)"
+    )
+    assert len(found) == 160

@@ -1188,7 +1188,7 @@ def test_compiled_rules_match_inflected_forms_after_the_dictionaries_are_release
 
 def test_a_reference_stands_for_the_other_rules_query_and_needs_rules_to_refer_to() -> None:
     other = parse_query("guarantee* NEAR/3 Ukraine")
-    node = parse_query("Senate AND rule:g", references={"g": other}.__getitem__)
+    node = parse_query("Senate AND rule:g", references=lambda rule_id, _: {"g": other}[rule_id])
     assert node == parse_query("Senate AND (guarantee* NEAR/3 Ukraine)")
     with pytest.raises(QueryError, match=r"'rule:g' at position 11: there are no other rules"):
         parse_query("Senate AND rule:g")
@@ -1200,3 +1200,10 @@ def test_a_phrase_is_read_within_one_sentence() -> None:
     assert rules.match("", "They stay Russian.\nSecurity guarantees: none.")[0].rule_id == "w"
     assert [m.rule_id for m in rules.match("Russian security pact", "")] == ["p"]
     assert [m.rule_id for m in rules.match("", "The Russian security services.")] == ["p"]
+
+
+def test_a_reference_as_a_side_of_a_near_is_read_as_written_there() -> None:
+    """As docs/rules.md says: its NOT parts leave out only what they overlap."""
+    rules = RuleSet.compile([("q", "Kyiv NEAR/3 rule:x")], library=[("x", "Kyiv -Moscow")])
+    assert [m.rule_id for m in rules.match("", "Kyiv and Moscow")] == ["q"]
+    assert RuleSet.compile([("x", "Kyiv -Moscow")]).match("", "Kyiv and Moscow") == []
