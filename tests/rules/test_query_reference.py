@@ -108,24 +108,15 @@ Query = Word | Phrase | AllOf | AnyOf | Not | Near
 
 
 def positional(query: Query) -> bool:
-    """Whether `query` has occurrences (a `NEAR` side needs them)."""
+    """Whether `query` has occurrences (a `NEAR` side needs them); with no `site:` or
+    `lang:` in the reference, also whether every article it matches holds one of its words
+    (a query that need not is refused)."""
     if isinstance(query, Not):
         return False
     if isinstance(query, AllOf):
         return any(map(positional, query.children))
     if isinstance(query, AnyOf):
         return all(map(positional, query.children))
-    return True
-
-
-def needs_term(query: Query) -> bool:
-    """Whether every article `query` matches holds one of its words (else it is refused)."""
-    if isinstance(query, Not):
-        return False
-    if isinstance(query, AllOf):
-        return any(map(needs_term, query.children))
-    if isinstance(query, AnyOf):
-        return all(map(needs_term, query.children))
     return True
 
 
@@ -308,7 +299,7 @@ def _compound(children: st.SearchStrategy[Query]) -> st.SearchStrategy[Query]:
     )
 
 
-QUERIES = st.recursive(LITERALS, _compound, max_leaves=7).filter(needs_term)
+QUERIES = st.recursive(LITERALS, _compound, max_leaves=7).filter(positional)
 
 
 def _article(title: list[str], text: list[str]) -> Article:
