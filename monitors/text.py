@@ -60,7 +60,25 @@ ABBREVIATIONS = frozenset(
         "oct",
         "nov",
         "dec",
+        "sens",
+        "reps",
+        "govs",
+        "gens",
+        "messrs",
+        "brig",
+        "cmdr",
+        "ген",
+        "проф",
+        "акад",
+        "им",
+        "тов",
+        "ул",
     }
+)
+# abbreviations of a number's name ("No. 10", "Art. 5", "ст. 5", "п. 2"): no sentence ends
+# after them before a digit
+NUMBER_ABBREVIATIONS = frozenset(
+    {"no", "nos", "art", "arts", "para", "paras", "pp", "vol", "ch", "sec", "fig", "ст", "пп"}
 )
 SENTENCE_OPENERS = "\"'\u201c\u2018\u00ab(["
 
@@ -194,7 +212,8 @@ def sentences(text: str, pos: int = 0, endpos: int | None = None) -> list[tuple[
 
     Lines are split after `.`, `!`, `?` or `…` (and closing quotes) followed by a space and
     an upper-case letter, a digit or an opening quote, except after a lone "." that ends an
-    abbreviation ("Mr.") or a single letter ("U.S.", "J. Smith").
+    abbreviation ("Mr.") or a single letter ("U.S.", "J. Smith"), or a number's name
+    before a digit ("No. 10", "Art. 5").
     """
     spans: list[tuple[int, int]] = []
     for line in _LINE.finditer(text, pos, len(text) if endpos is None else endpos):
@@ -221,6 +240,8 @@ def _is_boundary(text: str, stop: int, after: int) -> bool:
     if found is None:
         return True
     word = found.group().lower()
+    if word in NUMBER_ABBREVIATIONS and following.isdigit():
+        return False
     return not (word in ABBREVIATIONS or (len(word) == 1 and word.isalpha()))
 
 

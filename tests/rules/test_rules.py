@@ -191,6 +191,20 @@ def test_sentences_split_after_stops_but_not_abbreviations() -> None:
     ]
 
 
+def test_no_sentence_ends_after_a_numbers_name_before_its_digit() -> None:
+    text = (
+        "They met at No. 10 on Friday. Art. 5 applies. It was No. Then ст. 5 Статуту. "
+        "Sens. Kim and Reid agreed."
+    )
+    assert split(text) == [
+        "They met at No. 10 on Friday.",
+        "Art. 5 applies.",
+        "It was No.",
+        "Then ст. 5 Статуту.",
+        "Sens. Kim and Reid agreed.",
+    ]
+
+
 def test_sentences_split_on_lines_and_skip_blank_ones() -> None:
     assert split("  First line\n\n  second line  \r\nthird") == [
         "First line",
