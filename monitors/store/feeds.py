@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from sqlalchemy.engine import Connection
 from monitors.models import Entry
 from monitors.store.claims import dead_local_worker
 from monitors.store.engine import from_row, insert_ignore
-from monitors.store.schema import entries, feeds, utcnow
+from monitors.store.schema import articles, entries, feeds, utcnow
 
 MAX_ENTRY_ATTEMPTS = 5
 ENTRY_LEASE = 600.0  # seconds a worker holds the entries it claimed
@@ -46,6 +47,17 @@ class DueEntry:
     feed_id: int
     url: str
     published: datetime | None
+
+
+@dataclass(frozen=True)
+class Rereads:
+    """When an entry its feed lists again with a new title or summary is read again: at
+    most `limit` times (0: never), at least `after` seconds since it was last processed,
+    while first seen within `window`."""
+
+    limit: int
+    after: float
+    window: timedelta
 
 
 @dataclass(frozen=True)
@@ -92,17 +104,20 @@ class FeedQueries:
         body_hash: str | None,
         new_entries: Sequence[Entry] = (),
         skipped: Sequence[str] | None = None,
+        rereads: Rereads | None = None,
     ) -> list[DueEntry]:
         """Store a successful poll: the validators, the new entries and (for a parsed body)
         why any entries were skipped.
 
         An entry is new unless its feed already had its key or any feed had its
-        canonical URL; those are recorded as duplicates, never fetched. Returns
-        the entries now pending, unclaimed.
+        canonical URL; those are recorded as duplicates, never fetched. A known entry
+        whose title or summary changed is read again within `rereads` (none without;
+        see `reread_entries`). Returns the entries now pending, unclaimed.
         """
         now = utcnow()
         parsed = {} if skipped is None else {"skipped": json.dumps(list(skipped))}
         added = add_entries(self.conn, feed_id, new_entries, now)
+        again = reread_entries(self.conn, feed_id, new_entries, now, rereads)
         self._set_feed(
             feed_id,
             **parsed,
@@ -118,7 +133,7 @@ class FeedQueries:
             claimed_by=None,
             claimed_until=None,
         )
-        return added
+        return added + again
 
     def schedule_feed(
         self, feed_id: int, next_due_at: datetime, interval: float, items_per_day: float
@@ -359,6 +374,87 @@ def add_entries(
     ]
 
 
+def reread_entries(
+    conn: Connection,
+    feed_id: int,
+    listed: Sequence[Entry],
+    now: datetime,
+    rereads: Rereads | None,
+) -> list[DueEntry]:
+    """Make pending again the entries of the feed it lists with a new title or summary
+    (a story updated in place under its URL) that may be read again: processed into an
+    article of their own (not pending, nor a duplicate of another feed's entry), at least
+    `rereads.after` seconds ago, first seen within `rereads.window`, read again fewer
+    than `rereads.limit` times. Each gets the new title, summary and fingerprint, one
+    more re-read, no attempts nor error; those pending. A change not read again keeps
+    the old fingerprint, so that it is caught once the gap has passed; an entry with
+    none (stored before fingerprints) just gets one."""
+    prints: dict[str, tuple[Entry, str]] = {}
+    for entry in listed:  # the first of a key, as add_entries keeps
+        prints.setdefault(entry.key, (entry, fingerprint(entry)))
+    if not prints:
+        return []
+    known = conn.execute(
+        sa.select(entries.c.id, entries.c.key, entries.c.fingerprint).where(
+            entries.c.feed_id == feed_id, entries.c.key.in_(list(prints))
+        )
+    ).all()
+    if unset := [{"entry": r.id, "print": prints[r.key][1]} for r in known if not r.fingerprint]:
+        conn.execute(_SET_FINGERPRINT, unset)
+    changed = {r.id: r for r in known if r.fingerprint and r.fingerprint != prints[r.key][1]}
+    if not changed or rereads is None or rereads.limit <= 0:
+        return []
+    again = []
+    for entry_id in conn.scalars(_may_reread(list(changed), now, rereads)):
+        row = changed[entry_id]
+        entry, new_print = prints[row.key]
+        if _reread(conn, entry_id, row.fingerprint, entry, new_print):
+            again.append(DueEntry(entry_id, feed_id, entry.url, entry.published))
+    return again
+
+
+def fingerprint(entry: Entry) -> str:
+    """What a feed says of an entry, hashed: its title and summary. (Its updated date is
+    left out: some feeds restamp every item at each build, which would spend the
+    re-reads on nothing.)"""
+    said = f"{entry.title}\n{entry.summary}".encode("utf-8", "replace")
+    return hashlib.sha256(said).hexdigest()
+
+
+def _may_reread(ids: list[int], now: datetime, rereads: Rereads) -> sa.Select[Any]:
+    """Those of these entries that may be read again now (see `reread_entries`)."""
+    own_article = sa.exists().where(articles.c.entry_id == entries.c.id)
+    return sa.select(entries.c.id).where(
+        entries.c.id.in_(ids),
+        entries.c.status.in_(("done", "duplicate")),
+        entries.c.rereads < rereads.limit,
+        entries.c.first_seen_at >= now - rereads.window,
+        entries.c.processed_at <= now - timedelta(seconds=rereads.after),
+        own_article,
+    )
+
+
+def _reread(conn: Connection, entry_id: int, old: str, entry: Entry, new: str) -> bool:
+    """Make the entry pending again with what its feed says now, unless another unit of
+    work did first; whether this one did."""
+    done = conn.execute(
+        entries.update()
+        .where(entries.c.id == entry_id, entries.c.fingerprint == old)
+        .values(
+            title=entry.title,
+            summary=entry.summary,
+            fingerprint=new,
+            rereads=entries.c.rereads + 1,
+            status="pending",
+            attempts=0,
+            last_error=None,
+            claimed_by=None,
+            claimed_until=None,
+        )
+    )
+    return bool(done.rowcount)
+
+
 def claimable(conn: Connection, table: sa.Table, now: datetime) -> sa.ColumnElement[bool]:
     """Rows of `table` no live worker holds: unclaimed, lease expired, or a dead local worker."""
     holders = conn.scalars(
@@ -391,7 +487,15 @@ def _entry_values(feed_id: int, entry: Entry) -> dict[str, Any]:
         "title": entry.title,
         "summary": entry.summary,
         "published_at": entry.published,
+        "fingerprint": fingerprint(entry),
     }
+
+
+_SET_FINGERPRINT = (
+    entries.update()
+    .where(entries.c.id == sa.bindparam("entry"))
+    .values(fingerprint=sa.bindparam("print"))
+)
 
 
 _FINISH_ENTRY = (  # built once: every recorded article runs it
