@@ -7,13 +7,16 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
 from monitors.config import Config
 from monitors.store import Store, utcnow
 from monitors.store.schema import alerts, article_revisions, articles, decisions, entries
+from newsmon.cli import app
 from tests.conftest import make_config
 from tests.httpserver import LoopbackServer
 from tests.pipeline.test_pipeline import hook_posts, receiver, run_cycle
@@ -132,6 +135,27 @@ def test_a_story_updated_in_place_alerts_its_development_once(store_url: str, st
     assert tuple(article) == (RATIFIED, 1)
     assert earlier == [TO_VOTE]
     assert tuple(entry) == ("done", 1)
+
+
+def test_stories_show_tells_the_article_was_revised(store: Store, tmp_path: Path) -> None:
+    store_url = str(store.engine.url.render_as_string(hide_password=False))
+    desk = Desk(store_url, store)
+    try:
+        desk.cycle()
+        desk.change(RATIFIED, AFTER)
+        desk.cycle()
+    finally:
+        desk.close()
+    with store.engine.connect() as conn:
+        story_id = conn.scalar(sa.select(articles.c.story_id))
+    path = tmp_path / "newsmon.yaml"
+    path.write_text(json.dumps({"store": store_url, "feeds": [{"url": "https://x.example/"}]}))
+    shown = CliRunner().invoke(
+        app, ["stories", "show", str(story_id), "--config", str(path)], terminal_width=250
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "revised" in shown.output
+    assert "page changed; article" in shown.output
 
 
 def test_a_revision_that_only_restates_alerts_nobody(store_url: str, store: Store) -> None:
