@@ -408,7 +408,7 @@ def reread_entries(
     for entry_id in conn.scalars(_may_reread(list(changed), now, rereads)):
         row = changed[entry_id]
         entry, new_print = prints[row.key]
-        if _reread(conn, entry_id, row.fingerprint, entry, new_print):
+        if _reread(conn, entry_id, row.fingerprint, entry, new_print, now):
             again.append(DueEntry(entry_id, feed_id, entry.url, entry.published))
     return again
 
@@ -434,7 +434,9 @@ def _may_reread(ids: list[int], now: datetime, rereads: Rereads) -> sa.Select[An
     )
 
 
-def _reread(conn: Connection, entry_id: int, old: str, entry: Entry, new: str) -> bool:
+def _reread(
+    conn: Connection, entry_id: int, old: str, entry: Entry, new: str, now: datetime
+) -> bool:
     """Make the entry pending again with what its feed says now, unless another unit of
     work did first; whether this one did."""
     done = conn.execute(
@@ -445,6 +447,7 @@ def _reread(conn: Connection, entry_id: int, old: str, entry: Entry, new: str) -
             summary=entry.summary,
             fingerprint=new,
             rereads=entries.c.rereads + 1,
+            reread_at=now,
             status="pending",
             attempts=0,
             last_error=None,

@@ -54,7 +54,7 @@ class AlertRow:
     story_id: int | None = None
     language: str | None = None
     published_at: datetime | None = None  # as its article says
-    seen_at: datetime | None = None  # when its entry was first seen
+    seen_at: datetime | None = None  # when its entry was first seen (its change, read again)
     seen_via: str | None = None  # poll, push or backfill
     languages: tuple[str, ...] = ()  # of its story's articles, sorted
 
@@ -201,7 +201,7 @@ class OutboxQueries:
                 sources=json.dumps(self._sources(story_id, article), ensure_ascii=False),
                 created_at=now,
                 published_at=article.published,
-                seen_at=_of_entry(entries.c.first_seen_at, article_id),
+                seen_at=_of_entry(_SEEN, article_id),
                 seen_via=_of_entry(entries.c.seen_via, article_id),
                 revision=_of_article(articles.c.revision, article_id),
             )
@@ -544,7 +544,12 @@ class OutboxQueries:
         return tuple(dict.fromkeys((site, url) for site, url in rows))
 
 
-def _of_entry(column: sa.Column[Any], article_id: int) -> sa.ScalarSelect[Any]:
+# when what an alert is made on was seen: its entry's first sighting, or the last change
+# its feed made to it that had its page read again
+_SEEN = sa.func.coalesce(entries.c.reread_at, entries.c.first_seen_at)
+
+
+def _of_entry(column: sa.ColumnElement[Any], article_id: int) -> sa.ScalarSelect[Any]:
     """A column of the entry an article was made from."""
     return (
         sa.select(column)

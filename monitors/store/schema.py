@@ -77,6 +77,7 @@ entries = sa.Table(
     # because that changed (see monitors.store.feeds.reread_entries)
     sa.Column("fingerprint", sa.String(64)),
     sa.Column("rereads", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("reread_at", UTCDateTime),  # when its feed was last seen changing it
     sa.UniqueConstraint("feed_id", "key", name="uq_entries_feed_key"),
     sa.Index("ix_entries_claimed_until", "claimed_until"),
 )

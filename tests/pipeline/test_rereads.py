@@ -200,7 +200,9 @@ def test_rereads_off_keep_the_first_text(store_url: str, store: Store) -> None:
         assert conn.scalar(sa.select(entries.c.rereads)) == 0
 
 
-def test_the_alert_says_what_is_new(store_url: str, store: Store) -> None:
+def test_the_update_says_what_is_new_and_counts_from_the_change_seen(
+    store_url: str, store: Store
+) -> None:
     desk = Desk(store_url, store)
     try:
         desk.cycle()
@@ -209,5 +211,9 @@ def test_the_alert_says_what_is_new(store_url: str, store: Store) -> None:
     finally:
         desk.close()
     with store.engine.connect() as conn:
-        news = conn.scalar(sa.select(alerts.c.new_facts).where(alerts.c.kind == "update"))
-    assert json.loads(news)
+        made = conn.execute(sa.select(alerts).order_by(alerts.c.id)).all()
+        seen = conn.execute(sa.select(entries.c.first_seen_at, entries.c.reread_at)).one()
+    first, update = made
+    assert json.loads(update.new_facts)
+    assert (first.seen_at, update.seen_at) == tuple(seen)  # latency: from the change seen
+    assert update.published_at is None  # the page's date is the first text's

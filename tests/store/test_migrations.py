@@ -84,7 +84,7 @@ def test_a_store_from_before_migrations_is_stamped_and_kept(store_url: str) -> N
         for column in ("published_at", "seen_at", "seen_via"):
             conn.execute(sa.text(f"ALTER TABLE alerts DROP COLUMN {column}"))
         conn.execute(sa.text("DROP TABLE article_revisions"))
-        for column in ("fingerprint", "rereads"):
+        for column in ("fingerprint", "rereads", "reread_at"):
             conn.execute(sa.text(f"ALTER TABLE entries DROP COLUMN {column}"))
         conn.execute(sa.text("ALTER TABLE articles DROP COLUMN revision"))
         if postgres:

@@ -1,5 +1,6 @@
 """Reading an article again when its feed entry changes in place: each entry keeps a
-fingerprint of what its feed says of it and how often it was read again; an article
+fingerprint of what its feed says of it, how often it was read again and when last; an
+article
 its revision number, its earlier texts in `article_revisions`; an alert the revision
 of the article it was made on, so that a revised article may get an update alert from
 a rule that alerted on it before (one alert per rule, article and revision). Entries
@@ -27,6 +28,7 @@ def upgrade() -> None:
     with op.batch_alter_table("entries") as batch:
         batch.add_column(sa.Column("fingerprint", sa.String(64)))
         batch.add_column(sa.Column("rereads", sa.Integer(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("reread_at", sa.DateTime()))
     with op.batch_alter_table("articles") as batch:
         batch.add_column(sa.Column("revision", sa.Integer(), nullable=False, server_default="0"))
     op.create_table(
@@ -49,6 +51,7 @@ def downgrade() -> None:
     _alert_key(["rule_id", "article_id"], add_revision=False)
     op.drop_table("article_revisions")
     op.drop_column("articles", "revision")
+    op.drop_column("entries", "reread_at")
     op.drop_column("entries", "rereads")
     op.drop_column("entries", "fingerprint")
 
