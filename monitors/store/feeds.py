@@ -385,8 +385,8 @@ def reread_entries(
     (a story updated in place under its URL) that may be read again: processed into an
     article of their own (not pending, nor a duplicate of another feed's entry), at least
     `rereads.after` seconds ago, first seen within `rereads.window`, read again fewer
-    than `rereads.limit` times. Each gets the new title, summary and fingerprint, one
-    more re-read, no attempts nor error; those pending. A change not read again keeps
+    than `rereads.limit` times. Each gets the new title, summary, link and fingerprint,
+    one more re-read, no attempts nor error; those pending. A change not read again keeps
     the old fingerprint, so that it is caught once the gap has passed; an entry with
     none (stored before fingerprints) just gets one."""
     prints: dict[str, tuple[Entry, str]] = {}
@@ -443,6 +443,8 @@ def _reread(
         entries.update()
         .where(entries.c.id == entry_id, entries.c.fingerprint == old)
         .values(
+            url=entry.url,  # where the feed links it now (a new slug, say)
+            canonical_url=entry.canonical_url,
             title=entry.title,
             summary=entry.summary,
             fingerprint=new,

@@ -159,3 +159,13 @@ def test_a_push_reads_a_changed_entry_again_as_a_poll_does(store: Store) -> None
         assert tx.record_push(sub.id, fid, "h2", [listed("Two")], ON) == 1
         assert tx.feed_rows()[0].entries_seen == 1
     assert row(store, entry_id).status == "pending"
+
+
+def test_an_entry_read_again_takes_the_link_its_feed_gives_now(store: Store) -> None:
+    fid = feed_id(store)
+    [entry_id] = poll(store, fid, listed("Senate to vote"))
+    process(store, entry_id)
+    moved = "https://news.example/senate-ratifies.html"
+    ratified = Entry("live-1", moved, moved, "Senate ratifies", "Live.")
+    assert poll(store, fid, ratified) == [entry_id]
+    assert (row(store, entry_id).url, row(store, entry_id).canonical_url) == (moved, moved)
