@@ -112,12 +112,11 @@ class FeedQueries:
         An entry is new unless its feed already had its key or any feed had its
         canonical URL; those are recorded as duplicates, never fetched. A known entry
         whose title or summary changed is read again within `rereads` (none without;
-        see `reread_entries`). Returns the entries now pending, unclaimed.
+        see `add_entries`). Returns the entries now pending, unclaimed.
         """
         now = utcnow()
         parsed = {} if skipped is None else {"skipped": json.dumps(list(skipped))}
-        added = add_entries(self.conn, feed_id, new_entries, now)
-        again = reread_entries(self.conn, feed_id, new_entries, now, rereads)
+        added, fresh = add_entries(self.conn, feed_id, new_entries, now, rereads=rereads)
         self._set_feed(
             feed_id,
             **parsed,
@@ -129,11 +128,11 @@ class FeedQueries:
             last_status=status,
             last_error=None,
             error_streak=0,
-            entries_seen=feeds.c.entries_seen + len(added),
+            entries_seen=feeds.c.entries_seen + fresh,
             claimed_by=None,
             claimed_until=None,
         )
-        return added + again
+        return added
 
     def schedule_feed(
         self, feed_id: int, next_due_at: datetime, interval: float, items_per_day: float
@@ -330,21 +329,31 @@ class FeedQueries:
 
 
 def add_entries(
-    conn: Connection, feed_id: int, new: Sequence[Entry], now: datetime, via: str = "poll"
-) -> list[DueEntry]:
+    conn: Connection,
+    feed_id: int,
+    new: Sequence[Entry],
+    now: datetime,
+    via: str = "poll",
+    rereads: Rereads | None = None,
+) -> tuple[list[DueEntry], int]:
     """Store the entries the feed did not have yet, seen `via` a poll or a push: pending,
-    or `duplicate` when any feed already had the canonical URL. Those pending."""
+    or `duplicate` when any feed already had the canonical URL; and read again those it
+    had that it now says something new of (see `_read_again`). The entries now pending
+    (new ones first), and how many of them are new."""
     unique: dict[str, Entry] = {}
     for entry in new:
         unique.setdefault(entry.key, entry)
     if not unique:
-        return []
-    keys = list(unique)
-    known = set(
-        conn.scalars(
-            sa.select(entries.c.key).where(entries.c.feed_id == feed_id, entries.c.key.in_(keys))
+        return [], 0
+    known = {
+        row.key: row
+        for row in conn.execute(
+            sa.select(entries.c.id, entries.c.key, entries.c.fingerprint).where(
+                entries.c.feed_id == feed_id, entries.c.key.in_(list(unique))
+            )
         )
-    )
+    }
+    again = _read_again(conn, feed_id, unique, known, now, rereads)
     fresh = [e for k, e in unique.items() if k not in known]
     urls = [e.canonical_url for e in fresh]
     seen_urls = set(
@@ -364,51 +373,47 @@ def add_entries(
             }
         )
     if not rows:
-        return []
+        return again, 0
     inserted = insert_ignore(conn, entries).returning(entries.c.key, entries.c.id)
     ids = dict(conn.execute(inserted, rows).tuples().all())  # one statement for them all
-    return [
+    added = [
         DueEntry(ids[row["key"]], feed_id, row["url"], row["published_at"])
         for row in rows
         if row["status"] == "pending" and row["key"] in ids
     ]
+    return added + again, len(added)
 
 
-def reread_entries(
+def _read_again(
     conn: Connection,
     feed_id: int,
-    listed: Sequence[Entry],
+    listed: dict[str, Entry],
+    known: dict[str, Any],
     now: datetime,
     rereads: Rereads | None,
 ) -> list[DueEntry]:
-    """Make pending again the entries of the feed it lists with a new title or summary
-    (a story updated in place under its URL) that may be read again: processed into an
-    article of their own (not pending, nor a duplicate of another feed's entry), at least
-    `rereads.after` seconds ago, first seen within `rereads.window`, read again fewer
-    than `rereads.limit` times. Each gets the new title, summary, link and fingerprint,
-    one more re-read, no attempts nor error; those pending. A change not read again keeps
-    the old fingerprint, so that it is caught once the gap has passed; an entry with
-    none (stored before fingerprints) just gets one."""
-    prints: dict[str, tuple[Entry, str]] = {}
-    for entry in listed:  # the first of a key, as add_entries keeps
-        prints.setdefault(entry.key, (entry, fingerprint(entry)))
-    if not prints:
-        return []
-    known = conn.execute(
-        sa.select(entries.c.id, entries.c.key, entries.c.fingerprint).where(
-            entries.c.feed_id == feed_id, entries.c.key.in_(list(prints))
-        )
-    ).all()
-    if unset := [{"entry": r.id, "print": prints[r.key][1]} for r in known if not r.fingerprint]:
+    """Make pending again the `known` entries (rows by key) the feed lists with a new
+    title or summary (a story updated in place under its URL) that may be read again:
+    processed into an article of their own (not pending, nor a duplicate of another
+    feed's entry), at least `rereads.after` seconds ago, first seen within
+    `rereads.window`, read again fewer than `rereads.limit` times. Each gets the new
+    title, summary, link and fingerprint, one more re-read, no attempts nor error; those
+    pending. A change not read again keeps the old fingerprint, so that it is caught
+    once the gap has passed; an entry with none (stored before fingerprints) just gets
+    one."""
+    prints = {key: fingerprint(listed[key]) for key in known}
+    if unset := [
+        {"entry": r.id, "print": prints[k]} for k, r in known.items() if not r.fingerprint
+    ]:
         conn.execute(_SET_FINGERPRINT, unset)
-    changed = {r.id: r for r in known if r.fingerprint and r.fingerprint != prints[r.key][1]}
+    changed = {r.id: r for k, r in known.items() if r.fingerprint not in (None, prints[k])}
     if not changed or rereads is None or rereads.limit <= 0:
         return []
     again = []
     for entry_id in conn.scalars(_may_reread(list(changed), now, rereads)):
         row = changed[entry_id]
-        entry, new_print = prints[row.key]
-        if _reread(conn, entry_id, row.fingerprint, entry, new_print, now):
+        entry = listed[row.key]
+        if _reread(conn, entry_id, row.fingerprint, entry, prints[row.key], now):
             again.append(DueEntry(entry_id, feed_id, entry.url, entry.published))
     return again
 

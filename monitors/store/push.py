@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from monitors.models import Entry
 from monitors.store.engine import from_row, insert_ignore
-from monitors.store.feeds import Rereads, add_entries, reread_entries
+from monitors.store.feeds import Rereads, add_entries
 from monitors.store.schema import feeds, push_subscriptions, utcnow
 
 subs = push_subscriptions
@@ -234,14 +234,13 @@ class PushQueries:
         )
         if not fresh.rowcount:
             return None
-        added = len(add_entries(self.conn, feed_id, new_entries, now, via="push"))
-        again = reread_entries(self.conn, feed_id, new_entries, now, rereads)
+        added, new = add_entries(self.conn, feed_id, new_entries, now, "push", rereads)
         self.conn.execute(
             feeds.update()
             .where(feeds.c.id == feed_id)
-            .values(entries_seen=feeds.c.entries_seen + added)
+            .values(entries_seen=feeds.c.entries_seen + new)
         )
-        return added + len(again)
+        return len(added)
 
 
 def _select() -> sa.Select[Any]:

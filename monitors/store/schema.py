@@ -74,7 +74,7 @@ entries = sa.Table(
     sa.Column("claimed_by", sa.Text),
     sa.Column("claimed_until", UTCDateTime),
     # what the feed says of it (title and summary, hashed) and how often it was read again
-    # because that changed (see monitors.store.feeds.reread_entries)
+    # because that changed (see monitors.store.feeds.add_entries)
     sa.Column("fingerprint", sa.String(64)),
     sa.Column("rereads", sa.Integer, nullable=False, server_default="0"),
     sa.Column("reread_at", UTCDateTime),  # when its feed was last seen changing it
