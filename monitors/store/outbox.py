@@ -135,7 +135,7 @@ class OutboxQueries:
                 alerts.c.terms,
                 sa.func.coalesce(article_revisions.c.title, articles.c.title).label("title"),
                 sa.func.coalesce(article_revisions.c.text, articles.c.text).label("text"),
-                articles.c.published_at,
+                _REVISED_WHEN_MADE,
                 articles.c.fetched_at,
             )
             .join(articles, articles.c.id == alerts.c.article_id)
@@ -543,6 +543,12 @@ class OutboxQueries:
         )
         return tuple(dict.fromkeys((site, url) for site, url in rows))
 
+
+# when an alert's article was published: the page's date, unless the alert was made on
+# a revised text (read again later, of the time the alert was made)
+_REVISED_WHEN_MADE = sa.case(
+    (alerts.c.revision > 0, alerts.c.created_at), else_=articles.c.published_at
+).label("published_at")
 
 # when what an alert is made on was seen: its entry's first sighting, or the last change
 # its feed made to it that had its page read again

@@ -4,7 +4,8 @@ done. Units of work placing articles of different stories run side by side; thos
 bear on each other are ordered by the locks and the check of placement
 (monitors.stories.placement): two workers recording write-ups of one story cannot both
 start it or both alert on it. A unit of work whose placement another worker's made stale
-is done again, at most MAX_ATTEMPTS times.
+is done again, at most MAX_ATTEMPTS times. A page read again because its feed entry
+changed revises its article in its story (see `_read_again`).
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 
 from monitors.config import StoriesConfig
 from monitors.delivery import Outbox
-from monitors.models import Article, Match, Passage
+from monitors.models import Article, Match
 from monitors.store import Store
-from monitors.store.schema import article_revisions, articles, decisions
+from monitors.store.schema import alerts, article_revisions, articles, decisions
 from monitors.stories import NotACopy, StoryDesk, record_article
 from tests.conftest import make_config
 from tests.factories import STORY, record
@@ -25,14 +25,21 @@ REVISED = (
     "Article 5 and a verification mission of 67 observers."
 )
 
+DEVELOPED = (
+    "Britain and France said on Monday they would also provide Kyiv security guarantees, "
+    "pledging up to 30,000 troops to a reassurance force. " + STORY
+)
+
 
 def outbox(store: Store, store_url: str) -> Outbox:
     return Outbox.of(make_config(store_url, [], "json://127.0.0.1:9/"), store)
 
 
 def matched(text: str) -> list[Match]:
-    at = text.index("security guarantees")
-    return [Match("security-guarantees", ("security guarantees",), Passage(text, ((at, at + 19),)))]
+    """The test rules' matches of a Harbour Gazette text headlined by its first sentence."""
+    ruleset = make_config("sqlite://", [], "json://127.0.0.1:9/").ruleset()
+    found = ruleset.matching(text.split(".")[0], text, site="harbour.example", lang="en")
+    return list(found.matches)
 
 
 def stored(store: Store, article_id: int) -> sa.Row:  # type: ignore[type-arg]
@@ -102,3 +109,26 @@ def _article(row: sa.Row) -> Article:  # type: ignore[type-arg]
         published=row.published_at,
         text_hash=row.text_hash,
     )
+
+
+def test_earlier_alerts_are_read_with_the_text_they_were_made_on(
+    store: Store, store_url: str
+) -> None:
+    box = outbox(store, store_url)
+    first = record(store, box, "https://harbour.example/a", "Harbour Gazette", STORY)
+    assert first.alert_ids and first.story_id is not None
+    row = stored(store, first.article_id)
+    desk = StoryDesk(StoriesConfig(update_gap=0.001))  # its first alert was just made
+    article = replace(_article(row), text=DEVELOPED, text_hash="developed")
+    again = record_article(store, desk, row.entry_id, article, matched(DEVELOPED), box.enqueue)
+    with store.transaction() as tx:
+        prior = tx.prior_alerts("security-guarantees", first.story_id)
+    with store.engine.connect() as conn:
+        made = dict(conn.execute(sa.select(alerts.c.id, alerts.c.created_at)).tuples().all())
+    assert prior[0].text == STORY  # not the article's text now
+    assert prior[0].published_at == row.published_at
+    assert again.alert_ids  # Britain and France: an update
+    assert [a.id for a in prior[1:]] == list(again.alert_ids)
+    for alert in prior[1:]:
+        assert alert.text == DEVELOPED
+        assert alert.published_at == made[alert.id]  # of when it was made
