@@ -217,11 +217,16 @@ class DeliveryConfig(_Strict):
 
 
 class PollConfig(_Strict):
-    """Bounds of adaptive polling (feeds without `every`) and the first error backoff."""
+    """Bounds of adaptive polling (feeds without `every`) and the first error backoff;
+    how often an entry whose title or summary changes in its feed is read again
+    (`reread` times at most, 0 for never, each at least `reread_after` since it was
+    last processed)."""
 
     min_interval: Duration = 300.0
     max_interval: Duration = 7200.0
     error_backoff: Duration = 120.0
+    reread: int = Field(3, ge=0, le=100)
+    reread_after: Duration = 600.0
 
     @field_validator("min_interval")
     @classmethod

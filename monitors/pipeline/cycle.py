@@ -64,7 +64,7 @@ from monitors.ingest import (
 from monitors.models import Article, FetchResult
 from monitors.pipeline.pages import PageQueue, Turn, plan
 from monitors.pipeline.progress import CycleHook, CycleProgress, Progress
-from monitors.pipeline.push import Push, safety_due
+from monitors.pipeline.push import Push, rereads_of, safety_due
 from monitors.pipeline.report import CycleReport, FeedOutcome, ProcessedEntry
 from monitors.pipeline.sender import Sender
 from monitors.rules import Matching, release_dictionaries
@@ -354,6 +354,7 @@ class Pipeline:
                 body_hash=body_hash,
                 new_entries=parsed.entries,
                 skipped=parsed.skipped,
+                rereads=rereads_of(self.config),
             )
             if hub is not None:
                 tx.note_hub(state.id, hub.hub, hub.topic, new_callback_id())

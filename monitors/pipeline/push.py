@@ -40,7 +40,7 @@ from monitors.ingest import (
 from monitors.models import Entry
 from monitors.pipeline.report import HubOutcome, ProcessedEntry
 from monitors.pipeline.sender import Sender
-from monitors.store import Store, Subscription, utcnow
+from monitors.store import Rereads, Store, Subscription, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,13 @@ class PushAnswer:
     status: int
     outcome: str
     added: int = 0
+
+
+def rereads_of(config: Config) -> Rereads:
+    """When an entry changed in its feed is read again (poll.reread, poll.reread_after,
+    within stories.window)."""
+    poll = config.poll
+    return Rereads(poll.reread, poll.reread_after, config.stories.window)
 
 
 class Stages(Protocol):
@@ -214,7 +221,8 @@ class Push:
 
     def _record(self, sub: Subscription, digest: str, entries: Sequence[Entry]) -> int | None:
         with self.pipeline.store.transaction() as tx:
-            return tx.record_push(sub.id, sub.feed_id, digest, entries)
+            rereads = rereads_of(self.pipeline.config)
+            return tx.record_push(sub.id, sub.feed_id, digest, entries, rereads)
 
     def _process_soon(self, feed_id: int) -> None:
         """Process the feed's pending entries in the background, after those under way."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from sqlalchemy.engine import Connection
 from monitors.models import Entry
 from monitors.store.claims import dead_local_worker
 from monitors.store.engine import from_row, insert_ignore
-from monitors.store.schema import entries, feeds, utcnow
+from monitors.store.schema import articles, entries, feeds, utcnow
 
 MAX_ENTRY_ATTEMPTS = 5
 ENTRY_LEASE = 600.0  # seconds a worker holds the entries it claimed
@@ -46,6 +47,17 @@ class DueEntry:
     feed_id: int
     url: str
     published: datetime | None
+
+
+@dataclass(frozen=True)
+class Rereads:
+    """When an entry its feed lists again with a new title or summary is read again: at
+    most `limit` times (0: never), at least `after` seconds since it was last processed,
+    while first seen within `window`."""
+
+    limit: int
+    after: float
+    window: timedelta
 
 
 @dataclass(frozen=True)
@@ -92,17 +104,19 @@ class FeedQueries:
         body_hash: str | None,
         new_entries: Sequence[Entry] = (),
         skipped: Sequence[str] | None = None,
+        rereads: Rereads | None = None,
     ) -> list[DueEntry]:
         """Store a successful poll: the validators, the new entries and (for a parsed body)
         why any entries were skipped.
 
         An entry is new unless its feed already had its key or any feed had its
-        canonical URL; those are recorded as duplicates, never fetched. Returns
-        the entries now pending, unclaimed.
+        canonical URL; those are recorded as duplicates, never fetched. A known entry
+        whose title or summary changed is read again within `rereads` (none without;
+        see `add_entries`). Returns the entries now pending, unclaimed.
         """
         now = utcnow()
         parsed = {} if skipped is None else {"skipped": json.dumps(list(skipped))}
-        added = add_entries(self.conn, feed_id, new_entries, now)
+        added, fresh = add_entries(self.conn, feed_id, new_entries, now, rereads=rereads)
         self._set_feed(
             feed_id,
             **parsed,
@@ -114,7 +128,7 @@ class FeedQueries:
             last_status=status,
             last_error=None,
             error_streak=0,
-            entries_seen=feeds.c.entries_seen + len(added),
+            entries_seen=feeds.c.entries_seen + fresh,
             claimed_by=None,
             claimed_until=None,
         )
@@ -315,21 +329,31 @@ class FeedQueries:
 
 
 def add_entries(
-    conn: Connection, feed_id: int, new: Sequence[Entry], now: datetime, via: str = "poll"
-) -> list[DueEntry]:
+    conn: Connection,
+    feed_id: int,
+    new: Sequence[Entry],
+    now: datetime,
+    via: str = "poll",
+    rereads: Rereads | None = None,
+) -> tuple[list[DueEntry], int]:
     """Store the entries the feed did not have yet, seen `via` a poll or a push: pending,
-    or `duplicate` when any feed already had the canonical URL. Those pending."""
+    or `duplicate` when any feed already had the canonical URL; and read again those it
+    had that it now says something new of (see `_read_again`). The entries now pending
+    (new ones first), and how many of them are new."""
     unique: dict[str, Entry] = {}
     for entry in new:
         unique.setdefault(entry.key, entry)
     if not unique:
-        return []
-    keys = list(unique)
-    known = set(
-        conn.scalars(
-            sa.select(entries.c.key).where(entries.c.feed_id == feed_id, entries.c.key.in_(keys))
+        return [], 0
+    known = {
+        row.key: row
+        for row in conn.execute(
+            sa.select(entries.c.id, entries.c.key, entries.c.fingerprint).where(
+                entries.c.feed_id == feed_id, entries.c.key.in_(list(unique))
+            )
         )
-    )
+    }
+    again = _read_again(conn, feed_id, unique, known, now, rereads)
     fresh = [e for k, e in unique.items() if k not in known]
     urls = [e.canonical_url for e in fresh]
     seen_urls = set(
@@ -349,14 +373,96 @@ def add_entries(
             }
         )
     if not rows:
-        return []
+        return again, 0
     inserted = insert_ignore(conn, entries).returning(entries.c.key, entries.c.id)
     ids = dict(conn.execute(inserted, rows).tuples().all())  # one statement for them all
-    return [
+    added = [
         DueEntry(ids[row["key"]], feed_id, row["url"], row["published_at"])
         for row in rows
         if row["status"] == "pending" and row["key"] in ids
     ]
+    return added + again, len(added)
+
+
+def _read_again(
+    conn: Connection,
+    feed_id: int,
+    listed: dict[str, Entry],
+    known: dict[str, Any],
+    now: datetime,
+    rereads: Rereads | None,
+) -> list[DueEntry]:
+    """Make pending again the `known` entries (rows by key) the feed lists with a new
+    title or summary (a story updated in place under its URL) that may be read again:
+    processed into an article of their own (not pending, nor a duplicate of another
+    feed's entry), at least `rereads.after` seconds ago, first seen within
+    `rereads.window`, read again fewer than `rereads.limit` times. Each gets the new
+    title, summary, link and fingerprint, one more re-read, no attempts nor error; those
+    pending. A change not read again keeps the old fingerprint, so that it is caught
+    once the gap has passed; an entry with none (stored before fingerprints) just gets
+    one."""
+    prints = {key: fingerprint(listed[key]) for key in known}
+    if unset := [
+        {"entry": r.id, "print": prints[k]} for k, r in known.items() if not r.fingerprint
+    ]:
+        conn.execute(_SET_FINGERPRINT, unset)
+    changed = {r.id: r for k, r in known.items() if r.fingerprint not in (None, prints[k])}
+    if not changed or rereads is None or rereads.limit <= 0:
+        return []
+    again = []
+    for entry_id in conn.scalars(_may_reread(list(changed), now, rereads)):
+        row = changed[entry_id]
+        entry = listed[row.key]
+        if _reread(conn, entry_id, row.fingerprint, entry, prints[row.key], now):
+            again.append(DueEntry(entry_id, feed_id, entry.url, entry.published))
+    return again
+
+
+def fingerprint(entry: Entry) -> str:
+    """What a feed says of an entry, hashed: its title and summary. (Its updated date is
+    left out: some feeds restamp every item at each build, which would spend the
+    re-reads on nothing.)"""
+    said = f"{entry.title}\n{entry.summary}".encode("utf-8", "replace")
+    return hashlib.sha256(said).hexdigest()
+
+
+def _may_reread(ids: list[int], now: datetime, rereads: Rereads) -> sa.Select[Any]:
+    """Those of these entries that may be read again now (see `reread_entries`)."""
+    own_article = sa.exists().where(articles.c.entry_id == entries.c.id)
+    return sa.select(entries.c.id).where(
+        entries.c.id.in_(ids),
+        entries.c.status.in_(("done", "duplicate")),
+        entries.c.rereads < rereads.limit,
+        entries.c.first_seen_at >= now - rereads.window,
+        entries.c.processed_at <= now - timedelta(seconds=rereads.after),
+        own_article,
+    )
+
+
+def _reread(
+    conn: Connection, entry_id: int, old: str, entry: Entry, new: str, now: datetime
+) -> bool:
+    """Make the entry pending again with what its feed says now, unless another unit of
+    work did first; whether this one did."""
+    done = conn.execute(
+        entries.update()
+        .where(entries.c.id == entry_id, entries.c.fingerprint == old)
+        .values(
+            url=entry.url,  # where the feed links it now (a new slug, say)
+            canonical_url=entry.canonical_url,
+            title=entry.title,
+            summary=entry.summary,
+            fingerprint=new,
+            rereads=entries.c.rereads + 1,
+            reread_at=now,
+            status="pending",
+            attempts=0,
+            last_error=None,
+            claimed_by=None,
+            claimed_until=None,
+        )
+    )
+    return bool(done.rowcount)
 
 
 def claimable(conn: Connection, table: sa.Table, now: datetime) -> sa.ColumnElement[bool]:
@@ -391,7 +497,15 @@ def _entry_values(feed_id: int, entry: Entry) -> dict[str, Any]:
         "title": entry.title,
         "summary": entry.summary,
         "published_at": entry.published,
+        "fingerprint": fingerprint(entry),
     }
+
+
+_SET_FINGERPRINT = (
+    entries.update()
+    .where(entries.c.id == sa.bindparam("entry"))
+    .values(fingerprint=sa.bindparam("print"))
+)
 
 
 _FINISH_ENTRY = (  # built once: every recorded article runs it

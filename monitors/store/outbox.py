@@ -21,7 +21,16 @@ from sqlalchemy.engine import Connection
 
 from monitors.models import Article, Match
 from monitors.store.engine import from_row, insert_ignore
-from monitors.store.schema import alerts, articles, decisions, deliveries, entries, feeds, utcnow
+from monitors.store.schema import (
+    alerts,
+    article_revisions,
+    articles,
+    decisions,
+    deliveries,
+    entries,
+    feeds,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -45,7 +54,7 @@ class AlertRow:
     story_id: int | None = None
     language: str | None = None
     published_at: datetime | None = None  # as its article says
-    seen_at: datetime | None = None  # when its entry was first seen
+    seen_at: datetime | None = None  # when its entry was first seen (its change, read again)
     seen_via: str | None = None  # poll, push or backfill
     languages: tuple[str, ...] = ()  # of its story's articles, sorted
 
@@ -116,16 +125,21 @@ class OutboxQueries:
 
     def prior_alerts(self, rule_id: str, story_id: int) -> list[PriorAlert]:
         """The rule's alerts in the story, first first."""
+        earlier = sa.and_(  # the text an alert was made on, when its article was revised since
+            article_revisions.c.article_id == alerts.c.article_id,
+            article_revisions.c.revision == alerts.c.revision,
+        )
         rows = self.conn.execute(
             sa.select(
                 alerts.c.id,
                 alerts.c.terms,
-                articles.c.title,
-                articles.c.text,
-                articles.c.published_at,
+                sa.func.coalesce(article_revisions.c.title, articles.c.title).label("title"),
+                sa.func.coalesce(article_revisions.c.text, articles.c.text).label("text"),
+                _REVISED_WHEN_MADE,
                 articles.c.fetched_at,
             )
             .join(articles, articles.c.id == alerts.c.article_id)
+            .outerjoin(article_revisions, earlier)
             .where(alerts.c.rule_id == rule_id, alerts.c.story_id == story_id)
             .order_by(alerts.c.id)
         )
@@ -136,13 +150,18 @@ class OutboxQueries:
             for r in rows
         ]
 
-    def silent_matches(self, rule_id: str, story_id: int) -> list[tuple[str, str]]:
+    def silent_matches(
+        self, rule_id: str, story_id: int, but: int | None = None
+    ) -> list[tuple[str, str]]:
         """The title and text of the story's articles the rule matched that made no alert
-        because they brought nothing new (decision "no update"), first first."""
+        because they brought nothing new (decision "no update"), first first; article
+        `but` left out (one being decided again on a revised text: what its earlier text
+        said was known already)."""
         silent = sa.select(decisions.c.article_id).where(
             decisions.c.story_id == story_id,
             decisions.c.rule_id == rule_id,
             decisions.c.kind == "no update",
+            decisions.c.article_id != (but or 0),
         )
         rows = self.conn.execute(
             sa.select(articles.c.title, articles.c.text)
@@ -182,8 +201,9 @@ class OutboxQueries:
                 sources=json.dumps(self._sources(story_id, article), ensure_ascii=False),
                 created_at=now,
                 published_at=article.published,
-                seen_at=_of_entry(entries.c.first_seen_at, article_id),
+                seen_at=_of_entry(_SEEN, article_id),
                 seen_via=_of_entry(entries.c.seen_via, article_id),
+                revision=_of_article(articles.c.revision, article_id),
             )
             .returning(alerts.c.id)
         )
@@ -524,7 +544,18 @@ class OutboxQueries:
         return tuple(dict.fromkeys((site, url) for site, url in rows))
 
 
-def _of_entry(column: sa.Column[Any], article_id: int) -> sa.ScalarSelect[Any]:
+# when an alert's article was published: the page's date, unless the alert was made on
+# a revised text (read again later, of the time the alert was made)
+_REVISED_WHEN_MADE = sa.case(
+    (alerts.c.revision > 0, alerts.c.created_at), else_=articles.c.published_at
+).label("published_at")
+
+# when what an alert is made on was seen: its entry's first sighting, or the last change
+# its feed made to it that had its page read again
+_SEEN = sa.func.coalesce(entries.c.reread_at, entries.c.first_seen_at)
+
+
+def _of_entry(column: sa.ColumnElement[Any], article_id: int) -> sa.ScalarSelect[Any]:
     """A column of the entry an article was made from."""
     return (
         sa.select(column)
@@ -532,6 +563,11 @@ def _of_entry(column: sa.Column[Any], article_id: int) -> sa.ScalarSelect[Any]:
         .where(articles.c.id == article_id)
         .scalar_subquery()
     )
+
+
+def _of_article(column: sa.Column[Any], article_id: int) -> sa.ScalarSelect[Any]:
+    """A column of an article."""
+    return sa.select(column).where(articles.c.id == article_id).scalar_subquery()
 
 
 def _alerts() -> sa.Select[Any]:

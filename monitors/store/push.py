@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from monitors.models import Entry
 from monitors.store.engine import from_row, insert_ignore
-from monitors.store.feeds import add_entries
+from monitors.store.feeds import Rereads, add_entries
 from monitors.store.schema import feeds, push_subscriptions, utcnow
 
 subs = push_subscriptions
@@ -211,10 +211,16 @@ class PushQueries:
         )
 
     def record_push(
-        self, sub_id: int, feed_id: int, body_hash: str, new_entries: Sequence[Entry]
+        self,
+        sub_id: int,
+        feed_id: int,
+        body_hash: str,
+        new_entries: Sequence[Entry],
+        rereads: Rereads | None = None,
     ) -> int | None:
-        """Store a push: its new entries, seen `push` (deduplicated as a poll's are); how
-        many are pending, or None for a replay of the last push (nothing changes)."""
+        """Store a push: its new entries, seen `push` (deduplicated as a poll's are), and
+        the known ones it changed read again as a poll's are (`rereads`); how many are
+        pending, or None for a replay of the last push (nothing changes)."""
         now = utcnow()
         fresh = self.conn.execute(
             subs.update()
@@ -228,13 +234,13 @@ class PushQueries:
         )
         if not fresh.rowcount:
             return None
-        added = len(add_entries(self.conn, feed_id, new_entries, now, via="push"))
+        added, new = add_entries(self.conn, feed_id, new_entries, now, "push", rereads)
         self.conn.execute(
             feeds.update()
             .where(feeds.c.id == feed_id)
-            .values(entries_seen=feeds.c.entries_seen + added)
+            .values(entries_seen=feeds.c.entries_seen + new)
         )
-        return added
+        return len(added)
 
 
 def _select() -> sa.Select[Any]:

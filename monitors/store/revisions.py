@@ -10,6 +10,8 @@ with one query and compared with the newest file's. Alembic and the migration sc
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,14 +72,53 @@ def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str | Non
     wanted = head() if target == "head" else target
     if current(engine) == wanted:
         return wanted, wanted
-    with engine.begin() as conn:
+    with engine.connect() as conn, _foreign_keys_off(conn), conn.begin():
         if conn.dialect.name == "postgresql":
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK)))
         before = revision_of(conn)
         if before != wanted:
             before = _migrate(conn, before, target)
+            _check_foreign_keys(conn)
         after = revision_of(conn)
     return before, after
+
+
+def downgrade(engine: Engine, target: str) -> None:
+    """Migrate the store down to `target` (a revision, or "base" for none), as `upgrade`
+    migrates up: for tests and for going back to an older newsmon by hand."""
+    from alembic import command
+
+    with engine.connect() as conn, _foreign_keys_off(conn), conn.begin():
+        command.downgrade(alembic_config(conn), target)
+        _check_foreign_keys(conn)
+
+
+@contextmanager
+def _foreign_keys_off(conn: Connection) -> Iterator[None]:
+    """On SQLite, no foreign key enforcement while migrating: a migration that rebuilds a
+    table other tables refer to (copy, drop, rename) would fail on the drop otherwise.
+    SQLite's own procedure for such changes; `_check_foreign_keys` checks the result
+    before the commit. The pragma only works outside a transaction."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    driver.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        driver.execute("PRAGMA foreign_keys=ON")
+
+
+def _check_foreign_keys(conn: Connection) -> None:
+    """StoreError (and the migration rolled back) if it left a row whose reference is
+    broken (SQLite)."""
+    if conn.dialect.name != "sqlite":
+        return
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").first()
+    if broken is not None:
+        raise StoreError(f"a migration broke a reference of table {broken[0]}: rolled back")
 
 
 def _migrate(conn: Connection, before: str | None, target: str) -> str | None:

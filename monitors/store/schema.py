@@ -73,6 +73,11 @@ entries = sa.Table(
     sa.Column("processed_at", UTCDateTime),
     sa.Column("claimed_by", sa.Text),
     sa.Column("claimed_until", UTCDateTime),
+    # what the feed says of it (title and summary, hashed) and how often it was read again
+    # because that changed (see monitors.store.feeds.add_entries)
+    sa.Column("fingerprint", sa.String(64)),
+    sa.Column("rereads", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("reread_at", UTCDateTime),  # when its feed was last seen changing it
     sa.UniqueConstraint("feed_id", "key", name="uq_entries_feed_key"),
     sa.Index("ix_entries_claimed_until", "claimed_until"),
 )
@@ -108,6 +113,9 @@ articles = sa.Table(
     sa.Column("duplicate_of", sa.ForeignKey("articles.id")),
     sa.Column("story_id", sa.ForeignKey("stories.id"), index=True),
     sa.Column("fetched_at", UTCDateTime, nullable=False),
+    # how many times its page was read again with a new text (its earlier texts:
+    # article_revisions)
+    sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_articles_site_story", "site", "story_id"),  # the desk's filters
     sa.Index("ix_articles_language_story", "language", "story_id"),
     sa.Index("ix_articles_title_story", "title", "story_id"),  # titles read without texts
@@ -164,7 +172,10 @@ alerts = sa.Table(
     sa.Column("published_at", UTCDateTime),
     sa.Column("seen_at", UTCDateTime),
     sa.Column("seen_via", sa.String(8)),
-    sa.UniqueConstraint("rule_id", "article_id", name="uq_alerts_rule_article"),
+    sa.Column("revision", sa.Integer, nullable=False, server_default="0"),  # the article's
+    sa.UniqueConstraint(
+        "rule_id", "article_id", "revision", name="uq_alerts_rule_article_revision"
+    ),
     sa.Index("ix_alerts_story_id", "story_id"),
     sa.Index(
         "uq_alerts_rule_story_new",
@@ -198,6 +209,20 @@ deliveries = sa.Table(
     sa.UniqueConstraint("alert_id", "channel", name="uq_deliveries_alert_channel"),
     sa.Index("ix_deliveries_due", "status", "next_attempt_at"),
     sa.Index("ix_deliveries_rule_channel", "rule_id", "channel", "created_at"),
+)
+
+
+# an article's earlier texts: revision N is what it said before its page was read again
+# with a new text for the Nth time (the articles row holds the latest)
+article_revisions = sa.Table(
+    "article_revisions",
+    metadata,
+    sa.Column("article_id", sa.ForeignKey("articles.id"), primary_key=True, autoincrement=False),
+    sa.Column("revision", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("text_hash", sa.String(64), nullable=False),
+    sa.Column("revised_at", UTCDateTime, nullable=False),  # when the next text replaced it
 )
 
 

@@ -15,8 +15,10 @@ from monitors.models import Article
 from monitors.store.engine import from_row, insert_ignore, insert_ignore_on, to_row
 from monitors.store.revisions import SCHEMA_LOCK
 from monitors.store.schema import (
+    UTCDateTime,
     alerts,
     article_minhash,
+    article_revisions,
     article_terms,
     articles,
     decisions,
@@ -188,6 +190,46 @@ class StoryQueries:
             )
         ).one()
         return int(row.id), row.story_id
+
+    def article_read_again(self, entry_id: int, canonical_url: str) -> StoredArticle | None:
+        """The stored article with this canonical URL if it was recorded from this entry
+        (its page is being read again), else None."""
+        row = self.conn.execute(
+            _stored().where(
+                articles.c.canonical_url == canonical_url, articles.c.entry_id == entry_id
+            )
+        ).first()
+        return _stored_article(row) if row is not None else None
+
+    def revise_article(self, article_id: int, article: Article, now: datetime) -> int:
+        """Give a stored article the new title and text of its page read again, keeping
+        what it said before as its latest earlier revision (`article_revisions`); its new
+        revision number."""
+        earlier = sa.select(
+            articles.c.id,
+            articles.c.revision,
+            articles.c.title,
+            articles.c.text,
+            articles.c.text_hash,
+            sa.literal(now, UTCDateTime),
+        ).where(articles.c.id == article_id)
+        self.conn.execute(
+            article_revisions.insert().from_select(
+                ["article_id", "revision", "title", "text", "text_hash", "revised_at"], earlier
+            )
+        )
+        revised = self.conn.scalar(
+            articles.update()
+            .where(articles.c.id == article_id)
+            .values(
+                title=article.title,
+                text=article.text,
+                text_hash=article.text_hash,
+                revision=articles.c.revision + 1,
+            )
+            .returning(articles.c.revision)
+        )
+        return int(revised)
 
     def story_of(self, article_id: int) -> int | None:
         story = self.conn.scalar(_STORY_OF, {"article": article_id})

@@ -1329,7 +1329,7 @@ def decide_alert(
     update" (nothing new: what it said counts as known for the rule's later articles) or
     "update held" (its news waits for the update gap and stays new)."""
     prior = tx.prior_alerts(match.rule_id, story_id)
-    seen = tx.silent_matches(match.rule_id, story_id) if prior else []
+    seen = tx.silent_matches(match.rule_id, story_id, but=article_id) if prior else []
     verdict = novelty(prior, match, article, gap, seen)
     if isinstance(verdict, str):
         kind = "update held" if isinstance(verdict, Held) else "no update"

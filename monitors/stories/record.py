@@ -4,13 +4,14 @@ done. Units of work placing articles of different stories run side by side; thos
 bear on each other are ordered by the locks and the check of placement
 (monitors.stories.placement): two workers recording write-ups of one story cannot both
 start it or both alert on it. A unit of work whose placement another worker's made stale
-is done again, at most MAX_ATTEMPTS times.
+is done again, at most MAX_ATTEMPTS times. A page read again because its feed entry
+changed revises its article in its story (see `_read_again`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -98,6 +99,9 @@ def _record_once(
         tx.lock_keys(desk.keys(article, sig))
         article_id, duplicate_of = tx.insert_found_article(entry_id, article, now)
         if article_id is None:
+            again = tx.article_read_again(entry_id, article.canonical_url)
+            if again is not None:  # its feed entry changed: its page was read again
+                return _read_again(tx, desk, entry_id, again, article, matches, enqueue, now)
             duplicate_of, story_id = _same_url(tx, entry_id, article, now)
             tx.finish_entry(entry_id, True, now)
         elif matches is None and duplicate_of is None:  # rolled back with the unit of work
@@ -110,15 +114,47 @@ def _record_once(
             if not placement.is_exact_copy:
                 if matches is None:
                     raise NotACopy(f"entry {entry_id}: its stored original has no story")
-                gap = desk.settings.update_gap
-                for match in matches:
-                    alert_id = decide_alert(tx, article_id, article, match, story_id, now, gap)
-                    if alert_id is not None:
-                        enqueue(tx, alert_id, match.rule_id, now)
-                        made.append(alert_id)
+                made = _alerts(tx, desk, article_id, article, matches, story_id, enqueue, now)
             tx.finish_entry(entry_id, duplicate_of is not None, now)
             desk.settle(tx, draft)  # last: it holds the store-wide section until the commit
     return Recorded(article_id or duplicate_of or 0, duplicate_of, tuple(made), story_id)
+
+
+def _read_again(
+    tx: Tx,
+    desk: StoryDesk,
+    entry_id: int,
+    stored: StoredArticle,
+    article: Article,
+    matches: Sequence[Match] | None,
+    enqueue: Enqueue,
+    now: datetime,
+) -> Recorded:
+    """The entry's page read again (its feed entry changed): nothing when its text is
+    the stored one; else the article gets the new title and text (the earlier kept as a
+    revision), a "revised" decision and, in its story, the alerts its matches deserve
+    as `alert_stored` decides them (a first alert for a rule new to the story, an update
+    only for a development). It keeps its story: no placement, no comparison with its
+    own earlier text. NotACopy when its new text came unmatched (a stored original has
+    it too): it must be matched."""
+    made: list[int] = []
+    story_id = stored.story_id
+    if stored.article.text_hash == article.text_hash:
+        reason = f"entry {entry_id}'s page read again: article {stored.id}'s text is unchanged"
+        tx.add_decision(stored.id, story_id, "unchanged", reason, now)
+    elif matches is None:
+        raise NotACopy(f"entry {entry_id}: its page read again has a new text to match")
+    else:
+        if story_id is not None:
+            tx.lock_story(story_id)
+        revision = tx.revise_article(stored.id, article, now)
+        reason = f"entry {entry_id}'s page changed; article {stored.id} read again"
+        tx.add_decision(stored.id, story_id, "revised", f"{reason} (revision {revision})", now)
+        if story_id is not None:  # the revised text is of now, not of the page's date
+            unpublished = replace(article, published=None)
+            made = _alerts(tx, desk, stored.id, unpublished, matches, story_id, enqueue, now)
+    tx.finish_entry(entry_id, stored.duplicate_of is not None, now)
+    return Recorded(stored.id, stored.duplicate_of, tuple(made), story_id)
 
 
 def alert_stored(
@@ -133,16 +169,31 @@ def alert_stored(
     if stored.story_id is None or not matches:
         return ()
     now = utcnow()
-    made: list[int] = []
     with store.transaction() as tx:
         tx.lock_story(stored.story_id)
-        for match in matches:
-            gap = desk.settings.update_gap
-            alert_id = decide_alert(tx, stored.id, stored.article, match, stored.story_id, now, gap)
-            if alert_id is not None:
-                enqueue(tx, alert_id, match.rule_id, now)
-                made.append(alert_id)
+        made = _alerts(tx, desk, stored.id, stored.article, matches, stored.story_id, enqueue, now)
     return tuple(made)
+
+
+def _alerts(
+    tx: Tx,
+    desk: StoryDesk,
+    article_id: int,
+    article: Article,
+    matches: Sequence[Match],
+    story_id: int,
+    enqueue: Enqueue,
+    now: datetime,
+) -> list[int]:
+    """The alerts the article's matches deserve in its story, with their deliveries."""
+    made: list[int] = []
+    for match in matches:
+        gap = desk.settings.update_gap
+        alert_id = decide_alert(tx, article_id, article, match, story_id, now, gap)
+        if alert_id is not None:
+            enqueue(tx, alert_id, match.rule_id, now)
+            made.append(alert_id)
+    return made
 
 
 def _same_url(tx: Tx, entry_id: int, article: Article, now: datetime) -> tuple[int, int | None]:

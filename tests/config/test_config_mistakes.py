@@ -348,3 +348,21 @@ def test_polling_more_than_once_a_minute_is_refused(tmp_path: Path, text: str, k
 def test_polling_once_a_minute_is_accepted(tmp_path: Path) -> None:
     config = load(tmp_path, "feeds:\n  - {url: 'https://a.example/x', every: 1m}\n" + RULE)
     assert config.feeds[0].every == 60.0
+
+
+def test_rereads_default_to_three_after_ten_minutes_and_zero_turns_them_off(
+    tmp_path: Path,
+) -> None:
+    poll = load(tmp_path, RULE).poll
+    assert (poll.reread, poll.reread_after) == (3, 600.0)
+    poll = load(tmp_path, "poll: {reread: 0, reread_after: 1h}\n" + RULE).poll
+    assert (poll.reread, poll.reread_after) == (0, 3600.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [("poll: {reread: -1}\n", "poll.reread"), ("poll: {reread_after: 0}\n", "poll.reread_after")],
+)
+def test_a_negative_reread_or_a_zero_gap_is_refused(tmp_path: Path, text: str, key: str) -> None:
+    [problem] = problems_of(tmp_path, text + RULE)
+    assert problem.path == key

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from typer.testing import CliRunner
@@ -21,7 +20,7 @@ from monitors.delivery import Outbox
 from monitors.errors import StoreError
 from monitors.store import Store, connect, migrate
 from monitors.store import revisions as migrations
-from monitors.store.schema import alerts, articles, entries, metadata
+from monitors.store.schema import alerts, articles, entries, metadata, stories
 from newsmon.cli import app
 from tests.conftest import make_config
 from tests.factories import STORY, record
@@ -63,8 +62,7 @@ def test_downgrade_to_empty_and_upgrade_again(store_url: str) -> None:
     assert migrate(store_url) == (None, migrations.head())
     assert migrate(store_url) == (migrations.head(), migrations.head())
     engine = connect(store_url)
-    with engine.begin() as conn:
-        command.downgrade(migrations.alembic_config(conn), "base")
+    migrations.downgrade(engine, "base")
     assert set(sa.inspect(engine).get_table_names()) <= {"alembic_version"}
     engine.dispose()
     migrate(store_url)
@@ -85,6 +83,22 @@ def test_a_store_from_before_migrations_is_stamped_and_kept(store_url: str) -> N
         conn.execute(sa.text("ALTER TABLE entries DROP COLUMN seen_via"))
         for column in ("published_at", "seen_at", "seen_via"):
             conn.execute(sa.text(f"ALTER TABLE alerts DROP COLUMN {column}"))
+        conn.execute(sa.text("DROP TABLE article_revisions"))
+        for column in ("fingerprint", "rereads", "reread_at"):
+            conn.execute(sa.text(f"ALTER TABLE entries DROP COLUMN {column}"))
+        conn.execute(sa.text("ALTER TABLE articles DROP COLUMN revision"))
+        if postgres:
+            conn.execute(sa.text("DROP TABLE alerts CASCADE"))  # with the deliveries' key
+        else:
+            conn.execute(sa.text("DROP TABLE alerts"))
+        _baseline_alerts().create(conn)
+        if postgres:
+            conn.execute(
+                sa.text(
+                    "ALTER TABLE deliveries ADD CONSTRAINT deliveries_alert_id_fkey "
+                    "FOREIGN KEY (alert_id) REFERENCES alerts (id)"
+                )
+            )
         conn.execute(sa.text("DROP INDEX ix_stories_revision"))
         conn.execute(sa.text("ALTER TABLE stories DROP COLUMN revision"))
         for column in ("article_id", "page", "feed_id", "recorded"):
@@ -107,6 +121,39 @@ def test_a_store_from_before_migrations_is_stamped_and_kept(store_url: str) -> N
     engine.dispose()
 
 
+def _baseline_alerts() -> sa.Table:
+    """The alerts table of the baseline: one alert per rule and article, no times."""
+    before = sa.MetaData()
+    for table in (articles, stories):
+        table.to_metadata(before)
+    later = {"revision", "published_at", "seen_at", "seen_via"}
+    columns = [
+        sa.Column(
+            c.name, *[sa.ForeignKey(k.target_fullname) for k in c.foreign_keys], nullable=c.nullable
+        )
+        if c.foreign_keys
+        else c._copy()
+        for c in alerts.columns
+        if c.name not in later
+    ]
+    new = sa.text("kind = 'new'")
+    return sa.Table(
+        "alerts",
+        before,
+        *columns,
+        sa.UniqueConstraint("rule_id", "article_id", name="uq_alerts_rule_article"),
+        sa.Index("ix_alerts_story_id", "story_id"),
+        sa.Index(
+            "uq_alerts_rule_story_new",
+            "rule_id",
+            "story_id",
+            unique=True,
+            sqlite_where=new,
+            postgresql_where=new,
+        ),
+    )
+
+
 def test_alerts_from_before_0005_get_the_sources_their_story_had(store_url: str) -> None:
     store = Store.open(store_url)
     outbox = Outbox.of(make_config(store_url, [], "json://127.0.0.1:9/"), store)
@@ -127,7 +174,7 @@ def test_alerts_from_before_0005_get_the_sources_their_story_had(store_url: str)
                 .where(alerts.c.id == alert_id)
                 .values(sources=json.dumps([[site, url]]))
             )
-        command.downgrade(migrations.alembic_config(conn), "0004")
+    migrations.downgrade(engine, "0004")
     store.close()
     assert migrate(store_url) == ("0004", migrations.head())
     engine = connect(store_url)
@@ -142,8 +189,7 @@ def test_alerts_from_before_0014_get_their_article_and_entry_times(store_url: st
     store = Store.open(store_url)
     outbox = Outbox.of(make_config(store_url, [], "json://127.0.0.1:9/"), store)
     record(store, outbox, "https://harbour.example/a", "Harbour Gazette", STORY)
-    with store.engine.begin() as conn:
-        command.downgrade(migrations.alembic_config(conn), "0012")
+    migrations.downgrade(store.engine, "0012")
     store.close()
     assert migrate(store_url) == ("0012", migrations.head())
     engine = connect(store_url)
