@@ -448,8 +448,9 @@ def _reread(
         entries.update()
         .where(entries.c.id == entry_id, entries.c.fingerprint == old)
         .values(
-            url=entry.url,  # where the feed links it now (a new slug, say)
-            canonical_url=entry.canonical_url,
+            url=entry.url,  # where the feed links it now (a new slug, say); its canonical
+            # URL stays the one its article was stored under, so that the page read
+            # again revises that article
             title=entry.title,
             summary=entry.summary,
             fingerprint=new,

@@ -58,9 +58,9 @@ def page(title: str, text: str, base: str) -> bytes:
     ).encode()
 
 
-def feed(title: str, base: str, published: str) -> bytes:
+def feed(title: str, base: str, published: str, path: str = "/live.html") -> bytes:
     item = (
-        f"<item><title>{title}</title><link>{base}/live.html</link><guid>senate-live</guid>"
+        f"<item><title>{title}</title><link>{base}{path}</link><guid>senate-live</guid>"
         f"<pubDate>{published}</pubDate><description>{title}.</description></item>"
     )
     return f"<rss version='2.0'><channel><title>T</title>{item}</channel></rss>".encode()
@@ -135,6 +135,27 @@ def test_a_story_updated_in_place_alerts_its_development_once(store_url: str, st
     assert tuple(article) == (RATIFIED, 1)
     assert earlier == [TO_VOTE]
     assert tuple(entry) == ("done", 1)
+
+
+def test_a_link_moved_with_its_headline_revises_the_same_article(
+    store_url: str, store: Store
+) -> None:
+    desk = Desk(store_url, store)
+    try:
+        desk.cycle()
+        base = desk.site.base_url
+        desk.feed.body = feed(RATIFIED, base, desk.published, path="/senate-ratifies.html")
+        moved = desk.site.add("/senate-ratifies.html", page(RATIFIED, AFTER, base))
+        moved.headers["Content-Type"] = "text/html; charset=utf-8"
+        second = desk.cycle()
+    finally:
+        desk.close()
+    assert len(second) == 1
+    assert RATIFIED in second[0]["title"]
+    assert desk.kinds() == [("new", TO_VOTE), ("update", RATIFIED)]
+    with store.engine.connect() as conn:
+        stored = conn.execute(sa.select(articles.c.title, articles.c.revision)).all()
+    assert [tuple(r) for r in stored] == [(RATIFIED, 1)]
 
 
 def test_stories_show_tells_the_article_was_revised(store: Store, tmp_path: Path) -> None:

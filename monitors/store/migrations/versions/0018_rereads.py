@@ -1,7 +1,6 @@
 """Reading an article again when its feed entry changes in place: each entry keeps a
 fingerprint of what its feed says of it, how often it was read again and when last; an
-article
-its revision number, its earlier texts in `article_revisions`; an alert the revision
+article its revision number, its earlier texts in `article_revisions`; an alert the revision
 of the article it was made on, so that a revised article may get an update alert from
 a rule that alerted on it before (one alert per rule, article and revision). Entries
 stored before get their fingerprint at their feed's next parse, without a re-read.
