@@ -132,3 +132,22 @@ def test_earlier_alerts_are_read_with_the_text_they_were_made_on(
     for alert in prior[1:]:
         assert alert.text == DEVELOPED
         assert alert.published_at == made[alert.id]  # of when it was made
+
+
+def test_a_page_not_read_again_keeps_its_text_not_the_feeds_summary(
+    store: Store, store_url: str
+) -> None:
+    """A page that could not be fetched again (a time-out, an extraction problem) leaves
+    the feed's summary standing in for it: that must not replace the page's text."""
+    box = outbox(store, store_url)
+    first = record(store, box, "https://harbour.example/a", "Harbour Gazette", STORY)
+    row = stored(store, first.article_id)
+    assert row.source == "page"
+    summary = "Senate ratifies security guarantees for Kyiv. 41 comments"
+    fallback = replace(_article(row), text=summary, text_hash="summary", source="summary")
+    desk = StoryDesk(StoriesConfig(update_gap=0.001))
+    again = record_article(store, desk, row.entry_id, fallback, matched(summary), box.enqueue)
+    assert again.alert_ids == ()
+    kept = stored(store, first.article_id)
+    assert (kept.text, kept.revision, kept.source) == (STORY, 0, "page")
+    assert kinds(store, first.article_id)[-1] == "unchanged"
