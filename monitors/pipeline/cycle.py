@@ -359,7 +359,8 @@ class Pipeline:
             if hub is not None:
                 tx.note_hub(state.id, hub.hub, hub.topic, new_callback_id())
             hints = [h for h in (parsed.ttl, result.max_age) if h]
-            polled = Polled(len(parsed.entries), len(added), max(hints, default=None))
+            fresh = sum(not e.again for e in added)  # entries read again are not new items
+            polled = Polled(len(parsed.entries), fresh, max(hints, default=None))
             tx.schedule_feed(state.id, *self._next_poll(feed, state, polled, started, pushed))
         if added:  # entries to record: the workers (and the language model, for text
             self.extractor.start()  # beyond plain English) get ready while feeds poll

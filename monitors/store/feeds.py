@@ -47,6 +47,7 @@ class DueEntry:
     feed_id: int
     url: str
     published: datetime | None
+    again: bool = False  # made pending again to be read again (see `add_entries`)
 
 
 @dataclass(frozen=True)
@@ -414,7 +415,7 @@ def _read_again(
         row = changed[entry_id]
         entry = listed[row.key]
         if _reread(conn, entry_id, row.fingerprint, entry, prints[row.key], now):
-            again.append(DueEntry(entry_id, feed_id, entry.url, entry.published))
+            again.append(DueEntry(entry_id, feed_id, entry.url, entry.published, True))
     return again
 
 

@@ -156,17 +156,38 @@ class OutboxQueries:
         """The title and text of the story's articles the rule matched that made no alert
         because they brought nothing new (decision "no update"), first first; article
         `but` left out (one being decided again on a revised text: what its earlier text
-        said was known already)."""
-        silent = sa.select(decisions.c.article_id).where(
-            decisions.c.story_id == story_id,
-            decisions.c.rule_id == rule_id,
-            decisions.c.kind == "no update",
-            decisions.c.article_id != (but or 0),
+        said was known already). Each as it was when so decided: an article revised
+        since says what its earlier text said (its later text may hold news held back)."""
+        later = article_revisions.alias("later")
+        then = (  # the earliest text replaced after the decision, if any
+            sa.select(later.c.revision)
+            .where(
+                later.c.article_id == decisions.c.article_id,
+                later.c.revised_at > decisions.c.created_at,
+            )
+            .order_by(later.c.revision)
+            .limit(1)
+            .scalar_subquery()
+        )
+        earlier = sa.and_(
+            article_revisions.c.article_id == decisions.c.article_id,
+            article_revisions.c.revision == then,
         )
         rows = self.conn.execute(
-            sa.select(articles.c.title, articles.c.text)
-            .where(articles.c.id.in_(silent))
-            .order_by(articles.c.id)
+            sa.select(
+                sa.func.coalesce(article_revisions.c.title, articles.c.title).label("title"),
+                sa.func.coalesce(article_revisions.c.text, articles.c.text).label("text"),
+            )
+            .select_from(decisions)
+            .join(articles, articles.c.id == decisions.c.article_id)
+            .outerjoin(article_revisions, earlier)
+            .where(
+                decisions.c.story_id == story_id,
+                decisions.c.rule_id == rule_id,
+                decisions.c.kind == "no update",
+                decisions.c.article_id != (but or 0),
+            )
+            .order_by(decisions.c.article_id, decisions.c.id)
         )
         return [(r.title, r.text) for r in rows]
 

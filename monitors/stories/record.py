@@ -131,9 +131,10 @@ def _read_again(
     now: datetime,
 ) -> Recorded:
     """The entry's page read again (its feed entry changed): nothing when its text is
-    the stored one; else the article gets the new title and text (the earlier kept as a
-    revision), a "revised" decision and, in its story, the alerts its matches deserve
-    as `alert_stored` decides them (a first alert for a rule new to the story, an update
+    the stored one, or when only the feed's summary came for a stored page's text; else
+    the article gets the new title and text (the earlier kept as a revision), a
+    "revised" decision and, in its story, the alerts its matches deserve as
+    `alert_stored` decides them (a first alert for a rule new to the story, an update
     only for a development). It keeps its story: no placement, no comparison with its
     own earlier text. NotACopy when its new text came unmatched (a stored original has
     it too): it must be matched."""
@@ -141,6 +142,11 @@ def _read_again(
     story_id = stored.story_id
     if stored.article.text_hash == article.text_hash:
         reason = f"entry {entry_id}'s page read again: article {stored.id}'s text is unchanged"
+        tx.add_decision(stored.id, story_id, "unchanged", reason, now)
+    elif stored.article.source == "page" and article.source != "page":
+        # its page could not be read again (the feed's summary stood in): a page's text
+        # is not replaced by a summary
+        reason = f"entry {entry_id}'s page not read again: article {stored.id} kept as it was"
         tx.add_decision(stored.id, story_id, "unchanged", reason, now)
     elif matches is None:
         raise NotACopy(f"entry {entry_id}: its page read again has a new text to match")

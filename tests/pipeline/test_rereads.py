@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from monitors.config import Config
 from monitors.store import Store, utcnow
-from monitors.store.schema import alerts, article_revisions, articles, decisions, entries
+from monitors.store.schema import alerts, article_revisions, articles, decisions, entries, feeds
 from newsmon.cli import app
 from tests.conftest import make_config
 from tests.httpserver import LoopbackServer
@@ -238,3 +238,23 @@ def test_the_update_says_what_is_new_and_counts_from_the_change_seen(
     assert json.loads(update.new_facts)
     assert (first.seen_at, update.seen_at) == tuple(seen)  # latency: from the change seen
     assert update.published_at is None  # the page's date is the first text's
+
+
+def test_an_entry_read_again_is_not_a_new_item_for_adaptive_polling(
+    store_url: str, store: Store
+) -> None:
+    desk = Desk(store_url, store)
+    try:
+        desk.cycle()
+        with store.engine.connect() as conn:
+            first = conn.execute(sa.select(feeds.c.interval, feeds.c.items_per_day)).one()
+        desk.change(RATIFIED, AFTER)
+        desk.cycle()  # the one entry read again: no new item
+        with store.engine.connect() as conn:
+            second = conn.execute(sa.select(feeds.c.interval, feeds.c.items_per_day)).one()
+            rereads = conn.scalar(sa.select(entries.c.rereads))
+    finally:
+        desk.close()
+    assert rereads == 1
+    assert second.interval > first.interval  # a poll with nothing new: polled less often
+    assert second.items_per_day == first.items_per_day == 0.0

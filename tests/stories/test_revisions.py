@@ -12,12 +12,12 @@ import sqlalchemy as sa
 
 from monitors.config import StoriesConfig
 from monitors.delivery import Outbox
-from monitors.models import Article, Match
+from monitors.models import Article, Entry, Match
 from monitors.store import Store
 from monitors.store.schema import alerts, article_revisions, articles, decisions
 from monitors.stories import NotACopy, StoryDesk, record_article
 from tests.conftest import make_config
-from tests.factories import STORY, record
+from tests.factories import STORY, _pending, record
 
 REVISED = (
     "Allies offered Kyiv security guarantees on Friday in a draft accord that the Senate "
@@ -132,3 +132,55 @@ def test_earlier_alerts_are_read_with_the_text_they_were_made_on(
     for alert in prior[1:]:
         assert alert.text == DEVELOPED
         assert alert.published_at == made[alert.id]  # of when it was made
+
+
+def test_a_page_not_read_again_keeps_its_text_not_the_feeds_summary(
+    store: Store, store_url: str
+) -> None:
+    """A page that could not be fetched again (a time-out, an extraction problem) leaves
+    the feed's summary standing in for it: that must not replace the page's text."""
+    box = outbox(store, store_url)
+    first = record(store, box, "https://harbour.example/a", "Harbour Gazette", STORY)
+    row = stored(store, first.article_id)
+    assert row.source == "page"
+    summary = "Senate ratifies security guarantees for Kyiv. 41 comments"
+    fallback = replace(_article(row), text=summary, text_hash="summary", source="summary")
+    desk = StoryDesk(StoriesConfig(update_gap=0.001))
+    again = record_article(store, desk, row.entry_id, fallback, matched(summary), box.enqueue)
+    assert again.alert_ids == ()
+    kept = stored(store, first.article_id)
+    assert (kept.text, kept.revision, kept.source) == (STORY, 0, "page")
+    assert kinds(store, first.article_id)[-1] == "unchanged"
+
+
+RESTATED = (
+    "Envoy Ruth Calloway said allies offered Kyiv security guarantees on Friday in a draft "
+    "accord reached in Geneva. The text names Article 5 and a verification mission of 67 "
+    "observers, and Senate leaders would see it next week."
+)
+
+
+def test_a_restatement_revised_with_held_news_leaves_that_news_new(
+    store: Store, store_url: str
+) -> None:
+    """An article that restated the story ("no update"), then read again with a
+    development held for the update gap: the development stays new for the next
+    write-up (what the article said when it made no alert is what counts as known)."""
+    box = outbox(store, store_url)
+    first = record(store, box, "https://harbour.example/a", "Harbour Gazette", STORY)
+    second = record(store, box, "https://coast.example/b", "Coast", RESTATED)
+    assert first.alert_ids and not second.alert_ids
+    assert "no update" in kinds(store, second.article_id)
+    row = stored(store, second.article_id)
+    held = StoryDesk(StoriesConfig(update_gap=86400.0))
+    article = replace(_article(row), text=DEVELOPED, text_hash="developed")
+    again = record_article(store, held, row.entry_id, article, matched(DEVELOPED), box.enqueue)
+    assert again.alert_ids == ()
+    assert kinds(store, second.article_id)[-1] == "update held"
+    url = "https://bay.example/c"
+    [item] = _pending(store, [Entry(url, url, url, DEVELOPED.split(".")[0], "")], url)
+    third = replace(_article(row), url=url, canonical_url=url, text_hash="third")
+    third = replace(third, title=item.entry.title, site="Bay Times")
+    after_gap = StoryDesk(StoriesConfig(update_gap=0.001))
+    made = record_article(store, after_gap, item.id, third, matched(DEVELOPED), box.enqueue)
+    assert made.alert_ids  # Britain and France: still news
