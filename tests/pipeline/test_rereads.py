@@ -98,6 +98,15 @@ class Desk:
         run_cycle(self.cfg, self.store)
         return hook_posts(self.hook)[sent:]
 
+    def revised(self) -> None:
+        """A first cycle, the story changed to its ratification, a second cycle; closed."""
+        try:
+            self.cycle()
+            self.change(RATIFIED, AFTER)
+            self.cycle()
+        finally:
+            self.close()
+
     def close(self) -> None:
         self.site.__exit__(None, None, None)
         self.hook.__exit__(None, None, None)
@@ -160,13 +169,7 @@ def test_a_link_moved_with_its_headline_revises_the_same_article(
 
 def test_stories_show_tells_the_article_was_revised(store: Store, tmp_path: Path) -> None:
     store_url = str(store.engine.url.render_as_string(hide_password=False))
-    desk = Desk(store_url, store)
-    try:
-        desk.cycle()
-        desk.change(RATIFIED, AFTER)
-        desk.cycle()
-    finally:
-        desk.close()
+    Desk(store_url, store).revised()
     with store.engine.connect() as conn:
         story_id = conn.scalar(sa.select(articles.c.story_id))
     path = tmp_path / "newsmon.yaml"
@@ -224,13 +227,7 @@ def test_rereads_off_keep_the_first_text(store_url: str, store: Store) -> None:
 def test_the_update_says_what_is_new_and_counts_from_the_change_seen(
     store_url: str, store: Store
 ) -> None:
-    desk = Desk(store_url, store)
-    try:
-        desk.cycle()
-        desk.change(RATIFIED, AFTER)
-        desk.cycle()
-    finally:
-        desk.close()
+    Desk(store_url, store).revised()
     with store.engine.connect() as conn:
         made = conn.execute(sa.select(alerts).order_by(alerts.c.id)).all()
         seen = conn.execute(sa.select(entries.c.first_seen_at, entries.c.reread_at)).one()
