@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from justext.utils import get_stoplist, get_stoplists
 
-import monitors.extract.page  # noqa: F401 - installs the stop words
+from monitors.extract.page import _trafilatura
 from monitors.extract.stopwords import Stopwords, all_languages
 
 JUSTEXT = frozenset(word.lower() for lang in get_stoplists() for word in get_stoplist(lang))
@@ -35,6 +35,7 @@ def test_words_joined_across_the_separator_are_not_members() -> None:
 
 
 def test_trafilatura_classifies_paragraphs_with_it() -> None:
+    _trafilatura()  # as extraction does first: imports trafilatura, installs the stop words
     stoplist = trafilatura.external.JT_STOPLIST or trafilatura.external.jt_stoplist_init()
     assert isinstance(stoplist, Stopwords)
     assert justext.core.define_stoplist(stoplist) is stoplist
