@@ -68,7 +68,7 @@ from monitors.pipeline.push import Push, rereads_of, safety_due
 from monitors.pipeline.report import CycleReport, FeedOutcome, ProcessedEntry
 from monitors.pipeline.sender import Sender
 from monitors.rules import Matching, release_dictionaries
-from monitors.store import DueEntry, FeedState, PendingEntry, Store, utcnow
+from monitors.store import DueEntry, FeedState, PendingEntry, Store, new_count, utcnow
 from monitors.stories import NotACopy, Recorded, StoryDesk, record_article
 
 log = logging.getLogger(__name__)
@@ -359,8 +359,7 @@ class Pipeline:
             if hub is not None:
                 tx.note_hub(state.id, hub.hub, hub.topic, new_callback_id())
             hints = [h for h in (parsed.ttl, result.max_age) if h]
-            fresh = sum(not e.again for e in added)  # entries read again are not new items
-            polled = Polled(len(parsed.entries), fresh, max(hints, default=None))
+            polled = Polled(len(parsed.entries), new_count(added), max(hints, default=None))
             tx.schedule_feed(state.id, *self._next_poll(feed, state, polled, started, pushed))
         if added:  # entries to record: the workers (and the language model, for text
             self.extractor.start()  # beyond plain English) get ready while feeds poll

@@ -14,7 +14,14 @@ win.
 
 from monitors.store.backfill import BackfillItem
 from monitors.store.engine import connect, migrate, probe, sqlite_file
-from monitors.store.feeds import MAX_ENTRY_ATTEMPTS, DueEntry, FeedState, PendingEntry, Rereads
+from monitors.store.feeds import (
+    MAX_ENTRY_ATTEMPTS,
+    DueEntry,
+    FeedState,
+    PendingEntry,
+    Rereads,
+    new_count,
+)
 from monitors.store.outbox import AlertLatency, AlertListing, AlertRow, DeliveryRow, PriorAlert
 from monitors.store.push import Subscription
 from monitors.store.revisions import current, head, known_revisions
@@ -44,6 +51,7 @@ __all__ = [
     "Placed",
     "PriorAlert",
     "Rereads",
+    "new_count",
     "Store",
     "StoredArticle",
     "StoryArticle",

@@ -117,7 +117,7 @@ class FeedQueries:
         """
         now = utcnow()
         parsed = {} if skipped is None else {"skipped": json.dumps(list(skipped))}
-        added, fresh = add_entries(self.conn, feed_id, new_entries, now, rereads=rereads)
+        added = add_entries(self.conn, feed_id, new_entries, now, rereads=rereads)
         self._set_feed(
             feed_id,
             **parsed,
@@ -129,7 +129,7 @@ class FeedQueries:
             last_status=status,
             last_error=None,
             error_streak=0,
-            entries_seen=feeds.c.entries_seen + fresh,
+            entries_seen=feeds.c.entries_seen + new_count(added),
             claimed_by=None,
             claimed_until=None,
         )
@@ -336,16 +336,16 @@ def add_entries(
     now: datetime,
     via: str = "poll",
     rereads: Rereads | None = None,
-) -> tuple[list[DueEntry], int]:
+) -> list[DueEntry]:
     """Store the entries the feed did not have yet, seen `via` a poll or a push: pending,
     or `duplicate` when any feed already had the canonical URL; and read again those it
-    had that it now says something new of (see `_read_again`). The entries now pending
-    (new ones first), and how many of them are new."""
+    had that it now says something new of (see `_read_again`). The entries now pending,
+    new ones first (those read again are marked `again`)."""
     unique: dict[str, Entry] = {}
     for entry in new:
         unique.setdefault(entry.key, entry)
     if not unique:
-        return [], 0
+        return []
     known = {
         row.key: row
         for row in conn.execute(
@@ -374,7 +374,7 @@ def add_entries(
             }
         )
     if not rows:
-        return again, 0
+        return again
     inserted = insert_ignore(conn, entries).returning(entries.c.key, entries.c.id)
     ids = dict(conn.execute(inserted, rows).tuples().all())  # one statement for them all
     added = [
@@ -382,7 +382,12 @@ def add_entries(
         for row in rows
         if row["status"] == "pending" and row["key"] in ids
     ]
-    return added + again, len(added)
+    return added + again
+
+
+def new_count(due: Sequence[DueEntry]) -> int:
+    """How many of these pending entries are new items of their feed (not read again)."""
+    return sum(not entry.again for entry in due)
 
 
 def _read_again(
@@ -428,7 +433,7 @@ def fingerprint(entry: Entry) -> str:
 
 
 def _may_reread(ids: list[int], now: datetime, rereads: Rereads) -> sa.Select[Any]:
-    """Those of these entries that may be read again now (see `reread_entries`)."""
+    """Those of these entries that may be read again now (see `_read_again`)."""
     own_article = sa.exists().where(articles.c.entry_id == entries.c.id)
     return sa.select(entries.c.id).where(
         entries.c.id.in_(ids),

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from monitors.models import Entry
 from monitors.store.engine import from_row, insert_ignore
-from monitors.store.feeds import Rereads, add_entries
+from monitors.store.feeds import Rereads, add_entries, new_count
 from monitors.store.schema import feeds, push_subscriptions, utcnow
 
 subs = push_subscriptions
@@ -234,11 +234,11 @@ class PushQueries:
         )
         if not fresh.rowcount:
             return None
-        added, new = add_entries(self.conn, feed_id, new_entries, now, "push", rereads)
+        added = add_entries(self.conn, feed_id, new_entries, now, "push", rereads)
         self.conn.execute(
             feeds.update()
             .where(feeds.c.id == feed_id)
-            .values(entries_seen=feeds.c.entries_seen + new)
+            .values(entries_seen=feeds.c.entries_seen + new_count(added))
         )
         return len(added)
 

@@ -193,8 +193,8 @@ def _alerts(
 ) -> list[int]:
     """The alerts the article's matches deserve in its story, with their deliveries."""
     made: list[int] = []
+    gap = desk.settings.update_gap
     for match in matches:
-        gap = desk.settings.update_gap
         alert_id = decide_alert(tx, article_id, article, match, story_id, now, gap)
         if alert_id is not None:
             enqueue(tx, alert_id, match.rule_id, now)
