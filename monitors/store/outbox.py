@@ -133,8 +133,7 @@ class OutboxQueries:
             sa.select(
                 alerts.c.id,
                 alerts.c.terms,
-                sa.func.coalesce(article_revisions.c.title, articles.c.title).label("title"),
-                sa.func.coalesce(article_revisions.c.text, articles.c.text).label("text"),
+                *_TEXT_THEN,
                 _REVISED_WHEN_MADE,
                 articles.c.fetched_at,
             )
@@ -175,8 +174,7 @@ class OutboxQueries:
         )
         rows = self.conn.execute(
             sa.select(
-                sa.func.coalesce(article_revisions.c.title, articles.c.title).label("title"),
-                sa.func.coalesce(article_revisions.c.text, articles.c.text).label("text"),
+                *_TEXT_THEN,
             )
             .select_from(decisions)
             .join(articles, articles.c.id == decisions.c.article_id)
@@ -564,6 +562,12 @@ class OutboxQueries:
         )
         return tuple(dict.fromkeys((site, url) for site, url in rows))
 
+
+# an article's title and text as the joined earlier revision has them, else its current
+_TEXT_THEN = (
+    sa.func.coalesce(article_revisions.c.title, articles.c.title).label("title"),
+    sa.func.coalesce(article_revisions.c.text, articles.c.text).label("text"),
+)
 
 # when an alert's article was published: the page's date, unless the alert was made on
 # a revised text (read again later, of the time the alert was made)
