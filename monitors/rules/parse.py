@@ -35,9 +35,9 @@ from monitors.rules.query import (
     size,
 )
 
-MAX_QUERY = 20_000  # characters of a query
+MAX_QUERY = 50_000  # characters of a query
 MAX_DEPTH = 40
-MAX_LITERALS = 2000
+MAX_LITERALS = 5000
 MAX_WRITTEN_OUT = 20_000  # terms with the rules referred to written out (`rule:ID`)
 MAX_SLOP = 1000
 MAX_EXPANDED = 1000  # characters of a word or phrase once aliases are expanded
@@ -384,7 +384,7 @@ class _Parser:
                 raise QueryError(f"{exc} (at position {pos})") from None
         self.literals += len(variants)
         if self.literals > MAX_LITERALS:
-            raise QueryError(f"query too large: more than {MAX_LITERALS} terms with aliases")
+            raise QueryError(f"query too large: more than {MAX_LITERALS:,} terms with aliases")
         longest = max(sum(len(word.word) + 1 for word in variant) for variant in variants)
         if longest > MAX_EXPANDED:
             raise QueryError(
