@@ -370,16 +370,16 @@ def union(groups: Iterator[list[Span]] | list[list[Span]], merge: bool = False) 
 def windows(
     groups: list[list[Span]], slop: int | None, scan: Scan, tight: bool = True
 ) -> Iterator[tuple[Span, int]]:
-    """The tightest stretches holding a span of each group (holding no other such
-    stretch; without `tight`, the shortest up to each span), with how many of their words
-    lie in no span of any group (the other words); with a `slop`, only those within one
-    field of the scanned article where that number is at most `slop`."""
+    """The tightest stretches of one field of the scanned article holding a span of each
+    group (holding no other such stretch; without `tight`, the shortest up to each span),
+    with how many of their words lie in no span of any group (the other words); with a
+    `slop`, only those where that number is at most `slop`."""
     ours = Coverage(union(groups, merge=True))
     doc = scan.doc
     shortest = _shortest(groups, scan)
     for window in _tightest(shortest) if tight else shortest:
         extra = window[1] - window[0] - ours.words_in(window)
-        if slop is None or (extra <= slop and _one_field(window, doc)):
+        if _one_field(window, doc) and (slop is None or extra <= slop):
             yield window, extra
 
 

@@ -1054,6 +1054,16 @@ def oracle_matches(node: Node, fields: Fields) -> bool:
     return bool(oracle_spans(node, fields))
 
 
+def test_an_and_across_headline_and_text_is_no_stretch_for_a_near() -> None:
+    """The headline's "kyiv" and the text's "donbas" satisfy the AND, but hold no stretch of
+    one field: the four words between "talks" and the text's own "donbas kyiv" are too many
+    (they once counted as covered by a stretch running from the headline into the text)."""
+    rules = RuleSet.compile([("r", "(kyiv AND donbas) NEAR/3 talks")])
+    assert rules.match("kyiv", "talks kiev kiev kiev kiev donbas kyiv") == []
+    assert rules.match("kyiv", "talks donbas") == []
+    assert [m.rule_id for m in rules.match("kyiv", "talks kiev donbas kyiv")] == ["r"]
+
+
 @given(
     st.lists(st.sampled_from(WORDS), max_size=6),
     st.lists(st.sampled_from([*WORDS, "\n"]), max_size=24),
