@@ -6,6 +6,7 @@ import os
 import socket
 import tempfile
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,37 @@ from tests.httpserver import LoopbackServer  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+# The modules whose tests share the session's prefect_harness: xdist runs them on one
+# worker, which starts one Prefect server for them all.
+PREFECT_HARNESS_MODULES = frozenset(
+    {"tests/cli/test_serve.py", "tests/flows/test_backfill_flow.py", "tests/flows/test_flow.py"}
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules with the most `slow` tests first (the order is otherwise kept): xdist,
+    told --no-loadscope-reorder, hands out modules in this order, so the longest start
+    early and the short ones fill in around them, leaving no worker alone at the end."""
+    slow = Counter(item.path for item in items if item.get_closest_marker("slow"))
+    items.sort(key=lambda item: -slow[item.path])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's loadfile, the PREFECT_HARNESS_MODULES counting as one file."""
+    from xdist.scheduler import LoadFileScheduling
+
+    if config.getvalue("dist") != "loadfile":
+        return None
+
+    class SharedHarness(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = str(super()._split_scope(nodeid))
+            return "prefect harness" if scope in PREFECT_HARNESS_MODULES else scope
+
+    return SharedHarness(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -70,6 +102,16 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         conn.exec_driver_sql("CREATE SCHEMA public")
     engine.dispose()
     return url
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """A Prefect server on a temporary database (prefect_test_harness), one for the
+    session: the tests that use it run on one xdist worker (see pytest_xdist_make_scheduler)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield
 
 
 @pytest.fixture

@@ -82,7 +82,8 @@ def summary_of(stderr: str) -> dict[str, int]:
 @pytest.mark.slow
 def test_a_backfill_interrupted_then_resumed_lists_what_one_run_lists(tmp_path: Path) -> None:
     with StaticSite(DEMO_SITE) as site:
-        whole = backfill(config(tmp_path / "whole", site.base)).communicate(timeout=300)
+        # the uninterrupted run, on its own store, goes on beside the interrupted one
+        whole_run = backfill(config(tmp_path / "whole", site.base))
         path = config(tmp_path / "resumed", site.base)
         first = backfill(path)
         deadline = time.monotonic() + 120
@@ -92,6 +93,7 @@ def test_a_backfill_interrupted_then_resumed_lists_what_one_run_lists(tmp_path: 
         _, interrupted = first.communicate(timeout=60)
         done_before = items_done(path)
         resumed = backfill(path).communicate(timeout=300)
+        whole = whole_run.communicate(timeout=300)
     assert first.returncode == 130, interrupted
     assert "interrupted: what is done is kept; run the same command again to go on" in interrupted
     assert "Traceback" not in interrupted

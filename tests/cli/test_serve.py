@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,12 +44,10 @@ def test_serve_without_a_prefect_server_says_so_and_starts_none(tmp_path: Path) 
 
 
 @pytest.fixture(scope="module")
-def prefect_api() -> Iterator[str]:
+def prefect_api(prefect_harness: None) -> str:
     from prefect.settings import PREFECT_API_URL
-    from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=60):
-        yield str(PREFECT_API_URL.value())
+    return str(PREFECT_API_URL.value())
 
 
 def wait_for(condition: object, timeout: float, what: str) -> None:

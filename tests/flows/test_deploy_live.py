@@ -127,8 +127,10 @@ def _posts(hook: LoopbackServer) -> list[object]:
 
 
 def _deployed(env: dict[str, str], name: str) -> bool:
-    done = subprocess.run([PREFECT, "deployment", "inspect", name], env=env, capture_output=True)
-    return done.returncode == 0
+    """Whether the server holds the deployment `flow/deployment` (asked of its API: a
+    `prefect deployment inspect` costs seconds of start-up at each poll)."""
+    url = f"{env['PREFECT_API_URL']}/deployments/name/{name}"
+    return httpx.get(url, auth=AUTH, timeout=10).status_code == 200
 
 
 def _cli(args: list[str], env: dict[str, str]) -> str:
