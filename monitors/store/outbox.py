@@ -173,9 +173,7 @@ class OutboxQueries:
             article_revisions.c.revision == then,
         )
         rows = self.conn.execute(
-            sa.select(
-                *_TEXT_THEN,
-            )
+            sa.select(*_TEXT_THEN)
             .select_from(decisions)
             .join(articles, articles.c.id == decisions.c.article_id)
             .outerjoin(article_revisions, earlier)
