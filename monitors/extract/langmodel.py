@@ -247,6 +247,8 @@ def _read_words(stream: io.BufferedIOBase) -> array[int]:
     shape, dtype = _header(stream)
     if dtype != np.uint16 or len(shape) != 1:
         raise ValueError(f"{dtype} {shape}, not 16-bit numbers")
+    if 2 * shape[0] > os.fstat(stream.fileno()).st_size - stream.tell():
+        raise ValueError(f"{shape[0]} numbers: more than the file holds")
     words = array("H", [0]) * shape[0]
     if stream.readinto(memoryview(words).cast("B")) != 2 * len(words):
         raise ValueError("truncated")

@@ -100,6 +100,17 @@ def _bad_escape(path: Path) -> None:
     langmodel._write_cache(path, compact)
 
 
+def _lying_header(path: Path) -> None:
+    """A table whose header claims 10**10 numbers (20 GB): refused before any is made."""
+    with open(path, "wb") as cached:
+        np.save(cached, np.zeros((300, 2), dtype=np.float16))
+        np.save(cached, np.zeros(2, dtype=np.float32))
+        np.save(cached, np.array(["en", "uk"]))
+        header = {"descr": "<u2", "fortran_order": False, "shape": (10**10,)}
+        np.lib.format.write_array_header_1_0(cached, header)
+        cached.write(b"\0" * 1000)
+
+
 def _longer(path: Path) -> None:
     with open(path, "ab") as cached:
         cached.write(b"more")
@@ -107,8 +118,16 @@ def _longer(path: Path) -> None:
 
 @pytest.mark.parametrize(
     "spoil",
-    [_truncate, _garble, _wrong_arrays, _bad_escape, _longer, lambda path: path.write_bytes(b"")],
-    ids=["truncated", "garbled", "wrong arrays", "bad escape", "longer", "empty"],
+    [
+        _truncate,
+        _garble,
+        _wrong_arrays,
+        _bad_escape,
+        _lying_header,
+        _longer,
+        lambda path: path.write_bytes(b""),
+    ],
+    ids=["truncated", "garbled", "wrong arrays", "bad escape", "lying header", "longer", "empty"],
 )
 def test_an_unsound_cache_is_built_again_and_replaced(
     cache: Path,
