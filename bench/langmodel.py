@@ -1,9 +1,9 @@
 """The language model's load (monitors.extract.langmodel.load), each in a fresh process:
 built with no cache to write (`$NEWSMON_CACHE_DIR` unusable), built and cached (an empty
-cache directory), and read from the cache. Per case, best of `--runs`: CPU time and wall
-time of the load; the process's RSS before it, the peak during it (VmHWM, reset before
-the load) and the RSS after it. The processes run with glibc's mmap threshold and arena
-cap as the pipeline sets them (`open_pipeline`).
+cache directory), and read from the cache. Per case: the load's CPU and wall time, best
+of `--runs`; the process's RSS before it, the peak during it (VmHWM, reset before the
+load) and the RSS after it, of the run whose peak rose most. The processes run with
+glibc's mmap threshold and arena cap as the pipeline sets them (`open_pipeline`).
 
     python bench/langmodel.py [--runs 5]
 """
