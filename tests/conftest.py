@@ -62,6 +62,19 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return SharedHarness(config, log)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """$NEWSMON_CACHE_DIR for the session and the processes it starts, so that no test
+    writes the language model's cache into the home directory; shared by xdist's workers
+    (the first to build it writes it, the others read it)."""
+    root = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        root = root.parent  # the run's directory, above each worker's
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NEWSMON_CACHE_DIR", str(root / "newsmon-cache"))
+        yield root / "newsmon-cache"
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped at the end.
