@@ -12,6 +12,8 @@ bench/watches.py lists the misses and the figures per file and per language).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ import yaml
 
 from monitors import config as config_mod
 from monitors.extract.language import detect_language
+from monitors.models import Match
 from monitors.rules import RuleSet
 from monitors.text import words
 from tests.conftest import DATA, ROOT
@@ -92,6 +95,16 @@ def shipped() -> RuleSet:
     return config_mod.load(ROOT / "config" / "newsmon.yaml", env=ENV).ruleset()
 
 
+Matched = Callable[[str, str], list[Match]]
+
+
+@pytest.fixture(scope="module")
+def matched(shipped: RuleSet) -> Matched:
+    """The shipped rules' matches of a headline and text, each case matched once for the
+    module (the per-case tests and the tallies read the same cases)."""
+    return cache(shipped.match)
+
+
 def test_golden_cases_cover_every_rule_with_positives_and_negatives(shipped: RuleSet) -> None:
     ids = [rule.rule_id for rule in shipped.rules]
     assert ids == ["security-guarantees", "donbas-withdrawal", "senate-ratification"]
@@ -104,8 +117,8 @@ def test_golden_cases_cover_every_rule_with_positives_and_negatives(shipped: Rul
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
-def test_golden_case(shipped: RuleSet, case: dict[str, Any]) -> None:
-    found = {m.rule_id: m for m in shipped.match(case["title"], case["text"])}
+def test_golden_case(matched: Matched, case: dict[str, Any]) -> None:
+    found = {m.rule_id: m for m in matched(case["title"], case["text"])}
     assert {rule: rule in found for rule in case["expect"]} == case["expect"]
     for match in found.values():
         assert match.terms and match.passage.marks
@@ -116,9 +129,9 @@ def test_golden_case(shipped: RuleSet, case: dict[str, Any]) -> None:
     [case for case in CASES if case["expect"]["senate-ratification"]],
     ids=lambda case: case["id"],
 )
-def test_senate_passages_name_the_senate(shipped: RuleSet, case: dict[str, Any]) -> None:
+def test_senate_passages_name_the_senate(matched: Matched, case: dict[str, Any]) -> None:
     match = next(
-        m for m in shipped.match(case["title"], case["text"]) if m.rule_id == "senate-ratification"
+        m for m in matched(case["title"], case["text"]) if m.rule_id == "senate-ratification"
     )
     marked = [match.passage.text[start:end] for start, end in match.passage.marks]
     named = {word for mark in marked for word in words(mark)}
@@ -139,11 +152,11 @@ def test_each_language_has_thirty_cases_with_positives_for_every_rule() -> None:
 
 
 @pytest.fixture(scope="module")
-def verdicts(shipped: RuleSet) -> list[tuple[str, set[str]]]:
+def verdicts(matched: Matched) -> list[tuple[str, set[str]]]:
     """Each labelled case's language and the rules it matches, in the order of
     CASES + HELDOUT: worked out once for the module, tallied for each language."""
     return [
-        (language(case), {m.rule_id for m in shipped.match(case["title"], case["text"])})
+        (language(case), {m.rule_id for m in matched(case["title"], case["text"])})
         for case in CASES + HELDOUT
     ]
 
