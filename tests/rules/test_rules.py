@@ -1155,13 +1155,14 @@ def test_queries_with_too_many_terms_are_refused() -> None:
 
 def test_a_long_near_chain_is_evaluated_once_per_sub_query() -> None:
     """Each NEAR of a chain asks its left side whether, where and on what it matches:
-    without the answers kept per article, 16 NEARs took a minute."""
+    without the answers kept per article, 16 NEARs took a minute (CPU time of this
+    thread, so that a loaded machine does not fail it; a fraction of a second here)."""
     chain = " NEAR/5 ".join(f"(w{i} OR vv{i}*)" for i in range(17))
     text = " ".join(f"w{i % 17} vv{i % 17}x" for i in range(3_000))
     rules = RuleSet.compile([("r", chain)])
-    started = time.perf_counter()
+    started = time.thread_time()
     found = rules.match("", text)
-    assert time.perf_counter() - started < 1.0
+    assert time.thread_time() - started < 3.0
     assert [m.rule_id for m in found] == ["r"]
 
 
