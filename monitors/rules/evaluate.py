@@ -9,10 +9,12 @@ article that also says "ceded ground" elsewhere), where a `NOT` elsewhere asks t
 article.
 Each operator answers three questions about a `Scan`: does it match (`test`), where
 (`spans`: word spans, for `Within` and for passages), and on which literal occurrences
-(`hits`: what an explanation marks). The answers of every operator but a literal are
-kept in the `Scan`, so a sub-query shared by several questions (a chain of `NEAR`s asks
-its left side all three) is evaluated once per article. The `Scan`'s deadline is checked
-before each answer is computed and as the loops over an article's spans go.
+(`hits`: what an explanation marks). The answers of every operator but a literal (a
+literal's own spans when it has several needles) are kept in the `Scan`, so a sub-query
+shared by several questions (a chain of `NEAR`s asks its left side all three) is evaluated
+once per article. A literal whose search strings the article lacks is not looked for, and
+an `AnyOf` asks only the literals whose search strings it holds. The `Scan`'s deadline is
+checked before each answer is computed and as the loops over an article's spans go.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, chain
-from typing import TypeVar, cast
+from typing import TypeVar
 
 from monitors.rules.document import BREAK, LANG, SITE, TEXT, TITLE, Document, Span
 from monitors.rules.limits import CHECK_EVERY, NO_DEADLINE, Deadline
@@ -67,15 +69,15 @@ class Scan:
         self.deadline = deadline
         self._starts: dict[int, list[int]] = {}
         self._spans: dict[int, list[Span]] = {}
-        self._answers: dict[tuple[int, str], object] = {}
+        self.tested: dict[Op, bool] = {}
+        self.spanned: dict[Op, list[Span]] = {}
+        self.hit: dict[Op, list[Span]] = {}
 
-    def answer(self, op: Op, question: str, compute: Callable[[Scan], T]) -> T:
-        """`compute(self)`, the answer of `op` to `question`, computed once per scan."""
-        key = (id(op), question)
-        if key not in self._answers:
-            self.deadline.check()
-            self._answers[key] = compute(self)
-        return cast(T, self._answers[key])
+    def answer(self, known: dict[Op, T], op: Op, compute: Callable[[Scan], T]) -> T:
+        """`compute(self)`, the answer of `op` kept in `known`, computed once per scan."""
+        self.deadline.check()
+        answer = known[op] = compute(self)
+        return answer
 
     def starts(self, literal: int) -> list[int]:
         """The haystack offsets where literal number `literal` starts, in its fields."""
@@ -151,13 +153,16 @@ class Memo(Op):
     __slots__ = ()
 
     def test(self, scan: Scan) -> bool:
-        return scan.answer(self, "test", self._test)
+        known = scan.tested.get(self)
+        return scan.answer(scan.tested, self, self._test) if known is None else known
 
     def spans(self, scan: Scan) -> list[Span]:
-        return scan.answer(self, "spans", self._spans)
+        known = scan.spanned.get(self)
+        return scan.answer(scan.spanned, self, self._spans) if known is None else known
 
     def hits(self, scan: Scan) -> list[Span]:
-        return scan.answer(self, "hits", self._hits)
+        known = scan.hit.get(self)
+        return scan.answer(scan.hit, self, self._hits) if known is None else known
 
     @abstractmethod
     def _test(self, scan: Scan) -> bool: ...
@@ -170,24 +175,32 @@ class Memo(Op):
 
 
 class Lit(Op):
-    """A literal, found through any of its needles; a `site:` or `lang:` one filters, with
-    no spans or hits."""
+    """A literal, found through any of its needles (`patterns`: their search strings'
+    ids); a `site:` or `lang:` one filters, with no spans or hits."""
 
-    __slots__ = ("indexes", "positional")
+    __slots__ = ("indexes", "patterns", "positional")
 
-    def __init__(self, indexes: tuple[int, ...], positional: bool) -> None:
+    def __init__(
+        self, indexes: tuple[int, ...], patterns: frozenset[int], positional: bool
+    ) -> None:
         self.indexes = indexes
+        self.patterns = patterns
         self.positional = positional
 
     def test(self, scan: Scan) -> bool:
+        if self.patterns.isdisjoint(scan.found):
+            return False
         return any(scan.starts(index) for index in self.indexes)
 
     def spans(self, scan: Scan) -> list[Span]:
-        if not self.positional:
+        if not self.positional or self.patterns.isdisjoint(scan.found):
             return []
         if len(self.indexes) == 1:
             return scan.spans(self.indexes[0])
-        return union(scan.spans(index) for index in self.indexes)
+        known = scan.spanned.get(self)
+        if known is None:
+            known = scan.spanned[self] = union([scan.spans(index) for index in self.indexes])
+        return known
 
     def hits(self, scan: Scan) -> list[Span]:
         return self.spans(scan)
@@ -216,21 +229,34 @@ class AllOf(Memo):
 
 
 class AnyOf(Memo):
-    """Some child matches."""
+    """Some child matches. Its literals are looked up by search string, so only those
+    whose search strings the article holds are asked."""
 
-    __slots__ = ("children",)
+    __slots__ = ("others", "patterns", "literals")
 
     def __init__(self, children: tuple[Op, ...]) -> None:
-        self.children = children
+        self.others = tuple(child for child in children if not isinstance(child, Lit))
+        self.literals: dict[int, list[Lit]] = {}
+        for child in children:
+            if isinstance(child, Lit):
+                for pattern in child.patterns:
+                    self.literals.setdefault(pattern, []).append(child)
+        self.patterns = frozenset(self.literals)
+
+    def _asked(self, scan: Scan) -> list[Op]:
+        """The children that may match: the others, and the literals the article may hold."""
+        literals = self.literals
+        held = scan.found & self.patterns
+        return [*dict.fromkeys(lit for pattern in held for lit in literals[pattern]), *self.others]
 
     def _test(self, scan: Scan) -> bool:
-        return any(child.test(scan) for child in self.children)
+        return any(child.test(scan) for child in self._asked(scan))
 
     def _spans(self, scan: Scan) -> list[Span]:
-        return union(child.spans(scan) for child in self.children)
+        return union([child.spans(scan) for child in self._asked(scan)])
 
     def _hits(self, scan: Scan) -> list[Span]:
-        return union(child.hits(scan) for child in self.children)
+        return union([child.hits(scan) for child in self._asked(scan)])
 
 
 class Without(Memo):
@@ -479,7 +505,9 @@ class Compiler:
 
     def _compile(self, node: Node, near: bool) -> Op:
         if isinstance(node, Literal):
-            return Lit(self.literal(node), node.positional)
+            indexes = self.literal(node)
+            patterns = frozenset(self.needles[index].pattern for index in indexes)
+            return Lit(indexes, patterns, node.positional)
         if isinstance(node, And):
             return self._all_of(node, near)
         if isinstance(node, Or):
