@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, chain
 from typing import TypeVar
@@ -175,16 +175,17 @@ class Memo(Op):
 
 
 class Lit(Op):
-    """A literal, found through any of its needles (`patterns`: their search strings'
-    ids); a `site:` or `lang:` one filters, with no spans or hits."""
+    """A literal, found through any of its needles (`pairs`: each with the id of its search
+    string); a `site:` or `lang:` one filters, with no spans or hits."""
 
-    __slots__ = ("indexes", "patterns", "positional")
+    __slots__ = ("indexes", "pairs", "patterns", "positional")
 
     def __init__(
-        self, indexes: tuple[int, ...], patterns: frozenset[int], positional: bool
+        self, needles: Sequence[Needle], indexes: tuple[int, ...], positional: bool
     ) -> None:
         self.indexes = indexes
-        self.patterns = patterns
+        self.pairs = tuple((needles[index].pattern, index) for index in indexes)
+        self.patterns = frozenset(pattern for pattern, _ in self.pairs)
         self.positional = positional
 
     def test(self, scan: Scan) -> bool:
@@ -229,34 +230,44 @@ class AllOf(Memo):
 
 
 class AnyOf(Memo):
-    """Some child matches. Its literals are looked up by search string, so only those
-    whose search strings the article holds are asked."""
+    """Some child matches. Its literals' needles are looked up by search string (each
+    with whether it has positions), so only those the article may hold are asked."""
 
-    __slots__ = ("others", "patterns", "literals")
+    __slots__ = ("others", "patterns", "needles")
 
     def __init__(self, children: tuple[Op, ...]) -> None:
         self.others = tuple(child for child in children if not isinstance(child, Lit))
-        self.literals: dict[int, list[Lit]] = {}
+        needles: dict[int, list[tuple[int, bool]]] = {}
         for child in children:
             if isinstance(child, Lit):
-                for pattern in child.patterns:
-                    self.literals.setdefault(pattern, []).append(child)
-        self.patterns = frozenset(self.literals)
-
-    def _asked(self, scan: Scan) -> list[Op]:
-        """The children that may match: the others, and the literals the article may hold."""
-        literals = self.literals
-        held = scan.found & self.patterns
-        return [*dict.fromkeys(lit for pattern in held for lit in literals[pattern]), *self.others]
+                for pattern, index in child.pairs:
+                    needles.setdefault(pattern, []).append((index, child.positional))
+        self.patterns = frozenset(needles)
+        self.needles = {pattern: tuple(found) for pattern, found in needles.items()}
 
     def _test(self, scan: Scan) -> bool:
-        return any(child.test(scan) for child in self._asked(scan))
+        starts = scan.starts
+        for pattern in scan.found & self.patterns:
+            for index, _ in self.needles[pattern]:
+                if starts(index):
+                    return True
+        return any(child.test(scan) for child in self.others)
+
+    def _literal_spans(self, scan: Scan) -> list[list[Span]]:
+        needles = self.needles
+        spans = scan.spans
+        return [
+            spans(index)
+            for pattern in scan.found & self.patterns
+            for index, positional in needles[pattern]
+            if positional
+        ]
 
     def _spans(self, scan: Scan) -> list[Span]:
-        return union([child.spans(scan) for child in self._asked(scan)])
+        return union([*self._literal_spans(scan), *(child.spans(scan) for child in self.others)])
 
     def _hits(self, scan: Scan) -> list[Span]:
-        return union([child.hits(scan) for child in self._asked(scan)])
+        return union([*self._literal_spans(scan), *(child.hits(scan) for child in self.others)])
 
 
 class Without(Memo):
@@ -379,11 +390,19 @@ def _overlaps(span: Span, spans: list[Span], ends: list[int]) -> bool:
     return i < len(spans) and spans[i][0] < end
 
 
-def union(groups: Iterator[list[Span]] | list[list[Span]], merge: bool = False) -> list[Span]:
-    """The spans of every group, sorted and distinct; with `merge`, overlapping ones joined."""
-    spans = sorted({span for group in groups for span in group})
-    if not merge:
-        return spans
+def union(groups: Iterable[list[Span]], merge: bool = False) -> list[Span]:
+    """The spans of every group, sorted and distinct (a group alone is returned as it is:
+    each is sorted and distinct); with `merge`, overlapping ones joined."""
+    if merge:
+        return _merged(sorted(set(chain.from_iterable(groups))))
+    held = [group for group in groups if group]
+    if len(held) == 1:
+        return held[0]
+    return sorted(set(chain.from_iterable(held)))
+
+
+def _merged(spans: list[Span]) -> list[Span]:
+    """Sorted `spans` with overlapping ones joined."""
     merged: list[Span] = []
     for start, end in spans:
         if merged and start <= merged[-1][1]:
@@ -505,9 +524,7 @@ class Compiler:
 
     def _compile(self, node: Node, near: bool) -> Op:
         if isinstance(node, Literal):
-            indexes = self.literal(node)
-            patterns = frozenset(self.needles[index].pattern for index in indexes)
-            return Lit(indexes, patterns, node.positional)
+            return Lit(self.needles, self.literal(node), node.positional)
         if isinstance(node, And):
             return self._all_of(node, near)
         if isinstance(node, Or):
