@@ -21,10 +21,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, chain
-from typing import TypeVar
 
 from monitors.rules.document import BREAK, LANG, SITE, TEXT, TITLE, Document, Span
 from monitors.rules.limits import CHECK_EVERY, NO_DEADLINE, Deadline
@@ -36,7 +35,6 @@ FIELD_RANGES |= {"site": (SITE, SITE), "lang": (LANG, LANG)}
 
 Requirement = tuple[float, frozenset[int]]
 _NOWHERE: Span = (-1, -1)  # no stretch
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -72,12 +70,6 @@ class Scan:
         self.tested: dict[Op, bool] = {}
         self.spanned: dict[Op, list[Span]] = {}
         self.hit: dict[Op, list[Span]] = {}
-
-    def answer(self, known: dict[Op, T], op: Op, compute: Callable[[Scan], T]) -> T:
-        """`compute(self)`, the answer of `op` kept in `known`, computed once per scan."""
-        self.deadline.check()
-        answer = known[op] = compute(self)
-        return answer
 
     def starts(self, literal: int) -> list[int]:
         """The haystack offsets where literal number `literal` starts, in its fields."""
@@ -154,15 +146,24 @@ class Memo(Op):
 
     def test(self, scan: Scan) -> bool:
         known = scan.tested.get(self)
-        return scan.answer(scan.tested, self, self._test) if known is None else known
+        if known is None:
+            scan.deadline.check()
+            known = scan.tested[self] = self._test(scan)
+        return known
 
     def spans(self, scan: Scan) -> list[Span]:
         known = scan.spanned.get(self)
-        return scan.answer(scan.spanned, self, self._spans) if known is None else known
+        if known is None:
+            scan.deadline.check()
+            known = scan.spanned[self] = self._spans(scan)
+        return known
 
     def hits(self, scan: Scan) -> list[Span]:
         known = scan.hit.get(self)
-        return scan.answer(scan.hit, self, self._hits) if known is None else known
+        if known is None:
+            scan.deadline.check()
+            known = scan.hit[self] = self._hits(scan)
+        return known
 
     @abstractmethod
     def _test(self, scan: Scan) -> bool: ...
