@@ -9,20 +9,21 @@ article that also says "ceded ground" elsewhere), where a `NOT` elsewhere asks t
 article.
 Each operator answers three questions about a `Scan`: does it match (`test`), where
 (`spans`: word spans, for `Within` and for passages), and on which literal occurrences
-(`hits`: what an explanation marks). The answers of every operator but a literal are
-kept in the `Scan`, so a sub-query shared by several questions (a chain of `NEAR`s asks
-its left side all three) is evaluated once per article. The `Scan`'s deadline is checked
-before each answer is computed and as the loops over an article's spans go.
+(`hits`: what an explanation marks). The answers of every operator but a literal (a
+literal's own spans when it has several needles) are kept in the `Scan`, so a sub-query
+shared by several questions (a chain of `NEAR`s asks its left side all three) is evaluated
+once per article. A literal whose search strings the article lacks is not looked for, and
+an `AnyOf` asks only the literals whose search strings it holds. The `Scan`'s deadline is
+checked before each answer is computed and as the loops over an article's spans go.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, chain
-from typing import TypeVar, cast
 
 from monitors.rules.document import BREAK, LANG, SITE, TEXT, TITLE, Document, Span
 from monitors.rules.limits import CHECK_EVERY, NO_DEADLINE, Deadline
@@ -34,7 +35,6 @@ FIELD_RANGES |= {"site": (SITE, SITE), "lang": (LANG, LANG)}
 
 Requirement = tuple[float, frozenset[int]]
 _NOWHERE: Span = (-1, -1)  # no stretch
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -67,15 +67,9 @@ class Scan:
         self.deadline = deadline
         self._starts: dict[int, list[int]] = {}
         self._spans: dict[int, list[Span]] = {}
-        self._answers: dict[tuple[int, str], object] = {}
-
-    def answer(self, op: Op, question: str, compute: Callable[[Scan], T]) -> T:
-        """`compute(self)`, the answer of `op` to `question`, computed once per scan."""
-        key = (id(op), question)
-        if key not in self._answers:
-            self.deadline.check()
-            self._answers[key] = compute(self)
-        return cast(T, self._answers[key])
+        self.tested: dict[Op, bool] = {}
+        self.spanned: dict[Op, list[Span]] = {}
+        self.hit: dict[Op, list[Span]] = {}
 
     def starts(self, literal: int) -> list[int]:
         """The haystack offsets where literal number `literal` starts, in its fields."""
@@ -151,13 +145,25 @@ class Memo(Op):
     __slots__ = ()
 
     def test(self, scan: Scan) -> bool:
-        return scan.answer(self, "test", self._test)
+        known = scan.tested.get(self)
+        if known is None:
+            scan.deadline.check()
+            known = scan.tested[self] = self._test(scan)
+        return known
 
     def spans(self, scan: Scan) -> list[Span]:
-        return scan.answer(self, "spans", self._spans)
+        known = scan.spanned.get(self)
+        if known is None:
+            scan.deadline.check()
+            known = scan.spanned[self] = self._spans(scan)
+        return known
 
     def hits(self, scan: Scan) -> list[Span]:
-        return scan.answer(self, "hits", self._hits)
+        known = scan.hit.get(self)
+        if known is None:
+            scan.deadline.check()
+            known = scan.hit[self] = self._hits(scan)
+        return known
 
     @abstractmethod
     def _test(self, scan: Scan) -> bool: ...
@@ -170,24 +176,33 @@ class Memo(Op):
 
 
 class Lit(Op):
-    """A literal, found through any of its needles; a `site:` or `lang:` one filters, with
-    no spans or hits."""
+    """A literal, found through any of its needles (`pairs`: each with the id of its search
+    string); a `site:` or `lang:` one filters, with no spans or hits."""
 
-    __slots__ = ("indexes", "positional")
+    __slots__ = ("indexes", "pairs", "patterns", "positional")
 
-    def __init__(self, indexes: tuple[int, ...], positional: bool) -> None:
+    def __init__(
+        self, needles: Sequence[Needle], indexes: tuple[int, ...], positional: bool
+    ) -> None:
         self.indexes = indexes
+        self.pairs = tuple((needles[index].pattern, index) for index in indexes)
+        self.patterns = frozenset(pattern for pattern, _ in self.pairs)
         self.positional = positional
 
     def test(self, scan: Scan) -> bool:
+        if self.patterns.isdisjoint(scan.found):
+            return False
         return any(scan.starts(index) for index in self.indexes)
 
     def spans(self, scan: Scan) -> list[Span]:
-        if not self.positional:
+        if not self.positional or self.patterns.isdisjoint(scan.found):
             return []
         if len(self.indexes) == 1:
             return scan.spans(self.indexes[0])
-        return union(scan.spans(index) for index in self.indexes)
+        known = scan.spanned.get(self)
+        if known is None:
+            known = scan.spanned[self] = union([scan.spans(index) for index in self.indexes])
+        return known
 
     def hits(self, scan: Scan) -> list[Span]:
         return self.spans(scan)
@@ -216,21 +231,44 @@ class AllOf(Memo):
 
 
 class AnyOf(Memo):
-    """Some child matches."""
+    """Some child matches. Its literals' needles are looked up by search string (each
+    with whether it has positions), so only those the article may hold are asked."""
 
-    __slots__ = ("children",)
+    __slots__ = ("others", "patterns", "needles")
 
     def __init__(self, children: tuple[Op, ...]) -> None:
-        self.children = children
+        self.others = tuple(child for child in children if not isinstance(child, Lit))
+        needles: dict[int, list[tuple[int, bool]]] = {}
+        for child in children:
+            if isinstance(child, Lit):
+                for pattern, index in child.pairs:
+                    needles.setdefault(pattern, []).append((index, child.positional))
+        self.patterns = frozenset(needles)
+        self.needles = {pattern: tuple(found) for pattern, found in needles.items()}
 
     def _test(self, scan: Scan) -> bool:
-        return any(child.test(scan) for child in self.children)
+        starts = scan.starts
+        for pattern in scan.found & self.patterns:
+            for index, _ in self.needles[pattern]:
+                if starts(index):
+                    return True
+        return any(child.test(scan) for child in self.others)
+
+    def _literal_spans(self, scan: Scan) -> list[list[Span]]:
+        needles = self.needles
+        spans = scan.spans
+        return [
+            spans(index)
+            for pattern in scan.found & self.patterns
+            for index, positional in needles[pattern]
+            if positional
+        ]
 
     def _spans(self, scan: Scan) -> list[Span]:
-        return union(child.spans(scan) for child in self.children)
+        return union([*self._literal_spans(scan), *(child.spans(scan) for child in self.others)])
 
     def _hits(self, scan: Scan) -> list[Span]:
-        return union(child.hits(scan) for child in self.children)
+        return union([*self._literal_spans(scan), *(child.hits(scan) for child in self.others)])
 
 
 class Without(Memo):
@@ -353,11 +391,19 @@ def _overlaps(span: Span, spans: list[Span], ends: list[int]) -> bool:
     return i < len(spans) and spans[i][0] < end
 
 
-def union(groups: Iterator[list[Span]] | list[list[Span]], merge: bool = False) -> list[Span]:
-    """The spans of every group, sorted and distinct; with `merge`, overlapping ones joined."""
-    spans = sorted({span for group in groups for span in group})
-    if not merge:
-        return spans
+def union(groups: Iterable[list[Span]], merge: bool = False) -> list[Span]:
+    """The spans of every group, sorted and distinct (a group alone is returned as it is:
+    each is sorted and distinct); with `merge`, overlapping ones joined."""
+    if merge:
+        return _merged(sorted(set(chain.from_iterable(groups))))
+    held = [group for group in groups if group]
+    if len(held) == 1:
+        return held[0]
+    return sorted(set(chain.from_iterable(held)))
+
+
+def _merged(spans: list[Span]) -> list[Span]:
+    """Sorted `spans` with overlapping ones joined."""
     merged: list[Span] = []
     for start, end in spans:
         if merged and start <= merged[-1][1]:
@@ -479,7 +525,7 @@ class Compiler:
 
     def _compile(self, node: Node, near: bool) -> Op:
         if isinstance(node, Literal):
-            return Lit(self.literal(node), node.positional)
+            return Lit(self.needles, self.literal(node), node.positional)
         if isinstance(node, And):
             return self._all_of(node, near)
         if isinstance(node, Or):
