@@ -209,12 +209,18 @@ class Reference:
         return [c.child for c in query.children if isinstance(c, Not) and positional(c.child)]
 
     def _all_of(self, query: AllOf, near: bool) -> set[Span]:
+        """The tightest stretches of one field holding an occurrence of each positional part
+        (less those overlapping what a `NOT` part negates, inside a `NEAR`)."""
         drops = self._drops(query, near)
         kept = [c for c in query.children if not (isinstance(c, Not) and c.child in drops)]
         if not positional(query) or not all(self.holds(child, near) for child in kept):
             return set()
         sides = [self.occurrences(child, near) for child in kept if positional(child)]
-        stretches = tightest(cover(choice) for choice in product(*sides))
+        stretches = {
+            stretch
+            for stretch in tightest(cover(choice) for choice in product(*sides))
+            if self._one_field(stretch)
+        }
         dropped = [
             span
             for drop in drops
