@@ -5,7 +5,8 @@ as the fallback), the language of an article's words (`language`), the worker po
 runs it within a deadline and a memory cap (`workers`), and the text analysis story
 placement needs (`analysis`: IDF weighted terms, the keys of names and numbers; the
 facts novelty reads in a sentence: names, numbers and quotes; `marks`: names, places
-and numbers keyed alike across Latin and Cyrillic).
+and numbers keyed alike across Latin and Cyrillic), and the on-disk cache of what it builds
+once (`cache`: the language model's compact form, justext's stop words in buckets).
 Imports the bottom layer, `rules` (transliteration), `config` and `ingest` (URLs).
 """
 

@@ -22,7 +22,6 @@ built again and written anew, logged at debug level only.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import logging
@@ -39,6 +38,8 @@ from typing import IO, Any, NamedTuple
 
 import numpy as np
 from py3langid.langid import MODEL_DIR, MODEL_FILE, RAW_FLOOR, LanguageIdentifier
+
+from monitors.extract import cache
 
 FORMAT = 1  # the cached arrays' layout: a change of `Compact` or of the numbering bumps it
 ESCAPE = 0xFFFF  # in the table: the next state is in the escapes, by the entry's position
@@ -141,19 +142,17 @@ def build() -> Compact:
 
 
 def cache_path() -> Path | None:
-    """Where the compact model of the shipped one is cached: `$NEWSMON_CACHE_DIR`, else
-    `$XDG_CACHE_HOME/newsmon`, else `~/.cache/newsmon`, under a name that holds `FORMAT`
-    and the shipped model's digest; None when there is no such place."""
+    """Where the compact model of the shipped one is cached (monitors.extract.cache),
+    under a name that holds `FORMAT` and the shipped model's digest; None when there is
+    no such place."""
+    folder = cache.directory()
     try:
-        directory = os.environ.get("NEWSMON_CACHE_DIR") or os.path.join(
-            os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "newsmon"
-        )
         with open(MODEL_DIR / MODEL_FILE, "rb") as source:
             digest = hashlib.file_digest(source, "sha256").hexdigest()[:16]
-    except (OSError, RuntimeError) as exc:  # RuntimeError: no home directory
+    except OSError as exc:
         log.debug("language model: no cache (%s)", exc)
         return None
-    return Path(directory) / f"langid-{FORMAT}-{digest}.npy"
+    return None if folder is None else folder / f"langid-{FORMAT}-{digest}.npy"
 
 
 def _read_cache(path: Path) -> Compact | None:
@@ -183,24 +182,15 @@ def _read_cache(path: Path) -> Compact | None:
 
 
 def _write_cache(path: Path, compact: Compact) -> None:
-    """Cache `compact` at `path`, atomically: written to a temporary file beside it, then
-    renamed over it. A failure leaves no file and is only logged."""
-    temp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp")
-        with open(handle, "wb") as stream:
-            for value in compact:
-                words = isinstance(value, array)
-                value = np.frombuffer(value, dtype=np.uint16) if words else value
-                np.save(stream, value, allow_pickle=False)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except Exception as exc:  # noqa: BLE001 (a cache that cannot be written is no cache)
-        log.debug("language model: not cached at %s (%r)", path, exc)
-        if temp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
+    """Cache `compact` at `path` (atomically; a failure is only logged)."""
+
+    def fill(stream: IO[bytes]) -> None:
+        for value in compact:
+            words = isinstance(value, array)
+            value = np.frombuffer(value, dtype=np.uint16) if words else value
+            np.save(stream, value, allow_pickle=False)
+
+    cache.write(path, fill)
 
 
 def _check(compact: Compact) -> None:
