@@ -833,9 +833,10 @@ def _cross_problems(raw: dict[str, Any], where: _Where) -> Iterator[tuple[str, s
     rules: list[Any] = _section(raw, "rules", list)
     queries = _queries(rules)
     seen_ids: set[str] = set()
+    each = not _compile_together(queries, aliases)  # else no query has a problem
     for i, rule in enumerate(rules):
         if isinstance(rule, dict):
-            yield from _rule_problems(i, rule, channels, seen_ids, aliases, queries, where)
+            yield from _rule_problems(i, rule, channels, seen_ids, aliases, queries, where, each)
     fetch: dict[str, Any] = _section(raw, "fetch", dict)
     try:
         parse_private_networks(fetch.get("allow_private_networks"))
@@ -956,6 +957,7 @@ def _rule_problems(
     aliases: Aliases | None,
     queries: list[tuple[str, str]],
     where: _Where,
+    compile_query: bool,
 ) -> Iterator[tuple[str, str]]:
     rule_id = str(rule.get("id", f"#{i + 1}"))
     if rule_id in seen_ids:
@@ -975,11 +977,21 @@ def _rule_problems(
             known = ", ".join(sorted(map(str, channels))) or "none defined"
             yield f"rules[{i}].notify[{j}]", f"no channel named {channel!r} (channels: {known})"
     query = rule.get("query")
-    if isinstance(query, str):
+    if compile_query and isinstance(query, str):
         try:
             RuleSet.compile([(rule_id, query)], aliases=aliases, library=queries)
         except QueryError as exc:
             yield f"rules[{i}].query", _located(str(exc), f"rules[{i}].query", where)
+
+
+def _compile_together(queries: list[tuple[str, str]], aliases: Aliases | None) -> bool:
+    """Whether the rules compile together, as `Config.ruleset` compiles them (which then
+    finds them compiled: see `RuleSet.compile`)."""
+    try:
+        RuleSet.compile(queries, aliases=aliases)
+    except QueryError:
+        return False
+    return True
 
 
 def _located(message: str, path: str, where: _Where) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import chain, product
 
 from monitors.errors import QueryError
@@ -41,6 +42,11 @@ class Aliases:
     """Every alias resolved: the words of its name to all its spellings (the name first)."""
 
     variants: Mapping[tuple[str, ...], tuple[Words, ...]]
+
+    @cached_property
+    def key(self) -> tuple[tuple[tuple[str, ...], tuple[Words, ...]], ...]:
+        """The aliases as one hashable value (equal for aliases alike)."""
+        return tuple(sorted(self.variants.items()))
 
     @classmethod
     def compile(cls, raw: Mapping[str, Sequence[str]]) -> Aliases:

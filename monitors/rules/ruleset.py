@@ -12,8 +12,10 @@ ran out of time before evaluating all of them.
 
 from __future__ import annotations
 
+import copy
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -29,9 +31,14 @@ from monitors.rules.passage import Hit, best_passage
 from monitors.rules.query import And, Node, Not
 
 MAX_REQUIREMENTS = 3
+COMPILED_KEPT = 16  # rule sets kept by `RuleSet.compile`
 SHOWN_RULES = 5  # rule ids a cut's reason names
 NO_LIMITS = Limits()
 _INITIALISM = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # "U.S", "E.U"
+
+
+_COMPILED: OrderedDict[tuple[object, ...], RuleSet] = OrderedDict()  # oldest first
+_COMPILED_LOCK = threading.Lock()
 
 
 class RuleError(QueryError):
@@ -104,6 +111,8 @@ class RuleSet:
         compiler.prefilter.freeze()
         self._prefilter = compiler.prefilter
         self._needles = compiler.needles
+        self._selected: dict[frozenset[str], RuleSet] = {}  # by `select`
+        self._limited: dict[Limits, RuleSet] = {}  # by `_within`
 
     def _require(self, index: int, requirements: list[Requirement]) -> None:
         """Index the cheapest requirements of rule `index` by search string."""
@@ -131,28 +140,66 @@ class RuleSet:
         """Compile (rule_id, query) pairs with `aliases` (name to spellings), each article
         matched within `limits`; a query's `rule:ID` stands for the query of rule ID, one of
         `rules` or of `library` (other rules, not compiled themselves). Raises `AliasError`
-        for a bad alias, `RuleError` on the first rule that fails."""
+        for a bad alias, `RuleError` on the first rule that fails. The last
+        `COMPILED_KEPT` rule sets compiled are kept: the same rules again (a config loaded
+        again, validated then used) are not compiled again (a rule set never changes)."""
         if aliases is not None and not isinstance(aliases, Aliases):
             aliases = Aliases.compile(aliases)
-        rules = list(rules)
+        rules, library = list(rules), tuple(library)
+        key = (tuple(rules), aliases.key if aliases is not None else None, library)
+        with _COMPILED_LOCK:
+            compiled = _COMPILED.get(key)
+            if compiled is not None:
+                _COMPILED.move_to_end(key)
+        if compiled is None:
+            compiled = cls._compile(rules, aliases, library)
+            with _COMPILED_LOCK:
+                _COMPILED[key] = compiled
+                while len(_COMPILED) > COMPILED_KEPT:
+                    _COMPILED.popitem(last=False)
+        return compiled._within(limits)
+
+    @classmethod
+    def _compile(
+        cls,
+        rules: list[tuple[str, str]],
+        aliases: Aliases | None,
+        library: tuple[tuple[str, str], ...],
+    ) -> RuleSet:
         seen: set[str] = set()
         for rule_id, _ in rules:
             if rule_id in seen:
                 raise RuleError(rule_id, "duplicate rule id")
             seen.add(rule_id)
         parsed = _Parsed(dict(library) | dict(rules), aliases)
-        return cls([Rule(rule_id, query, parsed.node(rule_id)) for rule_id, query in rules], limits)
+        return cls([Rule(rule_id, query, parsed.node(rule_id)) for rule_id, query in rules])
+
+    def _within(self, limits: Limits) -> RuleSet:
+        """This rule set, each article matched within `limits` (the compiled rules shared;
+        one such set for each `limits`)."""
+        if limits == self.limits:
+            return self
+        limited = self._limited.get(limits)
+        if limited is None:
+            limited = self._limited[limits] = copy.copy(self)
+            limited.limits = limits
+            limited._selected, limited._limited = {}, {}
+        return limited
 
     def __len__(self) -> int:
         return len(self.rules)
 
     def select(self, rule_ids: Iterable[str]) -> RuleSet:
         """The rule set of the rules with these ids, in rule order (KeyError for an unknown)."""
-        wanted = set(rule_ids)
+        wanted = frozenset(rule_ids)
         unknown = wanted - {rule.rule_id for rule in self.rules}
         if unknown:
             raise KeyError(", ".join(sorted(unknown)))
-        return RuleSet([rule for rule in self.rules if rule.rule_id in wanted], self.limits)
+        selected = self._selected.get(wanted)
+        if selected is None:
+            rules = [rule for rule in self.rules if rule.rule_id in wanted]
+            selected = self._selected[wanted] = RuleSet(rules, self.limits)
+        return selected
 
     def scan(
         self,
