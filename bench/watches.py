@@ -11,11 +11,10 @@ Three sets are counted:
   held-out files of tests/data/rules) and the seeds;
 - the held-out cases: those of each `--heldout` file that is one of `--cases` (default
   tests/data/rules/heldout.yaml, written before the rules were tuned, heldout2.yaml to
-  heldout41.yaml, each written after a round of tuning and committed before the rules ran
+  heldout42.yaml, each written after a round of tuning and committed before the rules ran
   on it, and heldout-uk.yaml and
   heldout-ru.yaml, written before the rules were tuned on Ukrainian and Russian), each
-  file apart (heldout42.yaml, not yet tuned on, is left out of the defaults: give it with
-  `--cases` and `--heldout`). The cases tuned on (all the others, and the seeds) are
+  file apart. The cases tuned on (all the others, and the seeds) are
   counted apart too;
 - per language: every labelled case and the held-out ones alone, by the language
   `monitors.extract.language` tells from the case's headline and text.
@@ -90,6 +89,7 @@ HELDOUT = [
     CASES / "heldout39.yaml",
     CASES / "heldout40.yaml",
     CASES / "heldout41.yaml",
+    CASES / "heldout42.yaml",
     CASES / "heldout-uk.yaml",
     CASES / "heldout-ru.yaml",
 ]

@@ -2,13 +2,12 @@
 
 golden.yaml, watches.yaml, watches-uk.yaml and watches-ru.yaml are the cases the rules
 were written and tuned on: every one must get its verdicts. heldout.yaml (written before
-the rules were tuned), heldout2.yaml to heldout41.yaml (each written after a round of
+the rules were tuned), heldout2.yaml to heldout42.yaml (each written after a round of
 tuning, without reading the rules, and committed before the rules ran on it),
 heldout-uk.yaml and heldout-ru.yaml (written before the Ukrainian and Russian tuning) are
 held to precision and recall of at least 0.95 per rule over all the labelled cases
 together, and per language (English, Ukrainian, Russian), not case by case (python
 bench/watches.py lists the misses and the figures per file and per language).
-heldout42.yaml is not counted here: the next batch to tune on, scored once as it came.
 """
 
 from __future__ import annotations
@@ -81,6 +80,7 @@ HELDOUT: list[dict[str, Any]] = [
         "heldout39.yaml",
         "heldout40.yaml",
         "heldout41.yaml",
+        "heldout42.yaml",
         "heldout-uk.yaml",
         "heldout-ru.yaml",
     )
