@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
+import pymorphy3
+import yaml
+
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-import yaml  # noqa: E402
-
-from monitors.rules.inflect import _analyzer  # noqa: E402
 
 _PREFIX = re.compile(r"[А-Яа-яЁёІіЇїЄєҐґ'ʼ]+(?=\*)")
 SAMPLE = 400  # dictionary words looked at per prefix
@@ -62,11 +58,12 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=REPO / "config" / "newsmon.yaml")
     args = parser.parse_args()
     found = prefixes(args.config)
+    analyzers = {lang: pymorphy3.MorphAnalyzer(lang=lang) for lang in ("uk", "ru")}
     lines = [
         f"{prefix}* [{lang}] {lemma}: misses {', '.join(lost[:6])}"
         for prefix in found
-        for lang in ("uk", "ru")
-        for lemma, lost in missed(prefix, _analyzer(lang)).items()
+        for lang, analyzer in analyzers.items()
+        for lemma, lost in missed(prefix, analyzer).items()
     ]
     print("\n".join(lines))
     print(f"{len(found)} prefixes, {len(lines)} lemmas with forms their prefix misses")

@@ -62,7 +62,7 @@ class Stopwords:
             and all(isinstance(b, str) and b.startswith(_SEP) and b.endswith(_SEP) for b in buckets)
         ):
             raise ValueError("not the buckets of a stop word set")
-        words = cls(())
+        words = cls.__new__(cls)
         words._buckets = buckets
         return words
 
