@@ -8,7 +8,9 @@ fresh SQLite store with the shipped rules and a loopback json:// channel:
 
 - the floor: the same first cycle's unavoidable work only (fetching feeds and pages,
   feedparser, extraction in `extract.workers` processes, nothing stored), and the ratio
-  of newsmon's first cycle to it;
+  of newsmon's first cycle to it, in wall time and in CPU time (this machine's wall times
+  move by a third from run to run; `--rounds N` times the floor and a first cycle on a
+  fresh store N times in turns and prints each ratio, their median and that of the sums);
 - first cycle (everything new), steady cycle (every feed 304), mixed cycle (5% of the
   feeds changed, with new items): wall, CPU, peak RSS, articles/s;
 - time per stage (fetch, parse, extract, dedup/stories, match, store) by wrapping
@@ -21,6 +23,7 @@ each feed's pages on its host, contiguous groups of feeds as a config lists an o
 feeds together), standing for N outlets; by default every feed and page is on one host.
 
     python bench/cycle.py [CORPORA] [--feeds 1000] [--items 2 2] [--hosts 1] [--no-prefect]
+                          [--rounds 1]
 """
 
 from __future__ import annotations
@@ -590,6 +593,17 @@ def _extract(body: bytes, url: str) -> int:
     return len(page_text(body, url).text)
 
 
+@dataclass(frozen=True)
+class Floor:
+    """A floor run: wall seconds, pages, CPU seconds (its process and its workers), peak
+    RSS of its process (MB)."""
+
+    wall: float
+    pages: int
+    cpu: float
+    rss: float
+
+
 async def floor_cycle(urls: list[str], workers: int) -> tuple[float, int, float]:
     """The unavoidable work of a first cycle and nothing else: every feed fetched (16 at
     a time, as the pipeline), parsed with feedparser, every item's page fetched and its
@@ -627,8 +641,9 @@ async def floor_cycle(urls: list[str], workers: int) -> tuple[float, int, float]
     return seconds, pages, status_mb("self", "VmHWM")
 
 
-def floor_apart(urls: list[str], workers: int) -> tuple[float, int, float]:
-    """`floor_cycle` in a child process, so that its heap is not this one's."""
+def floor_apart(urls: list[str], workers: int) -> Floor:
+    """`floor_cycle` in a child process, so that its heap is not this one's; with the CPU
+    of the child and its workers."""
     receiving, sending = multiprocessing.get_context("fork").Pipe(duplex=False)
     child = multiprocessing.get_context("fork").Process(
         target=_floor_child, args=(urls, workers, sending)
@@ -641,7 +656,9 @@ def floor_apart(urls: list[str], workers: int) -> tuple[float, int, float]:
 
 
 def _floor_child(urls: list[str], workers: int, sending: Any) -> None:
-    sending.send(asyncio.run(floor_cycle(urls, workers)))
+    wall, pages, rss = asyncio.run(floor_cycle(urls, workers))
+    used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    sending.send(Floor(wall, pages, sum(u.ru_utime + u.ru_stime for u in used), rss))
 
 
 def cycle_apart(
@@ -733,6 +750,59 @@ def plain_cycle(config_path: Path) -> float:
     return time.perf_counter() - started
 
 
+def first_rounds(
+    args: argparse.Namespace,
+    folder: Path,
+    base: str,
+    urls: list[str],
+    workers: int,
+    server_pid: int,
+    hosts: int,
+) -> tuple[float, float, Cycle, dict[str, tuple[float, float, int]], Path]:
+    """The floor and a first cycle on a fresh store, `args.rounds` times in turns, each
+    printed with its ratios. The median ratios of wall and of CPU time, the last first
+    cycle with its stage times, and the config of its store (for the cycles after)."""
+    floors: list[Floor] = []
+    firsts: list[Cycle] = []
+    busy: dict[str, tuple[float, float, int]] = {}
+    config_path = folder / "cycle.yaml"
+    for number in range(args.rounds):
+        round_dir = folder / f"round{number}"
+        round_dir.mkdir()
+        config_path = write_config(round_dir, base, args.feeds, hosts)
+        if not args.no_floor:
+            floors.append(floor_apart(urls, workers))
+            control(base, "stats")
+            f = floors[-1]
+            print(
+                f"floor (fetch + feedparser + extraction in {workers} processes, nothing "
+                f"stored): {f.wall:.1f} s wall, CPU {f.cpu:.1f} s ({f.cpu / f.wall:.2f} cores "
+                f"busy) for {f.pages} pages, peak RSS of its main process {f.rss:.0f} MB"
+            )
+        first, busy = cycle_apart("first", config_path, base, server_pid, staged=True)
+        firsts.append(first)
+        print(first.line())
+        if floors:
+            spent = first.cpu + first.workers_cpu
+            print(
+                f"first/floor = {first.wall / floors[-1].wall:.2f} "
+                f"(CPU {spent / floors[-1].cpu:.2f})"
+            )
+    if not floors:
+        return math.nan, math.nan, firsts[-1], busy, config_path
+    walls = [c.wall / f.wall for c, f in zip(firsts, floors, strict=True)]
+    cpus = [(c.cpu + c.workers_cpu) / f.cpu for c, f in zip(firsts, floors, strict=True)]
+    if args.rounds > 1:
+        summed = sum(c.wall for c in firsts) / sum(f.wall for f in floors)
+        print(
+            f"first/floor over {args.rounds} rounds: "
+            + ", ".join(f"{w:.2f}" for w in walls)
+            + f"; median {statistics.median(walls):.2f}, of the sums {summed:.2f}; CPU median "
+            f"{statistics.median(cpus):.2f}"
+        )
+    return statistics.median(walls), statistics.median(cpus), firsts[-1], busy, config_path
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpora", nargs="?", type=Path, default=Path("../shared/corpora"))
@@ -754,6 +824,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-prefect", action="store_true")
     parser.add_argument(
         "--no-floor", action="store_true", help="skip the floor (its ratio is then not printed)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="floor and first cycle timed this many times in turns (medians printed)",
     )
     return parser.parse_args(argv)
 
@@ -781,18 +857,9 @@ def main(argv: list[str] | None = None) -> None:
             config_path = write_config(folder, base, args.feeds, hosts)
             urls = [feed_url(base, n, args.feeds, hosts) for n in range(args.feeds)]
             workers = config_mod.load(config_path).extract.workers
-            floor = math.nan
-            if not args.no_floor:
-                floor, floor_pages, floor_rss = floor_apart(urls, workers)
-                control(base, "stats")
-                print(
-                    f"floor (fetch + feedparser + extraction in {workers} processes, nothing "
-                    f"stored): {floor:.1f} s for {floor_pages} pages, peak RSS of its main "
-                    f"process {floor_rss:.0f} MB"
-                )
-            first, busy = cycle_apart("first", config_path, base, server.pid, staged=True)
-            print(first.line())
-            print(f"first/floor = {first.wall / floor:.2f}")
+            wall_ratio, cpu_ratio, first, busy, config_path = first_rounds(
+                args, folder, base, urls, workers, server.pid, hosts
+            )
             for stage, (busy_s, summed, calls) in sorted(busy.items(), key=lambda kv: -kv[1][0]):
                 print(
                     f"  stage {stage}: busy {busy_s:.2f} s ({busy_s / first.wall:.0%} of wall), "
@@ -820,7 +887,7 @@ def main(argv: list[str] | None = None) -> None:
             mixed, _ = cycle_apart("mixed", config_path, base, server.pid)
             print(mixed.line())
             print(
-                f"ratios: first/floor {first.wall / floor:.2f}, steady/bare "
+                f"ratios: first/floor {wall_ratio:.2f} (CPU {cpu_ratio:.2f}), steady/bare "
                 f"{steady.wall / bare:.2f}, mixed {mixed.wall:.1f} s, first cycle "
                 f"{first.rss}"
             )
