@@ -2,7 +2,7 @@
 
 golden.yaml, watches.yaml, watches-uk.yaml and watches-ru.yaml are the cases the rules
 were written and tuned on: every one must get its verdicts. heldout.yaml (written before
-the rules were tuned), heldout2.yaml to heldout49.yaml (each written after a round of
+the rules were tuned), heldout2.yaml to heldout50.yaml (each written after a round of
 tuning, without reading the rules, and committed before the rules ran on it),
 heldout-uk.yaml and heldout-ru.yaml (written before the Ukrainian and Russian tuning) are
 held to precision and recall of at least 0.95 per rule over all the labelled cases
@@ -88,6 +88,7 @@ HELDOUT: list[dict[str, Any]] = [
         "heldout47.yaml",
         "heldout48.yaml",
         "heldout49.yaml",
+        "heldout50.yaml",
         "heldout-uk.yaml",
         "heldout-ru.yaml",
     )
