@@ -4,7 +4,9 @@
 2. Extract the main text, favouring precision so page chrome stays out: first without
    trafilatura's fallback extractors, and with them only when that finds under
    FULL_BELOW characters (most pages are done in two thirds of the time, with the
-   same result; bench/extraction.py).
+   same result; bench/extraction.py). trafilatura keeps the links to other stories that
+   sites set inside the body ("Read also: …", "Читайте також: …"): those lines go
+   (`without_links_out`), so that another story's headline is not read as this one's news.
 3. Take the page's own headline: its og:title, else its <title> without a trailing
    " - Site" or " | Site" that names the site, else its only <h1>; the site from
    og:site_name or application-name, else the host; the language it declares
@@ -45,6 +47,17 @@ FULL_BELOW = 1000  # characters: a shorter fast extraction is done again with fa
 OUT_OF_MEMORY = "extraction ran out of memory"
 NEAR_CAP = 1 / 16  # share of a capped address space left when a failure is taken for want of it
 _LAST_PART = re.compile(r"(.*\S)\s+[-|–—·]\s+(\S.*)")  # a title and its part after the last " - "
+LINK_OUT_WORDS = 30  # a line longer than this after its marker is the article's own
+LINKS_LISTED = 10  # lines under a marker standing alone ("Most read") taken for its list
+_LINK_OUT = re.compile(
+    r"(?:read (?:also|more|next)|also read|see also|related(?: stories| articles| coverage)?"
+    r"|more on this(?: story)?|recommended|you may also like|most (?:read|popular)"
+    r"|читайте (?:також|также|еще|ещё)|також читайте|также читайте|читати також"
+    r"|дивіться також|смотрите также|по теме|на тему|більше на тему|найпопулярніше"
+    r"|самое популярное|популярне|популярное|(?:episode )?tags|теги|тэги)"
+    r"(?:\s*[:：—–-]|\s+on\s+\S+\s*[:：]?\s*$|\s*$)",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
 @dataclass(frozen=True)
@@ -120,6 +133,7 @@ def _page_text(page: bytes, url: str) -> PageText:
         text = _main_text(tree, url, fast=True)
         if len(text) < FULL_BELOW:
             text = _main_text(trafilatura.load_html(page), url, fast=False)
+        text = without_links_out(text)
     except Exception as exc:  # trafilatura raises many kinds on odd pages
         return PageText(problem=_failure(exc))
     site = site_of(site) if "://" in site else site  # some give their URL
@@ -179,6 +193,29 @@ def _main_text(tree: HtmlElement | None, url: str, fast: bool) -> str:
         include_tables=False,
     )
     return safe_text(getattr(doc, "text", None) or "").strip() if doc is not None else ""
+
+
+def without_links_out(text: str) -> str:
+    """`text` without its lines that point to other stories or list tags: a marker such as
+    "Read also:", "Читайте також:", "Most read" or "Tags:" opening a line of at most
+    LINK_OUT_WORDS words after it; a marker alone on its line takes the short lines under
+    it too (at most LINKS_LISTED, up to a longer line): its list of headlines."""
+    if not _LINK_OUT.search(text):
+        return text
+    kept: list[str] = []
+    listed = 0  # lines still taken as the list under a marker standing alone
+    for line in text.split("\n"):
+        short = len(line.split()) <= LINK_OUT_WORDS
+        if listed and short and line.strip():
+            listed -= 1
+            continue
+        listed = 0
+        marker = _LINK_OUT.match(line.lstrip(" \t•*>»-–—"))
+        if marker is None or not short:
+            kept.append(line)
+        elif not line.lstrip(" \t•*>»-–—")[marker.end() :].strip():
+            listed = LINKS_LISTED
+    return "\n".join(kept).strip()
 
 
 def _meta(tree: HtmlElement, *names: str) -> str:

@@ -6,6 +6,7 @@ import pytest
 
 from monitors.config import ExtractConfig
 from monitors.extract import extract_article, page_text, text_hash
+from monitors.extract.page import without_links_out
 from monitors.ingest.urls import canonical_url
 from monitors.models import Entry
 from tests.conftest import DATA
@@ -247,3 +248,44 @@ def test_og_title_then_title_then_the_only_h1(head: str, h1: str, title: str) ->
     assert page_text(html, url).title == title
     headline = extract_article(html, entry(url, "From the feed"), url, MIN_CHARS).title
     assert headline == (title or "From the feed")
+
+
+READ_ALSO_BODY = (
+    "Power engineers kept restoring the grid after the overnight strikes on generation in "
+    "several regions, the operator said, adding that schedules would stay in force. "
+) * 3
+
+
+def test_links_to_other_stories_inside_the_body_are_not_the_articles_text() -> None:
+    html = f"""<html><head><title>Outage schedules stay</title></head><body><article>
+    <h1>Outage schedules stay in force on Friday</h1><p>{READ_ALSO_BODY}</p>
+    <p><strong>Читайте також:</strong> <a href="/a">Сенат США проголосує за гарантії</a></p>
+    <p>{READ_ALSO_BODY}</p><p>Read also: <a href="/b">Putin demands Kyiv leave Donbas</a></p>
+    <p>{READ_ALSO_BODY}</p></article></body></html>"""
+    text = page_text(html.encode(), "https://example.com/news/1").text
+    assert "Power engineers kept restoring" in text
+    assert "Сенат" not in text and "Donbas" not in text and "Read also" not in text
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("A.\nREAD MORE: Senate to vote on the pact\nB.", "A.\nB."),
+        ("A.\n• Related stories — Putin says Kyiv must leave\nB.", "A.\nB."),
+        ("A.\nЧитайте также: Песков о переговорах\nB.", "A.\nB."),
+        ("A.\nПо теме: Рада ратифицировала соглашение", "A."),
+        # not a marker at the start of the line, or a long line: the article's own words
+        ("The related question: would the Senate vote on it?", None),
+        ("See also: " + "the envoy said more about the plan " * 5 + "today.", None),
+        ("No links here.\nNone at all.", None),
+        # a marker alone takes the short lines under it: its list of headlines
+        (
+            "A.\nЧитайте також:\nСенат проголосує\nПутін про Донбас\nB" + " слово" * 30,
+            "A.\nB" + " слово" * 30,
+        ),
+        ("A.\nMOST READ ON POLITICO\n1. Senate to vote\n2. Kyiv to leave Donbas", "A."),
+        ("A.\nTags: Ukraine, Senate, guarantees\nB.", "A.\nB."),
+    ],
+)
+def test_without_links_out(text: str, kept: str | None) -> None:
+    assert without_links_out(text) == (text if kept is None else kept)
