@@ -55,7 +55,7 @@ _LINK_OUT = re.compile(
     r"|читайте (?:також|также|еще|ещё)|також читайте|также читайте|читати також"
     r"|дивіться також|смотрите также|по теме|на тему|більше на тему|найпопулярніше"
     r"|самое популярное|популярне|популярное|(?:episode )?tags|теги|тэги)"
-    r"(?:\s*[:：—–-]|\s+on\s+\S+\s*[:：]?\s*$|\s*$)",
+    r"(?:\s*[:：]|\s+[—–-]\s|\s+on\s+\S+\s*[:：]?\s*$|\s*$)",  # a hyphen joins a word
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -210,10 +210,11 @@ def without_links_out(text: str) -> str:
             listed -= 1
             continue
         listed = 0
-        marker = _LINK_OUT.match(line.lstrip(" \t•*>»-–—"))
+        bare = line.lstrip(" \t•*>»-–—")
+        marker = _LINK_OUT.match(bare)
         if marker is None or not short:
             kept.append(line)
-        elif not line.lstrip(" \t•*>»-–—")[marker.end() :].strip():
+        elif not bare[marker.end() :].strip():
             listed = LINKS_LISTED
     return "\n".join(kept).strip()
 

@@ -276,6 +276,7 @@ def test_links_to_other_stories_inside_the_body_are_not_the_articles_text() -> N
         ("A.\nПо теме: Рада ратифицировала соглашение", "A."),
         # not a marker at the start of the line, or a long line: the article's own words
         ("The related question: would the Senate vote on it?", None),
+        ("Related-party deals were cleared by the board.\nRecommended-reading lists grew.", None),
         ("See also: " + "the envoy said more about the plan " * 5 + "today.", None),
         ("No links here.\nNone at all.", None),
         # a marker alone takes the short lines under it: its list of headlines
