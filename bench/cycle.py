@@ -831,7 +831,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1,
         help="floor and first cycle timed this many times in turns (medians printed)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:
