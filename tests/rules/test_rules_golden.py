@@ -2,8 +2,9 @@
 
 golden.yaml, watches.yaml, watches-uk.yaml and watches-ru.yaml are the cases the rules
 were written and tuned on: every one must get its verdicts. heldout.yaml (written before
-the rules were tuned), heldout2.yaml to heldout50.yaml (each written after a round of
-tuning, without reading the rules, and committed before the rules ran on it),
+the rules were tuned), heldout2.yaml to heldout52.yaml (each written after a round of
+tuning, without reading the rules, and committed before the rules ran on it; all but
+heldout51.yaml, whose texts keep a page's boilerplate that extraction takes out first),
 heldout-uk.yaml and heldout-ru.yaml (written before the Ukrainian and Russian tuning) are
 held to precision and recall of at least 0.95 per rule over all the labelled cases
 together, and per language (English, Ukrainian, Russian), not case by case (python
@@ -89,6 +90,7 @@ HELDOUT: list[dict[str, Any]] = [
         "heldout48.yaml",
         "heldout49.yaml",
         "heldout50.yaml",
+        "heldout52.yaml",
         "heldout-uk.yaml",
         "heldout-ru.yaml",
     )
