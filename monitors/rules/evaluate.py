@@ -7,7 +7,9 @@ fields count; a literal whose first word has inflected forms has one per form); 
 part overlaps (`cede -"cede ground"` inside a `NEAR` still finds "cede the Donbas" in an
 article that also says "ceded ground" elsewhere), where a `NOT` elsewhere asks the whole
 article.
-Each operator answers three questions about a `Scan`: does it match (`test`), where
+Each operator answers four questions about a `Scan`: could it match from the search
+strings the article holds alone, every word of a phrase among them, whatever their places
+(`possible`: most articles are ruled out so, without looking for any literal), does it match (`test`), where
 (`spans`: word spans, for `Within` and for passages), and on which literal occurrences
 (`hits`: what an explanation marks). The answers of every operator but a literal (a
 literal's own spans when it has several needles) are kept in the `Scan`, so a sub-query
@@ -41,13 +43,15 @@ _NOWHERE: Span = (-1, -1)  # no stretch
 class Needle:
     """A literal as searched: its search string and that string's prefilter id, the
     fields it counts in, its length in words, and the words after the searched ones,
-    checked one by one."""
+    checked one by one; `rest_patterns`, for each of those words, the prefilter ids of its
+    spellings, one of which the article must hold for the literal to be looked for."""
 
     search: str
     pattern: int
     fields: tuple[int, int]
     length: int
     rest: tuple[tuple[int, Term], ...]
+    rest_patterns: tuple[frozenset[int], ...] = ()
 
 
 class Scan:
@@ -68,6 +72,7 @@ class Scan:
         self._starts: dict[int, list[int]] = {}
         self._spans: dict[int, list[Span]] = {}
         self.tested: dict[Op, bool] = {}
+        self.possibles: dict[Op, bool] = {}
         self.spanned: dict[Op, list[Span]] = {}
         self.hit: dict[Op, list[Span]] = {}
 
@@ -79,7 +84,7 @@ class Scan:
         return starts
 
     def _locate(self, found: Needle) -> list[int]:
-        if found.pattern not in self.found:
+        if not _held(found, self.found):
             return []
         self.deadline.check()
         haystack = self.doc.haystack
@@ -94,6 +99,11 @@ class Scan:
         if found.length > 1:
             starts = [start for start in starts if self._in_one_sentence(start, found.length)]
         return starts
+
+    def holds(self, literal: int) -> bool:
+        """Whether the article holds the search string of literal number `literal` and a
+        spelling of each of its later words (anywhere: a necessary condition)."""
+        return _held(self.needles[literal], self.found)
 
     def _in_one_sentence(self, start: int, length: int) -> bool:
         """Whether the `length` words from haystack offset `start` lie in one sentence (a
@@ -121,10 +131,22 @@ class Scan:
         return spans
 
 
+def _held(needle: Needle, found: set[int]) -> bool:
+    """Whether an article holding the search strings `found` holds the needle's, and a
+    spelling of each of its later words."""
+    if needle.pattern not in found:
+        return False
+    return not any(patterns.isdisjoint(found) for patterns in needle.rest_patterns)
+
+
 class Op(ABC):
     """A compiled query node."""
 
     __slots__ = ()
+
+    @abstractmethod
+    def possible(self, scan: Scan) -> bool:
+        """Whether the article holds what a match needs (if not, `test` is False)."""
 
     @abstractmethod
     def test(self, scan: Scan) -> bool:
@@ -143,6 +165,12 @@ class Memo(Op):
     """An operator over other operators, whose answers about a scan are computed once."""
 
     __slots__ = ()
+
+    def possible(self, scan: Scan) -> bool:
+        known = scan.possibles.get(self)
+        if known is None:
+            known = scan.possibles[self] = self._possible(scan)
+        return known
 
     def test(self, scan: Scan) -> bool:
         known = scan.tested.get(self)
@@ -164,6 +192,9 @@ class Memo(Op):
             scan.deadline.check()
             known = scan.hit[self] = self._hits(scan)
         return known
+
+    @abstractmethod
+    def _possible(self, scan: Scan) -> bool: ...
 
     @abstractmethod
     def _test(self, scan: Scan) -> bool: ...
@@ -188,6 +219,9 @@ class Lit(Op):
         self.pairs = tuple((needles[index].pattern, index) for index in indexes)
         self.patterns = frozenset(pattern for pattern, _ in self.pairs)
         self.positional = positional
+
+    def possible(self, scan: Scan) -> bool:
+        return any(scan.holds(index) for index in self.indexes)
 
     def test(self, scan: Scan) -> bool:
         if self.patterns.isdisjoint(scan.found):
@@ -217,6 +251,9 @@ class AllOf(Memo):
         self.children = children
         self.positional = positional
 
+    def _possible(self, scan: Scan) -> bool:
+        return all(child.possible(scan) for child in self.children)
+
     def _test(self, scan: Scan) -> bool:
         return all(child.test(scan) for child in self.children)
 
@@ -245,6 +282,14 @@ class AnyOf(Memo):
                     needles.setdefault(pattern, []).append((index, child.positional))
         self.patterns = frozenset(needles)
         self.needles = {pattern: tuple(found) for pattern, found in needles.items()}
+
+    def _possible(self, scan: Scan) -> bool:
+        holds = scan.holds
+        for pattern in scan.found & self.patterns:
+            for index, _ in self.needles[pattern]:
+                if holds(index):
+                    return True
+        return any(child.possible(scan) for child in self.others)
 
     def _test(self, scan: Scan) -> bool:
         starts = scan.starts
@@ -279,6 +324,9 @@ class Without(Memo):
     def __init__(self, child: Op) -> None:
         self.child = child
 
+    def _possible(self, scan: Scan) -> bool:
+        return True  # the search strings alone cannot tell that the child does not match
+
     def _test(self, scan: Scan) -> bool:
         return not self.child.test(scan)
 
@@ -298,6 +346,9 @@ class Except(Memo):
     def __init__(self, keep: Op, drop: tuple[Op, ...]) -> None:
         self.keep = keep
         self.drop = drop
+
+    def _possible(self, scan: Scan) -> bool:
+        return self.keep.possible(scan)
 
     def _test(self, scan: Scan) -> bool:
         return bool(self.spans(scan))
@@ -342,6 +393,9 @@ class Within(Memo):
             for window, extra in found
             if doc.sentence_of(window[0]) == doc.sentence_of(window[1] - 1)
         )
+
+    def _possible(self, scan: Scan) -> bool:
+        return all(child.possible(scan) for child in self.children)
 
     def _test(self, scan: Scan) -> bool:
         return next(self._windows(scan), None) is not None
@@ -563,8 +617,14 @@ class Compiler:
         with a guess at how often each set is found. An `Or` needs one of its children's
         cheapest sets, and every set all its children need."""
         if isinstance(node, Literal):
-            patterns = frozenset(self.needles[index].pattern for index in self.literal(node))
-            return [(_cost(node), patterns)]
+            indexes = self.literal(node)
+            patterns = frozenset(self.needles[index].pattern for index in indexes)
+            later = self.needles[indexes[0]].rest_patterns if indexes else ()
+            words = [term for _, term in self.needles[indexes[0]].rest] if indexes else []
+            return [
+                (_cost(node), patterns),
+                *((_cost(term), needs) for term, needs in zip(words, later, strict=True)),
+            ]
         if isinstance(node, And | Near):
             return [need for child in node.children for need in self.requirements(child)]
         if isinstance(node, Or):
@@ -591,7 +651,10 @@ class Compiler:
 
     def _needle(self, search: str, literal: Literal, rest: tuple[tuple[int, Term], ...]) -> int:
         fields = FIELD_RANGES[literal.field]
-        found = Needle(search, self.prefilter.add(search), fields, len(literal.parts), rest)
+        later = tuple(
+            frozenset(map(self.prefilter.add, needles((term,))[0])) for _, term in rest
+        )
+        found = Needle(search, self.prefilter.add(search), fields, len(literal.parts), rest, later)
         if found not in self._indexes:
             self._indexes[found] = len(self.needles)
             self.needles.append(found)

@@ -2,8 +2,10 @@
 
 Each rule is indexed by up to `MAX_REQUIREMENTS` sets of search strings, the rarest-looking,
 such that every article it matches holds one string of each set: for `a AND (b OR c*)`,
-{" a "} and {" b ", " c"}. The prefilter finds which search strings an article holds;
-only the rules whose every set is met are evaluated.
+{" a "} and {" b ", " c"} (a phrase's later words are sets of their own). The prefilter
+finds which search strings an article holds; only the rules whose every set is met are
+asked whether those strings could satisfy the whole query (`Op.possible`), and only those
+that could are evaluated.
 
 A rule set's `Limits` bound each article's matching (see monitors.rules.limits):
 `RuleSet.matching` says in `Matching.cut` when the rules read only part of an article or
@@ -252,7 +254,7 @@ class RuleSet:
         left: tuple[str, ...] = ()
         for done, index in enumerate(candidates):
             try:
-                if compiled[index].op.test(scan):
+                if compiled[index].op.possible(scan) and compiled[index].op.test(scan):
                     matches.append(_explain(compiled[index], scan))
             except OutOfTime:
                 left = tuple(self.rules[i].rule_id for i in candidates[done:])

@@ -29,6 +29,7 @@ from monitors.rules import (
     release_dictionaries,
 )
 from monitors.rules.document import Document
+from monitors.rules.evaluate import Compiler, Scan
 from monitors.rules.inflect import forms
 from monitors.rules.passage import MAX_PASSAGE
 from monitors.rules.translit import romanize, transliterations
@@ -1181,6 +1182,40 @@ def test_a_set_every_branch_of_an_or_needs_is_required() -> None:
     text = "Negotiations: Kyiv will not withdraw from Donbas."
     assert rules.candidates("", text) == ["r"]
     assert [m.rule_id for m in rules.match("", text)] == ["r"]
+
+
+def test_a_phrase_needs_each_of_its_words_somewhere_to_be_a_candidate() -> None:
+    """"the hill" is searched as " the " (its next word has forms: "hill", "hills",
+    checked after the search); an article without "hill" or "hills" anywhere is out."""
+    rules = RuleSet.compile([("r", '"the hill" NEAR/5 vote*')])
+    assert rules.candidates("", "The vote was held in the city.") == []
+    assert rules.candidates("", "The vote was held on the hills.") == ["r"]
+    assert [m.rule_id for m in rules.match("", "The hill votes today.")] == ["r"]
+
+
+@pytest.mark.parametrize(
+    ("text", "possible", "matches"),
+    [
+        ("Talks on the Donbas.", False, False),  # each branch lacks a word
+        ("Kyiv: talks on the Donbas.", True, True),
+        ("The Senate met. Much later, long after that, the Donbas was named.", True, False),
+        ("The Senate heard of the hills of Donbas.", True, True),
+    ],
+)
+def test_what_a_match_needs_is_asked_before_any_literal_is_looked_for(
+    text: str, possible: bool, matches: bool
+) -> None:
+    """`possible` reads the search strings an article holds, every word of a phrase
+    among them: False rules the article out (`test` would say False too); True only says
+    that `test` must look."""
+    query = '(kyiv AND talks) OR (senate NEAR/4 donbas) OR ("the hills" AND senate AND donbas)'
+    compiler = Compiler()
+    op = compiler.compile(parse_query(query))
+    compiler.prefilter.freeze()
+    doc = Document("", text)
+    scan = Scan(doc, compiler.prefilter.scan(doc.haystack), compiler.needles)
+    assert op.possible(scan) is possible
+    assert op.test(scan) is matches
 
 
 def test_equal_sub_queries_of_a_rule_set_share_one_operator() -> None:
