@@ -188,11 +188,15 @@ def hot_topic_queries(
     shipped: list[tuple[str, str]], count: int, seed: int
 ) -> list[tuple[str, str]]:
     """`count` variants of the shipped rules: each NEAR's distance moved by up to a third,
-    and maybe a concept ANDed on or something excluded."""
+    and maybe a concept ANDed on or something excluded; a `rule:ID` reference names the
+    variant of that rule in the same round of variants."""
     rng = random.Random(seed)
+    at = {rule_id: j for j, (rule_id, _) in enumerate(shipped)}
     out = []
     for i in range(count):
         rule_id, query = shipped[i % len(shipped)]
+        first = i - i % len(shipped)
+        query = _REFERENCE.sub(lambda m, first=first: f"rule:{m[1]}-{first + at[m[1]]}", query)
         query = _NEAR_DISTANCE.sub(lambda m: _moved(m, rng), query)
         if rng.random() < 0.5:
             query = f"({query}) AND {rng.choice(EXTRA_CONCEPTS)}"
@@ -203,6 +207,7 @@ def hot_topic_queries(
 
 
 _NEAR_DISTANCE = re.compile(r"NEAR/(\d+)")
+_REFERENCE = re.compile(r"\brule:([\w-]+)")
 
 
 def _moved(found: re.Match[str], rng: random.Random) -> str:

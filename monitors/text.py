@@ -187,17 +187,19 @@ def tokenize(text: str) -> list[Token]:
     found in its lower case, which keeps its offsets)."""
     if not ascii_words(text):
         return any_tokens(text)
+    lower = text.lower()
     tokens = []
-    for found in _LOWER_SPAN.finditer(text.lower()):
-        norm = found.group()
-        start, end = found.span()
+    end = 0
+    for norm in _LOWER_SPAN.findall(lower):  # each word found again from the last one's end
+        start = lower.find(norm, end)
+        end = start + len(norm)
         tokens.append(_token(Token, (norm.replace(".", "") if "." in norm else norm, start, end)))
     return tokens
 
 
 def any_tokens(text: str) -> list[Token]:
     """`tokenize` for any text: the general patterns, whatever its characters."""
-    return [_token(Token, (normalize(m.group()), *m.span())) for m in _WORD.finditer(text)]
+    return [_token(Token, (normalize(m.group()), m.start(), m.end())) for m in _WORD.finditer(text)]
 
 
 def ascii_words(text: str) -> bool:

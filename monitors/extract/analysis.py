@@ -24,6 +24,7 @@ counts as seen in one document.
 from __future__ import annotations
 
 import gzip
+import heapq
 import json
 import math
 import re
@@ -123,7 +124,8 @@ def features(
     """An article's features: its body terms, keys, marks and time."""
     idf = idf or default_idf()
     tokens, spans, title_tokens = tokenize(text), sentences(text), tokenize(title)
-    title_terms, text_terms = terms(title, title_tokens), terms(text, tokens)
+    numbers = list(_NUMBER.finditer(text))
+    title_terms, text_terms = terms(title, title_tokens), terms(text, tokens, numbers)
     counted = (title_terms, text_terms)
     if headline_only(title, text):
         counted = (title_terms + pairs(title_terms), text_terms + pairs(text_terms))
@@ -131,16 +133,20 @@ def features(
     for term in counted[0]:
         counts[term] += HEADLINE_WEIGHT
     weights = {t: 1.0 + math.log(n) for t, n in counts.items()}
-    ranked = sorted([(-w * idf.idf(t), t) for t, w in weights.items()])[:BODY_TERMS]
-    kept = [t for _, t in ranked]
+    ranked = heapq.nsmallest(BODY_TERMS, [(-w * i, t) for (t, w), i in _idfs(weights, idf)])
     named = _named(title, idf, True, title_tokens, sentences(title))
-    named |= _named(text, idf, False, tokens, spans)
+    named |= _named(text, idf, False, tokens, spans, numbers)
     return StoryFeatures(
-        body={t: weights[t] for t in kept},
+        body={t: weights[t] for _, t in ranked},
         keys=frozenset(sorted(named, key=lambda t: (-idf.idf(t), t))[:KEY_TERMS]),
         published=published,
-        marks=marks(title, text, tokens, spans),
+        marks=marks(title, text, tokens, spans, title_tokens),
     )
+
+
+def _idfs(weights: dict[str, float], idf: IdfTable) -> zip[tuple[tuple[str, float], float]]:
+    """Each (term, weight) of `weights` with the term's IDF."""
+    return zip(weights.items(), map(idf.idf, weights), strict=True)
 
 
 def headline_only(title: str, text: str) -> bool:
@@ -172,14 +178,16 @@ def facts_of(text: str) -> tuple[Fact, ...]:
     return _facts(text, default_idf())
 
 
-def terms(text: str, tokens: list[Token] | None = None) -> list[str]:
-    """The content terms of `text` (its `tokens`, when already found) in order: words
-    stemmed, a number as "#value"."""
+def terms(
+    text: str, tokens: list[Token] | None = None, numbers: list[re.Match[str]] | None = None
+) -> list[str]:
+    """The content terms of `text` (its `tokens` and `numbers`, when already found) in
+    order: words stemmed, a number as "#value"."""
     tokens = tokenize(text) if tokens is None else tokens
     starts = [t.start for t in tokens]
     out: list[str] = []
     done = 0  # the tokens before are in `out`
-    for m in _NUMBER.finditer(text):  # a number's tokens are one term, its value
+    for m in _NUMBER.finditer(text) if numbers is None else numbers:  # one term, its value
         first = bisect_left(starts, m.start(), done)
         last = bisect_left(starts, m.end(), first)
         if first < last:
@@ -233,11 +241,17 @@ def _facts(
 
 
 def _named(
-    text: str, idf: IdfTable, headline: bool, tokens: list[Token], spans: list[tuple[int, int]]
+    text: str,
+    idf: IdfTable,
+    headline: bool,
+    tokens: list[Token],
+    spans: list[tuple[int, int]],
+    numbers: list[re.Match[str]] | None = None,
 ) -> set[str]:
-    """The keys of the names and numbers among the facts of `text` (`_facts`)."""
+    """The keys of the names and numbers among the facts of `text` (`_facts`; `numbers`:
+    its `_NUMBER` matches, when already found)."""
     found = {fact.key for _, fact in _names(text, idf, headline, tokens, spans)}
-    return found | {_number_key(m) for m in _amounts(text)}
+    return found | {_number_key(m) for m in _amounts(text, numbers)}
 
 
 def _names(
@@ -334,9 +348,11 @@ def _numbers(text: str) -> list[tuple[int, Fact]]:
     return found
 
 
-def _amounts(text: str) -> list[re.Match[str]]:
-    """The numbers of `text` that are not bare years, dates or clock times."""
-    return [m for m in _NUMBER.finditer(text) if not _is_date_or_year(text, m)]
+def _amounts(text: str, numbers: list[re.Match[str]] | None = None) -> list[re.Match[str]]:
+    """The numbers of `text` (its `_NUMBER` matches, when already found) that are not bare
+    years, dates or clock times."""
+    found = _NUMBER.finditer(text) if numbers is None else numbers
+    return [m for m in found if not _is_date_or_year(text, m)]
 
 
 def _context(text: str, m: re.Match[str]) -> tuple[int, int]:

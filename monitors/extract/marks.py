@@ -86,11 +86,18 @@ def marks(
     text: str,
     tokens: list[Token] | None = None,
     spans: list[tuple[int, int]] | None = None,
+    title_tokens: list[Token] | None = None,
 ) -> dict[str, str]:
     """The article's keys (see the module), each with the words it was first written as
-    (`tokens` and `spans`: the text's words and sentences, when already found)."""
+    (`tokens` and `spans`: the text's words and sentences, `title_tokens` the title's
+    words, when already found)."""
     found: dict[str, str] = {}
-    named = [] if _title_case(title) else _name_marks(title, tokenize(title), sentences(title))
+    title_tokens = tokenize(title) if title_tokens is None else title_tokens
+    named = (
+        []
+        if _title_case(title, title_tokens)
+        else _name_marks(title, title_tokens, sentences(title))
+    )
     named += _name_marks(text, tokenize(text) if tokens is None else tokens, spans)
     numbers = _number_marks(title) + _number_marks(text)
     for kept, most in ((named, MAX_NAMES), (numbers, MAX_NUMBERS)):
@@ -199,7 +206,7 @@ def _value(number: str) -> float | None:
     return float(value)
 
 
-def _title_case(title: str) -> bool:
-    words = [t for t in tokenize(title) if t.norm.isalpha() and len(t.norm) > 3]
+def _title_case(title: str, tokens: list[Token]) -> bool:
+    words = [t for t in tokens if t.norm.isalpha() and len(t.norm) > 3]
     capitalised = sum(title[t.start].isupper() for t in words)
     return len(words) >= 3 and capitalised >= TITLE_CASE_SHARE * len(words)
