@@ -98,7 +98,9 @@ _APOSTROPHE = "['\u2019\u02bc]"
 _INNER_APOSTROPHE = f"(?<={_CYRILLIC}){_APOSTROPHE}(?={_CYRILLIC})"
 _PLAIN_WORD = f"{_LETTER}+(?:(?:{_JOINERS}+|{_INNER_APOSTROPHE}){_LETTER}*)*"
 _ALONE = f"(?<!{_LETTER})(?<!{_JOINERS})"  # no part of a word just before
-_END = f"(?!{_LETTER})(?!{_JOINERS})"  # no part of a word just after
+# no part of a word just after (an initialism's last letter before "’" and a Cyrillic
+# letter is not its end: "Z.Ж’Ж" is "Z" and "Ж’Ж", however it is read)
+_END = f"(?!{_LETTER})(?!{_JOINERS})(?!{_INNER_APOSTROPHE})"
 _FAST_WORD = re.compile(_PLAIN_WORD)
 _WORD = re.compile(f"{_ALONE}{_ALPHA}(?:\\.{_ALPHA})+{_END}|{_PLAIN_WORD}")
 _DOT = re.compile(f"\\.(?={_ALPHA}{_END})(?<={_ALONE}{_ALPHA}\\.)")
@@ -198,8 +200,16 @@ def tokenize(text: str) -> list[Token]:
 
 
 def any_tokens(text: str) -> list[Token]:
-    """`tokenize` for any text: the general patterns, whatever its characters."""
-    return [_token(Token, (normalize(m.group()), m.start(), m.end())) for m in _WORD.finditer(text)]
+    """`tokenize` for any text: the general patterns, whatever its characters. A word
+    starts with a letter and none lies between two words: each is found again by `find`
+    from the last one's end."""
+    tokens = []
+    end = 0
+    for word in _WORD.findall(text):
+        start = text.find(word, end)
+        end = start + len(word)
+        tokens.append(_token(Token, (normalize(word), start, end)))
+    return tokens
 
 
 def ascii_words(text: str) -> bool:
