@@ -13,8 +13,9 @@ fresh SQLite store with the shipped rules and a loopback json:// channel:
   fresh store N times in turns and prints each ratio, their median and that of the sums);
 - first cycle (everything new), steady cycle (every feed 304), mixed cycle (5% of the
   feeds changed, with new items): wall, CPU, peak RSS, articles/s;
-- time per stage (fetch, parse, extract, dedup/stories, match, store) by wrapping
-  methods at runtime, and a cProfile of a first cycle on a subset of the feeds;
+- time per stage (fetch, parse, extract, dedup, stories, match, store) by wrapping
+  methods at runtime, with the CPU time of the threads running a stage that is not a
+  coroutine, and a cProfile of a first cycle on a subset of the feeds;
 - a bare asyncio httpx poller doing the steady cycle's conditional GETs;
 - the Prefect `poll` flow on the same steady cycle.
 
@@ -314,11 +315,13 @@ def wait_up(base: str) -> None:
 
 
 class Stages:
-    """Seconds per stage from methods wrapped at runtime: summed over calls, and busy
-    (wall time with at least one call of the stage running: its share of the cycle)."""
+    """Seconds per stage from methods wrapped at runtime: summed over calls, busy (wall
+    time with at least one call of the stage running: its share of the cycle), and for a
+    stage that is not a coroutine the CPU time of the threads running it."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
+        self.cpu: dict[str, float] = defaultdict(float)
         self.busy: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
         self._running: dict[str, int] = defaultdict(int)
@@ -360,11 +363,13 @@ class Stages:
 
             @functools.wraps(original)
             def timed(*args: Any, **kwargs: Any) -> Any:
-                started = self._enter(stage)
+                started, spent = self._enter(stage), time.thread_time()
                 try:
                     return original(*args, **kwargs)
                 finally:
                     self._exit(stage, started)
+                    with self._lock:
+                        self.cpu[stage] += time.thread_time() - spent
 
             setattr(owner, name, timed)
 
@@ -373,8 +378,8 @@ class Stages:
         self.wrap(pipeline_mod, "parse_feed", "parse")
         self.wrap(Extractor, "page_text", "extract")
         self.wrap(pipeline_mod, "article_from", "extract (article_from)")
-        self.wrap(Tx, "insert_found_article", "dedup/stories")
-        self.wrap(StoryDesk, "place", "dedup/stories")
+        self.wrap(Tx, "insert_found_article", "dedup")
+        self.wrap(StoryDesk, "place", "stories (place)")
         self.wrap(pipeline_mod, "record_article", "store (record_article, incl. dedup)")
         self.wrap(Tx, "record_feed_ok", "store")
         self.wrap(Tx, "schedule_feed", "store")
@@ -382,7 +387,7 @@ class Stages:
         self.wrap(Tx, "sync_feeds", "store")
 
     def wrap_ruleset(self, pipeline: Pipeline) -> None:
-        self.wrap(pipeline.ruleset, "match", "match")
+        self.wrap(pipeline.ruleset, "matching", "match")
 
 
 class GcClock:
@@ -663,7 +668,7 @@ def _floor_child(urls: list[str], workers: int, sending: Any) -> None:
 
 def cycle_apart(
     label: str, config_path: Path, base: str, server_pid: int, staged: bool = False
-) -> tuple[Cycle, dict[str, tuple[float, float, int]]]:
+) -> tuple[Cycle, dict[str, tuple[float, float, int, float | None]]]:
     """`timed_cycle` in a fresh interpreter, as `newsmon run` would run it, so that its
     peak RSS holds newsmon's memory, not this bench's world; with `staged`, the stage
     times too (busy, summed, calls by stage)."""
@@ -688,7 +693,10 @@ def _cycle_child(
     cycle = asyncio.run(timed_cycle(label, config_path, base, server_pid, stages))
     busy = {}
     if stages is not None:
-        busy = {k: (v, stages.seconds[k], stages.calls[k]) for k, v in stages.busy.items()}
+        busy = {
+            k: (v, stages.seconds[k], stages.calls[k], stages.cpu.get(k))
+            for k, v in stages.busy.items()
+        }
     sending.send((cycle, busy))
 
 
@@ -758,13 +766,13 @@ def first_rounds(
     workers: int,
     server_pid: int,
     hosts: int,
-) -> tuple[float, float, Cycle, dict[str, tuple[float, float, int]], Path]:
+) -> tuple[float, float, Cycle, dict[str, tuple[float, float, int, float | None]], Path]:
     """The floor and a first cycle on a fresh store, `args.rounds` times in turns, each
     printed with its ratios. The median ratios of wall and of CPU time, the last first
     cycle with its stage times, and the config of its store (for the cycles after)."""
     floors: list[Floor] = []
     firsts: list[Cycle] = []
-    busy: dict[str, tuple[float, float, int]] = {}
+    busy: dict[str, tuple[float, float, int, float | None]] = {}
     config_path = folder / "cycle.yaml"
     for number in range(args.rounds):
         round_dir = folder / f"round{number}"
@@ -863,10 +871,13 @@ def main(argv: list[str] | None = None) -> None:
             wall_ratio, cpu_ratio, first, busy, config_path = first_rounds(
                 args, folder, base, urls, workers, server.pid, hosts
             )
-            for stage, (busy_s, summed, calls) in sorted(busy.items(), key=lambda kv: -kv[1][0]):
+            for stage, (busy_s, summed, calls, cpu) in sorted(
+                busy.items(), key=lambda kv: -kv[1][0]
+            ):
                 print(
                     f"  stage {stage}: busy {busy_s:.2f} s ({busy_s / first.wall:.0%} of wall), "
                     f"{summed:.2f} s summed over {calls} calls"
+                    + (f", CPU {cpu:.2f} s" if cpu is not None else "")
                 )
             steady, _ = cycle_apart("steady", config_path, base, server.pid)
             print(steady.line())
