@@ -12,10 +12,10 @@ Three sets are counted:
 - the held-out cases: those of each `--heldout` file that is one of `--cases` (default
   tests/data/rules/heldout.yaml, written before the rules were tuned, heldout2.yaml to
   heldout52.yaml but heldout51.yaml (a page's boilerplate kept, which extraction takes out
-  first), each written after a round of tuning and committed before the rules ran on it, and heldout-uk.yaml and
-  heldout-ru.yaml, written before the rules were tuned on Ukrainian and Russian), each
-  file apart. The cases tuned on (all the others, and the seeds) are
-  counted apart too;
+  first), each written after a round of tuning and committed before the rules ran on it,
+  and heldout-uk.yaml and heldout-ru.yaml, written before the rules were tuned on
+  Ukrainian and Russian), each file apart. The cases tuned on (all the others, and the
+  seeds) are counted apart too;
 - per language: every labelled case and the held-out ones alone, by the language
   `monitors.extract.language` tells from the case's headline and text.
 

@@ -7,16 +7,17 @@ fields count; a literal whose first word has inflected forms has one per form); 
 part overlaps (`cede -"cede ground"` inside a `NEAR` still finds "cede the Donbas" in an
 article that also says "ceded ground" elsewhere), where a `NOT` elsewhere asks the whole
 article.
-Each operator answers four questions about a `Scan`: could it match from the search
+Each operator answers four questions about a `Scan`: could it match, from the search
 strings the article holds alone, every word of a phrase among them, whatever their places
-(`possible`: most articles are ruled out so, without looking for any literal), does it match (`test`), where
-(`spans`: word spans, for `Within` and for passages), and on which literal occurrences
-(`hits`: what an explanation marks). The answers of every operator but a literal (a
-literal's own spans when it has several needles) are kept in the `Scan`, so a sub-query
-shared by several questions (a chain of `NEAR`s asks its left side all three) is evaluated
-once per article. A literal whose search strings the article lacks is not looked for, and
-an `AnyOf` asks only the literals whose search strings it holds. The `Scan`'s deadline is
-checked before each answer is computed and as the loops over an article's spans go.
+(`possible`: most articles are ruled out so, with no literal looked for in place), does
+it match (`test`), where (`spans`: word spans, for `Within` and for passages), and on
+which literal occurrences (`hits`: what an explanation marks). The answers of every
+operator but a literal (a literal's own spans when it has several needles) are kept in
+the `Scan`, so a sub-query shared by several questions (a chain of `NEAR`s asks its left
+side three) is evaluated once per article. A literal whose search strings the article
+lacks is not looked for, and an `AnyOf` asks only the literals whose search strings it
+holds. The `Scan`'s deadline is checked before each answer is computed and as the loops
+over an article's spans go.
 """
 
 from __future__ import annotations
@@ -651,9 +652,7 @@ class Compiler:
 
     def _needle(self, search: str, literal: Literal, rest: tuple[tuple[int, Term], ...]) -> int:
         fields = FIELD_RANGES[literal.field]
-        later = tuple(
-            frozenset(map(self.prefilter.add, needles((term,))[0])) for _, term in rest
-        )
+        later = tuple(frozenset(map(self.prefilter.add, needles((term,))[0])) for _, term in rest)
         found = Needle(search, self.prefilter.add(search), fields, len(literal.parts), rest, later)
         if found not in self._indexes:
             self._indexes[found] = len(self.needles)

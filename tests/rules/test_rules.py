@@ -1186,8 +1186,8 @@ def test_a_set_every_branch_of_an_or_needs_is_required() -> None:
 
 
 def test_a_phrase_needs_each_of_its_words_somewhere_to_be_a_candidate() -> None:
-    """"the hill" is searched as " the " (its next word has forms: "hill", "hills",
-    checked after the search); an article without "hill" or "hills" anywhere is out."""
+    """A phrase "the hill" is searched as " the " (its next word has forms: "hill",
+    "hills", checked after the search); an article without "hill" or "hills" is out."""
     rules = RuleSet.compile([("r", '"the hill" NEAR/5 vote*')])
     assert rules.candidates("", "The vote was held in the city.") == []
     assert rules.candidates("", "The vote was held on the hills.") == ["r"]
