@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, chain
 
@@ -285,20 +285,20 @@ class AnyOf(Memo):
         self.needles = {pattern: tuple(found) for pattern, found in needles.items()}
 
     def _possible(self, scan: Scan) -> bool:
-        holds = scan.holds
-        for pattern in scan.found & self.patterns:
-            for index, _ in self.needles[pattern]:
-                if holds(index):
-                    return True
-        return any(child.possible(scan) for child in self.others)
+        return self._a_literal(scan, scan.holds) or any(
+            child.possible(scan) for child in self.others
+        )
 
     def _test(self, scan: Scan) -> bool:
-        starts = scan.starts
+        return self._a_literal(scan, scan.starts) or any(child.test(scan) for child in self.others)
+
+    def _a_literal(self, scan: Scan, asked: Callable[[int], object]) -> bool:
+        """Whether `asked` is true of one of its literals' needles the article may hold."""
         for pattern in scan.found & self.patterns:
             for index, _ in self.needles[pattern]:
-                if starts(index):
+                if asked(index):
                     return True
-        return any(child.test(scan) for child in self.others)
+        return False
 
     def _literal_spans(self, scan: Scan) -> list[list[Span]]:
         needles = self.needles
