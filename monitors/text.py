@@ -97,9 +97,11 @@ _CYRILLIC = "[\u0400-\u04ff]"
 _APOSTROPHE = "['\u2019\u02bc]"
 _INNER_APOSTROPHE = f"(?<={_CYRILLIC}){_APOSTROPHE}(?={_CYRILLIC})"
 _PLAIN_WORD = f"{_LETTER}+(?:(?:{_JOINERS}+|{_INNER_APOSTROPHE}){_LETTER}*)*"
-_ALONE = f"(?<!{_LETTER})(?<!{_JOINERS})"  # no part of a word just before
-# no part of a word just after (an initialism's last letter before "’" and a Cyrillic
-# letter is not its end: "Z.Ж’Ж" is "Z" and "Ж’Ж", however it is read)
+# no part of a word just before (a Cyrillic letter after "’" and a Cyrillic letter is
+# inside a word: "в’я.з" is "в’я" and "з", however it is read)
+_ALONE = f"(?<!{_LETTER})(?<!{_JOINERS})(?!(?<={_CYRILLIC}{_APOSTROPHE}){_CYRILLIC})"
+# no part of a word just after (nor an initialism's last letter before "’" and a Cyrillic
+# letter: "Z.Ж’Ж" is "Z" and "Ж’Ж")
 _END = f"(?!{_LETTER})(?!{_JOINERS})(?!{_INNER_APOSTROPHE})"
 _FAST_WORD = re.compile(_PLAIN_WORD)
 _WORD = re.compile(f"{_ALONE}{_ALPHA}(?:\\.{_ALPHA})+{_END}|{_PLAIN_WORD}")

@@ -203,9 +203,9 @@ def without_links_out(text: str) -> str:
     """`text` without its lines that point to other stories or list tags: a marker such as
     "Read also:", "Читайте також:", "Most read" or "Tags:" opening a line of at most
     LINK_OUT_WORDS words after it; a marker alone on its line takes the short lines under
-    it too (at most LINKS_LISTED, up to a longer line): its list of headlines."""
+    it too (at most LINKS_LISTED, up to a longer line): its list of headlines. Stripped."""
     if not _LINK_OUT_LINE.search(text):
-        return text
+        return text.strip()
     kept: list[str] = []
     listed = 0  # lines still taken as the list under a marker standing alone
     for line in text.split("\n"):

@@ -286,6 +286,9 @@ def test_links_to_other_stories_inside_the_body_are_not_the_articles_text() -> N
         ),
         ("A.\nMOST READ ON POLITICO\n1. Senate to vote\n2. Kyiv to leave Donbas", "A."),
         ("A.\nTags: Ukraine, Senate, guarantees\nB.", "A.\nB."),
+        # stripped, with a marker or without
+        ("\nA, as recommended: B.\n", "A, as recommended: B."),
+        (" No links here.\n", "No links here."),
     ],
 )
 def test_without_links_out(text: str, kept: str | None) -> None:

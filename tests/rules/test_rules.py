@@ -165,6 +165,8 @@ def test_a_documents_text_words_are_the_words_of_the_whole_text(text: str) -> No
     )
 )
 @example("Z.Ж’Ж")  # an initialism before an apostrophe inside a Cyrillic word
+@example("Z.Ж’Ж.Ж")
+@example("в’я.з")  # a letter after an apostrophe inside a Cyrillic word opens no initialism
 def test_the_ascii_patterns_find_the_words_of_text_whose_words_are_ascii(text: str) -> None:
     """Quotes, dashes and spaces beyond ASCII leave the fast patterns in use; a letter,
     digit or joiner beyond ASCII does not: either way, the words of the general ones."""
