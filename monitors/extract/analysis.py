@@ -133,7 +133,7 @@ def features(
     for term in counted[0]:
         counts[term] += HEADLINE_WEIGHT
     weights = {t: 1.0 + math.log(n) for t, n in counts.items()}
-    ranked = heapq.nsmallest(BODY_TERMS, [(-w * i, t) for (t, w), i in _idfs(weights, idf)])
+    ranked = heapq.nsmallest(BODY_TERMS, [(-w * idf.idf(t), t) for t, w in weights.items()])
     named = _named(title, idf, True, title_tokens, sentences(title))
     named |= _named(text, idf, False, tokens, spans, numbers)
     return StoryFeatures(
@@ -142,11 +142,6 @@ def features(
         published=published,
         marks=marks(title, text, tokens, spans, title_tokens),
     )
-
-
-def _idfs(weights: dict[str, float], idf: IdfTable) -> zip[tuple[tuple[str, float], float]]:
-    """Each (term, weight) of `weights` with the term's IDF."""
-    return zip(weights.items(), map(idf.idf, weights), strict=True)
 
 
 def headline_only(title: str, text: str) -> bool:

@@ -57,11 +57,9 @@ _MARKER = (
     r"|самое популярное|популярне|популярное|(?:episode )?tags|теги|тэги)"
     r"(?:\s*[:：]|\s+[—–-]\s|\s+on\s+\S+\s*[:：]?\s*$|\s*$)"  # a hyphen joins a word
 )
-_BULLETS = " \t•*>»-–—"  # what may stand before a marker on its line
-_LINK_OUT = re.compile(_MARKER, re.IGNORECASE | re.MULTILINE)
-# a marker at a line's start anywhere in a text: tried at line starts only, a page's
-# text is searched in 0.03 ms rather than the 1 ms of trying the marker at every character
-_LINK_OUT_LINE = re.compile(f"^[{re.escape(_BULLETS)}]*{_MARKER}", re.IGNORECASE | re.MULTILINE)
+# a marker at a line's start, after any bullets: tried at line starts only, a page's text
+# is searched in 0.03 ms rather than the 1 ms of trying the marker at every character
+_LINK_OUT = re.compile(f"^[ \t•*>»\\-–—]*{_MARKER}", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -204,7 +202,7 @@ def without_links_out(text: str) -> str:
     "Read also:", "Читайте також:", "Most read" or "Tags:" opening a line of at most
     LINK_OUT_WORDS words after it; a marker alone on its line takes the short lines under
     it too (at most LINKS_LISTED, up to a longer line): its list of headlines. Stripped."""
-    if not _LINK_OUT_LINE.search(text):
+    if not _LINK_OUT.search(text):
         return text.strip()
     kept: list[str] = []
     listed = 0  # lines still taken as the list under a marker standing alone
@@ -214,11 +212,10 @@ def without_links_out(text: str) -> str:
             listed -= 1
             continue
         listed = 0
-        bare = line.lstrip(_BULLETS)
-        marker = _LINK_OUT.match(bare)
+        marker = _LINK_OUT.match(line)
         if marker is None or not short:
             kept.append(line)
-        elif not bare[marker.end() :].strip():
+        elif not line[marker.end() :].strip():
             listed = LINKS_LISTED
     return "\n".join(kept).strip()
 

@@ -620,12 +620,9 @@ class Compiler:
         if isinstance(node, Literal):
             indexes = self.literal(node)
             patterns = frozenset(self.needles[index].pattern for index in indexes)
-            later = self.needles[indexes[0]].rest_patterns if indexes else ()
-            words = [term for _, term in self.needles[indexes[0]].rest] if indexes else []
-            return [
-                (_cost(node), patterns),
-                *((_cost(term), needs) for term, needs in zip(words, later, strict=True)),
-            ]
+            first = self.needles[indexes[0]]  # a literal's needles share their later words
+            later = zip(first.rest, first.rest_patterns, strict=True)
+            return [(_cost(node), patterns), *((_cost(term), needs) for (_, term), needs in later)]
         if isinstance(node, And | Near):
             return [need for child in node.children for need in self.requirements(child)]
         if isinstance(node, Or):
@@ -646,13 +643,19 @@ class Compiler:
             parts = literal.parts
             searches, searched = needles(parts)
             rest = tuple((i, parts[i]) for i in range(searched, len(parts)))
-            found = tuple(self._needle(search, literal, rest) for search in searches)
+            later = tuple(frozenset(map(self.prefilter.add, needles((t,))[0])) for _, t in rest)
+            found = tuple(self._needle(search, literal, rest, later) for search in searches)
             self._literals[literal] = found
         return found
 
-    def _needle(self, search: str, literal: Literal, rest: tuple[tuple[int, Term], ...]) -> int:
+    def _needle(
+        self,
+        search: str,
+        literal: Literal,
+        rest: tuple[tuple[int, Term], ...],
+        later: tuple[frozenset[int], ...],
+    ) -> int:
         fields = FIELD_RANGES[literal.field]
-        later = tuple(frozenset(map(self.prefilter.add, needles((term,))[0])) for _, term in rest)
         found = Needle(search, self.prefilter.add(search), fields, len(literal.parts), rest, later)
         if found not in self._indexes:
             self._indexes[found] = len(self.needles)
