@@ -8,8 +8,8 @@ and 90th percentile over N polls of each.
 
 from __future__ import annotations
 
+import argparse
 import statistics
-import sys
 import tempfile
 import time
 from datetime import timedelta
@@ -66,4 +66,6 @@ def main(polls: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 300)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("polls", nargs="?", type=int, default=300, help="polls of each kind")
+    main(parser.parse_args().polls)

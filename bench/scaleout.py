@@ -348,6 +348,7 @@ def main(argv: list[str] | None = None) -> None:
         "--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
     args = parser.parse_args(argv)
+    print(_load())
     corpora = args.corpora if args.corpora.is_absolute() else (REPO / args.corpora).resolve()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -379,5 +380,4 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--worker"]:
         timed_run(*sys.argv[2:4])
     else:
-        print(_load())
         main()
