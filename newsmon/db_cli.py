@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, NoReturn
 
 import typer
+from rich.markup import escape
 
 from monitors.errors import StoreError
 from newsmon.common import EXIT_CONFIG, EXIT_STORE, App, ConfigOption, err, load_config, out
@@ -60,5 +61,5 @@ def current(config: ConfigOption = None) -> None:
 
 
 def _unavailable(exc: StoreError) -> NoReturn:
-    err.print(f"[bold red]Store unavailable:[/] {exc}", highlight=False)
+    err.print(f"[bold red]Store unavailable:[/] {escape(str(exc))}", highlight=False)
     raise typer.Exit(EXIT_STORE) from None

@@ -150,6 +150,15 @@ def test_check_names_the_store_variable(tmp_path: Path, value: str, reason: str)
     assert f"environment: NEWSMON_STORE: {reason}" in result.output
 
 
+@pytest.mark.parametrize("command", [("db", "current"), ("db", "upgrade")])
+def test_db_commands_print_the_install_hint_whole(tmp_path: Path, command: tuple[str, str]) -> None:
+    path = write_config(tmp_path, [], "json://127.0.0.1:9/")
+    env = {"NEWSMON_STORE": "postgresql+psycopg2://u@127.0.0.1:1/db"}
+    result = invoke(*command, "-c", str(path), env=env)
+    assert result.exit_code == 3
+    assert "pip install 'newsmon[postgres]'" in result.output  # not taken for markup
+
+
 def test_run_says_the_store_came_from_the_variable(tmp_path: Path) -> None:
     path = write_config(tmp_path, [], "json://127.0.0.1:9/")
     env = {"NEWSMON_STORE": "postgresql+psycopg://nobody@127.0.0.1:1/db"}
