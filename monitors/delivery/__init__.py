@@ -5,8 +5,8 @@ control, retries with backoff), rendering for each kind of channel (`render`: Sl
 email, markdown and text, every untrusted string escaped), sending through apprise with
 channel secrets kept out of every message and log (`send`), and the loop that sends what
 is due (`deliver`). It exposes `Outbox`, `Notifier`, `deliver_due`, `notifier_for`,
-`render` and `Delivered`. Imports the bottom layer, `config`, `store` and `ingest`
-(Retry-After).
+`render` and `Delivered`. Imports the bottom layer, `config`, `store`, `ingest`
+(Retry-After) and `extract` (the unknown-language mark).
 """
 
 from monitors.delivery.deliver import Delivered, SecretResolver, deliver_due, notifier_for

@@ -2,7 +2,9 @@
 
 Owns fetching with its guards (`fetch`: one async fetcher with size, time, redirect and
 private-address limits; `polite`: per-host rates and robots.txt for backfills), feed
-parsing (`feeds`), canonical URLs (`urls`) and when a feed is due (`schedule`).
+parsing (`feeds`, with `fastfeed` for well-formed feeds and feedparser for the rest),
+canonical URLs (`urls`), when a feed is due (`schedule`) and WebSub from the
+subscriber's side (`websub`: a feed's hub, requests to it, pushed content's signature).
 Imports only the bottom layer (`models`, `errors`, `text`) and `config`.
 
 The names below are imported on first use, so that what needs only URLs (the

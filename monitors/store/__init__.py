@@ -1,15 +1,16 @@
 """Store: all state in one SQL database (SQLite or PostgreSQL) through SQLAlchemy Core.
 
-Owns the engine (`engine`), the schema (`schema`) and its Alembic migrations
-(`migrate`, `migrations/`), who holds a claim (`claims`) and every SQL statement newsmon
-runs: feeds and entries (`feeds`), articles, stories, decisions and signatures
-(`stories`), alerts and deliveries (`outbox`), backfill runs (`backfill`), WebSub subscriptions
-(`push`). It exposes
-`Store` (open, close, units of work `transaction()` and `scratch()`), the unit of work
-`Tx` whose methods are those statements, the rows they return, and `utcnow`. It imports
-only the bottom layer (`models`, `errors`): no stage logic. Uniqueness that matters (an
-entry seen once, an alert sent once) is a constraint, so two workers racing cannot both
-win.
+Owns the engine (`engine`: `connect`, `migrate`), the schema (`schema`) and its Alembic
+migrations (`migrations/`, the store's and the newest revision read by `revisions`), who
+holds a claim (`claims`) and every SQL statement newsmon runs: feeds and entries
+(`feeds`), articles, stories, decisions and signatures (`stories`), alerts and deliveries
+(`outbox`), backfill runs (`backfill`), WebSub subscriptions (`push`). It exposes `Store`
+(open, close, units of work `transaction()`, `reading()` for reads alone, and
+`scratch()`), the unit of work `Tx` whose methods are those statements, the rows they
+return, and `utcnow`. It imports only the layers below it (`models`, `errors`, and
+`config` for the store URL's examples in its errors): no stage logic. Uniqueness that
+matters (an entry seen once, an alert sent once) is a constraint, so two workers racing
+cannot both win.
 """
 
 from monitors.store.backfill import BackfillItem
