@@ -78,8 +78,16 @@ def run_demo(out: Console, keep: Path | None = None) -> None:
                 store.close()
         if keep:
             kept = keep_config(cfg, folder)
-            out.print(f"store and config kept: newsmon web --config {kept}", highlight=False)
+            out.print(f"store and config kept in {folder}; look around with", highlight=False)
+            for command in ("stories", "alerts", "web"):
+                out.print(f"  newsmon {command} --config {kept}", highlight=False)
             out.print("(its feeds and channel were the demo's own servers, gone now)")
+        else:
+            out.print(
+                "the store was temporary: `newsmon demo --keep DIR` keeps it, to look at its "
+                "stories, alerts and desk site (`newsmon stories`, `alerts`, `web`)",
+                highlight=False,
+            )
     out.rule(f"done in {time.monotonic() - started:.1f} s")
 
 

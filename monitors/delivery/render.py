@@ -285,10 +285,9 @@ def _plain_alert(
 ) -> str:
     """An alert as labelled plain-text lines, marks as **bold**."""
     others = [f"{one_line(site)} {safe_url(url)}" for site, url in sources if url != alert.url]
-    update = "Update: " if alert.kind == "update" else ""
     lines = [
         f"Rule: {one_line(rule_label)}",
-        f"Headline: {update}{one_line(alert.headline)}",
+        f"Headline: {one_line(alert.headline)}",  # an update says so in its title and New:
         *_update_lines(alert, _Text()),
         "",
         _Text().marked(Passage(alert.passage, alert.marks)),

@@ -191,9 +191,9 @@ def test_help_lists_the_commands() -> None:
         assert command in result.output
 
 
-def test_demo_prints_one_alert_per_rule_and_story(tmp_path: Path) -> None:
+def test_demo_prints_one_alert_per_rule_and_story() -> None:
     console = Console(record=True, width=200, soft_wrap=True)
-    run_demo(console, tmp_path)
+    run_demo(console)  # its store in a temporary folder
     text = console.export_text()
     received = int(re.search(r"(\d+) alerts received by the desk", text).group(1))  # type: ignore[union-attr]
     for title in (
@@ -212,6 +212,7 @@ def test_demo_prints_one_alert_per_rule_and_story(tmp_path: Path) -> None:
     assert "feeds: 5 polled, 0 with news, 5 unchanged, 0 failed" in text
     assert "alerts sent in the second cycle: 0" in text
     assert "URL: http://127.0.0.1:" in text and "Site: " in text
+    assert "the store was temporary: `newsmon demo --keep DIR` keeps it" in text
 
 
 def test_a_demo_kept_again_in_its_folder_starts_afresh(tmp_path: Path) -> None:
@@ -226,6 +227,8 @@ def test_a_demo_kept_again_in_its_folder_starts_afresh(tmp_path: Path) -> None:
     assert received >= 3
     kept = (tmp_path / "newsmon.yaml").read_text(encoding="utf-8")
     assert "query: |" in kept and "\\n" not in kept
+    for command in ("stories", "alerts", "web"):
+        assert f"newsmon {command} --config {tmp_path / 'newsmon.yaml'}" in text
 
 
 def test_alerts_listing_retry_deliver_and_digest(tmp_path: Path) -> None:

@@ -369,7 +369,8 @@ def test_plain_text_update_names_the_rule_alone_and_counts_outlets() -> None:
     message = rendered("text", item)
     lines = message.body.splitlines()
     assert lines[0] == f"Rule: {RULE}"
-    assert lines[1] == "Headline: Update: Allies offer Kyiv security guarantees in draft accord"
+    assert lines[1] == "Headline: Allies offer Kyiv security guarantees in draft accord"
+    assert lines[2:4] == ["New: Ruth Calloway", "Alert #1. Follows alert #3"]
     assert "Outlets: 2" in lines
     assert message.title == (
         "[newsmon] Update: Security guarantees: Allies offer Kyiv security guarantees in draft "
