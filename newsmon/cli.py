@@ -228,9 +228,13 @@ def alerts_retry(
         outbox = Outbox.of(cfg, store)
         unknown = sorted(set(ids or ()) - {a.alert.id for a in outbox.listing(ids=ids)})
         count = outbox.retry(None if all_ else ids)
-    out.print(f"{count} deliveries due now")
-    if unknown and not all_:
+    unknown = [] if all_ else unknown
+    if unknown:
         err.print(f"no alert {', '.join(map(str, unknown))}", highlight=False)
+    if all_ or len(unknown) < len(set(ids or ())):  # some alert was asked for and found
+        noun = "delivery" if count == 1 else "deliveries"
+        out.print(f"{count} {noun} due now")
+    if unknown:
         raise typer.Exit(1)
 
 
