@@ -62,14 +62,16 @@ def parse_duration(value: object) -> float:
         seconds = float(value)
     else:
         text = value.strip().lower()
+        sign = -1.0 if text.startswith("-") else 1.0
+        text = text.removeprefix("-").strip()
         if re.fullmatch(r"\d+(\.\d+)?", text):
-            seconds = float(text)
+            seconds = sign * float(text)
         elif re.fullmatch(rf"(?:{_DURATION.pattern}\s*,?\s*)+", text):
-            seconds = sum(float(n) * _UNITS[u[0]] for n, u in _DURATION.findall(text))
+            seconds = sign * sum(float(n) * _UNITS[u[0]] for n, u in _DURATION.findall(text))
         else:
             raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 1h, 1d)")
     if seconds <= 0:
-        raise ValueError("a duration must be positive")
+        raise ValueError(f"a duration must be positive, not {value!r}")
     return seconds
 
 

@@ -171,9 +171,17 @@ def test_durations(value: str | int, seconds: float) -> None:
     assert config_mod.parse_duration(value) == seconds
 
 
-@pytest.mark.parametrize("value", ["5ms", "5 mo", "five minutes", "5 minutesx", "m5", "", True])
+@pytest.mark.parametrize(
+    "value", ["5ms", "5 mo", "five minutes", "5 minutesx", "m5", "", True, "--5m", "-x"]
+)
 def test_bad_durations(value: object) -> None:
     with pytest.raises(ValueError, match="not a duration"):
+        config_mod.parse_duration(value)
+
+
+@pytest.mark.parametrize("value", ["-5m", "-1", "- 1h30m", -1, 0, "0s"])
+def test_a_duration_under_zero_is_named_as_such(value: object) -> None:
+    with pytest.raises(ValueError, match=f"a duration must be positive, not {value!r}"):
         config_mod.parse_duration(value)
 
 
