@@ -22,6 +22,7 @@ from apprise.plugins.email import NotifyEmail
 from apprise.plugins.slack import NotifySlack, SlackMode
 
 from monitors.config import WebConfig
+from monitors.extract.analysis import STOPWORDS
 from monitors.extract.language import UNKNOWN
 from monitors.models import Passage
 from monitors.store import AlertRow, DeliveryRow
@@ -241,9 +242,12 @@ def render_alert(
 
 def matched_line(terms: Iterable[str], passage: str, marks: Iterable[tuple[int, int]]) -> str:
     """The matched terms, those marked in the passage first, the others said to be
-    elsewhere in the article (its headline or another paragraph)."""
+    elsewhere in the article (its headline or another paragraph); a lower-case function
+    word a phrase or proximity query matched ("it", "would") is left out, unless the
+    line would be left with nothing."""
     shown = [passage[start:end].casefold() for start, end in marks]
     terms = list(terms)
+    terms = [term for term in terms if not (term.islower() and term in STOPWORDS)] or terms
     inside = [term for term in terms if any(_bare(term) in mark for mark in shown)]
     elsewhere = [term for term in terms if term not in inside]
     line = "Matched: " + ", ".join(inside or elsewhere)

@@ -423,6 +423,13 @@ def test_matched_terms_all_in_the_passage_are_one_list() -> None:
         (("U.S.", "Senate"), "The U.S Senate", ((4, 7), (8, 14)), "Matched: U.S., Senate"),
         (("senate",), "The Senate voted", ((4, 10),), "Matched: senate"),
         (("Kyiv",), "A headline only", (), "Matched: Kyiv"),
+        (
+            ("withdraw", "it", "still holds", "would", "US"),
+            "withdraw from the land it still holds, as US envoys would",
+            ((0, 8), (23, 25), (26, 37), (42, 44), (53, 58)),
+            "Matched: withdraw, still holds, US",
+        ),
+        (("it",), "as it stands", ((3, 5),), "Matched: it"),  # nothing else to show
     ],
 )
 def test_matched_line(
