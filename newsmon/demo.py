@@ -11,6 +11,7 @@ import asyncio
 import re
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from newsmon.loopback import StaticSite, WebhookReceiver
 from newsmon.report import print_report
 
 SITE = Path(__file__).parent / "demo_site"
+SITE_NEWEST = datetime(2026, 11, 21, 12, 5, tzinfo=UTC)  # the latest time in its feeds and pages
+SITE_AGE = timedelta(hours=1)  # how long before the demo runs its latest item is served as
 FEEDS = [
     ("Meridian Wire", "meridian-wire/feed.xml"),
     ("The Harbour Herald", "harbour-herald/atom.xml"),
@@ -61,7 +64,7 @@ def run_demo(out: Console, keep: Path | None = None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         if _clear_store(folder / "newsmon.db"):
             out.print(f"replaced the store an earlier demo kept in {folder}", highlight=False)
-        with StaticSite(SITE) as site, WebhookReceiver() as desk:
+        with StaticSite(SITE, site_shift(datetime.now(UTC))) as site, WebhookReceiver() as desk:
             cfg = demo_config(site.base, desk.apprise_url, f"sqlite:///{folder / 'newsmon.db'}")
             store = Store.open(cfg.store)
             try:
@@ -89,6 +92,14 @@ def run_demo(out: Console, keep: Path | None = None) -> None:
                 highlight=False,
             )
     out.rule(f"done in {time.monotonic() - started:.1f} s")
+
+
+def site_shift(now: datetime) -> timedelta:
+    """How far to move the sample site's times for its latest item to be SITE_AGE old
+    `now` (whole minutes), so that its alerts' latencies and feeds' rates read as a
+    morning's news would."""
+    minutes = (now - SITE_AGE - SITE_NEWEST) // timedelta(minutes=1)
+    return timedelta(minutes=minutes)
 
 
 def keep_config(cfg: Config, folder: Path) -> Path:

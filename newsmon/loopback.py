@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import mimetypes
+import re
 import threading
-from email.utils import formatdate
+from datetime import datetime, timedelta
+from email.utils import format_datetime, formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
@@ -39,12 +41,20 @@ class LoopbackServer:
         self._httpd.server_close()
 
 
+_ISO_TIME = re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:\d{2})")
+_RFC822_TIME = re.compile(
+    r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}"
+)
+
+
 class StaticSite(LoopbackServer):
-    """Serves a folder; `{{BASE}}` in files becomes the server's base URL.
+    """Serves a folder; `{{BASE}}` in files becomes the server's base URL, and with a
+    `shift` every time in its feeds and pages (ISO 8601 or RFC 822) moves by it.
     Answers conditional requests (ETag, Last-Modified) with 304."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, shift: timedelta | None = None) -> None:
         self.root = root.resolve()
+        self.shift = shift
         self.requests: list[tuple[str, int]] = []
         self._lock = threading.Lock()
         self._modified = formatdate(usegmt=True)
@@ -56,11 +66,27 @@ class StaticSite(LoopbackServer):
             file = file / "index.html"
         if self.root not in file.parents or not file.is_file():
             return None
-        return file.read_bytes().replace(b"{{BASE}}", self.base.encode())
+        body = file.read_bytes().replace(b"{{BASE}}", self.base.encode())
+        if self.shift and file.suffix in (".xml", ".html"):
+            body = _shifted(body.decode("utf-8"), self.shift).encode("utf-8")
+        return body
 
     def log(self, path: str, status: int) -> None:
         with self._lock:
             self.requests.append((path, status))
+
+
+def _shifted(text: str, shift: timedelta) -> str:
+    """`text` with its ISO 8601 and RFC 822 times moved by `shift`."""
+
+    def iso(m: re.Match[str]) -> str:
+        moved = datetime.fromisoformat(m.group()) + shift
+        return moved.isoformat().replace("+00:00", "Z")
+
+    def rfc822(m: re.Match[str]) -> str:
+        return format_datetime(parsedate_to_datetime(m.group()) + shift)
+
+    return _RFC822_TIME.sub(rfc822, _ISO_TIME.sub(iso, text))
 
 
 class _StaticHandler(BaseHTTPRequestHandler):

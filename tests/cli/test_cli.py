@@ -6,6 +6,8 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from newsmon.cli import app
-from newsmon.demo import run_demo
+from newsmon.demo import SITE, SITE_AGE, SITE_NEWEST, run_demo, site_shift
+from newsmon.loopback import StaticSite
 from tests.conftest import ROOT, TEST_RULES
 from tests.httpserver import LoopbackServer
 
@@ -213,6 +216,31 @@ def test_demo_prints_one_alert_per_rule_and_story() -> None:
     assert "alerts sent in the second cycle: 0" in text
     assert "URL: http://127.0.0.1:" in text and "Site: " in text
     assert "the store was temporary: `newsmon demo --keep DIR` keeps it" in text
+
+
+def _site_times(texts: list[str]) -> list[datetime]:
+    iso = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:\d{2})"
+    rfc = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} \w{3} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}"
+    found = [datetime.fromisoformat(t) for text in texts for t in re.findall(iso, text)]
+    return found + [parsedate_to_datetime(t) for text in texts for t in re.findall(rfc, text)]
+
+
+def test_the_demo_serves_its_sample_news_as_an_hour_old() -> None:
+    """The sample site's times move so that its latest item is SITE_AGE old when the demo
+    runs (an alert's latency reads as a morning's news would, not weeks)."""
+    files = [p for p in SITE.rglob("*") if p.suffix in (".xml", ".html")]
+    assert max(_site_times([p.read_text(encoding="utf-8") for p in files])) == SITE_NEWEST
+    now = datetime(2027, 3, 1, 9, 30, 40, tzinfo=UTC)
+    shift = site_shift(now)
+    assert SITE_NEWEST + shift == now - SITE_AGE - timedelta(seconds=40)  # whole minutes
+    with StaticSite(SITE, shift) as site:
+        served = [site.body("/" + str(p.relative_to(SITE))) for p in files]
+    times = _site_times([body.decode("utf-8") for body in served if body])
+    assert len(times) == len(_site_times([p.read_text(encoding="utf-8") for p in files]))
+    assert max(times) == SITE_NEWEST + shift
+    with StaticSite(SITE) as plain:  # no shift: the files as written
+        feed = (SITE / "cbn" / "rss.xml").read_bytes().replace(b"{{BASE}}", plain.base.encode())
+        assert plain.body("/cbn/rss.xml") == feed
 
 
 def test_a_demo_kept_again_in_its_folder_starts_afresh(tmp_path: Path) -> None:
