@@ -23,10 +23,10 @@ def prefect_secret(name: str) -> str:
         # called outside an event loop, Secret.load returns the block (no coroutine)
         value = cast("Secret[str]", Secret.load(name)).get()
     except ValueError as exc:  # Prefect's "Unable to find block document named ..."
-        reason = f"{_why(exc)} on {_server()}; create it: {CREATE_HINT.format(name=name)}"
+        reason = f"{_why(exc)} on {secrets_server()}; create it: {CREATE_HINT.format(name=name)}"
         raise DeliveryError(f"cannot read Prefect secret {name!r}: {reason}") from None
     except Exception as exc:  # an unreachable Prefect API
-        reason = f"{_why(exc)} ({_server()})"
+        reason = f"{_why(exc)} ({secrets_server()})"
         raise DeliveryError(f"cannot read Prefect secret {name!r}: {reason}") from None
     return str(value)
 
@@ -37,12 +37,17 @@ CREATE_HINT = (
 )
 
 
-def _server() -> str:
-    """The Prefect server the blocks are read from."""
+def prefect_api() -> str | None:
+    """The Prefect API's URL (PREFECT_API_URL or the profile's), None for none: Prefect
+    then starts a local server in the process when a block is first read."""
     from prefect.settings import get_current_settings
 
-    api = get_current_settings().api.url
-    return api or "the local Prefect server (no PREFECT_API_URL set)"
+    return get_current_settings().api.url
+
+
+def secrets_server() -> str:
+    """The Prefect server the blocks are read from."""
+    return prefect_api() or "the local Prefect server (no PREFECT_API_URL set)"
 
 
 def _why(exc: Exception) -> str:

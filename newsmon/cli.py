@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from flows.secrets import prefect_secret, secret_problems
+from flows.secrets import prefect_api, prefect_secret, secret_problems, secrets_server
 from newsmon.backfill_cli import backfill
 from newsmon.common import (
     EXIT_CONFIG,
@@ -307,6 +307,9 @@ def check(config: ConfigOption = None) -> None:
     from monitors.store import probe
 
     cfg = load_config(config)
+    if any(isinstance(channel, config_mod.SecretChannel) for channel in cfg.channels.values()):
+        starts = "" if prefect_api() else ", which starts first (some 15 s)"
+        err.print(f"reading the channels' Prefect secrets from {secrets_server()}{starts}")
     problems = list(secret_problems(cfg)) + list(_refused_feeds(cfg))
     try:
         probe(cfg.store)

@@ -356,3 +356,5 @@ def test_check_without_a_prefect_server_reads_secrets_quietly(tmp_path: Path) ->
         done.stdout + done.stderr
     )
     assert "the local Prefect server (no PREFECT_API_URL set)" in done.stdout + done.stderr
+    assert "reading the channels' Prefect secrets from the local Prefect server" in done.stderr
+    assert "which starts first (some 15 s)" in done.stderr  # why check takes a while

@@ -274,7 +274,10 @@ def test_check_reads_the_secret_channels_and_says_why_one_cannot_be(
     path.write_text(yaml.safe_dump(raw))
     result = CliRunner().invoke(app, ["check", "-c", str(path)], env={"COLUMNS": "300"})
     assert result.exit_code == 2
-    lines = result.output.splitlines()[1:]  # in the file's order (safe_dump sorts keys)
+    note, head, *lines = result.output.splitlines()  # in the file's order (keys sorted)
+    assert note.startswith("reading the channels' Prefect secrets from http")
+    assert not note.endswith("(some 15 s)")  # a Prefect API is set: no server starts
+    assert head == "The config has 2 problems:"
     assert lines[0] == (
         f"  {path}:2: channels.garbled: Prefect secret 'desk-garbled' holds not a valid "
         "apprise URL (scheme '(none)')"
