@@ -29,7 +29,7 @@ from newsmon.report import print_report
 
 SITE = Path(__file__).parent / "demo_site"
 SITE_NEWEST = datetime(2026, 11, 21, 12, 5, tzinfo=UTC)  # the latest time in its feeds and pages
-SITE_AGE = timedelta(hours=1)  # how long before the demo runs its latest item is served as
+SITE_AGE = timedelta(hours=1)  # the age its latest item is served at
 FEEDS = [
     ("Meridian Wire", "meridian-wire/feed.xml"),
     ("The Harbour Herald", "harbour-herald/atom.xml"),
@@ -96,8 +96,7 @@ def run_demo(out: Console, keep: Path | None = None) -> None:
 
 def site_shift(now: datetime) -> timedelta:
     """How far to move the sample site's times for its latest item to be SITE_AGE old
-    `now` (whole minutes), so that its alerts' latencies and feeds' rates read as a
-    morning's news would."""
+    `now` (whole minutes), so that its alerts' latencies read as a morning's news would."""
     minutes = (now - SITE_AGE - SITE_NEWEST) // timedelta(minutes=1)
     return timedelta(minutes=minutes)
 
