@@ -3,7 +3,9 @@
 1. `poll`: fetch each feed (conditional GET), parse it unless unchanged, and store
    its new entries as pending; a failing feed is recorded and the others go on.
 2. `process`: for each pending entry, fetch and extract its page (or fall back to
-   the entry's summary), drop exact duplicates, match the rules, and record the
+   the entry's summary: at once when the page is gone or refused, after PAGE_ATTEMPTS
+   cycles when it keeps failing for a while, its entry pending meanwhile), drop exact
+   duplicates, match the rules, and record the
    article with its alerts and their deliveries in one transaction; pages are
    fetched fairly across hosts, each host within a page budget a cycle
    (monitors.pipeline.pages).
@@ -78,6 +80,7 @@ PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 RETRY_WAIT_CAP = 10.0  # seconds: a feed that asks to wait longer is retried next cycle
 FeedFetch = Callable[[FeedConfig, FeedState], Awaitable[FetchResult]]
 IN_TURN_WAIT = 5.0  # seconds an extracted entry waits for the one before it on its host
+PAGE_ATTEMPTS = 3  # cycles a page failing for a while is tried before its summary stands in
 DUE_GRACE = timedelta(seconds=30)  # a feed due this soon is polled now, not a cycle later
 SLOW_DOWN = (429, 503)  # statuses by which a server asks to wait: even a manual run waits
 
@@ -460,20 +463,25 @@ class Pipeline:
             self.progress.stage = "process"
         self.tell()
 
-        async def fetch() -> tuple[Turn, FetchResult | None] | None:
+        async def fetch() -> tuple[Turn, FetchResult | None, FetchError | None] | None:
             turn = await queue.take()
             if turn is None:
                 return None
             answered = True  # unless the fetch finds its host silent
             try:
-                page, answered = await self._fetch_page(turn.entry)
+                page, failure = await self._fetch_page(turn.entry)
+                answered = not isinstance(failure, FetchTimeout | ConnectError)
             finally:
                 await queue.done(turn, answered)
             self._sync_total(queue)
-            return turn, page
+            return turn, page, failure
 
-        async def handle(turn: Turn, page: FetchResult | None) -> ProcessedEntry:
+        async def handle(
+            turn: Turn, page: FetchResult | None, failure: FetchError | None
+        ) -> ProcessedEntry:
             item, found = turn.entry, None
+            if failure is not None and failure.transient and item.attempts + 1 < PAGE_ATTEMPTS:
+                return await asyncio.to_thread(self._page_later, item, failure)
             if page is not None and page.body and _is_html(page):
                 async with extracting:
                     found = await asyncio.to_thread(self.page_text, page, item.entry.title)
@@ -485,9 +493,9 @@ class Pipeline:
 
         async def runner() -> None:
             while fetched := await fetch():
-                turn, page = fetched
+                turn = fetched[0]
                 try:
-                    done.append(processed := await handle(turn, page))
+                    done.append(processed := await handle(*fetched))
                 finally:
                     turn.recorded.set()
                 self._count(self.progress.entries, processed.outcome == "error")
@@ -531,18 +539,26 @@ class Pipeline:
         with self.store.transaction() as tx:
             tx.release_entries(ids)
 
-    async def _fetch_page(self, item: PendingEntry) -> tuple[FetchResult | None, bool]:
-        """The entry's page, or None when it cannot be fetched (the feed's summary then
-        stands in); and whether its host answered at all (no time-out, no failed
-        connection)."""
+    async def _fetch_page(self, item: PendingEntry) -> tuple[FetchResult | None, FetchError | None]:
+        """The entry's page, or why it could not be fetched."""
         try:
             page = await self.fetcher.fetch(item.entry.url, accept=PAGE_ACCEPT, only=PAGE_TYPES)
         except FetchError as exc:
-            log.info(
-                "page %s not fetched (%s): using the feed's summary", item.entry.url, exc.reason
-            )
-            return None, not isinstance(exc, FetchTimeout | ConnectError)
-        return page, True
+            log.info("page %s not fetched (%s)", item.entry.url, exc.reason)
+            return None, exc
+        return page, None
+
+    def _page_later(self, item: PendingEntry, failure: FetchError) -> ProcessedEntry:
+        """Leave the entry pending for the next cycle: its page failed for a while (a
+        time-out, a failed connection, HTTP 429 or 5xx), and its text may hold what its
+        feed's summary does not. The try is counted: after PAGE_ATTEMPTS the summary
+        stands in."""
+        tried = item.attempts + 1
+        why = f"page not fetched ({failure.reason}): tried again next cycle ({tried} of "
+        why += f"{PAGE_ATTEMPTS} tries, then the feed's summary)"
+        with self.store.transaction() as tx:
+            tx.record_entry_error(item.id, why)
+        return ProcessedEntry(item.id, item.entry.url, "deferred", error=why)
 
     def process_entry(
         self, item: PendingEntry, page: FetchResult | None, found: PageText | None = None
