@@ -8,6 +8,7 @@ and apprise's log records are redacted of every channel secret this process know
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -99,6 +100,10 @@ class _Redact(logging.Filter):
         return text
 
 
+# A service slower than apprise's 4 s default to answer was counted as failed and sent
+# the message again (an alert twice); a URL's own `rto=` still decides.
+READ_TIMEOUT = 15.0
+_READ_TIMEOUT_SET = re.compile(r"[?&]rto=")
 _FORMATTER = logging.Formatter()
 _redactor = _Redact()
 # apprise's records; urllib3 logs request paths at DEBUG; this module logs tracebacks
@@ -175,9 +180,12 @@ class Notifier:
                 raise DeliveryError(f"channel {channel!r} is not configured")
             self._urls[channel] = source() if callable(source) else source
             _redactor.add(self._urls[channel])
-        target = apprise.Apprise.instantiate(self._urls[channel])
+        url = self._urls[channel]
+        target = apprise.Apprise.instantiate(url)
         if target is None:
             raise DeliveryError(f"channel {channel!r} has an invalid URL")
+        if hasattr(target, "socket_read_timeout") and not _READ_TIMEOUT_SET.search(url):
+            target.socket_read_timeout = READ_TIMEOUT
         return target
 
     def _redact(self, channel: str, text: str) -> str:

@@ -277,6 +277,16 @@ def test_refused_send_names_no_secret_and_keeps_retry_after() -> None:
     assert caught.value.retry_after == 120.0
 
 
+def test_a_webhook_slower_than_apprises_default_is_waited_for_not_sent_twice() -> None:
+    with LoopbackServer() as server:
+        server.add("/hook", b"", delay=5.0)  # apprise's own read timeout is 4 s
+        notifier = Notifier({"desk": f"json://127.0.0.1:{server.port}/hook"})
+        notifier.send("desk", rendered("text"))  # no DeliveryError: it answered in time
+        assert [r.method for r in server.requests] == ["POST"]
+    rto = Notifier({"desk": f"json://127.0.0.1:{server.port}/hook?rto=2"})
+    assert rto._target("desk").socket_read_timeout == 2.0  # a URL's own timeout decides
+
+
 def test_unknown_and_invalid_channels() -> None:
     notifier = Notifier({"bad": "nosuchservice://x"})
     with pytest.raises(DeliveryError, match="not configured"):
