@@ -59,7 +59,7 @@ DEFAULT_ACCEPT = (
 )
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PIECE = 64 * 1024
-MAX_RETRY_AFTER = 7 * 86400.0  # a longer Retry-After is read as this
+MAX_RETRY_AFTER = 86400.0  # a longer Retry-After is read as this: a day of news, not more
 MAX_ANSWER = 64 * 1024  # bytes of a hub's answer to a form read
 MAX_CODINGS = 3  # servers send one; each layer costs a decompressor
 # brotli >= 1.2 (the first with can_accept_more_data) bounds each call's output.
