@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 from urllib.parse import urljoin, urlsplit
+from xml.sax import SAXParseException
 
 import feedparser
 import lxml.html
@@ -78,6 +79,9 @@ class ParsedFeed:
     links: tuple[tuple[str, str], ...] = ()  # the feed's own (rel, href): hub, self
 
 
+_BROKEN_OFF = frozenset({"no element found", "unclosed token"})  # expat: the body ends early
+
+
 def parse_feed(
     body: bytes,
     url: str,
@@ -109,6 +113,8 @@ def parse_feed(
             skipped.append(reason)
         else:
             entries.append(entry)
+    if entries and not capped and (broken := _broken_off(parsed.get("bozo_exception"))):
+        skipped.append(f"the body breaks off at {broken}: items past it may be missing")
     title = clean_text(parsed.feed.get("title", ""), MAX_TITLE)
     ttl = _ttl(parsed.feed.get("ttl"))
     links = _feed_links(parsed.feed.get("links", []))
@@ -334,6 +340,14 @@ def _html_text(value: str) -> str:
             element.text = " " + (element.text or "")
             element.tail = " " + (element.tail or "")
     return str(root.text_content())
+
+
+def _broken_off(fault: object) -> str | None:
+    """Where the XML parser met the body's end too early (not a stray declaration or
+    entity, which leave the rest read), or None."""
+    if isinstance(fault, SAXParseException) and fault.getMessage() in _BROKEN_OFF:
+        return f"line {fault.getLineNumber()}, column {fault.getColumnNumber()}"
+    return None
 
 
 def _not_a_feed(body: bytes, bozo: str | None) -> str:

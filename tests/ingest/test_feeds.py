@@ -292,3 +292,33 @@ def test_an_empty_link_is_not_the_feed_itself() -> None:
     )
     parsed = parse_feed(body, "https://example.com/news/feed.xml")
     assert parsed.entries == () and parsed.skipped == ("item 't' has no http(s) link",)
+
+
+TWO_ITEMS = (
+    b'<?xml version="1.0"?>\n<rss version="2.0"><channel><title>T</title>\n'
+    b"<item><title>A</title><link>https://x.example/a</link></item>\n"
+    b"<item><title>B</title><link>https://x.example/b</link></item>\n"
+    b"</channel></rss>\n"
+)
+
+
+def test_a_body_that_breaks_off_says_items_past_it_may_be_missing() -> None:
+    cut = TWO_ITEMS[: TWO_ITEMS.index(b"<item><title>B")]
+    parsed = parse_feed(cut, "https://x.example/feed")
+    assert [e.title for e in parsed.entries] == ["A"]  # what it holds is still read
+    assert parsed.skipped == (
+        "the body breaks off at line 4, column 0: items past it may be missing",
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        TWO_ITEMS,
+        b"\n  " + TWO_ITEMS,  # a declaration after whitespace: not well-formed, not cut
+        TWO_ITEMS.replace(b"<title>A", b"<title>A &nbsp;"),  # an undefined entity
+    ],
+)
+def test_a_whole_body_however_malformed_says_nothing_is_missing(body: bytes) -> None:
+    parsed = parse_feed(body, "https://x.example/feed")
+    assert len(parsed.entries) == 2 and parsed.skipped == ()
