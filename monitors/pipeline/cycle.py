@@ -3,8 +3,9 @@
 1. `poll`: fetch each feed (conditional GET), parse it unless unchanged, and store
    its new entries as pending; a failing feed is recorded and the others go on.
 2. `process`: for each pending entry, fetch and extract its page (or fall back to
-   the entry's summary: at once when the page is gone or refused, after PAGE_ATTEMPTS
-   cycles when it keeps failing for a while, its entry pending meanwhile), drop exact
+   the entry's summary: at once when the page is gone or refused or when the summary
+   matches a rule, else after PAGE_ATTEMPTS cycles when the page keeps failing for a
+   while, its entry pending meanwhile), drop exact
    duplicates, match the rules, and record the
    article with its alerts and their deliveries in one transaction; pages are
    fetched fairly across hosts, each host within a page budget a cycle
@@ -480,7 +481,7 @@ class Pipeline:
             turn: Turn, page: FetchResult | None, failure: FetchError | None
         ) -> ProcessedEntry:
             item, found = turn.entry, None
-            if failure is not None and failure.transient and item.attempts + 1 < PAGE_ATTEMPTS:
+            if failure is not None and await asyncio.to_thread(self._wait_for, item, failure):
                 return await asyncio.to_thread(self._page_later, item, failure)
             if page is not None and page.body and _is_html(page):
                 async with extracting:
@@ -548,10 +549,18 @@ class Pipeline:
             return None, exc
         return page, None
 
+    def _wait_for(self, item: PendingEntry, failure: FetchError) -> bool:
+        """Whether the entry waits for its page to be tried again: the page failed for a
+        while (`transient`), with tries left, and the entry's own title and summary
+        match no rule (else its alert goes now, the summary standing in)."""
+        if not failure.transient or item.attempts + 1 >= PAGE_ATTEMPTS:
+            return False
+        return not self._match(item, self.extract(item, None)).matches
+
     def _page_later(self, item: PendingEntry, failure: FetchError) -> ProcessedEntry:
         """Leave the entry pending for the next cycle: its page failed for a while (a
-        time-out, a failed connection, HTTP 429 or 5xx), and its text may hold what its
-        feed's summary does not. The try is counted: after PAGE_ATTEMPTS the summary
+        time-out, a failed connection, HTTP 429 or 5xx), its title and summary match no
+        rule, and its text may. The try is counted: after PAGE_ATTEMPTS the summary
         stands in."""
         tried = item.attempts + 1
         why = f"page not fetched ({failure.reason}): tried again next cycle ({tried} of "

@@ -132,31 +132,44 @@ def test_ten_hostile_feeds_end_within_one_deadline(
     assert elapsed < 1.5 + 3.0, f"the cycle took {elapsed:.1f} s"
 
 
-def test_slow_and_silent_pages_are_tried_again_then_their_summary_stands_in(
+def test_a_page_failing_for_a_while_is_tried_again_unless_its_summary_matches(
     sqlite: Store, hook: LoopbackServer, evil: HostileServer
 ) -> None:
     """A page that runs out of time may answer in a later cycle, its text holding what
-    the feed's summary does not: its entry stays due, each cycle within one deadline,
-    and after PAGE_ATTEMPTS tries the summary stands in (nothing is lost either way)."""
-    page = b"<html><body>" + b"<p>Kyiv weighs the security guarantees.</p>" * 50 + b"</body></html>"
+    the feed's summary does not: an entry whose title and summary match no rule stays
+    due, each cycle within one deadline, and after PAGE_ATTEMPTS tries its summary
+    stands in; one whose summary matches makes its alert at once from it."""
+    page = b"<html><body>" + b"<p>Bulletin 1 is out.</p>" * 50 + b"</body></html>"
     evil.route("/drip.html", trickle(page, every=0.5, headers={"Content-Type": "text/html"}))
     evil.route("/silent.html", silent)
-    items = [(1, evil.url("/drip.html")), (2, evil.url("/silent.html"))]
+    items = (
+        f"<item><title>Harbour notes</title><link>{evil.url('/drip.html')}</link>"
+        "<description>A quiet day on the quays.</description></item>"
+        f"<item><title>{story(2)[0]}</title><link>{evil.url('/silent.html')}</link>"
+        f"<description>{story(2)[1]}</description></item>"
+    )
+    feed = f'<rss version="2.0"><channel><title>B</title>{items}</channel></rss>'.encode()
     cycles = []
     with LoopbackServer() as feeds:
-        feeds.add("/feed.xml", story_feed(items), headers={"Content-Type": "application/rss+xml"})
+        feeds.add("/feed.xml", feed, headers={"Content-Type": "application/rss+xml"})
         cfg = hostile_config(sqlite, [feeds.url("/feed.xml")], hook, timeout=1.5)
         for _ in range(PAGE_ATTEMPTS):
-            cycles.append(run_cycle(cfg, sqlite))
+            cycles.append((*run_cycle(cfg, sqlite), len(posts(hook))))
 
-    for _, elapsed in cycles:
+    outcomes = [
+        [(e.url.rsplit("/", 1)[1], e.outcome, e.source) for e in r.entries] for r, *_ in cycles
+    ]
+    assert sorted(outcomes[0]) == [
+        ("drip.html", "deferred", ""),
+        ("silent.html", "article", "summary"),
+    ]
+    assert outcomes[1] == [("drip.html", "deferred", "")]
+    assert outcomes[2] == [("drip.html", "article", "summary")]  # no alert: it said nothing
+    assert [sent for *_, sent in cycles] == [1, 1, 1]  # the bulletin's alert in the first
+    first_try = next(e for e in cycles[0][0].entries if e.outcome == "deferred")
+    assert first_try.error is not None and "tried again next cycle (1 of 3 tries" in first_try.error
+    for _, elapsed, _ in cycles:
         assert elapsed < 1.5 + 3.0, f"the cycle took {elapsed:.1f} s"
-    for report, _ in cycles[:-1]:
-        assert [e.outcome for e in report.entries] == ["deferred"] * 2
-        assert all("tried again next cycle" in (e.error or "") for e in report.entries)
-    last, _ = cycles[-1]
-    assert [(e.outcome, e.source) for e in last.entries] == [("article", "summary")] * 2
-    assert len(posts(hook)) == 2
 
 
 def slow_503(conn: socket.socket, stopping: threading.Event) -> None:
