@@ -101,9 +101,11 @@ class _Redact(logging.Filter):
 
 
 # A service slower than apprise's 4 s default to answer was counted as failed and sent
-# the message again (an alert twice); a URL's own `rto=` still decides.
+# the message again (an alert twice); a URL's own `rto=` and a service's own longer
+# default (the Apprise API's 30 s) still decide.
 READ_TIMEOUT = 15.0
-_READ_TIMEOUT_SET = re.compile(r"[?&]rto=")
+_READ_TIMEOUT_SET = re.compile(r"[?&]rto=", re.IGNORECASE)
+_APPRISE_READ_TIMEOUT = apprise.URLBase.socket_read_timeout
 _FORMATTER = logging.Formatter()
 _redactor = _Redact()
 # apprise's records; urllib3 logs request paths at DEBUG; this module logs tracebacks
@@ -184,7 +186,8 @@ class Notifier:
         target = apprise.Apprise.instantiate(url)
         if target is None:
             raise DeliveryError(f"channel {channel!r} has an invalid URL")
-        if hasattr(target, "socket_read_timeout") and not _READ_TIMEOUT_SET.search(url):
+        default = getattr(target, "socket_read_timeout", None) == _APPRISE_READ_TIMEOUT
+        if default and not _READ_TIMEOUT_SET.search(url):  # apprise's default, not the URL's
             target.socket_read_timeout = READ_TIMEOUT
         return target
 

@@ -79,7 +79,8 @@ class ParsedFeed:
     links: tuple[tuple[str, str], ...] = ()  # the feed's own (rel, href): hub, self
 
 
-_BROKEN_OFF = frozenset({"no element found", "unclosed token"})  # expat: the body ends early
+# expat's errors at a body's early end (a cut between tags, inside one, inside CDATA)
+_BROKEN_OFF = frozenset({"no element found", "unclosed token", "unclosed CDATA section"})
 
 
 def parse_feed(

@@ -82,6 +82,7 @@ RETRY_WAIT_CAP = 10.0  # seconds: a feed that asks to wait longer is retried nex
 FeedFetch = Callable[[FeedConfig, FeedState], Awaitable[FetchResult]]
 IN_TURN_WAIT = 5.0  # seconds an extracted entry waits for the one before it on its host
 PAGE_ATTEMPTS = 3  # cycles a page failing for a while is tried before its summary stands in
+PAGE_RETRY_WAIT = timedelta(minutes=5)  # ... and the least time between two of its tries
 DUE_GRACE = timedelta(seconds=30)  # a feed due this soon is polled now, not a cycle later
 SLOW_DOWN = (429, 503)  # statuses by which a server asks to wait: even a manual run waits
 
@@ -482,13 +483,12 @@ class Pipeline:
         ) -> ProcessedEntry:
             item, found = turn.entry, None
             if failure is not None and await asyncio.to_thread(self._wait_for, item, failure):
+                await _in_turn(turn)  # the entries after it on its host keep their order
                 return await asyncio.to_thread(self._page_later, item, failure)
             if page is not None and page.body and _is_html(page):
                 async with extracting:
                     found = await asyncio.to_thread(self.page_text, page, item.entry.title)
-            if not turn.before.is_set():  # wait_for would make a task even so
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(turn.before.wait(), IN_TURN_WAIT)
+            await _in_turn(turn)
             async with recording:
                 return await asyncio.to_thread(self.process_entry, item, page, found)
 
@@ -555,18 +555,26 @@ class Pipeline:
         match no rule (else its alert goes now, the summary standing in)."""
         if not failure.transient or item.attempts + 1 >= PAGE_ATTEMPTS:
             return False
-        return not self._match(item, self.extract(item, None)).matches
+        try:
+            return not self._match(item, self.extract(item, None)).matches
+        except Exception:  # recording it says what went wrong, and counts the error
+            log.exception("entry %s: its summary could not be matched", item.entry.url)
+            return False
 
     def _page_later(self, item: PendingEntry, failure: FetchError) -> ProcessedEntry:
         """Leave the entry pending for the next cycle: its page failed for a while (a
         time-out, a failed connection, HTTP 429 or 5xx), its title and summary match no
         rule, and its text may. The try is counted: after PAGE_ATTEMPTS the summary
         stands in."""
-        tried = item.attempts + 1
-        why = f"page not fetched ({failure.reason}): tried again next cycle ({tried} of "
-        why += f"{PAGE_ATTEMPTS} tries, then the feed's summary)"
-        with self.store.transaction() as tx:
-            tx.record_entry_error(item.id, why)
+        tried, until = item.attempts + 1, utcnow() + PAGE_RETRY_WAIT
+        why = f"page not fetched ({failure.reason}): tried again from {until:%H:%M} UTC "
+        why += f"({tried} of {PAGE_ATTEMPTS} tries, then the feed's summary)"
+        try:
+            with self.store.transaction() as tx:
+                tx.defer_entry(item.id, why, until)
+        except Exception as exc:  # the entry's claim runs out: it is due again then
+            log.exception("entry %s could not be deferred", item.entry.url)
+            return ProcessedEntry(item.id, item.entry.url, "error", error=str(exc))
         return ProcessedEntry(item.id, item.entry.url, "deferred", error=why)
 
     def process_entry(
@@ -680,6 +688,13 @@ def _retry_now(exc: BaseException) -> bool:
         return False
     retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
     return retry_after is None or retry_after <= RETRY_WAIT_CAP
+
+
+async def _in_turn(turn: Turn) -> None:
+    """Wait (at most IN_TURN_WAIT) for the entry before this one on its host."""
+    if not turn.before.is_set():  # wait_for would make a task even so
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(turn.before.wait(), IN_TURN_WAIT)
 
 
 def _is_html(page: FetchResult) -> bool:

@@ -293,6 +293,24 @@ class FeedQueries:
             )
         )
 
+    def defer_entry(self, entry_id: int, error: str, until: datetime) -> None:
+        """Count a try that failed for a while; the entry stays this worker's until
+        `until` (no other worker fetches it again meanwhile), then is due again, or
+        `failed` at MAX_ENTRY_ATTEMPTS."""
+        self.conn.execute(
+            entries.update()
+            .where(entries.c.id == entry_id)
+            .values(
+                attempts=entries.c.attempts + 1,
+                last_error=error,
+                status=sa.case(
+                    (entries.c.attempts + 1 >= MAX_ENTRY_ATTEMPTS, "failed"), else_="pending"
+                ),
+                claimed_by=self.worker,
+                claimed_until=until,
+            )
+        )
+
     def finish_entry(self, entry_id: int, duplicate: bool, now: datetime) -> None:
         """Mark an entry processed: `done`, or `duplicate` of an article already stored."""
         status = "duplicate" if duplicate else "done"

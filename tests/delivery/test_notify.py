@@ -283,8 +283,12 @@ def test_a_webhook_slower_than_apprises_default_is_waited_for_not_sent_twice() -
         notifier = Notifier({"desk": f"json://127.0.0.1:{server.port}/hook"})
         notifier.send("desk", rendered("text"))  # no DeliveryError: it answered in time
         assert [r.method for r in server.requests] == ["POST"]
-    rto = Notifier({"desk": f"json://127.0.0.1:{server.port}/hook?rto=2"})
-    assert rto._target("desk").socket_read_timeout == 2.0  # a URL's own timeout decides
+    for url, seconds in (
+        (f"json://127.0.0.1:{server.port}/hook?rto=2", 2.0),  # a URL's own timeout decides
+        (f"json://127.0.0.1:{server.port}/hook?RTO=3", 3.0),  # as apprise reads it
+        ("apprise://127.0.0.1/token", 30.0),  # a service's own longer default stays
+    ):
+        assert Notifier({"desk": url})._target("desk").socket_read_timeout == seconds
 
 
 def test_unknown_and_invalid_channels() -> None:

@@ -303,6 +303,9 @@ TWO_ITEMS = (
 
 
 def test_a_body_that_breaks_off_says_items_past_it_may_be_missing() -> None:
+    in_cdata = TWO_ITEMS.replace(b"</item>\n<item>", b"<description><![CDATA[Cut", 1)
+    in_cdata = in_cdata[: in_cdata.index(b"Cut") + 3]
+    assert parse_feed(in_cdata, "https://x.example/f").skipped[-1].startswith("the body breaks")
     cut = TWO_ITEMS[: TWO_ITEMS.index(b"<item><title>B")]
     parsed = parse_feed(cut, "https://x.example/feed")
     assert [e.title for e in parsed.entries] == ["A"]  # what it holds is still read

@@ -11,6 +11,7 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from monitors.errors import ConfigError
 from monitors.extract.language import detect_language
 from monitors.ingest.fetch import Fetcher
 from monitors.pipeline import CycleReport, FeedOutcome, Pipeline
-from monitors.pipeline.cycle import PAGE_ATTEMPTS
+from monitors.pipeline.cycle import PAGE_ATTEMPTS, PAGE_RETRY_WAIT
 from monitors.store import Store
 from monitors.store.schema import entries
 from tests.conftest import DATA, TEST_RULES, make_config
@@ -133,12 +134,14 @@ def test_ten_hostile_feeds_end_within_one_deadline(
 
 
 def test_a_page_failing_for_a_while_is_tried_again_unless_its_summary_matches(
-    sqlite: Store, hook: LoopbackServer, evil: HostileServer
+    sqlite: Store, hook: LoopbackServer, evil: HostileServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A page that runs out of time may answer in a later cycle, its text holding what
     the feed's summary does not: an entry whose title and summary match no rule stays
     due, each cycle within one deadline, and after PAGE_ATTEMPTS tries its summary
-    stands in; one whose summary matches makes its alert at once from it."""
+    stands in; one whose summary matches makes its alert at once from it. (Tries here
+    one cycle after the other: PAGE_RETRY_WAIT none.)"""
+    monkeypatch.setattr("monitors.pipeline.cycle.PAGE_RETRY_WAIT", timedelta(0))
     page = b"<html><body>" + b"<p>Bulletin 1 is out.</p>" * 50 + b"</body></html>"
     evil.route("/drip.html", trickle(page, every=0.5, headers={"Content-Type": "text/html"}))
     evil.route("/silent.html", silent)
@@ -167,9 +170,37 @@ def test_a_page_failing_for_a_while_is_tried_again_unless_its_summary_matches(
     assert outcomes[2] == [("drip.html", "article", "summary")]  # no alert: it said nothing
     assert [sent for *_, sent in cycles] == [1, 1, 1]  # the bulletin's alert in the first
     first_try = next(e for e in cycles[0][0].entries if e.outcome == "deferred")
-    assert first_try.error is not None and "tried again next cycle (1 of 3 tries" in first_try.error
+    assert (
+        first_try.error is not None and "(1 of 3 tries, then the feed's summary)" in first_try.error
+    )
     for _, elapsed, _ in cycles:
         assert elapsed < 1.5 + 3.0, f"the cycle took {elapsed:.1f} s"
+
+
+def test_a_page_waiting_for_another_try_is_held_from_every_worker_meanwhile(
+    sqlite: Store, hook: LoopbackServer, evil: HostileServer
+) -> None:
+    """The next try waits PAGE_RETRY_WAIT: the entry stays this worker's until then, so
+    neither the next cycle nor another worker sharing the cycle's entries fetches it
+    again at once (its tries would be spent in seconds)."""
+    evil.route("/busy.html", answer(b"busy", {"Content-Type": "text/html"}, status=503))
+    items = (
+        f"<item><title>Harbour notes</title><link>{evil.url('/busy.html')}</link>"
+        "<description>A quiet day on the quays.</description></item>"
+    )
+    feed = f'<rss version="2.0"><channel><title>B</title>{items}</channel></rss>'.encode()
+    with LoopbackServer() as feeds:
+        feeds.add("/feed.xml", feed, headers={"Content-Type": "application/rss+xml"})
+        cfg = hostile_config(sqlite, [feeds.url("/feed.xml")], hook, timeout=1.5)
+        first, _ = run_cycle(cfg, sqlite)
+        second, _ = run_cycle(cfg, sqlite)
+    assert [e.outcome for e in first.entries] == ["deferred"]
+    assert second.entries == []  # held: not tried again at once
+    with sqlite.engine.connect() as conn:
+        row = conn.execute(sa.select(entries)).one()
+    assert row.status == "pending" and row.attempts == 1 and row.claimed_by is not None
+    wait = row.claimed_until.replace(tzinfo=UTC) - datetime.now(UTC)
+    assert PAGE_RETRY_WAIT - timedelta(minutes=1) < wait <= PAGE_RETRY_WAIT
 
 
 def slow_503(conn: socket.socket, stopping: threading.Event) -> None:
@@ -429,3 +460,52 @@ def test_non_http_links_and_redirects_in_feeds_are_refused_with_a_reason(
     with sqlite.engine.connect() as conn:
         urls = list(conn.scalars(sa.select(entries.c.url)))
     assert [u for u in urls if not u.startswith("http://127.0.0.1:")] == []
+
+
+def test_an_entry_waiting_for_its_page_keeps_its_hosts_order(
+    sqlite: Store, hook: LoopbackServer
+) -> None:
+    """A, B, C of one host in order of publication: A's page slow, B's page busy (503,
+    its summary matching nothing), C's fast. B waits for another try, and C is still
+    recorded after A (an outlet's first report stays its first)."""
+    page = "<html><head><title>{0}</title></head><body><article><p>{1}</p></article></body></html>"
+    dated = (
+        ("a", "Harbour fair opens", "Thu, 19 Nov 2026 09:00:00 GMT"),
+        ("b", "Weather", "Thu, 19 Nov 2026 10:00:00 GMT"),
+        ("c", "Harbour fair closes", "Thu, 19 Nov 2026 11:00:00 GMT"),
+    )
+    with LoopbackServer() as news:
+        items = "".join(
+            f"<item><title>{title}</title><link>{news.base_url}/{n}.html</link><guid>{n}</guid>"
+            f"<description>Quays.</description><pubDate>{date}</pubDate></item>"
+            for n, title, date in dated
+        )
+        news.add("/a.html", page.format("Harbour fair opens", "Stalls. " * 60).encode(), delay=2.0)
+        news.add("/b.html", b"busy", status=503)
+        news.add("/c.html", page.format("Harbour fair closes", "Boats. " * 60).encode())
+        news.add("/feed.xml", f"<rss><channel><title>N</title>{items}</channel></rss>".encode())
+        report, _ = run_cycle(hostile_config(sqlite, [news.url("/feed.xml")], hook), sqlite)
+    outcomes = {e.url.rsplit("/", 1)[1]: e.outcome for e in report.entries}
+    assert outcomes == {"a.html": "article", "b.html": "deferred", "c.html": "article"}
+    with sqlite.engine.connect() as conn:
+        rows = conn.execute(sa.select(entries.c.url, entries.c.processed_at)).all()
+    done = sorted((at, url.rsplit("/", 1)[1]) for url, at in rows if at is not None)
+    assert [name for _, name in done] == ["a.html", "c.html"]
+
+
+def test_a_summary_that_cannot_be_matched_is_an_error_of_its_entry_not_of_the_cycle(
+    sqlite: Store, hook: LoopbackServer, evil: HostileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: Any) -> None:
+        raise RuntimeError("the rules broke")
+
+    monkeypatch.setattr(Pipeline, "_match", broken)
+    evil.route("/busy.html", answer(b"busy", {"Content-Type": "text/html"}, status=503))
+    feed = story_feed([(1, evil.url("/busy.html"))])
+    with LoopbackServer() as feeds:
+        feeds.add("/feed.xml", feed, headers={"Content-Type": "application/rss+xml"})
+        report, _ = run_cycle(hostile_config(sqlite, [feeds.url("/feed.xml")], hook), sqlite)
+    assert [(e.outcome, e.error) for e in report.entries] == [("error", "the rules broke")]
+    with sqlite.engine.connect() as conn:
+        row = conn.execute(sa.select(entries)).one()
+    assert (row.status, row.attempts, row.claimed_by) == ("pending", 1, None)
