@@ -571,7 +571,7 @@ class Pipeline:
         why += f"({tried} of {PAGE_ATTEMPTS} tries, then the feed's summary)"
         try:
             with self.store.transaction() as tx:
-                tx.defer_entry(item.id, why, until)
+                tx.record_entry_error(item.id, why, hold_until=until)
         except Exception as exc:  # the entry's claim runs out: it is due again then
             log.exception("entry %s could not be deferred", item.entry.url)
             return ProcessedEntry(item.id, item.entry.url, "error", error=str(exc))

@@ -277,8 +277,12 @@ class FeedQueries:
             .values(claimed_by=None, claimed_until=None)
         )
 
-    def record_entry_error(self, entry_id: int, error: str) -> None:
-        """Count a failed attempt; the entry stays pending until MAX_ENTRY_ATTEMPTS."""
+    def record_entry_error(
+        self, entry_id: int, error: str, hold_until: datetime | None = None
+    ) -> None:
+        """Count a failed attempt; the entry stays pending until MAX_ENTRY_ATTEMPTS, due
+        at once, or with `hold_until` this worker's until then (no other worker tries it
+        again meanwhile)."""
         self.conn.execute(
             entries.update()
             .where(entries.c.id == entry_id)
@@ -288,26 +292,8 @@ class FeedQueries:
                 status=sa.case(
                     (entries.c.attempts + 1 >= MAX_ENTRY_ATTEMPTS, "failed"), else_="pending"
                 ),
-                claimed_by=None,
-                claimed_until=None,
-            )
-        )
-
-    def defer_entry(self, entry_id: int, error: str, until: datetime) -> None:
-        """Count a try that failed for a while; the entry stays this worker's until
-        `until` (no other worker fetches it again meanwhile), then is due again, or
-        `failed` at MAX_ENTRY_ATTEMPTS."""
-        self.conn.execute(
-            entries.update()
-            .where(entries.c.id == entry_id)
-            .values(
-                attempts=entries.c.attempts + 1,
-                last_error=error,
-                status=sa.case(
-                    (entries.c.attempts + 1 >= MAX_ENTRY_ATTEMPTS, "failed"), else_="pending"
-                ),
-                claimed_by=self.worker,
-                claimed_until=until,
+                claimed_by=self.worker if hold_until is not None else None,
+                claimed_until=hold_until,
             )
         )
 
