@@ -4,12 +4,11 @@
    its new entries as pending; a failing feed is recorded and the others go on.
 2. `process`: for each pending entry, fetch and extract its page (or fall back to
    the entry's summary: at once when the page is gone or refused or when the summary
-   matches a rule, else after PAGE_ATTEMPTS cycles when the page keeps failing for a
-   while, its entry pending meanwhile), drop exact
-   duplicates, match the rules, and record the
-   article with its alerts and their deliveries in one transaction; pages are
-   fetched fairly across hosts, each host within a page budget a cycle
-   (monitors.pipeline.pages).
+   matches a rule, else after PAGE_ATTEMPTS tries in later cycles when the page keeps
+   failing for a while, its entry pending meanwhile), drop exact duplicates, match the
+   rules, and record the article with its alerts and their deliveries in one
+   transaction; pages are fetched fairly across hosts, each host within a page budget
+   a cycle (monitors.pipeline.pages).
 3. `deliver`: send every due delivery; a failure stays queued for the next run.
 
 In a cycle the first two overlap: a feed's new entries join the page queue as soon as
@@ -562,7 +561,7 @@ class Pipeline:
             return False
 
     def _page_later(self, item: PendingEntry, failure: FetchError) -> ProcessedEntry:
-        """Leave the entry pending for the next cycle: its page failed for a while (a
+        """Leave the entry pending for a later try: its page failed for a while (a
         time-out, a failed connection, HTTP 429 or 5xx), its title and summary match no
         rule, and its text may. The try is counted: after PAGE_ATTEMPTS the summary
         stands in."""
