@@ -223,15 +223,15 @@ def alerts_retry(
 
     if not ids and not all_:
         raise typer.BadParameter("give alert ids or --all")
+    asked = set() if all_ else set(ids or ())
     cfg = load_config(config, sends=False)
     with store_for(cfg) as store:
         outbox = Outbox.of(cfg, store)
-        unknown = sorted(set(ids or ()) - {a.alert.id for a in outbox.listing(ids=ids)})
+        unknown = sorted(asked - {a.alert.id for a in outbox.listing(ids=ids)}) if asked else []
         count = outbox.retry(None if all_ else ids)
-    unknown = [] if all_ else unknown
     if unknown:
         err.print(f"no alert {', '.join(map(str, unknown))}", highlight=False)
-    if all_ or len(unknown) < len(set(ids or ())):  # some alert was asked for and found
+    if all_ or len(unknown) < len(asked):  # some alert was asked for and found
         noun = "delivery" if count == 1 else "deliveries"
         out.print(f"{count} {noun} due now")
     if unknown:

@@ -168,8 +168,8 @@ def _evidence(c: Candidate) -> str:
         f"cosine {c.member:.2f} with its closest article, {c.centroid:.2f} with the "
         f"story's {c.articles} article{'s' if c.articles != 1 else ''}"
     )
-    numbers = (word.removeprefix("#") for word in c.shared)  # a number's term is "#value"
-    shared = _listed(tuple(numbers), "shared rare names and numbers: ", "no rare name or number")
+    shown = tuple(word.removeprefix("#") for word in c.shared)  # a number's term is "#value"
+    shared = _listed(shown, "shared rare names and numbers: ", "no rare name or number")
     return "; ".join([cosines, shared, _when(c)])
 
 
